@@ -1,0 +1,30 @@
+/**
+ * What the admin dashboard module gets from the gateway core. The admin module
+ * reads state through these objects and changes runtime controls through them;
+ * it never sees bearer tokens or provider credentials.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Admission } from '../security/admission.js';
+import type { Blocklist } from '../security/blocklist.js';
+import type { RateLimiter } from '../security/rate-limit.js';
+import type { TargetDescription } from '../targets/target.js';
+
+export interface AdminDeps {
+  config: GatewayConfig;
+  version: string;
+  /** Epoch ms when serve started. */
+  startedAt: number;
+  /** The admin password value (compare in constant time; never return or log it). */
+  adminPassword: string;
+  log: Logger;
+  registry: Registry;
+  blocklist: Blocklist;
+  rateLimiter: RateLimiter;
+  admission: Admission;
+  /** Fresh descriptions of every target (runtime stats included). */
+  targets(): TargetDescription[];
+  /** Whether the gateway is ready (all targets loaded, not draining). */
+  ready(): boolean;
+}

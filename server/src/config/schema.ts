@@ -1,0 +1,222 @@
+/**
+ * The TOML configuration schema (SPEC §2). Every rule `check` enforces lives
+ * here; error messages name the offending field by its TOML path.
+ */
+import { isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { LocalRuntimeSchema } from './local-runtime.js';
+import { parseCidr } from './cidr.js';
+
+const ENV_NAME = /^[A-Za-z0-9_]+$/;
+
+const envName = z
+  .string()
+  .regex(ENV_NAME, 'must be an environment variable name ([A-Za-z0-9_]+)');
+
+const label = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((s) => s.trim() === s, 'must not have leading or trailing whitespace')
+  .refine((s) => s.trim().length > 0, 'must not be blank');
+
+const routePath = z
+  .string()
+  .refine((s) => s.startsWith('/'), 'must be an absolute path starting with "/"')
+  .refine((s) => !s.includes('?') && !s.includes('#'), 'must not contain "?" or "#"')
+  .refine((s) => !/\s/.test(s), 'must not contain whitespace');
+
+export interface BindAddress {
+  host: string;
+  port: number;
+}
+
+export function parseBind(value: string): BindAddress | null {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(value);
+  if (!m) return null;
+  const host = m[1] ?? m[2]!;
+  if (m[1] && !isIPv6(m[1])) return null;
+  const port = Number(m[3]);
+  if (port > 65535) return null;
+  return { host, port };
+}
+
+const bind = z
+  .string()
+  .refine((s) => parseBind(s) !== null, 'must be "host:port" (IPv6 as "[::1]:port", port 0-65535)');
+
+const positiveSeconds = z.number().positive('must be > 0').max(86_400);
+
+const httpUrl = z
+  .string()
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials, query or fragment');
+
+const LocalTargetSchema = z.strictObject({
+  name: label,
+  type: z.literal('local'),
+  model: z.string().min(1, 'must not be empty'),
+  backend: z.enum(['auto', 'cpu', 'cuda', 'metal', 'vulkan']).default('auto'),
+  stats: z.enum(['off', 'basic', 'profile']).default('basic'),
+  runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
+});
+
+const OpenAITargetSchema = z.strictObject({
+  name: label,
+  type: z.literal('openai'),
+  model: label,
+  api_key_env: envName,
+  base_url: httpUrl.default('https://api.openai.com/v1'),
+  timeout_seconds: positiveSeconds.default(60),
+  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+});
+
+const CompatibleTargetSchema = z.strictObject({
+  name: label,
+  type: z.literal('openai_compatible'),
+  model: label,
+  base_url: httpUrl,
+  token_env: envName,
+  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  timeout_seconds: positiveSeconds.default(60),
+});
+
+const AnthropicTargetSchema = z.strictObject({
+  name: label,
+  type: z.literal('anthropic'),
+  model: label,
+  api_key_env: envName,
+  base_url: httpUrl.default('https://api.anthropic.com'),
+  version: z.string().min(1).default('2023-06-01'),
+  timeout_seconds: positiveSeconds.default(60),
+  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+});
+
+const TargetSchema = z.discriminatedUnion('type', [
+  LocalTargetSchema,
+  OpenAITargetSchema,
+  CompatibleTargetSchema,
+  AnthropicTargetSchema,
+]);
+
+const cidr = z.string().refine((s) => parseCidr(s) !== null, 'must be a CIDR such as 10.0.0.0/8 or ::1/128 (valid prefix)');
+
+const SecuritySchema = z.strictObject({
+  client_ip: z
+    .strictObject({
+      source: z.enum(['peer', 'x_forwarded_for', 'x_real_ip']).default('peer'),
+      trusted_proxy_cidrs: z.array(cidr).default([]),
+    })
+    .default({ source: 'peer', trusted_proxy_cidrs: [] }),
+  rate_limit: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      requests_per_minute: z.number().positive('must be > 0').max(1_000_000).default(60),
+      burst: z.number().int().positive('must be > 0').max(1_000_000).default(60),
+    })
+    .default({ enabled: false, requests_per_minute: 60, burst: 60 }),
+});
+
+const RoutesSchema = z
+  .strictObject({
+    query: routePath.default('/v1/query'),
+    chat: routePath.default('/v1/chat'),
+    embed: routePath.default('/v1/embed'),
+    index: routePath.default('/'),
+    health: routePath.default('/healthz'),
+    readiness: routePath.default('/readyz'),
+    metrics: routePath.default('/metrics'),
+    admin: routePath.default('/admin'),
+  })
+  .default({
+    query: '/v1/query',
+    chat: '/v1/chat',
+    embed: '/v1/embed',
+    index: '/',
+    health: '/healthz',
+    readiness: '/readyz',
+    metrics: '/metrics',
+    admin: '/admin',
+  });
+
+const TokenSchema = z.strictObject({
+  env: envName,
+  caller: label,
+  targets: z.array(label).default([]),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    public_bind: bind.default('127.0.0.1:8080'),
+    management_bind: bind.default('127.0.0.1:9090'),
+    max_request_bytes: z.number().int().positive('must be > 0').default(1_048_576),
+    max_concurrent_requests: z.number().int().positive('must be > 0').optional(),
+    allowed_origins: z
+      .array(
+        z.string().refine((s) => {
+          if (s === '*') return false;
+          try {
+            const u = new URL(s);
+            return u.origin === s;
+          } catch {
+            return false;
+          }
+        }, 'must be an exact origin such as "https://app.example.com" (no wildcard, path or trailing slash)'),
+      )
+      .default([]),
+    admin_password_env: envName,
+    security: SecuritySchema,
+    routes: RoutesSchema,
+    tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
+    targets: z.array(TargetSchema).min(1, 'at least one [[targets]] entry is required'),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.public_bind === cfg.management_bind) {
+      const pub = parseBind(cfg.public_bind);
+      if (pub && pub.port !== 0) {
+        ctx.addIssue({ code: 'custom', path: ['management_bind'], message: 'must differ from public_bind' });
+      }
+    }
+    const r = cfg.routes;
+    const pub = ['query', 'chat', 'embed'] as const;
+    checkDistinct(ctx, pub.map((k) => [k, r[k]]));
+    const mgmt = ['index', 'health', 'readiness', 'metrics', 'admin'] as const;
+    checkDistinct(ctx, mgmt.map((k) => [k, r[k]]));
+    const names = new Set<string>();
+    cfg.targets.forEach((t, i) => {
+      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      names.add(t.name);
+    });
+    const callers = new Set<string>();
+    cfg.tokens.forEach((t, i) => {
+      if (callers.has(t.caller)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'caller'], message: `duplicate caller label "${t.caller}"` });
+      callers.add(t.caller);
+      t.targets.forEach((name, j) => {
+        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'targets', j], message: `unknown target "${name}"` });
+      });
+    });
+  });
+
+function checkDistinct(ctx: z.RefinementCtx, entries: Array<readonly [string, string]>): void {
+  const seen = new Map<string, string>();
+  for (const [key, path] of entries) {
+    const other = seen.get(path);
+    if (other) ctx.addIssue({ code: 'custom', path: ['routes', key], message: `must differ from routes.${other} ("${path}")` });
+    else seen.set(path, key);
+  }
+}
+
+export type GatewayConfig = z.infer<typeof ConfigSchema>;
+export type TargetConfig = GatewayConfig['targets'][number];
+export type LocalTargetConfig = Extract<TargetConfig, { type: 'local' }>;
+export type OpenAITargetConfig = Extract<TargetConfig, { type: 'openai' }>;
+export type CompatibleTargetConfig = Extract<TargetConfig, { type: 'openai_compatible' }>;
+export type AnthropicTargetConfig = Extract<TargetConfig, { type: 'anthropic' }>;
+export type ProviderTargetConfig = OpenAITargetConfig | CompatibleTargetConfig | AnthropicTargetConfig;
+export type TokenConfig = GatewayConfig['tokens'][number];
+export type RoutesConfig = GatewayConfig['routes'];

@@ -1,0 +1,117 @@
+/**
+ * Public wire protocol of the gateway (SPEC §3): request bodies, responses,
+ * SSE frames and error codes. One source of truth for server and dashboard.
+ */
+import { z } from 'zod';
+
+export const OPERATIONS = ['query', 'chat', 'embed'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export const ERROR_CODES = [
+  'invalid_json',
+  'invalid_request',
+  'authentication',
+  'authorization',
+  'blocked',
+  'resolution',
+  'payload_too_large',
+  'admission',
+  'rate_limited',
+  'execution',
+  'upstream',
+  'upstream_timeout',
+  'shutting_down',
+  'not_found',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  error: { code: ErrorCode | string; message: string };
+}
+
+/** Options shared by query and chat. Unknown top-level fields are tolerated (loose objects). */
+const generationOptions = {
+  max_tokens: z.number().int().min(1).max(1_000_000).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  stop: z.array(z.string().min(1)).max(16).optional(),
+  stream: z.boolean().optional(),
+};
+
+const targetName = z.string().min(1);
+
+export const QueryRequestSchema = z.looseObject({
+  model: targetName,
+  prompt: z.string(),
+  ...generationOptions,
+});
+export type QueryRequest = z.infer<typeof QueryRequestSchema>;
+
+export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+export type ChatRole = (typeof CHAT_ROLES)[number];
+
+export const ChatMessageSchema = z.looseObject({
+  role: z.enum(CHAT_ROLES),
+  content: z.string(),
+});
+export type ChatMessage = { role: ChatRole; content: string };
+
+export const ChatRequestSchema = z.looseObject({
+  model: targetName,
+  messages: z.array(ChatMessageSchema).min(1),
+  ...generationOptions,
+});
+export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+
+export const EmbedRequestSchema = z.looseObject({
+  model: targetName,
+  input: z.string(),
+});
+export type EmbedRequest = z.infer<typeof EmbedRequestSchema>;
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  total_tokens: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error' | (string & {});
+
+export interface TextResponse {
+  id: string;
+  model: string;
+  text: string;
+  finish_reason: FinishReason;
+  usage?: Usage;
+}
+
+export interface EmbeddingResponse {
+  id: string;
+  model: string;
+  embedding: number[];
+  usage?: Usage;
+}
+
+/** SSE frames, `event: <name>` + `data: <json>`. */
+export interface TokenFrame {
+  text: string;
+  sequence: number;
+}
+export interface DoneFrame {
+  finish_reason: FinishReason;
+}
+export type StreamFrame =
+  | { event: 'token'; data: TokenFrame }
+  | { event: 'usage'; data: Usage }
+  | { event: 'done'; data: DoneFrame }
+  | { event: 'error'; data: ErrorBody };
+
+/** Management index document (SPEC §5). */
+export interface IndexDocument {
+  name: 'sipp-gateway';
+  version: string;
+  capabilities: Operation[];
+  routes: { public: Record<Operation, string>; management: Record<string, string> };
+  targets: Array<{ name: string; type: string; operations: Operation[]; backend?: { requested: string; selected: string | null } }>;
+}
