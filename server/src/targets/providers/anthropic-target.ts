@@ -1,0 +1,30 @@
+import type { AnthropicTargetConfig } from '../../config/schema.js';
+import type { TargetDeps } from '../target.js';
+import { AnthropicStreamReader, messagesBody, readMessage } from './anthropic-wire.js';
+import { ProviderTarget } from './provider-target.js';
+import { UpstreamClient } from './upstream-client.js';
+
+/** An `anthropic` target: the Messages API with `x-api-key` and `anthropic-version`; no embeddings. */
+export function createAnthropicTarget(config: AnthropicTargetConfig, deps: TargetDeps): ProviderTarget {
+  const client = new UpstreamClient({
+    baseUrl: config.base_url,
+    timeoutMs: config.timeout_seconds * 1000,
+    headers: { 'x-api-key': deps.secret(config.api_key_env), 'anthropic-version': config.version },
+    correlationHeader: config.correlation_header,
+    targetName: config.name,
+  });
+  const { model } = config;
+  return new ProviderTarget({
+    name: config.name,
+    type: 'anthropic',
+    model,
+    baseUrl: config.base_url,
+    client,
+    dialect: {
+      textPath: client.path('/v1/messages'),
+      textBody: (req, stream) => messagesBody(model, req, stream),
+      readText: readMessage,
+      streamReader: () => new AnthropicStreamReader(),
+    },
+  });
+}

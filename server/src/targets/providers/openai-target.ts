@@ -1,0 +1,32 @@
+import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
+import type { TargetDeps } from '../target.js';
+import { chatCompletionBody, embeddingBody, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
+import { ProviderTarget } from './provider-target.js';
+import { UpstreamClient } from './upstream-client.js';
+
+/** An `openai` or `openai_compatible` target: Chat Completions and Embeddings with a bearer credential. */
+export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTargetConfig, deps: TargetDeps): ProviderTarget {
+  const secret = deps.secret(config.type === 'openai' ? config.api_key_env : config.token_env);
+  const client = new UpstreamClient({
+    baseUrl: config.base_url,
+    timeoutMs: config.timeout_seconds * 1000,
+    headers: { authorization: `Bearer ${secret}` },
+    correlationHeader: config.correlation_header,
+    targetName: config.name,
+  });
+  const { model, type } = config;
+  return new ProviderTarget({
+    name: config.name,
+    type,
+    model,
+    baseUrl: config.base_url,
+    client,
+    dialect: {
+      textPath: client.path('/chat/completions'),
+      textBody: (req, stream) => chatCompletionBody(model, type, req, stream),
+      readText: readChatCompletion,
+      streamReader: () => new OpenAIStreamReader(),
+      embed: { path: client.path('/embeddings'), body: (input) => embeddingBody(model, input), read: readEmbedding },
+    },
+  });
+}

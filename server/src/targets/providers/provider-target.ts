@@ -1,0 +1,101 @@
+/**
+ * The Target every provider type shares: a wire dialect (how bodies and
+ * responses look) driven over one UpstreamClient (pool, deadline, faults).
+ */
+import type { Operation } from '@sipp/shared';
+import { GatewayError } from '../../errors.js';
+import type {
+  CallContext,
+  EmbedResult,
+  StreamChunk,
+  Target,
+  TargetDescription,
+  TargetType,
+  TextRequest,
+  TextResult,
+} from '../target.js';
+import type { UpstreamClient } from './upstream-client.js';
+import type { Json } from './wire-shape.js';
+
+export interface StreamReader {
+  /** One SSE event's data → the token it carried, if any. Throws GatewayError on a fault. */
+  accept(data: string): StreamChunk | null;
+  /** The body ended cleanly → the closing chunk, or throws if the upstream had not finished. */
+  end(): StreamChunk;
+}
+
+export interface ProviderDialect {
+  /** Full request path of text generation (query and chat). */
+  textPath: string;
+  textBody(req: TextRequest, stream: boolean): Json;
+  readText(json: unknown): TextResult;
+  streamReader(): StreamReader;
+  /** Absent when the provider has no embeddings API. */
+  embed?: { path: string; body(input: string): Json; read(json: unknown): EmbedResult };
+}
+
+export interface ProviderTargetInit {
+  name: string;
+  type: Exclude<TargetType, 'local'>;
+  model: string;
+  baseUrl: string;
+  client: UpstreamClient;
+  dialect: ProviderDialect;
+}
+
+const TEXT_OPERATIONS: ReadonlySet<Operation> = new Set(['query', 'chat']);
+const ALL_OPERATIONS: ReadonlySet<Operation> = new Set(['query', 'chat', 'embed']);
+
+export class ProviderTarget implements Target {
+  readonly name: string;
+  readonly type: Exclude<TargetType, 'local'>;
+  readonly operations: ReadonlySet<Operation>;
+  private readonly model: string;
+  private readonly baseUrl: string;
+  private readonly client: UpstreamClient;
+  private readonly dialect: ProviderDialect;
+
+  constructor(init: ProviderTargetInit) {
+    this.name = init.name;
+    this.type = init.type;
+    this.model = init.model;
+    this.baseUrl = init.baseUrl;
+    this.client = init.client;
+    this.dialect = init.dialect;
+    this.operations = init.dialect.embed ? ALL_OPERATIONS : TEXT_OPERATIONS;
+  }
+
+  /** Nothing to load: pools connect lazily, and start-up never contacts a provider. */
+  async load(): Promise<void> {}
+
+  async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
+    const body = this.dialect.textBody(req, false);
+    const json = await this.client.postJson(this.dialect.textPath, body, ctx);
+    return this.dialect.readText(json);
+  }
+
+  async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk, void, undefined> {
+    const body = this.dialect.textBody(req, true);
+    const reader = this.dialect.streamReader();
+    for await (const event of this.client.postSse(this.dialect.textPath, body, ctx)) {
+      const chunk = reader.accept(event.data);
+      if (chunk) yield chunk;
+    }
+    yield reader.end();
+  }
+
+  async embed(input: string, ctx: CallContext): Promise<EmbedResult> {
+    const embed = this.dialect.embed;
+    if (!embed) throw new GatewayError('invalid_request', `target "${this.name}" (${this.type}) does not support embed`);
+    const json = await this.client.postJson(embed.path, embed.body(input), ctx);
+    return embed.read(json);
+  }
+
+  describe(): TargetDescription {
+    return { name: this.name, type: this.type, model: this.model, operations: [...this.operations], baseUrl: this.baseUrl };
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
