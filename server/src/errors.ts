@@ -8,6 +8,7 @@ const STATUS: Record<ErrorCode, number> = {
   blocked: 403,
   resolution: 404,
   not_found: 404,
+  method_not_allowed: 405,
   payload_too_large: 413,
   admission: 429,
   rate_limited: 429,

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'upstream_timeout',
   'shutting_down',
   'not_found',
+  'method_not_allowed',
   'internal',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

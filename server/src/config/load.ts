@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
+import { fieldPath } from '../util/field-path.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -10,15 +11,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** "targets[1].runtime.threads" from a zod issue path. */
-export function fieldPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {

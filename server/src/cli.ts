@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * sipp-gateway command line (SPEC §1):
+ *   sipp-gateway check --config FILE   validate only (no secrets, models, network)
+ *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import { startGateway, type RunningGateway } from './gateway.js';
+import { StartupError } from './listen.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage: sipp-gateway <check|serve> --config FILE
+
+  check --config FILE   validate the TOML configuration and exit
+  serve --config FILE   start the gateway (secrets from the environment)
+
+environment:
+  LOG_LEVEL / RUST_LOG                      log level (RUST_LOG directive form accepted)
+  SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS       drain period on SIGTERM/SIGINT (default 30)
+  SIPP_GATEWAY_ADMIN_ASSETS_DIR             admin dashboard asset directory override
+`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`sipp-gateway: error: ${message}\n`);
+  process.exit(code);
+}
+
+function graceMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS;
+  if (raw === undefined || raw === '') return 30_000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) fail('SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS must be a number of seconds >= 0', 2);
+  return n * 1000;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`sipp-gateway ${VERSION}\n`);
+    return;
+  }
+  const command = positionals[0];
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  if (command !== 'check' && command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
+  if (positionals.length > 1) fail(`unexpected argument "${positionals[1]}"`, 2);
+  if (!values.config) fail(`${command} needs --config FILE`, 2);
+
+  let config;
+  try {
+    config = await loadConfigFile(values.config);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`${values.config}: ${err.message}`);
+    throw err;
+  }
+  if (command === 'check') {
+    process.stdout.write(`configuration is valid: ${values.config}\n`);
+    return;
+  }
+
+  const grace = graceMs(process.env);
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway({ config, graceMs: grace });
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StartupError) fail(err.message);
+    throw err;
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`sipp-gateway: ${signal} received, draining (up to ${grace / 1000}s)\n`);
+    gateway.shutdown().then(
+      () => process.exit(0),
+      (err) => fail(`shutdown failed: ${(err as Error).message}`),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await gateway.loaded;
+  } catch (err) {
+    await gateway.shutdown().catch(() => {});
+    fail((err as Error).message);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  fail(`unexpected failure: ${(err as Error)?.message ?? String(err)}`);
+});

@@ -1,0 +1,195 @@
+/**
+ * Wires one gateway process: secrets → targets → security → telemetry →
+ * public and management listeners; then loads targets (readiness waits for
+ * them) and drains gracefully on shutdown.
+ */
+import { OPERATIONS, type IndexDocument } from '@sipp/shared';
+import type { Server } from 'node:http';
+import { createAdmin } from './admin/index.js';
+import type { GatewayConfig } from './config/schema.js';
+import { readSecrets } from './config/secrets.js';
+import { InFlight } from './inflight.js';
+import { closeServer, listen, StartupError } from './listen.js';
+import { createManagementApp } from './management/app.js';
+import { createPublicApp } from './public/app.js';
+import { Admission } from './security/admission.js';
+import { createAuthenticator } from './security/bearer.js';
+import { Blocklist } from './security/blocklist.js';
+import { createClientIdentifier } from './security/client-identity.js';
+import { RateLimiter } from './security/rate-limit.js';
+import { createTarget } from './targets/registry.js';
+import type { Target } from './targets/target.js';
+import { createLogging, type Logging } from './telemetry/logger.js';
+import { createMetrics } from './telemetry/metrics.js';
+import { VERSION } from './version.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  env?: NodeJS.ProcessEnv;
+  logging?: Logging;
+  /** How long in-flight requests may run on after a shutdown starts. Default 30 s. */
+  graceMs?: number;
+  /** Prometheus default process metrics (off in tests that start many gateways). */
+  processMetrics?: boolean;
+}
+
+export interface RunningGateway {
+  publicUrl: string;
+  managementUrl: string;
+  /** Resolves when every target has loaded; rejects with the first load failure. */
+  loaded: Promise<void>;
+  ready(): boolean;
+  /** Drains (readiness 503, new requests 503) then closes everything. Idempotent. */
+  shutdown(): Promise<void>;
+  targets: ReadonlyMap<string, Target>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const logging = options.logging ?? createLogging({ env });
+  const log = logging.component('sipp_gateway_server');
+  const secrets = readSecrets(config, env);
+  logging.addSecrets(secrets.all());
+
+  const blocklist = new Blocklist();
+  const rl = config.security.rate_limit;
+  const rateLimiter = new RateLimiter({ enabled: rl.enabled, requestsPerMinute: rl.requests_per_minute, burst: rl.burst });
+  const admission = new Admission(config.max_concurrent_requests ?? null);
+  const metrics = createMetrics({
+    targetNames: config.targets.map((t) => t.name),
+    activeRequests: () => admission.inFlight,
+    processMetrics: options.processMetrics,
+  });
+
+  const targetLog = logging.component('sipp_gateway_server::targets');
+  const targets = new Map<string, Target>();
+  for (const tc of config.targets) {
+    targets.set(tc.name, createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
+  }
+
+  const startedAt = Date.now();
+  let loadedAll = false;
+  let draining = false;
+  const ready = () => loadedAll && !draining;
+
+  const admin = createAdmin({
+    config,
+    version: VERSION,
+    startedAt,
+    adminPassword: secrets.adminPassword,
+    log: logging.component('sipp_gateway_server::admin'),
+    registry: metrics.registry,
+    blocklist,
+    rateLimiter,
+    admission,
+    targets: () => [...targets.values()].map((t) => t.describe()),
+    ready,
+  });
+
+  const inflight = new InFlight();
+  const publicApp = createPublicApp({
+    config,
+    targets,
+    blocklist,
+    rateLimiter,
+    admission,
+    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
+    observers: [metrics, admin.observer],
+    draining: () => draining,
+    inflight,
+    log: logging.component('sipp_gateway_server::public'),
+  });
+
+  const indexDoc = (): IndexDocument => ({
+    name: 'sipp-gateway',
+    version: VERSION,
+    capabilities: [...OPERATIONS],
+    routes: {
+      public: { query: config.routes.query, chat: config.routes.chat, embed: config.routes.embed },
+      management: {
+        index: config.routes.index,
+        health: config.routes.health,
+        readiness: config.routes.readiness,
+        metrics: config.routes.metrics,
+        admin: config.routes.admin,
+      },
+    },
+    targets: [...targets.values()].map((t) => {
+      const d = t.describe();
+      return {
+        name: d.name,
+        type: d.type,
+        operations: d.operations,
+        ...(d.backend ? { backend: { requested: d.backend.requested, selected: d.backend.selected } } : {}),
+      };
+    }),
+  });
+
+  const managementApp = createManagementApp({
+    routes: config.routes,
+    registry: metrics.registry,
+    admin,
+    log: logging.component('sipp_gateway_server::management'),
+    ready,
+    index: indexDoc,
+  });
+
+  const servers: Server[] = [];
+  const closeTargets = async () => {
+    await Promise.allSettled([...targets.values()].map((t) => t.close()));
+  };
+  let pub: { server: Server; url: string };
+  let mgmt: { server: Server; url: string };
+  try {
+    pub = await listen(publicApp, config.public_bind, 'public_bind');
+    servers.push(pub.server);
+    mgmt = await listen(managementApp, config.management_bind, 'management_bind');
+    servers.push(mgmt.server);
+  } catch (err) {
+    await Promise.all(servers.map(closeServer));
+    admin.close();
+    await closeTargets();
+    throw err;
+  }
+  log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
+
+  const loaded = (async () => {
+    const began = performance.now();
+    for (const t of targets.values()) {
+      try {
+        await t.load();
+      } catch (err) {
+        throw new StartupError(`target "${t.name}" failed to load: ${(err as Error).message}`);
+      }
+    }
+    loadedAll = true;
+    log.info({ targets: targets.size, ms: Math.round(performance.now() - began) }, 'targets loaded; ready');
+  })();
+  loaded.catch(() => {});
+
+  let shutdownPromise: Promise<void> | undefined;
+  const graceMs = options.graceMs ?? 30_000;
+  const shutdown = () =>
+    (shutdownPromise ??= (async () => {
+      draining = true;
+      log.info({ inFlight: inflight.size, graceMs }, 'draining');
+      const idle = await inflight.idle(graceMs);
+      if (!idle) log.warn({ inFlight: inflight.size }, 'grace period over; closing remaining connections');
+      for (const s of servers) s.closeAllConnections();
+      await Promise.all(servers.map(closeServer));
+      admin.close();
+      await closeTargets();
+      log.info('stopped');
+    })());
+
+  return {
+    publicUrl: pub.url,
+    managementUrl: mgmt.url,
+    loaded,
+    ready,
+    shutdown,
+    targets,
+  };
+}

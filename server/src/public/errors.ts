@@ -1,0 +1,18 @@
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+
+/** Writes a JSON error response; returns the code. Unknown errors become a bare 500. */
+export function writeError(ctx: Context, err: unknown, log: Logger): string {
+  let e: GatewayError;
+  if (err instanceof GatewayError) e = err;
+  else {
+    log.error({ err: { message: (err as Error)?.message, name: (err as Error)?.name } }, 'unhandled error');
+    e = new GatewayError('internal', 'internal error');
+  }
+  if (ctx.headerSent || !ctx.writable) return e.code;
+  ctx.status = e.status;
+  if (e.headers) ctx.set(e.headers);
+  ctx.body = { error: { code: e.code, message: e.message } };
+  return e.code;
+}

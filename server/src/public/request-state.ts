@@ -1,0 +1,98 @@
+/**
+ * Per-request bookkeeping for the public listener: identity, timing, outcome.
+ * Finished exactly once, after the response (or the stream) ends, feeding the
+ * metrics and dashboard observers and writing the one request log line.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Operation, RequestRecord } from '@sipp/shared';
+import type { Logger } from 'pino';
+import type { RequestObserver } from '../telemetry/observer.js';
+
+export interface RequestState {
+  id: string;
+  startedAt: number;
+  client: string;
+  caller: string | null;
+  operation: Operation | null;
+  target: string | null;
+  stream: boolean;
+  inputTokens: number;
+  outputTokens: number;
+  /** Set when the outcome is not a plain HTTP status (stream error frame, client gone). */
+  code: string | null;
+  statusOverride: number | null;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** Echoes a client's x-request-id when it is sane, otherwise makes one. */
+export function requestIdFrom(header: string | undefined): string {
+  return header && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+export function newRequestState(id: string): RequestState {
+  return {
+    id,
+    startedAt: performance.now(),
+    client: 'unknown',
+    caller: null,
+    operation: null,
+    target: null,
+    stream: false,
+    inputTokens: 0,
+    outputTokens: 0,
+    code: null,
+    statusOverride: null,
+  };
+}
+
+export function finishRequest(
+  st: RequestState,
+  status: number,
+  code: string | null,
+  observers: readonly RequestObserver[],
+  log: Logger,
+): void {
+  const durationMs = Math.round((performance.now() - st.startedAt) * 1000) / 1000;
+  const finalStatus = st.statusOverride ?? status;
+  const finalCode = st.code ?? code;
+  const record: RequestRecord = {
+    requestId: st.id,
+    time: Date.now(),
+    operation: st.operation,
+    target: st.target,
+    caller: st.caller,
+    client: st.client,
+    status: finalStatus,
+    code: finalCode,
+    durationMs,
+    inputTokens: st.inputTokens,
+    outputTokens: st.outputTokens,
+    stream: st.stream,
+  };
+  for (const o of observers) {
+    try {
+      o.onRequest(record);
+    } catch (err) {
+      log.error({ err: { message: (err as Error).message } }, 'request observer failed');
+    }
+  }
+  if (log.isLevelEnabled('info')) {
+    log.info(
+      {
+        reqId: st.id,
+        operation: st.operation,
+        target: st.target,
+        caller: st.caller,
+        client: st.client,
+        status: finalStatus,
+        code: finalCode,
+        durationMs,
+        inputTokens: st.inputTokens,
+        outputTokens: st.outputTokens,
+        stream: st.stream,
+      },
+      'request',
+    );
+  }
+}

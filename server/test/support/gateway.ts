@@ -1,0 +1,49 @@
+/**
+ * Starts a real gateway in this process on ephemeral loopback ports from a
+ * TOML string, capturing every log line, for tests that talk HTTP to it.
+ */
+import { parseConfigText } from '../../src/config/load.js';
+import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import { createLogging } from '../../src/telemetry/logger.js';
+
+export interface TestGateway {
+  publicUrl: string;
+  managementUrl: string;
+  gateway: RunningGateway;
+  /** Every JSON log line written so far. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  /** TOML without public_bind/management_bind (ephemeral loopback ports are added). */
+  toml: string;
+  env: Record<string, string>;
+  graceMs?: number;
+  /** Defaults to LOG_LEVEL=trace so tests see every line the gateway can write. */
+  logLevel?: string;
+  /** Wait for targets to load (default true). */
+  waitLoaded?: boolean;
+}
+
+export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
+  const logs: string[] = [];
+  const toml = `public_bind = "127.0.0.1:0"\nmanagement_bind = "127.0.0.1:0"\n${options.toml}`;
+  const config = parseConfigText(toml);
+  const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
+  const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) } });
+  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: false });
+  if (options.waitLoaded !== false) await gateway.loaded;
+  return {
+    publicUrl: gateway.publicUrl,
+    managementUrl: gateway.managementUrl,
+    gateway,
+    logs,
+    stop: () => gateway.shutdown(),
+  };
+}
+
+/** A minimal valid configuration body for tests; append targets/tokens as needed. */
+export const BASE_TOML = `admin_password_env = "TEST_ADMIN_PASSWORD"
+[security]
+`;
