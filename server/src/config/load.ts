@@ -17,8 +17,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     const where = issue.path.length ? ` in ${fieldPath(issue.path)}` : '';
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}`;
   }
-  if (issue.code === 'invalid_union' && issue.path.length && (issue as { note?: string }).note === 'No matching discriminator') {
-    return `${fieldPath([...issue.path, 'type'])}: must be one of "local", "openai", "openai_compatible", "anthropic"`;
+  if (issue.code === 'invalid_union' && (issue as { note?: string }).note === 'No matching discriminator') {
+    const path = issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type'];
+    return `${fieldPath(path)}: must be one of "local", "openai", "openai_compatible", "anthropic"`;
   }
   return `${fieldPath(issue.path)}: ${issue.message}`;
 }
