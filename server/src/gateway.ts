@@ -42,6 +42,8 @@ export interface RunningGateway {
   /** Drains (readiness 503, new requests 503) then closes everything. Idempotent. */
   shutdown(): Promise<void>;
   targets: ReadonlyMap<string, Target>;
+  /** Runtime controls (the admin API changes these). */
+  controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -191,5 +193,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready,
     shutdown,
     targets,
+    controls: { blocklist, rateLimiter, admission },
   };
 }
