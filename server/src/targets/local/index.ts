@@ -1,7 +1,11 @@
 import type { LocalTargetConfig } from '../../config/schema.js';
 import type { Target, TargetDeps } from '../target.js';
+import { LocalTarget, type LocalTargetOptions } from './local-target.js';
 
-// Placeholder until local targets land (issue #3, in progress).
-export function createLocalTarget(config: LocalTargetConfig, _deps: TargetDeps): Target {
-  throw new Error(`local target ${config.name} is not implemented yet`);
+export { LocalModelLoadError } from './model-loader.js';
+export { selectBackend, BackendUnavailableError } from './backend.js';
+
+/** `type = "local"` targets (SPEC §4): a GGUF model served in-process by llama.cpp. */
+export function createLocalTarget(config: LocalTargetConfig, deps: TargetDeps, options?: LocalTargetOptions): Target {
+  return new LocalTarget(config, deps, options);
 }

@@ -1,0 +1,288 @@
+/**
+ * A `type = "local"` target: one GGUF model served in-process by llama.cpp
+ * (node-llama-cpp), one shared context with `parallel` sequences, a bounded
+ * FIFO queue for requests waiting for a sequence, and an embedding context
+ * created on first use.
+ */
+import type { Operation } from '@sipp/shared';
+import type { LlamaContextSequence } from 'node-llama-cpp';
+import type { LocalTargetConfig } from '../../config/schema.js';
+import { GatewayError } from '../../errors.js';
+import type {
+  CallContext,
+  EmbedResult,
+  StreamChunk,
+  Target,
+  TargetDeps,
+  TargetDescription,
+  TextRequest,
+  TextResult,
+} from '../target.js';
+import {
+  BackendUnavailableError,
+  detectGpuAvailability,
+  selectBackend,
+  type GpuAvailability,
+  type SelectedBackend,
+} from './backend.js';
+import { Embedder } from './embedding.js';
+import { generate, type GenerationSummary } from './generation.js';
+import { acquireLlama, type LlamaLease } from './llama-instance.js';
+import { LocalModelLoadError, loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
+import { prepareChat, prepareQuery, resolveChatTemplate, type ChatTemplateInfo, type PreparedPrompt } from './prompt.js';
+import { SequencePool } from './sequence-pool.js';
+import { LocalStats } from './stats.js';
+
+/** Sampling defaults when a request gives none (llama.cpp's usual values). */
+export const DEFAULT_TEMPERATURE = 0.8;
+export const DEFAULT_TOP_P = 0.95;
+
+const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 'embed']);
+
+export interface LocalTargetOptions {
+  /** Overrides GPU detection (tests). */
+  detectGpus?: () => Promise<GpuAvailability>;
+}
+
+interface Ready {
+  lease: LlamaLease;
+  selected: SelectedBackend;
+  devices: string[];
+  vram: { total: number; used: number } | null;
+  loaded: LoadedModel;
+  pool: SequencePool<LlamaContextSequence>;
+  chat: ChatTemplateInfo;
+  embedder: Embedder;
+  embedPool: SequencePool<Embedder>;
+}
+
+export class LocalTarget implements Target {
+  readonly type = 'local' as const;
+  readonly operations = OPERATIONS;
+  readonly name: string;
+  private ready: Ready | null = null;
+  private readonly stats: LocalStats;
+  private closed = false;
+
+  constructor(
+    private readonly config: LocalTargetConfig,
+    private readonly deps: TargetDeps,
+    private readonly options: LocalTargetOptions = {},
+  ) {
+    this.name = config.name;
+    this.stats = new LocalStats(config.stats, config.name, deps.registry, {
+      busy: () => this.ready?.pool.busy ?? 0,
+      queued: () => this.ready?.pool.queued ?? 0,
+    });
+  }
+
+  async load(): Promise<void> {
+    if (this.ready) return;
+    const { name, model: path, backend: requested, runtime } = this.config;
+    const log = this.deps.log.child({ target: name });
+    const startedAt = performance.now();
+    await checkModelFile(name, path);
+
+    const available = await (this.options.detectGpus ?? detectGpuAvailability)();
+    let selected: SelectedBackend;
+    try {
+      selected = selectBackend(requested, available);
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) throw new LocalModelLoadError(`local target "${name}": ${err.message}`);
+      throw err;
+    }
+    let lease: LlamaLease;
+    try {
+      lease = await acquireLlama(selected, log);
+    } catch (err) {
+      if (requested !== 'auto' || selected === 'cpu') {
+        throw new LocalModelLoadError(`local target "${name}": ${err instanceof Error ? err.message : String(err)}`);
+      }
+      log.warn({ backend: selected }, 'GPU backend failed to start; falling back to cpu');
+      selected = 'cpu';
+      lease = await acquireLlama(selected, log);
+    }
+
+    try {
+      const loaded = await loadModel(lease.llama, name, path, selected, runtime);
+      const gpu = selected !== 'cpu';
+      const devices = gpu ? await lease.llama.getGpuDeviceNames().catch(() => []) : [];
+      const vramState = gpu ? await lease.llama.getVramState().catch(() => null) : null;
+      const embedder = new Embedder(loaded.model, runtime);
+      this.ready = {
+        lease,
+        selected,
+        devices,
+        vram: vramState ? { total: vramState.total, used: vramState.used } : null,
+        loaded,
+        pool: new SequencePool(loaded.sequences, runtime.queue_size, `local target "${name}"`),
+        chat: resolveChatTemplate(loaded.model),
+        embedder,
+        embedPool: new SequencePool([embedder], runtime.queue_size, `local target "${name}" (embeddings)`),
+      };
+      log.info(
+        {
+          backend: { requested, selected, devices },
+          loadMs: Math.round(performance.now() - startedAt),
+          contextSize: loaded.context.contextSize,
+          parallel: runtime.parallel,
+          threads: runtime.threads,
+          chatTemplate: this.ready.chat.source,
+        },
+        'local model loaded',
+      );
+    } catch (err) {
+      await lease.release();
+      throw err;
+    }
+  }
+
+  async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
+    let text = '';
+    for await (const chunk of this.stream(req, ctx)) {
+      if (chunk.type === 'token') text += chunk.text;
+      else return { text, finishReason: chunk.finishReason, usage: chunk.usage };
+    }
+    throw new GatewayError('execution', `local target "${this.name}" ended without a result`);
+  }
+
+  async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk> {
+    const r = this.requireReady();
+    const calledAt = performance.now();
+    const prompt = this.prepare(r, req);
+    const contextSize = r.loaded.context.contextSize;
+    if (prompt.tokens.length >= contextSize) {
+      throw new GatewayError(
+        'invalid_request',
+        `${req.operation === 'chat' ? 'messages' : 'prompt'}: ${prompt.tokens.length} tokens do not fit the target's context of ${contextSize} tokens`,
+      );
+    }
+    const lease = await r.pool.acquire(ctx.signal);
+    const acquiredAt = performance.now();
+    const seq = lease.item;
+    const gen = generate(
+      seq,
+      r.loaded.model,
+      prompt,
+      {
+        maxTokens: req.options.maxTokens ?? this.config.runtime.default_max_tokens,
+        temperature: req.options.temperature ?? DEFAULT_TEMPERATURE,
+        topP: req.options.topP ?? DEFAULT_TOP_P,
+        stop: req.options.stop ?? [],
+      },
+      ctx.signal,
+    );
+    try {
+      let step = await gen.next();
+      while (!step.done) {
+        yield { type: 'token', text: step.value.text, tokens: step.value.tokens };
+        step = await gen.next();
+      }
+      const summary: GenerationSummary = step.value;
+      this.stats.record({
+        queueSeconds: (acquiredAt - calledAt) / 1000,
+        promptSeconds: summary.promptSeconds,
+        generationSeconds: summary.generationSeconds,
+        ttftSeconds: summary.firstTokenAt === null ? null : (summary.firstTokenAt - calledAt) / 1000,
+        inputTokens: summary.inputTokens,
+        outputTokens: summary.outputTokens,
+      });
+      yield {
+        type: 'end',
+        finishReason: summary.finishReason,
+        usage: {
+          input_tokens: summary.inputTokens,
+          output_tokens: summary.outputTokens,
+          total_tokens: summary.inputTokens + summary.outputTokens,
+        },
+      };
+    } catch (err) {
+      throw this.failure(err, ctx);
+    } finally {
+      // Runs on success, error and when the consumer stops early (client gone).
+      await gen.return(undefined as never).catch(() => undefined);
+      await seq.clearHistory().catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'clearing a sequence failed'));
+      lease.release();
+    }
+  }
+
+  async embed(input: string, ctx: CallContext): Promise<EmbedResult> {
+    const r = this.requireReady();
+    const lease = await r.embedPool.acquire(ctx.signal);
+    try {
+      const { vector, inputTokens } = await lease.item.embed(input);
+      return { embedding: vector, usage: { input_tokens: inputTokens, output_tokens: 0, total_tokens: inputTokens } };
+    } catch (err) {
+      throw this.failure(err, ctx);
+    } finally {
+      lease.release();
+    }
+  }
+
+  describe(): TargetDescription {
+    const r = this.ready;
+    const runtime = this.config.runtime;
+    return {
+      name: this.name,
+      type: 'local',
+      model: this.config.model,
+      operations: [...OPERATIONS],
+      backend: {
+        requested: this.config.backend,
+        selected: r?.selected ?? null,
+        devices: r?.devices ?? [],
+        vramBytes: r?.vram ?? null,
+      },
+      stats: this.config.stats,
+      runtime: {
+        loaded: r !== null,
+        parallel: runtime.parallel,
+        busySequences: r?.pool.busy ?? 0,
+        queueDepth: r?.pool.queued ?? 0,
+        queueSize: runtime.queue_size,
+        threads: runtime.threads,
+        contextSize: r?.loaded.context.contextSize ?? runtime.context_size,
+        batchSize: runtime.batch_size,
+        gpuLayers: r ? r.loaded.model.gpuLayers : null,
+        chatTemplate: r ? `${r.chat.source}:${r.chat.wrapper.wrapperName}` : null,
+        ...this.stats.runtime(),
+      },
+      profile: this.stats.profile(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stats.close();
+    const r = this.ready;
+    this.ready = null;
+    if (!r) return;
+    const shutting = new GatewayError('shutting_down', 'the gateway is shutting down');
+    r.pool.rejectWaiters(shutting);
+    r.embedPool.rejectWaiters(shutting);
+    await r.embedder.close();
+    await r.loaded.context.dispose();
+    await r.loaded.model.dispose();
+    await r.lease.release();
+  }
+
+  private requireReady(): Ready {
+    if (this.ready) return this.ready;
+    if (this.closed) throw new GatewayError('shutting_down', 'the gateway is shutting down');
+    throw new GatewayError('execution', `local target "${this.name}" is not loaded`);
+  }
+
+  private prepare(r: Ready, req: TextRequest): PreparedPrompt {
+    return req.operation === 'query'
+      ? prepareQuery(r.loaded.model, req.prompt)
+      : prepareChat(r.loaded.model, r.chat, req.messages);
+  }
+
+  /** Maps anything thrown to what the client may see; aborts pass through untouched. */
+  private failure(err: unknown, ctx: CallContext): unknown {
+    if (err instanceof GatewayError || ctx.signal.aborted) return err;
+    ctx.log.error({ target: this.name, err: err instanceof Error ? err.message : String(err) }, 'local model failure');
+    return new GatewayError('execution', `local target "${this.name}" failed to generate`);
+  }
+}
