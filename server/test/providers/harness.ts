@@ -1,0 +1,79 @@
+/** Shared helpers for the provider target tests: deps with a captured log, call contexts, assertions. */
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { GatewayError } from '../../src/errors.js';
+import type { CallContext, StreamChunk, TargetDeps } from '../../src/targets/target.js';
+import type { ErrorCode } from '@sipp/shared';
+
+export interface CapturedDeps extends TargetDeps {
+  /** Every log line written through deps.log or a context's log. */
+  lines: string[];
+  /** Env names the target asked for. */
+  asked: string[];
+}
+
+export function makeDeps(secrets: Record<string, string>): CapturedDeps {
+  const lines: string[] = [];
+  const asked: string[] = [];
+  const log = pino({ level: 'trace' }, { write: (s: string) => void lines.push(s) });
+  return {
+    lines,
+    asked,
+    log,
+    registry: new Registry(),
+    secret(name) {
+      asked.push(name);
+      const v = secrets[name];
+      if (v === undefined) throw new Error(`test secret ${name} missing`);
+      return v;
+    },
+  };
+}
+
+export function makeCtx(deps: CapturedDeps, signal: AbortSignal = new AbortController().signal, requestId = 'req-test-1'): CallContext {
+  return { requestId, signal, log: deps.log.child({ requestId }) };
+}
+
+export async function collect(stream: AsyncIterable<StreamChunk>): Promise<StreamChunk[]> {
+  const out: StreamChunk[] = [];
+  for await (const c of stream) out.push(c);
+  return out;
+}
+
+/** Iterates a stream, recording the tokens seen before it failed; returns them with the error. */
+export async function collectUntilError(stream: AsyncIterable<StreamChunk>): Promise<{ chunks: StreamChunk[]; error: unknown }> {
+  const chunks: StreamChunk[] = [];
+  try {
+    for await (const c of stream) chunks.push(c);
+  } catch (error) {
+    return { chunks, error };
+  }
+  assert.fail('stream completed, expected it to fail');
+}
+
+/** Asserts a GatewayError with this code (and message, when given) that leaks none of `secrets`. */
+export function assertGatewayError(err: unknown, code: ErrorCode, message?: string | RegExp, secrets: string[] = []): GatewayError {
+  assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
+  assert.equal(err.code, code, `code (message: ${err.message})`);
+  if (typeof message === 'string') assert.equal(err.message, message);
+  else if (message) assert.match(err.message, message);
+  for (const s of secrets) assert.ok(!err.message.includes(s) && !String(err.stack).includes(s), 'error leaks a secret');
+  return err;
+}
+
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected a rejection');
+}
+
+export function assertNoSecretIn(lines: string[], secrets: string[]): void {
+  const all = lines.join('\n');
+  for (const s of secrets) assert.ok(!all.includes(s), 'a log line leaks a secret');
+}
+
+export const tokensOf = (chunks: StreamChunk[]): string[] => chunks.flatMap((c) => (c.type === 'token' ? [c.text] : []));
