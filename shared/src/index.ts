@@ -1,2 +1,3 @@
 export * from './wire.js';
 export * from './traffic.js';
+export * from './admin.js';

@@ -27,4 +27,10 @@ export interface AdminDeps {
   targets(): TargetDescription[];
   /** Whether the gateway is ready (all targets loaded, not draining). */
   ready(): boolean;
+  /**
+   * Dashboard asset directory (the value of SIPP_GATEWAY_ADMIN_ASSETS_DIR from
+   * the gateway's env). Optional: when absent the admin module reads
+   * process.env, then falls back to admin-web/dist beside the server package.
+   */
+  assetsDir?: string;
 }

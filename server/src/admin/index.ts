@@ -1,10 +1,21 @@
 /**
- * Admin Dashboard module entry (SPEC §7). Placeholder until issue #4 lands:
- * the core mounts `middleware` under the admin route and feeds `observer`.
+ * Admin Dashboard module (SPEC §7). It runs its own small Koa application so
+ * koa-session gets per-process signing keys and its own context; the
+ * management listener hands every request under the admin route to it
+ * (`middleware`) and reports every finished public request to `observer`.
  */
-import type { Middleware } from 'koa';
+import { randomBytes } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Koa, { type Context, type Middleware } from 'koa';
 import type { RequestObserver } from '../telemetry/observer.js';
+import { createApi } from './api.js';
+import { createSessions } from './auth/sessions.js';
 import type { AdminDeps } from './deps.js';
+import { AdminError } from './http/admin-error.js';
+import { securityHeaders } from './http/security-headers.js';
+import { createStaticAssets } from './http/static-assets.js';
+import { TrafficStats } from './stats/traffic-stats.js';
 
 export interface AdminModule {
   /** Koa middleware serving everything under the admin route (SPA + /api). */
@@ -15,13 +26,82 @@ export interface AdminModule {
   close(): void;
 }
 
-export function createAdmin(_deps: AdminDeps): AdminModule {
+export const ASSETS_DIR_ENV = 'SIPP_GATEWAY_ADMIN_ASSETS_DIR';
+
+/** `admin-web/dist` next to the installed server package (not the working directory). */
+export function defaultAssetsDir(): string {
+  // This file is server/dist/src/admin/index.js.
+  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../admin-web/dist');
+}
+
+function basePathOf(route: string): string {
+  return route.length > 1 && route.endsWith('/') ? route.replace(/\/+$/, '') : route === '/' ? '' : route;
+}
+
+export function createAdmin(deps: AdminDeps): AdminModule {
+  const basePath = basePathOf(deps.config.routes.admin);
+  const stats = new TrafficStats(deps.config.targets.map((t) => t.name));
+  const assets = createStaticAssets(deps.assetsDir || process.env[ASSETS_DIR_ENV] || defaultAssetsDir(), basePath);
+
+  const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
+  app.silent = true;
+  const sessions = createSessions({ app, basePath: basePath || '/', password: deps.adminPassword, log: deps.log });
+  const api = createApi(deps, stats, sessions);
+
+  app.use(securityHeaders);
+  app.use(async (ctx: Context, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof AdminError) {
+        ctx.status = err.status;
+        ctx.set(err.headers);
+      } else {
+        deps.log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'admin request failed');
+        err = new AdminError('internal', 'internal error');
+        ctx.status = 500;
+      }
+      const e = err as AdminError;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: { code: e.code, message: e.message } };
+    }
+  });
+  app.use(async (ctx, next) => {
+    const rel = relativePath(ctx.path, basePath);
+    if (rel === null) throw new AdminError('not_found', 'not found');
+    if (rel === '/api' || rel.startsWith('/api/')) {
+      ctx.state.adminApiPath = rel.slice(4) || '/';
+      return next();
+    }
+    await assets.serve(ctx, rel);
+  });
+  app.use(sessions.middleware);
+  app.use(async (ctx) => api(ctx, ctx.state.adminApiPath as string));
+
+  const handle = app.callback();
+
   return {
     middleware: async (ctx) => {
-      ctx.status = 404;
-      ctx.body = { error: { code: 'not_found', message: 'admin dashboard is not available' } };
+      ctx.respond = false;
+      await handle(ctx.req, ctx.res);
     },
-    observer: { onRequest() {} },
-    close() {},
+    observer: {
+      onRequest(record) {
+        try {
+          stats.record(record);
+        } catch (err) {
+          deps.log.error({ err: { name: (err as Error)?.name } }, 'admin statistics failed to record a request');
+        }
+      },
+    },
+    close() {
+      sessions.close();
+    },
   };
+}
+
+function relativePath(path: string, basePath: string): string | null {
+  if (path === basePath) return '';
+  if (path.startsWith(basePath + '/')) return path.slice(basePath.length);
+  return null;
 }

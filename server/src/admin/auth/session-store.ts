@@ -1,0 +1,48 @@
+/**
+ * Server-side, in-memory koa-session store. Sessions live only in this
+ * process: a restart (or logout, which destroys the entry) invalidates every
+ * cookie. Expired entries are dropped on read and by `sweep`.
+ */
+interface Stored {
+  value: Record<string, unknown>;
+  expiresAt: number;
+}
+
+export class MemorySessionStore {
+  private readonly sessions = new Map<string, Stored>();
+  constructor(private readonly maxSessions = 1_000) {}
+
+  async get(key: string): Promise<Record<string, unknown> | undefined> {
+    const s = this.sessions.get(key);
+    if (!s) return undefined;
+    if (s.expiresAt <= Date.now()) {
+      this.sessions.delete(key);
+      return undefined;
+    }
+    return structuredClone(s.value);
+  }
+
+  async set(key: string, value: Record<string, unknown>, maxAge: number | 'session' | undefined): Promise<void> {
+    const ttl = typeof maxAge === 'number' ? maxAge : 8 * 3600_000;
+    if (!this.sessions.has(key) && this.sessions.size >= this.maxSessions) {
+      this.sweep();
+      if (this.sessions.size >= this.maxSessions) {
+        const oldest = this.sessions.keys().next();
+        if (!oldest.done) this.sessions.delete(oldest.value);
+      }
+    }
+    this.sessions.set(key, { value: structuredClone(value), expiresAt: Date.now() + ttl });
+  }
+
+  async destroy(key: string): Promise<void> {
+    this.sessions.delete(key);
+  }
+
+  sweep(now = Date.now()): void {
+    for (const [k, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(k);
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}

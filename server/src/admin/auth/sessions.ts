@@ -1,0 +1,151 @@
+/**
+ * Admin sessions (SPEC §7): koa-session with the server-side memory store,
+ * cookie scoped to the admin path, HttpOnly + SameSite=Strict, 8 h TTL. The
+ * cookie only holds a random session id (signed with per-process keys); the
+ * CSRF token lives in the session and is handed to the SPA in the JSON body.
+ */
+import { randomBytes } from 'node:crypto';
+import type Koa from 'koa';
+import type { Context, Middleware } from 'koa';
+import createSession from 'koa-session';
+import type { Logger } from 'pino';
+import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/shared';
+import { normalizeIp } from '../../security/blocklist.js';
+import { AdminError } from '../http/admin-error.js';
+import { readJson } from '../http/read-json.js';
+import { LoginThrottle } from './login-throttle.js';
+import { createPasswordCheck, safeEqual } from './password.js';
+import { MemorySessionStore } from './session-store.js';
+
+export const SESSION_TTL_MS = 8 * 3600_000;
+export const SESSION_COOKIE = 'sipp_admin_session';
+
+interface AdminSessionData {
+  authenticated?: boolean;
+  csrf?: string;
+  expiresAt?: number;
+}
+
+type SessionCtx = Context & { session: (AdminSessionData & { regenerate(): Promise<void> }) | null };
+
+export interface SessionsOptions {
+  app: Koa;
+  basePath: string;
+  password: string;
+  log: Logger;
+  throttle?: LoginThrottle;
+}
+
+export interface Sessions {
+  /** koa-session middleware (mount before the API). */
+  middleware: Middleware;
+  /** Throws 401 unless the request carries a live admin session. */
+  requireSession(ctx: Context): AdminSessionData & { csrf: string };
+  /** Throws 403 csrf_failed unless `x-sipp-admin-csrf` matches the session's token. */
+  requireCsrf(ctx: Context): void;
+  current(ctx: Context): SessionInfo;
+  login(ctx: Context): Promise<SessionInfo>;
+  logout(ctx: Context): void;
+  store: MemorySessionStore;
+  close(): void;
+}
+
+/** The management client's TCP peer (the SSH tunnel end, usually loopback). */
+export function peerOf(ctx: Context): string {
+  return normalizeIp(ctx.req.socket.remoteAddress ?? '') ?? 'unknown';
+}
+
+export function createSessions(opts: SessionsOptions): Sessions {
+  const store = new MemorySessionStore();
+  const throttle = opts.throttle ?? new LoginThrottle();
+  const checkPassword = createPasswordCheck(opts.password);
+  const sweeper = setInterval(() => {
+    store.sweep();
+    throttle.sweep();
+  }, 60_000);
+  sweeper.unref();
+
+  const middleware = createSession(
+    {
+      key: SESSION_COOKIE,
+      store,
+      maxAge: SESSION_TTL_MS,
+      httpOnly: true,
+      signed: true,
+      sameSite: 'strict',
+      path: opts.basePath === '/' ? '/' : opts.basePath,
+      overwrite: true,
+      rolling: false,
+      renew: false,
+      genid: () => randomBytes(32).toString('base64url'),
+    } as Parameters<typeof createSession>[0],
+    opts.app,
+  ) as Middleware;
+
+  const info = (s: AdminSessionData & { csrf: string }): SessionInfo => ({
+    authenticated: true,
+    csrfToken: s.csrf,
+    csrfHeader: ADMIN_CSRF_HEADER,
+    basePath: opts.basePath,
+    expiresAt: s.expiresAt ?? Date.now() + SESSION_TTL_MS,
+  });
+
+  const requireSession = (ctx: Context): AdminSessionData & { csrf: string } => {
+    const s = (ctx as SessionCtx).session;
+    if (!s || s.authenticated !== true || typeof s.csrf !== 'string' || (s.expiresAt ?? 0) <= Date.now()) {
+      throw new AdminError('unauthenticated', 'sign in to use the admin API');
+    }
+    return s as AdminSessionData & { csrf: string };
+  };
+
+  return {
+    middleware,
+    store,
+    requireSession,
+    requireCsrf(ctx) {
+      const s = requireSession(ctx);
+      const presented = ctx.get(ADMIN_CSRF_HEADER);
+      if (!presented || !safeEqual(presented, s.csrf)) {
+        throw new AdminError('csrf_failed', `missing or wrong ${ADMIN_CSRF_HEADER} header`);
+      }
+    },
+    current(ctx) {
+      return info(requireSession(ctx));
+    },
+    async login(ctx) {
+      const client = peerOf(ctx);
+      const wait = throttle.retryAfterSeconds(client);
+      if (wait > 0) {
+        opts.log.warn({ client }, 'admin login refused: too many failed attempts');
+        throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', { 'Retry-After': String(wait) });
+      }
+      const parsed = LoginRequestSchema.safeParse(await readJson(ctx));
+      if (!parsed.success) throw new AdminError('invalid_request', 'body must be {"password": string}');
+      if (!checkPassword(parsed.data.password)) {
+        throttle.failure(client);
+        opts.log.warn({ client }, 'admin login failed');
+        throw new AdminError('unauthenticated', 'wrong password');
+      }
+      throttle.success(client);
+      const sctx = ctx as SessionCtx;
+      const data: AdminSessionData & { csrf: string } = {
+        authenticated: true,
+        csrf: randomBytes(32).toString('base64url'),
+        expiresAt: Date.now() + SESSION_TTL_MS,
+      };
+      // A fresh session id on every login (no session fixation).
+      (ctx as unknown as { session: AdminSessionData }).session = data;
+      await sctx.session!.regenerate();
+      opts.log.info({ client }, 'admin signed in');
+      return info(data);
+    },
+    logout(ctx) {
+      requireSession(ctx);
+      (ctx as SessionCtx).session = null;
+      opts.log.info({ client: peerOf(ctx) }, 'admin signed out');
+    },
+    close() {
+      clearInterval(sweeper);
+    },
+  };
+}

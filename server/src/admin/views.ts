@@ -1,0 +1,105 @@
+/**
+ * Builds the admin API's read responses from the core's live objects and the
+ * traffic statistics. Only configured labels, names and numbers go out: no
+ * token value, env var value, password or provider credential.
+ */
+import type {
+  ClientsResponse,
+  LocalBackendView,
+  OverviewResponse,
+  RouteView,
+  RoutesResponse,
+  SecurityResponse,
+  TargetView,
+  TargetsResponse,
+} from '@sipp/shared';
+import type { TargetDescription } from '../targets/target.js';
+import type { AdminDeps } from './deps.js';
+import type { TrafficStats } from './stats/traffic-stats.js';
+
+export const TOP_CLIENTS = 50;
+export const RECENT_REQUESTS = 100;
+
+function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
+  return descriptions
+    .filter((d) => d.type === 'local' && d.backend)
+    .map((d) => ({ target: d.name, requested: d.backend!.requested, selected: d.backend!.selected, devices: d.backend!.devices ?? [] }));
+}
+
+export function overview(deps: AdminDeps, stats: TrafficStats, now = Date.now()): OverviewResponse {
+  const descriptions = deps.targets();
+  return {
+    version: deps.version,
+    startedAt: deps.startedAt,
+    uptimeSeconds: Math.max(0, Math.floor((now - deps.startedAt) / 1000)),
+    ready: deps.ready(),
+    totals: stats.totals(),
+    latencyMs: stats.latency.summary(),
+    activeRequests: deps.admission.inFlight,
+    limits: { maxRequestBytes: deps.config.max_request_bytes, maxConcurrentRequests: deps.config.max_concurrent_requests ?? null },
+    controls: { concurrencyLimit: deps.admission.limit, configuredConcurrencyLimit: deps.config.max_concurrent_requests ?? null },
+    security: { rateLimit: deps.rateLimiter.settings(), blockedClients: deps.blocklist.size },
+    localBackends: localBackends(descriptions),
+    targets: descriptions.length,
+    callers: deps.config.tokens.length,
+  };
+}
+
+export function routes(deps: AdminDeps): RoutesResponse {
+  const r = deps.config.routes;
+  const publicMethods = deps.config.allowed_origins.length > 0 ? ['POST', 'OPTIONS'] : ['POST'];
+  const list: RouteView[] = [
+    { listener: 'public', name: 'query', path: r.query, methods: publicMethods },
+    { listener: 'public', name: 'chat', path: r.chat, methods: publicMethods },
+    { listener: 'public', name: 'embed', path: r.embed, methods: publicMethods },
+    { listener: 'management', name: 'index', path: r.index, methods: ['GET'] },
+    { listener: 'management', name: 'health', path: r.health, methods: ['GET'] },
+    { listener: 'management', name: 'readiness', path: r.readiness, methods: ['GET'] },
+    { listener: 'management', name: 'metrics', path: r.metrics, methods: ['GET'] },
+    { listener: 'management', name: 'admin', path: r.admin, methods: ['GET', 'POST', 'PUT', 'DELETE'] },
+  ];
+  return {
+    publicBind: deps.config.public_bind,
+    managementBind: deps.config.management_bind,
+    routes: list,
+    callers: deps.config.tokens.map((t) => ({ caller: t.caller, targets: t.targets.length ? [...t.targets] : null })),
+  };
+}
+
+export function targets(deps: AdminDeps, stats: TrafficStats): TargetsResponse {
+  return {
+    targets: deps.targets().map(
+      (d): TargetView => ({
+        name: d.name,
+        type: d.type,
+        model: d.model,
+        operations: [...d.operations],
+        baseUrl: d.baseUrl ?? null,
+        backend: d.backend ? { requested: d.backend.requested, selected: d.backend.selected, devices: d.backend.devices ?? [] } : null,
+        stats: d.stats ?? null,
+        traffic: stats.target(d.name),
+        runtime: d.runtime ?? null,
+        profile: d.profile ?? null,
+      }),
+    ),
+  };
+}
+
+export function clients(deps: AdminDeps, stats: TrafficStats): ClientsResponse {
+  return {
+    clients: stats.clients.top(TOP_CLIENTS).map((c) => ({ ...c, blocked: deps.blocklist.has(c.client) })),
+    trackedClients: stats.clients.size,
+    recent: stats.recent.list(RECENT_REQUESTS),
+  };
+}
+
+export function security(deps: AdminDeps, stats: TrafficStats): SecurityResponse {
+  const totals = stats.totals();
+  return {
+    rateLimit: deps.rateLimiter.settings(),
+    blocklist: deps.blocklist.list().sort((a, b) => b.addedAt - a.addedAt),
+    concurrency: { limit: deps.admission.limit, configured: deps.config.max_concurrent_requests ?? null, inFlight: deps.admission.inFlight },
+    clientIp: { source: deps.config.security.client_ip.source, trustedProxyCidrs: [...deps.config.security.client_ip.trusted_proxy_cidrs] },
+    totals: { rateLimitHits: totals.rateLimitHits, blocklistHits: totals.blocklistHits, admissionRejections: totals.admissionRejections },
+  };
+}
