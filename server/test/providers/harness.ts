@@ -1,5 +1,6 @@
 /** Shared helpers for the provider target tests: deps with a captured log, call contexts, assertions. */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { GatewayError } from '../../src/errors.js';
@@ -77,3 +78,12 @@ export function assertNoSecretIn(lines: string[], secrets: string[]): void {
 }
 
 export const tokensOf = (chunks: StreamChunk[]): string[] => chunks.flatMap((c) => (c.type === 'token' ? [c.text] : []));
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

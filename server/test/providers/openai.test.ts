@@ -4,7 +4,6 @@
  * upstream fault, timeouts, client aborts and secret hygiene.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../src/config/schema.js';
 import { createProviderTarget } from '../../src/targets/providers/index.js';
@@ -13,6 +12,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import {
   assertGatewayError,
   assertNoSecretIn,
+  closedPort,
   collect,
   collectUntilError,
   makeCtx,
@@ -372,13 +372,4 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       assert.equal(fake.openConnections, 0);
     });
   });
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
