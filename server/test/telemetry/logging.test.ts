@@ -1,0 +1,156 @@
+/**
+ * Logs: one JSON line per request with the SPEC §6 fields, levels from LOG_LEVEL
+ * or RUST_LOG directives, and no secret or prompt in any line, response or
+ * metric — even at trace level and on error paths.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { levelFor, parseLevelDirectives, createLogging } from '../../src/telemetry/logger.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { postJson } from '../support/http.js';
+
+const TOKEN = 'tok-SECRET-logging-0123456789';
+const ADMIN = 'admin-SECRET-password-xyz';
+const PROMPT = 'PROMPT-MARKER-do-not-log';
+
+describe('log level directives', () => {
+  it('parses LOG_LEVEL words and RUST_LOG directive lists', () => {
+    assert.equal(parseLevelDirectives('info').defaultLevel, 'info');
+    assert.equal(parseLevelDirectives('WARN').defaultLevel, 'warn');
+    assert.equal(parseLevelDirectives('off').defaultLevel, 'silent');
+    const plan = parseLevelDirectives('debug,sipp_gateway_server=trace');
+    assert.equal(plan.defaultLevel, 'debug');
+    assert.equal(levelFor(plan, 'sipp_gateway_server'), 'trace');
+    assert.equal(levelFor(plan, 'sipp_gateway_server::public'), 'trace');
+    assert.equal(levelFor(plan, 'other_crate'), 'debug');
+    const nested = parseLevelDirectives('warn,sipp_gateway_server=info,sipp_gateway_server::public=error');
+    assert.equal(levelFor(nested, 'sipp_gateway_server::public'), 'error');
+    assert.equal(levelFor(nested, 'sipp_gateway_server::admin'), 'info');
+    assert.equal(levelFor(nested, 'sipp_gateway_serverx'), 'warn', 'prefix matches whole path segments only');
+    assert.equal(parseLevelDirectives('bogus').defaultLevel, 'info');
+  });
+
+  it('LOG_LEVEL wins over RUST_LOG and component levels apply', () => {
+    const lines: string[] = [];
+    const logging = createLogging({ env: { RUST_LOG: 'warn,sipp_gateway_server::public=debug' }, destination: { write: (l: string) => void lines.push(l) } });
+    logging.component('sipp_gateway_server::public').debug('public-debug');
+    logging.component('sipp_gateway_server::admin').info('admin-info');
+    logging.component('sipp_gateway_server::admin').warn('admin-warn');
+    assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['public-debug', 'admin-warn']);
+    const l2: string[] = [];
+    const byLogLevel = createLogging({ env: { RUST_LOG: 'trace', LOG_LEVEL: 'error' }, destination: { write: (l: string) => void l2.push(l) } });
+    byLogLevel.component('sipp_gateway_server').info('hidden');
+    assert.equal(l2.length, 0);
+  });
+
+  it('scrubs registered secrets from every line, even when code logs them by mistake', () => {
+    const lines: string[] = [];
+    const logging = createLogging({ env: { LOG_LEVEL: 'trace' }, destination: { write: (l: string) => void lines.push(l) } });
+    logging.addSecrets(['s3cr3t"quoted', 'plain-secret-value']);
+    logging.root.info({ detail: 'got plain-secret-value and s3cr3t"quoted' }, 'oops plain-secret-value');
+    assert.ok(!lines[0]!.includes('plain-secret-value'));
+    assert.ok(!lines[0]!.includes('s3cr3t'));
+    assert.match(lines[0]!, /\[REDACTED\]/);
+    JSON.parse(lines[0]!);
+  });
+});
+
+describe('request logs and secrecy', () => {
+  let openai: FakeOpenAI;
+  let anthropic: FakeAnthropic;
+  let gw: TestGateway;
+  const responses: string[] = [];
+
+  before(async () => {
+    openai = await startFakeOpenAI({ apiKey: 'sk-SECRET-openai-key-abcdef' });
+    anthropic = await startFakeAnthropic({ apiKey: 'sk-ant-SECRET-anthropic-key' });
+    gw = await startTestGateway({
+      logLevel: 'trace',
+      toml: `admin_password_env = "ADMIN_PW"
+[security]
+[[tokens]]
+env = "T"
+caller = "prod-client"
+[[targets]]
+name = "oa"
+type = "openai"
+model = "gpt"
+api_key_env = "OPENAI_KEY"
+base_url = "${openai.url}"
+timeout_seconds = 1
+[[targets]]
+name = "an"
+type = "anthropic"
+model = "claude"
+api_key_env = "ANTHROPIC_KEY"
+base_url = "${anthropic.origin}"
+timeout_seconds = 1
+`,
+      env: { ADMIN_PW: ADMIN, T: TOKEN, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await openai?.close();
+    await anthropic?.close();
+  });
+
+  const call = async (path: string, body: object, token = TOKEN) => {
+    const r = await postJson(`${gw.publicUrl}${path}`, body, { token });
+    responses.push(r.text, JSON.stringify([...r.headers]));
+    return r;
+  };
+
+  it('writes one line per request with the SPEC fields', async () => {
+    const before = gw.logs.length;
+    const r = await call('/v1/chat', { model: 'oa', messages: [{ role: 'user', content: PROMPT }] });
+    assert.equal(r.status, 200);
+    const lines = gw.logs.slice(before).map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    assert.equal(lines.length, 1);
+    const line = lines[0];
+    assert.equal(line.reqId, r.headers.get('x-request-id'));
+    assert.equal(line.operation, 'chat');
+    assert.equal(line.target, 'oa');
+    assert.equal(line.caller, 'prod-client');
+    assert.equal(line.client, '127.0.0.1');
+    assert.equal(line.status, 200);
+    assert.equal(typeof line.durationMs, 'number');
+    assert.equal(line.inputTokens, 8);
+    assert.equal(line.outputTokens, 3);
+    assert.equal(line.level, 'info');
+    assert.ok(line.time);
+  });
+
+  it('keeps every secret and prompt out of logs, error bodies and metrics on error paths', async () => {
+    const msg = { model: 'oa', messages: [{ role: 'user', content: PROMPT }] };
+    for (const behavior of [
+      { kind: 'status', status: 401 },
+      { kind: 'status', status: 500 },
+      { kind: 'malformed' },
+      { kind: 'reset' },
+      { kind: 'stall-headers' },
+    ] as const) {
+      openai.setBehavior(behavior);
+      anthropic.setBehavior(behavior);
+      const a = await call('/v1/chat', msg);
+      assert.ok(a.status >= 500, `${behavior.kind}: ${a.status}`);
+      await call('/v1/chat', { ...msg, model: 'an', stream: true });
+      await call('/v1/query', { model: 'oa', prompt: PROMPT, stream: true });
+    }
+    openai.setBehavior({ kind: 'normal' });
+    anthropic.setBehavior({ kind: 'normal' });
+    await call('/v1/embed', { model: 'an', input: PROMPT });
+    await call('/v1/chat', msg, `${TOKEN}x`);
+    await call('/v1/chat', msg, ADMIN);
+    await call('/v1/chat', '{"model": "oa", "messages": [' as unknown as object);
+    const metrics = await (await fetch(`${gw.managementUrl}/metrics`)).text();
+    const index = await (await fetch(`${gw.managementUrl}/`)).text();
+    const everything = [...gw.logs, ...responses, metrics, index].join('\n');
+    assert.ok(gw.logs.length > 20, 'trace level produced lines');
+    for (const secret of [TOKEN, ADMIN, openai.apiKey, anthropic.apiKey, PROMPT]) {
+      assert.ok(!everything.includes(secret), `leaked ${secret.slice(0, 12)}...`);
+    }
+  });
+});
