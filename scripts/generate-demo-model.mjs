@@ -168,6 +168,7 @@ const CHATML_TEMPLATE =
 export function buildDemoModel() {
   const vocab = buildVocab();
   const nVocab = vocab.tokens.length;
+  const controlIds = vocab.types.flatMap((t, id) => (t === TT.control || t === TT.unknown ? [id] : []));
   const { embd, layers, heads, headsKv, ff } = HP;
   const headDim = embd / heads;
   const kvDim = headDim * headsKv;
@@ -221,10 +222,16 @@ export function buildDemoModel() {
   }
 
   const rand = prng(SEED);
-  const datas = tensors.map(([, dims, scale]) => {
+  const datas = tensors.map(([name, dims, scale]) => {
     const n = dims.reduce((a, b) => a * b, 1);
     const arr = new Float32Array(n);
     for (let i = 0; i < n; i++) arr[i] = scale === 'ones' ? 1 : rand() * scale;
+    if (name === 'output.weight') {
+      // Zero logits for <unk>, <s>, </s> and the chat markers: random weights would
+      // otherwise end or derail generations at arbitrary points. The demo model
+      // therefore runs until max_tokens or a stop sequence.
+      for (const id of controlIds) arr.fill(0, id * embd, (id + 1) * embd);
+    }
     return Buffer.from(arr.buffer);
   });
 

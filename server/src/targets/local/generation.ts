@@ -53,7 +53,8 @@ export async function* generate(
   let firstTokenAt: number | null = null;
   let outputTokens = 0;
   let pendingTokens = 0;
-  let finishReason: 'stop' | 'length' = 'length';
+  // null until we end the loop ourselves; node-llama-cpp ends it on an end-of-generation token.
+  let finishReason: 'stop' | 'length' | null = null;
   let stoppedByString = false;
 
   const iterator = sequence.evaluate(prompt.tokens, { temperature: options.temperature, topP: options.topP });
@@ -61,11 +62,11 @@ export async function* generate(
     for await (const token of iterator) {
       if (signal.aborted) break;
       firstTokenAt ??= performance.now();
-      outputTokens++;
       if (model.isEogToken(token) || prompt.stopTokens.has(token)) {
         finishReason = 'stop';
         break;
       }
+      outputTokens++;
       const piece = detok.push(token);
       pendingTokens += piece.tokens;
       if (piece.text) {
@@ -80,13 +81,17 @@ export async function* generate(
           break;
         }
       }
-      if (outputTokens >= budget) break;
+      if (outputTokens >= budget) {
+        finishReason = 'length';
+        break;
+      }
     }
   } finally {
     // Ends the evaluation generator so the sequence stops decoding now.
     await iterator.return();
   }
   if (signal.aborted) throw signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+  finishReason ??= 'stop';
 
   if (!stoppedByString) {
     // Text still held back (partial UTF-8, possible stop-string prefix) is ordinary output now.

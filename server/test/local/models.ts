@@ -1,0 +1,35 @@
+/**
+ * Model files for local-target tests: the project's generated demo model
+ * (written on first use) and, when present, the small real models in
+ * ../shared/models/ (tests using them skip with a message when it is absent).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (this file runs from server/dist/test/local/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** Path of the generated demo model; generates it when missing. */
+export function ensureDemoModel(): string {
+  const path = resolve(REPO_ROOT, 'models/demo.gguf');
+  if (!existsSync(path)) {
+    execFileSync(process.execPath, [resolve(REPO_ROOT, 'scripts/generate-demo-model.mjs'), path], { stdio: 'ignore' });
+  }
+  return path;
+}
+
+export const SHARED_MODELS_DIR = resolve(REPO_ROOT, '../shared/models');
+
+/** Path of a model from ../shared/models/, or a skip message when it is absent. */
+export function sharedModel(file: string): { path: string; skip: false } | { path: null; skip: string } {
+  const path = resolve(SHARED_MODELS_DIR, file);
+  if (existsSync(path)) return { path, skip: false };
+  return { path: null, skip: `${file} not found in ${SHARED_MODELS_DIR} (optional real-model tests)` };
+}
+
+/** Escapes a path for a TOML basic string. */
+export function tomlString(s: string): string {
+  return JSON.stringify(s);
+}
