@@ -1,0 +1,157 @@
+/**
+ * The CLI as a process: `check` validates without secrets, `serve` refuses to
+ * start on missing/blank secrets, whitespace in tokens and taken ports (naming
+ * the variable, never its value), and drains then exits 0 on SIGTERM/SIGINT.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { runCli, startServe, waitForStatus } from '../support/cli.js';
+import { postJson } from '../support/http.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sipp-cli-'));
+const TOKEN = 'tok-cli-secret-value-123';
+
+function writeConfig(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, body);
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function config(upstreamUrl: string, pub: number, mgmt: number, extra = ''): string {
+  return `public_bind = "127.0.0.1:${pub}"
+management_bind = "127.0.0.1:${mgmt}"
+admin_password_env = "ADMIN_PW"
+${extra}
+[security]
+[[tokens]]
+env = "GW_TOKEN"
+caller = "cli"
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "m"
+base_url = "${upstreamUrl}"
+token_env = "UPSTREAM_KEY"
+`;
+}
+
+describe('sipp-gateway CLI', () => {
+  let upstream: FakeOpenAI;
+  before(async () => {
+    upstream = await startFakeOpenAI();
+  });
+  after(async () => {
+    await upstream?.close();
+  });
+  const env = () => ({ ADMIN_PW: 'admin-pw-cli', GW_TOKEN: TOKEN, UPSTREAM_KEY: upstream.apiKey });
+
+  it('check prints "configuration is valid" and reads no secret', async () => {
+    const path = writeConfig('valid.toml', config(upstream.url, 18080, 19090));
+    const r = await runCli(['check', '--config', path], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `configuration is valid: ${path}\n`);
+  });
+
+  it('check names the first problem and exits non-zero', async () => {
+    const path = writeConfig('bad.toml', config(upstream.url, 18080, 19090).replace('caller = "cli"', 'caller = "cli"\ncolour = "red"'));
+    const r = await runCli(['check', '--config', path]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /unknown key "colour" in tokens\[0\]/);
+    assert.equal(r.stdout, '');
+  });
+
+  it('check reports a missing file and usage errors', async () => {
+    const missing = await runCli(['check', '--config', join(dir, 'nope.toml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read config file .*nope\.toml \(ENOENT\)/);
+    const noConfig = await runCli(['check']);
+    assert.equal(noConfig.code, 2);
+    assert.match(noConfig.stderr, /check needs --config FILE/);
+    const unknown = await runCli(['launch', '--config', 'x']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command "launch"/);
+    const version = await runCli(['--version']);
+    assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
+  });
+
+  it('serve refuses missing or blank secrets, naming the variable but never a value', async () => {
+    const path = writeConfig('serve.toml', config(upstream.url, await freePort(), await freePort()));
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ ...env(), ADMIN_PW: '' }, /ADMIN_PW \(admin_password_env\) is blank/],
+      [{ GW_TOKEN: TOKEN, UPSTREAM_KEY: 'k' }, /ADMIN_PW \(admin_password_env\) is not set/],
+      [{ ...env(), GW_TOKEN: '   ' }, /GW_TOKEN \(tokens\[0\]\.env\) is blank/],
+      [{ ADMIN_PW: 'a', GW_TOKEN: TOKEN }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) is not set/],
+      [{ ...env(), GW_TOKEN: 'has space-SECRETPART' }, /GW_TOKEN \(tokens\[0\]\.env\) contains whitespace/],
+    ];
+    for (const [e, re] of cases) {
+      const r = await runCli(['serve', '--config', path], e);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, re);
+      for (const v of Object.values(e)) if (v.trim().length > 2) assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v), 'secret value printed');
+      assert.ok(!r.stderr.includes('SECRETPART'));
+    }
+  });
+
+  it('serve refuses a bind address that is in use, naming the field', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as { port: number }).port;
+    try {
+      const path = writeConfig('taken.toml', config(upstream.url, taken, await freePort()));
+      const r = await runCli(['serve', '--config', path], env());
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`public_bind 127\\.0\\.0\\.1:${taken} is already in use`));
+      const path2 = writeConfig('taken2.toml', config(upstream.url, await freePort(), taken));
+      const r2 = await runCli(['serve', '--config', path2], env());
+      assert.equal(r2.code, 1);
+      assert.match(r2.stderr, /management_bind .* is already in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`serve answers, then drains and exits 0 on ${signal}`, async () => {
+      const pub = await freePort();
+      const mgmt = await freePort();
+      const path = writeConfig(`run-${signal}.toml`, config(upstream.url, pub, mgmt));
+      const proc = startServe(path, { ...env(), LOG_LEVEL: 'info', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
+      try {
+        await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
+        const r = await postJson(`http://127.0.0.1:${pub}/v1/chat`, { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+        assert.equal(r.status, 200);
+        upstream.setBehavior({ kind: 'slow', gapMs: 100 });
+        const res = await fetch(`http://127.0.0.1:${pub}/v1/chat`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+        });
+        const body = res.text();
+        proc.child.kill(signal);
+        assert.match(await body, /event: done/, 'the in-flight stream completes during the drain');
+        assert.equal(await proc.exited, 0);
+        const lines = proc.stdout().trim().split('\n').map((l) => JSON.parse(l));
+        assert.ok(lines.some((l) => l.msg === 'listening'));
+        assert.ok(lines.some((l) => l.msg === 'draining'));
+        assert.ok(lines.some((l) => l.msg === 'stopped'));
+        assert.ok(!proc.stdout().includes(TOKEN) && !proc.stdout().includes(upstream.apiKey));
+      } finally {
+        upstream.setBehavior({ kind: 'normal' });
+        proc.child.kill('SIGKILL');
+      }
+    });
+  }
+});
