@@ -1,0 +1,264 @@
+/**
+ * The admin JSON API through a real gateway: CSRF on every mutation, the read
+ * endpoints' shapes after real public traffic, controls validation, and
+ * controls taking effect on the very next public request.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TIMESERIES_BUCKETS } from '@sipp/shared';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { postJson } from '../support/http.js';
+import { AdminClient, findSecrets, type Seen } from './admin-client.js';
+
+const PASSWORD = 'admin-pw-Wombat-5512';
+const TOKEN = 'tok-api-test-0123456789abcdef';
+const RESTRICTED = 'tok-api-restricted-987654321';
+
+const MUTATIONS: Array<{ method: string; path: string; json?: unknown }> = [
+  { method: 'PUT', path: '/api/security/rate-limit', json: { enabled: true, requestsPerMinute: 1, burst: 1 } },
+  { method: 'POST', path: '/api/security/blocklist/127.0.0.1' },
+  { method: 'DELETE', path: '/api/security/blocklist/127.0.0.1' },
+  { method: 'PUT', path: '/api/controls/concurrency', json: { limit: 1 } },
+  { method: 'DELETE', path: '/api/session' },
+];
+
+describe('admin API', () => {
+  let upstream: FakeOpenAI;
+  let gw: TestGateway;
+  let env: Record<string, string>;
+  let admin: AdminClient;
+  const seen: Seen[] = [];
+  const chat = () => ({ model: 'chat', messages: [{ role: 'user', content: 'hello' }] });
+  const call = (token = TOKEN, headers: Record<string, string> = {}) => postJson(`${gw.publicUrl}/v1/chat`, chat(), { token, headers });
+
+  before(async () => {
+    upstream = await startFakeOpenAI();
+    env = { TEST_ADMIN_PASSWORD: PASSWORD, T: TOKEN, R: RESTRICTED, UPSTREAM_KEY: upstream.apiKey };
+    gw = await startTestGateway({
+      toml: `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "ops-client"
+[[tokens]]
+env = "R"
+caller = "restricted-client"
+targets = ["chat"]
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "served-model"
+base_url = "${upstream.url}"
+token_env = "UPSTREAM_KEY"
+timeout_seconds = 5
+`,
+      env,
+    });
+    admin = new AdminClient(`${gw.managementUrl}/admin`, seen);
+    assert.equal((await admin.login(PASSWORD)).status, 200);
+  });
+  after(async () => {
+    await gw?.stop();
+    await upstream?.close();
+    assert.deepEqual(findSecrets(Object.values(env), seen, gw.logs), []);
+  });
+
+  it('every mutating route without the CSRF header (or with a wrong one) is 403 csrf_failed and changes nothing', async () => {
+    for (const m of MUTATIONS) {
+      for (const csrf of [false, 'wrong-token', `${admin.csrf}x`] as const) {
+        const r = await admin.request(m.method, m.path, { json: m.json, csrf });
+        assert.equal(r.status, 403, `${m.method} ${m.path} csrf=${csrf}`);
+        assert.equal(r.body.error.code, 'csrf_failed');
+        assert.equal(r.headers.get('cache-control'), 'no-store');
+      }
+    }
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
+    assert.equal(gw.gateway.controls.blocklist.size, 0);
+    assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
+  });
+
+  it('every mutating route without a session is 401', async () => {
+    const anon = new AdminClient(admin.baseUrl, seen);
+    for (const m of MUTATIONS) {
+      const r = await anon.request(m.method, m.path, { json: m.json, csrf: admin.csrf! });
+      assert.equal(r.status, 401, `${m.method} ${m.path}`);
+    }
+  });
+
+  it('public traffic shows up in overview, timeseries, targets and clients', async () => {
+    assert.equal((await call()).status, 200);
+    assert.equal((await call(RESTRICTED, { 'x-request-id': 'req-admin-visible-1' })).status, 200);
+    assert.equal((await call('wrong-token')).status, 401);
+    await sleep(20);
+
+    const o = await admin.request('GET', '/api/overview');
+    assert.equal(o.status, 200);
+    assert.equal(o.headers.get('cache-control'), 'no-store');
+    assert.equal(o.body.totals.requests, 3);
+    assert.equal(o.body.totals.errors, 1);
+    assert.ok(Math.abs(o.body.totals.errorRate - 1 / 3) < 1e-9);
+    assert.equal(o.body.totals.inputTokens, 16);
+    assert.equal(o.body.totals.outputTokens, 6);
+    assert.equal(typeof o.body.latencyMs.p50, 'number');
+    assert.ok(o.body.latencyMs.p99 >= o.body.latencyMs.p50);
+    assert.equal(o.body.ready, true);
+    assert.equal(o.body.activeRequests, 0);
+    assert.equal(o.body.targets, 1);
+    assert.equal(o.body.callers, 2);
+    assert.ok(o.body.uptimeSeconds >= 0);
+    assert.deepEqual(o.body.security, { rateLimit: { enabled: false, requestsPerMinute: 60, burst: 60 }, blockedClients: 0 });
+    assert.deepEqual(o.body.controls, { concurrencyLimit: null, configuredConcurrencyLimit: null });
+
+    const t = await admin.request('GET', '/api/timeseries');
+    assert.equal(t.body.bucketMs, 10_000);
+    assert.equal(t.body.points.length, TIMESERIES_BUCKETS);
+    const sum = t.body.points.reduce((a: number, p: any) => a + p.requests, 0);
+    assert.equal(sum, 3);
+    assert.ok(t.body.points.at(-1).start <= Date.now());
+
+    const targets = await admin.request('GET', '/api/targets');
+    const [chatTarget] = targets.body.targets;
+    assert.equal(chatTarget.name, 'chat');
+    assert.equal(chatTarget.type, 'openai_compatible');
+    assert.equal(chatTarget.model, 'served-model');
+    assert.equal(chatTarget.baseUrl, upstream.url);
+    assert.equal(chatTarget.traffic.requests, 2, 'the unauthenticated call never reached a target');
+    assert.equal(chatTarget.traffic.outputTokens, 6);
+
+    const clients = await admin.request('GET', '/api/clients');
+    const [local] = clients.body.clients;
+    assert.equal(local.client, '127.0.0.1');
+    assert.equal(local.requests, 3);
+    assert.equal(local.errors, 1);
+    assert.ok(['ops-client', 'restricted-client'].includes(local.caller));
+    assert.equal(local.blocked, false);
+    const visible = clients.body.recent.find((r: any) => r.requestId === 'req-admin-visible-1');
+    assert.ok(visible, 'recent requests carry the request id');
+    assert.equal(visible.operation, 'chat');
+    assert.equal(visible.target, 'chat');
+    assert.equal(visible.caller, 'restricted-client');
+    assert.equal(visible.status, 200);
+    assert.equal(visible.outputTokens, 3);
+    assert.equal(clients.body.recent[0].status, 401, 'newest first');
+  });
+
+  it('routes lists both listeners and callers (labels only)', async () => {
+    const r = await admin.request('GET', '/api/routes');
+    assert.equal(r.status, 200);
+    const byName = Object.fromEntries(r.body.routes.map((x: any) => [x.name, x]));
+    assert.equal(byName.chat.path, '/v1/chat');
+    assert.equal(byName.chat.listener, 'public');
+    assert.equal(byName.admin.path, '/admin');
+    assert.equal(byName.metrics.listener, 'management');
+    assert.deepEqual(r.body.callers, [
+      { caller: 'ops-client', targets: null },
+      { caller: 'restricted-client', targets: ['chat'] },
+    ]);
+  });
+
+  it('controls reject bad input with 400 invalid_request', async () => {
+    const bad: Array<[string, string, unknown]> = [
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: 0, burst: 1 }],
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: 10, burst: 1.5 }],
+      ['PUT', '/api/security/rate-limit', { enabled: 'yes', requestsPerMinute: 10, burst: 1 }],
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: -1, burst: 1 }],
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: 10, burst: 2_000_000 }],
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: 10 }],
+      ['PUT', '/api/security/rate-limit', { enabled: true, requestsPerMinute: 10, burst: 1, extra: 1 }],
+      ['PUT', '/api/controls/concurrency', { limit: 0 }],
+      ['PUT', '/api/controls/concurrency', { limit: 2.5 }],
+      ['PUT', '/api/controls/concurrency', { limit: '3' }],
+      ['PUT', '/api/controls/concurrency', {}],
+    ];
+    for (const [method, path, json] of bad) {
+      const r = await admin.request(method, path, { json });
+      assert.equal(r.status, 400, `${path} ${JSON.stringify(json)}`);
+      assert.equal(r.body.error.code, 'invalid_request');
+    }
+    const notJson = await admin.request('PUT', '/api/controls/concurrency', { body: '{"limit":', headers: { 'content-type': 'application/json' } });
+    assert.equal(notJson.status, 400);
+    for (const ip of ['not-an-ip', '999.1.1.1', '1.2.3', 'fe80%3A%3Azz', '%E0%A4%A']) {
+      const r = await admin.request('POST', `/api/security/blocklist/${ip}`);
+      assert.equal(r.status, 400, ip);
+      assert.equal(r.body.error.code, 'invalid_request');
+    }
+    const unknown = await admin.request('DELETE', '/api/security/blocklist/10.9.9.9');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
+    assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal(gw.gateway.controls.blocklist.size, 0);
+  });
+
+  it('blocklist entries are normalized', async () => {
+    const r = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('::ffff:10.0.0.7')}`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.blocklist.map((b: any) => b.ip), ['10.0.0.7']);
+    const v6 = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('2001:DB8:0:0::1')}`);
+    assert.ok(v6.body.blocklist.some((b: any) => b.ip === '2001:db8::1'));
+    assert.equal((await admin.request('DELETE', '/api/security/blocklist/10.0.0.7')).status, 200);
+    assert.equal((await admin.request('DELETE', `/api/security/blocklist/${encodeURIComponent('2001:db8::1')}`)).status, 200);
+    assert.equal(gw.gateway.controls.blocklist.size, 0);
+  });
+
+  it('blocking an IP makes its very next public call 403 blocked; unblocking restores it', async () => {
+    const r = await admin.request('POST', '/api/security/blocklist/127.0.0.1');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.blocklist.map((b: any) => b.ip), ['127.0.0.1']);
+    const blocked = await call();
+    assert.equal(blocked.status, 403);
+    assert.equal(blocked.body.error.code, 'blocked');
+    const sec = await admin.request('GET', '/api/security');
+    assert.equal(sec.body.totals.blocklistHits, 1);
+    const clients = await admin.request('GET', '/api/clients');
+    assert.equal(clients.body.clients[0].blocked, true);
+    assert.equal(clients.body.clients[0].blocklistHits, 1);
+    assert.equal((await admin.request('DELETE', '/api/security/blocklist/127.0.0.1')).status, 200);
+    assert.equal((await call()).status, 200);
+  });
+
+  it('tightening the rate limit makes the next call over the burst 429 rate_limited', async () => {
+    const r = await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 1, burst: 1 } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.rateLimit, { enabled: true, requestsPerMinute: 1, burst: 1 });
+    assert.equal((await call()).status, 200);
+    const limited = await call();
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error.code, 'rate_limited');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    const o = await admin.request('GET', '/api/overview');
+    assert.equal(o.body.totals.rateLimitHits, 1);
+    assert.equal(o.body.security.rateLimit.enabled, true);
+    const off = await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } });
+    assert.equal(off.status, 200);
+    assert.equal((await call()).status, 200);
+  });
+
+  it('concurrency 1: the second concurrent call is 429 admission; null lifts the limit', async () => {
+    const r = await admin.request('PUT', '/api/controls/concurrency', { json: { limit: 1 } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.concurrency.limit, 1);
+    upstream.setBehavior({ kind: 'delay', ms: 500 });
+    try {
+      const first = call();
+      const end = Date.now() + 5000;
+      while (gw.gateway.controls.admission.inFlight < 1 && Date.now() < end) await sleep(5);
+      const active = await admin.request('GET', '/api/overview');
+      assert.equal(active.body.activeRequests, 1);
+      assert.equal(active.body.controls.concurrencyLimit, 1);
+      const second = await call();
+      assert.equal(second.status, 429);
+      assert.equal(second.body.error.code, 'admission');
+      assert.equal((await first).status, 200);
+      const lifted = await admin.request('PUT', '/api/controls/concurrency', { json: { limit: null } });
+      assert.equal(lifted.body.concurrency.limit, null);
+      const both = await Promise.all([call(), call()]);
+      assert.deepEqual(both.map((b) => b.status), [200, 200]);
+    } finally {
+      upstream.setBehavior({ kind: 'normal' });
+    }
+    const sec = await admin.request('GET', '/api/security');
+    assert.equal(sec.body.totals.admissionRejections, 1);
+  });
+});
