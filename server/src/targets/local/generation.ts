@@ -8,6 +8,7 @@
  * Concurrent generations on sequences of one context are decoded together in
  * one llama.cpp batch by node-llama-cpp's batching dispatcher.
  */
+import { randomInt } from 'node:crypto';
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import type { PreparedPrompt } from './prompt.js';
 import { IncrementalDetokenizer, StopMatcher } from './text-stream.js';
@@ -57,7 +58,12 @@ export async function* generate(
   let finishReason: 'stop' | 'length' | null = null;
   let stoppedByString = false;
 
-  const iterator = sequence.evaluate(prompt.tokens, { temperature: options.temperature, topP: options.topP });
+  const iterator = sequence.evaluate(prompt.tokens, {
+    temperature: options.temperature,
+    topP: options.topP,
+    // node-llama-cpp's default seed is the current time: concurrent requests would sample alike.
+    seed: randomInt(2 ** 31),
+  });
   try {
     for await (const token of iterator) {
       if (signal.aborted) break;

@@ -1,0 +1,142 @@
+/**
+ * Local target lifecycle through the gateway: a missing or invalid model file
+ * stops startup with a message naming target and path (readiness stays 503);
+ * a full queue is 429 admission; a client that disconnects mid-stream stops
+ * its generation at once and frees the sequence.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { getText, postJson } from '../support/http.js';
+import { ensureDemoModel, tomlString } from './models.js';
+
+const TOKEN = 'tok-local-lifecycle-987654321';
+const ADMIN = 'admin-pw-lifecycle';
+
+const localToml = (model: string, extra = '') => `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "tests"
+[[targets]]
+name = "llm"
+type = "local"
+model = ${tomlString(model)}
+${extra}`;
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe('local model load failures', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sipp-local-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string, () => string, RegExp]> = [
+    ['a missing file', () => join(dir, 'absent.gguf'), /does not exist/],
+    ['a file that is not GGUF', () => (writeFileSync(join(dir, 'text.gguf'), 'not a model at all'), join(dir, 'text.gguf')), /is not a GGUF file/],
+    [
+      'a truncated GGUF',
+      () => (writeFileSync(join(dir, 'cut.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(12)])), join(dir, 'cut.gguf')),
+      /could not be loaded/,
+    ],
+    ['a directory', () => dir, /is not a regular file/],
+  ];
+  for (const [what, path, message] of cases) {
+    it(`refuses to become ready with ${what}, naming target and path`, async () => {
+      const model = path();
+      const gw = await startTestGateway({
+        toml: localToml(model),
+        env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN },
+        waitLoaded: false,
+      });
+      try {
+        await assert.rejects(gw.gateway.loaded, (err: Error) => {
+          assert.match(err.message, /local target "llm"/);
+          assert.ok(err.message.includes(`"${model}"`), err.message);
+          assert.match(err.message, message);
+          return true;
+        });
+        assert.equal((await getText(`${gw.managementUrl}/readyz`)).status, 503);
+      } finally {
+        await gw.stop();
+      }
+    });
+  }
+});
+
+describe('local queue and client disconnects', () => {
+  let gw: TestGateway;
+  const metric = async (name: string) => {
+    const text = (await getText(`${gw.managementUrl}/metrics`)).text;
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{target="llm"}`));
+    return line === undefined ? undefined : Number(line.split(' ').at(-1));
+  };
+
+  before(async () => {
+    // One sequence, no waiting room, a long context: a generation that only ends when told to.
+    gw = await startTestGateway({
+      toml: localToml(
+        ensureDemoModel(),
+        `[targets.runtime]
+context_size = 16384
+parallel = 1
+queue_size = 0
+`,
+      ),
+      env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN },
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  it('a full queue is 429 admission; a disconnect stops generation at once and frees the sequence', async () => {
+    const target = gw.gateway.targets.get('llm')!;
+    const ac = new AbortController();
+    const res = await fetch(`${gw.publicUrl}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'llm', prompt: 'Once upon a time', max_tokens: 16000, stream: true }),
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /event: token/);
+    assert.equal(target.describe().runtime?.busySequences, 1);
+    assert.equal(await metric('sipp_gateway_local_busy_sequences'), 1);
+
+    // The only sequence is busy and nobody may wait: 429.
+    const refused = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 2 }, { token: TOKEN });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error.code, 'admission');
+    assert.match(refused.body.error.message, /local target "llm" is busy/);
+
+    const generatedBefore = (await metric('sipp_gateway_local_generated_tokens_total')) ?? 0;
+    ac.abort();
+    // Freed long before the 16000-token generation could have finished.
+    await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released', 3000);
+    assert.equal(await metric('sipp_gateway_local_busy_sequences'), 0);
+    // An aborted generation is not counted as a finished one.
+    assert.equal(await metric('sipp_gateway_local_generated_tokens_total'), generatedBefore);
+
+    const next = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.body.usage.output_tokens, 3);
+    // The freed sequence starts clean: same answer as a fresh greedy run.
+    const again = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    assert.equal(again.body.text, next.body.text);
+    assert.ok(gw.logs.some((l) => l.includes('"client_closed_request"') || l.includes('499')), 'the dropped stream is logged');
+  });
+});
