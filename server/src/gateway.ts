@@ -67,7 +67,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const targetLog = logging.component('sipp_gateway_server::targets');
   const targets = new Map<string, Target>();
   for (const tc of config.targets) {
-    targets.set(tc.name, createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
+    try {
+      targets.set(tc.name, await createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
+    } catch (err) {
+      await Promise.allSettled([...targets.values()].map((t) => t.close()));
+      throw new StartupError(`target "${tc.name}" cannot be created: ${(err as Error).message}`);
+    }
   }
 
   const startedAt = Date.now();

@@ -1,0 +1,30 @@
+/**
+ * `npm run bench`: provider-path overhead and local-model throughput, printed
+ * as Markdown and written to bench-results/latest.md. Numbers are ratios from
+ * one run (gateway vs direct); never assertions.
+ *
+ *   BENCH_ONLY=providers|local   run one part
+ *   BENCH_SECONDS=5              seconds per provider measurement
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { benchProviders } from './providers.js';
+
+const only = process.env.BENCH_ONLY;
+const sections: string[] = [
+  `## Benchmark (${new Date().toISOString()})`,
+  '',
+  `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}.`,
+  '',
+];
+if (!only || only === 'providers') {
+  sections.push(await benchProviders({ seconds: Number(process.env.BENCH_SECONDS ?? 5) }));
+}
+if (!only || only === 'local') {
+  const { benchLocal } = await import('./local.js');
+  sections.push(await benchLocal());
+}
+const report = sections.join('\n');
+process.stdout.write(`${report}\n`);
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/latest.md', report);
