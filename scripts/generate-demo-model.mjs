@@ -26,6 +26,8 @@ const HP = {
   ropeBase: 10000,
 };
 const ALIGNMENT = 32;
+const END_MARKER = 16;
+const EOS_GAIN = 3;
 const SEED = 0x5eed_2025;
 
 // ---------------------------------------------------------------- vocabulary
@@ -39,7 +41,7 @@ said says say go went come came see saw know knew think make made take took get 
 found tell told ask asked use used want wanted look looked run ran call called try tried need felt
 once upon there lived happy sad friend friends play played together garden tree sun moon star sky
 water fire light dark night morning evening cat dog bird fish house door window road river city
-hello world test testing data fast slow quick brown fox jumps over lazy`
+hello world test testing data fast slow quick brown fox jumps over lazy end`
   .split(/\s+/)
   .filter(Boolean);
 const CHARS = [
@@ -234,6 +236,17 @@ export function buildDemoModel() {
     }
     return Buffer.from(arr.buffer);
   });
+  // The one learned behaviour: after the word "end" comes </s>. Embedding
+  // dimension 0 is reserved for "▁end" (zero for every other token) and the
+  // </s> output row reads only that dimension; the residual stream carries it
+  // to the output, so "end" is followed by </s> and nothing else triggers it.
+  const embdData = new Float32Array(datas[0].buffer, datas[0].byteOffset, embd * nVocab);
+  const outData = new Float32Array(datas[2].buffer, datas[2].byteOffset, embd * nVocab);
+  const endId = vocab.tokens.indexOf('\u2581end');
+  const eosId = 2;
+  for (let t = 0; t < nVocab; t++) embdData[t * embd] = t === endId ? END_MARKER : 0;
+  outData.fill(0, eosId * embd, (eosId + 1) * embd);
+  outData[eosId * embd] = EOS_GAIN;
 
   const w = new ByteWriter();
   w.push(Buffer.from('GGUF', 'ascii'));

@@ -62,6 +62,18 @@ default_max_tokens = 24
     assert.equal(r.body.usage.total_tokens, r.body.usage.input_tokens + 12);
   });
 
+  it('ends with stop on the end-of-sequence token (the demo model writes </s> after "end")', async () => {
+    const r = await query({ prompt: 'this is the end', max_tokens: 50 });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.finish_reason, 'stop');
+    assert.equal(r.body.text, '');
+    assert.equal(r.body.usage.output_tokens, 0);
+    const s = await query({ prompt: 'this is the end', max_tokens: 50, stream: true });
+    const events = parseSse(s.text);
+    assert.deepEqual(events.map((e) => e.event), ['usage', 'done']);
+    assert.deepEqual(events.at(-1)!.data, { finish_reason: 'stop' });
+  });
+
   it('uses default_max_tokens when the request gives none', async () => {
     const r = await query({ prompt: 'hello' });
     assert.equal(r.status, 200);

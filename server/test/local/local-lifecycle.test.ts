@@ -107,7 +107,7 @@ queue_size = 0
     const res = await fetch(`${gw.publicUrl}/v1/query`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'llm', prompt: 'Once upon a time', max_tokens: 16000, stream: true }),
+      body: JSON.stringify({ model: 'llm', prompt: 'Once upon a time', max_tokens: 16000, temperature: 0, stream: true }),
       signal: ac.signal,
     });
     assert.equal(res.status, 200);

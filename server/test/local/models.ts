@@ -11,11 +11,18 @@ import { fileURLToPath } from 'node:url';
 /** Repository root (this file runs from server/dist/test/local/). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-/** Path of the generated demo model; generates it when missing. */
+let generated = false;
+
+/**
+ * Path of the generated demo model. (Re)writes it once per test process so a
+ * file left by an older generator never goes stale; the output is
+ * deterministic and replaced atomically, so concurrent processes are safe.
+ */
 export function ensureDemoModel(): string {
   const path = resolve(REPO_ROOT, 'models/demo.gguf');
-  if (!existsSync(path)) {
+  if (!generated) {
     execFileSync(process.execPath, [resolve(REPO_ROOT, 'scripts/generate-demo-model.mjs'), path], { stdio: 'ignore' });
+    generated = true;
   }
   return path;
 }

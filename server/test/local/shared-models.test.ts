@@ -1,0 +1,101 @@
+/**
+ * Real small models from ../shared/models/ when present (skipped with a
+ * message otherwise): stories260K writes readable English; the 32k-token
+ * Llama-2 tokenizer's non-ASCII output stays valid UTF-8 across SSE frames.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { parseSse, postJson } from '../support/http.js';
+import { sharedModel, tomlString } from './models.js';
+
+const TOKEN = 'tok-shared-models-24681357';
+const stories = sharedModel('stories260K.gguf');
+const tinyRandom = sharedModel('llama-2-tiny-random.gguf');
+
+function gatewayFor(model: string): Promise<TestGateway> {
+  return startTestGateway({
+    toml: `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "tests"
+[[targets]]
+name = "m"
+type = "local"
+model = ${tomlString(model)}
+[targets.runtime]
+context_size = 512
+parallel = 2
+`,
+    env: { TEST_ADMIN_PASSWORD: 'admin-pw-shared', T: TOKEN },
+  });
+}
+
+describe('stories260K.gguf', { skip: stories.skip }, () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await gatewayFor(stories.path!);
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  it('completes "Once upon a time" with readable English', async () => {
+    const r = await postJson(`${gw.publicUrl}/v1/query`, { model: 'm', prompt: 'Once upon a time', max_tokens: 48, temperature: 0 }, { token: TOKEN });
+    assert.equal(r.status, 200, r.text);
+    const text: string = r.body.text;
+    const words = text.toLowerCase().match(/[a-z]+/g) ?? [];
+    assert.ok(words.length >= 20, text);
+    const common = new Set(['there', 'was', 'a', 'the', 'little', 'she', 'he', 'to', 'and', 'play', 'day', 'one', 'her', 'his']);
+    const hits = words.filter((w) => common.has(w)).length;
+    assert.ok(hits >= 6, `expected common English words in: ${text}`);
+    assert.match(text, /^[\x20-\x7e\n]+$/, 'plain ASCII story text');
+  });
+
+  it('chat uses the documented fallback template (the GGUF has none)', async () => {
+    assert.equal(gw.gateway.targets.get('m')!.describe().runtime?.chatTemplate, 'fallback:General');
+    const r = await postJson(
+      `${gw.publicUrl}/v1/chat`,
+      { model: 'm', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 16, temperature: 0 },
+      { token: TOKEN },
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.body.usage.output_tokens > 0);
+  });
+});
+
+describe('llama-2-tiny-random.gguf', { skip: tinyRandom.skip }, () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await gatewayFor(tinyRandom.path!);
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  it('streams non-ASCII text as valid UTF-8 in every SSE frame, equal to the finite answer', async () => {
+    let sawNonAscii = false;
+    for (const prompt of ['日本語のテキスト', 'Привет, как дела?', 'Grüße aus Köln €']) {
+      const body = { model: 'm', prompt, max_tokens: 120, temperature: 0 };
+      const finite = await postJson(`${gw.publicUrl}/v1/query`, body, { token: TOKEN });
+      const res = await fetch(`${gw.publicUrl}/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: true }),
+      });
+      const raw = Buffer.from(await res.arrayBuffer());
+      // The wire bytes decode strictly as UTF-8.
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      const frames = parseSse(text).filter((e) => e.event === 'token');
+      for (const f of frames) {
+        assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(f.data.text), 'no lone surrogate');
+        if (/[^\x00-\x7f]/.test(f.data.text)) sawNonAscii = true;
+      }
+      const streamed = frames.map((f) => f.data.text).join('');
+      assert.equal(streamed, finite.body.text);
+      const replacements = (s: string) => (s.match(/\uFFFD/g) ?? []).length;
+      assert.equal(replacements(streamed), replacements(finite.body.text), 'frame splits add no replacement characters');
+    }
+    assert.ok(sawNonAscii, 'the large tokenizer produced non-ASCII text');
+  });
+});
