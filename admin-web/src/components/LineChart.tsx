@@ -28,7 +28,8 @@ function path(values: Array<number | null>, max: number): string {
     }
     const x = n <= 1 ? 0 : (i / (n - 1)) * W;
     const y = H - (v / max) * (H - 4) - 2;
-    d += `${pen ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`;
+    // Every new sub-path gets a zero-length segment so isolated points render as dots (round caps).
+    d += pen ? `L${x.toFixed(1)},${y.toFixed(1)}` : `M${x.toFixed(1)},${y.toFixed(1)}l0.01,0`;
     pen = true;
   });
   return d;

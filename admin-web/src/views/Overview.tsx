@@ -5,6 +5,9 @@ import { QueryView } from '../components/States';
 import { Tile } from '../components/Tile';
 import { compact, duration, ms, num, pct } from '../format';
 
+const count = (v: number) => (Number.isInteger(v) ? compact(v) : v.toFixed(1));
+const plural = (n: number, word: string) => `${num(n)} ${word}${n === 1 ? '' : 's'}`;
+
 function Tiles({ o }: { o: OverviewResponse }) {
   const t = o.totals;
   const errTone = t.requests === 0 ? undefined : t.errorRate > 0.1 ? 'bad' : t.errorRate > 0.01 ? 'warn' : 'ok';
@@ -12,7 +15,7 @@ function Tiles({ o }: { o: OverviewResponse }) {
   return (
     <div className="tiles" data-testid="overview-tiles">
       <Tile label="Uptime" value={duration(o.uptimeSeconds)} hint={<>v{o.version} · {o.ready ? <span className="pill pill-ok">ready</span> : <span className="pill pill-warn">not ready</span>}</>} />
-      <Tile label="Requests" value={<span data-testid="total-requests">{num(t.requests)}</span>} hint={`${num(t.errors)} errors since start`} />
+      <Tile label="Requests" value={<span data-testid="total-requests">{num(t.requests)}</span>} hint={`${plural(t.errors, 'error')} since start`} />
       <Tile label="Error rate" value={pct(t.errorRate)} tone={errTone} hint={`${num(t.rateLimitHits)} rate-limited · ${num(t.blocklistHits)} blocked`} />
       <Tile label="Latency p50" value={ms(o.latencyMs.p50)} hint={`p90 ${ms(o.latencyMs.p90)} · p99 ${ms(o.latencyMs.p99)}`} />
       <Tile label="Tokens" value={compact(t.inputTokens + t.outputTokens)} hint={`${compact(t.inputTokens)} in · ${compact(t.outputTokens)} out`} />
@@ -37,7 +40,7 @@ function Charts({ ts }: { ts: TimeseriesResponse }) {
         title="Requests"
         summary={`${num(sum(perBucket('requests')))} in 30 min · per ${secs}s`}
         starts={starts}
-        format={(v) => compact(Math.round(v))}
+        format={count}
         series={[
           { name: 'requests', tone: 'a', values: perBucket('requests'), area: true },
           { name: 'errors', tone: 'bad', values: perBucket('errors') },
@@ -47,7 +50,7 @@ function Charts({ ts }: { ts: TimeseriesResponse }) {
         title="Errors"
         summary={`${num(sum(perBucket('errors')))} in 30 min`}
         starts={starts}
-        format={(v) => compact(Math.round(v))}
+        format={count}
         series={[{ name: 'errors', tone: 'bad', values: perBucket('errors'), area: true }]}
       />
       <LineChart
@@ -63,7 +66,7 @@ function Charts({ ts }: { ts: TimeseriesResponse }) {
         title="Tokens"
         summary={`${compact(sum(perBucket('inputTokens')) + sum(perBucket('outputTokens')))} in 30 min`}
         starts={starts}
-        format={(v) => compact(Math.round(v))}
+        format={count}
         series={[
           { name: 'input', tone: 'a', values: perBucket('inputTokens'), area: true },
           { name: 'output', tone: 'b', values: perBucket('outputTokens'), area: true },
