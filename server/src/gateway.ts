@@ -92,6 +92,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admission,
     targets: () => [...targets.values()].map((t) => t.describe()),
     ready,
+    assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
   });
 
   const inflight = new InFlight();

@@ -29,8 +29,7 @@ export function createManagementApp(deps: ManagementDeps): Koa {
   app.use(async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        ctx.status = 404;
+      if (ctx.respond !== false && ctx.status === 404 && ctx.body === undefined) {
         ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
       }
     } catch (err) {
