@@ -71,7 +71,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       targets.set(tc.name, await createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
     } catch (err) {
       await Promise.allSettled([...targets.values()].map((t) => t.close()));
-      throw new StartupError(`target "${tc.name}" cannot be created: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      throw new StartupError(message.includes(`"${tc.name}"`) ? message : `target "${tc.name}" cannot be created: ${message}`);
     }
   }
 
@@ -169,7 +170,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       try {
         await t.load();
       } catch (err) {
-        throw new StartupError(`target "${t.name}" failed to load: ${(err as Error).message}`);
+        const message = (err as Error).message;
+        throw new StartupError(message.includes(`"${t.name}"`) ? message : `target "${t.name}" failed to load: ${message}`);
       }
     }
     loadedAll = true;

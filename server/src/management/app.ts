@@ -30,6 +30,7 @@ export function createManagementApp(deps: ManagementDeps): Koa {
     try {
       await next();
       if (ctx.respond !== false && ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
         ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
       }
     } catch (err) {
