@@ -243,7 +243,9 @@ http {
       if (child && child.exitCode === null) {
         const exited = new Promise((r) => child!.once('exit', r));
         child.kill('SIGQUIT');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+        clearTimeout(timer);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
       await agent.close();

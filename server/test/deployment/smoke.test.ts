@@ -49,6 +49,16 @@ function runProbe(args: string[]): Promise<number> {
   });
 }
 
+/** The promise's value, or 'timeout' after `ms` (the timer does not outlive the promise). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Running {
   child: ChildProcess;
   output: () => string;
@@ -156,7 +166,7 @@ describe('smoke: the image command on the docker configs', () => {
         await notHere.text();
 
         gw.child.kill('SIGTERM');
-        const code = await Promise.race([gw.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
+        const code = await within(gw.exited, 60_000);
         assert.equal(code, 0, `exit after SIGTERM:\n${gw.output()}`);
         assert.equal(await runProbe(probe), 1, 'the healthcheck fails once the gateway is gone');
 
