@@ -79,7 +79,7 @@ export class LocalTarget implements Target {
   async load(): Promise<void> {
     if (this.ready) return;
     const { name, model: path, backend: requested, runtime } = this.config;
-    const log = this.deps.log.child({ target: name });
+    const log = this.deps.log; // already carries { target } (gateway.ts)
     const startedAt = performance.now();
     await checkModelFile(name, path);
 
