@@ -16,6 +16,7 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
   upstream: 502,
   shutting_down: 503,
+  not_ready: 503,
   upstream_timeout: 504,
 };
 

@@ -107,6 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
     observers: [metrics, admin.observer],
     draining: () => draining,
+    loading: () => !loadedAll,
     inflight,
     log: logging.component('sipp_gateway_server::public'),
   });

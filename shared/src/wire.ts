@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'upstream',
   'upstream_timeout',
   'shutting_down',
+  'not_ready',
   'not_found',
   'method_not_allowed',
   'internal',

@@ -18,6 +18,8 @@ export interface PublicAppDeps extends InferenceDeps {
   identify: ClientIdentifier;
   observers: readonly RequestObserver[];
   draining(): boolean;
+  /** True until every target has loaded. */
+  loading(): boolean;
   /** Tracks in-flight requests for graceful shutdown. */
   inflight: { begin(): void; end(): void };
 }
@@ -42,6 +44,9 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
       if (deps.draining()) {
         ctx.set('connection', 'close');
         throw new GatewayError('shutting_down', 'the gateway is shutting down');
+      }
+      if (deps.loading()) {
+        throw new GatewayError('not_ready', 'the gateway is still loading its targets; retry shortly', { 'retry-after': '1' });
       }
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {

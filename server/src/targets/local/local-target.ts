@@ -149,7 +149,12 @@ export class LocalTarget implements Target {
   async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk> {
     const r = this.requireReady();
     const calledAt = performance.now();
-    const prompt = this.prepare(r, req);
+    let prompt: PreparedPrompt;
+    try {
+      prompt = this.prepare(r, req);
+    } catch (err) {
+      throw this.failure(err, ctx);
+    }
     const contextSize = r.loaded.context.contextSize;
     if (prompt.tokens.length >= contextSize) {
       throw new GatewayError(
