@@ -5,6 +5,7 @@
  * provider secret.
  */
 import { z } from 'zod';
+import type { RequestRecord } from './traffic.js';
 import type { Operation } from './wire.js';
 
 /** Header every mutating admin call must carry with the session's CSRF token. */
@@ -203,20 +204,8 @@ export interface ClientView {
   blocked: boolean;
 }
 
-export interface RecentRequestView {
-  requestId: string;
-  time: number;
-  operation: Operation | null;
-  target: string | null;
-  caller: string | null;
-  client: string;
-  status: number;
-  code: string | null;
-  durationMs: number;
-  inputTokens: number;
-  outputTokens: number;
-  stream: boolean;
-}
+/** One recent request as the dashboard shows it: exactly the gateway's RequestRecord. */
+export type RecentRequestView = RequestRecord;
 
 /** `GET <admin>/api/clients`: top clients by requests, recent requests newest first. */
 export interface ClientsResponse {

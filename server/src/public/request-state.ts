@@ -78,21 +78,7 @@ export function finishRequest(
     }
   }
   if (log.isLevelEnabled('info')) {
-    log.info(
-      {
-        reqId: st.id,
-        operation: st.operation,
-        target: st.target,
-        caller: st.caller,
-        client: st.client,
-        status: finalStatus,
-        code: finalCode,
-        durationMs,
-        inputTokens: st.inputTokens,
-        outputTokens: st.outputTokens,
-        stream: st.stream,
-      },
-      'request',
-    );
+    const { requestId, time: _time, ...fields } = record;
+    log.info({ reqId: requestId, ...fields }, 'request');
   }
 }

@@ -4,22 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { AdminClient, findSecrets, type Seen } from './admin-client.js';
 
 const PASSWORD = 'admin-pw-Quokka-7391';
 const TOKEN = 'tok-sessions-test-0123456789';
-const TOML = `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "http://127.0.0.1:9/v1"
-token_env = "UPSTREAM_KEY"
-`;
+const TOML = chatGatewayToml('http://127.0.0.1:9/v1');
 const ENV = { TEST_ADMIN_PASSWORD: PASSWORD, T: TOKEN, UPSTREAM_KEY: 'sk-upstream-secret-4242' };
 
 describe('admin sessions', () => {

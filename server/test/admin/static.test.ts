@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const INDEX = `<!doctype html>
 <html><head>
@@ -52,20 +52,8 @@ describe('admin static assets', () => {
     await symlink(join(outside, 'secret.txt'), join(dir, 'assets', 'escape.txt'));
     process.env.SIPP_GATEWAY_ADMIN_ASSETS_DIR = dir;
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[routes]
-admin = "${base}"
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "http://127.0.0.1:9/v1"
-token_env = "K"
-`,
-      env: { TEST_ADMIN_PASSWORD: 'static-admin-pw-1', T: 'tok-static-123456', K: 'sk-static-key' },
+      toml: chatGatewayToml('http://127.0.0.1:9/v1', { extra: `[routes]\nadmin = "${base}"` }),
+      env: { TEST_ADMIN_PASSWORD: 'static-admin-pw-1', T: 'tok-static-123456', UPSTREAM_KEY: 'sk-static-key' },
     });
   });
   after(async () => {

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { runCli, startServe, waitForStatus } from '../support/cli.js';
 import { postJson } from '../support/http.js';
+import { freePort } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sipp-cli-'));
 const TOKEN = 'tok-cli-secret-value-123';
@@ -22,13 +23,6 @@ function writeConfig(name: string, body: string): string {
   return path;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function config(upstreamUrl: string, pub: number, mgmt: number, extra = ''): string {
   return `public_bind = "127.0.0.1:${pub}"

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { until } from '../support/wait.js';
 import { getText, postJson } from '../support/http.js';
 import { ensureDemoModel, tomlString } from './models.js';
 
@@ -27,13 +28,6 @@ type = "local"
 model = ${tomlString(model)}
 ${extra}`;
 
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('local model load failures', () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { getText, postJson } from '../support/http.js';
 
 const TOKEN = 'tok-mgmt-0123456789';
@@ -13,17 +13,7 @@ describe('management listener', () => {
   before(async () => {
     upstream = await startFakeOpenAI();
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstream.url}"
-token_env = "UPSTREAM_KEY"
-`,
+      toml: chatGatewayToml(upstream.url),
       env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
   });
@@ -103,17 +93,7 @@ token_env = "UPSTREAM_KEY"
 
   it('readiness flips to 503 while draining', async () => {
     const other = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstream.url}"
-token_env = "UPSTREAM_KEY"
-`,
+      toml: chatGatewayToml(upstream.url),
       env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
       graceMs: 3000,
     });

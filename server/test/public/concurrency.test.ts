@@ -5,20 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { until } from '../support/wait.js';
 import { postJson } from '../support/http.js';
 
 const TOKEN = 'tok-concurrency-0123456789';
 
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 describe('admission and disconnects', () => {
   let upstream: FakeOpenAI;
@@ -28,19 +21,7 @@ describe('admission and disconnects', () => {
   before(async () => {
     upstream = await startFakeOpenAI();
     gw = await startTestGateway({
-      toml: `max_concurrent_requests = 1
-${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstream.url}"
-token_env = "UPSTREAM_KEY"
-timeout_seconds = 2
-`,
+      toml: chatGatewayToml(upstream.url, { top: 'max_concurrent_requests = 1', target: 'timeout_seconds = 2' }),
       env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
   });

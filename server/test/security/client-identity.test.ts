@@ -8,33 +8,18 @@ import { after, before, describe, it } from 'node:test';
 import { createClientIdentifier } from '../../src/security/client-identity.js';
 import { normalizeIp } from '../../src/security/blocklist.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
 
 const TOKEN = 'tok-identity-0123456789';
 
-function gatewayToml(upstreamUrl: string, clientIp: string): string {
-  return `admin_password_env = "TEST_ADMIN_PASSWORD"
-[security.client_ip]
-${clientIp}
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstreamUrl}"
-token_env = "UPSTREAM_KEY"
-`;
-}
 
 describe('client identity', () => {
   let upstream: FakeOpenAI;
   const gateways: TestGateway[] = [];
   const start = async (clientIp: string) => {
     const gw = await startTestGateway({
-      toml: gatewayToml(upstream.url, clientIp),
+      toml: chatGatewayToml(upstream.url, { security: `[security.client_ip]\n${clientIp}` }),
       env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
     gateways.push(gw);

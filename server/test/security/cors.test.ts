@@ -1,26 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 const TOKEN = 'tok-cors-0123456789';
 const ALLOWED = 'https://app.example.com';
 
-function toml(upstreamUrl: string, origins: string): string {
-  return `allowed_origins = ${origins}
-admin_password_env = "TEST_ADMIN_PASSWORD"
-[security]
-[[tokens]]
-env = "T"
-caller = "c"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstreamUrl}"
-token_env = "UPSTREAM_KEY"
-`;
-}
 
 describe('CORS on the public listener', () => {
   let upstream: FakeOpenAI;
@@ -31,8 +16,8 @@ describe('CORS on the public listener', () => {
 
   before(async () => {
     upstream = await startFakeOpenAI();
-    withCors = await startTestGateway({ toml: toml(upstream.url, `["${ALLOWED}"]`), env: env() });
-    without = await startTestGateway({ toml: toml(upstream.url, '[]'), env: env() });
+    withCors = await startTestGateway({ toml: chatGatewayToml(upstream.url, { top: `allowed_origins = ["${ALLOWED}"]` }), env: env() });
+    without = await startTestGateway({ toml: chatGatewayToml(upstream.url, { top: 'allowed_origins = []' }), env: env() });
   });
   after(async () => {
     await withCors?.stop();

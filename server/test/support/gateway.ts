@@ -47,3 +47,39 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
 export const BASE_TOML = `admin_password_env = "TEST_ADMIN_PASSWORD"
 [security]
 `;
+
+export interface ChatGatewayTomlOptions {
+  /** Top-level keys (they must come before any table). */
+  top?: string;
+  /** Replaces the empty `[security]` table, e.g. "[security.client_ip]\nsource = ...". */
+  security?: string;
+  /** Caller label of the token in env `T` (default "c"). */
+  caller?: string;
+  /** Extra keys of the `chat` target, e.g. "timeout_seconds = 2". */
+  target?: string;
+  /** Appended tables (more tokens, routes...). */
+  extra?: string;
+}
+
+/**
+ * The common test configuration: admin password in env TEST_ADMIN_PASSWORD,
+ * one bearer token in env `T`, and one openai_compatible target `chat` on
+ * `upstreamUrl` whose key is in env `UPSTREAM_KEY`.
+ */
+export function chatGatewayToml(upstreamUrl: string, o: ChatGatewayTomlOptions = {}): string {
+  return `${o.top ?? ''}
+admin_password_env = "TEST_ADMIN_PASSWORD"
+${o.security ?? '[security]'}
+${o.extra ?? ''}
+[[tokens]]
+env = "T"
+caller = "${o.caller ?? 'c'}"
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "m"
+base_url = "${upstreamUrl}"
+token_env = "UPSTREAM_KEY"
+${o.target ?? ''}
+`;
+}

@@ -3,19 +3,10 @@
  * kept in least-recently-seen order (delete + set moves an entry to the end),
  * so evicting the stalest client is O(1).
  */
-import type { RequestRecord } from '@sipp/shared';
+import type { ClientView, RequestRecord } from '@sipp/shared';
 
-export interface ClientAggregate {
-  client: string;
-  caller: string | null;
-  requests: number;
-  errors: number;
-  rateLimitHits: number;
-  blocklistHits: number;
-  inputTokens: number;
-  outputTokens: number;
-  lastSeen: number;
-}
+/** A client's running totals; the API adds whether it is blocked. */
+export type ClientAggregate = Omit<ClientView, 'blocked'>;
 
 export class ClientStats {
   private readonly clients = new Map<string, ClientAggregate>();
