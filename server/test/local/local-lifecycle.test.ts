@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { until } from '../support/wait.js';
 import { getText, postJson } from '../support/http.js';
