@@ -1,30 +1,38 @@
 /**
- * Local-model benchmark, in one process and one run, on the same model file:
- * - generated tokens/s and time to first token through the gateway (real HTTP
- *   streaming, gateway started in-process) vs node-llama-cpp called directly;
+ * Local-model benchmark, in one run, on the same model file:
+ * - generated tokens/s and time to first token through the gateway vs
+ *   node-llama-cpp called directly (same context shape and sampling);
  * - aggregate tokens/s at 1, 2, 4 and 8 concurrent streams through the
  *   gateway (one context, 8 sequences: llama.cpp batches the streams).
+ *
+ * Method (so the ratio measures the gateway and nothing else):
+ * - the gateway runs as its own process (`sipp-gateway serve`, as deployed);
+ *   the HTTP client is cheap (node:http, keep-alive, frames parsed once) and
+ *   lives in this process, beside the direct node-llama-cpp run;
+ * - direct and gateway runs alternate round by round (order flipping), so
+ *   load from other processes on a shared machine hits both alike.
  * Uses ../shared/models/stories260K.gguf when present, else the generated demo
  * model. Greedy sampling (temperature 0) so every run does the same work.
  * Progress goes to stderr; the returned Markdown goes into the report.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
-import { parseConfigText } from '../src/config/load.js';
-import { startGateway } from '../src/gateway.js';
-import { createLogging } from '../src/telemetry/logger.js';
+import { startGatewayProcess } from './processes.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROMPT = 'Once upon a time';
 const MAX_TOKENS = Number(process.env.BENCH_LOCAL_TOKENS ?? 256);
-const ROUNDS = Number(process.env.BENCH_LOCAL_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_LOCAL_ROUNDS ?? 20);
 const THREADS = 1;
 const CONTEXT = 1024;
 const PARALLEL = 8;
+const BATCH = 512;
 const TOKEN = 'bench-local-token-0123456789';
 
 interface Sample {
@@ -49,16 +57,23 @@ function pickModel(): { path: string; label: string } {
   return { path: demo, label: 'models/demo.gguf (generated demo model; stories260K.gguf not found)' };
 }
 
-/** node-llama-cpp in-process, the way the gateway uses it, without the gateway. */
-async function directRuns(modelPath: string): Promise<Sample[]> {
+interface DirectRunner {
+  run(): Promise<Sample>;
+  close(): Promise<void>;
+}
+
+/**
+ * node-llama-cpp in-process, the way the gateway uses it, without the gateway:
+ * same context shape (sequences, context size, batch size, threads) and the
+ * same sampling options.
+ */
+async function directRunner(modelPath: string): Promise<DirectRunner> {
   const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error, maxThreads: 0 });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  // Same context shape as the gateway's target.
-  const context = await model.createContext({ sequences: PARALLEL, contextSize: CONTEXT, threads: THREADS });
+  const context = await model.createContext({ sequences: PARALLEL, contextSize: CONTEXT, batchSize: BATCH, threads: THREADS });
   const seq = context.getSequence();
-  const samples: Sample[] = [];
-  try {
-    for (let round = 0; round <= ROUNDS; round++) {
+  return {
+    async run() {
       await seq.clearHistory();
       const started = performance.now();
       const bos = model.tokens.bos;
@@ -66,54 +81,94 @@ async function directRuns(modelPath: string): Promise<Sample[]> {
       let first = 0;
       let n = 0;
       const out: Token[] = [];
-      for await (const t of seq.evaluate(tokens, { temperature: 0 })) {
+      for await (const t of seq.evaluate(tokens, { temperature: 0, topP: 0.95, seed: 1 })) {
         if (n === 0) first = performance.now();
         out.push(t);
         model.detokenize([t], false, out.slice(-8, -1)); // the text work a client-facing loop does
         if (++n >= MAX_TOKENS) break;
       }
-      if (round > 0) samples.push({ ttftMs: first - started, totalMs: performance.now() - started, tokens: n });
-    }
-  } finally {
-    await context.dispose();
-    await model.dispose();
-    await llama.dispose();
-  }
-  return samples;
+      return { ttftMs: first - started, totalMs: performance.now() - started, tokens: n };
+    },
+    async close() {
+      await context.dispose();
+      await model.dispose();
+      await llama.dispose();
+    },
+  };
 }
 
-/** One streamed query through the gateway: time to first token frame and to `done`. */
-async function streamOnce(url: string): Promise<Sample> {
-  const started = performance.now();
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'bench', prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0, stream: true }),
+/**
+ * One streamed query through the gateway: time to the first token frame and to
+ * the end of the response. The client is deliberately cheap (node:http with a
+ * keep-alive agent, frames parsed once as they arrive, no rescans of a growing
+ * buffer) so the measurement is the gateway, not the client.
+ */
+function streamOnce(port: number, agent: Agent): Promise<Sample> {
+  const body = JSON.stringify({ model: 'bench', prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0, stream: true });
+  return new Promise((resolvePromise, reject) => {
+    const started = performance.now();
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/query',
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.setEncoding('utf8');
+        if (res.statusCode !== 200) {
+          let text = '';
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => reject(new Error(`gateway answered ${res.statusCode}: ${text}`)));
+          return;
+        }
+        let partial = '';
+        let first = 0;
+        let tokens = -1;
+        res.on('data', (chunk: string) => {
+          const frames = (partial + chunk).split('\n\n');
+          partial = frames.pop()!;
+          for (const frame of frames) {
+            if (!first && frame.startsWith('event: token')) first = performance.now();
+            else if (frame.startsWith('event: usage')) tokens = JSON.parse(frame.slice(frame.indexOf('data: ') + 6)).output_tokens;
+            else if (frame.startsWith('event: error')) reject(new Error(`stream error: ${frame}`));
+          }
+        });
+        res.on('end', () => {
+          const ended = performance.now();
+          if (tokens < 0) return reject(new Error('stream ended without a usage frame'));
+          resolvePromise({ ttftMs: (first || ended) - started, totalMs: ended - started, tokens });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
-  const decoder = new TextDecoder();
-  let buf = '';
-  let first = 0;
-  let tokens = 0;
-  for await (const chunk of res.body!) {
-    buf += decoder.decode(chunk as Uint8Array, { stream: true });
-    if (!first && buf.includes('event: token')) first = performance.now();
-    const m = /event: usage\ndata: (\{[^\n]*\})/.exec(buf);
-    if (m) tokens = JSON.parse(m[1]!).output_tokens;
-  }
-  return { ttftMs: (first || performance.now()) - started, totalMs: performance.now() - started, tokens };
+}
+
+async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 export async function benchLocal(): Promise<string> {
   const model = pickModel();
   log(`model: ${model.label}; ${MAX_TOKENS} tokens per request, ${ROUNDS} rounds`);
 
-  log('direct node-llama-cpp ...');
-  const direct = await directRuns(model.path);
-
-  const env = { BENCH_ADMIN: 'bench-admin-password', BENCH_TOKEN: TOKEN, LOG_LEVEL: 'warn' };
-  const config = parseConfigText(`public_bind = "127.0.0.1:0"
-management_bind = "127.0.0.1:0"
+  const pub = await freePort();
+  const mgmt = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-local-'));
+  const configPath = join(dir, 'bench-local.toml');
+  writeFileSync(
+    configPath,
+    `public_bind = "127.0.0.1:${pub}"
+management_bind = "127.0.0.1:${mgmt}"
 admin_password_env = "BENCH_ADMIN"
 [security]
 [[tokens]]
@@ -129,33 +184,61 @@ stats = "basic"
 context_size = ${CONTEXT}
 parallel = ${PARALLEL}
 threads = ${THREADS}
+batch_size = ${BATCH}
 queue_size = 64
-`);
-  const logging = createLogging({ env, destination: { write: () => undefined } });
-  const gw = await startGateway({ config, env, logging, processMetrics: false, graceMs: 2000 });
+`,
+  );
+  // The gateway runs as its own process (`sipp-gateway serve`, as deployed);
+  // BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles it.
+  const gatewayOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+  const gw = await startGatewayProcess(
+    configPath,
+    {
+      BENCH_ADMIN: 'bench-admin-password',
+      BENCH_TOKEN: TOKEN,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      ...(gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {}),
+    },
+    `http://127.0.0.1:${mgmt}/readyz`,
+  );
+  const agent = new Agent({ keepAlive: true, maxSockets: PARALLEL });
+  const runner = await directRunner(model.path);
   const rows: string[] = [];
+  const direct: Sample[] = [];
   const gateway: Sample[] = [];
   try {
-    await gw.loaded;
-    const url = `${gw.publicUrl}/v1/query`;
-    log('through the gateway ...');
-    await streamOnce(url); // warm-up
-    for (let i = 0; i < ROUNDS; i++) gateway.push(await streamOnce(url));
+    // Warm-up of both paths, then alternate them round by round (the order flips
+    // every round) so drift in machine load hits both alike.
+    await runner.run();
+    await streamOnce(pub, agent);
+    log('direct node-llama-cpp and through the gateway, alternating ...');
+    for (let i = 0; i < ROUNDS; i++) {
+      if (i % 2 === 0) {
+        direct.push(await runner.run());
+        gateway.push(await streamOnce(pub, agent));
+      } else {
+        gateway.push(await streamOnce(pub, agent));
+        direct.push(await runner.run());
+      }
+    }
 
     log('concurrent streams ...');
     for (const streams of [1, 2, 4, 8]) {
-      await Promise.all(Array.from({ length: streams }, () => streamOnce(url))); // warm-up at this width
+      await Promise.all(Array.from({ length: streams }, () => streamOnce(pub, agent))); // warm-up at this width
       const aggregates: number[] = [];
       for (let r = 0; r < 3; r++) {
         const started = performance.now();
-        const results = await Promise.all(Array.from({ length: streams }, () => streamOnce(url)));
+        const results = await Promise.all(Array.from({ length: streams }, () => streamOnce(pub, agent)));
         const total = results.reduce((s, x) => s + x.tokens, 0);
         aggregates.push((total / (performance.now() - started)) * 1000);
       }
       rows.push(`| ${streams} | ${median(aggregates).toFixed(0)} |`);
     }
   } finally {
-    await gw.shutdown();
+    agent.destroy();
+    await runner.close();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 
   const dTps = median(direct.map(tps));
@@ -170,12 +253,12 @@ queue_size = 64
   return [
     '### Local model (node-llama-cpp)',
     '',
-    `Model: ${model.label}. CPU backend, threads = ${THREADS}, context ${CONTEXT} per sequence, ${MAX_TOKENS} generated tokens per request (greedy), prompt "${PROMPT}", median of ${ROUNDS} runs. Machine: ${cpus().length} cores.`,
+    `Model: ${model.label}. CPU backend, threads = ${THREADS}, context ${CONTEXT} per sequence, ${MAX_TOKENS} generated tokens per request (greedy), prompt "${PROMPT}", median of ${ROUNDS} runs of each path, alternating; gateway in its own process, client in the bench process. Machine: ${cpus().length} cores.`,
     '',
     '| path | tokens/s (prompt + generation) | time to first token |',
     '| --- | --- | --- |',
     `| node-llama-cpp direct (in-process) | ${dTps.toFixed(0)} | ${dTtft.toFixed(2)} ms |`,
-    `| through the gateway (HTTP SSE) | ${gTps.toFixed(0)} | ${gTtft.toFixed(2)} ms |`,
+    `| through the gateway (HTTP SSE, separate process) | ${gTps.toFixed(0)} | ${gTtft.toFixed(2)} ms |`,
     `| ratio gateway / direct | ${(gTps / dTps).toFixed(2)} | +${(gTtft - dTtft).toFixed(2)} ms |`,
     '',
     `Aggregate throughput through the gateway, one context with ${PARALLEL} sequences (llama.cpp decodes concurrent streams in one batch):`,
