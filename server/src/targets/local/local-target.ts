@@ -104,7 +104,7 @@ export class LocalTarget implements Target {
     }
 
     try {
-      const loaded = await loadModel(lease.llama, name, path, selected, runtime);
+      const loaded = await loadModel(lease.llama, name, path, selected, runtime, (dispatch) => this.scheduleDecode(dispatch));
       const gpu = selected !== 'cpu';
       const devices = gpu ? await lease.llama.getGpuDeviceNames().catch(() => []) : [];
       const vramState = gpu ? await lease.llama.getVramState().catch(() => null) : null;
@@ -270,6 +270,19 @@ export class LocalTarget implements Target {
     await r.loaded.context.dispose();
     await r.loaded.model.dispose();
     await r.lease.release();
+  }
+
+  /**
+   * When to hand queued decodes to llama.cpp. node-llama-cpp's default waits for
+   * the next event-loop turn so that concurrent sequences join one batch; that
+   * is only worth it when more than one sequence is generating. With one, the
+   * decode starts at once (in a microtask), before this turn's socket writes
+   * (Node writes HTTP chunks on process.nextTick, after the microtasks), so the
+   * writes of token n overlap the decode of token n + 1 instead of preceding it.
+   */
+  private scheduleDecode(dispatch: () => void): void {
+    if ((this.ready?.pool.busy ?? 0) > 1) setImmediate(dispatch);
+    else queueMicrotask(dispatch);
   }
 
   private requireReady(): Ready {

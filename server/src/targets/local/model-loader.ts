@@ -47,12 +47,16 @@ export async function checkModelFile(target: string, path: string): Promise<void
   if (magic.toString('latin1') !== 'GGUF') throw new LocalModelLoadError(`${where} is not a GGUF file (bad magic)`);
 }
 
+/** When node-llama-cpp sends the decodes queued by the context's sequences to llama.cpp. */
+export type DispatchSchedule = (dispatch: () => void) => void;
+
 export async function loadModel(
   llama: Llama,
   target: string,
   path: string,
   backend: SelectedBackend,
   runtime: LocalRuntime,
+  dispatchSchedule?: DispatchSchedule,
 ): Promise<LoadedModel> {
   await checkModelFile(target, path);
   let model: LlamaModel;
@@ -70,6 +74,7 @@ export async function loadModel(
       contextSize: runtime.context_size,
       batchSize: runtime.batch_size,
       threads: runtime.threads,
+      ...(dispatchSchedule ? { batching: { dispatchSchedule } } : {}),
       // Fail instead of silently shrinking the context the operator asked for.
       failedCreationRemedy: false,
     });
