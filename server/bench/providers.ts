@@ -5,11 +5,11 @@
  * 100k requests after warm-up.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { rssOf, startGatewayProcess, startUpstream } from './processes.js';
+import { freePort } from '../test/support/wait.js';
 
 interface Run {
   rps: number;
@@ -21,13 +21,6 @@ interface Run {
   total: number;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function load(opts: { url: string; connections: number; seconds?: number; amount?: number; headers: Record<string, string>; body: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
