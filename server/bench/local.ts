@@ -149,7 +149,6 @@ function streamOnce(port: number, agent: Agent): Promise<Sample> {
   });
 }
 
-
 export async function benchLocal(): Promise<string> {
   const model = pickModel();
   log(`model: ${model.label}; ${MAX_TOKENS} tokens per request, ${ROUNDS} rounds`);
