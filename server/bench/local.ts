@@ -16,14 +16,13 @@
  * Progress goes to stderr; the returned Markdown goes into the report.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { cpus } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getLlama, LlamaLogLevel, type Token } from 'node-llama-cpp';
-import { startGatewayProcess } from './processes.js';
-import { freePort } from '../test/support/wait.js';
+import { startBenchGateway } from './processes.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROMPT = 'Once upon a time';
@@ -153,20 +152,9 @@ export async function benchLocal(): Promise<string> {
   const model = pickModel();
   log(`model: ${model.label}; ${MAX_TOKENS} tokens per request, ${ROUNDS} rounds`);
 
-  const pub = await freePort();
-  const mgmt = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-local-'));
-  const configPath = join(dir, 'bench-local.toml');
-  writeFileSync(
-    configPath,
-    `public_bind = "127.0.0.1:${pub}"
-management_bind = "127.0.0.1:${mgmt}"
-admin_password_env = "BENCH_ADMIN"
-[security]
-[[tokens]]
-env = "BENCH_TOKEN"
-caller = "bench"
-[[targets]]
+  // The gateway runs as its own process (`sipp-gateway serve`, as deployed).
+  const gw = await startBenchGateway(
+    `[[targets]]
 name = "bench"
 type = "local"
 model = ${JSON.stringify(model.path)}
@@ -179,20 +167,9 @@ threads = ${THREADS}
 batch_size = ${BATCH}
 queue_size = 64
 `,
+    TOKEN,
   );
-  // The gateway runs as its own process (`sipp-gateway serve`, as deployed);
-  // BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles it.
-  const gatewayOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
-  const gw = await startGatewayProcess(
-    configPath,
-    {
-      BENCH_ADMIN: 'bench-admin-password',
-      BENCH_TOKEN: TOKEN,
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      ...(gatewayOptions ? { NODE_OPTIONS: gatewayOptions } : {}),
-    },
-    `http://127.0.0.1:${mgmt}/readyz`,
-  );
+  const pub = gw.port;
   const agent = new Agent({ keepAlive: true, maxSockets: PARALLEL });
   const runner = await directRunner(model.path);
   const rows: string[] = [];
@@ -230,7 +207,6 @@ queue_size = 64
     agent.destroy();
     await runner.close();
     await gw.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 
   const dTps = median(direct.map(tps));

@@ -1,7 +1,10 @@
 /** Child processes for the benchmark: the fake upstream and the real gateway CLI. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/support/wait.js';
 
 export interface Child {
   proc: ChildProcess;
@@ -61,4 +64,57 @@ export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb * 1024;
+}
+
+/**
+ * The real gateway CLI on free loopback ports with a one-target bench config.
+ * `targetToml` is the `[[targets]]` table (plus any sub-tables); the bearer
+ * token comes from `token`, further env (provider keys) from `env`.
+ * BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
+ * profiles the gateway process.
+ */
+export async function startBenchGateway(
+  targetToml: string,
+  token: string,
+  env: Record<string, string> = {},
+): Promise<Child & { port: number }> {
+  const [port, mgmt] = [await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-'));
+  const configPath = join(dir, 'bench.toml');
+  writeFileSync(
+    configPath,
+    `public_bind = "127.0.0.1:${port}"
+management_bind = "127.0.0.1:${mgmt}"
+admin_password_env = "BENCH_ADMIN"
+[security]
+[[tokens]]
+env = "BENCH_TOKEN"
+caller = "bench"
+${targetToml}`,
+  );
+  const nodeOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+  try {
+    const child = await startGatewayProcess(
+      configPath,
+      {
+        BENCH_ADMIN: 'bench-admin-password',
+        BENCH_TOKEN: token,
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+        ...env,
+      },
+      `http://127.0.0.1:${mgmt}/readyz`,
+    );
+    return {
+      proc: child.proc,
+      port,
+      stop: async () => {
+        await child.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -4,12 +4,8 @@
  * and streaming chat, at concurrency 1, 10 and 64, in one run; then RSS over
  * 100k requests after warm-up.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { rssOf, startGatewayProcess, startUpstream } from './processes.js';
-import { freePort } from '../test/support/wait.js';
+import { rssOf, startBenchGateway, startUpstream } from './processes.js';
 
 interface Run {
   rps: number;
@@ -56,32 +52,17 @@ export async function benchProviders(options: { seconds?: number; rssRequests?: 
   const seconds = options.seconds ?? 5;
   const rssRequests = options.rssRequests ?? 100_000;
   const upstream = await startUpstream();
-  const pub = await freePort();
-  const mgmt = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-'));
-  const configPath = join(dir, 'bench.toml');
-  writeFileSync(
-    configPath,
-    `public_bind = "127.0.0.1:${pub}"
-management_bind = "127.0.0.1:${mgmt}"
-admin_password_env = "BENCH_ADMIN"
-[security]
-[[tokens]]
-env = "BENCH_TOKEN"
-caller = "bench"
-[[targets]]
+  const token = 'bench-token-0123456789';
+  const gateway = await startBenchGateway(
+    `[[targets]]
 name = "chat"
 type = "openai_compatible"
 model = "bench-model"
 base_url = "${upstream.url}"
 token_env = "BENCH_UPSTREAM"
 `,
-  );
-  const token = 'bench-token-0123456789';
-  const gateway = await startGatewayProcess(
-    configPath,
-    { BENCH_ADMIN: 'bench-admin-pw', BENCH_TOKEN: token, BENCH_UPSTREAM: upstream.apiKey, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
-    `http://127.0.0.1:${mgmt}/readyz`,
+    token,
+    { BENCH_UPSTREAM: upstream.apiKey },
   );
   const messages = [{ role: 'user', content: 'Say hello to the benchmark.' }];
   const scenarios = [
@@ -96,7 +77,7 @@ token_env = "BENCH_UPSTREAM"
       body: JSON.stringify({ model: 'bench-model', messages, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
     });
     const viaGateway = (stream: boolean) => ({
-      url: `http://127.0.0.1:${pub}/v1/chat`,
+      url: `http://127.0.0.1:${gateway.port}/v1/chat`,
       headers: { authorization: `Bearer ${token}` },
       body: JSON.stringify({ model: 'chat', messages, stream }),
     });
