@@ -12,11 +12,13 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   admission: 429,
   rate_limited: 429,
+  upstream_rate_limited: 429,
   execution: 500,
   internal: 500,
   upstream: 502,
   shutting_down: 503,
   not_ready: 503,
+  unavailable: 503,
   upstream_timeout: 504,
 };
 

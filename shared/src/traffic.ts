@@ -1,4 +1,4 @@
-import type { Operation } from './wire.js';
+import type { Api, Operation } from './wire.js';
 
 /**
  * One finished public request, as the gateway records it for metrics and the
@@ -8,8 +8,19 @@ export interface RequestRecord {
   requestId: string;
   /** Epoch milliseconds when the response finished. */
   time: number;
+  /** Which public API surface the request came in on. */
+  api: Api;
   operation: Operation | null;
+  /** The `model` the client asked for (a target or group name); null before the body was read. */
+  model: string | null;
+  /** The target that served (or last tried) the request; null when none was reached. */
   target: string | null;
+  /** The group the request was routed through, when `model` named one. */
+  group: string | null;
+  /** Upstream attempts made (0 when no target was called). */
+  attempts: number;
+  /** Status of the last provider response when it was an error (e.g. 429, 503); null otherwise. */
+  upstreamStatus: number | null;
   /** Configured caller label of the bearer token; null when not authenticated. */
   caller: string | null;
   /** Normalized client IP. */
@@ -18,6 +29,8 @@ export interface RequestRecord {
   /** Error code when the request failed. */
   code: string | null;
   durationMs: number;
+  /** Streams: milliseconds from arrival to the first token frame written; null otherwise. */
+  ttftMs: number | null;
   inputTokens: number;
   outputTokens: number;
   stream: boolean;

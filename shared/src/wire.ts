@@ -7,6 +7,10 @@ import { z } from 'zod';
 export const OPERATIONS = ['query', 'chat', 'embed'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
+/** Public API surfaces: the Sipp protocol, OpenAI-compatible and Anthropic-compatible routes. */
+export const APIS = ['sipp', 'openai', 'anthropic'] as const;
+export type Api = (typeof APIS)[number];
+
 export const ERROR_CODES = [
   'invalid_json',
   'invalid_request',
@@ -19,7 +23,9 @@ export const ERROR_CODES = [
   'rate_limited',
   'execution',
   'upstream',
+  'upstream_rate_limited',
   'upstream_timeout',
+  'unavailable',
   'shutting_down',
   'not_ready',
   'not_found',

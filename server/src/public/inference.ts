@@ -62,9 +62,11 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
     if (caller.allowed && !caller.allowed.has(request.model)) {
       throw new GatewayError('authorization', `this token may not use target "${request.model}"`);
     }
+    st.model = request.model;
     const target = deps.targets.get(request.model);
     if (!target) throw new GatewayError('resolution', `target "${request.model}" is not configured`);
     st.target = target.name;
+    st.attempts = 1;
     if (!target.operations.has(operation)) {
       throw new GatewayError('invalid_request', `target "${target.name}" (${target.type}) does not support ${operation}`);
     }
@@ -164,7 +166,10 @@ async function streamResponse(
     while (!next.done) {
       const chunk = next.value;
       if (chunk.type === 'token') {
-        if (chunk.text.length > 0 && !sse.token({ text: chunk.text, sequence })) await sse.drain();
+        if (chunk.text.length > 0) {
+          st.firstTokenAt ??= performance.now();
+          if (!sse.token({ text: chunk.text, sequence })) await sse.drain();
+        }
         sequence += chunk.tokens ?? 1;
       } else {
         if (chunk.usage) {

@@ -4,7 +4,7 @@
  * metrics and dashboard observers and writing the one request log line.
  */
 import { randomUUID } from 'node:crypto';
-import type { Operation, RequestRecord } from '@sipp/shared';
+import type { Api, Operation, RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { RequestObserver } from '../telemetry/observer.js';
 
@@ -13,9 +13,22 @@ export interface RequestState {
   startedAt: number;
   client: string;
   caller: string | null;
+  /** Public API surface the request arrived on. */
+  api: Api;
   operation: Operation | null;
+  /** The `model` the client asked for (target or group name). */
+  model: string | null;
+  /** The target that served (or last tried) the request. */
   target: string | null;
+  /** The group the request was routed through, if any. */
+  group: string | null;
+  /** Upstream attempts made. */
+  attempts: number;
+  /** Last provider error status seen, if any. */
+  upstreamStatus: number | null;
   stream: boolean;
+  /** performance.now() when the first token frame was written (streams). */
+  firstTokenAt: number | null;
   inputTokens: number;
   outputTokens: number;
   /** Set when the outcome is not a plain HTTP status (stream error frame, client gone). */
@@ -36,9 +49,15 @@ export function newRequestState(id: string): RequestState {
     startedAt: performance.now(),
     client: 'unknown',
     caller: null,
+    api: 'sipp',
     operation: null,
+    model: null,
     target: null,
+    group: null,
+    attempts: 0,
+    upstreamStatus: null,
     stream: false,
+    firstTokenAt: null,
     inputTokens: 0,
     outputTokens: 0,
     code: null,
@@ -59,13 +78,19 @@ export function finishRequest(
   const record: RequestRecord = {
     requestId: st.id,
     time: Date.now(),
+    api: st.api,
     operation: st.operation,
+    model: st.model,
     target: st.target,
+    group: st.group,
+    attempts: st.attempts,
+    upstreamStatus: st.upstreamStatus,
     caller: st.caller,
     client: st.client,
     status: finalStatus,
     code: finalCode,
     durationMs,
+    ttftMs: st.firstTokenAt === null ? null : Math.round((st.firstTokenAt - st.startedAt) * 1000) / 1000,
     inputTokens: st.inputTokens,
     outputTokens: st.outputTokens,
     stream: st.stream,
