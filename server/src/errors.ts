@@ -23,6 +23,24 @@ const STATUS: Record<ErrorCode, number> = {
 };
 
 /**
+ * Where an upstream (provider or local target) failure happened, for retry and
+ * fallback decisions (routing) and for the request record. Never shown to the
+ * client as such.
+ *  - connect: no response was received (refused, reset, DNS, TLS) before headers;
+ *  - status: the provider answered with a non-2xx status (`upstreamStatus`);
+ *  - timeout: `timeout_seconds` ran out;
+ *  - stream: the response broke after it began;
+ *  - busy: a local target's queue is full.
+ */
+export interface UpstreamDetail {
+  phase: 'connect' | 'status' | 'timeout' | 'stream' | 'busy';
+  /** Provider HTTP status when phase is 'status'. */
+  upstreamStatus?: number;
+  /** Provider's Retry-After (or retry-after-ms), in milliseconds, when it sent one. */
+  retryAfterMs?: number;
+}
+
+/**
  * An error that is safe to show to the client: its message must never hold a
  * secret, an upstream header or a prompt. Anything else thrown is reported as a
  * generic 500 without its message.
@@ -33,6 +51,8 @@ export class GatewayError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly headers?: Record<string, string>,
+    /** Set on failures of a target call (see UpstreamDetail). */
+    readonly upstream?: UpstreamDetail,
   ) {
     super(message);
     this.name = 'GatewayError';
