@@ -83,12 +83,12 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
 
     try {
       if (request.operation === 'embed') {
-        const result = await target.embed(request.input, callCtx);
+        const result = await target.embed({ inputs: [request.input] }, callCtx);
         applyUsage(st, result.usage);
         ctx.body = {
           id: result.id ?? gatewayId(),
           model: target.name,
-          embedding: result.embedding,
+          embedding: result.embeddings[0] ?? [],
           ...(result.usage ? { usage: result.usage } : {}),
         };
       } else if (!request.stream) {
@@ -171,7 +171,7 @@ async function streamResponse(
           if (!sse.token({ text: chunk.text, sequence })) await sse.drain();
         }
         sequence += chunk.tokens ?? 1;
-      } else {
+      } else if (chunk.type === 'end') {
         if (chunk.usage) {
           applyUsage(st, chunk.usage);
           sse.usage(chunk.usage);

@@ -2,21 +2,79 @@
  * The contract every target (local GGUF model or provider API) implements.
  * Public routes only talk to targets through this interface.
  */
-import type { ChatMessage, FinishReason, Operation, Usage } from '@sipp/shared';
+import type { FinishReason, Operation, Usage } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+
+// ------------------------------------------------------------------ requests
+//
+// One internal request shape for every public API surface (Sipp, OpenAI,
+// Anthropic): a surface parses its wire format into these types, the pipeline
+// and router pass them on, and each target translates them into what its
+// backend speaks. Nothing here is tied to one provider's wire format.
+
+/** An image given inline (base64) or by URL. */
+export type ImageSource =
+  | { kind: 'url'; url: string; detail?: 'auto' | 'low' | 'high' }
+  | { kind: 'base64'; mediaType: string; data: string };
+
+export type ContentPart = { type: 'text'; text: string } | { type: 'image'; source: ImageSource };
+
+/** Message content: plain text, or an ordered list of parts. */
+export type Content = string | ContentPart[];
+
+/** A tool call the model made. `arguments` is the JSON text of the arguments object. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/**
+ * A conversation message. `system` also carries OpenAI `developer` messages and
+ * Anthropic's top-level `system`; `tool` carries a tool's result (OpenAI `tool`
+ * role, Anthropic `tool_result` block).
+ */
+export type Message =
+  | { role: 'system'; content: Content }
+  | { role: 'user'; content: Content }
+  | { role: 'assistant'; content: Content; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; content: Content; isError?: boolean };
+
+/** A function the model may call; `parameters` is a JSON Schema object. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+export type ToolChoice = { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string };
 
 export interface GenerationOptions {
   maxTokens?: number;
   temperature?: number;
   topP?: number;
   stop?: string[];
+  seed?: number;
+  /** End-user id for the provider's abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`). */
+  user?: string;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  /** OpenAI `response_format` object (JSON mode / JSON schema), as the client sent it. */
+  responseFormat?: Record<string, unknown>;
+  /**
+   * Further OpenAI Chat Completions fields from the OpenAI surface, forwarded
+   * unchanged to openai-type targets only. Targets of other types refuse a
+   * request carrying one (400 naming the field): never silently dropped.
+   */
+  openaiExtras?: Record<string, unknown>;
 }
 
 /** A query (raw prompt) or chat (messages) generation request, already validated. */
 export type TextInput =
   | { operation: 'query'; prompt: string }
-  | { operation: 'chat'; messages: ChatMessage[] };
+  | { operation: 'chat'; messages: Message[] };
 
 export interface CallContext {
   /** The gateway request id (x-request-id), for correlation headers and logs. */
@@ -33,22 +91,56 @@ export interface TextResult {
   /** Upstream response id when there is one. */
   id?: string;
   text: string;
+  /** `tool_calls` when the model called tools (then `toolCalls` is set). */
   finishReason: FinishReason;
+  toolCalls?: ToolCall[];
+  /** The stop string that ended generation, when the backend says which (finishReason `stop`). */
+  stopSequence?: string;
   usage?: Usage;
 }
 
 /**
  * Streamed pieces. `token` chunks carry text and how many model tokens it spans
- * (default 1); exactly one `end` chunk closes a successful stream.
+ * (default 1). `tool_call` chunks carry a tool call incrementally: the first
+ * chunk of a call (per `index`) has its `id` and `name`, later ones only more
+ * `arguments` text. Exactly one `end` chunk closes a successful stream.
  */
 export type StreamChunk =
   | { type: 'token'; text: string; tokens?: number }
-  | { type: 'end'; finishReason: FinishReason; usage?: Usage; id?: string };
+  | { type: 'tool_call'; index: number; id?: string; name?: string; arguments: string }
+  | { type: 'end'; finishReason: FinishReason; usage?: Usage; id?: string; stopSequence?: string };
+
+/** One embeddings call: one vector per input, in order. */
+export interface EmbedRequest {
+  inputs: string[];
+  /** OpenAI `dimensions` (openai-type targets only). */
+  dimensions?: number;
+  user?: string;
+}
 
 export interface EmbedResult {
   id?: string;
-  embedding: number[];
+  /** One vector per input, in input order. */
+  embeddings: number[][];
   usage?: Usage;
+}
+
+/**
+ * What a target accepts beyond the basics; the pipeline refuses a request that
+ * asks for more (400 naming the field) instead of dropping it silently.
+ */
+export interface TargetCapabilities {
+  /** Inclusive range of `temperature` the backend accepts (OpenAI 0-2, Anthropic 0-1). */
+  temperature: { min: number; max: number };
+  /** Most stop strings the backend takes (OpenAI: 4); null = no limit beyond the gateway's own. */
+  maxStop: number | null;
+  tools: boolean;
+  images: boolean;
+  responseFormat: boolean;
+  /** Accepts `openaiExtras` (openai and openai_compatible targets). */
+  openaiExtras: boolean;
+  /** Honours `EmbedRequest.dimensions`. */
+  embeddingDimensions: boolean;
 }
 
 export type TargetType = 'local' | 'openai' | 'openai_compatible' | 'anthropic';
@@ -80,6 +172,8 @@ export interface Target {
   readonly type: TargetType;
   /** Operations this target supports; others are rejected with 400 invalid_request. */
   readonly operations: ReadonlySet<Operation>;
+  /** Request features this target honours (see TargetCapabilities). */
+  readonly capabilities: TargetCapabilities;
   /** Loads models / opens pools. Readiness waits for every target's load(). */
   load(): Promise<void>;
   /** Finite generation. Throws GatewayError (upstream, upstream_timeout, execution, admission...). */
@@ -89,7 +183,7 @@ export interface Target {
    * the client gets a JSON error) or later (then an `event: error` frame).
    */
   stream(req: TextRequest, ctx: CallContext): AsyncIterable<StreamChunk>;
-  embed(input: string, ctx: CallContext): Promise<EmbedResult>;
+  embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult>;
   describe(): TargetDescription;
   /** Releases models, sockets and timers. */
   close(): Promise<void>;

@@ -150,7 +150,7 @@ describe('anthropic target', () => {
   }
 
   it('rejects embed with invalid_request naming the target, without calling upstream', async () => {
-    const err = await rejection(target.embed('text', makeCtx(deps)));
+    const err = await rejection(target.embed({ inputs: ['text'] }, makeCtx(deps)));
     const gw = assertGatewayError(err, 'invalid_request', 'target "claude" (anthropic) does not support embed');
     assert.equal(gw.status, 400);
     assert.equal(fake.requests.length, 0);

@@ -161,8 +161,8 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('embeds through /embeddings and returns the first vector', async () => {
       fake.setReply({ embedding: [1, -2.5, 0.003], promptTokens: 4 });
-      const result = await target.embed('some text', makeCtx(deps));
-      assert.deepEqual(result, { embedding: [1, -2.5, 0.003], usage: { input_tokens: 4, output_tokens: 0, total_tokens: 4 } });
+      const result = await target.embed({ inputs: ['some text'] }, makeCtx(deps));
+      assert.deepEqual(result, { embeddings: [[1, -2.5, 0.003]], usage: { input_tokens: 4, output_tokens: 0, total_tokens: 4 } });
       const r = fake.requests[0]!;
       assert.equal(r.path, '/v1/embeddings');
       assert.equal(r.headers.authorization, `Bearer ${fake.apiKey}`);
@@ -177,7 +177,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       await tick();
       await collect(target.stream(QUERY, makeCtx(deps)));
       await tick();
-      await target.embed('x', makeCtx(deps));
+      await target.embed({ inputs: ['x'] }, makeCtx(deps));
       await tick();
       await target.complete(QUERY, makeCtx(deps));
       const ids = fake.requests.map((r) => r.connection);
@@ -187,7 +187,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     for (const status of [500, 503, 400, 401, 404, 429]) {
       it(`maps upstream HTTP ${status} to upstream (502) without the upstream body`, async () => {
         fake.setBehavior({ kind: 'status', status, body: JSON.stringify({ error: { message: `bad key ${fake.apiKey}` } }) });
-        for (const run of [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed('x', makeCtx(deps))]) {
+        for (const run of [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed({ inputs: ['x'] }, makeCtx(deps))]) {
           const err = await rejection(run());
           assertGatewayError(err, 'upstream', `upstream returned HTTP ${status}`, secrets);
         }
@@ -206,7 +206,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     it('maps malformed JSON to upstream', async () => {
       fake.setBehavior({ kind: 'malformed' });
       assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
-      assertGatewayError(await rejection(target.embed('x', makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
+      assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
     });
 
     it('maps malformed SSE data mid-stream to upstream after the good tokens', async () => {
@@ -255,7 +255,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     it('maps an unexpected response shape to upstream', async () => {
       fake.setBehavior({ kind: 'status', status: 200, body: JSON.stringify({ object: 'list', nothing: true }) });
       assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
-      assertGatewayError(await rejection(target.embed('x', makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
+      assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
     });
 
     describe('timeouts', () => {
@@ -270,7 +270,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         const before = fake.abortedCount;
         assertGatewayError(await rejection(fast.complete(QUERY, makeCtx(deps))), 'upstream_timeout', undefined, secrets);
         assertGatewayError(await rejection(collect(fast.stream(QUERY, makeCtx(deps)))), 'upstream_timeout', undefined, secrets);
-        assertGatewayError(await rejection(fast.embed('x', makeCtx(deps))), 'upstream_timeout', undefined, secrets);
+        assertGatewayError(await rejection(fast.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream_timeout', undefined, secrets);
         await fake.waitForAborts(before + 3);
         await fast.close();
       });

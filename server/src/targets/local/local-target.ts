@@ -10,9 +10,11 @@ import type { LocalTargetConfig } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
 import type {
   CallContext,
+  EmbedRequest,
   EmbedResult,
   StreamChunk,
   Target,
+  TargetCapabilities,
   TargetDeps,
   TargetDescription,
   TextRequest,
@@ -39,6 +41,17 @@ export const DEFAULT_TOP_P = 0.95;
 
 const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 'embed']);
 
+/** Text in, text out: no tools, images, response formats or OpenAI-only fields. */
+const CAPABILITIES: TargetCapabilities = {
+  temperature: { min: 0, max: 2 },
+  maxStop: null,
+  tools: false,
+  images: false,
+  responseFormat: false,
+  openaiExtras: false,
+  embeddingDimensions: false,
+};
+
 export interface LocalTargetOptions {
   /** Overrides GPU detection (tests). */
   detectGpus?: () => Promise<GpuAvailability>;
@@ -59,6 +72,7 @@ interface Ready {
 export class LocalTarget implements Target {
   readonly type = 'local' as const;
   readonly operations = OPERATIONS;
+  readonly capabilities = CAPABILITIES;
   readonly name: string;
   private ready: Ready | null = null;
   private readonly stats: LocalStats;
@@ -141,7 +155,7 @@ export class LocalTarget implements Target {
     let text = '';
     for await (const chunk of this.stream(req, ctx)) {
       if (chunk.type === 'token') text += chunk.text;
-      else return { text, finishReason: chunk.finishReason, usage: chunk.usage };
+      else if (chunk.type === 'end') return { text, finishReason: chunk.finishReason, usage: chunk.usage };
     }
     throw new GatewayError('execution', `local target "${this.name}" ended without a result`);
   }
@@ -211,12 +225,19 @@ export class LocalTarget implements Target {
     }
   }
 
-  async embed(input: string, ctx: CallContext): Promise<EmbedResult> {
+  async embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult> {
     const r = this.requireReady();
     const lease = await r.embedPool.acquire(ctx.signal);
     try {
-      const { vector, inputTokens } = await lease.item.embed(input);
-      return { embedding: vector, usage: { input_tokens: inputTokens, output_tokens: 0, total_tokens: inputTokens } };
+      const embeddings: number[][] = [];
+      let inputTokens = 0;
+      for (const input of req.inputs) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        const one = await lease.item.embed(input);
+        embeddings.push(one.vector);
+        inputTokens += one.inputTokens;
+      }
+      return { embeddings, usage: { input_tokens: inputTokens, output_tokens: 0, total_tokens: inputTokens } };
     } catch (err) {
       throw this.failure(err, ctx);
     } finally {

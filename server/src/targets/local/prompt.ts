@@ -7,7 +7,8 @@
  *   renderer). A GGUF without a template falls back to node-llama-cpp's
  *   GeneralChatWrapper ("### System message" / "### Human" / "### Assistant").
  */
-import type { ChatMessage } from '@sipp/shared';
+import { contentText } from '../content.js';
+import type { Message } from '../target.js';
 import {
   GeneralChatWrapper,
   LlamaText,
@@ -49,9 +50,12 @@ export function prepareQuery(model: LlamaModel, prompt: string): PreparedPrompt 
   return { tokens, stopTokens: new Set(), stopStrings: [] };
 }
 
-export function prepareChat(model: LlamaModel, chat: ChatTemplateInfo, messages: readonly ChatMessage[]): PreparedPrompt {
+export function prepareChat(model: LlamaModel, chat: ChatTemplateInfo, messages: readonly Message[]): PreparedPrompt {
+  // Text only: image parts and tools are refused before a local target is called (capabilities).
   const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'assistant' ? { type: 'model', response: [m.content] } : { type: m.role, text: m.content },
+    m.role === 'assistant'
+      ? { type: 'model', response: [contentText(m.content)] }
+      : { type: m.role === 'system' ? 'system' : 'user', text: contentText(m.content) },
   );
   history.push({ type: 'model', response: [] });
   const state = chat.wrapper.generateContextState({ chatHistory: history });

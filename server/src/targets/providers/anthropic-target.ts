@@ -26,5 +26,14 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
       readText: readMessage,
       streamReader: () => new AnthropicStreamReader(),
     },
+    capabilities: {
+      temperature: { min: 0, max: 1 },
+      maxStop: null,
+      tools: true,
+      images: true,
+      responseFormat: false,
+      openaiExtras: false,
+      embeddingDimensions: false,
+    },
   });
 }

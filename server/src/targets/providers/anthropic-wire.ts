@@ -5,6 +5,7 @@
  */
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
+import { contentText } from '../content.js';
 import type { StreamChunk, TextRequest, TextResult } from '../target.js';
 import { count, isObject, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
 
@@ -53,13 +54,15 @@ export function messagesBody(model: string, req: TextRequest, stream: boolean): 
     messages.push({ role: 'user', content: req.prompt });
   } else {
     for (const m of req.messages) {
+      const text = contentText(m.content);
       if (m.role === 'system') {
-        system.push(m.content);
+        system.push(text);
         continue;
       }
+      const role = m.role === 'assistant' ? 'assistant' : 'user';
       const last = messages[messages.length - 1];
-      if (last && last.role === m.role) last.content = `${last.content}\n\n${m.content}`;
-      else messages.push({ role: m.role, content: m.content });
+      if (last && last.role === role) last.content = `${last.content}\n\n${text}`;
+      else messages.push({ role, content: text });
     }
     if (messages.length === 0) {
       throw new GatewayError('invalid_request', 'messages: anthropic targets need at least one user or assistant message');

@@ -26,7 +26,17 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       textBody: (req, stream) => chatCompletionBody(model, type, req, stream),
       readText: readChatCompletion,
       streamReader: () => new OpenAIStreamReader(),
-      embed: { path: client.path('/embeddings'), body: (input) => embeddingBody(model, input), read: readEmbedding },
+      embed: { path: client.path('/embeddings'), body: (req) => embeddingBody(model, req), read: readEmbedding },
+    },
+    capabilities: {
+      temperature: { min: 0, max: 2 },
+      // OpenAI takes at most 4 stop sequences; compatible servers vary, so only the gateway's own limit applies.
+      maxStop: type === 'openai' ? 4 : null,
+      tools: true,
+      images: true,
+      responseFormat: true,
+      openaiExtras: true,
+      embeddingDimensions: true,
     },
   });
 }

@@ -5,7 +5,8 @@
  */
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
-import type { EmbedResult, StreamChunk, TextRequest, TextResult } from '../target.js';
+import { contentText } from '../content.js';
+import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../target.js';
 import { count, isObject, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
 
 export type OpenAIFlavor = 'openai' | 'openai_compatible';
@@ -40,7 +41,7 @@ export function chatCompletionBody(model: string, flavor: OpenAIFlavor, req: Tex
   const messages =
     req.operation === 'query'
       ? [{ role: 'user', content: req.prompt }]
-      : req.messages.map((m) => ({ role: m.role, content: m.content }));
+      : req.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
   const body: Json = { model, messages };
   const o = req.options;
   if (o.maxTokens !== undefined) body[flavor === 'openai' ? 'max_completion_tokens' : 'max_tokens'] = o.maxTokens;
@@ -67,17 +68,25 @@ export function readChatCompletion(json: unknown): TextResult {
   return result;
 }
 
-export function embeddingBody(model: string, input: string): Json {
-  return { model, input };
+export function embeddingBody(model: string, req: EmbedRequest): Json {
+  const body: Json = { model, input: req.inputs.length === 1 ? req.inputs[0] : req.inputs };
+  if (req.dimensions !== undefined) body.dimensions = req.dimensions;
+  if (req.user !== undefined) body.user = req.user;
+  return body;
 }
 
-export function readEmbedding(json: unknown): EmbedResult {
-  if (!isObject(json) || !Array.isArray(json.data)) throw unexpectedResponse();
-  const first: unknown = json.data[0];
-  if (!isObject(first) || !Array.isArray(first.embedding)) throw unexpectedResponse();
-  const embedding = first.embedding as unknown[];
-  for (const v of embedding) if (typeof v !== 'number') throw unexpectedResponse();
-  const result: EmbedResult = { embedding: embedding as number[] };
+/** Reads `data[]` back into input order (by each item's `index`); one vector per input. */
+export function readEmbedding(json: unknown, inputs: number): EmbedResult {
+  if (!isObject(json) || !Array.isArray(json.data) || json.data.length !== inputs) throw unexpectedResponse();
+  const embeddings: number[][] = new Array(inputs);
+  json.data.forEach((item: unknown, i: number) => {
+    if (!isObject(item) || !Array.isArray(item.embedding)) throw unexpectedResponse();
+    const index = typeof item.index === 'number' ? item.index : i;
+    if (!Number.isInteger(index) || index < 0 || index >= inputs || embeddings[index]) throw unexpectedResponse();
+    for (const v of item.embedding as unknown[]) if (typeof v !== 'number') throw unexpectedResponse();
+    embeddings[index] = item.embedding as number[];
+  });
+  const result: EmbedResult = { embeddings };
   if (typeof json.id === 'string') result.id = json.id;
   if (isObject(json.usage)) {
     const input = count(json.usage.prompt_tokens);

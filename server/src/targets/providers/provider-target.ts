@@ -6,9 +6,11 @@ import type { Operation } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type {
   CallContext,
+  EmbedRequest,
   EmbedResult,
   StreamChunk,
   Target,
+  TargetCapabilities,
   TargetDescription,
   TargetType,
   TextRequest,
@@ -31,7 +33,7 @@ export interface ProviderDialect {
   readText(json: unknown): TextResult;
   streamReader(): StreamReader;
   /** Absent when the provider has no embeddings API. */
-  embed?: { path: string; body(input: string): Json; read(json: unknown): EmbedResult };
+  embed?: { path: string; body(req: EmbedRequest): Json; read(json: unknown, inputs: number): EmbedResult };
 }
 
 export interface ProviderTargetInit {
@@ -41,6 +43,7 @@ export interface ProviderTargetInit {
   baseUrl: string;
   client: UpstreamClient;
   dialect: ProviderDialect;
+  capabilities: TargetCapabilities;
 }
 
 const TEXT_OPERATIONS: ReadonlySet<Operation> = new Set(['query', 'chat']);
@@ -50,6 +53,7 @@ export class ProviderTarget implements Target {
   readonly name: string;
   readonly type: Exclude<TargetType, 'local'>;
   readonly operations: ReadonlySet<Operation>;
+  readonly capabilities: TargetCapabilities;
   private readonly model: string;
   private readonly baseUrl: string;
   private readonly client: UpstreamClient;
@@ -62,6 +66,7 @@ export class ProviderTarget implements Target {
     this.baseUrl = init.baseUrl;
     this.client = init.client;
     this.dialect = init.dialect;
+    this.capabilities = init.capabilities;
     this.operations = init.dialect.embed ? ALL_OPERATIONS : TEXT_OPERATIONS;
   }
 
@@ -84,11 +89,11 @@ export class ProviderTarget implements Target {
     yield reader.end();
   }
 
-  async embed(input: string, ctx: CallContext): Promise<EmbedResult> {
+  async embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult> {
     const embed = this.dialect.embed;
     if (!embed) throw new GatewayError('invalid_request', `target "${this.name}" (${this.type}) does not support embed`);
-    const json = await this.client.postJson(embed.path, embed.body(input), ctx);
-    return embed.read(json);
+    const json = await this.client.postJson(embed.path, embed.body(req), ctx);
+    return embed.read(json, req.inputs.length);
   }
 
   describe(): TargetDescription {
