@@ -58,13 +58,13 @@ describe('StopMatcher', () => {
 
   it('stops before a stop string inside one piece and never emits it', () => {
     const m = new StopMatcher(['END']);
-    assert.deepEqual(m.push('abcENDdef'), { emit: 'abc', stopped: true });
+    assert.deepEqual(m.push('abcENDdef'), { emit: 'abc', stopped: true, matched: 'END' });
   });
 
   it('matches a stop string split across pieces, holding back the possible prefix', () => {
     const m = new StopMatcher(['</answer>']);
     assert.deepEqual(m.push('result </an'), { emit: 'result ', stopped: false });
-    assert.deepEqual(m.push('swer> tail'), { emit: '', stopped: true });
+    assert.deepEqual(m.push('swer> tail'), { emit: '', stopped: true, matched: '</answer>' });
   });
 
   it('releases held text when it turns out not to be a stop string', () => {
@@ -75,8 +75,8 @@ describe('StopMatcher', () => {
     assert.equal(m.flush(), 'ST');
   });
 
-  it('picks the earliest of several stop strings', () => {
+  it('picks the earliest of several stop strings and says which one matched', () => {
     const m = new StopMatcher(['zz', 'b']);
-    assert.deepEqual(m.push('abczz'), { emit: 'a', stopped: true });
+    assert.deepEqual(m.push('abczz'), { emit: 'a', stopped: true, matched: 'b' });
   });
 });

@@ -18,6 +18,8 @@ export interface SamplingOptions {
   temperature: number;
   topP: number;
   stop: readonly string[];
+  /** Sampling seed (default: a random one per request). */
+  seed?: number;
 }
 
 export interface GenerationPiece {
@@ -35,6 +37,8 @@ export interface GenerationSummary {
   generationSeconds: number;
   /** performance.now() when the first token was sampled (null: none). */
   firstTokenAt: number | null;
+  /** The request stop string (`options.stop`) that ended generation, if one did. */
+  stopSequence?: string;
 }
 
 export async function* generate(
@@ -57,12 +61,13 @@ export async function* generate(
   // null until we end the loop ourselves; node-llama-cpp ends it on an end-of-generation token.
   let finishReason: 'stop' | 'length' | null = null;
   let stoppedByString = false;
+  let matchedStop: string | undefined;
 
   const iterator = sequence.evaluate(prompt.tokens, {
     temperature: options.temperature,
     topP: options.topP,
     // node-llama-cpp's default seed is the current time: concurrent requests would sample alike.
-    seed: randomInt(2 ** 31),
+    seed: options.seed ?? randomInt(2 ** 31),
   });
   try {
     for await (const token of iterator) {
@@ -76,7 +81,8 @@ export async function* generate(
       const piece = detok.push(token);
       pendingTokens += piece.tokens;
       if (piece.text) {
-        const { emit, stopped } = stops.push(piece.text);
+        const { emit, stopped, matched } = stops.push(piece.text);
+        matchedStop = matched;
         if (emit) {
           yield { text: emit, tokens: pendingTokens };
           pendingTokens = 0;
@@ -103,7 +109,8 @@ export async function* generate(
     // Text still held back (partial UTF-8, possible stop-string prefix) is ordinary output now.
     const rest = detok.flush();
     pendingTokens += rest.tokens;
-    const { emit, stopped } = stops.push(rest.text);
+    const { emit, stopped, matched } = stops.push(rest.text);
+    matchedStop = matched;
     const tail = stopped ? emit : emit + stops.flush();
     if (stopped) finishReason = 'stop';
     if (tail) yield { text: tail, tokens: pendingTokens };
@@ -118,5 +125,7 @@ export async function* generate(
     promptSeconds: (first - started) / 1000,
     generationSeconds: (ended - first) / 1000,
     firstTokenAt,
+    // Template stop strings end a turn like end-of-turn tokens: only the client's own are reported.
+    ...(matchedStop !== undefined && options.stop.includes(matchedStop) ? { stopSequence: matchedStop } : {}),
   };
 }

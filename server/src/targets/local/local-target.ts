@@ -155,7 +155,11 @@ export class LocalTarget implements Target {
     let text = '';
     for await (const chunk of this.stream(req, ctx)) {
       if (chunk.type === 'token') text += chunk.text;
-      else if (chunk.type === 'end') return { text, finishReason: chunk.finishReason, usage: chunk.usage };
+      else if (chunk.type === 'end') {
+        const result: TextResult = { text, finishReason: chunk.finishReason, usage: chunk.usage };
+        if (chunk.stopSequence !== undefined) result.stopSequence = chunk.stopSequence;
+        return result;
+      }
     }
     throw new GatewayError('execution', `local target "${this.name}" ended without a result`);
   }
@@ -188,6 +192,7 @@ export class LocalTarget implements Target {
         temperature: req.options.temperature ?? DEFAULT_TEMPERATURE,
         topP: req.options.topP ?? DEFAULT_TOP_P,
         stop: req.options.stop ?? [],
+        seed: req.options.seed,
       },
       ctx.signal,
     );
@@ -214,6 +219,7 @@ export class LocalTarget implements Target {
           output_tokens: summary.outputTokens,
           total_tokens: summary.inputTokens + summary.outputTokens,
         },
+        ...(summary.stopSequence !== undefined ? { stopSequence: summary.stopSequence } : {}),
       };
     } catch (err) {
       throw this.failure(err, ctx);

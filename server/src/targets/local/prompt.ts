@@ -7,7 +7,8 @@
  *   renderer). A GGUF without a template falls back to node-llama-cpp's
  *   GeneralChatWrapper ("### System message" / "### Human" / "### Assistant").
  */
-import { contentText } from '../content.js';
+import { GatewayError } from '../../errors.js';
+import { requireText } from '../content.js';
 import type { Message } from '../target.js';
 import {
   GeneralChatWrapper,
@@ -51,12 +52,15 @@ export function prepareQuery(model: LlamaModel, prompt: string): PreparedPrompt 
 }
 
 export function prepareChat(model: LlamaModel, chat: ChatTemplateInfo, messages: readonly Message[]): PreparedPrompt {
-  // Text only: image parts and tools are refused before a local target is called (capabilities).
-  const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'assistant'
-      ? { type: 'model', response: [contentText(m.content)] }
-      : { type: m.role === 'system' ? 'system' : 'user', text: contentText(m.content) },
-  );
+  // Text only: images and tools are refused by the capability check before a
+  // local target is called; should one get here anyway it is still a 400, never dropped.
+  const history: ChatHistoryItem[] = messages.map((m, i) => {
+    if (m.role === 'tool' || (m.role === 'assistant' && m.toolCalls && m.toolCalls.length > 0)) {
+      throw new GatewayError('invalid_request', `messages.${i}: local targets do not support tools`);
+    }
+    const text = requireText(m.content, i, 'local');
+    return m.role === 'assistant' ? { type: 'model', response: [text] } : { type: m.role === 'system' ? 'system' : 'user', text };
+  });
   history.push({ type: 'model', response: [] });
   const state = chat.wrapper.generateContextState({ chatHistory: history });
   const tokens = state.contextText.tokenize(model.tokenizer);

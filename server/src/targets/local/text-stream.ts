@@ -60,19 +60,23 @@ export class StopMatcher {
   /**
    * Feeds newly generated text. Returns the text that is safe to emit now and
    * whether a stop string was reached (then nothing from the stop string on is
-   * emitted, and generation must end).
+   * emitted, generation must end, and `matched` is the stop string found).
    */
-  push(text: string): { emit: string; stopped: boolean } {
+  push(text: string): { emit: string; stopped: boolean; matched?: string } {
     if (this.stops.length === 0) return { emit: text, stopped: false };
     const buf = this.held + text;
     let cut = -1;
+    let matched = '';
     for (const s of this.stops) {
       const i = buf.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      if (i >= 0 && (cut < 0 || i < cut)) {
+        cut = i;
+        matched = s;
+      }
     }
     if (cut >= 0) {
       this.held = '';
-      return { emit: buf.slice(0, cut), stopped: true };
+      return { emit: buf.slice(0, cut), stopped: true, matched };
     }
     const keep = this.partialSuffixLength(buf);
     this.held = buf.slice(buf.length - keep);

@@ -5,9 +5,8 @@
  */
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
-import { contentText } from '../content.js';
-import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../target.js';
-import { count, isObject, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
+import type { Content, EmbedRequest, EmbedResult, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
+import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
 
 export type OpenAIFlavor = 'openai' | 'openai_compatible';
 
@@ -31,28 +30,108 @@ export function openAIUsage(raw: unknown): Usage | undefined {
   return { input_tokens: input, output_tokens: output, total_tokens: total };
 }
 
+/** Fields the gateway itself sets: `openaiExtras` never overrides them. */
+const GATEWAY_FIELDS: ReadonlySet<string> = new Set(['model', 'messages', 'stream', 'stream_options']);
+
 /**
- * The Chat Completions body. Only known fields are sent. OpenAI's current
- * models reject `max_tokens` in favour of `max_completion_tokens`, while
- * OpenAI-compatible servers (vLLM, llama.cpp server, ...) widely accept only
- * `max_tokens`: the flavour picks the field.
+ * The Chat Completions body. Only known fields are sent, then the OpenAI
+ * surface's `openaiExtras`, which never override a field set here. OpenAI's
+ * current models reject `max_tokens` in favour of `max_completion_tokens`,
+ * while OpenAI-compatible servers (vLLM, llama.cpp server, ...) widely accept
+ * only `max_tokens`: the flavour picks the field.
  */
 export function chatCompletionBody(model: string, flavor: OpenAIFlavor, req: TextRequest, stream: boolean): Json {
-  const messages =
-    req.operation === 'query'
-      ? [{ role: 'user', content: req.prompt }]
-      : req.messages.map((m) => ({ role: m.role, content: contentText(m.content) }));
+  const messages = req.operation === 'query' ? [{ role: 'user', content: req.prompt }] : req.messages.map(openAIMessage);
   const body: Json = { model, messages };
   const o = req.options;
   if (o.maxTokens !== undefined) body[flavor === 'openai' ? 'max_completion_tokens' : 'max_tokens'] = o.maxTokens;
   if (o.temperature !== undefined) body.temperature = o.temperature;
   if (o.topP !== undefined) body.top_p = o.topP;
   if (o.stop !== undefined && o.stop.length > 0) body.stop = o.stop;
+  addToolOptions(body, o);
+  if (o.responseFormat !== undefined) body.response_format = o.responseFormat;
+  if (o.seed !== undefined) body.seed = o.seed;
+  if (o.user !== undefined) body.user = o.user;
   if (stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };
   }
+  if (o.openaiExtras) {
+    for (const [key, value] of Object.entries(o.openaiExtras)) {
+      if (!GATEWAY_FIELDS.has(key) && !(key in body)) body[key] = value;
+    }
+  }
   return body;
+}
+
+function addToolOptions(body: Json, o: GenerationOptions): void {
+  if (o.tools !== undefined && o.tools.length > 0) {
+    body.tools = o.tools.map((t) => {
+      const fn: Json = { name: t.name };
+      if (t.description !== undefined) fn.description = t.description;
+      if (t.parameters !== undefined) fn.parameters = t.parameters;
+      return { type: 'function', function: fn };
+    });
+  }
+  if (o.toolChoice !== undefined) {
+    body.tool_choice = o.toolChoice.type === 'tool' ? { type: 'function', function: { name: o.toolChoice.name } } : o.toolChoice.type;
+  }
+  if (o.parallelToolCalls !== undefined) body.parallel_tool_calls = o.parallelToolCalls;
+}
+
+/** Plain text stays a string (as before parts existed); parts become `text` / `image_url` parts. */
+function openAIContent(content: Content): string | Json[] {
+  if (typeof content === 'string') return content;
+  return content.map((part) => {
+    if (part.type === 'text') return { type: 'text', text: part.text };
+    const src = part.source;
+    if (src.kind === 'base64') return { type: 'image_url', image_url: { url: `data:${src.mediaType};base64,${src.data}` } };
+    const image: Json = { url: src.url };
+    if (src.detail !== undefined) image.detail = src.detail;
+    return { type: 'image_url', image_url: image };
+  });
+}
+
+const isEmpty = (content: Content): boolean => (typeof content === 'string' ? content === '' : content.length === 0);
+
+/**
+ * One message in Chat Completions form. `system` stays `system` (what
+ * OpenAI-compatible servers know; OpenAI treats it like `developer`). A tool
+ * result's `isError` has no OpenAI field: the result text itself says so.
+ */
+function openAIMessage(m: Message): Json {
+  switch (m.role) {
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: openAIContent(m.content) };
+    case 'assistant': {
+      if (!m.toolCalls || m.toolCalls.length === 0) return { role: 'assistant', content: openAIContent(m.content) };
+      return {
+        role: 'assistant',
+        // OpenAI's own convention for a turn that only calls tools.
+        content: isEmpty(m.content) ? null : openAIContent(m.content),
+        tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+      };
+    }
+    default:
+      return { role: m.role, content: openAIContent(m.content) };
+  }
+}
+
+/** `message.tool_calls` of a finite answer; calls of other types than `function` are not ours to read. */
+function readToolCalls(raw: unknown): ToolCall[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) throw unexpectedResponse();
+  const calls: ToolCall[] = [];
+  for (const item of raw as unknown[]) {
+    if (!isObject(item)) throw unexpectedResponse();
+    if (item.type !== undefined && item.type !== 'function') continue;
+    const fn = item.function;
+    if (typeof item.id !== 'string' || !isObject(fn) || typeof fn.name !== 'string') throw unexpectedResponse();
+    const args = fn.arguments ?? '';
+    if (typeof args !== 'string') throw unexpectedResponse();
+    calls.push({ id: item.id, name: fn.name, arguments: args });
+  }
+  return calls.length > 0 ? calls : undefined;
 }
 
 export function readChatCompletion(json: unknown): TextResult {
@@ -63,6 +142,8 @@ export function readChatCompletion(json: unknown): TextResult {
   if (content !== null && content !== undefined && typeof content !== 'string') throw unexpectedResponse();
   const result: TextResult = { text: content ?? '', finishReason: openAIFinishReason(choice.finish_reason) };
   if (typeof json.id === 'string') result.id = json.id;
+  const toolCalls = readToolCalls(choice.message.tool_calls);
+  if (toolCalls) result.toolCalls = toolCalls;
   const usage = openAIUsage(json.usage);
   if (usage) result.usage = usage;
   return result;
@@ -97,20 +178,24 @@ export function readEmbedding(json: unknown, inputs: number): EmbedResult {
 
 /**
  * Folds a Chat Completions SSE stream: `accept` takes each event's data and
- * returns the token it carried (if any); `end` returns the closing chunk once
- * the stream ended, or throws when it ended before the upstream said so.
+ * returns the chunks it carried (text, tool call pieces); `end` returns the
+ * closing chunk once the stream ended, or throws when it ended before the
+ * upstream said so. Tool calls arrive as `delta.tool_calls` items keyed by
+ * `index`: the first item of a call carries its id and function name, later
+ * ones more `function.arguments` text.
  */
 export class OpenAIStreamReader {
   private id: string | undefined;
   private finish: FinishReason | undefined;
   private usage: Usage | undefined;
   private done = false;
+  private readonly startedCalls = new Set<number>();
 
-  accept(data: string): StreamChunk | null {
-    if (this.done) return null;
+  accept(data: string): StreamChunk[] {
+    if (this.done) return [];
     if (data === '[DONE]') {
       this.done = true;
-      return null;
+      return [];
     }
     const chunk = parseStreamData(data);
     // Several OpenAI-compatible servers report a failure inside the stream.
@@ -118,15 +203,33 @@ export class OpenAIStreamReader {
     if (this.id === undefined && typeof chunk.id === 'string') this.id = chunk.id;
     const usage = openAIUsage(chunk.usage);
     if (usage) this.usage = usage;
-    if (!Array.isArray(chunk.choices)) return null;
+    if (!Array.isArray(chunk.choices)) return [];
     const choice: unknown = chunk.choices[0];
-    if (!isObject(choice)) return null;
+    if (!isObject(choice)) return [];
     if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = openAIFinishReason(choice.finish_reason);
     const delta = choice.delta;
-    if (isObject(delta) && typeof delta.content === 'string' && delta.content.length > 0) {
-      return { type: 'token', text: delta.content };
+    if (!isObject(delta)) return [];
+    const out: StreamChunk[] = [];
+    if (typeof delta.content === 'string' && delta.content.length > 0) out.push({ type: 'token', text: delta.content });
+    if (Array.isArray(delta.tool_calls)) {
+      for (const item of delta.tool_calls as unknown[]) {
+        const piece = this.toolCallPiece(item);
+        if (piece) out.push(piece);
+      }
     }
-    return null;
+    return out;
+  }
+
+  private toolCallPiece(item: unknown): StreamChunk | null {
+    if (!isObject(item) || !Number.isInteger(item.index) || (item.index as number) < 0) throw malformedStream();
+    const index = item.index as number;
+    const fn = isObject(item.function) ? item.function : {};
+    const args = fn.arguments ?? '';
+    if (typeof args !== 'string') throw malformedStream();
+    if (this.startedCalls.has(index)) return args.length > 0 ? { type: 'tool_call', index, arguments: args } : null;
+    if (typeof item.id !== 'string' || typeof fn.name !== 'string') throw malformedStream();
+    this.startedCalls.add(index);
+    return { type: 'tool_call', index, id: item.id, name: fn.name, arguments: args };
   }
 
   /** The stream's body ended cleanly: `[DONE]` or at least a finish reason must have been seen. */

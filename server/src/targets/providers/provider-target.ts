@@ -20,8 +20,8 @@ import type { UpstreamClient } from './upstream-client.js';
 import type { Json } from './wire-shape.js';
 
 export interface StreamReader {
-  /** One SSE event's data → the token it carried, if any. Throws GatewayError on a fault. */
-  accept(data: string): StreamChunk | null;
+  /** One SSE event's data → the chunks it carried (text, tool call pieces), often none. Throws GatewayError on a fault. */
+  accept(data: string): StreamChunk[];
   /** The body ended cleanly → the closing chunk, or throws if the upstream had not finished. */
   end(): StreamChunk;
 }
@@ -83,8 +83,7 @@ export class ProviderTarget implements Target {
     const body = this.dialect.textBody(req, true);
     const reader = this.dialect.streamReader();
     for await (const event of this.client.postSse(this.dialect.textPath, body, ctx)) {
-      const chunk = reader.accept(event.data);
-      if (chunk) yield chunk;
+      yield* reader.accept(event.data);
     }
     yield reader.end();
   }
