@@ -7,10 +7,18 @@
  * Answers are rendered once per reply and reused (benchmark mode: `record: false`).
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FakeToolCall } from './fake-openai.js';
 import { sseFrame, startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions, type Rendered } from './fake-upstream-core.js';
 
 export interface AnthropicReply {
   id: string;
+  /**
+   * `tool_use` blocks after the text; `arguments` pieces are the streamed
+   * input_json_delta texts, and their join (JSON) is the finite block's `input`.
+   */
+  toolCalls?: FakeToolCall[];
+  /** The `stop_sequence` field (set it with stopReason `stop_sequence`). */
+  stopSequence?: string | null;
   tokens: string[];
   /** Raw Anthropic stop_reason. */
   stopReason: string;
@@ -89,23 +97,37 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
         type: 'message',
         role: 'assistant',
         model,
-        content: [{ type: 'text', text: r.tokens.join('') }],
+        content: [
+          ...(r.tokens.length > 0 || !r.toolCalls?.length ? [{ type: 'text', text: r.tokens.join('') }] : []),
+          ...(r.toolCalls ?? []).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments.join('') || '{}') })),
+        ],
         stop_reason: r.stopReason,
-        stop_sequence: null,
+        stop_sequence: r.stopSequence ?? null,
         usage: { input_tokens: r.inputTokens, output_tokens: r.outputTokens },
       }),
     };
   }
   const ev = (type: string, data: Record<string, unknown>): string => sseFrame({ type, ...data }, type);
+  const text = r.tokens.length > 0 || !r.toolCalls?.length;
+  const firstTool = text ? 1 : 0;
   const frames = [
     ev('message_start', {
       message: { id: r.id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: r.inputTokens, output_tokens: 1 } },
     }),
-    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
-    ev('ping', {}),
-    ...r.tokens.map((text) => ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } })),
-    ev('content_block_stop', { index: 0 }),
-    ev('message_delta', { delta: { stop_reason: r.stopReason, stop_sequence: null }, usage: { output_tokens: r.outputTokens } }),
+    ...(text
+      ? [
+          ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+          ev('ping', {}),
+          ...r.tokens.map((text) => ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text } })),
+          ev('content_block_stop', { index: 0 }),
+        ]
+      : [ev('ping', {})]),
+    ...(r.toolCalls ?? []).flatMap((c, k) => [
+      ev('content_block_start', { index: firstTool + k, content_block: { type: 'tool_use', id: c.id, name: c.name, input: {} } }),
+      ...c.arguments.map((partial_json) => ev('content_block_delta', { index: firstTool + k, delta: { type: 'input_json_delta', partial_json } })),
+      ev('content_block_stop', { index: firstTool + k }),
+    ]),
+    ev('message_delta', { delta: { stop_reason: r.stopReason, stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.outputTokens } }),
     ev('message_stop', {}),
   ];
   return {

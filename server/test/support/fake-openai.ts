@@ -9,8 +9,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { sseFrame, startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions, type Rendered } from './fake-upstream-core.js';
 
+/** A tool call the fake answers with; `arguments` pieces are one stream delta each, joined for the finite answer. */
+export interface FakeToolCall {
+  id: string;
+  name: string;
+  arguments: string[];
+}
+
 export interface OpenAIReply {
   id: string;
+  /** Tool calls after the content (finite: message.tool_calls; stream: delta.tool_calls, arguments incrementally). */
+  toolCalls?: FakeToolCall[];
   /** Content pieces: one SSE chunk each; joined for the finite answer. */
   tokens: string[];
   /** Raw OpenAI finish_reason. */
@@ -52,7 +61,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (!body || typeof body.model !== 'string' || !Array.isArray(body.messages)) key = 'bad';
       else key = body.stream === true ? (body.stream_options?.include_usage === true ? 'sse+usage' : 'sse') : 'json';
     } else if (path === '/v1/embeddings') {
-      key = body && typeof body.model === 'string' && typeof body.input === 'string' ? 'embed' : 'bad';
+      const input = body?.input;
+      const inputs = typeof input === 'string' ? 1 : Array.isArray(input) && input.length > 0 && input.every((i: unknown) => typeof i === 'string') ? input.length : 0;
+      key = body && typeof body.model === 'string' && inputs > 0 ? (inputs === 1 ? 'embed' : `embed:${inputs}`) : 'bad';
     } else return null;
     let rendered = cache.get(key);
     if (!rendered) {
@@ -97,6 +108,44 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
         type: 'json',
         body: JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: r.embedding }], model, usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens } }),
       };
+    default:
+      if (key.startsWith('embed:')) return renderBatchEmbedding(Number(key.slice(6)), r, model);
+      return renderChat(key, r, usage, created, model);
+  }
+}
+
+/**
+ * Several inputs: vector i is the reply's embedding plus i, listed in reverse
+ * order (each item names its `index`), as the API allows.
+ */
+function renderBatchEmbedding(inputs: number, r: OpenAIReply, model: string): Rendered {
+  const data = Array.from({ length: inputs }, (_, i) => ({ object: 'embedding', index: i, embedding: r.embedding.map((v) => v + i) })).reverse();
+  return { type: 'json', body: JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens } }) };
+}
+
+function finiteMessage(r: OpenAIReply): Record<string, unknown> {
+  const text = r.tokens.join('');
+  if (!r.toolCalls || r.toolCalls.length === 0) return { role: 'assistant', content: text, refusal: null };
+  return {
+    role: 'assistant',
+    content: text === '' ? null : text,
+    refusal: null,
+    tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } })),
+  };
+}
+
+/** OpenAI's incremental tool call deltas: index, id, type and name (empty arguments) first, then one delta per arguments piece. */
+function toolCallDeltas(r: OpenAIReply): Array<Record<string, unknown>> {
+  const deltas: Array<Record<string, unknown>> = [];
+  (r.toolCalls ?? []).forEach((c, index) => {
+    deltas.push({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] });
+    for (const piece of c.arguments) deltas.push({ tool_calls: [{ index, function: { arguments: piece } }] });
+  });
+  return deltas;
+}
+
+function renderChat(key: string, r: OpenAIReply, usage: Record<string, number>, created: number, model: string): Rendered {
+  switch (key) {
     case 'json':
       return {
         type: 'json',
@@ -105,7 +154,7 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: r.tokens.join(''), refusal: null }, logprobs: null, finish_reason: r.finishReason }],
+          choices: [{ index: 0, message: finiteMessage(r), logprobs: null, finish_reason: r.finishReason }],
           usage,
         }),
       };
@@ -113,6 +162,7 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
       const base = { id: r.id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake' };
       const frames = [sseFrame({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })];
       for (const t of r.tokens) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] }));
+      for (const delta of toolCallDeltas(r)) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] }));
       frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: r.finishReason }] }));
       if (key === 'sse+usage') frames.push(sseFrame({ ...base, choices: [], usage }));
       frames.push(sseFrame('[DONE]'));
