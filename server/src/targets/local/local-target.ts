@@ -42,7 +42,7 @@ export const DEFAULT_TOP_P = 0.95;
 const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 'embed']);
 
 /** Text in, text out: no tools, images, response formats or OpenAI-only fields. */
-const CAPABILITIES: TargetCapabilities = {
+export const CAPABILITIES: TargetCapabilities = {
   temperature: { min: 0, max: 2 },
   maxStop: null,
   tools: false,
