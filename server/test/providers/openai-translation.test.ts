@@ -125,6 +125,8 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
             stream: false,
             stream_options: { include_usage: false },
             temperature: 1.9,
+            // Legal JSON keys that are also Object.prototype names: forwarded as plain fields, never as a prototype.
+            ...JSON.parse('{"__proto__": {"polluted": true}, "toString": "x"}'),
           },
         },
       };
@@ -138,7 +140,9 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         logprobs: true,
         top_logprobs: 2,
         n: 2,
+        toString: 'x',
       });
+      assert.equal(Object.getPrototypeOf(fake.requests[0]!.body), Object.prototype);
     });
 
     it('reads message.tool_calls back with finish reason tool_calls', async () => {

@@ -58,7 +58,9 @@ export function chatCompletionBody(model: string, flavor: OpenAIFlavor, req: Tex
   }
   if (o.openaiExtras) {
     for (const [key, value] of Object.entries(o.openaiExtras)) {
-      if (!GATEWAY_FIELDS.has(key) && !(key in body)) body[key] = value;
+      // `__proto__` (a legal JSON key) would set the body's prototype, not a field.
+      if (GATEWAY_FIELDS.has(key) || Object.hasOwn(body, key) || key === '__proto__') continue;
+      body[key] = value;
     }
   }
   return body;
