@@ -110,6 +110,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       });
     }
 
+    it('sends parallel_tool_calls only with tools (OpenAI refuses it alone; it means nothing without tools)', async () => {
+      await target.complete({ operation: 'query', prompt: 'x', options: { parallelToolCalls: true, toolChoice: { type: 'none' } } }, makeCtx(deps));
+      assert.deepEqual(fake.requests[0]!.body, { model: 'served-model', messages: [{ role: 'user', content: 'x' }], tool_choice: 'none' });
+    });
+
     it('merges openaiExtras last without overriding a field the gateway sets (model, messages, stream, stream_options, mapped options)', async () => {
       const req: TextRequest = {
         operation: 'query',

@@ -78,7 +78,8 @@ function addToolOptions(body: Json, o: GenerationOptions): void {
   if (o.toolChoice !== undefined) {
     body.tool_choice = o.toolChoice.type === 'tool' ? { type: 'function', function: { name: o.toolChoice.name } } : o.toolChoice.type;
   }
-  if (o.parallelToolCalls !== undefined) body.parallel_tool_calls = o.parallelToolCalls;
+  // OpenAI refuses parallel_tool_calls without tools, where it means nothing anyway.
+  if (o.parallelToolCalls !== undefined && body.tools !== undefined) body.parallel_tool_calls = o.parallelToolCalls;
 }
 
 /** Plain text stays a string (as before parts existed); parts become `text` / `image_url` parts. */
