@@ -194,13 +194,31 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     });
 
     it('refuses a tool call delta whose first piece lacks the id or name as malformed upstream data', () => {
-      for (const item of [{ index: 0, function: { arguments: '{}' } }, { index: 0, id: 'call_x', function: { arguments: '' } }, { id: 'call_x', function: { name: 'f' } }]) {
+      for (const item of [{ index: 0, function: { arguments: '{}' } }, { index: 0, id: 'call_x', function: { arguments: '' } }, { function: { arguments: '{}' } }, { index: -1, id: 'call_x', function: { name: 'f' } }]) {
         const reader = new OpenAIStreamReader();
         assert.throws(
           () => reader.accept(JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls: [item] }, finish_reason: null }] })),
           (err: unknown) => Boolean(assertGatewayError(err, 'upstream', 'upstream sent malformed stream data')),
         );
       }
+    });
+
+    it('reads tool call deltas without index (some compatible servers): an id starts the next call, no id continues the last', () => {
+      const reader = new OpenAIStreamReader();
+      const delta = (tool_calls: unknown[]) => JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }] });
+      assert.deepEqual(
+        [
+          delta([{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a"' } }]),
+          delta([{ function: { arguments: ':1}' } }]),
+          delta([{ id: 'call_a', function: { arguments: '' } }]),
+          delta([{ id: 'call_b', type: 'function', function: { name: 'g', arguments: '{}' } }]),
+        ].flatMap((d) => reader.accept(d)),
+        [
+          { type: 'tool_call', index: 0, id: 'call_a', name: 'f', arguments: '{"a"' },
+          { type: 'tool_call', index: 0, arguments: ':1}' },
+          { type: 'tool_call', index: 1, id: 'call_b', name: 'g', arguments: '{}' },
+        ],
+      );
     });
 
     it('embeds a batch in one call (input array, dimensions, user) and returns the vectors in input order', async () => {

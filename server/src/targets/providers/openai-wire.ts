@@ -193,6 +193,7 @@ export class OpenAIStreamReader {
   private usage: Usage | undefined;
   private done = false;
   private readonly startedCalls = new Set<number>();
+  private lastId: string | undefined;
 
   accept(data: string): StreamChunk[] {
     if (this.done) return [];
@@ -224,15 +225,32 @@ export class OpenAIStreamReader {
   }
 
   private toolCallPiece(item: unknown): StreamChunk | null {
-    if (!isObject(item) || !Number.isInteger(item.index) || (item.index as number) < 0) throw malformedStream();
-    const index = item.index as number;
+    if (!isObject(item)) throw malformedStream();
+    const index = this.toolCallIndex(item);
     const fn = isObject(item.function) ? item.function : {};
     const args = fn.arguments ?? '';
     if (typeof args !== 'string') throw malformedStream();
     if (this.startedCalls.has(index)) return args.length > 0 ? { type: 'tool_call', index, arguments: args } : null;
     if (typeof item.id !== 'string' || typeof fn.name !== 'string') throw malformedStream();
     this.startedCalls.add(index);
+    this.lastId = item.id;
     return { type: 'tool_call', index, id: item.id, name: fn.name, arguments: args };
+  }
+
+  /**
+   * The call an item belongs to: its `index`; some OpenAI-compatible servers
+   * leave `index` out, then an item with an id starts the next call and one
+   * without continues the last.
+   */
+  private toolCallIndex(item: Json): number {
+    if (item.index !== undefined) {
+      if (!Number.isInteger(item.index) || (item.index as number) < 0) throw malformedStream();
+      return item.index as number;
+    }
+    const last = this.startedCalls.size - 1;
+    if (typeof item.id === 'string' && !(last >= 0 && this.lastId === item.id)) return this.startedCalls.size;
+    if (last < 0) throw malformedStream();
+    return last;
   }
 
   /** The stream's body ended cleanly: `[DONE]` or at least a finish reason must have been seen. */
