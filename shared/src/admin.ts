@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { RequestRecord } from './traffic.js';
 import type { Operation } from './wire.js';
+import type { CircuitView, GroupView } from './routing.js';
 
 /** Header every mutating admin call must carry with the session's CSRF token. */
 export const ADMIN_CSRF_HEADER = 'x-sipp-admin-csrf';
@@ -160,6 +161,8 @@ export interface RoutesResponse {
   routes: RouteView[];
   /** Caller labels and the targets each may use (null = every target). Never token values. */
   callers: Array<{ caller: string; targets: string[] | null }>;
+  /** Configured `[[groups]]` (routing). */
+  groups?: GroupView[];
 }
 
 export interface TargetTraffic {
@@ -182,6 +185,8 @@ export interface TargetView {
   traffic: TargetTraffic;
   runtime: Record<string, number | string | boolean | null> | null;
   profile: Record<string, number | string | null> | null;
+  /** Circuit breaker state and drain flag (routing). */
+  circuit?: CircuitView;
 }
 
 /** `GET <admin>/api/targets`. */

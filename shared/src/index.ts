@@ -1,3 +1,4 @@
 export * from './wire.js';
 export * from './traffic.js';
 export * from './admin.js';
+export * from './routing.js';

@@ -6,6 +6,7 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
+import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
 
@@ -64,6 +65,7 @@ const LocalTargetSchema = z.strictObject({
   backend: z.enum(['auto', 'cpu', 'cuda', 'metal', 'vulkan']).default('auto'),
   stats: z.enum(['off', 'basic', 'profile']).default('basic'),
   runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
+  circuit: CircuitSchema.optional(),
 });
 
 const OpenAITargetSchema = z.strictObject({
@@ -74,6 +76,7 @@ const OpenAITargetSchema = z.strictObject({
   base_url: httpUrl.default('https://api.openai.com/v1'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  circuit: CircuitSchema.optional(),
 });
 
 const CompatibleTargetSchema = z.strictObject({
@@ -84,6 +87,7 @@ const CompatibleTargetSchema = z.strictObject({
   token_env: envName,
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   timeout_seconds: positiveSeconds.default(60),
+  circuit: CircuitSchema.optional(),
 });
 
 const AnthropicTargetSchema = z.strictObject({
@@ -95,6 +99,7 @@ const AnthropicTargetSchema = z.strictObject({
   version: z.string().min(1).default('2023-06-01'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  circuit: CircuitSchema.optional(),
 });
 
 const TargetSchema = z.discriminatedUnion('type', [
@@ -174,6 +179,7 @@ export const ConfigSchema = z
     routes: RoutesSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
     targets: z.array(TargetSchema).min(1, 'at least one [[targets]] entry is required'),
+    groups: z.array(GroupSchema).default([]),
   })
   .superRefine((cfg, ctx) => {
     if (cfg.public_bind === cfg.management_bind) {
@@ -192,12 +198,14 @@ export const ConfigSchema = z
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       names.add(t.name);
     });
+    checkGroups(ctx, cfg.targets, cfg.groups);
+    for (const g of cfg.groups) names.add(g.name);
     const callers = new Set<string>();
     cfg.tokens.forEach((t, i) => {
       if (callers.has(t.caller)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'caller'], message: `duplicate caller label "${t.caller}"` });
       callers.add(t.caller);
       t.targets.forEach((name, j) => {
-        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'targets', j], message: `unknown target "${name}"` });
+        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'targets', j], message: `unknown target "${name}" (no target or group has this name)` });
       });
     });
   });
@@ -218,5 +226,6 @@ export type OpenAITargetConfig = Extract<TargetConfig, { type: 'openai' }>;
 export type CompatibleTargetConfig = Extract<TargetConfig, { type: 'openai_compatible' }>;
 export type AnthropicTargetConfig = Extract<TargetConfig, { type: 'anthropic' }>;
 export type ProviderTargetConfig = OpenAITargetConfig | CompatibleTargetConfig | AnthropicTargetConfig;
+export type GroupConfig = GatewayConfig['groups'][number];
 export type TokenConfig = GatewayConfig['tokens'][number];
 export type RoutesConfig = GatewayConfig['routes'];

@@ -1,0 +1,252 @@
+/**
+ * Resolves a request's `model` (a target or a `[[groups]]` name) and runs the
+ * caller's `attempt` against its members: strategy order, circuit breakers,
+ * retries with backoff, fallbacks. One router serves every API surface: the
+ * surface decides what an attempt is (for streams: open the stream and await
+ * its first chunk, so every failure before the first byte to the client can
+ * fall over; later failures are the surface's business).
+ *
+ * A direct target request is a group of one with no retries: its circuit still
+ * applies (open or drained → 503 `unavailable`).
+ */
+import type { GroupStrategy, Operation } from '@sipp/shared';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { GatewayError } from '../errors.js';
+import type { Target } from '../targets/target.js';
+import { CircuitBreaker, type CircuitSettings, type CircuitTransition } from './circuit-breaker.js';
+import { failureKind, NO_RETRY, retryDelayMs, type RetrySettings } from './retry-policy.js';
+import { createStrategy, type Strategy } from './strategies.js';
+
+export interface GroupDefinition {
+  name: string;
+  strategy: GroupStrategy;
+  targets: string[];
+  weights?: number[];
+  retry: RetrySettings;
+}
+
+export type AttemptOutcome = 'success' | 'retryable_error' | 'error';
+
+/** Where the router reports what it did (metrics). */
+export interface RoutingMetrics {
+  attempt(target: string, outcome: AttemptOutcome): void;
+  fallback(group: string): void;
+  transition(t: CircuitTransition): void;
+}
+
+export interface RouterOptions {
+  targets: ReadonlyMap<string, Target>;
+  groups: readonly GroupDefinition[];
+  /** Per-target `[targets.circuit]`; absent = never opens by itself. */
+  circuits: ReadonlyMap<string, CircuitSettings>;
+  log: Logger;
+  metrics?: RoutingMetrics;
+  /** Epoch ms (tests inject a fake clock). */
+  now?: () => number;
+  /** [0, 1) for backoff jitter. */
+  random?: () => number;
+  /** Waits `ms` unless `signal` aborts first (then rejects). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export interface AttemptOptions {
+  /**
+   * Fail at once with a `busy` error instead of waiting in a local target's
+   * queue: set when `busy` is retryable and another member can still take the
+   * request (spillover).
+   */
+  noWait: boolean;
+}
+
+/** What the request record learns while the router works (RequestState has these fields). */
+export interface RouteTrace {
+  target: string | null;
+  group: string | null;
+  attempts: number;
+  upstreamStatus: number | null;
+}
+
+export interface Served<T> {
+  value: T;
+  target: Target;
+  /** Call when the response is over (streams: after the last frame) so least_busy sees it leave. */
+  done(): void;
+}
+
+interface Group extends GroupDefinition {
+  order: Strategy;
+}
+
+export class Router {
+  private readonly groups = new Map<string, Group>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+
+  constructor(private readonly options: RouterOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.sleep = options.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    for (const g of options.groups) {
+      this.groups.set(g.name, { ...g, order: createStrategy(g.strategy, g.targets.length, g.weights) });
+    }
+    for (const name of options.targets.keys()) {
+      const settings = options.circuits.get(name) ?? null;
+      this.breakers.set(name, new CircuitBreaker(name, settings, this.now, (t) => this.transitioned(t)));
+      this.inFlight.set(name, 0);
+    }
+  }
+
+  /** Whether `model` names a group or a target. */
+  has(model: string): boolean {
+    return this.groups.has(model) || this.options.targets.has(model);
+  }
+
+  isGroup(model: string): boolean {
+    return this.groups.has(model);
+  }
+
+  breaker(target: string): CircuitBreaker | undefined {
+    return this.breakers.get(target);
+  }
+
+  /** In-flight requests on a target (least_busy's measure). */
+  load(target: string): number {
+    return this.inFlight.get(target) ?? 0;
+  }
+
+  /**
+   * Runs `attempt` on the members of `model` until one succeeds, a failure is
+   * final, the members are exhausted or `signal` aborts (then it rejects with
+   * the signal's reason and starts nothing more).
+   */
+  async run<T>(
+    model: string,
+    operation: Operation,
+    signal: AbortSignal,
+    trace: RouteTrace,
+    attempt: (target: Target, options: AttemptOptions) => Promise<T>,
+  ): Promise<Served<T>> {
+    const group = this.groups.get(model);
+    const direct = this.options.targets.get(model);
+    if (!group && !direct) throw new GatewayError('resolution', `target "${model}" is not configured`);
+    trace.group = group ? group.name : null;
+
+    let members: Target[];
+    let retry: RetrySettings;
+    if (group) {
+      const all = group.targets.map((n) => this.options.targets.get(n)!);
+      const order = group.order.order((i) => this.load(all[i]!.name));
+      members = order.map((i) => all[i]!).filter((t) => t.operations.has(operation));
+      if (members.length === 0) {
+        throw new GatewayError('invalid_request', `no member of group "${group.name}" supports ${operation}`);
+      }
+      retry = group.retry;
+    } else {
+      if (!direct!.operations.has(operation)) {
+        throw new GatewayError('invalid_request', `target "${direct!.name}" (${direct!.type}) does not support ${operation}`);
+      }
+      members = [direct!];
+      retry = NO_RETRY;
+    }
+
+    let lastError: unknown = null;
+    let previous: { target: string; reason: string } | null = null;
+    for (let m = 0; m < members.length; m++) {
+      const target = members[m]!;
+      const breaker = this.breakers.get(target.name)!;
+      for (let tryNo = 1; tryNo <= retry.attempts; tryNo++) {
+        if (signal.aborted) throw abortReason(signal);
+        const permit = breaker.admit();
+        if (!permit) {
+          if (tryNo === 1) previous = { target: target.name, reason: 'circuit_open' };
+          break;
+        }
+        if (previous && previous.target !== target.name && group) this.fellBack(group.name, previous, target.name);
+        previous = null;
+        trace.attempts += 1;
+        trace.target = target.name;
+        const lastChance = m === members.length - 1 && tryNo === retry.attempts;
+        const noWait = retry.on.has('busy') && !lastChance;
+        this.enter(target.name);
+        let value: T;
+        try {
+          value = await attempt(target, { noWait });
+        } catch (err) {
+          this.leave(target.name);
+          const kind = failureKind(err);
+          const status = err instanceof GatewayError ? err.upstream?.upstreamStatus : undefined;
+          if (status !== undefined) trace.upstreamStatus = status;
+          if (signal.aborted) {
+            permit.abandon();
+            throw abortReason(signal);
+          }
+          if (kind === 'busy') permit.abandon();
+          else if (kind !== null) permit.failure(kind);
+          else if (err instanceof GatewayError && err.upstream) permit.success(); // it answered: alive
+          else permit.abandon();
+          const retryable = kind !== null && retry.on.has(kind);
+          this.options.metrics?.attempt(target.name, retryable ? 'retryable_error' : 'error');
+          if (!retryable) throw err;
+          lastError = err;
+          previous = { target: target.name, reason: kind };
+          if (tryNo === retry.attempts) break;
+          const wait = retryDelayMs(err, tryNo, retry, this.random);
+          if (wait === null) break;
+          try {
+            if (wait > 0) await this.sleep(wait, signal);
+          } catch (sleepErr) {
+            throw signal.aborted ? abortReason(signal) : sleepErr;
+          }
+          continue;
+        }
+        permit.success();
+        this.options.metrics?.attempt(target.name, 'success');
+        let left = false;
+        return {
+          value,
+          target,
+          done: () => {
+            if (left) return;
+            left = true;
+            this.leave(target.name);
+          },
+        };
+      }
+    }
+    if (lastError !== null) throw lastError;
+    throw this.unavailable(model, members);
+  }
+
+  private unavailable(model: string, members: readonly Target[]): GatewayError {
+    const waits = members.map((t) => this.breakers.get(t.name)!.retryAfterMs()).filter((w): w is number => w !== null);
+    const headers = waits.length ? { 'retry-after': String(Math.max(1, Math.ceil(Math.min(...waits) / 1000))) } : undefined;
+    const what = this.groups.has(model) ? `every member of group "${model}" is` : `target "${model}" is`;
+    return new GatewayError('unavailable', `${what} unavailable (circuit open or drained); retry later`, headers);
+  }
+
+  private fellBack(group: string, from: { target: string; reason: string }, to: string): void {
+    this.options.metrics?.fallback(group);
+    this.options.log.info({ group, from: from.target, to, reason: from.reason }, 'fallback');
+  }
+
+  private transitioned(t: CircuitTransition): void {
+    this.options.metrics?.transition(t);
+    this.options.log.warn({ target: t.target, from: t.from, to: t.to, reason: t.reason }, 'circuit transition');
+  }
+
+  private enter(target: string): void {
+    this.inFlight.set(target, (this.inFlight.get(target) ?? 0) + 1);
+  }
+
+  private leave(target: string): void {
+    this.inFlight.set(target, Math.max(0, (this.inFlight.get(target) ?? 0) - 1));
+  }
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
