@@ -17,10 +17,12 @@ import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
 import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
+import { createRouter } from './routing/from-config.js';
+import type { Router } from './routing/router.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
-import { createMetrics } from './telemetry/metrics.js';
+import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -42,6 +44,8 @@ export interface RunningGateway {
   /** Drains (readiness 503, new requests 503) then closes everything. Idempotent. */
   shutdown(): Promise<void>;
   targets: ReadonlyMap<string, Target>;
+  /** Groups, circuits and drains. */
+  router: Router;
   /** Runtime controls (the admin API changes these). */
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
 }
@@ -76,6 +80,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   }
 
+  const router = createRouter(
+    config,
+    targets,
+    logging.component('sipp_gateway_server::routing'),
+    createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name)),
+  );
+
   const startedAt = Date.now();
   let loadedAll = false;
   let draining = false;
@@ -92,6 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     rateLimiter,
     admission,
     targets: () => [...targets.values()].map((t) => t.describe()),
+    router,
     ready,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
   });
@@ -100,6 +112,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const publicApp = createPublicApp({
     config,
     targets,
+    router,
     blocklist,
     rateLimiter,
     admission,
@@ -202,6 +215,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready,
     shutdown,
     targets,
+    router,
     controls: { blocklist, rateLimiter, admission },
   };
 }

@@ -10,6 +10,7 @@ import type { Sessions } from './auth/sessions.js';
 import { blockClient, setConcurrency, setRateLimit, unblockClient } from './controls.js';
 import { AdminError } from './http/admin-error.js';
 import { readJson } from './http/read-json.js';
+import { drainTarget, releaseTarget } from './routing.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
 
@@ -78,6 +79,24 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       handle: async (ctx) => {
         setConcurrency(deps, await readJson(ctx));
         return security();
+      },
+    },
+    {
+      method: 'POST',
+      path: /^\/targets\/([^/]+)\/drain$/,
+      guard: 'csrf',
+      handle: (_ctx, [name]) => {
+        drainTarget(deps, name!);
+        return views.targets(deps, stats);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: /^\/targets\/([^/]+)\/drain$/,
+      guard: 'csrf',
+      handle: (_ctx, [name]) => {
+        releaseTarget(deps, name!);
+        return views.targets(deps, stats);
       },
     },
   ];

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.js';
+import type { Router } from '../routing/router.js';
 import type { Admission } from '../security/admission.js';
 import type { Blocklist } from '../security/blocklist.js';
 import type { RateLimiter } from '../security/rate-limit.js';
@@ -25,6 +26,8 @@ export interface AdminDeps {
   admission: Admission;
   /** Fresh descriptions of every target (runtime stats included). */
   targets(): TargetDescription[];
+  /** Groups, circuits and the drain control. */
+  router: Router;
   /** Whether the gateway is ready (all targets loaded, not draining). */
   ready(): boolean;
   /**

@@ -15,6 +15,7 @@ import type {
 } from '@sipp/shared';
 import type { TargetDescription } from '../targets/target.js';
 import type { AdminDeps } from './deps.js';
+import { circuitView, groupViews } from './routing.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 
 export const TOP_CLIENTS = 50;
@@ -63,6 +64,7 @@ export function routes(deps: AdminDeps): RoutesResponse {
     managementBind: deps.config.management_bind,
     routes: list,
     callers: deps.config.tokens.map((t) => ({ caller: t.caller, targets: t.targets.length ? [...t.targets] : null })),
+    groups: groupViews(deps),
   };
 }
 
@@ -80,6 +82,7 @@ export function targets(deps: AdminDeps, stats: TrafficStats): TargetsResponse {
         traffic: stats.target(d.name),
         runtime: d.runtime ?? null,
         profile: d.profile ?? null,
+        circuit: circuitView(deps, d.name),
       }),
     ),
   };

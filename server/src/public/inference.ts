@@ -2,7 +2,8 @@
  * The inference route handler: the SPEC §3 check order, then the target call.
  *
  *   client identity → blocklist → rate limit → bearer token → body size and
- *   JSON → authorization → target exists → admission → run
+ *   JSON → authorization → target or group exists (and supports the
+ *   operation) → admission → run (router: members, retries, fallbacks)
  *
  * Identity is resolved by the app before this handler runs.
  */
@@ -16,6 +17,7 @@ import type { Admission, Release } from '../security/admission.js';
 import type { Authenticator } from '../security/bearer.js';
 import type { Blocklist } from '../security/blocklist.js';
 import type { RateLimiter } from '../security/rate-limit.js';
+import type { Router } from '../routing/router.js';
 import type { CallContext, StreamChunk, Target, TextRequest } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import type { RequestState } from './request-state.js';
@@ -25,6 +27,8 @@ import { validateRequest } from './validate.js';
 export interface InferenceDeps {
   config: GatewayConfig;
   targets: ReadonlyMap<string, Target>;
+  /** Resolves `model` (target or group) and runs attempts with retries, fallbacks and circuits. */
+  router: Router;
   blocklist: Blocklist;
   rateLimiter: RateLimiter;
   authenticate: Authenticator;
@@ -63,13 +67,7 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
       throw new GatewayError('authorization', `this token may not use target "${request.model}"`);
     }
     st.model = request.model;
-    const target = deps.targets.get(request.model);
-    if (!target) throw new GatewayError('resolution', `target "${request.model}" is not configured`);
-    st.target = target.name;
-    st.attempts = 1;
-    if (!target.operations.has(operation)) {
-      throw new GatewayError('invalid_request', `target "${target.name}" (${target.type}) does not support ${operation}`);
-    }
+    const route = deps.router.resolve(request.model, operation);
 
     const release = deps.admission.tryAcquire();
     if (!release) throw new GatewayError('admission', 'the gateway is at max_concurrent_requests; retry later');
@@ -79,24 +77,34 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
       if (!ctx.res.writableFinished) abort.abort(new Error('client disconnected'));
     };
     ctx.res.once('close', onClose);
-    const callCtx = callContext(st.id, abort.signal, deps.log);
+    // Routing: every attempt (retry, fallback) gets a call context of its own;
+    // the response names the member that served (x-sipp-target) but keeps the
+    // `model` the client asked for.
+    const attempt = <T>(call: (target: Target, callCtx: CallContext) => Promise<T>) =>
+      deps.router.run(route, abort.signal, st, (target, o) => call(target, callContext(st.id, abort.signal, deps.log, o.noWait)));
 
     try {
       if (request.operation === 'embed') {
-        const result = await target.embed({ inputs: [request.input] }, callCtx);
+        const served = await attempt((t, c) => t.embed({ inputs: [request.input] }, c));
+        served.done();
+        ctx.set(TARGET_HEADER, served.target.name);
+        const result = served.value;
         applyUsage(st, result.usage);
         ctx.body = {
           id: result.id ?? gatewayId(),
-          model: target.name,
+          model: request.model,
           embedding: result.embeddings[0] ?? [],
           ...(result.usage ? { usage: result.usage } : {}),
         };
       } else if (!request.stream) {
-        const result = await target.complete(request.text, callCtx);
+        const served = await attempt((t, c) => t.complete(request.text, c));
+        served.done();
+        ctx.set(TARGET_HEADER, served.target.name);
+        const result = served.value;
         applyUsage(st, result.usage);
         const response: TextResponse = {
           id: result.id ?? gatewayId(),
-          model: target.name,
+          model: request.model,
           text: result.text,
           finish_reason: result.finishReason,
         };
@@ -104,9 +112,18 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
         ctx.body = response;
       } else {
         st.stream = true;
-        await streamResponse(ctx, st, target, request.text, callCtx, release);
+        // An attempt opens the stream and waits for its first chunk, so any
+        // failure before the first byte to the client can fall over.
+        const served = await attempt((t, c) => openStream(t, request.text, c));
+        ctx.set(TARGET_HEADER, served.target.name);
+        try {
+          await streamResponse(ctx, st, served.value, release);
+        } finally {
+          served.done();
+        }
       }
     } catch (err) {
+      if (st.target) ctx.set(TARGET_HEADER, st.target);
       if (abort.signal.aborted) {
         st.statusOverride = 499;
         st.code = 'client_closed_request';
@@ -129,11 +146,15 @@ function applyUsage(st: RequestState, usage: { input_tokens: number; output_toke
   st.outputTokens = usage.output_tokens;
 }
 
-function callContext(requestId: string, signal: AbortSignal, log: Logger): CallContext {
+/** Response header naming the target that served (or last tried) the request. */
+export const TARGET_HEADER = 'x-sipp-target';
+
+function callContext(requestId: string, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
   let child: Logger | undefined;
   return {
     requestId,
     signal,
+    noWait,
     get log() {
       child ??= log.child({ reqId: requestId });
       return child;
@@ -141,20 +162,26 @@ function callContext(requestId: string, signal: AbortSignal, log: Logger): CallC
   };
 }
 
-/**
- * Streams a generation as SSE. Errors before the first chunk propagate (the
- * client gets a JSON error); after it they become an `event: error` frame.
- */
-async function streamResponse(
-  ctx: Context,
-  st: RequestState,
-  target: Target,
-  text: TextRequest,
-  callCtx: CallContext,
-  release: Release,
-): Promise<void> {
+interface OpenedStream {
+  iterator: AsyncIterator<StreamChunk>;
+  first: IteratorResult<StreamChunk>;
+  callCtx: CallContext;
+}
+
+/** Starts a target's stream and waits for its first chunk (errors propagate: nothing was sent yet). */
+async function openStream(target: Target, text: TextRequest, callCtx: CallContext): Promise<OpenedStream> {
   const iterator = target.stream(text, callCtx)[Symbol.asyncIterator]();
-  let next: IteratorResult<StreamChunk> = await iterator.next();
+  const first = await iterator.next();
+  return { iterator, first, callCtx };
+}
+
+/**
+ * Streams a generation as SSE from its first chunk on: errors become an
+ * `event: error` frame (the router's retries and fallbacks are over by now).
+ */
+async function streamResponse(ctx: Context, st: RequestState, opened: OpenedStream, release: Release): Promise<void> {
+  const { iterator, callCtx } = opened;
+  let next: IteratorResult<StreamChunk> = opened.first;
 
   ctx.respond = false;
   const res = ctx.res;

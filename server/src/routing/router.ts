@@ -74,6 +74,13 @@ export interface Served<T> {
   done(): void;
 }
 
+/** A resolved `model`: its group (if any) and the members that support the operation, in listed order. */
+export interface Route {
+  model: string;
+  group: string | null;
+  members: readonly Target[];
+}
+
 interface Group extends GroupDefinition {
   order: Strategy;
 }
@@ -100,13 +107,9 @@ export class Router {
     }
   }
 
-  /** Whether `model` names a group or a target. */
-  has(model: string): boolean {
-    return this.groups.has(model) || this.options.targets.has(model);
-  }
-
-  isGroup(model: string): boolean {
-    return this.groups.has(model);
+  /** Configured groups, in configuration order. */
+  groupDefinitions(): GroupDefinition[] {
+    return [...this.groups.values()].map(({ order: _order, ...g }) => g);
   }
 
   breaker(target: string): CircuitBreaker | undefined {
@@ -119,39 +122,52 @@ export class Router {
   }
 
   /**
-   * Runs `attempt` on the members of `model` until one succeeds, a failure is
+   * What `model` names and which of its members support `operation`: throws
+   * 404 `resolution` for an unknown name and 400 `invalid_request` when no
+   * member supports the operation (members that do not are skipped).
+   */
+  resolve(model: string, operation: Operation): Route {
+    const group = this.groups.get(model);
+    if (group) {
+      const members = group.targets.map((n) => this.options.targets.get(n)!).filter((t) => t.operations.has(operation));
+      if (members.length === 0) throw new GatewayError('invalid_request', `no member of group "${group.name}" supports ${operation}`);
+      return { model, group: group.name, members };
+    }
+    const direct = this.options.targets.get(model);
+    if (!direct) throw new GatewayError('resolution', `target "${model}" is not configured`);
+    if (!direct.operations.has(operation)) {
+      throw new GatewayError('invalid_request', `target "${direct.name}" (${direct.type}) does not support ${operation}`);
+    }
+    return { model, group: null, members: [direct] };
+  }
+
+  /**
+   * Runs `attempt` on the route's members until one succeeds, a failure is
    * final, the members are exhausted or `signal` aborts (then it rejects with
    * the signal's reason and starts nothing more).
    */
   async run<T>(
-    model: string,
-    operation: Operation,
+    route: Route,
     signal: AbortSignal,
     trace: RouteTrace,
     attempt: (target: Target, options: AttemptOptions) => Promise<T>,
   ): Promise<Served<T>> {
-    const group = this.groups.get(model);
-    const direct = this.options.targets.get(model);
-    if (!group && !direct) throw new GatewayError('resolution', `target "${model}" is not configured`);
-    trace.group = group ? group.name : null;
-
-    let members: Target[];
-    let retry: RetrySettings;
+    const group = route.group === null ? null : this.groups.get(route.group)!;
+    trace.group = route.group;
+    let members: readonly Target[] = route.members;
+    let retry: RetrySettings = NO_RETRY;
     if (group) {
+      // The strategy orders the full member list (its rotation state is per
+      // group); members that do not support the operation then drop out.
       const all = group.targets.map((n) => this.options.targets.get(n)!);
-      const order = group.order.order((i) => this.load(all[i]!.name));
-      members = order.map((i) => all[i]!).filter((t) => t.operations.has(operation));
-      if (members.length === 0) {
-        throw new GatewayError('invalid_request', `no member of group "${group.name}" supports ${operation}`);
-      }
+      const supported = new Set(route.members);
+      members = group.order
+        .order((i) => this.load(all[i]!.name))
+        .map((i) => all[i]!)
+        .filter((t) => supported.has(t));
       retry = group.retry;
-    } else {
-      if (!direct!.operations.has(operation)) {
-        throw new GatewayError('invalid_request', `target "${direct!.name}" (${direct!.type}) does not support ${operation}`);
-      }
-      members = [direct!];
-      retry = NO_RETRY;
     }
+    const model = route.model;
 
     let lastError: unknown = null;
     let previous: { target: string; reason: string } | null = null;

@@ -83,6 +83,12 @@ export interface CallContext {
   signal: AbortSignal;
   /** Request-scoped logger (already carries the request id). Never log prompts. */
   log: Logger;
+  /**
+   * Local targets: fail at once with a `busy` GatewayError when no sequence is
+   * free instead of waiting in the queue (the router sets it when another
+   * group member can take the request). Providers ignore it.
+   */
+  noWait?: boolean;
 }
 
 export type TextRequest = TextInput & { options: GenerationOptions };

@@ -5,6 +5,8 @@
  */
 import { OPERATIONS, type Operation, type RequestRecord } from '@sipp/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CircuitTransition } from '../routing/circuit-breaker.js';
+import type { AttemptOutcome, RoutingMetrics } from '../routing/router.js';
 import type { RequestObserver } from './observer.js';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -112,6 +114,64 @@ export function createMetrics(options: {
           if (r.outputTokens) t.output.inc(r.outputTokens);
         }
       }
+    },
+  };
+}
+
+const CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+const ATTEMPT_OUTCOMES = ['success', 'retryable_error', 'error'] as const;
+
+/**
+ * Routing metrics (issue #10) on the gateway registry. Labels are configured
+ * target and group names and fixed outcome/state words only.
+ */
+export function createRoutingMetrics(
+  registry: Registry,
+  targetNames: readonly string[],
+  groupNames: readonly string[],
+): RoutingMetrics {
+  const attempts = new Counter({
+    name: 'sipp_gateway_upstream_attempts_total',
+    help: 'Calls to a target (each retry and fallback counts), by target and outcome (success, retryable_error, error).',
+    labelNames: ['target', 'outcome'],
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: 'sipp_gateway_fallbacks_total',
+    help: 'Requests of a group that moved on from one member to another.',
+    labelNames: ['group'],
+    registers: [registry],
+  });
+  const state = new Gauge({
+    name: 'sipp_gateway_circuit_state',
+    help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open (drained included).',
+    labelNames: ['target'],
+    registers: [registry],
+  });
+  const transitions = new Counter({
+    name: 'sipp_gateway_circuit_transitions_total',
+    help: 'Circuit breaker state changes per target, by the state entered.',
+    labelNames: ['target', 'to'],
+    registers: [registry],
+  });
+  const known = new Set(targetNames);
+  for (const t of targetNames) {
+    state.labels(t).set(0);
+    for (const o of ATTEMPT_OUTCOMES) attempts.labels(t, o).inc(0);
+  }
+  const knownGroups = new Set(groupNames);
+  for (const g of groupNames) fallbacks.labels(g).inc(0);
+  return {
+    attempt(target: string, outcome: AttemptOutcome) {
+      if (known.has(target)) attempts.labels(target, outcome).inc();
+    },
+    fallback(group: string) {
+      if (knownGroups.has(group)) fallbacks.labels(group).inc();
+    },
+    transition(t: CircuitTransition) {
+      if (!known.has(t.target)) return;
+      state.labels(t.target).set(CIRCUIT_STATE_VALUE[t.to]);
+      transitions.labels(t.target, t.to).inc();
     },
   };
 }

@@ -94,4 +94,25 @@ describe('SequencePool', () => {
     await assert.rejects(w, { code: 'shutting_down' });
     assert.equal(pool.queued, 0);
   });
+
+  it('noWait: a free item is handed out, none free fails busy at once without queueing', async () => {
+    const pool = new SequencePool(['only'], 4, 'local target "t"');
+    const held = await pool.acquire(live(), { noWait: true });
+    await assert.rejects(pool.acquire(live(), { noWait: true }), (err: unknown) => {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, 'admission');
+      assert.deepEqual(err.upstream, { phase: 'busy' });
+      return true;
+    });
+    assert.equal(pool.queued, 0, 'nothing waits in the queue');
+    held.release();
+    (await pool.acquire(live(), { noWait: true })).release();
+  });
+
+  it('marks a full queue as busy for routing', async () => {
+    const pool = new SequencePool(['only'], 0, 'local target "t"');
+    const held = await pool.acquire(live());
+    await assert.rejects(pool.acquire(live()), (err: unknown) => (err as GatewayError).upstream?.phase === 'busy');
+    held.release();
+  });
 });

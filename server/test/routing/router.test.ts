@@ -68,7 +68,7 @@ describe('router', () => {
     const { router, sleeps, attempts, fallbacks, logs } = setup({ group: { retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000, on: ALL_ON } } });
     const s = scripted({ a: [fault({ phase: 'status', upstreamStatus: 500 }), fault({ phase: 'status', upstreamStatus: 502 }), fault({ phase: 'connect' })] });
     const tr = trace();
-    const served = await router.run('g', 'chat', new AbortController().signal, tr, s.fn);
+    const served = await router.run(router.resolve('g', 'chat'), new AbortController().signal, tr, s.fn);
     assert.equal(served.value, 'b');
     assert.deepEqual(s.calls, ['a', 'a', 'a', 'b']);
     assert.deepEqual(sleeps, [50, 100]);
@@ -82,7 +82,7 @@ describe('router', () => {
   it('does not retry or fall over on a final error (400 from the provider)', async () => {
     const { router, attempts } = setup({ group: { retry: { attempts: 3, backoffMs: 1, maxBackoffMs: 1, on: ALL_ON } } });
     const s = scripted({ a: [fault({ phase: 'status', upstreamStatus: 400 })] });
-    await assert.rejects(router.run('g', 'chat', new AbortController().signal, trace(), s.fn), /upstream failed/);
+    await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn), /upstream failed/);
     assert.deepEqual(s.calls, ['a']);
     assert.deepEqual(attempts, [['a', 'error']]);
   });
@@ -90,14 +90,14 @@ describe('router', () => {
   it('only failure kinds listed in `on` are retried', async () => {
     const { router } = setup({ group: { retry: { attempts: 2, backoffMs: 1, maxBackoffMs: 1, on: new Set(['5xx'] as const) } } });
     const s = scripted({ a: [fault({ phase: 'connect' })] });
-    await assert.rejects(router.run('g', 'chat', new AbortController().signal, trace(), s.fn));
+    await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn));
     assert.deepEqual(s.calls, ['a']);
   });
 
   it('rethrows the last error when every member failed', async () => {
     const { router } = setup();
     const s = scripted({ a: [fault({ phase: 'connect' })], b: [fault({ phase: 'connect' })], c: [fault({ phase: 'status', upstreamStatus: 503 })] });
-    await assert.rejects(router.run('g', 'chat', new AbortController().signal, trace(), s.fn), (e: GatewayError) => e.upstream?.upstreamStatus === 503);
+    await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn), (e: GatewayError) => e.upstream?.upstreamStatus === 503);
     assert.deepEqual(s.calls, ['a', 'b', 'c']);
   });
 
@@ -107,7 +107,7 @@ describe('router', () => {
       a: [fault({ phase: 'status', upstreamStatus: 429, retryAfterMs: 30_000 })],
       b: [fault({ phase: 'status', upstreamStatus: 429, retryAfterMs: 300 })],
     });
-    const served = await router.run('g', 'chat', new AbortController().signal, trace(), s.fn);
+    const served = await router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn);
     assert.equal(served.value, 'b');
     assert.deepEqual(s.calls, ['a', 'b', 'b']);
     assert.deepEqual(sleeps, [300]);
@@ -117,13 +117,13 @@ describe('router', () => {
     const { router, clock } = setup({ circuits: { a: { failureThreshold: 2, openMs: 5000 } } });
     const s = scripted({ a: [fault({ phase: 'connect' }), fault({ phase: 'connect' })] });
     const signal = new AbortController().signal;
-    await router.run('g', 'chat', signal, trace(), s.fn);
-    await router.run('g', 'chat', signal, trace(), s.fn);
+    await router.run(router.resolve('g', 'chat'), signal, trace(), s.fn);
+    await router.run(router.resolve('g', 'chat'), signal, trace(), s.fn);
     assert.equal(router.breaker('a')!.snapshot().state, 'open');
-    await router.run('g', 'chat', signal, trace(), s.fn);
+    await router.run(router.resolve('g', 'chat'), signal, trace(), s.fn);
     assert.deepEqual(s.calls, ['a', 'b', 'a', 'b', 'b']);
     clock.t += 5000;
-    const served = await router.run('g', 'chat', signal, trace(), s.fn);
+    const served = await router.run(router.resolve('g', 'chat'), signal, trace(), s.fn);
     assert.equal(served.value, 'a', 'the probe succeeds');
     assert.equal(router.breaker('a')!.snapshot().state, 'closed');
   });
@@ -134,7 +134,7 @@ describe('router', () => {
     const s = scripted({ a: [fault({ phase: 'connect' })], b: [fault({ phase: 'connect' })] });
     const signal = new AbortController().signal;
     clock.t = 0;
-    await assert.rejects(router.run('g', 'chat', signal, trace(), async (t) => {
+    await assert.rejects(router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => {
       if (t.name === 'c') clock.t = 4000;
       return s.fn(t).then(() => {
         throw fault({ phase: 'connect' });
@@ -142,7 +142,7 @@ describe('router', () => {
     }));
     clock.t = 6500;
     const calls = s.calls.length;
-    await assert.rejects(router.run('g', 'chat', signal, trace(), s.fn), (e: GatewayError) => {
+    await assert.rejects(router.run(router.resolve('g', 'chat'), signal, trace(), s.fn), (e: GatewayError) => {
       assert.equal(e.code, 'unavailable');
       assert.equal(e.status, 503);
       assert.equal(e.headers?.['retry-after'], '4'); // a and b half-open at 10 000 ms: 3.5 s → 4
@@ -155,24 +155,24 @@ describe('router', () => {
     const { router } = setup();
     router.breaker('a')!.drain();
     const s = scripted({});
-    await assert.rejects(router.run('a', 'chat', new AbortController().signal, trace(), s.fn), { code: 'unavailable' });
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn), { code: 'unavailable' });
     assert.deepEqual(s.calls, []);
     router.breaker('a')!.release();
-    assert.equal((await router.run('a', 'chat', new AbortController().signal, trace(), s.fn)).value, 'a');
+    assert.equal((await router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn)).value, 'a');
   });
 
   it('skips members that do not support the operation; none → 400', async () => {
     const { router } = setup({ targets: [target('a', ['chat']), target('b', ['chat', 'embed'])] });
     const s = scripted({});
-    assert.equal((await router.run('g', 'embed', new AbortController().signal, trace(), s.fn)).value, 'b');
+    assert.equal((await router.run(router.resolve('g', 'embed'), new AbortController().signal, trace(), s.fn)).value, 'b');
     const none = setup({ targets: [target('a', ['chat'])] });
-    await assert.rejects(none.router.run('g', 'embed', new AbortController().signal, trace(), s.fn), { code: 'invalid_request' });
+    assert.throws(() => none.router.resolve('g', 'embed'), { code: 'invalid_request' });
   });
 
   it('asks only non-last attempts not to wait in a local queue (busy spillover)', async () => {
     const { router } = setup({ targets: [target('a'), target('b')] });
     const seen: Array<[string, boolean]> = [];
-    await router.run('g', 'chat', new AbortController().signal, trace(), async (t, o) => {
+    await router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), async (t, o) => {
       seen.push([t.name, o.noWait]);
       if (t.name === 'a') throw fault({ phase: 'busy' });
       return 1;
@@ -198,7 +198,7 @@ describe('router', () => {
         }),
     });
     await assert.rejects(
-      router.run('g', 'chat', controller.signal, trace(), async (t) => {
+      router.run(router.resolve('g', 'chat'), controller.signal, trace(), async (t) => {
         calls.push(t.name);
         throw fault({ phase: 'connect' });
       }),
@@ -210,14 +210,14 @@ describe('router', () => {
   it('least_busy routes around the member holding a request', async () => {
     const { router } = setup({ group: { strategy: 'least_busy' }, targets: [target('a'), target('b')] });
     const signal = new AbortController().signal;
-    const first = await router.run('g', 'chat', signal, trace(), async (t) => t.name);
+    const first = await router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => t.name);
     assert.equal(first.value, 'a');
     assert.equal(router.load('a'), 1);
-    const second = await router.run('g', 'chat', signal, trace(), async (t) => t.name);
+    const second = await router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => t.name);
     assert.equal(second.value, 'b');
     first.done();
     first.done();
     assert.equal(router.load('a'), 0, 'done() is idempotent');
-    assert.equal((await router.run('g', 'chat', signal, trace(), async (t) => t.name)).value, 'a');
+    assert.equal((await router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => t.name)).value, 'a');
   });
 });

@@ -180,7 +180,7 @@ export class LocalTarget implements Target {
         `${req.operation === 'chat' ? 'messages' : 'prompt'}: ${prompt.tokens.length} tokens do not fit the target's context of ${contextSize} tokens`,
       );
     }
-    const lease = await r.pool.acquire(ctx.signal);
+    const lease = await r.pool.acquire(ctx.signal, { noWait: ctx.noWait });
     const acquiredAt = performance.now();
     const seq = lease.item;
     const gen = generate(
@@ -233,7 +233,7 @@ export class LocalTarget implements Target {
 
   async embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult> {
     const r = this.requireReady();
-    const lease = await r.embedPool.acquire(ctx.signal);
+    const lease = await r.embedPool.acquire(ctx.signal, { noWait: ctx.noWait });
     try {
       const embeddings: number[][] = [];
       let inputTokens = 0;

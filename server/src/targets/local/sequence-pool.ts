@@ -1,6 +1,8 @@
 /**
  * A fixed set of slots (context sequences) handed out one request at a time,
- * with a bounded FIFO queue of waiters. Queue full → 429 `admission`. A waiter
+ * with a bounded FIFO queue of waiters. Queue full → 429 `admission` (marked
+ * `busy` for routing). With `noWait` a request that finds no free slot fails
+ * `busy` at once instead of queueing (spillover to another group member). A waiter
  * whose request is aborted leaves the queue at once. Releasing is idempotent so
  * every exit path (success, error, abort) can call it.
  *
@@ -44,13 +46,23 @@ export class SequencePool<T> {
     return this.waiters.length;
   }
 
-  acquire(signal: AbortSignal): Promise<PoolLease<T>> {
+  acquire(signal: AbortSignal, options: { noWait?: boolean } = {}): Promise<PoolLease<T>> {
     if (signal.aborted) return Promise.reject(abortError(signal));
     const item = this.free.shift();
     if (item !== undefined) return Promise.resolve(this.lease(item));
+    if (options.noWait) {
+      return Promise.reject(
+        new GatewayError('admission', `${this.label} is busy: all ${this.total} sequences in use`, undefined, { phase: 'busy' }),
+      );
+    }
     if (this.waiters.length >= this.maxQueue) {
       return Promise.reject(
-        new GatewayError('admission', `${this.label} is busy: all ${this.total} sequences in use and ${this.maxQueue} requests waiting`),
+        new GatewayError(
+          'admission',
+          `${this.label} is busy: all ${this.total} sequences in use and ${this.maxQueue} requests waiting`,
+          undefined,
+          { phase: 'busy' },
+        ),
       );
     }
     return new Promise<PoolLease<T>>((resolve, reject) => {

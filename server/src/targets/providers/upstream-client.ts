@@ -155,7 +155,12 @@ export class UpstreamClient {
     // its content is never logged or returned: it may echo a credential.
     await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode }, 'upstream returned an error status');
-    throw new GatewayError('upstream', `upstream returned HTTP ${res.statusCode}`);
+    const retryAfterMs = parseRetryAfter(res.headers);
+    throw new GatewayError('upstream', `upstream returned HTTP ${res.statusCode}`, undefined, {
+      phase: 'status',
+      upstreamStatus: res.statusCode,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
   }
 
   private fault(ctx: CallContext, message: string): GatewayError {
@@ -167,20 +172,32 @@ export class UpstreamClient {
     if (deadline.cause === 'client') return ctx.signal.reason ?? err;
     if (deadline.cause === 'timeout' || isUndiciTimeout(err)) {
       ctx.log.warn({ target: this.targetName, phase }, 'upstream timed out');
-      return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`);
+      return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`, undefined, { phase: 'timeout' });
     }
     if (err instanceof GatewayError) return err;
     const code = (err as { code?: unknown } | null)?.code;
     ctx.log.warn({ target: this.targetName, phase, errorCode: typeof code === 'string' ? code : undefined }, 'upstream exchange failed');
     switch (phase) {
       case 'connect':
-        return new GatewayError('upstream', 'upstream connection failed');
+        return new GatewayError('upstream', 'upstream connection failed', undefined, { phase: 'connect' });
       case 'body':
-        return new GatewayError('upstream', 'upstream response ended unexpectedly');
+        return new GatewayError('upstream', 'upstream response ended unexpectedly', undefined, { phase: 'stream' });
       case 'stream':
-        return new GatewayError('upstream', 'upstream stream ended unexpectedly');
+        return new GatewayError('upstream', 'upstream stream ended unexpectedly', undefined, { phase: 'stream' });
     }
   }
+}
+
+/** Retry-After (seconds or HTTP date) or OpenAI's retry-after-ms, in milliseconds. */
+export function parseRetryAfter(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const ms = first(headers['retry-after-ms']);
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
+  const value = first(headers['retry-after'])?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function isUndiciTimeout(err: unknown): boolean {

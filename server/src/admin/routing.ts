@@ -1,0 +1,54 @@
+/**
+ * Routing in the admin API: each target's circuit (state, failures, success
+ * rate), the configured groups, and the drain control (force a target's
+ * circuit open until released; the next public request already sees it).
+ */
+import type { CircuitView, GroupView } from '@sipp/shared';
+import type { AdminDeps } from './deps.js';
+import { AdminError } from './http/admin-error.js';
+
+export function circuitView(deps: AdminDeps, target: string): CircuitView | undefined {
+  const breaker = deps.router.breaker(target);
+  if (!breaker) return undefined;
+  const configured = deps.config.targets.find((t) => t.name === target)?.circuit;
+  return {
+    ...breaker.snapshot(),
+    settings: configured ? { failureThreshold: configured.failure_threshold, openSeconds: configured.open_seconds } : null,
+  };
+}
+
+export function groupViews(deps: AdminDeps): GroupView[] {
+  return deps.router.groupDefinitions().map((g) => ({
+    name: g.name,
+    strategy: g.strategy,
+    targets: [...g.targets],
+    weights: g.weights ? [...g.weights] : null,
+    retry: { attempts: g.retry.attempts, backoffMs: g.retry.backoffMs, maxBackoffMs: g.retry.maxBackoffMs, on: [...g.retry.on] },
+  }));
+}
+
+function breakerOf(deps: AdminDeps, name: string) {
+  const breaker = deps.router.breaker(decodeURIComponentSafe(name));
+  if (!breaker) throw new AdminError('not_found', 'no such target');
+  return breaker;
+}
+
+export function drainTarget(deps: AdminDeps, name: string): void {
+  const breaker = breakerOf(deps, name);
+  breaker.drain();
+  deps.log.info({ control: 'drain', target: breaker.target }, 'admin drained a target');
+}
+
+export function releaseTarget(deps: AdminDeps, name: string): void {
+  const breaker = breakerOf(deps, name);
+  breaker.release();
+  deps.log.info({ control: 'release', target: breaker.target }, 'admin released a target');
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new AdminError('invalid_request', 'malformed target name');
+  }
+}
