@@ -17,7 +17,7 @@ import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
 import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
-import { createRouter } from './routing/from-config.js';
+import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
@@ -33,6 +33,8 @@ export interface GatewayOptions {
   graceMs?: number;
   /** Prometheus default process metrics (off in tests that start many gateways). */
   processMetrics?: boolean;
+  /** Clock, jitter and backoff sleep of the router (tests inject fakes). */
+  routing?: RoutingClock;
 }
 
 export interface RunningGateway {
@@ -85,6 +87,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     targets,
     logging.component('sipp_gateway_server::routing'),
     createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name)),
+    options.routing,
   );
 
   const startedAt = Date.now();

@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Target } from '../targets/target.js';
 import type { CircuitSettings } from './circuit-breaker.js';
-import { Router, type GroupDefinition, type RoutingMetrics } from './router.js';
+import { Router, type GroupDefinition, type RouterOptions, type RoutingMetrics } from './router.js';
+
+/** What tests may inject into the router: a clock, the jitter source and the backoff sleep. */
+export type RoutingClock = Pick<RouterOptions, 'now' | 'random' | 'sleep'>;
 
 export function groupDefinitions(config: GatewayConfig): GroupDefinition[] {
   return config.groups.map((g) => ({
@@ -28,6 +31,12 @@ export function circuitSettings(config: GatewayConfig): Map<string, CircuitSetti
   return map;
 }
 
-export function createRouter(config: GatewayConfig, targets: ReadonlyMap<string, Target>, log: Logger, metrics: RoutingMetrics): Router {
-  return new Router({ targets, groups: groupDefinitions(config), circuits: circuitSettings(config), log, metrics });
+export function createRouter(
+  config: GatewayConfig,
+  targets: ReadonlyMap<string, Target>,
+  log: Logger,
+  metrics: RoutingMetrics,
+  clock: RoutingClock = {},
+): Router {
+  return new Router({ targets, groups: groupDefinitions(config), circuits: circuitSettings(config), log, metrics, ...clock });
 }

@@ -61,6 +61,8 @@ export interface AttemptOptions {
 
 /** What the request record learns while the router works (RequestState has these fields). */
 export interface RouteTrace {
+  /** Request id, for the fallback log line. */
+  id?: string;
   target: string | null;
   group: string | null;
   attempts: number;
@@ -181,7 +183,7 @@ export class Router {
           if (tryNo === 1) previous = { target: target.name, reason: 'circuit_open' };
           break;
         }
-        if (previous && previous.target !== target.name && group) this.fellBack(group.name, previous, target.name);
+        if (previous && previous.target !== target.name && group) this.fellBack(group.name, previous, target.name, trace.id);
         previous = null;
         trace.attempts += 1;
         trace.target = target.name;
@@ -244,9 +246,9 @@ export class Router {
     return new GatewayError('unavailable', `${what} unavailable (circuit open or drained); retry later`, headers);
   }
 
-  private fellBack(group: string, from: { target: string; reason: string }, to: string): void {
+  private fellBack(group: string, from: { target: string; reason: string }, to: string, reqId: string | undefined): void {
     this.options.metrics?.fallback(group);
-    this.options.log.info({ group, from: from.target, to, reason: from.reason }, 'fallback');
+    this.options.log.info({ reqId, group, from: from.target, to, reason: from.reason }, 'fallback');
   }
 
   private transitioned(t: CircuitTransition): void {

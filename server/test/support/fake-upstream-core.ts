@@ -24,8 +24,8 @@ export interface RecordedRequest {
 export type FakeBehavior =
   /** Well-formed answers (the default). */
   | { kind: 'normal' }
-  /** This status with the provider's error JSON (or `body` verbatim). */
-  | { kind: 'status'; status: number; body?: string }
+  /** This status with the provider's error JSON (or `body` verbatim), plus `headers` (e.g. retry-after). */
+  | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   /** 200 with a truncated JSON document (finite) or a non-JSON `data:` frame (stream) after N frames. */
   | { kind: 'malformed'; afterChunks?: number }
   /** Destroy the socket mid-body (finite: after half the body; stream: after N frames). */
@@ -65,7 +65,10 @@ export interface FakeUpstream {
   readonly abortedCount: number;
   /** TCP connections currently open to the fake. */
   readonly openConnections: number;
+  /** The behavior of every request (clears queued ones). */
   setBehavior(behavior: FakeBehavior): void;
+  /** Behaviors for the next requests, one each, before the standing behavior applies again. */
+  queueBehaviors(...behaviors: FakeBehavior[]): void;
   /** Resolves once at least `n` responses were aborted by the client (rejects after `timeoutMs`). */
   waitForAborts(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -84,6 +87,7 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
   const timers = new Set<NodeJS.Timeout>();
   const abortWaiters = new Set<() => void>();
   let behavior: FakeBehavior = { kind: 'normal' };
+  const queued: FakeBehavior[] = [];
   let aborted = 0;
   let nextSocketId = 0;
 
@@ -108,7 +112,7 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
       if (record) {
         requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, connection: socketIds.get(req.socket) ?? -1 });
       }
-      const current = behavior;
+      const current = queued.shift() ?? behavior;
       let resetByFake = false;
       res.on('close', () => {
         if (res.writableFinished || resetByFake) return;
@@ -134,7 +138,7 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
       case 'delay':
         return later(b.ms, () => respond(req, res, body, { kind: 'normal' }, reset));
       case 'status':
-        return sendJson(res, b.status, b.body ?? wire.errorBody(b.status));
+        return sendJson(res, b.status, b.body ?? wire.errorBody(b.status), b.headers);
     }
     if (rendered.type === 'json') {
       const status = rendered.status ?? 200;
@@ -207,6 +211,10 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
     },
     setBehavior(b) {
       behavior = b;
+      queued.length = 0;
+    },
+    queueBehaviors(...b) {
+      queued.push(...b);
     },
     waitForAborts(n, timeoutMs = 5_000) {
       return new Promise<void>((resolve, reject) => {
@@ -234,8 +242,8 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
   };
 }
 
-function sendJson(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+function sendJson(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 

@@ -4,6 +4,7 @@
  */
 import { parseConfigText } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import type { RoutingClock } from '../../src/routing/from-config.js';
 import { createLogging } from '../../src/telemetry/logger.js';
 
 export interface TestGateway {
@@ -24,6 +25,8 @@ export interface TestGatewayOptions {
   logLevel?: string;
   /** Wait for targets to load (default true). */
   waitLoaded?: boolean;
+  /** Fake clock / jitter / sleep for the router. */
+  routing?: RoutingClock;
 }
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
@@ -32,7 +35,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
   const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) } });
-  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: false });
+  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: false, routing: options.routing });
   if (options.waitLoaded !== false) await gateway.loaded;
   return {
     publicUrl: gateway.publicUrl,
