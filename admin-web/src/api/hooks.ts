@@ -85,3 +85,15 @@ export const useSetRateLimit = () => useSecurityMutation((v: RateLimitUpdate) =>
 export const useSetConcurrency = () => useSecurityMutation((v: ConcurrencyUpdate) => api<SecurityResponse>('PUT', 'controls/concurrency', v));
 export const useBlock = () => useSecurityMutation((ip: string) => api<SecurityResponse>('POST', `security/blocklist/${encodeURIComponent(ip)}`));
 export const useUnblock = () => useSecurityMutation((ip: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(ip)}`));
+
+function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: fn,
+    onSuccess: (data) => qc.setQueryData(['targets'], data),
+  });
+}
+
+/** Drain: force a target's circuit open until released (routing). */
+export const useDrain = () => useTargetsMutation((name) => api<TargetsResponse>('POST', `targets/${encodeURIComponent(name)}/drain`));
+export const useRelease = () => useTargetsMutation((name) => api<TargetsResponse>('DELETE', `targets/${encodeURIComponent(name)}/drain`));

@@ -1,4 +1,5 @@
 import { useRoutes } from '../api/hooks';
+import { GroupsTable } from '../components/Circuit';
 import { QueryView } from '../components/States';
 
 export function Routes() {
@@ -36,6 +37,8 @@ export function Routes() {
                 </tbody>
               </table>
             </div>
+            <h2>Groups</h2>
+            <GroupsTable groups={data.groups ?? []} />
             <h2>Callers</h2>
             <p className="muted small">Bearer tokens are identified by their configured label only.</p>
             <div className="table-wrap">

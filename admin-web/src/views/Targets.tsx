@@ -1,5 +1,6 @@
 import type { TargetView } from '@sipp/shared';
 import { useTargets } from '../api/hooks';
+import { CircuitPanel } from '../components/Circuit';
 import { Empty, QueryView } from '../components/States';
 import { ago, compact, ms, num } from '../format';
 
@@ -92,6 +93,7 @@ function TargetCard({ t }: { t: TargetView }) {
           <strong>{ago(t.traffic.lastRequestAt)}</strong>
         </div>
       </div>
+      {t.circuit && <CircuitPanel target={t.name} circuit={t.circuit} />}
       {t.runtime && (
         <>
           <h3>Runtime</h3>

@@ -1,0 +1,144 @@
+/**
+ * Routing in the Admin Dashboard end to end: a real gateway process with a
+ * fallback group over two fake upstreams, headless Chromium. The operator
+ * drains the primary from the Targets view (the next public request is served
+ * by the secondary), then releases it; Routes shows the group. Management
+ * responses are scanned for the configured secrets.
+ */
+import { expect, test, type Page, type Response } from '@playwright/test';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
+import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+
+const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
+const SECRETS = {
+  SIPP_E2E_ADMIN_PASSWORD: 'e2e-Routing-Pass-19bc02',
+  SIPP_E2E_TOKEN: 'e2e-routing-token-4f8e1c22',
+  SIPP_E2E_UPSTREAM_KEY: 'sk-e2e-routing-key-90d3e1',
+};
+
+test.describe.configure({ mode: 'serial' });
+
+let primary: FakeUpstream;
+let secondary: FakeUpstream;
+let gateway: GatewayProcess;
+let page: Page;
+const scanned: Array<{ url: string; body: string; headers: string }> = [];
+const pending: Array<Promise<void>> = [];
+
+async function ask(): Promise<{ status: number; target: string | null }> {
+  const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SECRETS.SIPP_E2E_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'hello' }] }),
+  });
+  await res.text();
+  return { status: res.status, target: res.headers.get('x-sipp-target') };
+}
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+const target = (name: string, url: string) => `[[targets]]
+name = "${name}"
+type = "openai_compatible"
+model = "served-model"
+base_url = "${url}"
+token_env = "SIPP_E2E_UPSTREAM_KEY"
+timeout_seconds = 10
+`;
+
+test.beforeAll(async ({ browser }) => {
+  await mkdir(ARTIFACTS, { recursive: true });
+  primary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
+  secondary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
+  gateway = await startGatewayProcess(
+    `public_bind = "127.0.0.1:0"
+management_bind = "127.0.0.1:0"
+admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
+
+[security]
+
+[[tokens]]
+env = "SIPP_E2E_TOKEN"
+caller = "e2e-client"
+
+${target('primary', primary.url)}
+[targets.circuit]
+failure_threshold = 3
+open_seconds = 30
+
+${target('secondary', secondary.url)}
+
+[[groups]]
+name = "assistant"
+strategy = "fallback"
+targets = ["primary", "secondary"]
+`,
+    SECRETS,
+  );
+  page = await browser.newPage();
+  page.on('response', (res: Response) => {
+    if (!res.url().startsWith(gateway.managementUrl)) return;
+    pending.push(
+      (async () => {
+        const headers = JSON.stringify(await res.allHeaders());
+        const body = await res.text().catch(() => '');
+        scanned.push({ url: res.url(), body, headers });
+      })(),
+    );
+  });
+});
+
+test.afterAll(async () => {
+  await page?.close();
+  await gateway?.stop();
+  await primary?.close();
+  await secondary?.close();
+});
+
+test('drain and release a target from the Targets view', async () => {
+  expect(await ask()).toEqual({ status: 200, target: 'primary' });
+
+  await page.goto(`${gateway.managementUrl}/admin/`);
+  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Targets' }).click();
+
+  const circuit = page.getByTestId('circuit-primary');
+  await expect(page.getByTestId('circuit-state-primary')).toHaveText('closed');
+  await expect(circuit).toContainText('opens after 3 failures for 30s');
+  await expect(circuit).toContainText('100%');
+  await expect(page.getByTestId('circuit-secondary')).toContainText('opens only when drained');
+
+  await page.getByRole('button', { name: 'Drain primary' }).click();
+  await expect(page.getByTestId('circuit-state-primary')).toHaveText('drained');
+  await shot('routing-01-drained');
+  expect(await ask()).toEqual({ status: 200, target: 'secondary' });
+
+  await page.getByRole('button', { name: 'Release primary' }).click();
+  await expect(page.getByTestId('circuit-state-primary')).toHaveText('closed');
+  expect(await ask()).toEqual({ status: 200, target: 'primary' });
+});
+
+test('Routes shows the group with its strategy and members', async () => {
+  await page.getByRole('link', { name: 'Routes' }).click();
+  const groups = page.getByTestId('groups-table');
+  await expect(groups).toContainText('assistant');
+  await expect(groups).toContainText('fallback');
+  await expect(groups).toContainText('primary → secondary');
+  await shot('routing-02-routes');
+});
+
+test('no management response carried a secret', async () => {
+  await Promise.all(pending);
+  expect(scanned.some((r) => r.url.includes('/drain'))).toBe(true);
+  const leaks = scanned.flatMap((r) =>
+    Object.entries(SECRETS)
+      .filter(([, value]) => r.body.includes(value) || r.headers.includes(value))
+      .map(([name]) => `${name} in ${r.url}`),
+  );
+  expect(leaks).toEqual([]);
+  expect(gateway.logs.filter((line) => Object.values(SECRETS).some((v) => line.includes(v)))).toEqual([]);
+});
