@@ -206,8 +206,10 @@ export class Router {
           else if (kind !== null) permit.failure(kind);
           else if (err instanceof GatewayError && err.upstream) permit.success(); // it answered: alive
           else permit.abandon();
+          // The metric says whether the failure was of a transient kind, whatever
+          // this request's policy does with it (direct requests never retry).
+          this.options.metrics?.attempt(target.name, kind !== null ? 'retryable_error' : 'error');
           const retryable = kind !== null && retry.on.has(kind);
-          this.options.metrics?.attempt(target.name, retryable ? 'retryable_error' : 'error');
           if (!retryable) throw err;
           lastError = err;
           previous = { target: target.name, reason: kind };

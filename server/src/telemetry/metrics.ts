@@ -132,7 +132,7 @@ export function createRoutingMetrics(
 ): RoutingMetrics {
   const attempts = new Counter({
     name: 'sipp_gateway_upstream_attempts_total',
-    help: 'Calls to a target (each retry and fallback counts), by target and outcome (success, retryable_error, error).',
+    help: 'Calls to a target (each retry and fallback counts), by target and outcome: success, retryable_error (connect, timeout, 429, 5xx, busy), error (any other failure).',
     labelNames: ['target', 'outcome'],
     registers: [registry],
   });
