@@ -83,10 +83,10 @@ describe('management listener', () => {
     assert.equal(value('sipp_gateway_input_tokens_total{target="chat"}'), 16);
     assert.equal(value('sipp_gateway_output_tokens_total{target="chat"}'), 6);
     assert.equal(value('sipp_gateway_request_duration_seconds_count{operation="query"}'), 2);
-    // Labels only from fixed sets: no caller, IP, token or request id in any series.
+    // Labels only from fixed sets (routing adds outcome, group and circuit state): no caller, IP, token or request id in any series.
     for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
       const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
-      for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['operation', 'status_class', 'target', 'le'].includes(m[1]!), `label ${m[1]} in ${line}`);
+      for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!), `label ${m[1]} in ${line}`);
     }
     for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz', '127.0.0.1']) assert.ok(!text.includes(secret), secret);
   });
