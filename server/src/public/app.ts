@@ -70,7 +70,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
         },
         allowMethods: ['POST', 'OPTIONS'],
         allowHeaders: CORS_HEADERS,
-        exposeHeaders: ['x-request-id', 'retry-after'],
+        exposeHeaders: ['x-request-id', 'retry-after', 'x-sipp-target'],
         maxAge: 600,
       }),
     );

@@ -52,6 +52,7 @@ describe('CORS on the public listener', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('access-control-allow-origin'), ALLOWED);
     assert.match(r.headers.get('access-control-expose-headers') ?? '', /x-request-id/);
+    assert.match(r.headers.get('access-control-expose-headers') ?? '', /x-sipp-target/);
   });
 
   it('refuses other origins: no CORS headers on preflight or request, never a wildcard', async () => {
