@@ -82,13 +82,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }
   }
 
-  const router = createRouter(
-    config,
-    targets,
-    logging.component('sipp_gateway_server::routing'),
-    createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name)),
-    options.routing,
-  );
+  const routingMetrics = createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name));
+  const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
+  routingMetrics.watchCircuits(() => router.circuitStates());
 
   const startedAt = Date.now();
   let loadedAll = false;

@@ -9,7 +9,7 @@
  * A direct target request is a group of one with no retries: its circuit still
  * applies (open or drained → 503 `unavailable`).
  */
-import type { GroupStrategy, Operation } from '@sipp/shared';
+import type { CircuitState, GroupStrategy, Operation } from '@sipp/shared';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -116,6 +116,11 @@ export class Router {
 
   breaker(target: string): CircuitBreaker | undefined {
     return this.breakers.get(target);
+  }
+
+  /** Every target's circuit state now (metrics scrape). */
+  *circuitStates(): Iterable<readonly [string, CircuitState]> {
+    for (const [name, b] of this.breakers) yield [name, b.snapshot().state] as const;
   }
 
   /** In-flight requests on a target (least_busy's measure). */

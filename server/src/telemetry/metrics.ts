@@ -5,6 +5,7 @@
  */
 import { OPERATIONS, type Operation, type RequestRecord } from '@sipp/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CircuitState } from '@sipp/shared';
 import type { CircuitTransition } from '../routing/circuit-breaker.js';
 import type { AttemptOutcome, RoutingMetrics } from '../routing/router.js';
 import type { RequestObserver } from './observer.js';
@@ -129,7 +130,7 @@ export function createRoutingMetrics(
   registry: Registry,
   targetNames: readonly string[],
   groupNames: readonly string[],
-): RoutingMetrics {
+): RoutingMetrics & { watchCircuits(states: () => Iterable<readonly [string, CircuitState]>): void } {
   const attempts = new Counter({
     name: 'sipp_gateway_upstream_attempts_total',
     help: 'Calls to a target (each retry and fallback counts), by target and outcome: success, retryable_error (connect, timeout, 429, 5xx, busy), error (any other failure).',
@@ -142,19 +143,26 @@ export function createRoutingMetrics(
     labelNames: ['group'],
     registers: [registry],
   });
+  let source: (() => Iterable<readonly [string, CircuitState]>) | null = null;
   const state = new Gauge({
     name: 'sipp_gateway_circuit_state',
     help: 'Circuit breaker state per target: 0 closed, 1 half-open, 2 open (drained included).',
     labelNames: ['target'],
     registers: [registry],
+    collect() {
+      // Read at scrape time, so an open circuit whose open_seconds are over
+      // shows half-open before the next request arrives.
+      if (!source) return;
+      for (const [target, st] of source()) if (known.has(target)) this.labels(target).set(CIRCUIT_STATE_VALUE[st]);
+    },
   });
+  const known = new Set(targetNames);
   const transitions = new Counter({
     name: 'sipp_gateway_circuit_transitions_total',
     help: 'Circuit breaker state changes per target, by the state entered.',
     labelNames: ['target', 'to'],
     registers: [registry],
   });
-  const known = new Set(targetNames);
   for (const t of targetNames) {
     state.labels(t).set(0);
     for (const o of ATTEMPT_OUTCOMES) attempts.labels(t, o).inc(0);
@@ -162,6 +170,9 @@ export function createRoutingMetrics(
   const knownGroups = new Set(groupNames);
   for (const g of groupNames) fallbacks.labels(g).inc(0);
   return {
+    watchCircuits(states) {
+      source = states;
+    },
     attempt(target: string, outcome: AttemptOutcome) {
       if (known.has(target)) attempts.labels(target, outcome).inc();
     },
@@ -170,7 +181,6 @@ export function createRoutingMetrics(
     },
     transition(t: CircuitTransition) {
       if (!known.has(t.target)) return;
-      state.labels(t.target).set(CIRCUIT_STATE_VALUE[t.to]);
       transitions.labels(t.target, t.to).inc();
     },
   };

@@ -259,6 +259,7 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
 
     // Half-open: the probe hangs; a second request meanwhile skips x.
     clock.t += 10_000;
+    assert.match(await metrics(), /sipp_gateway_circuit_state\{target="x"\} 1/, 'half-open as soon as open_seconds are over');
     x.setBehavior({ kind: 'stall-headers' });
     const controller = new AbortController();
     const probe = send('cb', { signal: controller.signal }).catch(() => null);
