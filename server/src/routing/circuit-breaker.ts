@@ -79,6 +79,13 @@ export class CircuitBreaker {
     return this.permit(false);
   }
 
+  /** Whether admit() would grant a permit now (changes nothing). */
+  available(): boolean {
+    if (this.drained) return false;
+    if (this.state === 'open') return this.now() >= this.openedAt + (this.settings?.openMs ?? 0);
+    return !(this.state === 'half_open' && this.probing);
+  }
+
   /** Milliseconds until this circuit lets a request through again (0 when it would now; null when drained). */
   retryAfterMs(): number | null {
     if (this.drained) return null;

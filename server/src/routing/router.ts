@@ -192,8 +192,9 @@ export class Router {
         previous = null;
         trace.attempts += 1;
         trace.target = target.name;
-        const lastChance = m === members.length - 1 && tryNo === retry.attempts;
-        const noWait = retry.on.has('busy') && !lastChance;
+        // Spill instead of queueing only when something else could still take the request.
+        const another = tryNo < retry.attempts || members.slice(m + 1).some((t) => this.breakers.get(t.name)!.available());
+        const noWait = retry.on.has('busy') && another;
         this.enter(target.name);
         let value: T;
         try {

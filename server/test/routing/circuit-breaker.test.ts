@@ -45,12 +45,15 @@ describe('circuit breaker', () => {
     const { b, clock, transitions } = breaker();
     for (let i = 0; i < 3; i++) fail(b);
     clock.t += 9_999;
+    assert.equal(b.available(), false);
     assert.equal(b.admit(), null);
     assert.equal(b.retryAfterMs(), 1);
     clock.t += 1;
     assert.equal(b.snapshot().state, 'half_open');
+    assert.equal(b.available(), true);
     const probe = b.admit();
     assert.ok(probe);
+    assert.equal(b.available(), false, 'the probe is in flight');
     assert.equal(b.admit(), null, 'a second request during the probe is refused');
     probe.success();
     assert.equal(b.snapshot().state, 'closed');

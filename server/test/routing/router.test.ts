@@ -181,6 +181,17 @@ describe('router', () => {
     assert.equal(router.breaker('a')!.snapshot().consecutiveFailures, 0, 'busy is load, not a circuit failure');
   });
 
+  it('waits in the local queue when every later member is drained or open', async () => {
+    const { router } = setup({ targets: [target('a'), target('b')] });
+    router.breaker('b')!.drain();
+    const seen: boolean[] = [];
+    await router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), async (_t, o) => {
+      seen.push(o.noWait);
+      return 1;
+    });
+    assert.deepEqual(seen, [false]);
+  });
+
   it('a client disconnect during backoff stops further attempts', async () => {
     const targets = [target('a'), target('b')];
     const controller = new AbortController();
