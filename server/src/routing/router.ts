@@ -9,12 +9,12 @@
  * A direct target request is a group of one with no retries: its circuit still
  * applies (open or drained → 503 `unavailable`).
  */
-import type { CircuitState, GroupStrategy, Operation } from '@sipp/shared';
+import type { CircuitState, GroupStrategy, Operation, RetryOn } from '@sipp/shared';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { Target } from '../targets/target.js';
-import { CircuitBreaker, type CircuitSettings, type CircuitTransition } from './circuit-breaker.js';
+import { CircuitBreaker, type CircuitPermit, type CircuitSettings, type CircuitTransition } from './circuit-breaker.js';
 import { failureKind, NO_RETRY, retryDelayMs, type RetrySettings } from './retry-policy.js';
 import { createStrategy, type Strategy } from './strategies.js';
 
@@ -201,20 +201,11 @@ export class Router {
           value = await attempt(target, { noWait });
         } catch (err) {
           this.leave(target.name);
-          const kind = failureKind(err);
-          const status = err instanceof GatewayError ? err.upstream?.upstreamStatus : undefined;
-          if (status !== undefined) trace.upstreamStatus = status;
           if (signal.aborted) {
             permit.abandon();
             throw abortReason(signal);
           }
-          if (kind === 'busy') permit.abandon();
-          else if (kind !== null) permit.failure(kind);
-          else if (err instanceof GatewayError && err.upstream) permit.success(); // it answered: alive
-          else permit.abandon();
-          // The metric says whether the failure was of a transient kind, whatever
-          // this request's policy does with it (direct requests never retry).
-          this.options.metrics?.attempt(target.name, kind !== null ? 'retryable_error' : 'error');
+          const kind = this.failed(target.name, permit, err, trace);
           const retryable = kind !== null && retry.on.has(kind);
           if (!retryable) throw err;
           lastError = err;
@@ -245,6 +236,21 @@ export class Router {
     }
     if (lastError !== null) throw lastError;
     throw this.unavailable(model, members);
+  }
+
+  /** Books a failed attempt (circuit, metric, record) and returns its failure kind. */
+  private failed(target: string, permit: CircuitPermit, err: unknown, trace: RouteTrace): RetryOn | null {
+    const kind = failureKind(err);
+    const upstream = err instanceof GatewayError ? err.upstream : undefined;
+    if (upstream?.upstreamStatus !== undefined) trace.upstreamStatus = upstream.upstreamStatus;
+    if (kind === 'busy') permit.abandon(); // load, not a fault
+    else if (kind !== null) permit.failure(kind);
+    else if (upstream) permit.success(); // it answered (e.g. 400): the upstream is alive
+    else permit.abandon();
+    // The metric says whether the failure was of a transient kind, whatever
+    // this request's policy does with it (direct requests never retry).
+    this.options.metrics?.attempt(target, kind !== null ? 'retryable_error' : 'error');
+    return kind;
   }
 
   private unavailable(model: string, members: readonly Target[]): GatewayError {
