@@ -129,23 +129,33 @@ export class Router {
   }
 
   /**
-   * What `model` names and which of its members support `operation`: throws
-   * 404 `resolution` for an unknown name and 400 `invalid_request` when no
-   * member supports the operation (members that do not are skipped).
+   * What `model` names and which of its members can serve the request: throws
+   * 404 `resolution` for an unknown name, 400 `invalid_request` when no member
+   * supports `operation`. `refuse` (optional) is the caller's capability check:
+   * it returns the error a target would answer with (e.g. 400 naming a field it
+   * cannot honour) or null; group members it refuses are skipped, and when it
+   * refuses them all (or the one direct target) its first error is thrown.
    */
-  resolve(model: string, operation: Operation): Route {
+  resolve(model: string, operation: Operation, refuse?: (target: Target) => Error | null): Route {
     const group = this.groups.get(model);
-    if (group) {
-      const members = group.targets.map((n) => this.options.targets.get(n)!).filter((t) => t.operations.has(operation));
-      if (members.length === 0) throw new GatewayError('invalid_request', `no member of group "${group.name}" supports ${operation}`);
-      return { model, group: group.name, members };
+    const direct = group ? undefined : this.options.targets.get(model);
+    if (!group && !direct) throw new GatewayError('resolution', `target "${model}" is not configured`);
+    const candidates = group ? group.targets.map((n) => this.options.targets.get(n)!) : [direct!];
+    const operable = candidates.filter((t) => t.operations.has(operation));
+    if (operable.length === 0) {
+      throw new GatewayError(
+        'invalid_request',
+        group ? `no member of group "${group.name}" supports ${operation}` : `target "${direct!.name}" (${direct!.type}) does not support ${operation}`,
+      );
     }
-    const direct = this.options.targets.get(model);
-    if (!direct) throw new GatewayError('resolution', `target "${model}" is not configured`);
-    if (!direct.operations.has(operation)) {
-      throw new GatewayError('invalid_request', `target "${direct.name}" (${direct.type}) does not support ${operation}`);
-    }
-    return { model, group: null, members: [direct] };
+    let firstRefusal: Error | null = null;
+    const members = operable.filter((t) => {
+      const refusal = refuse?.(t) ?? null;
+      firstRefusal ??= refusal;
+      return refusal === null;
+    });
+    if (members.length === 0) throw firstRefusal!;
+    return { model, group: group ? group.name : null, members };
   }
 
   /**

@@ -169,6 +169,18 @@ describe('router', () => {
     assert.throws(() => none.router.resolve('g', 'embed'), { code: 'invalid_request' });
   });
 
+  it("skips members the caller's capability check refuses; all refused → the first refusal", async () => {
+    const { router } = setup();
+    const noTools = (t: Target) => (t.name === 'b' ? null : new GatewayError('invalid_request', `tools: target "${t.name}" cannot call tools`));
+    const route = router.resolve('g', 'chat', noTools);
+    assert.deepEqual(route.members.map((t) => t.name), ['b']);
+    const s = scripted({});
+    assert.equal((await router.run(route, new AbortController().signal, trace(), s.fn)).value, 'b');
+    assert.throws(() => router.resolve('g', 'chat', (t) => new GatewayError('invalid_request', `tools: ${t.name}`)), /tools: a/);
+    assert.throws(() => router.resolve('a', 'chat', noTools), /target "a" cannot call tools/);
+    assert.throws(() => router.resolve('nope', 'chat'), { code: 'resolution' });
+  });
+
   it('asks only non-last attempts not to wait in a local queue (busy spillover)', async () => {
     const { router } = setup({ targets: [target('a'), target('b')] });
     const seen: Array<[string, boolean]> = [];
