@@ -5,9 +5,10 @@
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { bindOverridesFromEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { startGateway, type RunningGateway } from './gateway.js';
 import { StartupError } from './listen.js';
+import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage: sipp-gateway <check|serve> --config FILE
@@ -19,6 +20,8 @@ environment:
   LOG_LEVEL / RUST_LOG                      log level (RUST_LOG directive form accepted)
   SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS       drain period on SIGTERM/SIGINT (default 30)
   SIPP_GATEWAY_ADMIN_ASSETS_DIR             admin dashboard asset directory override
+  SIPP_GATEWAY_PUBLIC_BIND                  replaces the file's public_bind (host:port)
+  SIPP_GATEWAY_MANAGEMENT_BIND              replaces the file's management_bind (host:port)
 `;
 
 function fail(message: string, code = 1): never {
@@ -66,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
 
   let config;
   try {
-    config = await loadConfigFile(values.config);
+    config = await loadConfigFile(values.config, bindOverridesFromEnv(process.env));
   } catch (err) {
     if (err instanceof ConfigError) fail(`${values.config}: ${err.message}`);
     throw err;
@@ -85,17 +88,18 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`sipp-gateway: ${signal} received, draining (up to ${grace / 1000}s)\n`);
+    process.stderr.write(`sipp-gateway: ${reason}, draining (up to ${grace / 1000}s)\n`);
     gateway.shutdown().then(
       () => process.exit(0),
       (err) => fail(`shutdown failed: ${(err as Error).message}`),
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM received'));
+  process.on('SIGINT', () => stop('SIGINT received'));
+  if (startedByNpm(process.env)) onParentGone(() => stop('the npm process that started the gateway is gone'));
   try {
     await gateway.loaded;
   } catch (err) {

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import type { z } from 'zod';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
-import { fieldPath } from '../util/field-path.js';
+import { describeConfigIssue, friendlyDefaultMessage } from './issues.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -11,30 +10,54 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Environment variables that replace a bind address of the file (so the demo,
+ * or any config, can move off ports that are already taken). Applied before
+ * validation, so a bad value is reported like a bad key, naming the variable.
+ */
+export const BIND_OVERRIDE_ENV = {
+  public_bind: 'SIPP_GATEWAY_PUBLIC_BIND',
+  management_bind: 'SIPP_GATEWAY_MANAGEMENT_BIND',
+} as const;
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') {
-    const where = issue.path.length ? ` in ${fieldPath(issue.path)}` : '';
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${where}`;
+export type ConfigOverrides = Partial<Record<keyof typeof BIND_OVERRIDE_ENV, string>>;
+
+/** The bind overrides set (non-empty) in `env`. */
+export function bindOverridesFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  for (const [key, name] of Object.entries(BIND_OVERRIDE_ENV) as Array<[keyof ConfigOverrides, string]>) {
+    const value = env[name]?.trim();
+    if (value) out[key] = value;
   }
-  if (issue.code === 'invalid_union' && (issue as { note?: string }).note === 'No matching discriminator') {
-    const path = issue.path.at(-1) === 'type' ? issue.path : [...issue.path, 'type'];
-    return `${fieldPath(path)}: must be one of "local", "openai", "openai_compatible", "anthropic"`;
-  }
-  return `${fieldPath(issue.path)}: ${issue.message}`;
+  return out;
 }
 
-/** Validates an already-parsed TOML document. Throws ConfigError naming the first bad field. */
-export function validateConfig(doc: unknown): GatewayConfig {
-  const result = ConfigSchema.safeParse(doc);
+/**
+ * Validates an already-parsed TOML document (with `overrides` applied on top).
+ * Throws ConfigError with one sentence about the first problem, naming its key.
+ */
+export function validateConfig(doc: unknown, overrides: ConfigOverrides = {}): GatewayConfig {
+  const effective = applyOverrides(doc, overrides);
+  const result = ConfigSchema.safeParse(effective, { reportInput: true, error: friendlyDefaultMessage });
   if (!result.success) {
     const first = result.error.issues[0]!;
-    throw new ConfigError(describeIssue(first));
+    const overridden = Object.entries(overrides).find(([key]) => first.path.length === 1 && first.path[0] === key);
+    const message = describeConfigIssue(first, effective);
+    if (overridden) {
+      const name = BIND_OVERRIDE_ENV[overridden[0] as keyof ConfigOverrides];
+      throw new ConfigError(`${message} (the value comes from the environment variable ${name})`);
+    }
+    throw new ConfigError(message);
   }
   return result.data;
 }
 
-export function parseConfigText(text: string): GatewayConfig {
+function applyOverrides(doc: unknown, overrides: ConfigOverrides): unknown {
+  if (Object.keys(overrides).length === 0 || typeof doc !== 'object' || doc === null || Array.isArray(doc)) return doc;
+  return { ...doc, ...overrides };
+}
+
+export function parseConfigText(text: string, overrides: ConfigOverrides = {}): GatewayConfig {
   let doc: unknown;
   try {
     doc = parseToml(text);
@@ -46,10 +69,10 @@ export function parseConfigText(text: string): GatewayConfig {
     }
     throw new ConfigError('invalid TOML');
   }
-  return validateConfig(doc);
+  return validateConfig(doc, overrides);
 }
 
-export async function loadConfigFile(path: string): Promise<GatewayConfig> {
+export async function loadConfigFile(path: string, overrides: ConfigOverrides = {}): Promise<GatewayConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -57,5 +80,5 @@ export async function loadConfigFile(path: string): Promise<GatewayConfig> {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`cannot read config file ${path} (${code})`);
   }
-  return parseConfigText(text);
+  return parseConfigText(text, overrides);
 }

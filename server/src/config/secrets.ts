@@ -15,12 +15,21 @@ export interface Secrets {
   all(): string[];
 }
 
+/**
+ * The placeholder values of `.env.example` ("replace-with-admin-password", …).
+ * A secret that still holds one was copied without being filled in.
+ */
+export const PLACEHOLDER_SECRET = /^replace-with-/i;
+
 export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): Secrets {
   const values = new Map<string, string>();
   const read = (name: string, what: string): string => {
     const value = env[name];
     if (value === undefined) throw new ConfigError(`environment variable ${name} (${what}) is not set`);
     if (value.trim() === '') throw new ConfigError(`environment variable ${name} (${what}) is blank`);
+    if (PLACEHOLDER_SECRET.test(value.trim())) {
+      throw new ConfigError(`environment variable ${name} (${what}) still holds the placeholder value from .env.example; set a real secret`);
+    }
     values.set(name, value);
     return value;
   };
