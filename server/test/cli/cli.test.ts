@@ -1,18 +1,21 @@
 /**
  * The CLI as a process: `check` validates without secrets, `serve` refuses to
  * start on missing/blank secrets, whitespace in tokens and taken ports (naming
- * the variable, never its value), and drains then exits 0 on SIGTERM/SIGINT.
+ * the variable, never its value; placeholders from .env.example too), and
+ * drains then exits 0 on SIGTERM/SIGINT, also when npm's shell swallows them.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { runCli, startServe, waitForStatus } from '../support/cli.js';
+import { CLI, runCli, startServe, waitForStatus } from '../support/cli.js';
 import { postJson } from '../support/http.js';
-import { freePort } from '../support/wait.js';
+import { freePort, until } from '../support/wait.js';
+import { portRefuses } from './ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sipp-cli-'));
 const TOKEN = 'tok-cli-secret-value-123';
@@ -89,6 +92,8 @@ describe('sipp-gateway CLI', () => {
       [{ ...env(), GW_TOKEN: '   ' }, /GW_TOKEN \(tokens\[0\]\.env\) is blank/],
       [{ ADMIN_PW: 'a', GW_TOKEN: TOKEN }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) is not set/],
       [{ ...env(), GW_TOKEN: 'has space-SECRETPART' }, /GW_TOKEN \(tokens\[0\]\.env\) contains whitespace/],
+      [{ ...env(), ADMIN_PW: 'replace-with-admin-password' }, /ADMIN_PW \(admin_password_env\) still holds the placeholder value from \.env\.example/],
+      [{ ...env(), UPSTREAM_KEY: 'replace-with-compatible-provider-token' }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) still holds the placeholder/],
     ];
     for (const [e, re] of cases) {
       const r = await runCli(['serve', '--config', path], e);
@@ -96,6 +101,60 @@ describe('sipp-gateway CLI', () => {
       assert.match(r.stderr, re);
       for (const v of Object.values(e)) if (v.trim().length > 2) assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v), 'secret value printed');
       assert.ok(!r.stderr.includes('SECRETPART'));
+    }
+  });
+
+  it('check explains a missing [security] table as a sentence about the file', async () => {
+    const path = writeConfig('nosec.toml', config(upstream.url, 18080, 19090).replace('[security]\n', ''));
+    const r = await runCli(['check', '--config', path]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `sipp-gateway: error: ${path}: missing required table [security] (it may be empty)\n`);
+  });
+
+  it('SIPP_GATEWAY_PUBLIC_BIND / SIPP_GATEWAY_MANAGEMENT_BIND replace the binds of the file', async () => {
+    const pub = await freePort();
+    const mgmt = await freePort();
+    const path = writeConfig('override.toml', config(upstream.url, 1, 2));
+    const bad = await runCli(['check', '--config', path], { SIPP_GATEWAY_PUBLIC_BIND: 'localhost' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /public_bind: must be "host:port" .*\(the value comes from the environment variable SIPP_GATEWAY_PUBLIC_BIND\)/);
+    const overrides = { SIPP_GATEWAY_PUBLIC_BIND: `127.0.0.1:${pub}`, SIPP_GATEWAY_MANAGEMENT_BIND: `127.0.0.1:${mgmt}` };
+    const proc = startServe(path, { ...env(), ...overrides, SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
+    try {
+      await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
+      const r = await postJson(`http://127.0.0.1:${pub}/v1/chat`, { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+      assert.equal(r.status, 200);
+      proc.child.kill('SIGTERM');
+      assert.equal(await proc.exited, 0);
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  it('started by npm through a shell that dies on SIGTERM (npx, npm start), it still drains, exits and frees its ports', async () => {
+    const pub = await freePort();
+    const mgmt = await freePort();
+    const path = writeConfig('npm-parent.toml', config(upstream.url, pub, mgmt));
+    // npm runs commands as `sh -c …`; npm forwards SIGTERM to that shell, which dies
+    // without passing it on. npm_lifecycle_event is how npm marks its children.
+    const shell = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" serve --config "${path}"; echo shell-went-on`], {
+      env: { PATH: process.env.PATH ?? '', ...env(), npm_lifecycle_event: 'npx', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stderr = '';
+    shell.stderr!.on('data', (d) => (stderr += d));
+    try {
+      await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
+      shell.kill('SIGTERM');
+      await until(async () => (await portRefuses(pub)) && (await portRefuses(mgmt)), 'both ports to be freed', 20_000);
+      await until(() => stderr.includes('the npm process that started the gateway is gone, draining'), 'the drain message');
+    } finally {
+      try {
+        process.kill(-shell.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
     }
   });
 

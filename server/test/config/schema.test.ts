@@ -125,10 +125,10 @@ timeout_seconds = 60
   for (const [name, toml, re] of rules) it(`rejects an ${name}, naming the key`, () => rejects(toml, re));
 
   it('names the table of an unknown key', () => rejects(variant('[security]', '[security]\n[security.rate_limit]\nburts = 5'), /unknown key "burts" in security\.rate_limit/));
-  it('requires [security]', () => rejects(variant('[security]\n', ''), /^security: /));
-  it('requires admin_password_env', () => rejects(variant('admin_password_env = "ADMIN_PW"', ''), /^admin_password_env: /));
-  it('requires at least one token', () => rejects(VALID.replace(/\[\[tokens\]\][\s\S]*?targets = \["p"\]\n/, ''), /^tokens: /));
-  it('requires at least one target', () => rejects(VALID.replace(/\[\[targets\]\][\s\S]*$/, '').replace('targets = ["p"]', 'targets = []'), /^targets: /));
+  it('requires [security]', () => rejects(variant('[security]\n', ''), /^missing required table \[security\] \(it may be empty\)$/));
+  it('requires admin_password_env', () => rejects(variant('admin_password_env = "ADMIN_PW"', ''), /^missing required key "admin_password_env" \(a string\)$/));
+  it('requires at least one token', () => rejects(VALID.replace(/\[\[tokens\]\][\s\S]*?targets = \["p"\]\n/, ''), /^missing required \[\[tokens\]\] entries \(at least one is needed\)$/));
+  it('requires at least one target', () => rejects(VALID.replace(/\[\[targets\]\][\s\S]*$/, '').replace('targets = ["p"]', 'targets = []'), /^missing required \[\[targets\]\] entries \(at least one is needed\)$/));
 
   it('rejects env var names outside [A-Za-z0-9_]', () => {
     rejects(variant('env = "TOKEN_A"', 'env = "TOKEN-A"'), /^tokens\[0\]\.env: must be an environment variable name/);
@@ -147,8 +147,8 @@ timeout_seconds = 60
   it('rejects duplicate caller labels', () => rejects(variant('[[targets]]', '[[tokens]]\nenv = "TOKEN_B"\ncaller = "client-a"\n[[targets]]'), /^tokens\[1\]\.caller: duplicate caller label/));
   it('rejects an unknown target type', () => rejects(variant('type = "openai_compatible"', 'type = "ollama"'), /^targets\[0\]\.type: must be one of/));
   it('requires base_url and token_env for openai_compatible', () => {
-    rejects(variant('base_url = "http://127.0.0.1:9/v1"\n', ''), /^targets\[0\]\.base_url: /);
-    rejects(variant('token_env = "PROVIDER_TOKEN"\n', ''), /^targets\[0\]\.token_env: /);
+    rejects(variant('base_url = "http://127.0.0.1:9/v1"\n', ''), /^missing required key "base_url" in targets\[0\] \(a string\)$/);
+    rejects(variant('token_env = "PROVIDER_TOKEN"\n', ''), /^missing required key "token_env" in targets\[0\] \(a string\)$/);
   });
   it('rejects a base_url that is not http(s) or carries credentials', () => {
     rejects(variant('http://127.0.0.1:9/v1', 'ftp://x/v1'), /^targets\[0\]\.base_url: must be an http\(s\) URL/);

@@ -27,7 +27,10 @@ export function ensureDemoModel(): string {
   return path;
 }
 
-export const SHARED_MODELS_DIR = resolve(REPO_ROOT, '../shared/models');
+/** Points the real-model tests at another folder (the skip-reporting test uses a missing one). */
+export const SHARED_MODELS_ENV = 'SIPP_TEST_SHARED_MODELS_DIR';
+
+export const SHARED_MODELS_DIR = process.env[SHARED_MODELS_ENV] || resolve(REPO_ROOT, '../shared/models');
 
 /** Path of a model from ../shared/models/, or a skip message when it is absent. */
 export function sharedModel(file: string): { path: string; skip: false } | { path: null; skip: string } {

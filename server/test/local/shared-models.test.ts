@@ -4,10 +4,12 @@
  * Llama-2 tokenizer's non-ASCII output stays valid UTF-8 across SSE frames.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
-import { sharedModel, tomlString } from './models.js';
+import { SHARED_MODELS_ENV, sharedModel, tomlString } from './models.js';
 
 const TOKEN = 'tok-shared-models-24681357';
 const stories = sharedModel('stories260K.gguf');
@@ -31,16 +33,18 @@ parallel = 2
   });
 }
 
-describe('stories260K.gguf', { skip: stories.skip }, () => {
+// The skip goes on each test, not on the describe: node:test counts skipped
+// tests in its summary ("# skipped N"), but not a skipped suite.
+describe('stories260K.gguf', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await gatewayFor(stories.path!);
+    if (stories.path) gw = await gatewayFor(stories.path);
   });
   after(async () => {
     await gw?.stop();
   });
 
-  it('completes "Once upon a time" with readable English', async () => {
+  it('completes "Once upon a time" with readable English', { skip: stories.skip }, async () => {
     const r = await postJson(`${gw.publicUrl}/v1/query`, { model: 'm', prompt: 'Once upon a time', max_tokens: 48, temperature: 0 }, { token: TOKEN });
     assert.equal(r.status, 200, r.text);
     const text: string = r.body.text;
@@ -52,7 +56,7 @@ describe('stories260K.gguf', { skip: stories.skip }, () => {
     assert.match(text, /^[\x20-\x7e\n]+$/, 'plain ASCII story text');
   });
 
-  it('chat uses the documented fallback template (the GGUF has none)', async () => {
+  it('chat uses the documented fallback template (the GGUF has none)', { skip: stories.skip }, async () => {
     assert.equal(gw.gateway.targets.get('m')!.describe().runtime?.chatTemplate, 'fallback:General');
     const r = await postJson(
       `${gw.publicUrl}/v1/chat`,
@@ -64,16 +68,16 @@ describe('stories260K.gguf', { skip: stories.skip }, () => {
   });
 });
 
-describe('llama-2-tiny-random.gguf', { skip: tinyRandom.skip }, () => {
+describe('llama-2-tiny-random.gguf', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await gatewayFor(tinyRandom.path!);
+    if (tinyRandom.path) gw = await gatewayFor(tinyRandom.path);
   });
   after(async () => {
     await gw?.stop();
   });
 
-  it('streams non-ASCII text as valid UTF-8 in every SSE frame, equal to the finite answer', async () => {
+  it('streams non-ASCII text as valid UTF-8 in every SSE frame, equal to the finite answer', { skip: tinyRandom.skip }, async () => {
     let sawNonAscii = false;
     for (const prompt of ['日本語のテキスト', 'Привет, как дела?', 'Grüße aus Köln €']) {
       const body = { model: 'm', prompt, max_tokens: 120, temperature: 0 };
@@ -97,5 +101,23 @@ describe('llama-2-tiny-random.gguf', { skip: tinyRandom.skip }, () => {
       assert.equal(replacements(streamed), replacements(finite.body.text), 'frame splits add no replacement characters');
     }
     assert.ok(sawNonAscii, 'the large tokenizer produced non-ASCII text');
+  });
+});
+
+describe('without ../shared/models', () => {
+  it('reports every real-model test as skipped, with the reason', { skip: process.env[SHARED_MODELS_ENV] ? 'this is the inner run' : false }, () => {
+    const self = fileURLToPath(import.meta.url);
+    const env: NodeJS.ProcessEnv = { ...process.env, [SHARED_MODELS_ENV]: '/nonexistent/sipp-shared-models' };
+    delete env.NODE_TEST_CONTEXT; // a plain `node --test` run, not a child of this runner
+    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', self], {
+      env,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    // 3 real-model tests + this test itself, skipped in the inner run
+    assert.match(r.stdout, /^# skipped 4$/m);
+    assert.match(r.stdout, /^# pass 0$/m);
+    assert.match(r.stdout, /# SKIP stories260K\.gguf not found in \/nonexistent\/sipp-shared-models \(optional real-model tests\)/);
+    assert.match(r.stdout, /# SKIP llama-2-tiny-random\.gguf not found in /);
   });
 });
