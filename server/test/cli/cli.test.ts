@@ -5,8 +5,9 @@
  * drains then exits 0 on SIGTERM/SIGINT, also when npm's shell swallows them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +103,20 @@ describe('sipp-gateway CLI', () => {
       for (const v of Object.values(e)) if (v.trim().length > 2) assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v), 'secret value printed');
       assert.ok(!r.stderr.includes('SECRETPART'));
     }
+  });
+
+  it('the committed bin entry runs the built CLI, and says to build first when it is missing', async () => {
+    const bin = fileURLToPath(new URL('../../../bin/sipp-gateway.js', import.meta.url));
+    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+    assert.equal(version.status, 0, version.stderr);
+    assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
+    const unbuilt = join(dir, 'unbuilt-checkout');
+    mkdirSync(join(unbuilt, 'bin'), { recursive: true });
+    copyFileSync(bin, join(unbuilt, 'bin/sipp-gateway.js'));
+    const r = spawnSync(process.execPath, [join(unbuilt, 'bin/sipp-gateway.js'), 'check', '--config', 'x.toml'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'sipp-gateway: error: the gateway is not built yet (server/dist/src/cli.js is missing); run `npm run build` first, from the repository root\n');
   });
 
   it('check explains a missing [security] table as a sentence about the file', async () => {
