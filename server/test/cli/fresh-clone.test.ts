@@ -11,6 +11,8 @@
  *   - `npx sipp-gateway serve` also stops, freeing its ports, on SIGTERM to npx.
  * It needs git and the npm registry (or npm's cache): `npm ci` downloads about
  * 850 MB unless the cache already holds it (CI's own `npm ci` fills it).
+ * `npm test -w server` runs it after the other files, alone and with its own
+ * file timeout (`npm run test:fresh-clone`): it builds a whole second checkout.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -27,6 +29,7 @@ import { run, start, userEnv, type Started } from './processes.js';
 import { curlExamples, readmeShellBlock } from './readme.js';
 
 const LONG = { timeout: 600_000 };
+const WHOLE = 900_000;
 
 function gitHead(): string | null {
   try {
@@ -38,7 +41,7 @@ function gitHead(): string | null {
 
 const head = gitHead();
 
-describe('fresh clone: install, start, configure as the README says', { skip: head ? false : 'not a git checkout (or git is missing): nothing to clone' }, () => {
+describe('fresh clone: install, start, configure as the README says', { timeout: WHOLE, skip: head ? false : 'not a git checkout (or git is missing): nothing to clone' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-fresh-clone-'));
   const repo = join(dir, 'repo');
   const running: Started[] = [];
