@@ -72,7 +72,18 @@ export interface Logging {
 
 const REDACTED = '[REDACTED]';
 
-export function createLogging(options: { env?: NodeJS.ProcessEnv; destination?: DestinationStream } = {}): Logging {
+export interface LoggingOptions {
+  env?: NodeJS.ProcessEnv;
+  destination?: DestinationStream;
+  /**
+   * Test hook: receives every line before the secret scrubber runs, so tests
+   * can assert that no code path logs a secret in the first place (the
+   * scrubber is a second line of defence, not the only one).
+   */
+  rawTap?: (line: string) => void;
+}
+
+export function createLogging(options: LoggingOptions = {}): Logging {
   const plan = planFromEnv(options.env ?? process.env);
   const levels = [plan.defaultLevel, ...plan.components.map(([, l]) => l)];
   const lowest = ORDER[Math.min(...levels.map((l) => ORDER.indexOf(l)))]!;
@@ -89,6 +100,7 @@ export function createLogging(options: { env?: NodeJS.ProcessEnv; destination?: 
       },
       hooks: {
         streamWrite(line) {
+          options.rawTap?.(line);
           if (secrets.length === 0) return line;
           let out = line;
           for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);

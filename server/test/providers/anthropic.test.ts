@@ -5,7 +5,7 @@
  * and client aborts.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe } from 'node:test';
 import type { AnthropicTargetConfig } from '../../src/config/schema.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS } from '../../src/targets/providers/anthropic-wire.js';
 import { createProviderTarget } from '../../src/targets/providers/index.js';
@@ -14,12 +14,15 @@ import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropi
 import {
   assertGatewayError,
   assertNoSecretIn,
+  assertUpstreamError,
   closedPort,
   collect,
   collectUntilError,
   makeCtx,
   makeDeps,
+  itScanningLogs,
   rejection,
+  statusMessage,
   tokensOf,
   type CapturedDeps,
 } from './harness.js';
@@ -43,8 +46,8 @@ describe('anthropic target', () => {
   after(async () => {
     await target.close();
     await fake.close();
-    assertNoSecretIn(deps.lines, secrets);
   });
+  const it = itScanningLogs(() => deps, () => secrets);
   beforeEach(async () => {
     if (target) await target.close();
     fake.setBehavior({ kind: 'normal' });
@@ -77,7 +80,7 @@ describe('anthropic target', () => {
     const t = createProviderTarget(config(`${fake.url}/proxy/`, { version: '2024-10-22' }), deps);
     try {
       // The fake serves /v1/messages only: a prefixed path is a 404 → upstream.
-      assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream returned HTTP 404');
+      assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', statusMessage(404));
       assert.equal(fake.requests[0]!.path, '/proxy/v1/messages');
       assert.equal(fake.requests[0]!.headers['anthropic-version'], '2024-10-22');
     } finally {
@@ -166,18 +169,29 @@ describe('anthropic target', () => {
     }
   });
 
-  for (const status of [529, 500, 429, 401, 400]) {
-    it(`maps upstream HTTP ${status} to upstream without the upstream body`, async () => {
+  for (const status of [529, 500, 401, 400]) {
+    it(`maps upstream HTTP ${status} to 502 upstream naming the status, without the upstream body`, async () => {
       fake.setBehavior({ kind: 'status', status, body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey} rejected` } }) });
-      assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', `upstream returned HTTP ${status}`, secrets);
-      assertGatewayError(await rejection(collect(target.stream(QUERY, makeCtx(deps)))), 'upstream', `upstream returned HTTP ${status}`, secrets);
+      const detail = { phase: 'status' as const, upstreamStatus: status };
+      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', statusMessage(status), detail, secrets);
+      assertUpstreamError(await rejection(collect(target.stream(QUERY, makeCtx(deps)))), 'upstream', statusMessage(status), detail, secrets);
     });
   }
 
+  it('maps upstream HTTP 429 to 429 upstream_rate_limited with its Retry-After (finite and stream)', async () => {
+    fake.setBehavior({ kind: 'status', status: 429, body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey}` } }), headers: { 'retry-after': '12' } });
+    for (const run of [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps)))]) {
+      const e = assertUpstreamError(await rejection(run()), 'upstream_rate_limited', /HTTP 429/, { phase: 'status', upstreamStatus: 429, retryAfterMs: 12_000 }, secrets);
+      assert.deepEqual(e.headers, { 'retry-after': '12' });
+    }
+  });
+
   it('maps a wrong key (the fake answers 401) to upstream', async () => {
-    const t = createProviderTarget(config(fake.url), makeDeps({ ANTHROPIC_KEY: 'sk-ant-wrong' }));
+    const wrong = makeDeps({ ANTHROPIC_KEY: 'sk-ant-wrong' });
+    const t = createProviderTarget(config(fake.url), wrong);
     try {
-      assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream returned HTTP 401', ['sk-ant-wrong']);
+      assertGatewayError(await rejection(t.complete(QUERY, makeCtx(wrong))), 'upstream', statusMessage(401), ['sk-ant-wrong']);
+      assertNoSecretIn(wrong.lines, ['sk-ant-wrong']);
     } finally {
       await t.close();
     }
@@ -187,7 +201,7 @@ describe('anthropic target', () => {
     fake.setBehavior({ kind: 'provider-error', afterChunks: 4 });
     const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
     assert.deepEqual(tokensOf(chunks), ['Hello']);
-    assertGatewayError(error, 'upstream', 'upstream reported an error mid-stream (overloaded_error)', secrets);
+    assertUpstreamError(error, 'upstream', 'upstream reported an error mid-stream (overloaded_error)', { phase: 'stream' }, secrets);
   });
 
   it('maps malformed JSON and malformed SSE data to upstream', async () => {

@@ -1,9 +1,10 @@
 /** Shared helpers for the provider target tests: deps with a captured log, call contexts, assertions. */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { GatewayError } from '../../src/errors.js';
+import { GatewayError, type UpstreamDetail } from '../../src/errors.js';
 import type { CallContext, StreamChunk, TargetDeps } from '../../src/targets/target.js';
 import type { ErrorCode } from '@sipp/shared';
 
@@ -59,8 +60,41 @@ export function assertGatewayError(err: unknown, code: ErrorCode, message?: stri
   assert.equal(err.code, code, `code (message: ${err.message})`);
   if (typeof message === 'string') assert.equal(err.message, message);
   else if (message) assert.match(err.message, message);
-  for (const s of secrets) assert.ok(!err.message.includes(s) && !String(err.stack).includes(s), 'error leaks a secret');
+  const headers = JSON.stringify(err.headers ?? {});
+  for (const s of secrets) assert.ok(!err.message.includes(s) && !String(err.stack).includes(s) && !headers.includes(s), 'error leaks a secret');
   return err;
+}
+
+/** Asserts a GatewayError (as assertGatewayError) and its UpstreamDetail, exactly. */
+export function assertUpstreamError(
+  err: unknown,
+  code: ErrorCode,
+  message: string | RegExp | undefined,
+  upstream: UpstreamDetail,
+  secrets: string[] = [],
+): GatewayError {
+  const e = assertGatewayError(err, code, message, secrets);
+  assert.deepEqual(e.upstream, upstream, `upstream detail (message: ${e.message})`);
+  return e;
+}
+
+/** The message of a provider's non-2xx status other than 429. */
+export function statusMessage(status: number): string {
+  return status < 500 ? `upstream rejected the request (HTTP ${status})` : `upstream failed (HTTP ${status})`;
+}
+
+/**
+ * `it`, then a scan of the test's own log lines for `secrets` inside the test,
+ * so a leak fails the test that caused it. `deps()` must be replaced for each
+ * test (beforeEach), so its lines are that test's lines only.
+ */
+export function itScanningLogs(deps: () => CapturedDeps, secrets: () => readonly string[]) {
+  return (name: string, fn: () => unknown): void => {
+    it(name, async () => {
+      await fn();
+      assertNoSecretIn(deps().lines, [...secrets()]);
+    });
+  };
 }
 
 export async function rejection(p: Promise<unknown>): Promise<unknown> {

@@ -4,7 +4,7 @@
  * upstream fault, timeouts, client aborts and secret hygiene.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe } from 'node:test';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../src/config/schema.js';
 import { createProviderTarget } from '../../src/targets/providers/index.js';
 import type { Target, TextRequest } from '../../src/targets/target.js';
@@ -12,12 +12,15 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import {
   assertGatewayError,
   assertNoSecretIn,
+  assertUpstreamError,
   closedPort,
   collect,
   collectUntilError,
   makeCtx,
   makeDeps,
+  itScanningLogs,
   rejection,
+  statusMessage,
   tokensOf,
   type CapturedDeps,
 } from './harness.js';
@@ -65,8 +68,8 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     });
     after(async () => {
       await target.close();
-      assertNoSecretIn(deps.lines, secrets);
     });
+    const it = itScanningLogs(() => deps, () => secrets);
 
     it('reads its credential once, from the configured env var', () => {
       assert.deepEqual(deps.asked, [flavor === 'openai' ? 'OPENAI_KEY' : 'PROVIDER_TOKEN']);
@@ -143,6 +146,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       assert.deepEqual(body.stream_options, { include_usage: true });
     });
 
+    it('ends a stream whose upstream sends no usage with an end chunk without usage', async () => {
+      fake.setReply({ omitUsage: true });
+      const chunks = await collect(target.stream(CHAT, makeCtx(deps)));
+      assert.deepEqual(chunks.at(-1), { type: 'end', finishReason: 'stop', id: 'chatcmpl-fake-1' });
+      assert.deepEqual(tokensOf(chunks), ['Gate', 'way', ' ready']);
+    });
+
     for (const [raw, normalized] of [
       ['length', 'length'],
       ['content_filter', 'content_filter'],
@@ -184,20 +194,62 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       assert.equal(new Set(ids).size, 1, `connections used: ${ids.join(',')}`);
     });
 
-    for (const status of [500, 503, 400, 401, 404, 429]) {
-      it(`maps upstream HTTP ${status} to upstream (502) without the upstream body`, async () => {
-        fake.setBehavior({ kind: 'status', status, body: JSON.stringify({ error: { message: `bad key ${fake.apiKey}` } }) });
-        for (const run of [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed({ inputs: ['x'] }, makeCtx(deps))]) {
+    const calls = () => [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed({ inputs: ['x'] }, makeCtx(deps))];
+    const leakyBody = () => JSON.stringify({ error: { message: `bad key ${fake.apiKey}` } });
+
+    for (const status of [500, 503, 400, 401, 404, 422]) {
+      it(`maps upstream HTTP ${status} to 502 upstream naming the status, without the upstream body (finite, stream, embed)`, async () => {
+        fake.setBehavior({ kind: 'status', status, body: leakyBody(), headers: { 'retry-after': '5', 'x-echo': fake.apiKey } });
+        for (const run of calls()) {
           const err = await rejection(run());
-          assertGatewayError(err, 'upstream', `upstream returned HTTP ${status}`, secrets);
+          const e = assertUpstreamError(err, 'upstream', statusMessage(status), { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 }, secrets);
+          assert.equal(e.status, 502);
+          assert.equal(e.headers, undefined, 'only a 429 passes Retry-After on');
         }
       });
     }
 
+    for (const [label, headers, retryAfterMs, header] of [
+      ['Retry-After in seconds', { 'retry-after': '7' }, 7000, '7'],
+      ['retry-after-ms, rounded up to whole seconds', { 'retry-after-ms': '1500.5' }, 1500.5, '2'],
+      ['retry-after-ms before Retry-After', { 'retry-after-ms': '250', 'retry-after': '9' }, 250, '1'],
+      ['Retry-After in seconds, capped at 300 s for the client', { 'retry-after': '86400' }, 86_400_000, '300'],
+      ['Retry-After as a date in the past', { 'retry-after': 'Thu, 01 Jan 1970 00:00:00 GMT' }, 0, '0'],
+    ] as const) {
+      it(`maps upstream HTTP 429 to 429 upstream_rate_limited passing ${label} on`, async () => {
+        fake.setBehavior({ kind: 'status', status: 429, body: leakyBody(), headers });
+        for (const run of calls()) {
+          const e = assertUpstreamError(await rejection(run()), 'upstream_rate_limited', /HTTP 429/, { phase: 'status', upstreamStatus: 429, retryAfterMs }, secrets);
+          assert.equal(e.status, 429);
+          assert.deepEqual(e.headers, { 'retry-after': header });
+        }
+      });
+    }
+
+    it('maps upstream HTTP 429 with Retry-After as an HTTP date to Retry-After in seconds, capped at 300 s', async () => {
+      fake.setBehavior({ kind: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() } });
+      const e = assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream_rate_limited', /HTTP 429/, secrets);
+      assert.deepEqual(e.headers, { 'retry-after': '300' });
+      assert.ok(e.upstream!.retryAfterMs! > 3_500_000 && e.upstream!.retryAfterMs! <= 3_600_000, String(e.upstream!.retryAfterMs));
+    });
+
+    for (const [label, headers] of [
+      ['no wait', {}],
+      ['an unreadable wait', { 'retry-after': 'soon', 'retry-after-ms': '-5' }],
+    ] as const) {
+      it(`maps upstream HTTP 429 with ${label} to 429 upstream_rate_limited without Retry-After`, async () => {
+        fake.setBehavior({ kind: 'status', status: 429, headers });
+        const e = assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream_rate_limited', undefined, { phase: 'status', upstreamStatus: 429 }, secrets);
+        assert.equal(e.headers, undefined);
+      });
+    }
+
     it('maps a wrong credential (the fake answers 401) to upstream', async () => {
-      const t = createProviderTarget(config(flavor, fake.url), makeDeps({ OPENAI_KEY: 'sk-wrong-key', PROVIDER_TOKEN: 'sk-wrong-key' }));
+      const wrong = makeDeps({ OPENAI_KEY: 'sk-wrong-key', PROVIDER_TOKEN: 'sk-wrong-key' });
+      const t = createProviderTarget(config(flavor, fake.url), wrong);
       try {
-        assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream returned HTTP 401', ['sk-wrong-key']);
+        assertGatewayError(await rejection(t.complete(QUERY, makeCtx(wrong))), 'upstream', statusMessage(401), ['sk-wrong-key']);
+        assertNoSecretIn(wrong.lines, ['sk-wrong-key']);
       } finally {
         await t.close();
       }
@@ -205,7 +257,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps malformed JSON to upstream', async () => {
       fake.setBehavior({ kind: 'malformed' });
-      assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
+      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', { phase: 'stream' }, secrets);
       assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
     });
 
@@ -213,14 +265,14 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       fake.setBehavior({ kind: 'malformed', afterChunks: 2 });
       const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
       assert.deepEqual(tokensOf(chunks), ['Gate']);
-      assertGatewayError(error, 'upstream', 'upstream sent malformed stream data', secrets);
+      assertUpstreamError(error, 'upstream', 'upstream sent malformed stream data', { phase: 'stream' }, secrets);
     });
 
     it('maps an in-stream error object to upstream', async () => {
       fake.setBehavior({ kind: 'provider-error', afterChunks: 3 });
       const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
       assert.deepEqual(tokensOf(chunks), ['Gate', 'way']);
-      assertGatewayError(error, 'upstream', 'upstream reported an error mid-stream', secrets);
+      assertUpstreamError(error, 'upstream', 'upstream reported an error mid-stream', { phase: 'stream' }, secrets);
     });
 
     it('maps a stream that ends cleanly before finishing to upstream', async () => {
@@ -238,14 +290,14 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps a connection reset mid-body (finite) to upstream', async () => {
       fake.setBehavior({ kind: 'reset' });
-      assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream response ended unexpectedly', secrets);
+      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream response ended unexpectedly', { phase: 'stream' }, secrets);
     });
 
     it('maps a refused connection to upstream', async () => {
       const port = await closedPort();
       const t = createProviderTarget(config(flavor, `http://127.0.0.1:${port}/v1`), deps);
       try {
-        assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream connection failed', secrets);
+        assertUpstreamError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream connection failed', { phase: 'connect' }, secrets);
         assertGatewayError(await rejection(collect(t.stream(QUERY, makeCtx(deps)))), 'upstream', 'upstream connection failed', secrets);
       } finally {
         await t.close();
@@ -254,7 +306,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps an unexpected response shape to upstream', async () => {
       fake.setBehavior({ kind: 'status', status: 200, body: JSON.stringify({ object: 'list', nothing: true }) });
-      assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
+      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', { phase: 'stream' }, secrets);
       assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
     });
 
@@ -268,7 +320,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       it('times out when the headers never come (finite, stream, embed) and closes the upstream request', async () => {
         fake.setBehavior({ kind: 'stall-headers' });
         const before = fake.abortedCount;
-        assertGatewayError(await rejection(fast.complete(QUERY, makeCtx(deps))), 'upstream_timeout', undefined, secrets);
+        assertUpstreamError(await rejection(fast.complete(QUERY, makeCtx(deps))), 'upstream_timeout', undefined, { phase: 'timeout' }, secrets);
         assertGatewayError(await rejection(collect(fast.stream(QUERY, makeCtx(deps)))), 'upstream_timeout', undefined, secrets);
         assertGatewayError(await rejection(fast.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream_timeout', undefined, secrets);
         await fake.waitForAborts(before + 3);

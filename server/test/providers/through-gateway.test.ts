@@ -54,17 +54,25 @@ timeout_seconds = 5
     await gw?.stop();
     await openai?.close();
     await anthropic?.close();
-    const logs = gw.logs.join('\n');
-    for (const s of [openai.apiKey, anthropic.apiKey]) assert.ok(!logs.includes(s), 'a log line leaks a provider key');
   });
+  let rawFrom = 0;
   beforeEach(() => {
     openai.setBehavior({ kind: 'normal' });
     anthropic.setBehavior({ kind: 'normal' });
+    openai.setReply({});
+    rawFrom = gw.rawLogs.length;
   });
 
   const assertNoSecret = (text: string) => {
     for (const s of secrets) assert.ok(!text.includes(s), 'response leaks a secret');
   };
+  /** This test's log lines as the code wrote them, before the scrubber: no secret may be in them at all. */
+  const assertNothingLeakedRaw = () => {
+    const raw = gw.rawLogs.slice(rawFrom).join('\n');
+    assert.ok(raw.length > 0, 'the raw log tap saw lines');
+    for (const s of secrets) assert.ok(!raw.includes(s), 'the code logged a secret (caught before the scrubber)');
+  };
+  const lastRequestLine = () => JSON.parse(gw.logs.filter((l) => JSON.parse(l).msg === 'request').at(-1)!);
 
   it('answers an anthropic chat and streams it as token / usage / done frames', async () => {
     const finite = await postJson(url('chat'), chat('claude'), { token: TOKEN });
@@ -110,19 +118,73 @@ timeout_seconds = 5
     assert.equal(r.body.model, 'gpt');
   });
 
-  it('turns an upstream 503 into a sanitized 502 upstream error', async () => {
-    openai.setBehavior({ kind: 'status', status: 503, body: `{"error":{"message":"key ${openai.apiKey} overloaded"}}` });
+  it('turns an upstream 503 into a sanitized 502 upstream error naming the status, recorded as upstreamStatus', async () => {
+    openai.setBehavior({ kind: 'status', status: 503, body: `{"error":{"message":"key ${openai.apiKey} overloaded"}}`, headers: { 'x-echo-key': openai.apiKey } });
     const r = await postJson(url('chat'), chat('gpt'), { token: TOKEN });
     assert.equal(r.status, 502);
-    assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream returned HTTP 503' } });
+    assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream failed (HTTP 503)' } });
+    assert.equal(r.headers.get('x-echo-key'), null);
     assertNoSecret(r.text);
+    assertNoSecret([...r.headers].join('\n'));
+    const line = lastRequestLine();
+    assert.equal(line.status, 502);
+    assert.equal(line.upstreamStatus, 503);
+    assertNothingLeakedRaw();
   });
 
-  it('turns a refused-by-key 401 from the upstream into 502, not 401', async () => {
-    anthropic.setBehavior({ kind: 'status', status: 401 });
+  it('turns a refused-by-key 401 from the upstream into 502, not 401, naming the status', async () => {
+    anthropic.setBehavior({ kind: 'status', status: 401, body: `{"type":"error","error":{"message":"bad key ${anthropic.apiKey}"}}` });
     const r = await postJson(url('chat'), chat('claude'), { token: TOKEN });
     assert.equal(r.status, 502);
-    assert.equal(r.body.error.code, 'upstream');
+    assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream rejected the request (HTTP 401)' } });
+    assert.equal(r.headers.get('www-authenticate'), null);
+    assertNoSecret(r.text);
+    assertNothingLeakedRaw();
+  });
+
+  for (const stream of [false, true]) {
+    it(`turns a provider 429 into 429 upstream_rate_limited with its Retry-After (${stream ? 'stream, before the first byte' : 'finite'})`, async () => {
+      openai.setBehavior({ kind: 'status', status: 429, body: `{"error":{"message":"slow down ${openai.apiKey}"}}`, headers: { 'retry-after-ms': '2500' } });
+      const r = await postJson(url('chat'), chat('gpt', { stream }), { token: TOKEN });
+      assert.equal(r.status, 429);
+      assert.equal(r.body.error.code, 'upstream_rate_limited');
+      assert.match(r.body.error.message, /HTTP 429/);
+      assert.equal(r.headers.get('retry-after'), '3');
+      assertNoSecret(r.text);
+      const line = lastRequestLine();
+      assert.equal(line.code, 'upstream_rate_limited');
+      assert.equal(line.upstreamStatus, 429);
+      assertNothingLeakedRaw();
+    });
+  }
+
+  it('caps a provider Retry-After at 300 seconds', async () => {
+    anthropic.setBehavior({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
+    const r = await postJson(url('chat'), chat('claude'), { token: TOKEN });
+    assert.equal(r.status, 429);
+    assert.equal(r.headers.get('retry-after'), '300');
+  });
+
+  it('ends a stream whose upstream reports no usage with done (no usage frame)', async () => {
+    openai.setReply({ omitUsage: true });
+    const r = await postJson(url('chat'), chat('gpt', { stream: true }), { token: TOKEN });
+    assert.equal(r.status, 200);
+    assert.deepEqual(parseSse(r.text), [
+      { event: 'token', data: { text: 'Gate', sequence: 0 } },
+      { event: 'token', data: { text: 'way', sequence: 1 } },
+      { event: 'token', data: { text: ' ready', sequence: 2 } },
+      { event: 'done', data: { finish_reason: 'stop' } },
+    ]);
+    const line = lastRequestLine();
+    assert.equal(line.status, 200);
+    assert.equal(line.outputTokens, 3, 'output tokens counted from the token frames');
+  });
+
+  it('sends streams with X-Accel-Buffering: no (so nginx does not buffer them)', async () => {
+    const r = await postJson(url('chat'), chat('claude', { stream: true }), { token: TOKEN });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-accel-buffering'), 'no');
+    assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
   });
 
   it('turns an upstream past timeout_seconds into 504 upstream_timeout', async () => {
@@ -137,7 +199,8 @@ timeout_seconds = 5
     openai.setBehavior({ kind: 'status', status: 500 });
     const r = await postJson(url('chat'), chat('gpt', { stream: true }), { token: TOKEN });
     assert.equal(r.status, 502);
-    assert.equal(r.body.error.code, 'upstream');
+    assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream failed (HTTP 500)' } });
+    assertNothingLeakedRaw();
   });
 
   it('ends a stream reset mid-way with an event: error frame after the tokens', async () => {
@@ -150,6 +213,7 @@ timeout_seconds = 5
       { event: 'error', data: { error: { code: 'upstream', message: 'upstream stream ended unexpectedly' } } },
     ]);
     assertNoSecret(r.text);
+    assertNothingLeakedRaw();
   });
 
   it('ends a stream stalled mid-way with an upstream_timeout error frame', async () => {
@@ -186,5 +250,12 @@ timeout_seconds = 5
     assert.match(Buffer.from(value!).toString(), /event: token/);
     controller.abort();
     await anthropic.waitForAborts(abortsBefore + 1, 3000);
+  });
+
+  it('no provider key or token is in any log line of this suite, before or after the scrubber', () => {
+    for (const lines of [gw.rawLogs, gw.logs]) {
+      const all = lines.join('\n');
+      for (const s of secrets) assert.ok(!all.includes(s), 'a log line leaks a secret');
+    }
   });
 });

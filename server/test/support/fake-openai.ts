@@ -27,6 +27,8 @@ export interface OpenAIReply {
   promptTokens: number;
   completionTokens: number;
   embedding: number[];
+  /** Never send usage, even when `stream_options.include_usage` asks (some compatible servers do so). */
+  omitUsage: boolean;
 }
 
 export const DEFAULT_OPENAI_REPLY: OpenAIReply = {
@@ -36,6 +38,7 @@ export const DEFAULT_OPENAI_REPLY: OpenAIReply = {
   promptTokens: 8,
   completionTokens: 3,
   embedding: [0.25, -0.5, 0.125],
+  omitUsage: false,
 };
 
 export interface FakeOpenAI extends FakeUpstream {
@@ -164,7 +167,7 @@ function renderChat(key: string, r: OpenAIReply, usage: Record<string, number>, 
       for (const t of r.tokens) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] }));
       for (const delta of toolCallDeltas(r)) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] }));
       frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: r.finishReason }] }));
-      if (key === 'sse+usage') frames.push(sseFrame({ ...base, choices: [], usage }));
+      if (key === 'sse+usage' && !r.omitUsage) frames.push(sseFrame({ ...base, choices: [], usage }));
       frames.push(sseFrame('[DONE]'));
       return {
         type: 'sse',

@@ -11,8 +11,10 @@ export interface TestGateway {
   publicUrl: string;
   managementUrl: string;
   gateway: RunningGateway;
-  /** Every JSON log line written so far. */
+  /** Every JSON log line written so far (as written: after the secret scrubber). */
   logs: string[];
+  /** The same lines before the scrubber: what the code tried to log. Scan these for secrets. */
+  rawLogs: string[];
   stop(): Promise<void>;
 }
 
@@ -31,10 +33,11 @@ export interface TestGatewayOptions {
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
   const logs: string[] = [];
+  const rawLogs: string[] = [];
   const toml = `public_bind = "127.0.0.1:0"\nmanagement_bind = "127.0.0.1:0"\n${options.toml}`;
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
-  const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) } });
+  const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) }, rawTap: (line) => void rawLogs.push(line) });
   const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: false, routing: options.routing });
   if (options.waitLoaded !== false) await gateway.loaded;
   return {
@@ -42,6 +45,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
     managementUrl: gateway.managementUrl,
     gateway,
     logs,
+    rawLogs,
     stop: () => gateway.shutdown(),
   };
 }

@@ -6,7 +6,7 @@
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { Content, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
-import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
+import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
 
 /**
  * Anthropic requires `max_tokens` on every request; the gateway's API makes it
@@ -288,7 +288,7 @@ export class AnthropicStreamReader {
       case 'error': {
         const type = isObject(event.error) ? event.error.type : undefined;
         const suffix = typeof type === 'string' && ERROR_TYPE.test(type) ? ` (${type})` : '';
-        throw new GatewayError('upstream', `upstream reported an error mid-stream${suffix}`);
+        throw upstreamContentError(`upstream reported an error mid-stream${suffix}`);
       }
       default:
         return null; // ping, content_block_stop, future event types

@@ -6,7 +6,7 @@
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { Content, EmbedRequest, EmbedResult, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
-import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, type Json } from './wire-shape.js';
+import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
 
 export type OpenAIFlavor = 'openai' | 'openai_compatible';
 
@@ -203,7 +203,7 @@ export class OpenAIStreamReader {
     }
     const chunk = parseStreamData(data);
     // Several OpenAI-compatible servers report a failure inside the stream.
-    if (chunk.error !== undefined) throw new GatewayError('upstream', 'upstream reported an error mid-stream');
+    if (chunk.error !== undefined) throw upstreamContentError('upstream reported an error mid-stream');
     if (this.id === undefined && typeof chunk.id === 'string') this.id = chunk.id;
     const usage = openAIUsage(chunk.usage);
     if (usage) this.usage = usage;

@@ -22,15 +22,18 @@
  *
  * Error messages are fixed strings (plus the upstream status code): never
  * upstream headers, upstream bodies (they may echo a credential) or our own
- * request headers. Upstream 4xx, including 429, are reported as `upstream`
- * (502) like 5xx: the client did nothing wrong with the gateway's API, the
- * gateway's exchange with its provider failed.
+ * request headers. A provider 429 becomes `429 upstream_rate_limited` with the
+ * provider's wait as `Retry-After` (see upstream-status.ts); other 4xx and 5xx
+ * are `upstream` (502) naming the status: the client did nothing wrong with
+ * the gateway's API, the gateway's exchange with its provider failed. Every
+ * error built here carries an UpstreamDetail (phase, status, wait).
  */
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseParser, type SseEvent } from './sse-parser.js';
+import { retryAfterMs, upstreamStatusError } from './upstream-status.js';
 
 export interface UpstreamClientOptions {
   /** Provider base URL, possibly with a path prefix (`https://host/v1`). */
@@ -154,18 +157,14 @@ export class UpstreamClient {
     // Read (and discard) a bounded error body so the connection can be reused;
     // its content is never logged or returned: it may echo a credential.
     await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-    ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode }, 'upstream returned an error status');
-    const retryAfterMs = parseRetryAfter(res.headers);
-    throw new GatewayError('upstream', `upstream returned HTTP ${res.statusCode}`, undefined, {
-      phase: 'status',
-      upstreamStatus: res.statusCode,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    });
+    const wait = retryAfterMs(res.headers, Date.now());
+    ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait }, 'upstream returned an error status');
+    throw upstreamStatusError(res.statusCode, wait);
   }
 
   private fault(ctx: CallContext, message: string): GatewayError {
     ctx.log.warn({ target: this.targetName }, message);
-    return new GatewayError('upstream', message);
+    return new GatewayError('upstream', message, undefined, { phase: 'stream' });
   }
 
   private translate(err: unknown, deadline: Deadline, phase: Phase, ctx: CallContext): unknown {
@@ -186,18 +185,6 @@ export class UpstreamClient {
         return new GatewayError('upstream', 'upstream stream ended unexpectedly', undefined, { phase: 'stream' });
     }
   }
-}
-
-/** Retry-After (seconds or HTTP date) or OpenAI's retry-after-ms, in milliseconds. */
-export function parseRetryAfter(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
-  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-  const ms = first(headers['retry-after-ms']);
-  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
-  const value = first(headers['retry-after'])?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.ceil(Number(value) * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function isUndiciTimeout(err: unknown): boolean {

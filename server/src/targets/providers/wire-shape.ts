@@ -16,16 +16,21 @@ export function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }
 
+/** A 2xx response that broke the provider's API contract (body or stream content). */
+export function upstreamContentError(message: string): GatewayError {
+  return new GatewayError('upstream', message, undefined, { phase: 'stream' });
+}
+
 export function unexpectedResponse(): GatewayError {
-  return new GatewayError('upstream', 'upstream sent an unexpected response');
+  return upstreamContentError('upstream sent an unexpected response');
 }
 
 export function malformedStream(): GatewayError {
-  return new GatewayError('upstream', 'upstream sent malformed stream data');
+  return upstreamContentError('upstream sent malformed stream data');
 }
 
 export function streamEndedEarly(): GatewayError {
-  return new GatewayError('upstream', 'upstream stream ended unexpectedly');
+  return upstreamContentError('upstream stream ended unexpectedly');
 }
 
 /** Parses one SSE `data:` payload that must be a JSON object. */
