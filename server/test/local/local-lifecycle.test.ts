@@ -133,3 +133,65 @@ queue_size = 0
     assert.ok(gw.logs.some((l) => l.includes('"client_closed_request"') || l.includes('499')), 'the dropped stream is logged');
   });
 });
+
+describe('local client disconnect during prompt processing', () => {
+  let gw: TestGateway;
+  // ~1,800 characters: hundreds of prompt tokens, evaluated in chunks of batch_size = 16.
+  const prompt = 'Once upon a time there was a little fox who lived in the forest. '.repeat(28).slice(0, 1800);
+  const body = (extra: object = {}) => JSON.stringify({ model: 'llm', prompt, max_tokens: 1, temperature: 0, ...extra });
+
+  before(async () => {
+    gw = await startTestGateway({
+      toml: localToml(
+        ensureDemoModel(),
+        `[targets.runtime]
+context_size = 2048
+parallel = 1
+queue_size = 1
+batch_size = 16
+`,
+      ),
+      env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN },
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  it('frees the slot within one chunk of the prompt, and the next request is served', async () => {
+    const target = gw.gateway.targets.get('llm')!;
+    // White-box view of how many tokens the target's one sequence has evaluated.
+    const evaluated = () => (target as unknown as { ready: { loaded: { sequences: Array<{ tokenMeter: { usedInputTokens: number } }> } } }).ready.loaded.sequences[0]!.tokenMeter.usedInputTokens;
+
+    // Uninterrupted run of the same prompt: how many tokens the whole prompt is.
+    let before = evaluated();
+    const full = await postJson(`${gw.publicUrl}/v1/query`, JSON.parse(body()), { token: TOKEN });
+    assert.equal(full.status, 200, full.text);
+    const promptTokens = full.body.usage.input_tokens as number;
+    assert.ok(promptTokens > 20 * 16, `the prompt spans many chunks (${promptTokens} tokens)`);
+    const fullUsed = evaluated() - before;
+    assert.ok(fullUsed >= promptTokens - 1, `an uninterrupted run evaluates the whole prompt (${fullUsed} of ${promptTokens})`);
+
+    // Same prompt, streamed: no byte comes back before the prompt is evaluated,
+    // so the client gives up while the prompt is being processed.
+    before = evaluated();
+    const ac = new AbortController();
+    const dropped = fetch(`${gw.publicUrl}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: body({ stream: true }),
+      signal: ac.signal,
+    }).catch((err: Error) => err);
+    await until(() => target.describe().runtime?.busySequences === 1, 'the sequence to be taken');
+    ac.abort();
+    assert.equal((await dropped as Error).name, 'AbortError');
+    await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released');
+    const used = evaluated() - before;
+    assert.ok(used < fullUsed / 2, `released after ${used} of ${fullUsed} prompt tokens`);
+
+    const next = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.body.usage.output_tokens, 3);
+    await until(() => gw.logs.some((l) => l.includes('"client_closed_request"')), 'the dropped request to be logged as 499');
+  });
+});

@@ -5,6 +5,11 @@
  * token, template end-of-turn token or stop string) or `length` (max_tokens or
  * the sequence's context is full). Stops at once when the signal aborts.
  *
+ * A long prompt is evaluated in chunks of `promptChunkTokens` (the context's
+ * batch size), with the abort signal checked between chunks: a client that
+ * leaves during prompt processing frees its sequence within one chunk, not
+ * after the whole prompt (one native decode call cannot be interrupted).
+ *
  * Concurrent generations on sequences of one context are decoded together in
  * one llama.cpp batch by node-llama-cpp's batching dispatcher.
  */
@@ -41,12 +46,16 @@ export interface GenerationSummary {
   stopSequence?: string;
 }
 
+/** The part of a context sequence generation uses (a narrow seam for tests). */
+export type GenerationSequence = Pick<LlamaContextSequence, 'contextSize' | 'evaluate' | 'evaluateWithoutGeneratingNewTokens'>;
+
 export async function* generate(
-  sequence: LlamaContextSequence,
+  sequence: GenerationSequence,
   model: LlamaModel,
   prompt: PreparedPrompt,
   options: SamplingOptions,
   signal: AbortSignal,
+  promptChunkTokens: number,
 ): AsyncGenerator<GenerationPiece, GenerationSummary, void> {
   const budget = Math.min(options.maxTokens, sequence.contextSize - prompt.tokens.length);
   const detok = new IncrementalDetokenizer(
@@ -63,7 +72,17 @@ export async function* generate(
   let stoppedByString = false;
   let matchedStop: string | undefined;
 
-  const iterator = sequence.evaluate(prompt.tokens, {
+  // All but the last chunk without sampling; the last one starts generation.
+  const chunk = Math.max(1, Math.floor(promptChunkTokens));
+  let evaluated = 0;
+  while (prompt.tokens.length - evaluated > chunk) {
+    if (signal.aborted) throw abortReason(signal);
+    await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(evaluated, evaluated + chunk));
+    evaluated += chunk;
+  }
+  if (signal.aborted) throw abortReason(signal);
+
+  const iterator = sequence.evaluate(prompt.tokens.slice(evaluated), {
     temperature: options.temperature,
     topP: options.topP,
     // node-llama-cpp's default seed is the current time: concurrent requests would sample alike.
@@ -102,7 +121,7 @@ export async function* generate(
     // Ends the evaluation generator so the sequence stops decoding now.
     await iterator.return();
   }
-  if (signal.aborted) throw signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+  if (signal.aborted) throw abortReason(signal);
   finishReason ??= 'stop';
 
   if (!stoppedByString) {
@@ -128,4 +147,8 @@ export async function* generate(
     // Template stop strings end a turn like end-of-turn tokens: only the client's own are reported.
     ...(matchedStop !== undefined && options.stop.includes(matchedStop) ? { stopSequence: matchedStop } : {}),
   };
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }

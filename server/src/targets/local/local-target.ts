@@ -195,6 +195,7 @@ export class LocalTarget implements Target {
         seed: req.options.seed,
       },
       ctx.signal,
+      r.loaded.context.batchSize,
     );
     try {
       let step = await gen.next();
