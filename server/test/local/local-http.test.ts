@@ -4,7 +4,7 @@
  * concurrency on shared sequences, context overflow.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { getText, parseSse, postJson } from '../support/http.js';
 import { ensureDemoModel, tomlString } from './models.js';
@@ -91,6 +91,21 @@ default_max_tokens = 24
       texts.add(s.body.text);
     }
     assert.ok(texts.size > 1, 'sampling at temperature 1.5 gives different answers');
+  });
+
+  it('samples concurrent identical requests independently (no clock-derived seed)', async () => {
+    // The clock stands still, so a seed taken from Date (node-llama-cpp's default
+    // is the current second) would be the same for every request.
+    mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    try {
+      const body = { prompt: 'the story of a', max_tokens: 16, temperature: 1.5, top_p: 1 };
+      const answers = await Promise.all([query(body), query(body), query(body), query(body)]);
+      for (const r of answers) assert.equal(r.status, 200, r.text);
+      const texts = new Set(answers.map((r) => r.body.text));
+      assert.ok(texts.size > 1, `4 concurrent samples at temperature 1.5 differ: ${JSON.stringify([...texts])}`);
+    } finally {
+      mock.timers.reset();
+    }
   });
 
   it('streams valid frames whose text equals the finite answer', async () => {
