@@ -9,7 +9,8 @@ export interface RateLimitSettings {
   burst: number;
 }
 
-interface Bucket {
+/** One client's bucket: tokens left at time `updated` (ms). */
+export interface BucketState {
   tokens: number;
   updated: number;
 }
@@ -19,12 +20,39 @@ export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number
 const ALLOW: RateDecision = { ok: true };
 const MAX_BUCKETS = 100_000;
 
+/**
+ * One request against a token bucket at time `now` (ms): refills the bucket
+ * for the time since it was last updated (never above `burst`), then takes one
+ * token or says how long until one is back (whole seconds, at least 1). A
+ * missing bucket is a full one. Pure: the caller stores the returned state, so
+ * any store (memory, a shared one) can run the same arithmetic.
+ */
+export function takeToken(
+  bucket: BucketState | undefined,
+  limits: Pick<RateLimitSettings, 'requestsPerMinute' | 'burst'>,
+  now: number,
+): { bucket: BucketState; decision: RateDecision } {
+  const perMs = limits.requestsPerMinute / 60_000;
+  const elapsed = bucket ? Math.max(0, now - bucket.updated) : 0;
+  const tokens = bucket ? Math.min(limits.burst, bucket.tokens + elapsed * perMs) : limits.burst;
+  if (tokens >= 1) return { bucket: { tokens: tokens - 1, updated: now }, decision: ALLOW };
+  const waitMs = (1 - tokens) / perMs;
+  return { bucket: { tokens, updated: now }, decision: { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) } };
+}
+
+export interface RateLimiterOptions {
+  /** The clock, in ms (default Date.now); injectable for tests. */
+  now?: () => number;
+}
+
 export class RateLimiter {
   private current: RateLimitSettings;
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Map<string, BucketState>();
+  private readonly now: () => number;
 
-  constructor(settings: RateLimitSettings) {
+  constructor(settings: RateLimitSettings, options: RateLimiterOptions = {}) {
     this.current = { ...settings };
+    this.now = options.now ?? Date.now;
   }
 
   settings(): RateLimitSettings {
@@ -37,29 +65,18 @@ export class RateLimiter {
     this.buckets.clear();
   }
 
-  take(client: string, now = Date.now()): RateDecision {
+  take(client: string, now = this.now()): RateDecision {
     const s = this.current;
     if (!s.enabled) return ALLOW;
-    const perMs = s.requestsPerMinute / 60_000;
-    let b = this.buckets.get(client);
-    if (!b) {
-      if (this.buckets.size >= MAX_BUCKETS) this.sweep(now);
-      b = { tokens: s.burst, updated: now };
-      this.buckets.set(client, b);
-    } else {
-      b.tokens = Math.min(s.burst, b.tokens + (now - b.updated) * perMs);
-      b.updated = now;
-    }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return ALLOW;
-    }
-    const waitMs = (1 - b.tokens) / perMs;
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    const previous = this.buckets.get(client);
+    if (!previous && this.buckets.size >= MAX_BUCKETS) this.sweep(now);
+    const { bucket, decision } = takeToken(previous, s, now);
+    this.buckets.set(client, bucket);
+    return decision;
   }
 
   /** Drops buckets that have refilled completely (they behave like new ones). */
-  sweep(now = Date.now()): void {
+  sweep(now = this.now()): void {
     const s = this.current;
     const fullAfterMs = (s.burst / s.requestsPerMinute) * 60_000;
     for (const [k, b] of this.buckets) if (now - b.updated >= fullAfterMs) this.buckets.delete(k);
