@@ -12,24 +12,49 @@ export interface Caller {
   allowed: ReadonlySet<string> | null;
 }
 
-const sha256 = (value: string): Buffer => createHash('sha256').update(value).digest();
+export type Digest = (value: string) => Buffer;
+export type DigestEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => boolean;
+
+export const sha256: Digest = (value) => createHash('sha256').update(value).digest();
+
+/**
+ * The entry whose digest equals the digest of `presented`, or null. The
+ * presented token is hashed (so its length never reaches the comparison: every
+ * comparison is between two fixed-size digests) and compared with every entry,
+ * with no early exit, so timing reveals neither which token matched nor how
+ * much of one. Configured tokens are hashed once, up front, with the same
+ * `hash`. The comparison is exact: byte for byte, case-sensitive.
+ */
+export function matchToken<T>(
+  presented: string,
+  entries: ReadonlyArray<{ digest: Buffer; value: T }>,
+  hash: Digest = sha256,
+  equal: DigestEqual = timingSafeEqual,
+): T | null {
+  const digest = hash(presented);
+  let found: T | null = null;
+  for (const e of entries) {
+    if (equal(e.digest, digest)) found = e.value;
+  }
+  return found;
+}
 
 export type Authenticator = (authorization: string | undefined) => Caller | null;
 
-export function createAuthenticator(tokens: readonly TokenConfig[], values: readonly string[]): Authenticator {
+export function createAuthenticator(
+  tokens: readonly TokenConfig[],
+  values: readonly string[],
+  hash: Digest = sha256,
+  equal: DigestEqual = timingSafeEqual,
+): Authenticator {
   const entries = tokens.map((t, i) => ({
-    digest: sha256(values[i]!),
-    caller: { label: t.caller, allowed: t.targets.length ? new Set(t.targets) : null } satisfies Caller,
+    digest: hash(values[i]!),
+    value: { label: t.caller, allowed: t.targets.length ? new Set(t.targets) : null } satisfies Caller,
   }));
   return (authorization) => {
     if (!authorization || authorization.length > 8192) return null;
     const m = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!m) return null;
-    const presented = sha256(m[1]!);
-    let found: Caller | null = null;
-    for (const e of entries) {
-      if (timingSafeEqual(e.digest, presented)) found = e.caller;
-    }
-    return found;
+    return matchToken(m[1]!, entries, hash, equal);
   };
 }
