@@ -81,3 +81,23 @@ export function findSecrets(secrets: string[], seen: Seen[], logs: string[] = []
   }
   return hits;
 }
+
+/**
+ * The security headers docs/dashboard.md promises on every admin response
+ * (pages, assets, API answers and errors); returns the problems found.
+ */
+export function missingSecurityHeaders(headers: Headers): string[] {
+  const problems: string[] = [];
+  const expect = (name: string, ok: (v: string) => boolean) => {
+    const v = headers.get(name);
+    if (v === null || !ok(v)) problems.push(`${name}: ${v}`);
+  };
+  expect('content-security-policy', (v) => /default-src 'none'/.test(v) && /frame-ancestors 'none'/.test(v) && !/unsafe/.test(v));
+  expect('x-content-type-options', (v) => v === 'nosniff');
+  expect('x-frame-options', (v) => v === 'DENY');
+  expect('referrer-policy', (v) => v === 'no-referrer');
+  expect('cross-origin-opener-policy', (v) => v === 'same-origin');
+  expect('cross-origin-resource-policy', (v) => v === 'same-origin');
+  expect('permissions-policy', (v) => ['camera=()', 'microphone=()', 'geolocation=()'].every((d) => v.split(/,\s*/).includes(d)));
+  return problems;
+}

@@ -10,7 +10,7 @@ import { TIMESERIES_BUCKETS } from '@sipp/shared';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
-import { AdminClient, findSecrets, type Seen } from './admin-client.js';
+import { AdminClient, findSecrets, missingSecurityHeaders, type Seen } from './admin-client.js';
 
 const PASSWORD = 'admin-pw-Wombat-5512';
 const TOKEN = 'tok-api-test-0123456789abcdef';
@@ -61,7 +61,6 @@ timeout_seconds = 5
   after(async () => {
     await gw?.stop();
     await upstream?.close();
-    assert.deepEqual(findSecrets(Object.values(env), seen, gw.logs), []);
   });
 
   it('every mutating route without the CSRF header (or with a wrong one) is 403 csrf_failed and changes nothing', async () => {
@@ -260,5 +259,16 @@ timeout_seconds = 5
     }
     const sec = await admin.request('GET', '/api/security');
     assert.equal(sec.body.totals.admissionRejections, 1);
+  });
+
+  it('every admin response of this suite (API answers and errors) carried the security headers', () => {
+    assert.ok(seen.length > 20);
+    const bad = seen.flatMap((r) => missingSecurityHeaders(new Headers(JSON.parse(r.headers))).map((p) => `${r.status} ${r.url}: ${p}`));
+    assert.deepEqual(bad, []);
+  });
+
+  // Last test of the suite (node:test runs them in order): a leak fails a counted test, not an after hook.
+  it('leaked no secret in any response or log line (as written and before the scrubber)', () => {
+    assert.deepEqual(findSecrets(Object.values(env), seen, [...gw.logs, ...gw.rawLogs]), []);
   });
 });

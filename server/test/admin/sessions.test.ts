@@ -22,7 +22,6 @@ describe('admin sessions', () => {
   });
   after(async () => {
     await gw?.stop();
-    assert.deepEqual(findSecrets(Object.values(ENV), seen, gw.logs), []);
   });
 
   it('GET session without a cookie is 401 unauthenticated, no-store', async () => {
@@ -144,6 +143,11 @@ describe('admin sessions', () => {
     assert.equal(r.body.error.code, 'not_found');
     assert.equal((await c.request('PATCH', '/api/overview')).status, 404);
   });
+
+  // Last test of the suite (node:test runs them in order): a leak fails a counted test, not an after hook.
+  it('leaked no secret in any response or log line (as written and before the scrubber)', () => {
+    assert.deepEqual(findSecrets(Object.values(ENV), seen, [...gw.logs, ...gw.rawLogs]), []);
+  });
 });
 
 describe('admin login throttling', () => {
@@ -155,7 +159,6 @@ describe('admin login throttling', () => {
   });
   after(async () => {
     await gw?.stop();
-    assert.deepEqual(findSecrets(Object.values(ENV), seen, gw.logs), []);
   });
 
   it('refuses a client with 429 + Retry-After after 5 failed logins, even with the right password', async () => {
@@ -171,5 +174,10 @@ describe('admin login throttling', () => {
     assert.ok(retry > 0 && retry <= 300, `Retry-After ${retry}`);
     assert.equal(c.cookies.size, 0);
     assert.ok(gw.logs.some((l) => l.includes('admin login failed')));
+  });
+
+  // Last test of the suite (node:test runs them in order): a leak fails a counted test, not an after hook.
+  it('leaked no secret in any response or log line (as written and before the scrubber)', () => {
+    assert.deepEqual(findSecrets(Object.values(ENV), seen, [...gw.logs, ...gw.rawLogs]), []);
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { missingSecurityHeaders } from './admin-client.js';
 
 const INDEX = `<!doctype html>
 <html><head>
@@ -83,6 +84,17 @@ describe('admin static assets', () => {
       assert.ok(html.includes(`href="${base}/assets/index-DeF456.css"`));
       assert.ok(html.includes(`<meta name="sipp-admin-base" content="${base}">`));
     }
+  });
+
+  it('every kind of admin response carries the documented security headers (COOP, CORP, Permissions-Policy included)', async () => {
+    for (const p of ['/', '/index.html', '/deep/link', '/assets/index-AbC123.js', '/assets/logo.svg', '/assets/absent.js', '/favicon.ico', '/api/session', '/api/overview', '/api/nope']) {
+      const res = await fetch(url(p));
+      await res.arrayBuffer();
+      assert.deepEqual(missingSecurityHeaders(res.headers), [], `${res.status} ${p}`);
+    }
+    const login = await fetch(url('/api/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"password":"wrong"}' });
+    await login.arrayBuffer();
+    assert.deepEqual(missingSecurityHeaders(login.headers), [], `${login.status} POST /api/session`);
   });
 
   it('hashed assets: right content type, immutable caching, security headers', async () => {
