@@ -45,6 +45,18 @@ describe('log level directives', () => {
     assert.equal(l2.length, 0);
   });
 
+  it('taps every line before the scrubber (test hook), so tests can tell a real leak from a scrubbed one', () => {
+    const lines: string[] = [];
+    const raw: string[] = [];
+    const logging = createLogging({ env: { LOG_LEVEL: 'info' }, destination: { write: (l: string) => void lines.push(l) }, rawTap: (l) => void raw.push(l) });
+    logging.addSecrets(['plain-secret-value']);
+    logging.root.info('oops plain-secret-value');
+    logging.root.debug('below the level');
+    assert.equal(raw.length, 1);
+    assert.ok(raw[0]!.includes('plain-secret-value'));
+    assert.ok(!lines[0]!.includes('plain-secret-value'));
+  });
+
   it('scrubs registered secrets from every line, even when code logs them by mistake', () => {
     const lines: string[] = [];
     const logging = createLogging({ env: { LOG_LEVEL: 'trace' }, destination: { write: (l: string) => void lines.push(l) } });
@@ -128,6 +140,7 @@ timeout_seconds = 1
     for (const behavior of [
       { kind: 'status', status: 401 },
       { kind: 'status', status: 500 },
+      { kind: 'status', status: 429, headers: { 'retry-after': '3' } },
       { kind: 'malformed' },
       { kind: 'reset' },
       { kind: 'stall-headers' },
@@ -135,7 +148,7 @@ timeout_seconds = 1
       openai.setBehavior(behavior);
       anthropic.setBehavior(behavior);
       const a = await call('/v1/chat', msg);
-      assert.ok(a.status >= 500, `${behavior.kind}: ${a.status}`);
+      assert.ok(a.status >= 500 || a.status === 429, `${behavior.kind}: ${a.status}`);
       await call('/v1/chat', { ...msg, model: 'an', stream: true });
       await call('/v1/query', { model: 'oa', prompt: PROMPT, stream: true });
     }
@@ -147,7 +160,9 @@ timeout_seconds = 1
     await call('/v1/chat', '{"model": "oa", "messages": [' as unknown as object);
     const metrics = await (await fetch(`${gw.managementUrl}/metrics`)).text();
     const index = await (await fetch(`${gw.managementUrl}/`)).text();
-    const everything = [...gw.logs, ...responses, metrics, index].join('\n');
+    // Raw lines too: what the code tried to log, before the scrubber had a chance.
+    const everything = [...gw.rawLogs, ...gw.logs, ...responses, metrics, index].join('\n');
+    assert.equal(gw.rawLogs.length, gw.logs.length, 'the raw tap sees every line');
     assert.ok(gw.logs.length > 20, 'trace level produced lines');
     for (const secret of [TOKEN, ADMIN, openai.apiKey, anthropic.apiKey, PROMPT]) {
       assert.ok(!everything.includes(secret), `leaked ${secret.slice(0, 12)}...`);
