@@ -6,17 +6,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Operation } from '@sipp/shared';
-import type { StreamChunk, Target, TextResult } from '../../src/targets/target.js';
+import type { StreamChunk, Target, TargetCapabilities, TextResult } from '../../src/targets/target.js';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
 
 const TOKEN = 'tok-target-double-0123456789';
 
 /** A target whose stream yields exactly `chunks()` and whose finite answer is `result()`. */
-function targetDouble(name: string, chunks: () => StreamChunk[], result: () => TextResult | undefined): Target {
+function targetDouble(name: string, capabilities: TargetCapabilities, chunks: () => StreamChunk[], result: () => TextResult | undefined): Target {
   return {
     name,
     type: 'openai_compatible',
+    capabilities,
     operations: new Set<Operation>(['query', 'chat']),
     load: async () => {},
     complete: async () => result() ?? { text: 'x', finishReason: 'stop' },
@@ -47,7 +48,7 @@ describe('streams from a target double', () => {
     const real = gw.gateway.targets.get('chat')!;
     await real.close();
     // The gateway routes through this map: the double takes the configured target's place.
-    (gw.gateway.targets as Map<string, Target>).set('chat', targetDouble('chat', () => chunks, () => result));
+    (gw.gateway.targets as Map<string, Target>).set('chat', targetDouble('chat', real.capabilities, () => chunks, () => result));
   });
   after(async () => {
     await gw?.stop();
