@@ -53,8 +53,6 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
         throw new GatewayError('not_found', `no route for ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      // The provider's status, for the request record (retries, circuit breakers, dashboard).
-      if (err instanceof GatewayError && err.upstream?.upstreamStatus !== undefined) st.upstreamStatus = err.upstream.upstreamStatus;
       code = writeError(ctx, err, log);
     } finally {
       finishRequest(st, ctx.respond === false ? 200 : ctx.status, code, deps.observers, log);
