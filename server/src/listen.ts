@@ -1,7 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
-import { parseBind } from './config/schema.js';
+import type { Logger } from 'pino';
+import { parseBind, type ListenerConfig } from './config/schema.js';
+import { deferContinue } from './http/expect-continue.js';
 
 export class StartupError extends Error {
   constructor(message: string) {
@@ -10,12 +12,71 @@ export class StartupError extends Error {
   }
 }
 
-/** Binds a Koa app; a taken or unusable address is a StartupError naming the field. */
-export function listen(app: Koa, bind: string, field: string): Promise<{ server: Server; url: string }> {
+/**
+ * A response that closes its connection when it is sent before the request
+ * body has fully arrived (a refused request: 401, 403, 413, 429, …, or a
+ * client waiting for a 100 Continue it will not get). Node would otherwise
+ * read and discard the rest of the body to keep the connection alive, for as
+ * long as the client cares to send it. Here the answer says `Connection:
+ * close` and the socket is closed as soon as the answer is written.
+ */
+class GatewayResponse extends ServerResponse {
+  override writeHead(...args: unknown[]): this {
+    if (!this.headersSent && !this.req.complete) {
+      this.setHeader('connection', 'close');
+      // Node would read (and discard) on until its close completes; stop as soon as the answer is out.
+      this.once('finish', () => this.req.socket?.destroy());
+    }
+    return (ServerResponse.prototype.writeHead as (...a: unknown[]) => this).apply(this, args);
+  }
+}
+
+const MIN_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Binds a Koa app with the listener's connection limits and timeouts; a taken
+ * or unusable address is a StartupError naming the field.
+ */
+export function listen(
+  app: Koa,
+  bind: string,
+  field: string,
+  limits: ListenerConfig,
+  log?: Logger,
+): Promise<{ server: Server; url: string }> {
   const { host, port } = parseBind(bind)!;
-  const server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  const ms = (seconds: number) => Math.max(1, Math.round(seconds * 1000));
+  const headersTimeout = ms(limits.headers_timeout_seconds);
+  const requestTimeout = ms(limits.request_timeout_seconds);
+  const handler = app.callback();
+  const server = createServer(
+    {
+      ServerResponse: GatewayResponse as unknown as typeof ServerResponse<IncomingMessage>,
+      headersTimeout,
+      requestTimeout,
+      keepAliveTimeout: ms(limits.keep_alive_timeout_seconds),
+      // Node checks the two timeouts on this interval (default 30 s, which
+      // made a 66 s headers timeout last up to 96 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4))),
+    },
+    handler,
+  );
+  server.keepAliveTimeout = ms(limits.keep_alive_timeout_seconds);
+  server.maxConnections = limits.max_connections;
+  server.on('checkContinue', (req, res) => {
+    deferContinue(req, res);
+    void handler(req, res);
+  });
+  let lastDropLog = -Infinity;
+  let dropped = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = performance.now();
+    if (now - lastDropLog < MIN_LOG_INTERVAL_MS) return;
+    lastDropLog = now;
+    log?.warn({ listener: field, max_connections: limits.max_connections, dropped }, 'max_connections reached; refusing new connections');
+    dropped = 0;
+  });
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why =

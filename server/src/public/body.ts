@@ -1,51 +1,22 @@
 /**
- * Reads a request body with a hard byte limit (413 before buffering anything
- * when Content-Length already says too much) and parses it as a JSON object.
+ * Reads a request body with a hard byte limit (413 before reading anything
+ * when Content-Length already says too much, and before any 100 Continue)
+ * and parses it as a JSON object.
  */
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { BodyReadError, readLimited } from '../http/read-limited.js';
 
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(tooLarge(limit));
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readLimited(req, limit);
+  } catch (err) {
+    if (err instanceof BodyReadError && err.reason === 'too_large') {
+      throw new GatewayError('payload_too_large', `request body exceeds max_request_bytes (${limit} bytes)`);
+    }
+    // The client went away; the app records it as 499 client_closed_request.
+    throw new GatewayError('invalid_request', 'request body was aborted');
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    const finish = (err: Error | null, body?: Buffer) => {
-      if (done) return;
-      done = true;
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onAborted);
-      if (err) reject(err);
-      else resolve(body!);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        // Stop buffering; the rest of the body is drained and discarded.
-        req.resume();
-        finish(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => finish(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    const onError = () => finish(new GatewayError('invalid_request', 'request body could not be read'));
-    const onAborted = () => finish(new GatewayError('invalid_request', 'request body was aborted'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onAborted);
-  });
-}
-
-function tooLarge(limit: number): GatewayError {
-  return new GatewayError('payload_too_large', `request body exceeds max_request_bytes (${limit} bytes)`);
 }
 
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
