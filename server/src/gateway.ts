@@ -6,7 +6,7 @@
 import { OPERATIONS, type IndexDocument } from '@sipp/shared';
 import type { Server } from 'node:http';
 import { createAdmin } from './admin/index.js';
-import type { GatewayConfig } from './config/schema.js';
+import { parseBind, type GatewayConfig } from './config/schema.js';
 import { readSecrets } from './config/secrets.js';
 import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
@@ -48,9 +48,14 @@ export interface RunningGateway {
   targets: ReadonlyMap<string, Target>;
   /** Groups, circuits and drains. */
   router: Router;
+  /** The two HTTP servers (tests observe their sockets). */
+  servers: { public: Server; management: Server };
   /** Runtime controls (the admin API changes these). */
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
 }
+
+/** How long cut requests get to finish their bookkeeping before connections are closed. */
+const CUT_SETTLE_MS = 2_000;
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config } = options;
@@ -156,6 +161,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     log: logging.component('sipp_gateway_server::management'),
     ready,
     index: indexDoc,
+    hosts: { bindHost: parseBind(config.management_bind)!.host, allowed: config.management_allowed_hosts },
   });
 
   const servers: Server[] = [];
@@ -165,9 +171,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let pub: { server: Server; url: string };
   let mgmt: { server: Server; url: string };
   try {
-    pub = await listen(publicApp, config.public_bind, 'public_bind');
+    pub = await listen(publicApp, config.public_bind, 'public_bind', config.listeners.public, log);
     servers.push(pub.server);
-    mgmt = await listen(managementApp, config.management_bind, 'management_bind');
+    mgmt = await listen(managementApp, config.management_bind, 'management_bind', config.listeners.management, log);
     servers.push(mgmt.server);
   } catch (err) {
     await Promise.all(servers.map(closeServer));
@@ -199,7 +205,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       draining = true;
       log.info({ inFlight: inflight.size, graceMs }, 'draining');
       const idle = await inflight.idle(graceMs);
-      if (!idle) log.warn({ inFlight: inflight.size }, 'grace period over; closing remaining connections');
+      if (!idle) {
+        // Streams get a final shutting_down frame, waiting requests a 503; each writes its request line.
+        const cut = inflight.cutAll();
+        log.warn({ inFlight: cut }, 'grace period over; cutting the remaining requests');
+        await inflight.idle(CUT_SETTLE_MS);
+      }
       for (const s of servers) s.closeAllConnections();
       await Promise.all(servers.map(closeServer));
       admin.close();
@@ -215,6 +226,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     shutdown,
     targets,
     router,
+    servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
   };
 }

@@ -2,7 +2,7 @@
  * The TOML configuration schema (SPEC §2). Every rule `check` enforces lives
  * here; error messages name the offending field by its TOML path.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
@@ -149,6 +149,42 @@ const RoutesSchema = z
     admin: '/admin',
   });
 
+/**
+ * `[listeners.public]` / `[listeners.management]`: connection limits and
+ * timeouts of one listener (fractions of a second are allowed).
+ */
+function listenerSchema(defaults: { maxConnections: number; keepAliveSeconds: number }) {
+  const schema = z
+    .strictObject({
+      /** Time a client has to send the complete request head; then 408 and close. */
+      headers_timeout_seconds: positiveSeconds.default(10),
+      /** Time a client has to send the whole request (head and body). */
+      request_timeout_seconds: positiveSeconds.default(30),
+      /** How long an idle keep-alive connection is kept open. */
+      keep_alive_timeout_seconds: positiveSeconds.default(defaults.keepAliveSeconds),
+      /** Open connections at once; further connections are closed on accept. */
+      max_connections: z.number().int().positive('must be > 0').max(1_000_000).default(defaults.maxConnections),
+    })
+    .superRefine((l, ctx) => {
+      if (l.headers_timeout_seconds > l.request_timeout_seconds) {
+        ctx.addIssue({ code: 'custom', path: ['headers_timeout_seconds'], message: 'must not exceed request_timeout_seconds' });
+      }
+    });
+  return schema.default(() => schema.parse({}));
+}
+
+const ListenersTable = z.strictObject({
+  public: listenerSchema({ maxConnections: 1024, keepAliveSeconds: 65 }),
+  management: listenerSchema({ maxConnections: 64, keepAliveSeconds: 5 }),
+});
+const ListenersSchema = ListenersTable.default(() => ListenersTable.parse({}));
+
+/** A host name or IP address (no port), as a Host header would name it. */
+const allowedHost = z
+  .string()
+  .transform((s) => s.toLowerCase().replace(/\.$/, ''))
+  .refine((s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s) || isIP(s) !== 0, 'must be a host name or IP address without port or brackets');
+
 const TokenSchema = z.strictObject({
   env: envName,
   caller: label,
@@ -174,9 +210,11 @@ export const ConfigSchema = z
         }, 'must be an exact origin such as "https://app.example.com" (no wildcard, path or trailing slash)'),
       )
       .default([]),
+    management_allowed_hosts: z.array(allowedHost).default([]),
     admin_password_env: envName,
     security: SecuritySchema,
     routes: RoutesSchema,
+    listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
     targets: z.array(TargetSchema).min(1, 'at least one [[targets]] entry is required'),
     groups: z.array(GroupSchema).default([]),
@@ -229,3 +267,4 @@ export type ProviderTargetConfig = OpenAITargetConfig | CompatibleTargetConfig |
 export type GroupConfig = GatewayConfig['groups'][number];
 export type TokenConfig = GatewayConfig['tokens'][number];
 export type RoutesConfig = GatewayConfig['routes'];
+export type ListenerConfig = GatewayConfig['listeners']['public'];
