@@ -1,6 +1,7 @@
 /**
  * The management listener (SPEC §5): index, health, readiness, Prometheus
- * metrics and the Admin Dashboard. No bearer token; keep it private.
+ * metrics and the Admin Dashboard. No bearer token; keep it private. Every
+ * route first checks the Host header (host-allowlist.ts).
  * Public inference routes are never served here.
  */
 import Router from '@koa/router';
@@ -10,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AdminModule } from '../admin/index.js';
 import type { RoutesConfig } from '../config/schema.js';
+import { hostAllowlist, type HostAllowlistOptions } from './host-allowlist.js';
 
 export interface ManagementDeps {
   routes: RoutesConfig;
@@ -18,6 +20,8 @@ export interface ManagementDeps {
   log: Logger;
   ready(): boolean;
   index(): IndexDocument;
+  /** Host header check (DNS rebinding); applies to every route. */
+  hosts: HostAllowlistOptions;
 }
 
 export function createManagementApp(deps: ManagementDeps): Koa {
@@ -25,6 +29,8 @@ export function createManagementApp(deps: ManagementDeps): Koa {
   app.silent = true;
   const { routes } = deps;
   const adminBase = routes.admin.replace(/\/+$/, '') || '/';
+
+  app.use(hostAllowlist(deps.hosts, deps.log));
 
   app.use(async (ctx, next) => {
     try {
