@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Context, type Middleware } from 'koa';
+import { loginLockoutRecorder } from '../telemetry/metrics.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { createApi } from './api.js';
 import { createSessions } from './auth/sessions.js';
@@ -45,7 +46,13 @@ export function createAdmin(deps: AdminDeps): AdminModule {
 
   const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
   app.silent = true;
-  const sessions = createSessions({ app, basePath: basePath || '/', password: deps.adminPassword, log: deps.log });
+  const sessions = createSessions({
+    app,
+    basePath: basePath || '/',
+    password: deps.adminPassword,
+    log: deps.log,
+    onLockout: loginLockoutRecorder(deps.registry),
+  });
   const api = createApi(deps, stats, sessions);
 
   app.use(securityHeaders);

@@ -12,6 +12,15 @@ import type { RequestObserver } from './observer.js';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
+export const ADMIN_LOGIN_LOCKOUTS = 'sipp_gateway_admin_login_lockouts_total';
+
+/** Counts a global admin login lockout on the registry createMetrics filled. */
+export function loginLockoutRecorder(registry: Registry): (scope: 'client' | 'global') => void {
+  return (scope) => {
+    if (scope === 'global') (registry.getSingleMetric(ADMIN_LOGIN_LOCKOUTS) as Counter | undefined)?.inc();
+  };
+}
+
 export interface GatewayMetrics extends RequestObserver {
   registry: Registry;
 }
@@ -58,6 +67,11 @@ export function createMetrics(options: {
   const blocklistHits = new Counter({
     name: 'sipp_gateway_blocklist_hits_total',
     help: 'Requests refused because the client IP is blocklisted.',
+    registers: [registry],
+  });
+  new Counter({
+    name: ADMIN_LOGIN_LOCKOUTS,
+    help: 'Times the global failed-login budget of the admin dashboard ran out and every sign-in was refused for the cool-down.',
     registers: [registry],
   });
   const inputTokens = new Counter({

@@ -13,7 +13,7 @@ import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/s
 import { normalizeIp } from '../../security/blocklist.js';
 import { AdminError } from '../http/admin-error.js';
 import { readJson } from '../http/read-json.js';
-import { LoginThrottle } from './login-throttle.js';
+import { LoginThrottle, type LockoutScope } from './login-throttle.js';
 import { createPasswordCheck, safeEqual } from './password.js';
 import { MemorySessionStore } from './session-store.js';
 
@@ -34,6 +34,8 @@ export interface SessionsOptions {
   password: string;
   log: Logger;
   throttle?: LoginThrottle;
+  /** Called when a login lockout starts (the metric). */
+  onLockout?: (scope: LockoutScope) => void;
 }
 
 export interface Sessions {
@@ -114,16 +116,27 @@ export function createSessions(opts: SessionsOptions): Sessions {
     },
     async login(ctx) {
       const client = peerOf(ctx);
-      const wait = throttle.retryAfterSeconds(client);
-      if (wait > 0) {
-        opts.log.warn({ client }, 'admin login refused: too many failed attempts');
-        throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', { 'Retry-After': String(wait) });
+      const refused = throttle.refusal(client);
+      if (refused) {
+        opts.log.warn({ client, scope: refused.scope }, 'admin login refused: too many failed attempts');
+        throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', {
+          'Retry-After': String(refused.retryAfterSeconds),
+        });
       }
       const parsed = LoginRequestSchema.safeParse(await readJson(ctx));
       if (!parsed.success) throw new AdminError('invalid_request', 'body must be {"password": string}');
       if (!checkPassword(parsed.data.password)) {
-        throttle.failure(client);
+        const tripped = throttle.failure(client);
         opts.log.warn({ client }, 'admin login failed');
+        if (tripped) {
+          opts.onLockout?.(tripped);
+          opts.log.warn(
+            { client, scope: tripped },
+            tripped === 'global'
+              ? 'admin login locked for everyone: too many failed attempts from all addresses'
+              : 'admin login locked for this client: too many failed attempts',
+          );
+        }
         throw new AdminError('unauthenticated', 'wrong password');
       }
       throttle.success(client);

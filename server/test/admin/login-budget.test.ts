@@ -1,0 +1,99 @@
+/**
+ * The global failed-login budget: changing source address does not buy more
+ * guesses. Unit tests drive the throttle's clock; the gateway test signs in
+ * from many loopback addresses (127.x.y.z) at once.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { LoginThrottle } from '../../src/admin/auth/login-throttle.js';
+import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
+
+const PASSWORD = 'pw-admin-login-budget-7731';
+
+describe('LoginThrottle global budget', () => {
+  const opts = { maxFailures: 5, windowMs: 300_000, globalMaxFailures: 30, globalWindowMs: 60_000, globalCooldownMs: 300_000 };
+
+  it('30 failures from 30 clients within a minute refuse every client for the cool-down', () => {
+    const t = new LoginThrottle(opts);
+    const t0 = 1_000_000;
+    for (let i = 0; i < 29; i++) assert.equal(t.failure(`c${i}`, t0 + i), null, `failure ${i + 1}`);
+    assert.equal(t.refusal('someone-else', t0 + 29), null);
+    assert.equal(t.failure('c29', t0 + 29), 'global', 'the 30th failure trips the budget');
+    assert.deepEqual(t.refusal('someone-else', t0 + 30), { retryAfterSeconds: 300, scope: 'global' });
+    assert.deepEqual(t.refusal('c0', t0 + 30 + 120_000), { retryAfterSeconds: 180, scope: 'global' });
+    assert.equal(t.refusal('someone-else', t0 + 29 + 300_000), null, 'the cool-down ends');
+  });
+
+  it('a new failure after the cool-down starts a fresh budget; it trips once per cool-down', () => {
+    const t = new LoginThrottle(opts);
+    for (let i = 0; i < 30; i++) t.failure(`a${i}`, 0);
+    const after = 300_000;
+    for (let i = 0; i < 29; i++) assert.equal(t.failure(`b${i}`, after + i), null);
+    assert.equal(t.refusal('x', after + 29), null);
+    assert.equal(t.failure('b29', after + 29), 'global');
+  });
+
+  it('failures spread wider than the window do not trip it', () => {
+    const t = new LoginThrottle(opts);
+    for (let i = 0; i < 100; i++) assert.equal(t.failure(`c${i}`, i * 2_100), null, `failure ${i + 1}`);
+    assert.equal(t.refusal('x', 100 * 2_100), null);
+  });
+
+  it('per-client lockout still trips first for one client, and reports it once', () => {
+    const t = new LoginThrottle(opts);
+    const trips = Array.from({ length: 7 }, () => t.failure('one', 0));
+    assert.deepEqual(trips, [null, null, null, null, 'client', null, null]);
+    assert.equal(t.refusal('one', 1)?.scope, 'client');
+  });
+});
+
+/** POST login from a given local (source) address; returns status and Retry-After. */
+function loginFrom(url: string, localAddress: string, password: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  const u = new URL(`${url}/admin/api/session`);
+  const body = JSON.stringify({ password });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('global login budget through the gateway', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTestGateway({
+      toml: chatGatewayToml('http://127.0.0.1:9/v1'),
+      env: { TEST_ADMIN_PASSWORD: PASSWORD, T: 'tok-login-budget-0123456789', UPSTREAM_KEY: 'sk-login-budget' },
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+  });
+
+  it('100 guesses from 50 loopback addresses get 30 password checks; then everyone gets 429 with Retry-After', async () => {
+    const addresses = Array.from({ length: 50 }, (_, i) => `127.${10 + (i >> 4)}.${i & 15}.${1 + i}`);
+    const results = await Promise.all(addresses.flatMap((a) => [loginFrom(gw.managementUrl, a, `guess-${a}-1`), loginFrom(gw.managementUrl, a, `guess-${a}-2`)]));
+    const checked = results.filter((r) => r.status === 401).length;
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(checked, 30, 'exactly the budget got a password check');
+    assert.equal(refused.length, 70);
+    for (const r of refused) assert.ok(Number(r.retryAfter) > 0 && Number(r.retryAfter) <= 300, `Retry-After ${r.retryAfter}`);
+
+    const operator = await loginFrom(gw.managementUrl, '127.200.0.1', PASSWORD);
+    assert.equal(operator.status, 429, 'even the right password from a new address waits for the cool-down');
+
+    const metrics = await (await fetch(`${gw.managementUrl}/metrics`)).text();
+    assert.match(metrics, /^sipp_gateway_admin_login_lockouts_total 1$/m);
+    const tripLines = gw.logs.filter((l) => l.includes('admin login locked for everyone'));
+    assert.equal(tripLines.length, 1);
+    assert.equal(JSON.parse(tripLines[0]!).level, 'warn');
+    for (const l of gw.logs) assert.ok(!l.includes(PASSWORD) && !l.includes('guess-'), 'no password or guess in the logs');
+  });
+});
