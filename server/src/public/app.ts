@@ -5,14 +5,14 @@
 import cors from '@koa/cors';
 import Router from '@koa/router';
 import { OPERATIONS } from '@sipp/shared';
-import Koa from 'koa';
+import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { writeError } from './errors.js';
 import { createInferenceHandler, type InferenceDeps } from './inference.js';
-import { finishRequest, newRequestState, requestIdFrom } from './request-state.js';
+import { finishRequest, newRequestState, requestIdFrom, type RequestState } from './request-state.js';
 
 export interface PublicAppDeps extends InferenceDeps {
   identify: ClientIdentifier;
@@ -20,11 +20,45 @@ export interface PublicAppDeps extends InferenceDeps {
   draining(): boolean;
   /** True until every target has loaded. */
   loading(): boolean;
-  /** Tracks in-flight requests for graceful shutdown. */
-  inflight: { begin(): void; end(): void };
+  /** Tracks in-flight requests for graceful shutdown (see inflight.ts). */
+  inflight: { begin(cut: () => void): () => void };
 }
 
 const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id'];
+
+/** The client closed the connection before any byte of the answer was sent. */
+function clientGone(ctx: Context): boolean {
+  return !ctx.res.headersSent && (ctx.res.destroyed || ctx.req.socket.destroyed);
+}
+
+/**
+ * The drain grace is over and this request is still running: a stream gets a
+ * final `event: error` frame with code `shutting_down`, a request still
+ * waiting for its answer gets 503 `shutting_down`; then the connection is
+ * closed. The response is deliberately not end()ed: the handler aborts its
+ * target call when the connection closes before the response finished, as
+ * for a client disconnect, so the body is completed by hand (Content-Length,
+ * or the chunked terminator) and the bytes are with the kernel before the
+ * socket is destroyed.
+ */
+function cutForShutdown(ctx: Context, st: RequestState): void {
+  const res = ctx.res;
+  if (res.writableEnded || res.destroyed) return;
+  const error = JSON.stringify({ error: { code: 'shutting_down', message: 'the gateway is shutting down' } });
+  if (res.headersSent) {
+    st.cutStatus = res.statusCode;
+    if (st.stream && st.api === 'sipp') res.write(`event: error\ndata: ${error}\n\n`);
+    if (res.chunkedEncoding) res.socket?.write('0\r\n\r\n');
+  } else {
+    st.cutStatus = 503;
+    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(error), connection: 'close' });
+    res.write(error);
+  }
+  // Node corks the socket for a tick on write: flush now, then close.
+  const socket = res.socket;
+  while (socket && socket.writableCorked > 0) socket.uncork();
+  res.destroy();
+}
 
 export function createPublicApp(deps: PublicAppDeps): Koa {
   const app = new Koa();
@@ -34,8 +68,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
 
   // Outermost: request id, bookkeeping, error rendering, one log line.
   app.use(async (ctx, next) => {
-    deps.inflight.begin();
     const st = newRequestState(requestIdFrom(ctx.get('x-request-id') || undefined));
+    const end = deps.inflight.begin(() => cutForShutdown(ctx, st));
     ctx.state.request = st;
     ctx.set('x-request-id', st.id);
     st.client = deps.identify(ctx.req.socket.remoteAddress, ctx.req.headers);
@@ -53,10 +87,18 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
         throw new GatewayError('not_found', `no route for ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      code = writeError(ctx, err, log);
+      if (st.cutStatus !== null) {
+        // Cut by shutdown (cutForShutdown answered); the handler saw the abort.
+      } else if (clientGone(ctx)) {
+        // Not an error of ours: the request line (info) records it, nothing else.
+        st.statusOverride = 499;
+        st.code = code = 'client_closed_request';
+      } else {
+        code = writeError(ctx, err, log);
+      }
     } finally {
       finishRequest(st, ctx.respond === false ? 200 : ctx.status, code, deps.observers, log);
-      deps.inflight.end();
+      end();
     }
   });
 

@@ -34,6 +34,12 @@ export interface RequestState {
   /** Set when the outcome is not a plain HTTP status (stream error frame, client gone). */
   code: string | null;
   statusOverride: number | null;
+  /**
+   * Set when shutdown cut the request after the drain grace (200 for a stream
+   * already under way, else 503); the outcome is then `shutting_down`,
+   * whatever the handler saw afterwards (the abort).
+   */
+  cutStatus: number | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -62,6 +68,7 @@ export function newRequestState(id: string): RequestState {
     outputTokens: 0,
     code: null,
     statusOverride: null,
+    cutStatus: null,
   };
 }
 
@@ -73,8 +80,8 @@ export function finishRequest(
   log: Logger,
 ): void {
   const durationMs = Math.round((performance.now() - st.startedAt) * 1000) / 1000;
-  const finalStatus = st.statusOverride ?? status;
-  const finalCode = st.code ?? code;
+  const finalStatus = st.cutStatus ?? st.statusOverride ?? status;
+  const finalCode = st.cutStatus !== null ? 'shutting_down' : (st.code ?? code);
   const record: RequestRecord = {
     requestId: st.id,
     time: Date.now(),
