@@ -23,6 +23,7 @@ import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
+import { createGatewayState, type GatewayState } from './state/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -52,6 +53,8 @@ export interface RunningGateway {
   servers: { public: Server; management: Server };
   /** Runtime controls (the admin API changes these). */
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
+  /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
+  state: GatewayState;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -75,6 +78,21 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     processMetrics: options.processMetrics,
   });
 
+  const startedAt = Date.now();
+  const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
+  if (redisUrl) logging.addSecrets(redisSecrets(redisUrl));
+  const state = await createGatewayState({
+    config: config.state,
+    env,
+    live: { blocklist, rateLimiter, admission },
+    registry: metrics.registry,
+    log: logging.component('sipp_gateway_server::state'),
+    version: VERSION,
+    startedAt,
+    inFlight: () => admission.inFlight,
+  });
+  if (state.buckets) rateLimiter.shareBuckets(state.buckets);
+
   const targetLog = logging.component('sipp_gateway_server::targets');
   const targets = new Map<string, Target>();
   for (const tc of config.targets) {
@@ -82,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       targets.set(tc.name, await createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
     } catch (err) {
       await Promise.allSettled([...targets.values()].map((t) => t.close()));
+      await state.close();
       const message = (err as Error).message;
       throw new StartupError(message.includes(`"${tc.name}"`) ? message : `target "${tc.name}" cannot be created: ${message}`);
     }
@@ -91,7 +110,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
   routingMetrics.watchCircuits(() => router.circuitStates());
 
-  const startedAt = Date.now();
   let loadedAll = false;
   let draining = false;
   const ready = () => loadedAll && !draining;
@@ -109,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     targets: () => [...targets.values()].map((t) => t.describe()),
     router,
     ready,
+    state,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
   });
 
@@ -122,7 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admission,
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
-    observers: [metrics, admin.observer],
+    observers: [metrics, admin.observer, state.fleet.observer],
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
@@ -179,6 +198,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await Promise.all(servers.map(closeServer));
     admin.close();
     await closeTargets();
+    await state.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
@@ -215,6 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await Promise.all(servers.map(closeServer));
       admin.close();
       await closeTargets();
+      await state.close();
       log.info('stopped');
     })());
 
@@ -228,5 +249,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     router,
     servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
+    state,
   };
+}
+
+/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
+function redisSecrets(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);
+  } catch {
+    return [url];
+  }
 }

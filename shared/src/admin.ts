@@ -23,6 +23,7 @@ export const ADMIN_ERROR_CODES = [
   'not_found',
   'rate_limited',
   'internal',
+  'unavailable',
 ] as const;
 export type AdminErrorCode = (typeof ADMIN_ERROR_CODES)[number];
 

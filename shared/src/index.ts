@@ -2,3 +2,4 @@ export * from './wire.js';
 export * from './traffic.js';
 export * from './admin.js';
 export * from './routing.js';
+export * from './fleet.js';

@@ -45,12 +45,13 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     { method: 'GET', path: '/targets', guard: 'session', handle: () => views.targets(deps, stats) },
     { method: 'GET', path: '/clients', guard: 'session', handle: () => views.clients(deps, stats) },
     { method: 'GET', path: '/security', guard: 'session', handle: security },
+    { method: 'GET', path: '/fleet', guard: 'session', handle: () => deps.state.fleet.view() },
     {
       method: 'PUT',
       path: '/security/rate-limit',
       guard: 'csrf',
       handle: async (ctx) => {
-        setRateLimit(deps, await readJson(ctx));
+        await setRateLimit(deps, await readJson(ctx));
         return security();
       },
     },
@@ -58,8 +59,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'POST',
       path: /^\/security\/blocklist\/([^/]+)$/,
       guard: 'csrf',
-      handle: (_ctx, [ip]) => {
-        blockClient(deps, ip!);
+      handle: async (_ctx, [ip]) => {
+        await blockClient(deps, ip!);
         return security();
       },
     },
@@ -67,8 +68,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'DELETE',
       path: /^\/security\/blocklist\/([^/]+)$/,
       guard: 'csrf',
-      handle: (_ctx, [ip]) => {
-        unblockClient(deps, ip!);
+      handle: async (_ctx, [ip]) => {
+        await unblockClient(deps, ip!);
         return security();
       },
     },
@@ -77,7 +78,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       path: '/controls/concurrency',
       guard: 'csrf',
       handle: async (ctx) => {
-        setConcurrency(deps, await readJson(ctx));
+        await setConcurrency(deps, await readJson(ctx));
         return security();
       },
     },

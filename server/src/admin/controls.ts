@@ -1,7 +1,8 @@
 /**
- * Runtime controls (reset on restart, never written to disk). Each one changes
- * the very objects the public pipeline consults on every request, so a change
- * applies to the next public request.
+ * Runtime controls. Each one changes the very objects the public pipeline
+ * consults on every request, so a change applies to the next public request
+ * here; then the [state] store keeps it (file or Redis) and, with Redis,
+ * every other replica applies it within a second.
  */
 import { ConcurrencyUpdateSchema, RateLimitUpdateSchema } from '@sipp/shared';
 import type { z } from 'zod';
@@ -16,18 +17,20 @@ function invalid(error: z.ZodError): AdminError {
   return new AdminError('invalid_request', `${field}: ${message}`);
 }
 
-export function setRateLimit(deps: AdminDeps, body: unknown): void {
+export async function setRateLimit(deps: AdminDeps, body: unknown): Promise<void> {
   const parsed = RateLimitUpdateSchema.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   deps.rateLimiter.configure(parsed.data);
   deps.log.info({ control: 'rate_limit', ...parsed.data }, 'admin changed the rate limit');
+  await deps.state.changed({ kind: 'rate_limit', settings: deps.rateLimiter.settings() });
 }
 
-export function setConcurrency(deps: AdminDeps, body: unknown): void {
+export async function setConcurrency(deps: AdminDeps, body: unknown): Promise<void> {
   const parsed = ConcurrencyUpdateSchema.safeParse(body);
   if (!parsed.success) throw invalid(parsed.error);
   deps.admission.setLimit(parsed.data.limit);
   deps.log.info({ control: 'concurrency', limit: parsed.data.limit }, 'admin changed the concurrency limit');
+  await deps.state.changed({ kind: 'concurrency', limit: parsed.data.limit });
 }
 
 function ipParam(raw: string): string {
@@ -42,15 +45,18 @@ function ipParam(raw: string): string {
   return ip;
 }
 
-export function blockClient(deps: AdminDeps, raw: string): string {
+export async function blockClient(deps: AdminDeps, raw: string): Promise<string> {
   const ip = deps.blocklist.add(ipParam(raw))!;
   deps.log.info({ control: 'blocklist', client: ip }, 'admin blocked a client');
+  const entry = deps.blocklist.list().find((e) => e.ip === ip);
+  if (entry) await deps.state.changed({ kind: 'block', entry });
   return ip;
 }
 
-export function unblockClient(deps: AdminDeps, raw: string): string {
+export async function unblockClient(deps: AdminDeps, raw: string): Promise<string> {
   const ip = deps.blocklist.remove(ipParam(raw));
   if (ip === null) throw new AdminError('not_found', 'ip: not on the blocklist');
   deps.log.info({ control: 'blocklist', client: ip }, 'admin unblocked a client');
+  await deps.state.changed({ kind: 'unblock', ip });
   return ip;
 }

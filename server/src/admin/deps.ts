@@ -10,6 +10,7 @@ import type { Router } from '../routing/router.js';
 import type { Admission } from '../security/admission.js';
 import type { Blocklist } from '../security/blocklist.js';
 import type { RateLimiter } from '../security/rate-limit.js';
+import type { GatewayState } from '../state/index.js';
 import type { TargetDescription } from '../targets/target.js';
 
 export interface AdminDeps {
@@ -30,6 +31,8 @@ export interface AdminDeps {
   router: Router;
   /** Whether the gateway is ready (all targets loaded, not draining). */
   ready(): boolean;
+  /** The [state] store: runtime-control changes are stored (and shared) through it; sessions and the fleet view live there. */
+  state: GatewayState;
   /**
    * Dashboard asset directory (the value of SIPP_GATEWAY_ADMIN_ASSETS_DIR from
    * the gateway's env). Optional: when absent the admin module reads

@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Context, type Middleware } from 'koa';
 import { loginLockoutRecorder } from '../telemetry/metrics.js';
+import { StateUnavailableError } from '../state/index.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { createApi } from './api.js';
 import { createSessions } from './auth/sessions.js';
@@ -46,12 +47,14 @@ export function createAdmin(deps: AdminDeps): AdminModule {
 
   const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
   app.silent = true;
+  const shared = deps.state.kv;
   const sessions = createSessions({
     app,
     basePath: basePath || '/',
     password: deps.adminPassword,
     log: deps.log,
     onLockout: loginLockoutRecorder(deps.registry),
+    shared,
   });
   const api = createApi(deps, stats, sessions);
 
@@ -60,6 +63,10 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     try {
       await next();
     } catch (err) {
+      if (err instanceof StateUnavailableError) {
+        const signIn = ctx.method === 'POST' && ctx.state.adminApiPath === '/session';
+        err = new AdminError('unavailable', signIn ? 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly' : err.message);
+      }
       if (err instanceof AdminError) {
         ctx.status = err.status;
         ctx.set(err.headers);
@@ -82,6 +89,17 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     }
     await assets.serve(ctx, rel);
   });
+  if (shared) {
+    // Every replica signs session cookies with one key kept in the shared store.
+    let keyed = false;
+    app.use(async (_ctx, next) => {
+      if (!keyed) {
+        app.keys = [await shared.sharedSecret('session-signing-key')];
+        keyed = true;
+      }
+      await next();
+    });
+  }
   app.use(sessions.middleware);
   app.use(async (ctx) => api(ctx, ctx.state.adminApiPath as string));
 

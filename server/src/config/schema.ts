@@ -127,6 +127,40 @@ const SecuritySchema = z.strictObject({
     .default({ enabled: false, requests_per_minute: 60, burst: 60 }),
 });
 
+/**
+ * [state]: where runtime controls, rate-limit buckets, admin sessions and the
+ * fleet registry live. `check` validates the shape only; the Redis URL is read
+ * from the env var named by `url_env` at `serve` time (it may hold a password).
+ */
+const intervalSeconds = z.number().min(0.05, 'must be >= 0.05').max(3600);
+
+export const StateSchema = z
+  .strictObject({
+    backend: z.enum(['memory', 'redis']).default('memory'),
+    file: z.string().min(1, 'must not be empty').optional(),
+    url_env: envName.default('SIPP_GATEWAY_REDIS_URL'),
+    key_prefix: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(64)
+      .regex(/^[A-Za-z0-9_:.-]+$/, 'must use only letters, digits and _ : . -')
+      .default('sipp:'),
+    on_error: z.enum(['allow', 'deny']).default('allow'),
+    heartbeat_seconds: intervalSeconds.default(5),
+    replica_timeout_seconds: intervalSeconds.default(15),
+    resync_seconds: intervalSeconds.default(10),
+  })
+  .superRefine((s, ctx) => {
+    if (s.backend === 'redis' && s.file !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['file'], message: 'only applies to backend = "memory" (Redis is the durable store)' });
+    }
+    if (s.replica_timeout_seconds <= s.heartbeat_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['replica_timeout_seconds'], message: 'must be greater than heartbeat_seconds' });
+    }
+  });
+
+export type StateConfig = z.infer<typeof StateSchema>;
+
 const RoutesSchema = z
   .strictObject({
     query: routePath.default('/v1/query'),
@@ -213,6 +247,7 @@ export const ConfigSchema = z
     management_allowed_hosts: z.array(allowedHost).default([]),
     admin_password_env: envName,
     security: SecuritySchema,
+    state: StateSchema.default(() => StateSchema.parse({})),
     routes: RoutesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),

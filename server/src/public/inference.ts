@@ -45,7 +45,7 @@ export function createInferenceHandler(deps: InferenceDeps, operation: Operation
 
     if (deps.blocklist.has(st.client)) throw new GatewayError('blocked', 'client address is blocked');
 
-    const decision = deps.rateLimiter.take(st.client);
+    const decision = await deps.rateLimiter.admit(st.client);
     if (!decision.ok) {
       throw new GatewayError('rate_limited', 'rate limit exceeded; retry later', {
         'retry-after': String(decision.retryAfterSeconds),

@@ -17,6 +17,11 @@ export interface BucketState {
 
 export type RateDecision = { ok: true } | { ok: false; retryAfterSeconds: number };
 
+/** Buckets kept outside this process (the redis state backend), shared by every replica. */
+export interface SharedBucketStore {
+  take(client: string, settings: RateLimitSettings): Promise<RateDecision>;
+}
+
 const ALLOW: RateDecision = { ok: true };
 const MAX_BUCKETS = 100_000;
 
@@ -50,9 +55,16 @@ export class RateLimiter {
   private readonly buckets = new Map<string, BucketState>();
   private readonly now: () => number;
 
+  private shared: SharedBucketStore | null = null;
+
   constructor(settings: RateLimitSettings, options: RateLimiterOptions = {}) {
     this.current = { ...settings };
     this.now = options.now ?? Date.now;
+  }
+
+  /** From now on buckets live in `store` (the redis backend), shared by every replica. */
+  shareBuckets(store: SharedBucketStore): void {
+    this.shared = store;
   }
 
   settings(): RateLimitSettings {
@@ -63,6 +75,15 @@ export class RateLimiter {
   configure(settings: RateLimitSettings): void {
     this.current = { ...settings };
     this.buckets.clear();
+  }
+
+  /**
+   * The pipeline's step: the shared store's bucket when there is one (one
+   * round trip), otherwise this process's bucket, synchronously.
+   */
+  admit(client: string): RateDecision | Promise<RateDecision> {
+    if (this.shared && this.current.enabled) return this.shared.take(client, this.current);
+    return this.take(client);
   }
 
   take(client: string, now = this.now()): RateDecision {

@@ -46,3 +46,40 @@ export class MemorySessionStore {
     return this.sessions.size;
   }
 }
+
+/** What koa-session needs from an external store. */
+export interface SessionStore {
+  get(key: string): Promise<Record<string, unknown> | undefined>;
+  set(key: string, value: Record<string, unknown>, maxAge: number | 'session' | undefined): Promise<void>;
+  destroy(key: string): Promise<void>;
+  sweep?(): void;
+}
+
+/** The few shared key-value operations a fleet-wide store needs (state/shared-kv.ts). */
+export interface SessionKv {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+}
+
+/**
+ * Sessions shared by every replica (redis state backend): each session is one
+ * key with the session's TTL, so Redis expires it; signing out on any replica
+ * deletes it for all. Failures surface as StateUnavailableError (503).
+ */
+export class SharedSessionStore implements SessionStore {
+  constructor(private readonly kv: SessionKv) {}
+
+  async get(key: string): Promise<Record<string, unknown> | undefined> {
+    const text = await this.kv.get(`session:${key}`);
+    return text === null ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  }
+
+  async set(key: string, value: Record<string, unknown>, maxAge: number | 'session' | undefined): Promise<void> {
+    await this.kv.set(`session:${key}`, JSON.stringify(value), typeof maxAge === 'number' ? maxAge : 8 * 3600_000);
+  }
+
+  async destroy(key: string): Promise<void> {
+    await this.kv.del(`session:${key}`);
+  }
+}

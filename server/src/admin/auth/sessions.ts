@@ -15,7 +15,9 @@ import { AdminError } from '../http/admin-error.js';
 import { readJson } from '../http/read-json.js';
 import { LoginThrottle, type LockoutScope } from './login-throttle.js';
 import { createPasswordCheck, safeEqual } from './password.js';
-import { MemorySessionStore } from './session-store.js';
+import type { SharedKv } from '../../state/index.js';
+import { MemorySessionStore, SharedSessionStore, type SessionStore } from './session-store.js';
+import { SharedLoginThrottle } from './shared-login-throttle.js';
 
 export const SESSION_TTL_MS = 8 * 3600_000;
 export const SESSION_COOKIE = 'sipp_admin_session';
@@ -36,6 +38,8 @@ export interface SessionsOptions {
   throttle?: LoginThrottle;
   /** Called when a login lockout starts (the metric). */
   onLockout?: (scope: LockoutScope) => void;
+  /** The redis state backend's shared store: sessions and login throttle then live there, for every replica. */
+  shared?: SharedKv | null;
 }
 
 export interface Sessions {
@@ -48,7 +52,7 @@ export interface Sessions {
   current(ctx: Context): SessionInfo;
   login(ctx: Context): Promise<SessionInfo>;
   logout(ctx: Context): void;
-  store: MemorySessionStore;
+  store: SessionStore;
   close(): void;
 }
 
@@ -58,11 +62,11 @@ export function peerOf(ctx: Context): string {
 }
 
 export function createSessions(opts: SessionsOptions): Sessions {
-  const store = new MemorySessionStore();
-  const throttle = opts.throttle ?? new LoginThrottle();
+  const store: SessionStore = opts.shared ? new SharedSessionStore(opts.shared) : new MemorySessionStore();
+  const throttle = opts.shared ? new SharedLoginThrottle(opts.shared) : (opts.throttle ?? new LoginThrottle());
   const checkPassword = createPasswordCheck(opts.password);
   const sweeper = setInterval(() => {
-    store.sweep();
+    store.sweep?.();
     throttle.sweep();
   }, 60_000);
   sweeper.unref();
@@ -116,7 +120,7 @@ export function createSessions(opts: SessionsOptions): Sessions {
     },
     async login(ctx) {
       const client = peerOf(ctx);
-      const refused = throttle.refusal(client);
+      const refused = await throttle.refusal(client);
       if (refused) {
         opts.log.warn({ client, scope: refused.scope }, 'admin login refused: too many failed attempts');
         throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', {
@@ -126,7 +130,7 @@ export function createSessions(opts: SessionsOptions): Sessions {
       const parsed = LoginRequestSchema.safeParse(await readJson(ctx));
       if (!parsed.success) throw new AdminError('invalid_request', 'body must be {"password": string}');
       if (!checkPassword(parsed.data.password)) {
-        const tripped = throttle.failure(client);
+        const tripped = await throttle.failure(client);
         opts.log.warn({ client }, 'admin login failed');
         if (tripped) {
           opts.onLockout?.(tripped);
@@ -139,7 +143,7 @@ export function createSessions(opts: SessionsOptions): Sessions {
         }
         throw new AdminError('unauthenticated', 'wrong password');
       }
-      throttle.success(client);
+      await throttle.success(client);
       const sctx = ctx as SessionCtx;
       const data: AdminSessionData & { csrf: string } = {
         authenticated: true,

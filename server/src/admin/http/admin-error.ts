@@ -11,6 +11,7 @@ const STATUS: Record<AdminErrorCode, number> = {
   not_found: 404,
   rate_limited: 429,
   internal: 500,
+  unavailable: 503,
 };
 
 export class AdminError extends Error {

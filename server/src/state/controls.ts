@@ -1,0 +1,109 @@
+/**
+ * Runtime controls as one document: what the admin dashboard can change at run
+ * time (rate-limit settings, concurrency limit, blocklist entries). Only what
+ * an operator changed is stored; at start the TOML gives the defaults and the
+ * stored document overrides them.
+ */
+import type { Admission } from '../security/admission.js';
+import type { Blocklist } from '../security/blocklist.js';
+import type { RateLimiter, RateLimitSettings } from '../security/rate-limit.js';
+
+/** A blocklist entry as the blocklist lists it (extra fields, e.g. expiry, are carried along). */
+export interface BlockEntry {
+  ip: string;
+  addedAt: number;
+  expiresAt?: number | null;
+  [field: string]: unknown;
+}
+
+export interface ControlsDoc {
+  rateLimit?: RateLimitSettings;
+  concurrencyLimit?: number | null;
+  blocklist: BlockEntry[];
+}
+
+export type ControlChange =
+  | { kind: 'rate_limit'; settings: RateLimitSettings }
+  | { kind: 'concurrency'; limit: number | null }
+  | { kind: 'block'; entry: BlockEntry }
+  | { kind: 'unblock'; ip: string };
+
+/** The live objects the public pipeline consults. */
+export interface LiveControls {
+  blocklist: Blocklist;
+  rateLimiter: RateLimiter;
+  admission: Admission;
+}
+
+const live = (e: BlockEntry, now: number) => e.expiresAt === undefined || e.expiresAt === null || e.expiresAt > now;
+
+/** Replaces the live state with `doc`; fields the document lacks keep their current (TOML) value. */
+export function applyControls(target: LiveControls, doc: ControlsDoc, now = Date.now()): void {
+  if (doc.rateLimit) {
+    const cur = target.rateLimiter.settings();
+    const want = doc.rateLimit;
+    if (cur.enabled !== want.enabled || cur.requestsPerMinute !== want.requestsPerMinute || cur.burst !== want.burst) {
+      target.rateLimiter.configure(want);
+    }
+  }
+  if (doc.concurrencyLimit !== undefined && target.admission.limit !== doc.concurrencyLimit) {
+    target.admission.setLimit(doc.concurrencyLimit);
+  }
+  const wanted = new Map(doc.blocklist.filter((e) => live(e, now)).map((e) => [e.ip, e]));
+  for (const entry of target.blocklist.list()) if (!wanted.has(entry.ip)) target.blocklist.remove(entry.ip);
+  const listed = new Set(target.blocklist.list().map((e) => e.ip));
+  for (const [ip, e] of wanted) if (!listed.has(ip)) target.blocklist.add(ip, e.addedAt);
+}
+
+/** Folds one change into a stored document (the file backend keeps the whole document). */
+export function foldChange(doc: ControlsDoc, change: ControlChange): ControlsDoc {
+  switch (change.kind) {
+    case 'rate_limit':
+      return { ...doc, rateLimit: { ...change.settings } };
+    case 'concurrency':
+      return { ...doc, concurrencyLimit: change.limit };
+    case 'block':
+      return { ...doc, blocklist: [...doc.blocklist.filter((e) => e.ip !== change.entry.ip), { ...change.entry }] };
+    case 'unblock':
+      return { ...doc, blocklist: doc.blocklist.filter((e) => e.ip !== change.ip) };
+  }
+}
+
+/** Checks a document read from a file or Redis; throws a message naming the first problem. */
+export function parseControlsDoc(value: unknown): ControlsDoc {
+  const fail = (what: string): never => {
+    throw new Error(what);
+  };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) fail('not a JSON object');
+  const v = value as Record<string, unknown>;
+  const doc: ControlsDoc = { blocklist: [] };
+  if (v.rateLimit !== undefined) {
+    const r = v.rateLimit as Record<string, unknown>;
+    if (
+      !r ||
+      typeof r.enabled !== 'boolean' ||
+      typeof r.requestsPerMinute !== 'number' ||
+      !(r.requestsPerMinute > 0) ||
+      typeof r.burst !== 'number' ||
+      !Number.isInteger(r.burst) ||
+      r.burst <= 0
+    ) {
+      fail('rateLimit must be {enabled: boolean, requestsPerMinute: number > 0, burst: integer > 0}');
+    }
+    doc.rateLimit = { enabled: r.enabled as boolean, requestsPerMinute: r.requestsPerMinute as number, burst: r.burst as number };
+  }
+  if (v.concurrencyLimit !== undefined) {
+    const c = v.concurrencyLimit;
+    if (c !== null && !(typeof c === 'number' && Number.isInteger(c) && c > 0)) fail('concurrencyLimit must be null or an integer > 0');
+    doc.concurrencyLimit = c as number | null;
+  }
+  if (v.blocklist !== undefined) {
+    if (!Array.isArray(v.blocklist)) fail('blocklist must be an array');
+    for (const [i, e] of (v.blocklist as unknown[]).entries()) {
+      const entry = e as Record<string, unknown>;
+      if (!entry || typeof entry.ip !== 'string' || typeof entry.addedAt !== 'number') fail(`blocklist[${i}] must be {ip: string, addedAt: number}`);
+      doc.blocklist.push(entry as BlockEntry);
+    }
+  }
+  return doc;
+}

@@ -1,0 +1,131 @@
+/**
+ * The gateway's state store ([state]): one interface over the embedded memory
+ * backend (optionally durable through a JSON file) and the Redis backend that
+ * lets N replicas share rate-limit buckets, runtime controls, admin sessions
+ * and a fleet registry. See docs/operations.md "Scaling out".
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { StateConfig } from '../config/schema.js';
+import type { ControlChange, LiveControls } from './controls.js';
+import { createFileControlsStore, createRedisControlsStore, noControlsStore, type ControlsStore } from './controls-store.js';
+import { ControlsSync } from './controls-sync.js';
+import { Fleet, createRedisFleetStore } from './fleet.js';
+import { connectRedis, redisUrlFrom, type RedisConnection } from './redis-connection.js';
+import { createSharedBuckets, type SharedBuckets } from './shared-buckets.js';
+import { createRedisKv, type SharedKv } from './shared-kv.js';
+
+export { StateUnavailableError } from './errors.js';
+export type { SharedKv } from './shared-kv.js';
+
+export interface GatewayState {
+  backend: 'memory' | 'redis';
+  replicaId: string;
+  /** Redis only: rate-limit buckets every replica shares. */
+  buckets: SharedBuckets | null;
+  /** Redis only: admin sessions, session signing key and login throttle. */
+  kv: SharedKv | null;
+  fleet: Fleet;
+  /** Stores (and, with Redis, broadcasts) a control change already applied here. */
+  changed(change: ControlChange): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StateOptions {
+  config: StateConfig;
+  /** Folder relative `file` paths resolve against (the config file's folder). */
+  baseDir?: string;
+  env: NodeJS.ProcessEnv;
+  live: LiveControls;
+  registry: Registry;
+  log: Logger;
+  version: string;
+  startedAt: number;
+  inFlight: () => number;
+}
+
+/** Waits until the connection is ready or has failed once (never longer than `ms`). */
+function settled(conn: RedisConnection, ms: number): Promise<void> {
+  if (conn.up()) return Promise.resolve();
+  return new Promise((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      conn.client.off('ready', finish);
+      conn.client.off('error', finish);
+      done();
+    };
+    const timer = setTimeout(finish, ms);
+    conn.client.once('ready', finish);
+    conn.client.once('error', finish);
+  });
+}
+
+export async function createGatewayState(o: StateOptions): Promise<GatewayState> {
+  const c = o.config;
+  const errors = new Counter({
+    name: 'sipp_gateway_state_errors_total',
+    help: 'Failed operations on the shared state store (Redis unreachable, a command failed, the state file unwritable).',
+    registers: [o.registry],
+  });
+  const countError = () => errors.inc();
+  const replicaId = `${hostname()}-${randomBytes(4).toString('hex')}`;
+  const fleetBase = {
+    id: replicaId,
+    host: hostname(),
+    version: o.version,
+    startedAt: o.startedAt,
+    inFlight: o.inFlight,
+    heartbeatMs: c.heartbeat_seconds * 1000,
+    replicaTimeoutMs: c.replica_timeout_seconds * 1000,
+    log: o.log,
+    countError,
+  };
+
+  if (c.backend === 'memory') {
+    const store: ControlsStore = c.file ? createFileControlsStore(resolve(o.baseDir ?? '.', c.file)) : noControlsStore;
+    const sync = new ControlsSync(o.live, store, o.log, countError);
+    await sync.resync();
+    const fleet = new Fleet({ ...fleetBase, backend: 'memory', store: null });
+    fleet.start();
+    return {
+      backend: 'memory',
+      replicaId,
+      buckets: null,
+      kv: null,
+      fleet,
+      changed: (change) => sync.changed(change),
+      async close() {
+        await fleet.close();
+      },
+    };
+  }
+
+  const conn = connectRedis(redisUrlFrom(o.env, c.url_env), o.log, countError);
+  const prefix = c.key_prefix;
+  const sync = new ControlsSync(o.live, createRedisControlsStore(conn.client, conn.subscriber, prefix), o.log, countError);
+  const fleet = new Fleet({ ...fleetBase, backend: 'redis', store: createRedisFleetStore(conn.client, prefix) });
+  await settled(conn, 2_000);
+  await sync.start(c.resync_seconds * 1000);
+  // Back after an outage: reload the controls and re-register without waiting for the timers.
+  conn.onReady(() => {
+    void sync.resync();
+    void fleet.beat();
+  });
+  fleet.start();
+  return {
+    backend: 'redis',
+    replicaId,
+    buckets: createSharedBuckets({ redis: conn.client, keyPrefix: prefix, onError: c.on_error, countError }),
+    kv: createRedisKv(conn.client, prefix, countError),
+    fleet,
+    changed: (change) => sync.changed(change),
+    async close() {
+      sync.close();
+      await fleet.close();
+      await conn.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Small shared key-value operations the admin module needs (sessions with a
+ * TTL, the session signing key, login-throttle counters), under the key
+ * prefix. Every failure is counted and surfaces as StateUnavailableError.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { StateUnavailableError } from './errors.js';
+
+export interface SharedKv {
+  get(key: string): Promise<string | null>;
+  /** Sets with a time to live in ms. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+  /** Adds 1 and returns the new count; the key expires `ttlMs` after its first increment. */
+  incr(key: string, ttlMs: number): Promise<number>;
+  /** Remaining ms to live, or 0 when the key is absent. */
+  ttl(key: string): Promise<number>;
+  /** A random secret created once for the whole fleet (e.g. the session-cookie signing key). */
+  sharedSecret(name: string): Promise<string>;
+}
+
+export function createRedisKv(redis: Redis, prefix: string, countError: () => void): SharedKv {
+  const k = (key: string) => `${prefix}${key}`;
+  const guard = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch {
+      countError();
+      throw new StateUnavailableError('the shared state store (Redis) is unreachable');
+    }
+  };
+  return {
+    get: (key) => guard(() => redis.get(k(key))),
+    set: (key, value, ttlMs) => guard(async () => void (await redis.set(k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))))),
+    del: (key) => guard(async () => void (await redis.del(k(key)))),
+    incr: (key, ttlMs) =>
+      guard(async () => {
+        const res = await redis.multi().incr(k(key)).pexpire(k(key), Math.ceil(ttlMs), 'NX').exec();
+        return Number(res?.[0]?.[1] ?? 0);
+      }),
+    ttl: (key) => guard(async () => Math.max(0, await redis.pttl(k(key)))),
+    sharedSecret: (name) =>
+      guard(async () => {
+        const res = await redis.multi().set(k(`secret:${name}`), randomBytes(32).toString('hex'), 'NX').get(k(`secret:${name}`)).exec();
+        const value = res?.[1]?.[1];
+        if (typeof value !== 'string') throw new Error('no secret');
+        return value;
+      }),
+  };
+}
