@@ -1,0 +1,267 @@
+/**
+ * Issue #12: three real gateway processes sharing one real redis-server behave
+ * as one gateway — combined rate limit, blocklist and controls on every
+ * replica within a second and across restarts, sessions valid everywhere, a
+ * fleet view that notices a dead replica, and no failed public request when
+ * Redis dies (on_error = "allow"). The Redis password never leaks.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AdminClient, findSecrets, type Seen } from '../admin/admin-client.js';
+import { chatGatewayToml } from '../support/gateway.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { until } from '../support/wait.js';
+import { metricValue, startReplica, type Replica } from './replicas.js';
+
+const ADMIN_PASSWORD = 'fleet-admin-password-71c3';
+const TOKEN = 'fleet-bearer-token-5d0e';
+const HEARTBEAT_S = 0.2;
+const TIMEOUT_S = 1;
+
+function fleetToml(upstream: string, o: { prefix?: string; onError?: 'allow' | 'deny'; rpm?: number; burst?: number } = {}) {
+  return chatGatewayToml(upstream, {
+    security: `[security.client_ip]
+source = "x_forwarded_for"
+trusted_proxy_cidrs = ["127.0.0.1/32"]
+[security.rate_limit]
+enabled = true
+requests_per_minute = ${o.rpm ?? 0.001}
+burst = ${o.burst ?? 30}`,
+    // resync_seconds is long on purpose: changes must travel by pub/sub.
+    extra: `[state]
+backend = "redis"
+key_prefix = "${o.prefix ?? 'fleet:'}"
+on_error = "${o.onError ?? 'allow'}"
+heartbeat_seconds = ${HEARTBEAT_S}
+replica_timeout_seconds = ${TIMEOUT_S}
+resync_seconds = 60`,
+  });
+}
+
+/** One public chat request as client `ip` (X-Forwarded-For from the trusted loopback proxy). */
+async function chat(r: Replica, ip: string, token: string | null = TOKEN): Promise<number> {
+  const res = await fetch(`${r.publicUrl}/v1/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** Unauthenticated requests: 401 means the rate limit let it through (that step comes first), 429 that it did not. */
+const admitted = (status: number) => {
+  assert.ok(status === 401 || status === 429, `unexpected status ${status}`);
+  return status === 401;
+};
+
+describe('fleet: three replicas sharing one Redis', () => {
+  let redis: TestRedis;
+  let upstream: FakeOpenAI;
+  let dir: string;
+  let replicas: Replica[] = [];
+  const retired: Replica[] = [];
+  const seen: Seen[] = [];
+  let env: Record<string, string>;
+  const toml = () => fleetToml(upstream.url);
+
+  const admin = (r: Replica) => new AdminClient(r.adminUrl, seen);
+  /** A client on replica `r` that carries `from`'s session cookie and CSRF token. */
+  const sameSession = (from: AdminClient, r: Replica) => {
+    const c = admin(r);
+    for (const [k, v] of from.cookies) c.cookies.set(k, v);
+    c.csrf = from.csrf;
+    return c;
+  };
+  const startAll = async () => {
+    replicas = await Promise.all([0, 1, 2].map(() => startReplica(dir, toml(), env)));
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sipp-fleet-'));
+    [redis, upstream] = await Promise.all([startRedis(), startFakeOpenAI({ record: false })]);
+    env = { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T: TOKEN, UPSTREAM_KEY: upstream.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url };
+    await startAll();
+  });
+
+  after(async () => {
+    await Promise.all([...replicas, ...retired].map((r) => r.kill()));
+    await Promise.all([redis?.stop(), upstream?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the combined burst across three replicas (round-robin) is the configured burst', async () => {
+    let ok = 0;
+    for (let i = 0; i < 90; i++) if (admitted(await chat(replicas[i % 3]!, '10.0.1.1', null))) ok++;
+    // burst 30, refill 0.001/min: independent buckets would admit 90.
+    assert.equal(ok, 30);
+  });
+
+  test('the combined refill across three replicas is the configured rate (within 5%)', async () => {
+    const a = admin(replicas[0]!);
+    assert.equal((await a.login(ADMIN_PASSWORD)).status, 200);
+    const settings = { enabled: true, requestsPerMinute: 1200, burst: 10 };
+    assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: settings })).status, 200);
+    for (const r of replicas.slice(1)) {
+      const c = sameSession(a, r);
+      await until(async () => (await c.request('GET', '/api/security')).body.rateLimit.requestsPerMinute === 1200, 'the new rate on every replica', 1000);
+    }
+    // Drive requests for ~1.5 s; measure the window from the client's side. The
+    // server-side window between the first and last bucket check lies between
+    // (last send - first answer) and (last answer - first send).
+    const perMs = settings.requestsPerMinute / 60_000;
+    let ok = 0;
+    let firstSent = 0;
+    let firstAnswered = 0;
+    let lastSent = 0;
+    let lastAnswered = 0;
+    const began = performance.now();
+    for (let i = 0; performance.now() - began < 1500; i++) {
+      lastSent = performance.now();
+      if (i === 0) firstSent = lastSent;
+      if (admitted(await chat(replicas[i % 3]!, '10.0.2.1', null))) ok++;
+      lastAnswered = performance.now();
+      if (i === 0) firstAnswered = lastAnswered;
+    }
+    const low = settings.burst + perMs * (lastSent - firstAnswered);
+    const high = settings.burst + perMs * (lastAnswered - firstSent);
+    assert.ok(ok >= Math.floor(low * 0.95) && ok <= Math.ceil(high * 1.05), `admitted ${ok}, expected ${low.toFixed(1)}..${high.toFixed(1)} ±5%`);
+  });
+
+  test('a block through replica 1 refuses the client on replicas 2 and 3 within 1 s; unblocking likewise', async () => {
+    const a = admin(replicas[0]!);
+    await a.login(ADMIN_PASSWORD);
+    const ip = '10.0.3.1';
+    for (const r of replicas) assert.notEqual(await chat(r, ip), 403);
+    assert.equal((await a.request('POST', `/api/security/blocklist/${ip}`)).status, 200);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, ip)) === 403, 'the block on another replica', 1000)));
+    assert.equal((await a.request('DELETE', `/api/security/blocklist/${ip}`)).status, 200);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, ip)) !== 403, 'the unblock on another replica', 1000)));
+  });
+
+  test('sign in on replica 1, act on replica 2 with its cookie and CSRF token, sign out on 3: the cookie is dead on 1', async () => {
+    const one = admin(replicas[0]!);
+    assert.equal((await one.login(ADMIN_PASSWORD)).status, 200);
+    const two = sameSession(one, replicas[1]!);
+    assert.equal((await two.request('GET', '/api/session')).status, 200);
+    const changed = await two.request('PUT', '/api/controls/concurrency', { json: { limit: 7 } });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal((await two.request('PUT', '/api/controls/concurrency', { json: { limit: 7 }, csrf: 'wrong' })).status, 403);
+    const three = sameSession(one, replicas[2]!);
+    assert.equal((await three.request('DELETE', '/api/session')).status, 200);
+    assert.equal((await one.request('GET', '/api/session')).status, 401);
+    assert.equal((await two.request('GET', '/api/session')).status, 401);
+  });
+
+  test('controls survive restarting all three replicas', async () => {
+    const a = admin(replicas[0]!);
+    await a.login(ADMIN_PASSWORD);
+    assert.equal((await a.request('POST', '/api/security/blocklist/10.0.4.4')).status, 200);
+    await Promise.all(replicas.map((r) => r.stop()));
+    retired.push(...replicas);
+    await startAll();
+    const fresh = admin(replicas[2]!);
+    assert.equal((await fresh.login(ADMIN_PASSWORD)).status, 200);
+    for (const r of replicas) {
+      const sec = (await sameSession(fresh, r).request('GET', '/api/security')).body;
+      assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 1200, burst: 10 }, 'rate limit overrides the TOML');
+      assert.equal(sec.concurrency.limit, 7);
+      assert.deepEqual(sec.blocklist.map((b: { ip: string }) => b.ip), ['10.0.4.4']);
+      assert.equal(await chat(r, '10.0.4.4'), 403);
+    }
+  });
+
+  test('a replica killed mid-load: the others serve without errors and the fleet view shows it down', async () => {
+    const a = admin(replicas[1]!);
+    await a.login(ADMIN_PASSWORD);
+    const victimId = (await sameSession(a, replicas[0]!).request('GET', '/api/fleet')).body.replicas.find((r: { self: boolean }) => r.self).id;
+    const before = (await a.request('GET', '/api/fleet')).body;
+    assert.equal(before.totals.up, 3);
+    assert.ok(before.replicas.find((r: { id: string }) => r.id === victimId).up);
+
+    let n = 0;
+    const statuses: number[] = [];
+    let stop = false;
+    const load = Promise.all(
+      [1, 2, 1, 2].map(async (k) => {
+        while (!stop) statuses.push(await chat(replicas[k]!, `10.1.${(n >> 8) & 255}.${n++ & 255}`));
+      }),
+    );
+    await until(() => statuses.length >= 20, 'load to run');
+    await replicas[0]!.kill();
+    const killedAt = performance.now();
+    await until(
+      async () => (await a.request('GET', '/api/fleet')).body.replicas.find((r: { id: string }) => r.id === victimId)?.up === false,
+      'the fleet view to show the killed replica down',
+      (TIMEOUT_S + 2 * HEARTBEAT_S) * 1000 + 500,
+    );
+    const downAfter = performance.now() - killedAt;
+    const at = statuses.length;
+    await until(() => statuses.length >= at + 20, 'more load after the kill');
+    stop = true;
+    await load;
+    assert.deepEqual([...new Set(statuses)], [200], `statuses seen: ${[...new Set(statuses)]}`);
+    const view = (await a.request('GET', '/api/fleet')).body;
+    assert.equal(view.totals.up, 2);
+    assert.ok(downAfter >= 0);
+    retired.push(replicas[0]!);
+  });
+
+  test('Redis killed mid-load: allow serves every request and counts state errors; deny answers 503; limits return within 2 s of Redis', async () => {
+    const live = replicas.slice(1);
+    const deny = await startReplica(dir, fleetToml(upstream.url, { prefix: 'deny:', onError: 'deny' }), env);
+    retired.push(deny);
+    const a = admin(live[0]!);
+    await a.login(ADMIN_PASSWORD);
+    assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 0.001, burst: 5 } })).status, 200);
+    await until(async () => (await sameSession(a, live[1]!).request('GET', '/api/security')).body.rateLimit.burst === 5, 'the new limit on replica 3', 1000);
+    const errorsBefore = await metricValue(live[0]!.managementUrl, 'sipp_gateway_state_errors_total');
+    assert.equal(await chat(deny, '10.2.0.1'), 200);
+
+    let n = 0;
+    const statuses: number[] = [];
+    let stop = false;
+    const load = Promise.all(
+      [0, 1, 0, 1].map(async (k) => {
+        while (!stop) statuses.push(await chat(live[k]!, `10.3.${(n >> 8) & 255}.${n++ & 255}`));
+      }),
+    );
+    await until(() => statuses.length >= 20, 'load to run');
+    await redis.kill();
+    const at = statuses.length;
+    await until(() => statuses.length >= at + 40, 'load while Redis is down');
+    // While Redis is down the limit is not enforced (allow): a client past its burst still passes.
+    for (let i = 0; i < 7; i++) assert.equal(await chat(live[0]!, '10.4.0.1'), 200);
+    assert.equal(await chat(deny, '10.2.0.2'), 503);
+    stop = true;
+    await load;
+    assert.deepEqual([...new Set(statuses)], [200]);
+    assert.ok((await metricValue(live[0]!.managementUrl, 'sipp_gateway_state_errors_total')) > errorsBefore);
+
+    await redis.restart();
+    let probe = 0;
+    await until(
+      async () => {
+        const ip = `10.5.0.${++probe}`;
+        const got: number[] = [];
+        for (let i = 0; i < 6; i++) got.push(await chat(live[i % 2]!, ip));
+        return got.slice(0, 5).every((s) => s === 200) && got[5] === 429;
+      },
+      'the shared limit to be enforced again',
+      2000,
+    );
+    await until(async () => (await chat(deny, '10.2.0.3')) === 200, 'deny replica to serve again', 2000);
+  });
+
+  test('the Redis URL and password appear in no log line, metric, error or dashboard response', async () => {
+    const metrics = await Promise.all(replicas.slice(1).map(async (r) => ({ url: '/metrics', status: 200, headers: '', text: await (await fetch(`${r.managementUrl}/metrics`)).text() })));
+    const outputs = [...replicas, ...retired].map((r) => r.output());
+    assert.deepEqual(findSecrets([redis.password, redis.url], [...seen, ...metrics], outputs), []);
+    // Nothing even tried to log it (the log redactor would have hidden it).
+    assert.ok(!outputs.some((o) => o.includes('[REDACTED]')), 'no redacted value in the logs');
+  });
+});
