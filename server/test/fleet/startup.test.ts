@@ -1,0 +1,183 @@
+/**
+ * Issue #12, start-up and durability: Redis unreachable at start (serve still
+ * starts, then reconnects without a restart), the memory backend's state file
+ * (survives a restart; corrupt or unwritable is a clear start-up error) and
+ * `check`'s validation of [state] (it reads no secret).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { AdminClient, findSecrets } from '../admin/admin-client.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { runCli, waitForStatus } from '../support/cli.js';
+import { chatGatewayToml, startTestGateway } from '../support/gateway.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { until } from '../support/wait.js';
+import { metricValue, startReplica } from './replicas.js';
+
+const ADMIN_PASSWORD = 'startup-admin-password-93ab';
+const UPSTREAM = 'http://127.0.0.1:9/v1';
+const env = { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T: 'startup-token-1', UPSTREAM_KEY: 'k' };
+
+let dir: string;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sipp-state-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const blockedRequest = async (publicUrl: string) => {
+  const res = await fetch(`${publicUrl}/v1/chat`, { method: 'POST', body: '{}' });
+  await res.arrayBuffer();
+  return res.status;
+};
+
+describe('redis backend: unreachable at start', () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startRedis();
+    await redis.kill();
+  });
+  after(() => redis.stop());
+
+  test('serve starts ready with a warning and state errors; sign-in answers 503; all recovers when Redis comes up', async () => {
+    const toml = chatGatewayToml(UPSTREAM, {
+      security: '[security.rate_limit]\nenabled = true\nrequests_per_minute = 0.001\nburst = 2',
+      extra: '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"\nheartbeat_seconds = 0.2\nreplica_timeout_seconds = 1\nresync_seconds = 60',
+    });
+    const r = await startReplica(dir, toml, { ...env, FLEET_REDIS: redis.url });
+    try {
+      await waitForStatus(`${r.managementUrl}/readyz`, 200);
+      assert.match(r.output(), /state store \(redis\) unreachable; retrying in the background/);
+      assert.ok((await metricValue(r.managementUrl, 'sipp_gateway_state_errors_total')) > 0);
+      const a = new AdminClient(r.adminUrl);
+      const refused = await a.login(ADMIN_PASSWORD);
+      assert.equal(refused.status, 503);
+      assert.deepEqual(refused.body.error, {
+        code: 'unavailable',
+        message: 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly',
+      });
+      // on_error = "allow": no rate limit while Redis is away (401 = past the rate-limit step).
+      for (let i = 0; i < 4; i++) assert.equal(await blockedRequest(r.publicUrl), 401);
+
+      await redis.restart();
+      await until(async () => (await a.login(ADMIN_PASSWORD)).status === 200, 'sign-in once Redis is back', 5000);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push(await blockedRequest(r.publicUrl));
+      assert.deepEqual(statuses, [401, 401, 429], 'the shared limit applies again, without a restart');
+      assert.equal((await a.request('GET', '/api/fleet')).body.storeReachable, true);
+      await r.stop();
+      assert.deepEqual(findSecrets([redis.password, redis.url], a.seen, [r.output()]), []);
+    } finally {
+      await r.kill();
+    }
+  });
+
+  test('a missing or malformed Redis URL is a start-up error that does not echo the value', async () => {
+    const toml = chatGatewayToml(UPSTREAM, { extra: '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"' });
+    const path = join(dir, 'bad-url.toml');
+    writeFileSync(path, toml);
+    const missing = await runCli(['serve', '--config', path], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /needs the Redis URL in env var FLEET_REDIS, which is not set/);
+    const secretish = 'http://user:hunter2-secret@example.com';
+    const wrong = await runCli(['serve', '--config', path], { ...env, FLEET_REDIS: secretish });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /env var FLEET_REDIS must be a redis:\/\/ or rediss:\/\/ URL/);
+    assert.ok(!wrong.stderr.includes('hunter2') && !wrong.stdout.includes('hunter2'));
+  });
+});
+
+describe('memory backend with a state file', () => {
+  const toml = (file: string) =>
+    chatGatewayToml(UPSTREAM, {
+      security: '[security.rate_limit]\nenabled = false\nrequests_per_minute = 60\nburst = 60',
+      extra: `[state]\nfile = "${file}"`,
+    });
+
+  test('controls and the blocklist survive a restart of the process; removing the file resets to the TOML', async () => {
+    const file = join(dir, 'controls', 'state.json');
+    let gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
+    const a = new AdminClient(`${gw.managementUrl}/admin`);
+    await a.login(ADMIN_PASSWORD);
+    assert.equal((await a.request('POST', '/api/security/blocklist/192.0.2.7')).status, 200);
+    assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 30, burst: 4 } })).status, 200);
+    assert.equal((await a.request('PUT', '/api/controls/concurrency', { json: { limit: 3 } })).status, 200);
+    await gw.stop();
+    const stored = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual(stored.rateLimit, { enabled: true, requestsPerMinute: 30, burst: 4 });
+
+    gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
+    try {
+      const c = gw.gateway.controls;
+      assert.deepEqual(c.rateLimiter.settings(), { enabled: true, requestsPerMinute: 30, burst: 4 });
+      assert.equal(c.admission.limit, 3);
+      assert.deepEqual(c.blocklist.list().map((e) => e.ip), ['192.0.2.7']);
+    } finally {
+      await gw.stop();
+    }
+    rmSync(file);
+    gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
+    try {
+      assert.equal(gw.gateway.controls.rateLimiter.settings().enabled, false, 'back to the TOML');
+      assert.equal(gw.gateway.controls.blocklist.size, 0);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('a corrupt state file is a clear start-up error, and the file is left as it was', async () => {
+    const file = join(dir, 'corrupt.json');
+    writeFileSync(file, '{"blocklist": [');
+    const path = join(dir, 'corrupt.toml');
+    writeFileSync(path, toml(file));
+    const res = await runCli(['serve', '--config', path], env);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, new RegExp(`\\[state\\] file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is corrupt \\(.+\\); fix it, or move it away`));
+    assert.equal(readFileSync(file, 'utf8'), '{"blocklist": [', 'never overwritten');
+
+    writeFileSync(file, '{"blocklist": [{"ip": 7}]}');
+    const shape = await runCli(['serve', '--config', path], env);
+    assert.equal(shape.code, 1);
+    assert.match(shape.stderr, /is corrupt \(blocklist\[0\] must be \{ip: string, addedAt: number\}\)/);
+  });
+
+  test('an unwritable state file is a clear start-up error', async () => {
+    const notADir = join(dir, 'plain-file');
+    writeFileSync(notADir, 'x');
+    const path = join(dir, 'unwritable.toml');
+    writeFileSync(path, toml(join(notADir, 'state.json')));
+    const res = await runCli(['serve', '--config', path], env);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /\[state\] file .*plain-file\/state\.json cannot be (written|read) \(ENOTDIR\)/);
+  });
+});
+
+describe('check validates [state] without reading secrets', () => {
+  const check = async (state: string, extraEnv: Record<string, string> = {}) => {
+    const path = join(dir, `check-${Math.random().toString(36).slice(2)}.toml`);
+    writeFileSync(path, chatGatewayToml(UPSTREAM, { extra: state }));
+    return runCli(['check', '--config', path], extraEnv);
+  };
+
+  test('a redis backend is valid without its URL in the environment', async () => {
+    const res = await check('[state]\nbackend = "redis"\nkey_prefix = "prod:"\non_error = "deny"');
+    assert.equal(res.code, 0, res.stderr);
+  });
+
+  test('rejections name the field', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['[state]\nbackend = "redis"\nfile = "x.json"', /state\.file: only applies to backend = "memory"/],
+      ['[state]\nbackend = "etcd"', /state\.backend/],
+      ['[state]\non_error = "maybe"', /state\.on_error/],
+      ['[state]\nkey_prefix = "a b"', /state\.key_prefix: must use only letters, digits/],
+      ['[state]\nurl_env = "NOT-A-NAME"', /state\.url_env: must be an environment variable name/],
+      ['[state]\nheartbeat_seconds = 2\nreplica_timeout_seconds = 1', /state\.replica_timeout_seconds: must be greater than heartbeat_seconds/],
+      ['[state]\nredis_url = "redis://x"', /state/],
+    ];
+    for (const [state, message] of cases) {
+      assert.throws(() => parseConfigText(chatGatewayToml(UPSTREAM, { extra: state })), message, state);
+    }
+  });
+});
