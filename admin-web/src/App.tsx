@@ -5,12 +5,13 @@ import { ErrorState, Loading } from './components/States';
 import { VIEWS, hrefOf, useView, type ViewId } from './router';
 import { Login } from './views/Login';
 import { Overview } from './views/Overview';
+import { Replicas } from './views/Replicas';
 import { Routes } from './views/Routes';
 import { Security } from './views/Security';
 import { Targets } from './views/Targets';
 import { Traffic } from './views/Traffic';
 
-const PAGES: Record<ViewId, () => React.JSX.Element> = { overview: Overview, traffic: Traffic, security: Security, targets: Targets, routes: Routes };
+const PAGES: Record<ViewId, () => React.JSX.Element> = { overview: Overview, traffic: Traffic, security: Security, targets: Targets, routes: Routes, replicas: Replicas };
 
 function Shell({ session }: { session: SessionInfo }) {
   const [view, go] = useView();

@@ -8,6 +8,7 @@ export const VIEWS = [
   { id: 'security', path: 'security', label: 'Security' },
   { id: 'targets', path: 'targets', label: 'Targets' },
   { id: 'routes', path: 'routes', label: 'Routes' },
+  { id: 'replicas', path: 'replicas', label: 'Replicas' },
 ] as const;
 export type ViewId = (typeof VIEWS)[number]['id'];
 

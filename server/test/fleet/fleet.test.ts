@@ -257,6 +257,18 @@ describe('fleet: three replicas sharing one Redis', () => {
     await until(async () => (await chat(deny, '10.2.0.3')) === 200, 'deny replica to serve again', 2000);
   });
 
+  test('failed sign-ins count fleet-wide: the lockout applies on every replica', async () => {
+    const live = replicas.slice(1);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await admin(live[i % 2]!).login('wrong-password')).status);
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
+    for (const r of live) {
+      const locked = await admin(r).login(ADMIN_PASSWORD);
+      assert.equal(locked.status, 429, 'locked out even with the right password');
+      assert.ok(Number(locked.headers.get('retry-after')) > 0);
+    }
+  });
+
   test('the Redis URL and password appear in no log line, metric, error or dashboard response', async () => {
     const metrics = await Promise.all(replicas.slice(1).map(async (r) => ({ url: '/metrics', status: 200, headers: '', text: await (await fetch(`${r.managementUrl}/metrics`)).text() })));
     const outputs = [...replicas, ...retired].map((r) => r.output());

@@ -110,6 +110,12 @@ describe('memory backend with a state file', () => {
 
     gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
     try {
+      const b = new AdminClient(`${gw.managementUrl}/admin`);
+      await b.login(ADMIN_PASSWORD);
+      const fleet = (await b.request('GET', '/api/fleet')).body;
+      assert.equal(fleet.backend, 'memory');
+      assert.deepEqual(fleet.replicas.map((r: { self: boolean; up: boolean }) => [r.self, r.up]), [[true, true]]);
+      assert.equal(fleet.totals.up, 1);
       const c = gw.gateway.controls;
       assert.deepEqual(c.rateLimiter.settings(), { enabled: true, requestsPerMinute: 30, burst: 4 });
       assert.equal(c.admission.limit, 3);
