@@ -3,7 +3,7 @@
  * as Markdown and written to bench-results/latest.md. Numbers are ratios from
  * one run (gateway vs direct); never assertions.
  *
- *   BENCH_ONLY=providers|local   run one part
+ *   BENCH_ONLY=providers|state|local   run one part (state: memory vs redis rate limiting)
  *   BENCH_SECONDS=5              seconds per provider measurement
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,10 @@ const sections: string[] = [
 ];
 if (!only || only === 'providers') {
   sections.push(await benchProviders({ seconds: Number(process.env.BENCH_SECONDS ?? 5) }));
+}
+if (!only || only === 'state') {
+  const { benchStateBackends } = await import('./state.js');
+  sections.push(await benchStateBackends({ seconds: Number(process.env.BENCH_SECONDS ?? 5) }));
 }
 if (!only || only === 'local') {
   const { benchLocal } = await import('./local.js');

@@ -7,7 +7,7 @@
 import autocannon from 'autocannon';
 import { rssOf, startBenchGateway, startUpstream } from './processes.js';
 
-interface Run {
+export interface Run {
   rps: number;
   mean: number;
   p50: number;
@@ -18,7 +18,7 @@ interface Run {
 }
 
 
-function load(opts: { url: string; connections: number; seconds?: number; amount?: number; headers: Record<string, string>; body: string }): Promise<Run> {
+export function load(opts: { url: string; connections: number; seconds?: number; amount?: number; headers: Record<string, string>; body: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
