@@ -48,6 +48,11 @@ function launch(port: number, dir: string, password: string): Promise<ChildProce
       clearTimeout(timer);
       reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`));
     });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(missing ? new Error('redis-server is not installed (apt-get install redis-server; .ci/run does it)') : err);
+    });
   });
 }
 
