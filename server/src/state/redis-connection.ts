@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import { StartupError } from '../listen.js';
 
 export const COMMAND_TIMEOUT_MS = 1_000;
-export const MAX_BACKOFF_MS = 2_000;
+/** Reconnect attempts back off up to this, so a returning Redis is in use again within half a second. */
+export const MAX_BACKOFF_MS = 500;
 
 /** Reads and checks the URL from the env var named by [state] url_env; errors never echo it. */
 export function redisUrlFrom(env: NodeJS.ProcessEnv, urlEnv: string): string {
@@ -51,7 +52,7 @@ export function connectRedis(url: string, log: Logger, countError: () => void): 
   const base: RedisOptions = {
     lazyConnect: true,
     connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), MAX_BACKOFF_MS),
+    retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 10), MAX_BACKOFF_MS),
     maxRetriesPerRequest: 0,
   };
   const client = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS });

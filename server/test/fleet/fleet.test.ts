@@ -104,32 +104,45 @@ describe('fleet: three replicas sharing one Redis', () => {
   test('the combined refill across three replicas is the configured rate (within 5%)', async () => {
     const a = admin(replicas[0]!);
     assert.equal((await a.login(ADMIN_PASSWORD)).status, 200);
-    const settings = { enabled: true, requestsPerMinute: 1200, burst: 10 };
+    const settings = { enabled: true, requestsPerMinute: 600, burst: 20 };
     assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: settings })).status, 200);
     for (const r of replicas.slice(1)) {
       const c = sameSession(a, r);
-      await until(async () => (await c.request('GET', '/api/security')).body.rateLimit.requestsPerMinute === 1200, 'the new rate on every replica', 1000);
+      await until(async () => (await c.request('GET', '/api/security')).body.rateLimit.requestsPerMinute === 600, 'the new rate on every replica', 1000);
     }
-    // Drive requests for ~1.5 s; measure the window from the client's side. The
-    // server-side window between the first and last bucket check lies between
-    // (last send - first answer) and (last answer - first send).
+    // Six workers keep asking (round-robin over the replicas) far faster than the
+    // 10/s refill, so every token is taken soon after it appears. The window is
+    // measured from the client's side: the server-side span between the first
+    // and the last bucket check lies between (last send - first answer) and
+    // (last answer - first send), whatever the machine's speed.
     const perMs = settings.requestsPerMinute / 60_000;
     let ok = 0;
-    let firstSent = 0;
-    let firstAnswered = 0;
+    let refused = 0;
+    let i = 0;
+    let firstSent = Infinity;
+    let firstAnswered = Infinity;
     let lastSent = 0;
     let lastAnswered = 0;
     const began = performance.now();
-    for (let i = 0; performance.now() - began < 1500; i++) {
-      lastSent = performance.now();
-      if (i === 0) firstSent = lastSent;
-      if (admitted(await chat(replicas[i % 3]!, '10.0.2.1', null))) ok++;
-      lastAnswered = performance.now();
-      if (i === 0) firstAnswered = lastAnswered;
-    }
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (performance.now() - began < 1500) {
+          const sent = performance.now();
+          const status = await chat(replicas[i++ % 3]!, '10.0.2.1', null);
+          const answered = performance.now();
+          firstSent = Math.min(firstSent, sent);
+          firstAnswered = Math.min(firstAnswered, answered);
+          lastSent = Math.max(lastSent, sent);
+          lastAnswered = Math.max(lastAnswered, answered);
+          if (admitted(status)) ok++;
+          else refused++;
+        }
+      }),
+    );
+    assert.ok(refused > ok, `the workers outpaced the refill (admitted ${ok}, refused ${refused})`);
     const low = settings.burst + perMs * (lastSent - firstAnswered);
     const high = settings.burst + perMs * (lastAnswered - firstSent);
-    assert.ok(ok >= Math.floor(low * 0.95) && ok <= Math.ceil(high * 1.05), `admitted ${ok}, expected ${low.toFixed(1)}..${high.toFixed(1)} ±5%`);
+    assert.ok(ok >= Math.floor(low * 0.95) - 1 && ok <= Math.ceil(high * 1.05) + 1, `admitted ${ok}, expected ${low.toFixed(1)}..${high.toFixed(1)} ±5%`);
   });
 
   test('a block through replica 1 refuses the client on replicas 2 and 3 within 1 s; unblocking likewise', async () => {
@@ -168,7 +181,7 @@ describe('fleet: three replicas sharing one Redis', () => {
     assert.equal((await fresh.login(ADMIN_PASSWORD)).status, 200);
     for (const r of replicas) {
       const sec = (await sameSession(fresh, r).request('GET', '/api/security')).body;
-      assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 1200, burst: 10 }, 'rate limit overrides the TOML');
+      assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 600, burst: 20 }, 'rate limit overrides the TOML');
       assert.equal(sec.concurrency.limit, 7);
       assert.deepEqual(sec.blocklist.map((b: { ip: string }) => b.ip), ['10.0.4.4']);
       assert.equal(await chat(r, '10.0.4.4'), 403);
@@ -191,7 +204,7 @@ describe('fleet: three replicas sharing one Redis', () => {
         while (!stop) statuses.push(await chat(replicas[k]!, `10.1.${(n >> 8) & 255}.${n++ & 255}`));
       }),
     );
-    await until(() => statuses.length >= 20, 'load to run');
+    await until(() => statuses.length >= 20, 'load to run', 20_000);
     await replicas[0]!.kill();
     const killedAt = performance.now();
     await until(
@@ -201,7 +214,7 @@ describe('fleet: three replicas sharing one Redis', () => {
     );
     const downAfter = performance.now() - killedAt;
     const at = statuses.length;
-    await until(() => statuses.length >= at + 20, 'more load after the kill');
+    await until(() => statuses.length >= at + 20, 'more load after the kill', 20_000);
     stop = true;
     await load;
     assert.deepEqual([...new Set(statuses)], [200], `statuses seen: ${[...new Set(statuses)]}`);
@@ -230,10 +243,10 @@ describe('fleet: three replicas sharing one Redis', () => {
         while (!stop) statuses.push(await chat(live[k]!, `10.3.${(n >> 8) & 255}.${n++ & 255}`));
       }),
     );
-    await until(() => statuses.length >= 20, 'load to run');
+    await until(() => statuses.length >= 20, 'load to run', 20_000);
     await redis.kill();
     const at = statuses.length;
-    await until(() => statuses.length >= at + 40, 'load while Redis is down');
+    await until(() => statuses.length >= at + 40, 'load while Redis is down', 20_000);
     // While Redis is down the limit is not enforced (allow): a client past its burst still passes.
     for (let i = 0; i < 7; i++) assert.equal(await chat(live[0]!, '10.4.0.1'), 200);
     assert.equal(await chat(deny, '10.2.0.2'), 503);

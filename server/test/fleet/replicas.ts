@@ -40,7 +40,7 @@ export async function startReplica(dir: string, toml: string, env: Record<string
       return false;
     },
     'replica to listen',
-    15_000,
+    60_000,
   );
   const { public: publicUrl, management: managementUrl } = listening!;
   const stopWith = async (signal: NodeJS.Signals) => {
