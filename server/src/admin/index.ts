@@ -90,12 +90,18 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     await assets.serve(ctx, rel);
   });
   if (shared) {
-    // Every replica signs session cookies with one key kept in the shared store.
-    let keyed = false;
+    // Every replica signs session cookies with one key kept in the shared store,
+    // re-read now and then (proposing ours) so a Redis that lost its data gets
+    // the fleet's key back instead of a new one from a fresh replica.
+    let keyedAt = -Infinity;
+    let key: string | undefined;
     app.use(async (_ctx, next) => {
-      if (!keyed) {
-        app.keys = [await shared.sharedSecret('session-signing-key')];
-        keyed = true;
+      if (performance.now() - keyedAt > 30_000) {
+        const previous = key;
+        key = await shared.sharedSecret('session-signing-key', key);
+        // Cookies signed with a replaced key still verify until the next refresh.
+        app.keys = previous && previous !== key ? [key, previous] : [key];
+        keyedAt = performance.now();
       }
       await next();
     });

@@ -16,8 +16,11 @@ export interface SharedKv {
   incr(key: string, ttlMs: number): Promise<number>;
   /** Remaining ms to live, or 0 when the key is absent. */
   ttl(key: string): Promise<number>;
-  /** A random secret created once for the whole fleet (e.g. the session-cookie signing key). */
-  sharedSecret(name: string): Promise<string>;
+  /**
+   * A secret shared by the whole fleet (e.g. the session-cookie signing key):
+   * the stored one, or else `proposal` (default: random) which becomes it.
+   */
+  sharedSecret(name: string, proposal?: string): Promise<string>;
 }
 
 export function createRedisKv(redis: Redis, prefix: string, countError: () => void): SharedKv {
@@ -40,9 +43,10 @@ export function createRedisKv(redis: Redis, prefix: string, countError: () => vo
         return Number(res?.[0]?.[1] ?? 0);
       }),
     ttl: (key) => guard(async () => Math.max(0, await redis.pttl(k(key)))),
-    sharedSecret: (name) =>
+    sharedSecret: (name, proposal) =>
       guard(async () => {
-        const res = await redis.multi().set(k(`secret:${name}`), randomBytes(32).toString('hex'), 'NX').get(k(`secret:${name}`)).exec();
+        const candidate = proposal ?? randomBytes(32).toString('hex');
+        const res = await redis.multi().set(k(`secret:${name}`), candidate, 'NX').get(k(`secret:${name}`)).exec();
         const value = res?.[1]?.[1];
         if (typeof value !== 'string') throw new Error('no secret');
         return value;

@@ -37,7 +37,6 @@ describe('redis backend: unreachable at start', () => {
   let redis: TestRedis;
   before(async () => {
     redis = await startRedis();
-    await redis.kill();
   });
   after(() => redis.stop());
 
@@ -46,29 +45,41 @@ describe('redis backend: unreachable at start', () => {
       security: '[security.rate_limit]\nenabled = true\nrequests_per_minute = 0.001\nburst = 2',
       extra: '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"\nheartbeat_seconds = 0.2\nreplica_timeout_seconds = 1\nresync_seconds = 60',
     });
-    const r = await startReplica(dir, toml, { ...env, FLEET_REDIS: redis.url });
+    const replicaEnv = { ...env, FLEET_REDIS: redis.url };
+    // A first replica stores a block in Redis, then Redis goes away.
+    const first = await startReplica(dir, toml, replicaEnv);
+    const admin1 = new AdminClient(first.adminUrl);
+    await admin1.login(ADMIN_PASSWORD);
+    assert.equal((await admin1.request('POST', '/api/security/blocklist/127.0.0.1')).status, 200);
+    await first.stop();
+    await redis.kill();
+
+    const r = await startReplica(dir, toml, replicaEnv);
     try {
       await waitForStatus(`${r.managementUrl}/readyz`, 200);
       assert.match(r.output(), /state store \(redis\) unreachable; retrying in the background/);
       assert.ok((await metricValue(r.managementUrl, 'sipp_gateway_state_errors_total')) > 0);
-      const a = new AdminClient(r.adminUrl);
+      const a = new AdminClient(r.adminUrl, admin1.seen);
       const refused = await a.login(ADMIN_PASSWORD);
       assert.equal(refused.status, 503);
       assert.deepEqual(refused.body.error, {
         code: 'unavailable',
         message: 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly',
       });
-      // on_error = "allow": no rate limit while Redis is away (401 = past the rate-limit step).
+      // TOML defaults (no block yet) and on_error = "allow": no limit (401 = past the rate-limit step).
       for (let i = 0; i < 4; i++) assert.equal(await blockedRequest(r.publicUrl), 401);
 
       await redis.restart();
+      // Back without a restart: the stored block applies (resync on reconnect, not the 60 s timer).
+      await until(async () => (await blockedRequest(r.publicUrl)) === 403, 'the stored block once Redis is back', 5000);
       await until(async () => (await a.login(ADMIN_PASSWORD)).status === 200, 'sign-in once Redis is back', 5000);
+      assert.equal((await a.request('DELETE', '/api/security/blocklist/127.0.0.1')).status, 200);
       const statuses: number[] = [];
       for (let i = 0; i < 3; i++) statuses.push(await blockedRequest(r.publicUrl));
-      assert.deepEqual(statuses, [401, 401, 429], 'the shared limit applies again, without a restart');
+      assert.deepEqual(statuses, [401, 401, 429], 'the shared limit applies again');
       assert.equal((await a.request('GET', '/api/fleet')).body.storeReachable, true);
       await r.stop();
-      assert.deepEqual(findSecrets([redis.password, redis.url], a.seen, [r.output()]), []);
+      assert.deepEqual(findSecrets([redis.password, redis.url], a.seen, [first.output(), r.output()]), []);
     } finally {
       await r.kill();
     }
