@@ -144,6 +144,28 @@ describe('memory backend with a state file', () => {
     }
   });
 
+  test('a state file that becomes unwritable: the change answers 503 and counts a state error', async () => {
+    const folder = join(dir, 'vanishing');
+    const file = join(folder, 'state.json');
+    const gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
+    try {
+      const a = new AdminClient(`${gw.managementUrl}/admin`);
+      await a.login(ADMIN_PASSWORD);
+      rmSync(folder, { recursive: true });
+      writeFileSync(folder, 'not a folder');
+      const res = await a.request('PUT', '/api/controls/concurrency', { json: { limit: 5 } });
+      assert.equal(res.status, 503);
+      assert.deepEqual(res.body.error, {
+        code: 'unavailable',
+        message: 'the change applies to this replica only: the state store could not save it; retry when it is reachable',
+      });
+      assert.ok((await metricValue(gw.managementUrl, 'sipp_gateway_state_errors_total')) >= 1);
+      assert.ok(gw.logs.some((l) => l.includes('runtime control change could not be stored')));
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('a corrupt state file is a clear start-up error, and the file is left as it was', async () => {
     const file = join(dir, 'corrupt.json');
     writeFileSync(file, '{"blocklist": [');
