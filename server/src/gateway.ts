@@ -66,7 +66,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const logging = options.logging ?? createLogging({ env });
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
-  logging.addSecrets(secrets.all());
+  const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
+  // addSecrets replaces the redactor's list: one call with every secret.
+  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -79,8 +81,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const startedAt = Date.now();
-  const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  if (redisUrl) logging.addSecrets(redisSecrets(redisUrl));
   const state = await createGatewayState({
     config: config.state,
     env,
