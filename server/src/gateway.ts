@@ -80,18 +80,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     processMetrics: options.processMetrics,
   });
 
-  const startedAt = Date.now();
-  const state = await createGatewayState({
-    config: config.state,
-    env,
-    live: { blocklist, rateLimiter, admission },
-    registry: metrics.registry,
-    log: logging.component('sipp_gateway_server::state'),
-    version: VERSION,
-    startedAt,
-    inFlight: () => admission.inFlight,
-  });
-  if (state.buckets) rateLimiter.shareBuckets(state.buckets);
 
   const targetLog = logging.component('sipp_gateway_server::targets');
   const targets = new Map<string, Target>();
@@ -100,7 +88,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       targets.set(tc.name, await createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
     } catch (err) {
       await Promise.allSettled([...targets.values()].map((t) => t.close()));
-      await state.close();
       const message = (err as Error).message;
       throw new StartupError(message.includes(`"${tc.name}"`) ? message : `target "${tc.name}" cannot be created: ${message}`);
     }
@@ -109,6 +96,25 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const routingMetrics = createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name));
   const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
   routingMetrics.watchCircuits(() => router.circuitStates());
+
+  const startedAt = Date.now();
+  let state: GatewayState;
+  try {
+    state = await createGatewayState({
+      config: config.state,
+      env,
+      live: { blocklist, rateLimiter, admission, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
+      registry: metrics.registry,
+      log: logging.component('sipp_gateway_server::state'),
+      version: VERSION,
+      startedAt,
+      inFlight: () => admission.inFlight,
+    });
+  } catch (err) {
+    await Promise.allSettled([...targets.values()].map((t) => t.close()));
+    throw err;
+  }
+  if (state.buckets) rateLimiter.shareBuckets(state.buckets);
 
   let loadedAll = false;
   let draining = false;

@@ -86,8 +86,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'POST',
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
-      handle: (_ctx, [name]) => {
-        drainTarget(deps, name!);
+      handle: async (_ctx, [name]) => {
+        await drainTarget(deps, name!);
         return views.targets(deps, stats);
       },
     },
@@ -95,8 +95,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'DELETE',
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
-      handle: (_ctx, [name]) => {
-        releaseTarget(deps, name!);
+      handle: async (_ctx, [name]) => {
+        await releaseTarget(deps, name!);
         return views.targets(deps, stats);
       },
     },

@@ -33,16 +33,18 @@ function breakerOf(deps: AdminDeps, name: string) {
   return breaker;
 }
 
-export function drainTarget(deps: AdminDeps, name: string): void {
+export async function drainTarget(deps: AdminDeps, name: string): Promise<void> {
   const breaker = breakerOf(deps, name);
   breaker.drain();
   deps.log.info({ control: 'drain', target: breaker.target }, 'admin drained a target');
+  await deps.state.changed({ kind: 'drain', target: breaker.target });
 }
 
-export function releaseTarget(deps: AdminDeps, name: string): void {
+export async function releaseTarget(deps: AdminDeps, name: string): Promise<void> {
   const breaker = breakerOf(deps, name);
   breaker.release();
   deps.log.info({ control: 'release', target: breaker.target }, 'admin released a target');
+  await deps.state.changed({ kind: 'release', target: breaker.target });
 }
 
 function decodeURIComponentSafe(s: string): string {

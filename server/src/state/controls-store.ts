@@ -44,17 +44,18 @@ export function createFileControlsStore(path: string): ControlsStore {
 export function createRedisControlsStore(redis: Redis, subscriber: Redis, prefix: string): ControlsStore {
   const controlsKey = `${prefix}controls`;
   const blocklistKey = `${prefix}blocklist`;
+  const drainsKey = `${prefix}drains`;
   const channel = `${prefix}controls:changed`;
   return {
     async load() {
-      const results = (await redis.multi().hgetall(controlsKey).hgetall(blocklistKey).exec()) as
-        | Array<[Error | null, Record<string, string>]>
-        | null;
+      type Reply = [Error | null, Record<string, string>];
+      const results = (await redis.multi().hgetall(controlsKey).hgetall(blocklistKey).hgetall(drainsKey).exec()) as Reply[] | null;
       if (!results) throw new Error('transaction aborted');
-      const [[e1, controls], [e2, blocked]] = results as [[Error | null, Record<string, string>], [Error | null, Record<string, string>]];
-      if (e1 || e2) throw e1 ?? e2;
+      const [[e1, controls], [e2, blocked], [e3, drains]] = results as [Reply, Reply, Reply];
+      if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;
       const raw: Record<string, unknown> = {
         blocklist: Object.values(blocked ?? {}).map((v: string) => JSON.parse(v) as BlockEntry),
+        drained: Object.keys(drains ?? {}),
       };
       if (controls?.rate_limit) raw.rateLimit = JSON.parse(controls.rate_limit);
       if (controls?.concurrency) raw.concurrencyLimit = JSON.parse(controls.concurrency);
@@ -74,6 +75,12 @@ export function createRedisControlsStore(redis: Redis, subscriber: Redis, prefix
           break;
         case 'unblock':
           m.hdel(blocklistKey, change.ip);
+          break;
+        case 'drain':
+          m.hset(drainsKey, change.target, '1');
+          break;
+        case 'release':
+          m.hdel(drainsKey, change.target);
           break;
       }
       m.publish(channel, change.kind);

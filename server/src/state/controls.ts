@@ -20,19 +20,32 @@ export interface ControlsDoc {
   rateLimit?: RateLimitSettings;
   concurrencyLimit?: number | null;
   blocklist: BlockEntry[];
+  /** Targets an operator drained (absent: keep the current drains). */
+  drained?: string[];
 }
 
 export type ControlChange =
   | { kind: 'rate_limit'; settings: RateLimitSettings }
   | { kind: 'concurrency'; limit: number | null }
   | { kind: 'block'; entry: BlockEntry }
-  | { kind: 'unblock'; ip: string };
+  | { kind: 'unblock'; ip: string }
+  | { kind: 'drain'; target: string }
+  | { kind: 'release'; target: string };
+
+/** A target's drain switch (the router's circuit breaker). */
+export interface DrainSwitch {
+  drain(): void;
+  release(): void;
+  snapshot(): { drained: boolean };
+}
 
 /** The live objects the public pipeline consults. */
 export interface LiveControls {
   blocklist: Blocklist;
   rateLimiter: RateLimiter;
   admission: Admission;
+  /** Each target's drain switch, by target name. */
+  drains?: () => Iterable<readonly [string, DrainSwitch]>;
 }
 
 const live = (e: BlockEntry, now: number) => e.expiresAt === undefined || e.expiresAt === null || e.expiresAt > now;
@@ -48,6 +61,14 @@ export function applyControls(target: LiveControls, doc: ControlsDoc, now = Date
   }
   if (doc.concurrencyLimit !== undefined && target.admission.limit !== doc.concurrencyLimit) {
     target.admission.setLimit(doc.concurrencyLimit);
+  }
+  if (doc.drained && target.drains) {
+    const drained = new Set(doc.drained);
+    for (const [name, sw] of target.drains()) {
+      const want = drained.has(name);
+      if (want && !sw.snapshot().drained) sw.drain();
+      else if (!want && sw.snapshot().drained) sw.release();
+    }
   }
   const wanted = new Map(doc.blocklist.filter((e) => live(e, now)).map((e) => [e.ip, e]));
   for (const entry of target.blocklist.list()) if (!wanted.has(entry.ip)) target.blocklist.remove(entry.ip);
@@ -66,6 +87,10 @@ export function foldChange(doc: ControlsDoc, change: ControlChange): ControlsDoc
       return { ...doc, blocklist: [...doc.blocklist.filter((e) => e.ip !== change.entry.ip), { ...change.entry }] };
     case 'unblock':
       return { ...doc, blocklist: doc.blocklist.filter((e) => e.ip !== change.ip) };
+    case 'drain':
+      return { ...doc, drained: [...new Set([...(doc.drained ?? []), change.target])] };
+    case 'release':
+      return { ...doc, drained: (doc.drained ?? []).filter((t) => t !== change.target) };
   }
 }
 
@@ -104,6 +129,10 @@ export function parseControlsDoc(value: unknown): ControlsDoc {
       if (!entry || typeof entry.ip !== 'string' || typeof entry.addedAt !== 'number') fail(`blocklist[${i}] must be {ip: string, addedAt: number}`);
       doc.blocklist.push(entry as BlockEntry);
     }
+  }
+  if (v.drained !== undefined) {
+    if (!Array.isArray(v.drained) || !v.drained.every((t) => typeof t === 'string')) fail('drained must be an array of target names');
+    doc.drained = v.drained as string[];
   }
   return doc;
 }

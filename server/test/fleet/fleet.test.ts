@@ -170,10 +170,15 @@ describe('fleet: three replicas sharing one Redis', () => {
     assert.equal((await two.request('GET', '/api/session')).status, 401);
   });
 
-  test('controls survive restarting all three replicas', async () => {
+  const drained = async (c: AdminClient) => (await c.request('GET', '/api/targets')).body.targets.find((t: { name: string }) => t.name === 'chat').circuit.drained;
+
+  test('controls survive restarting all three replicas (a target drain included, applied fleet-wide within 1 s)', async () => {
     const a = admin(replicas[0]!);
     await a.login(ADMIN_PASSWORD);
     assert.equal((await a.request('POST', '/api/security/blocklist/10.0.4.4')).status, 200);
+    assert.equal((await a.request('POST', '/api/targets/chat/drain')).status, 200);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await drained(sameSession(a, r))) === true, 'the drain on another replica', 1000)));
+    assert.equal(await chat(replicas[2]!, '10.0.4.5'), 503);
     await Promise.all(replicas.map((r) => r.stop()));
     retired.push(...replicas);
     await startAll();
@@ -185,7 +190,10 @@ describe('fleet: three replicas sharing one Redis', () => {
       assert.equal(sec.concurrency.limit, 7);
       assert.deepEqual(sec.blocklist.map((b: { ip: string }) => b.ip), ['10.0.4.4']);
       assert.equal(await chat(r, '10.0.4.4'), 403);
+      assert.equal(await drained(sameSession(fresh, r)), true, 'the drain survives the restart');
     }
+    assert.equal((await fresh.request('DELETE', '/api/targets/chat/drain')).status, 200);
+    await Promise.all(replicas.map((r) => until(async () => (await drained(sameSession(fresh, r))) === false, 'the release on every replica', 1000)));
   });
 
   test('a replica killed mid-load: the others serve without errors and the fleet view shows it down', async () => {
