@@ -38,13 +38,18 @@ export interface ErrorBody {
   error: { code: ErrorCode | string; message: string };
 }
 
-/** Options shared by query and chat. Unknown top-level fields are tolerated (loose objects). */
+/**
+ * Options shared by query and chat. Unknown top-level fields are tolerated
+ * (loose objects), and `null` means "unset" for every optional field: the Sipp
+ * Rust client serializes unset options as `null` (and `stop` as `[]`).
+ * `temperature` is checked again per target type (Anthropic takes 0-1).
+ */
 const generationOptions = {
-  max_tokens: z.number().int().min(1).max(1_000_000).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().gt(0).max(1).optional(),
-  stop: z.array(z.string().min(1)).max(16).optional(),
-  stream: z.boolean().optional(),
+  max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  stop: z.array(z.string().min(1)).max(16).nullish(),
+  stream: z.boolean().nullish(),
 };
 
 const targetName = z.string().min(1);

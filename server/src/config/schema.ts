@@ -166,6 +166,11 @@ const RoutesSchema = z
     query: routePath.default('/v1/query'),
     chat: routePath.default('/v1/chat'),
     embed: routePath.default('/v1/embed'),
+    openai_chat: routePath.default('/v1/chat/completions'),
+    openai_completions: routePath.default('/v1/completions'),
+    openai_embeddings: routePath.default('/v1/embeddings'),
+    openai_models: routePath.default('/v1/models'),
+    anthropic_messages: routePath.default('/v1/messages'),
     index: routePath.default('/'),
     health: routePath.default('/healthz'),
     readiness: routePath.default('/readyz'),
@@ -176,6 +181,11 @@ const RoutesSchema = z
     query: '/v1/query',
     chat: '/v1/chat',
     embed: '/v1/embed',
+    openai_chat: '/v1/chat/completions',
+    openai_completions: '/v1/completions',
+    openai_embeddings: '/v1/embeddings',
+    openai_models: '/v1/models',
+    anthropic_messages: '/v1/messages',
     index: '/',
     health: '/healthz',
     readiness: '/readyz',
@@ -262,7 +272,7 @@ export const ConfigSchema = z
       }
     }
     const r = cfg.routes;
-    const pub = ['query', 'chat', 'embed'] as const;
+    const pub = ['query', 'chat', 'embed', 'openai_chat', 'openai_completions', 'openai_embeddings', 'openai_models', 'anthropic_messages'] as const;
     checkDistinct(ctx, pub.map((k) => [k, r[k]]));
     const mgmt = ['index', 'health', 'readiness', 'metrics', 'admin'] as const;
     checkDistinct(ctx, mgmt.map((k) => [k, r[k]]));

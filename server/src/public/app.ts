@@ -4,17 +4,17 @@
  */
 import cors from '@koa/cors';
 import Router from '@koa/router';
-import { OPERATIONS } from '@sipp/shared';
 import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
 import type { RequestObserver } from '../telemetry/observer.js';
+import { apiByPath, publicRoutes } from '../surfaces/index.js';
 import { writeError } from './errors.js';
-import { createInferenceHandler, type InferenceDeps } from './inference.js';
+import { createListHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
 import { finishRequest, newRequestState, requestIdFrom, type RequestState } from './request-state.js';
 
-export interface PublicAppDeps extends InferenceDeps {
+export interface PublicAppDeps extends PipelineDeps {
   identify: ClientIdentifier;
   observers: readonly RequestObserver[];
   draining(): boolean;
@@ -24,7 +24,7 @@ export interface PublicAppDeps extends InferenceDeps {
   inflight: { begin(cut: () => void): () => void };
 }
 
-const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id'];
+const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version'];
 
 /** The client closed the connection before any byte of the answer was sent. */
 function clientGone(ctx: Context): boolean {
@@ -65,6 +65,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   app.proxy = false;
   app.silent = true;
   const log: Logger = deps.log;
+  const routes = publicRoutes(deps.config.routes);
+  const apis = apiByPath(routes);
 
   // Outermost: request id, bookkeeping, error rendering, one log line.
   app.use(async (ctx, next) => {
@@ -72,6 +74,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
     const end = deps.inflight.begin(() => cutForShutdown(ctx, st));
     ctx.state.request = st;
     ctx.set('x-request-id', st.id);
+    st.api = apis.get(ctx.path) ?? 'sipp';
     st.client = deps.identify(ctx.req.socket.remoteAddress, ctx.req.headers);
     let code: string | null = null;
     try {
@@ -110,7 +113,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
           const origin = ctx.get('origin');
           return allowed.has(origin) ? origin : '';
         },
-        allowMethods: ['POST', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
         allowHeaders: CORS_HEADERS,
         exposeHeaders: ['x-request-id', 'retry-after', 'x-sipp-target'],
         maxAge: 600,
@@ -119,17 +122,17 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   }
 
   const router = new Router();
-  for (const op of OPERATIONS) {
-    const path = deps.config.routes[op];
-    const handler = createInferenceHandler(deps, op);
-    router.post(path, handler);
+  for (const route of routes) {
+    const { path, method } = route;
+    if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
+    else router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
     router.options(path, (ctx) => {
       // Preflight from an origin that is not allowed: no CORS headers, so the browser refuses.
       ctx.status = 204;
     });
     router.all(path, (ctx) => {
-      ctx.set('allow', 'POST, OPTIONS');
-      throw new GatewayError('method_not_allowed', `method ${ctx.method} is not allowed; use POST`);
+      ctx.set('allow', `${method}, OPTIONS`);
+      throw new GatewayError('method_not_allowed', `method ${ctx.method} is not allowed; use ${method}`);
     });
   }
   app.use(router.routes());

@@ -1,8 +1,13 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
+import { errorBody } from '../surfaces/errors.js';
+import type { RequestState } from './request-state.js';
 
-/** Writes a JSON error response; returns the code. Unknown errors become a bare 500. */
+/**
+ * Writes a JSON error response in the shape of the request's API surface
+ * (RequestState.api); returns the code. Unknown errors become a bare 500.
+ */
 export function writeError(ctx: Context, err: unknown, log: Logger): string {
   let e: GatewayError;
   if (err instanceof GatewayError) e = err;
@@ -13,6 +18,7 @@ export function writeError(ctx: Context, err: unknown, log: Logger): string {
   if (ctx.headerSent || !ctx.writable) return e.code;
   ctx.status = e.status;
   if (e.headers) ctx.set(e.headers);
-  ctx.body = { error: { code: e.code, message: e.message } };
+  const st = ctx.state.request as RequestState | undefined;
+  ctx.body = errorBody(st?.api ?? 'sipp', e);
   return e.code;
 }

@@ -1,9 +1,10 @@
 /**
  * Gateway Prometheus metrics (SPEC §6) on a registry of its own. Labels come
- * only from fixed sets: operation, target name, status class. Children for each
- * label value are bound once so the hot path does no label hashing.
+ * only from fixed sets: API surface, operation, target name, status class.
+ * Children for each label value are bound once so the hot path does no label
+ * hashing.
  */
-import { OPERATIONS, type Operation, type RequestRecord } from '@sipp/shared';
+import { APIS, OPERATIONS, type Api, type Operation, type RequestRecord } from '@sipp/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitState } from '@sipp/shared';
 import type { CircuitTransition } from '../routing/circuit-breaker.js';
@@ -35,14 +36,14 @@ export function createMetrics(options: {
 
   const requests = new Counter({
     name: 'sipp_gateway_requests_total',
-    help: 'Public inference requests received, by operation.',
-    labelNames: ['operation'],
+    help: 'Public inference requests received, by API surface (sipp, openai, anthropic) and operation.',
+    labelNames: ['api', 'operation'],
     registers: [registry],
   });
   const errors = new Counter({
     name: 'sipp_gateway_errors_total',
-    help: 'Public inference requests that ended in an error (HTTP >= 400 or a stream error frame), by operation.',
-    labelNames: ['operation'],
+    help: 'Public inference requests that ended in an error (HTTP >= 400 or a stream error frame), by API surface and operation.',
+    labelNames: ['api', 'operation'],
     registers: [registry],
   });
   const responses = new Counter({
@@ -88,17 +89,22 @@ export function createMetrics(options: {
   });
   const duration = new Histogram({
     name: 'sipp_gateway_request_duration_seconds',
-    help: 'Public inference request duration (for streams: until the last frame), by operation.',
-    labelNames: ['operation'],
+    help: 'Public inference request duration (for streams: until the last frame), by API surface and operation.',
+    labelNames: ['api', 'operation'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   });
 
-  const byOp = new Map<Operation, { requests: Counter.Internal; errors: Counter.Internal; duration: Histogram.Internal<string> }>();
-  for (const op of OPERATIONS) {
-    requests.labels(op).inc(0);
-    errors.labels(op).inc(0);
-    byOp.set(op, { requests: requests.labels(op), errors: errors.labels(op), duration: duration.labels(op) });
+  type Children = { requests: Counter.Internal; errors: Counter.Internal; duration: Histogram.Internal<string> };
+  const byApiOp = new Map<Api, Map<Operation, Children>>();
+  for (const api of APIS) {
+    const byOp = new Map<Operation, Children>();
+    for (const op of OPERATIONS) {
+      requests.labels(api, op).inc(0);
+      errors.labels(api, op).inc(0);
+      byOp.set(op, { requests: requests.labels(api, op), errors: errors.labels(api, op), duration: duration.labels(api, op) });
+    }
+    byApiOp.set(api, byOp);
   }
   const byClass = STATUS_CLASSES.map((c) => responses.labels(c));
   const byTarget = new Map(
@@ -117,7 +123,7 @@ export function createMetrics(options: {
       if (r.code === 'rate_limited') rateLimitHits.inc();
       else if (r.code === 'blocked') blocklistHits.inc();
       if (r.operation) {
-        const m = byOp.get(r.operation)!;
+        const m = byApiOp.get(r.api)!.get(r.operation)!;
         m.requests.inc();
         if (r.code !== null) m.errors.inc();
         m.duration.observe(r.durationMs / 1000);

@@ -42,6 +42,8 @@ describe('config schema', () => {
     assert.deepEqual(c.routes, {
       query: '/v1/query', chat: '/v1/chat', embed: '/v1/embed', index: '/', health: '/healthz',
       readiness: '/readyz', metrics: '/metrics', admin: '/admin',
+      openai_chat: '/v1/chat/completions', openai_completions: '/v1/completions', openai_embeddings: '/v1/embeddings',
+      openai_models: '/v1/models', anthropic_messages: '/v1/messages',
     });
     assert.equal(c.security.client_ip.source, 'peer');
     assert.equal(c.security.rate_limit.enabled, false);
@@ -161,6 +163,12 @@ timeout_seconds = 60
     rejects(variant('[security]', '[security]\n[routes]\nmetrics = "/m#x"'), /^routes\.metrics: must not contain/);
   });
   it('requires distinct public routes', () => rejects(variant('[security]', '[security]\n[routes]\nchat = "/v1/query"'), /^routes\.chat: must differ from routes\.query/));
+  it('requires the OpenAI and Anthropic routes distinct from the Sipp routes and each other', () => {
+    rejects(variant('[security]', '[security]\n[routes]\nopenai_chat = "/v1/chat"'), /^routes\.openai_chat: must differ from routes\.chat/);
+    rejects(variant('[security]', '[security]\n[routes]\nanthropic_messages = "/v1/chat/completions"'), /^routes\.anthropic_messages: must differ from routes\.openai_chat/);
+    rejects(variant('[security]', '[security]\n[routes]\nopenai_models = "/v1/embed"'), /^routes\.openai_models: must differ from routes\.embed/);
+    rejects(variant('[security]', '[security]\n[routes]\nopenai_embeddings = "embeddings"'), /^routes\.openai_embeddings: must be an absolute path/);
+  });
   it('requires distinct management routes', () => rejects(variant('[security]', '[security]\n[routes]\nmetrics = "/healthz"'), /^routes\.metrics: must differ from routes\.health/));
 
   it('rejects bad bind addresses and equal binds', () => {

@@ -70,11 +70,11 @@ describe('management listener', () => {
       assert.ok(line, `missing ${series}`);
       return Number(line.split(' ')[1]);
     };
-    assert.equal(value('sipp_gateway_requests_total{operation="query"}'), 2);
-    assert.equal(value('sipp_gateway_requests_total{operation="chat"}'), 3);
-    assert.equal(value('sipp_gateway_requests_total{operation="embed"}'), 2);
-    assert.equal(value('sipp_gateway_errors_total{operation="chat"}'), 3);
-    assert.equal(value('sipp_gateway_errors_total{operation="query"}'), 0);
+    assert.equal(value('sipp_gateway_requests_total{api="sipp",operation="query"}'), 2);
+    assert.equal(value('sipp_gateway_requests_total{api="sipp",operation="chat"}'), 3);
+    assert.equal(value('sipp_gateway_requests_total{api="sipp",operation="embed"}'), 2);
+    assert.equal(value('sipp_gateway_errors_total{api="sipp",operation="chat"}'), 3);
+    assert.equal(value('sipp_gateway_errors_total{api="sipp",operation="query"}'), 0);
     assert.equal(value('sipp_gateway_rate_limit_hits_total'), 1);
     assert.equal(value('sipp_gateway_blocklist_hits_total'), 1);
     assert.equal(value('sipp_gateway_active_requests'), 0);
@@ -82,11 +82,11 @@ describe('management listener', () => {
     assert.ok(value('sipp_gateway_responses_total{status_class="4xx"}') >= 5);
     assert.equal(value('sipp_gateway_input_tokens_total{target="chat"}'), 16);
     assert.equal(value('sipp_gateway_output_tokens_total{target="chat"}'), 6);
-    assert.equal(value('sipp_gateway_request_duration_seconds_count{operation="query"}'), 2);
+    assert.equal(value('sipp_gateway_request_duration_seconds_count{api="sipp",operation="query"}'), 2);
     // Labels only from fixed sets (routing adds outcome, group and circuit state): no caller, IP, token or request id in any series.
     for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
       const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
-      for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!), `label ${m[1]} in ${line}`);
+      for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['api', 'operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!), `label ${m[1]} in ${line}`);
     }
     for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz', '127.0.0.1']) assert.ok(!text.includes(secret), secret);
   });

@@ -1,0 +1,100 @@
+/**
+ * Writes a target's stream to the client as server-sent events, in whatever
+ * frames the surface's renderer makes. Headers go out only once the first
+ * chunk has arrived (target-call.ts); errors after that become the surface's
+ * error frame. Backpressure is honoured; a client that leaves aborts the target.
+ */
+import type { Context } from 'koa';
+import { GatewayError } from '../errors.js';
+import type { Release } from '../security/admission.js';
+import type { CallContext, StreamChunk } from '../targets/target.js';
+import type { RequestState } from './request-state.js';
+import type { StreamRenderer } from './surface.js';
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+} as const;
+
+export async function pipeStream(
+  ctx: Context,
+  st: RequestState,
+  opened: { first: IteratorResult<StreamChunk>; rest: AsyncIterator<StreamChunk> },
+  render: StreamRenderer,
+  callCtx: CallContext,
+  release: Release,
+): Promise<void> {
+  const { rest } = opened;
+  let next = opened.first;
+
+  ctx.respond = false;
+  const res = ctx.res;
+  res.writeHead(200, SSE_HEADERS);
+  res.flushHeaders();
+  const open = (): boolean => !res.destroyed && !res.writableEnded;
+  const write = (text: string): boolean => (text.length > 0 && open() ? res.write(text) : true);
+  const drain = (): Promise<void> =>
+    open()
+      ? new Promise((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
+        })
+      : Promise.resolve();
+
+  let sequence = 0;
+  try {
+    write(render.start());
+    while (!next.done) {
+      const chunk = next.value;
+      if (chunk.type === 'token') {
+        if (chunk.text.length > 0) {
+          st.firstTokenAt ??= performance.now();
+          if (!write(render.token(chunk.text, sequence))) await drain();
+        }
+        sequence += chunk.tokens ?? 1;
+      } else if (chunk.type === 'tool_call') {
+        st.firstTokenAt ??= performance.now();
+        if (!write(render.toolCall(chunk))) await drain();
+      } else {
+        if (chunk.usage) {
+          st.inputTokens = chunk.usage.input_tokens;
+          st.outputTokens = chunk.usage.output_tokens;
+        } else {
+          st.outputTokens = sequence;
+        }
+        release();
+        write(render.end(chunk, chunk.usage, st.outputTokens));
+        if (open()) res.end();
+        break;
+      }
+      if (callCtx.signal.aborted) break;
+      next = await rest.next();
+    }
+    if (callCtx.signal.aborted) {
+      st.statusOverride = 499;
+      st.code = 'client_closed_request';
+    } else if (open()) {
+      // The target ended without an `end` chunk: that is a broken stream.
+      throw new GatewayError('execution', 'stream ended without a finish reason');
+    }
+  } catch (err) {
+    if (callCtx.signal.aborted) {
+      st.statusOverride = 499;
+      st.code = 'client_closed_request';
+    } else {
+      const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error');
+      if (!(err instanceof GatewayError)) callCtx.log.error({ err: { message: (err as Error)?.message } }, 'stream failed');
+      st.code = e.code;
+      write(render.error(e));
+    }
+  } finally {
+    if (open()) res.end();
+    void rest.return?.().catch(() => {});
+  }
+}

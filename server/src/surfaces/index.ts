@@ -1,0 +1,35 @@
+/**
+ * The public routes of every API surface, from `[routes]`: which path speaks
+ * which wire format. app.ts mounts them; pipeline.ts runs them.
+ */
+import type { Api } from '@sipp/shared';
+import type { GatewayConfig } from '../config/schema.js';
+import { bearerCredential, type Surface } from '../public/surface.js';
+import { anthropicMessagesSurface } from './anthropic/index.js';
+import { openAIChatSurface } from './openai/chat.js';
+import { openAICompletionsSurface } from './openai/completions.js';
+import { openAIEmbeddingsSurface } from './openai/embeddings.js';
+import { renderModelList } from './openai/models.js';
+import { sippSurface } from './sipp/index.js';
+
+export type PublicRoute =
+  | { path: string; method: 'POST'; surface: Surface<any> }
+  | { path: string; method: 'GET'; list: { api: Api; credential: Surface['credential']; render: typeof renderModelList } };
+
+export function publicRoutes(routes: GatewayConfig['routes']): PublicRoute[] {
+  return [
+    { path: routes.query, method: 'POST', surface: sippSurface('query') },
+    { path: routes.chat, method: 'POST', surface: sippSurface('chat') },
+    { path: routes.embed, method: 'POST', surface: sippSurface('embed') },
+    { path: routes.openai_chat, method: 'POST', surface: openAIChatSurface },
+    { path: routes.openai_completions, method: 'POST', surface: openAICompletionsSurface },
+    { path: routes.openai_embeddings, method: 'POST', surface: openAIEmbeddingsSurface },
+    { path: routes.openai_models, method: 'GET', list: { api: 'openai', credential: bearerCredential, render: renderModelList } },
+    { path: routes.anthropic_messages, method: 'POST', surface: anthropicMessagesSurface },
+  ];
+}
+
+/** The API of each public path, so errors raised before routing already use its shape. */
+export function apiByPath(routes: readonly PublicRoute[]): ReadonlyMap<string, Api> {
+  return new Map(routes.map((r) => [r.path, r.method === 'POST' ? r.surface.api : r.list.api]));
+}

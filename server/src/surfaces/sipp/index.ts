@@ -1,0 +1,99 @@
+/**
+ * The Sipp protocol (SPEC §3) as a surface: `/v1/query`, `/v1/chat`,
+ * `/v1/embed`. Its wire format is unchanged byte for byte.
+ */
+import {
+  ChatRequestSchema,
+  EmbedRequestSchema,
+  QueryRequestSchema,
+  type EmbeddingResponse,
+  type Operation,
+  type TextResponse,
+  type Usage,
+} from '@sipp/shared';
+import { randomUUID } from 'node:crypto';
+import type { GatewayError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import type { EmbedResult, GenerationOptions, Message, TextResult } from '../../targets/target.js';
+import { bracketed, failOn, opt } from '../fields.js';
+import { sippError } from './errors.js';
+
+function gatewayId(): string {
+  return `sipp-${randomUUID()}`;
+}
+
+function options(body: {
+  max_tokens?: number | null | undefined;
+  temperature?: number | null | undefined;
+  top_p?: number | null | undefined;
+  stop?: string[] | null | undefined;
+}): GenerationOptions {
+  const o: GenerationOptions = {};
+  const maxTokens = opt(body.max_tokens);
+  const temperature = opt(body.temperature);
+  const topP = opt(body.top_p);
+  const stop = opt(body.stop);
+  if (maxTokens !== undefined) o.maxTokens = maxTokens;
+  if (temperature !== undefined) o.temperature = temperature;
+  if (topP !== undefined) o.topP = topP;
+  if (stop !== undefined && stop.length) o.stop = stop;
+  return o;
+}
+
+function parse(operation: Operation, body: Record<string, unknown>): ParsedRequest {
+  switch (operation) {
+    case 'query': {
+      const r = QueryRequestSchema.safeParse(body);
+      if (!r.success) failOn(r.error);
+      const b = r.data;
+      return { model: b.model, stream: b.stream === true, call: { operation, text: { operation, prompt: b.prompt, options: options(b) } } };
+    }
+    case 'chat': {
+      const r = ChatRequestSchema.safeParse(body);
+      if (!r.success) failOn(r.error);
+      const b = r.data;
+      // Only role and content travel on: extra per-message fields are never forwarded.
+      const messages: Message[] = b.messages.map((m) => ({ role: m.role, content: m.content }));
+      return { model: b.model, stream: b.stream === true, call: { operation, text: { operation, messages, options: options(b) } } };
+    }
+    case 'embed': {
+      const r = EmbedRequestSchema.safeParse(body);
+      if (!r.success) failOn(r.error);
+      return { model: r.data.model, stream: false, call: { operation, embed: { inputs: [r.data.input] } } };
+    }
+  }
+}
+
+const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+const streamRenderer: StreamRenderer = {
+  start: () => '',
+  token: (text, sequence) => frame('token', { text, sequence }),
+  toolCall: () => '',
+  end: (chunk, usage: Usage | undefined) => (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
+  error: (e: GatewayError) => frame('error', sippError(e)),
+};
+
+export function sippSurface(operation: Operation): Surface {
+  return {
+    api: 'sipp',
+    operation,
+    credential: bearerCredential,
+    parse: (body) => parse(operation, body),
+    field: bracketed,
+    renderText(_req, model, result: TextResult): TextResponse {
+      const response: TextResponse = { id: result.id ?? gatewayId(), model, text: result.text, finish_reason: result.finishReason };
+      if (result.usage) response.usage = result.usage;
+      return response;
+    },
+    renderEmbed(_req, model, result: EmbedResult): EmbeddingResponse {
+      return {
+        id: result.id ?? gatewayId(),
+        model,
+        embedding: result.embeddings[0] ?? [],
+        ...(result.usage ? { usage: result.usage } : {}),
+      };
+    },
+    openStream: () => streamRenderer,
+  };
+}
