@@ -95,7 +95,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     });
 
     const release = deps.admission.tryAcquire();
-    if (!release) throw new GatewayError('admission', 'the gateway is at max_concurrent_requests; retry later');
+    if (!release) {
+      throw new GatewayError('admission', 'the gateway is at max_concurrent_requests; retry later', { 'retry-after': '1' });
+    }
 
     const abort = new AbortController();
     const onClose = () => {
