@@ -173,6 +173,22 @@ base_url = "${anthropic.url}"
     }
   });
 
+  it('the Sipp stream and JSON bodies are byte for byte what they were', async () => {
+    const r = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, { token: TOKEN });
+    assert.equal(
+      r.text,
+      'event: token\ndata: {"text":"Gate","sequence":0}\n\n' +
+        'event: token\ndata: {"text":"way","sequence":1}\n\n' +
+        'event: token\ndata: {"text":" ready","sequence":2}\n\n' +
+        'event: usage\ndata: {"input_tokens":8,"output_tokens":3,"total_tokens":11}\n\n' +
+        'event: done\ndata: {"finish_reason":"stop"}\n\n',
+    );
+    const finite = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+    assert.equal(finite.text, '{"id":"chatcmpl-fake-1","model":"gpt","text":"Gateway ready","finish_reason":"stop","usage":{"input_tokens":8,"output_tokens":3,"total_tokens":11}}');
+    const bad = await postJson(url('chat'), { model: 'gpt', messages: [] }, { token: TOKEN });
+    assert.equal(bad.text, '{"error":{"code":"invalid_request","message":"messages: Too small: expected array to have >=1 items"}}');
+  });
+
   it('the reader itself refuses what the client refuses (so the checks above can fail)', () => {
     assert.throws(() => readLikeSippClient('data: {"text":"x"}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'), SippProtocolError);
     assert.throws(() => readLikeSippClient('event: ping\ndata: {}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'), SippProtocolError);

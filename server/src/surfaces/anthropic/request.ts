@@ -36,6 +36,8 @@ const MessagesSchema = z.strictObject({
   tool_choice: z.unknown().optional(),
   thinking: z.unknown().optional(),
   service_tier: z.enum(['auto', 'standard_only']).nullish(),
+  /** Prompt-caching hint: accepted, not forwarded (no effect on the answer). */
+  cache_control: z.unknown().optional(),
 });
 
 function str(v: unknown, field: string): string {
