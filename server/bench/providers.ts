@@ -1,8 +1,9 @@
 /**
  * Gateway overhead over a provider upstream: autocannon against a loopback
- * fake OpenAI-compatible upstream directly, then through the gateway, finite
- * and streaming chat, at concurrency 1, 10 and 64, in one run; then RSS over
- * 100k requests after warm-up.
+ * fake OpenAI-compatible upstream directly, then through the gateway's Sipp
+ * route and its OpenAI route (`/v1/chat/completions`), finite and streaming
+ * chat, at concurrency 1, 10 and 64, in one run; then RSS over 100k requests
+ * after warm-up.
  */
 import autocannon from 'autocannon';
 import { rssOf, startBenchGateway, startUpstream } from './processes.js';
@@ -70,6 +71,7 @@ token_env = "BENCH_UPSTREAM"
     { name: 'streaming chat', stream: true },
   ];
   const rows: string[] = [];
+  const openaiRows: string[] = [];
   try {
     const direct = (stream: boolean) => ({
       url: `${upstream.url}/chat/completions`,
@@ -81,21 +83,34 @@ token_env = "BENCH_UPSTREAM"
       headers: { authorization: `Bearer ${token}` },
       body: JSON.stringify({ model: 'chat', messages, stream }),
     });
+    const viaOpenAIRoute = (stream: boolean) => ({
+      url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: 'chat', messages, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+    });
     // Warm-up: JIT, connection pools.
     await load({ ...viaGateway(false), connections: 10, seconds: 2 });
     await load({ ...viaGateway(true), connections: 10, seconds: 1 });
+    await load({ ...viaOpenAIRoute(false), connections: 10, seconds: 1 });
+    await load({ ...viaOpenAIRoute(true), connections: 10, seconds: 1 });
 
     for (const s of scenarios) {
       for (const c of [1, 10, 64]) {
         process.stderr.write(`bench: ${s.name}, concurrency ${c}\n`);
         const d = await load({ ...direct(s.stream), connections: c, seconds });
         const g = await load({ ...viaGateway(s.stream), connections: c, seconds });
+        const o = await load({ ...viaOpenAIRoute(s.stream), connections: c, seconds });
         // Closed loop: mean time per request = connections / throughput. autocannon's
         // own latency figures have ~1 ms resolution, too coarse for sub-ms overhead.
         const dMean = (1000 * c) / d.rps;
         const gMean = (1000 * c) / g.rps;
         rows.push(
           `| ${s.name} | ${c} | ${fmt(d.rps, 0)} | ${fmt(g.rps, 0)} | ${fmt(g.rps / d.rps)} | ${fmt(dMean, 3)} / ${fmt(gMean, 3)} | +${fmt(gMean - dMean, 3)} | ${d.p50} / ${g.p50} | ${d.p99} / ${g.p99} | ${d.errors + d.non2xx} / ${g.errors + g.non2xx} |`,
+        );
+        const oMean = (1000 * c) / o.rps;
+        const added = oMean - gMean;
+        openaiRows.push(
+          `| ${s.name} | ${c} | ${fmt(g.rps, 0)} | ${fmt(o.rps, 0)} | ${fmt(o.rps / g.rps)} | ${fmt(gMean, 3)} / ${fmt(oMean, 3)} | ${added >= 0 ? '+' : ''}${fmt(added, 3)} | ${g.p99} / ${o.p99} | ${g.errors + g.non2xx} / ${o.errors + o.non2xx} |`,
         );
       }
     }
@@ -114,6 +129,14 @@ token_env = "BENCH_UPSTREAM"
       '| scenario | concurrency | direct req/s | gateway req/s | ratio | mean latency | added mean | p50 | p99 | errors |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
+      '',
+      '### OpenAI route vs Sipp route (same gateway, same fake upstream, same run)',
+      '',
+      '`/v1/chat/completions` (with `stream_options.include_usage` when streaming) against `/v1/chat`. Latencies in ms (Sipp / OpenAI).',
+      '',
+      '| scenario | concurrency | Sipp req/s | OpenAI req/s | ratio | mean latency | added mean | p99 | errors |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...openaiRows,
       '',
       `RSS of the gateway process over ${rssRun.total} finite requests after a 20k-request warm-up: ${mb(rssBefore)} MB → ${mb(rssAfter)} MB (growth ${mb(rssAfter - rssBefore)} MB; errors ${rssRun.errors + rssRun.non2xx}).`,
       '',
