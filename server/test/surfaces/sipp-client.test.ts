@@ -134,7 +134,7 @@ base_url = "${anthropic.url}"
     const claude = await postJson(url('chat'), { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 }, { token: TOKEN });
     assert.equal(claude.status, 400);
     assert.equal(claude.body.error.code, 'invalid_request');
-    assert.match(claude.body.error.message, /^temperature: must be between 0 and 1 for target "claude" \(anthropic\)/);
+    assert.match(claude.body.error.message, /^temperature: must be between 0 and 1 for .*anthropic/);
     assert.equal(openai.requests.length + anthropic.requests.length, sent, 'refused before any upstream call');
     const ok = await postJson(url('chat'), { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1 }, { token: TOKEN });
     assert.equal(ok.status, 200);
@@ -149,7 +149,7 @@ base_url = "${anthropic.url}"
     const stop = ['a', 'b', 'c', 'd', 'e'];
     const gpt = await postJson(url('query'), { model: 'gpt', prompt: 'hi', stop }, { token: TOKEN });
     assert.equal(gpt.status, 400);
-    assert.match(gpt.body.error.message, /^stop: at most 4 stop strings for target "gpt" \(openai\)/);
+    assert.match(gpt.body.error.message, /^stop: at most 4 stop .*openai/);
     const four = await postJson(url('query'), { model: 'gpt', prompt: 'hi', stop: stop.slice(0, 4) }, { token: TOKEN });
     assert.equal(four.status, 200);
     for (const model of ['compat', 'claude']) {
