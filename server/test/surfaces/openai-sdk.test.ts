@@ -217,6 +217,21 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(echoed.request_id, 'req-openai-echo-1');
   });
 
+  it('a wrong method is a 405 in the OpenAI error shape, naming the route\'s method', async () => {
+    const get = await fetch(`${rig.openaiBase}/chat/completions`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST, OPTIONS');
+    assert.deepEqual(await get.json(), {
+      error: { message: 'method GET is not allowed; use POST', type: 'invalid_request_error', param: null, code: 'method_not_allowed' },
+    });
+    const post = await fetch(`${rig.openaiBase}/models`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, OPTIONS');
+    const anthropicGet = await fetch(`${rig.anthropicBase}/v1/messages`);
+    assert.equal(anthropicGet.status, 405);
+    assert.equal(((await anthropicGet.json()) as any).type, 'error');
+  });
+
   it('429s carry Retry-After and raise RateLimitError (rate limit and admission)', async () => {
     const rl = rig.gw.gateway.controls.rateLimiter;
     const saved = rl.settings();
