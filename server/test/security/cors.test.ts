@@ -37,9 +37,12 @@ describe('CORS on the public listener', () => {
     assert.equal(r.headers.get('access-control-allow-origin'), ALLOWED);
     assert.match(r.headers.get('access-control-allow-methods')!, /POST/);
     assert.match(r.headers.get('access-control-allow-methods')!, /OPTIONS/);
-    assert.doesNotMatch(r.headers.get('access-control-allow-methods')!, /GET|DELETE|PUT/);
+    // GET only for the OpenAI model list (`GET /v1/models`).
+    assert.match(r.headers.get('access-control-allow-methods')!, /GET/);
+    assert.doesNotMatch(r.headers.get('access-control-allow-methods')!, /DELETE|PUT|PATCH/);
     const allowHeaders = r.headers.get('access-control-allow-headers')!.toLowerCase();
-    for (const h of ['authorization', 'content-type', 'x-request-id']) assert.ok(allowHeaders.includes(h), h);
+    // x-api-key and anthropic-version: what the Anthropic SDK sends from a browser.
+    for (const h of ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'anthropic-version']) assert.ok(allowHeaders.includes(h), h);
     assert.match(r.headers.get('vary') ?? '', /origin/i);
   });
 
