@@ -6,6 +6,7 @@
  * after warm-up.
  */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { rssOf, startBenchGateway, startUpstream } from './processes.js';
 
 export interface Run {
@@ -48,6 +49,23 @@ export function load(opts: { url: string; connections: number; seconds?: number;
 }
 
 const fmt = (n: number, d = 2) => n.toFixed(d);
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc (clock ticks of
+ * 10 ms). Per-request CPU cost holds up on a shared, busy host where
+ * throughput and latency do not.
+ */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs `load` and returns it with the gateway's CPU microseconds per request. */
+async function measured(pid: number, run: () => Promise<Run>): Promise<Run & { cpuUs: number }> {
+  const before = cpuSecondsOf(pid);
+  const r = await run();
+  return { ...r, cpuUs: ((cpuSecondsOf(pid) - before) * 1e6) / Math.max(1, r.total) };
+}
 
 export async function benchProviders(options: { seconds?: number; rssRequests?: number } = {}): Promise<string> {
   const seconds = options.seconds ?? 5;
@@ -98,8 +116,9 @@ token_env = "BENCH_UPSTREAM"
       for (const c of [1, 10, 64]) {
         process.stderr.write(`bench: ${s.name}, concurrency ${c}\n`);
         const d = await load({ ...direct(s.stream), connections: c, seconds });
-        const g = await load({ ...viaGateway(s.stream), connections: c, seconds });
-        const o = await load({ ...viaOpenAIRoute(s.stream), connections: c, seconds });
+        const pid = gateway.proc.pid!;
+        const g = await measured(pid, () => load({ ...viaGateway(s.stream), connections: c, seconds }));
+        const o = await measured(pid, () => load({ ...viaOpenAIRoute(s.stream), connections: c, seconds }));
         // Closed loop: mean time per request = connections / throughput. autocannon's
         // own latency figures have ~1 ms resolution, too coarse for sub-ms overhead.
         const dMean = (1000 * c) / d.rps;
@@ -110,7 +129,7 @@ token_env = "BENCH_UPSTREAM"
         const oMean = (1000 * c) / o.rps;
         const added = oMean - gMean;
         openaiRows.push(
-          `| ${s.name} | ${c} | ${fmt(g.rps, 0)} | ${fmt(o.rps, 0)} | ${fmt(o.rps / g.rps)} | ${fmt(gMean, 3)} / ${fmt(oMean, 3)} | ${added >= 0 ? '+' : ''}${fmt(added, 3)} | ${g.p99} / ${o.p99} | ${g.errors + g.non2xx} / ${o.errors + o.non2xx} |`,
+          `| ${s.name} | ${c} | ${fmt(g.rps, 0)} | ${fmt(o.rps, 0)} | ${fmt(o.rps / g.rps)} | ${fmt(gMean, 3)} / ${fmt(oMean, 3)} | ${added >= 0 ? '+' : ''}${fmt(added, 3)} | ${fmt(g.cpuUs, 0)} / ${fmt(o.cpuUs, 0)} (${fmt(o.cpuUs / g.cpuUs)}) | ${g.p99} / ${o.p99} | ${g.errors + g.non2xx} / ${o.errors + o.non2xx} |`,
         );
       }
     }
@@ -132,10 +151,10 @@ token_env = "BENCH_UPSTREAM"
       '',
       '### OpenAI route vs Sipp route (same gateway, same fake upstream, same run)',
       '',
-      '`/v1/chat/completions` (with `stream_options.include_usage` when streaming) against `/v1/chat`. Latencies in ms (Sipp / OpenAI).',
+      '`/v1/chat/completions` (with `stream_options.include_usage` when streaming) against `/v1/chat`. Latencies in ms (Sipp / OpenAI). Gateway CPU is the gateway process\'s user + system CPU time per request (µs, Sipp / OpenAI, ratio), the figure that stays meaningful on a busy shared host.',
       '',
-      '| scenario | concurrency | Sipp req/s | OpenAI req/s | ratio | mean latency | added mean | p99 | errors |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| scenario | concurrency | Sipp req/s | OpenAI req/s | ratio | mean latency | added mean | gateway CPU µs/req | p99 | errors |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
       ...openaiRows,
       '',
       `RSS of the gateway process over ${rssRun.total} finite requests after a 20k-request warm-up: ${mb(rssBefore)} MB → ${mb(rssAfter)} MB (growth ${mb(rssAfter - rssBefore)} MB; errors ${rssRun.errors + rssRun.non2xx}).`,

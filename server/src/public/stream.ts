@@ -33,7 +33,13 @@ export async function pipeStream(
   res.writeHead(200, SSE_HEADERS);
   res.flushHeaders();
   const open = (): boolean => !res.destroyed && !res.writableEnded;
-  const write = (text: string): boolean => (text.length > 0 && open() ? res.write(text) : true);
+  // The renderer's opening frames go out with the first frame after them: one write fewer per stream.
+  let pending = render.start();
+  const write = (text: string): boolean => {
+    const out = pending ? pending + text : text;
+    pending = '';
+    return out.length > 0 && open() ? res.write(out) : true;
+  };
   const drain = (): Promise<void> =>
     open()
       ? new Promise((resolve) => {
@@ -49,7 +55,6 @@ export async function pipeStream(
 
   let sequence = 0;
   try {
-    write(render.start());
     while (!next.done) {
       const chunk = next.value;
       if (chunk.type === 'token') {
@@ -94,7 +99,7 @@ export async function pipeStream(
       write(render.error(e));
     }
   } finally {
-    if (open()) res.end();
+    if (open()) res.end(pending || undefined);
     void rest.return?.().catch(() => {});
   }
 }
