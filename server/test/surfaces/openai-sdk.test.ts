@@ -213,6 +213,12 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(part.param, 'messages.0.content.0.type');
     const n: any = await client.chat.completions.create({ model: 'gpt', messages: msg, n: 2 }).catch((e) => e);
     assert.equal(n.param, 'n');
+    const top: any = await client.chat.completions.create({ model: 'gpt', messages: msg, logprobs: true, top_logprobs: 2 }).catch((e) => e);
+    assert.equal(top.param, 'logprobs');
+    // What frameworks send unasked, at the API defaults, passes on every target type.
+    const defaults = { n: 1, logprobs: false, top_logprobs: 0, frequency_penalty: 0, presence_penalty: 0 };
+    const ok = await client.chat.completions.create({ model: 'claude', messages: msg, ...defaults });
+    assert.equal(ok.choices[0]!.message.content, 'Hello from Claude');
     const echoed = await client.chat.completions.create({ model: 'gpt', messages: msg }, { headers: { 'x-request-id': 'req-openai-echo-1' } }).withResponse();
     assert.equal(echoed.request_id, 'req-openai-echo-1');
   });

@@ -44,7 +44,9 @@ export interface OpenAIChatRequest extends ParsedRequest {
 /** Fields whose answer the gateway cannot carry back: refused on every target. */
 function refuseUnsupported(body: Record<string, unknown>): void {
   if (body.logprobs === true) throw new InvalidFieldError('logprobs', 'logprobs are not supported by the gateway');
-  if (body.top_logprobs != null) throw new InvalidFieldError('top_logprobs', 'logprobs are not supported by the gateway');
+  if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) {
+    throw new InvalidFieldError('top_logprobs', 'logprobs are not supported by the gateway');
+  }
   if (body.functions != null) throw new InvalidFieldError('functions', 'deprecated; use "tools"');
   if (body.function_call != null) throw new InvalidFieldError('function_call', 'deprecated; use "tool_choice"');
   if (body.audio != null) throw new InvalidFieldError('audio', 'audio output is not supported by the gateway');
