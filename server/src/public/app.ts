@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
 import type { RequestObserver } from '../telemetry/observer.js';
+import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
 import { writeError } from './errors.js';
 import { createListHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
@@ -44,10 +45,12 @@ function clientGone(ctx: Context): boolean {
 function cutForShutdown(ctx: Context, st: RequestState): void {
   const res = ctx.res;
   if (res.writableEnded || res.destroyed) return;
-  const error = JSON.stringify({ error: { code: 'shutting_down', message: 'the gateway is shutting down' } });
+  const cut = new GatewayError('shutting_down', 'the gateway is shutting down');
+  const error = JSON.stringify(errorBody(st.api, cut));
   if (res.headersSent) {
     st.cutStatus = res.statusCode;
-    if (st.stream && st.api === 'sipp') res.write(`event: error\ndata: ${error}\n\n`);
+    // The stream's own error frame, in its surface's format.
+    if (st.stream && st.streamError) res.write(st.streamError(cut));
     if (res.chunkedEncoding) res.socket?.write('0\r\n\r\n');
   } else {
     st.cutStatus = 503;

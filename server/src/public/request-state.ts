@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Api, Operation, RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
+import type { GatewayError } from '../errors.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 
 export interface RequestState {
@@ -40,6 +41,8 @@ export interface RequestState {
    * whatever the handler saw afterwards (the abort).
    */
   cutStatus: number | null;
+  /** While a stream is open: its error frame in the surface's format (for a shutdown cut). */
+  streamError: ((err: GatewayError) => string) | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -69,6 +72,7 @@ export function newRequestState(id: string): RequestState {
     code: null,
     statusOverride: null,
     cutStatus: null,
+    streamError: null,
   };
 }
 

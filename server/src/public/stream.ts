@@ -53,6 +53,7 @@ export async function pipeStream(
         })
       : Promise.resolve();
 
+  st.streamError = (e) => render.error(e);
   let sequence = 0;
   try {
     while (!next.done) {
