@@ -175,11 +175,22 @@ describe('OpenAI SDK against the OpenAI surface', () => {
   it('lists exactly the targets the token may use', async () => {
     const all = [];
     for await (const m of client.models.list()) all.push(m.id);
-    assert.deepEqual(all.sort(), ['claude', 'compat', 'gpt']);
+    assert.deepEqual(all.sort(), ['claude', 'compat', 'gpt', 'smart']);
     const restricted = [];
     for await (const m of sdk(RESTRICTED).models.list()) restricted.push(m.id);
     assert.deepEqual(restricted, ['claude']);
     await assert.rejects(sdk('wrong-token').models.list(), OpenAI.AuthenticationError);
+  });
+
+  it('a group as model: a member that cannot honour the request is skipped; the response keeps the asked name', async () => {
+    const hot = await client.chat.completions
+      .create({ model: 'smart', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 })
+      .withResponse();
+    assert.equal(hot.data.model, 'smart');
+    assert.equal(hot.response.headers.get('x-sipp-target'), 'gpt', 'claude (0-1) is skipped for temperature 1.5');
+    const cool = await client.chat.completions.create({ model: 'smart', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5 }).withResponse();
+    assert.equal(cool.response.headers.get('x-sipp-target'), 'claude');
+    assert.equal(cool.data.choices[0]!.message.content, 'Hello from Claude');
   });
 
   it('errors raise the SDK classes, with the gateway code, param and request id', async () => {

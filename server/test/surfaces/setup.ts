@@ -1,9 +1,9 @@
 /**
  * One gateway for the OpenAI / Anthropic surface tests: fake OpenAI and
  * Anthropic servers behind targets of every provider type (`gpt` openai,
- * `compat` openai_compatible, `claude` anthropic), optionally a local target
- * `demo` on the generated demo model; a full-access token and one restricted
- * to `claude`.
+ * `compat` openai_compatible, `claude` anthropic), a fallback group `smart`
+ * (claude, then gpt), optionally a local target `demo` on the generated demo
+ * model; a full-access token and one restricted to `claude`.
  */
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -72,7 +72,11 @@ model = "claude-test"
 api_key_env = "ANTHROPIC_KEY"
 base_url = "${anthropic.url}"
 timeout_seconds = 2
-${local}`,
+${local}
+[[groups]]
+name = "smart"
+targets = ["claude", "gpt"]
+`,
     env: { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T_FULL: TOKEN, T_CLAUDE: RESTRICTED, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
   });
   return {
