@@ -3,7 +3,7 @@
  * public and management listeners; then loads targets (readiness waits for
  * them) and drains gracefully on shutdown.
  */
-import { OPERATIONS, type IndexDocument } from '@sipp/shared';
+import { APIS, OPERATIONS, type IndexDocument } from '@sipp/shared';
 import type { Server } from 'node:http';
 import { createAdmin } from './admin/index.js';
 import { parseBind, type GatewayConfig } from './config/schema.js';
@@ -67,7 +67,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  // addSecrets replaces the redactor's list: one call with every secret.
   logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
 
   const blocklist = new Blocklist();
@@ -158,8 +157,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     name: 'sipp-gateway',
     version: VERSION,
     capabilities: [...OPERATIONS],
+    apis: [...APIS],
     routes: {
-      public: { query: config.routes.query, chat: config.routes.chat, embed: config.routes.embed },
+      public: {
+        query: config.routes.query,
+        chat: config.routes.chat,
+        embed: config.routes.embed,
+        openai_chat: config.routes.openai_chat,
+        openai_completions: config.routes.openai_completions,
+        openai_embeddings: config.routes.openai_embeddings,
+        openai_models: config.routes.openai_models,
+        anthropic_messages: config.routes.anthropic_messages,
+      },
       management: {
         index: config.routes.index,
         health: config.routes.health,

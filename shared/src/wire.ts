@@ -125,6 +125,9 @@ export interface IndexDocument {
   name: 'sipp-gateway';
   version: string;
   capabilities: Operation[];
-  routes: { public: Record<Operation, string>; management: Record<string, string> };
+  /** Public API surfaces served (Sipp, OpenAI-compatible, Anthropic-compatible). */
+  apis: Api[];
+  /** Route paths by configured key (`query`, …, `openai_chat`, …, `anthropic_messages`). */
+  routes: { public: Record<string, string>; management: Record<string, string> };
   targets: Array<{ name: string; type: string; operations: Operation[]; backend?: { requested: string; selected: string | null } }>;
 }

@@ -66,7 +66,7 @@ export interface Logging {
   root: Logger;
   /** A child logger for a component such as "sipp_gateway_server::public". */
   component(name: string): Logger;
-  /** Registers secret values that must never reach the output. */
+  /** Registers secret values that must never reach the output (adds to those already registered). */
   addSecrets(values: readonly string[]): void;
 }
 
@@ -117,7 +117,7 @@ export function createLogging(options: LoggingOptions = {}): Logging {
     },
     addSecrets(values) {
       // Also scrub JSON-escaped forms, since lines are JSON text.
-      const all = new Set<string>();
+      const all = new Set<string>(secrets);
       for (const v of values) {
         if (!v) continue;
         all.add(v);

@@ -67,6 +67,16 @@ describe('log level directives', () => {
     assert.match(lines[0]!, /\[REDACTED\]/);
     JSON.parse(lines[0]!);
   });
+
+  it('keeps every secret registered across several calls (a later call adds, never replaces)', () => {
+    const lines: string[] = [];
+    const logging = createLogging({ env: { LOG_LEVEL: 'info' }, destination: { write: (l: string) => void lines.push(l) } });
+    logging.addSecrets(['first-token-value']);
+    logging.addSecrets(['redis-password-value']);
+    logging.root.info('first-token-value and redis-password-value');
+    assert.ok(!lines[0]!.includes('first-token-value'));
+    assert.ok(!lines[0]!.includes('redis-password-value'));
+  });
 });
 
 describe('request logs and secrecy', () => {
