@@ -2,31 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { MINIMAL_CONFIG, rejectsConfig } from '../support/config-text.js';
 
-const VALID = `
-admin_password_env = "ADMIN_PW"
-[security]
-[[tokens]]
-env = "TOKEN_A"
-caller = "client-a"
-[[targets]]
-name = "p"
-type = "openai_compatible"
-model = "m"
-base_url = "http://127.0.0.1:9/v1"
-token_env = "PROVIDER_TOKEN"
-`;
+const VALID = MINIMAL_CONFIG;
 
 const withTop = (top: string) => `${top}\n${VALID}`;
 const withTable = (table: string) => VALID.replace('[security]', `[security]\n${table}`);
 
-function rejects(toml: string, expected: RegExp): void {
-  assert.throws(() => parseConfigText(toml), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.message, expected);
-    return true;
-  });
-}
+const rejects = rejectsConfig;
 
 describe('listener limits and management hosts in the config', () => {
   it('has safe defaults when the tables are absent', () => {

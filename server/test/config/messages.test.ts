@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { variantOf } from '../support/config-text.js';
 
 const VALID = `
 admin_password_env = "ADMIN_PW"
@@ -20,10 +21,7 @@ model = "m"
 api_key_env = "OPENAI_KEY"
 `;
 
-function variant(from: string, to: string): string {
-  assert.ok(VALID.includes(from), `fixture lacks ${from}`);
-  return VALID.replace(from, to);
-}
+const variant = (from: string, to: string): string => variantOf(VALID, from, to);
 
 function messageFor(toml: string, overrides = {}): string {
   try {

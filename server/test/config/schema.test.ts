@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText, ConfigError } from '../../src/config/load.js';
+import { rejectsConfig, variantOf } from '../support/config-text.js';
 
 const VALID = `
 admin_password_env = "ADMIN_PW"
@@ -17,19 +18,9 @@ base_url = "http://127.0.0.1:9/v1"
 token_env = "PROVIDER_TOKEN"
 `;
 
-/** Replaces `from` (must occur) in the valid config. */
-function variant(from: string, to: string): string {
-  assert.ok(VALID.includes(from), `fixture lacks ${from}`);
-  return VALID.replace(from, to);
-}
+const variant = (from: string, to: string): string => variantOf(VALID, from, to);
 
-function rejects(toml: string, expected: RegExp): void {
-  assert.throws(() => parseConfigText(toml), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.message, expected);
-    return true;
-  });
-}
+const rejects = rejectsConfig;
 
 describe('config schema', () => {
   it('accepts a minimal config and fills the documented defaults', () => {

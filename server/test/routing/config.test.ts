@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { rejectsConfig } from '../support/config-text.js';
 import { runCli } from '../support/cli.js';
 
 const BASE = `
@@ -43,13 +44,7 @@ max_backoff_ms = 2000
 on = ["connect", "5xx"]
 `;
 
-function rejects(toml: string, expected: RegExp): void {
-  assert.throws(() => parseConfigText(toml), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.message, expected);
-    return true;
-  });
-}
+const rejects = rejectsConfig;
 
 const withGroup = (from: string, to: string) => {
   assert.ok(GROUP.includes(from), `fixture lacks ${from}`);
