@@ -12,9 +12,32 @@ import type { CircuitView, GroupView } from './routing.js';
 /** Header every mutating admin call must carry with the session's CSRF token. */
 export const ADMIN_CSRF_HEADER = 'x-sipp-admin-csrf';
 
-/** Timeseries geometry: 10 s buckets over 30 minutes. */
-export const TIMESERIES_BUCKET_MS = 10_000;
-export const TIMESERIES_BUCKETS = 180;
+/** Windows of the Overview tiles and the callers/targets tables (`?window=`). */
+export const STATS_WINDOWS = ['1m', '5m', '15m', '1h'] as const;
+export type StatsWindow = (typeof STATS_WINDOWS)[number];
+export const WINDOW_SECONDS: Record<StatsWindow, number> = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600 };
+export const DEFAULT_WINDOW: StatsWindow = '5m';
+
+/** Chart ranges (`GET timeseries?range=`). */
+export const TIMESERIES_RANGES = ['15m', '1h', '6h', '24h'] as const;
+export type TimeseriesRange = (typeof TIMESERIES_RANGES)[number];
+export const DEFAULT_RANGE: TimeseriesRange = '1h';
+/**
+ * Bucket geometry per range. The server keeps two rings: 10 s buckets for the
+ * last hour and 1 min buckets for the last 24 h; 24 h points merge 5 of them.
+ */
+export const RANGE_GEOMETRY: Record<TimeseriesRange, { bucketMs: number; buckets: number }> = {
+  '15m': { bucketMs: 10_000, buckets: 90 },
+  '1h': { bucketMs: 10_000, buckets: 360 },
+  '6h': { bucketMs: 60_000, buckets: 360 },
+  '24h': { bucketMs: 300_000, buckets: 288 },
+};
+
+/** Requests the explorer keeps (newest first). */
+export const EXPLORER_CAPACITY = 1000;
+/** Status-class filter of the explorer: 4xx excludes 429 (as the client error rate does). */
+export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '429', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 export const ADMIN_ERROR_CODES = [
   'unauthenticated',
@@ -59,6 +82,21 @@ export const ConcurrencyUpdateSchema = z.strictObject({
 });
 export type ConcurrencyUpdate = z.infer<typeof ConcurrencyUpdateSchema>;
 
+/** `POST security/blocklist` body. */
+export const BLOCK_NOTE_MAX = 200;
+export const BLOCK_EXPIRY_MAX_SECONDS = 365 * 86_400;
+export const BlocklistAddSchema = z.strictObject({
+  entry: z.string().min(1, 'is required').max(64, 'must be an IP address or CIDR'),
+  expires_in_seconds: z
+    .number()
+    .int('must be a whole number')
+    .positive('must be > 0')
+    .max(BLOCK_EXPIRY_MAX_SECONDS, `must be <= ${BLOCK_EXPIRY_MAX_SECONDS}`)
+    .optional(),
+  note: z.string().max(BLOCK_NOTE_MAX, `must be at most ${BLOCK_NOTE_MAX} characters`).optional(),
+});
+export type BlocklistAdd = z.infer<typeof BlocklistAddSchema>;
+
 // ---------------------------------------------------------------- responses
 
 /** `GET|POST <admin>/api/session`. */
@@ -97,10 +135,15 @@ export interface RateLimitView {
   burst: number;
 }
 
+/** One blocklist entry: a single address or a CIDR range. */
 export interface BlockedClient {
-  ip: string;
+  /** Canonical address ("10.0.0.7", "2001:db8::1") or network ("10.0.0.0/24"). */
+  entry: string;
   /** Epoch ms. */
   addedAt: number;
+  /** Epoch ms when it stops matching; null = never. */
+  expiresAt: number | null;
+  note: string | null;
 }
 
 export interface LocalBackendView {
@@ -110,8 +153,35 @@ export interface LocalBackendView {
   devices: string[];
 }
 
-/** `GET <admin>/api/overview`. */
+/** Traffic figures over one window (the Overview tiles). */
+export interface WindowFigures {
+  window: StatsWindow;
+  /** Seconds the window spans (the rates divide by it). */
+  seconds: number;
+  requests: number;
+  requestsPerSecond: number;
+  inputTokensPerSecond: number;
+  outputTokensPerSecond: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** 4xx responses except 429. */
+  clientErrors: number;
+  clientErrorRate: number;
+  /** 5xx responses. */
+  serverErrors: number;
+  serverErrorRate: number;
+  /** 429 responses (rate limit, admission, upstream rate limit). */
+  rateLimited: number;
+  latencyMs: LatencyPercentiles;
+  /** p50 time to first token of streamed requests (ms); null without streams. */
+  ttftP50Ms: number | null;
+}
+
+/** `GET <admin>/api/overview?window=1m|5m|15m|1h` (default 5m). */
 export interface OverviewResponse {
+  /** The selected window, current figures first. */
+  current: WindowFigures;
+  inFlight: { active: number; limit: number | null };
   version: string;
   /** Epoch ms when serve started. */
   startedAt: number;
@@ -133,19 +203,65 @@ export interface OverviewResponse {
 export interface TimeseriesPoint {
   /** Epoch ms of the bucket start. */
   start: number;
+  /** Counts in the bucket. */
   requests: number;
-  errors: number;
+  clientErrors: number;
+  rateLimited: number;
+  serverErrors: number;
   inputTokens: number;
   outputTokens: number;
+  /** The same as per-second rates (count / bucket seconds). */
+  requestsPerSecond: number;
+  clientErrorsPerSecond: number;
+  rateLimitedPerSecond: number;
+  serverErrorsPerSecond: number;
+  inputTokensPerSecond: number;
+  outputTokensPerSecond: number;
   /** Latency (ms) of requests that finished in this bucket; null when none. */
   latencyP50: number | null;
+  latencyP90: number | null;
   latencyP99: number | null;
 }
 
-/** `GET <admin>/api/timeseries`: oldest first, always TIMESERIES_BUCKETS points. */
+/** `GET <admin>/api/timeseries?range=15m|1h|6h|24h` (default 1h): oldest first, always RANGE_GEOMETRY[range].buckets points. */
 export interface TimeseriesResponse {
+  range: TimeseriesRange;
   bucketMs: number;
   points: TimeseriesPoint[];
+}
+
+/** Figures shared by the callers and targets tables, over the selected window. */
+export interface WindowRowFigures {
+  requests: number;
+  requestsPerSecond: number;
+  inputTokens: number;
+  outputTokens: number;
+  outputTokensPerSecond: number;
+  clientErrors: number;
+  serverErrors: number;
+  rateLimited: number;
+  latencyMs: LatencyPercentiles;
+  ttftP50Ms: number | null;
+  /** Requests per sparkline point, oldest first (SPARKLINE_POINTS values). */
+  spark: number[];
+}
+export const SPARKLINE_POINTS = 30;
+
+/** `GET <admin>/api/callers?window=…`: configured callers (even idle) plus unauthenticated requests (caller null). */
+export interface CallersResponse {
+  window: StatsWindow;
+  callers: Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }>;
+}
+
+export type TargetHealth = 'ready' | 'degraded' | 'failing' | 'idle';
+
+export interface TargetWindowView extends WindowRowFigures {
+  /** Error codes in the window, most frequent first (at most 3). */
+  topCodes: Array<{ code: string; count: number }>;
+  /** From the success rate (non-5xx share) over the last 5 minutes: ≥ 95 % ready, ≥ 50 % degraded, else failing; idle without traffic. */
+  health: TargetHealth;
+  lastErrorAt: number | null;
+  lastErrorCode: string | null;
 }
 
 export interface RouteView {
@@ -183,16 +299,22 @@ export interface TargetView {
   baseUrl: string | null;
   backend: { requested: string; selected: string | null; devices: string[] } | null;
   stats: 'off' | 'basic' | 'profile' | null;
+  /** Totals since start. */
   traffic: TargetTraffic;
+  /** The selected window. */
+  window: TargetWindowView;
   runtime: Record<string, number | string | boolean | null> | null;
   profile: Record<string, number | string | null> | null;
   /** Circuit breaker state and drain flag (routing). */
   circuit?: CircuitView;
 }
 
-/** `GET <admin>/api/targets`. */
+/** `GET <admin>/api/targets?window=…` (default 5m). */
 export interface TargetsResponse {
+  window: StatsWindow;
   targets: TargetView[];
+  /** Requests rejected before a target was known (401, 404 …), with the model names asked for. */
+  unrouted: TargetWindowView & { models: Array<{ model: string; count: number }> };
 }
 
 export interface ClientView {
@@ -219,6 +341,50 @@ export interface ClientsResponse {
   /** Distinct clients tracked (bounded). */
   trackedClients: number;
   recent: RecentRequestView[];
+}
+
+/** `GET <admin>/api/requests?status=&code=&operation=&target=&caller=&client=&q=&from=&to=&limit=`: newest first. */
+export interface RequestsResponse {
+  requests: RecentRequestView[];
+  /** How many of the kept requests match (before `limit`). */
+  matched: number;
+  /** Requests kept (EXPLORER_CAPACITY at most). */
+  kept: number;
+}
+
+/** One admin action, as `GET audit` lists it and the log records it. */
+export interface AuditEntry {
+  /** Epoch ms. */
+  time: number;
+  /** e.g. "login", "blocklist.add", "rate_limit.set". */
+  action: string;
+  before: unknown;
+  after: unknown;
+  /** Short id of the admin session (null for sign-in failures). */
+  session: string | null;
+  /** The management client's address. */
+  client: string;
+}
+
+/** `GET <admin>/api/audit`: newest first. */
+export interface AuditResponse {
+  entries: AuditEntry[];
+  capacity: number;
+}
+
+/** A JSON value of the sanitized configuration. */
+export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };
+
+/**
+ * `GET <admin>/api/config`: the effective configuration with every secret
+ * removed. Keys ending in `_env` (and `env`) carry environment variable
+ * NAMES, never values; URLs lose any user info.
+ */
+export interface ConfigResponse {
+  version: string;
+  /** Path of the Prometheus endpoint on the management listener. */
+  metricsPath: string;
+  config: { [key: string]: ConfigValue };
 }
 
 /** `GET <admin>/api/security` and the answer of every security/controls mutation. */

@@ -5,12 +5,16 @@
  * x-sipp-admin-csrf). Every answer, errors included, is `no-store`.
  */
 import type { Context } from 'koa';
+import { DEFAULT_RANGE, DEFAULT_WINDOW, STATS_WINDOWS, TIMESERIES_RANGES, type StatsWindow, type TimeseriesRange } from '@sipp/shared';
 import type { AdminDeps } from './deps.js';
-import type { Sessions } from './auth/sessions.js';
-import { blockClient, setConcurrency, setRateLimit, unblockClient } from './controls.js';
+import type { AuditLog } from './audit-log.js';
+import { peerOf, type Sessions } from './auth/sessions.js';
+import { configView } from './config-view.js';
+import { createControls, type Actor } from './controls.js';
 import { AdminError } from './http/admin-error.js';
 import { readJson } from './http/read-json.js';
-import { drainTarget, releaseTarget } from './routing.js';
+import { circuitView, drainTarget, releaseTarget } from './routing.js';
+import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
 
@@ -24,8 +28,32 @@ interface Route {
   handle(ctx: Context, params: string[]): unknown;
 }
 
-export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessions) {
+function choice<T extends string>(ctx: Context, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = ctx.query[name];
+  const v = Array.isArray(raw) ? raw[0] : raw;
+  if (v === undefined || v === '') return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new AdminError('invalid_request', `${name}: must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+const windowOf = (ctx: Context) => choice<StatsWindow>(ctx, 'window', STATS_WINDOWS, DEFAULT_WINDOW);
+const rangeOf = (ctx: Context) => choice<TimeseriesRange>(ctx, 'range', TIMESERIES_RANGES, DEFAULT_RANGE);
+
+export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessions, audit: AuditLog) {
   const security = () => views.security(deps, stats);
+  const controls = createControls(deps, audit);
+  const actor = (ctx: Context): Actor => ({ session: sessions.shortIdOf(ctx), client: peerOf(ctx) });
+  /** A target's drain flag and circuit state for the audit log (null for unknown names; the route answers 404). */
+  const drainState = (raw: string) => {
+    let name: string;
+    try {
+      name = decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+    const c = circuitView(deps, name);
+    return c ? { target: name, drained: c.drained, state: c.state } : null;
+  };
 
   const table: Route[] = [
     { method: 'GET', path: '/session', guard: 'session', handle: (ctx) => sessions.current(ctx) },
@@ -39,11 +67,15 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
         return { authenticated: false };
       },
     },
-    { method: 'GET', path: '/overview', guard: 'session', handle: () => views.overview(deps, stats) },
-    { method: 'GET', path: '/timeseries', guard: 'session', handle: () => stats.timeseries.snapshot() },
+    { method: 'GET', path: '/overview', guard: 'session', handle: (ctx) => views.overview(deps, stats, windowOf(ctx)) },
+    { method: 'GET', path: '/timeseries', guard: 'session', handle: (ctx) => stats.timeseries.snapshot(rangeOf(ctx)) },
+    { method: 'GET', path: '/callers', guard: 'session', handle: (ctx) => views.callers(stats, windowOf(ctx)) },
+    { method: 'GET', path: '/targets', guard: 'session', handle: (ctx) => views.targets(deps, stats, windowOf(ctx)) },
+    { method: 'GET', path: '/requests', guard: 'session', handle: (ctx) => views.requests(stats, parseRequestFilter(ctx.query)) },
     { method: 'GET', path: '/routes', guard: 'session', handle: () => views.routes(deps) },
-    { method: 'GET', path: '/targets', guard: 'session', handle: () => views.targets(deps, stats) },
     { method: 'GET', path: '/clients', guard: 'session', handle: () => views.clients(deps, stats) },
+    { method: 'GET', path: '/config', guard: 'session', handle: () => configView(deps) },
+    { method: 'GET', path: '/audit', guard: 'session', handle: () => ({ entries: audit.list(), capacity: audit.capacity }) },
     { method: 'GET', path: '/security', guard: 'session', handle: security },
     { method: 'GET', path: '/fleet', guard: 'session', handle: () => deps.state.fleet.view() },
     {
@@ -51,16 +83,26 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       path: '/security/rate-limit',
       guard: 'csrf',
       handle: async (ctx) => {
-        await setRateLimit(deps, await readJson(ctx));
+        await controls.setRateLimit(actor(ctx), await readJson(ctx));
         return security();
       },
     },
     {
       method: 'POST',
+      path: '/security/blocklist',
+      guard: 'csrf',
+      handle: async (ctx) => {
+        await controls.block(actor(ctx), await readJson(ctx));
+        return security();
+      },
+    },
+    {
+      // Legacy form: the address in the path, no expiry or note.
+      method: 'POST',
       path: /^\/security\/blocklist\/([^/]+)$/,
       guard: 'csrf',
-      handle: async (_ctx, [ip]) => {
-        await blockClient(deps, ip!);
+      handle: async (ctx, [entry]) => {
+        await controls.blockPath(actor(ctx), entry!);
         return security();
       },
     },
@@ -68,8 +110,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'DELETE',
       path: /^\/security\/blocklist\/([^/]+)$/,
       guard: 'csrf',
-      handle: async (_ctx, [ip]) => {
-        await unblockClient(deps, ip!);
+      handle: async (ctx, [entry]) => {
+        await controls.unblock(actor(ctx), entry!);
         return security();
       },
     },
@@ -78,7 +120,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       path: '/controls/concurrency',
       guard: 'csrf',
       handle: async (ctx) => {
-        await setConcurrency(deps, await readJson(ctx));
+        await controls.setConcurrency(actor(ctx), await readJson(ctx));
         return security();
       },
     },
@@ -86,18 +128,22 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       method: 'POST',
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
-      handle: async (_ctx, [name]) => {
+      handle: async (ctx, [name]) => {
+        const before = drainState(name!);
         await drainTarget(deps, name!);
-        return views.targets(deps, stats);
+        audit.record({ action: 'target.drain', before, after: drainState(name!), ...actor(ctx) });
+        return views.targets(deps, stats, windowOf(ctx));
       },
     },
     {
       method: 'DELETE',
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
-      handle: async (_ctx, [name]) => {
+      handle: async (ctx, [name]) => {
+        const before = drainState(name!);
         await releaseTarget(deps, name!);
-        return views.targets(deps, stats);
+        audit.record({ action: 'target.release', before, after: drainState(name!), ...actor(ctx) });
+        return views.targets(deps, stats, windowOf(ctx));
       },
     },
   ];

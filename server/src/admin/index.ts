@@ -12,6 +12,7 @@ import { loginLockoutRecorder } from '../telemetry/metrics.js';
 import { StateUnavailableError } from '../state/index.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { createApi } from './api.js';
+import { AuditLog } from './audit-log.js';
 import { createSessions } from './auth/sessions.js';
 import type { AdminDeps } from './deps.js';
 import { AdminError } from './http/admin-error.js';
@@ -42,7 +43,11 @@ function basePathOf(route: string): string {
 
 export function createAdmin(deps: AdminDeps): AdminModule {
   const basePath = basePathOf(deps.config.routes.admin);
-  const stats = new TrafficStats(deps.config.targets.map((t) => t.name));
+  const stats = new TrafficStats(
+    deps.config.targets.map((t) => t.name),
+    { callers: deps.config.tokens.map((t) => t.caller), startedAt: deps.startedAt },
+  );
+  const audit = new AuditLog(deps.log);
   const assets = createStaticAssets(deps.assetsDir || process.env[ASSETS_DIR_ENV] || defaultAssetsDir(), basePath);
 
   const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
@@ -55,8 +60,9 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     log: deps.log,
     onLockout: loginLockoutRecorder(deps.registry),
     shared,
+    audit,
   });
-  const api = createApi(deps, stats, sessions);
+  const api = createApi(deps, stats, sessions, audit);
 
   app.use(securityHeaders);
   app.use(async (ctx: Context, next) => {

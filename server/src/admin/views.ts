@@ -4,7 +4,10 @@
  * token value, env var value, password or provider credential.
  */
 import type {
+  CallersResponse,
   ClientsResponse,
+  RequestsResponse,
+  StatsWindow,
   LocalBackendView,
   OverviewResponse,
   RouteView,
@@ -16,6 +19,7 @@ import type {
 import type { TargetDescription } from '../targets/target.js';
 import type { AdminDeps } from './deps.js';
 import { circuitView, groupViews } from './routing.js';
+import type { RequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 
 export const TOP_CLIENTS = 50;
@@ -27,9 +31,11 @@ function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
     .map((d) => ({ target: d.name, requested: d.backend!.requested, selected: d.backend!.selected, devices: d.backend!.devices ?? [] }));
 }
 
-export function overview(deps: AdminDeps, stats: TrafficStats, now = Date.now()): OverviewResponse {
+export function overview(deps: AdminDeps, stats: TrafficStats, window: StatsWindow, now = Date.now()): OverviewResponse {
   const descriptions = deps.targets();
   return {
+    current: stats.window(window, now),
+    inFlight: { active: deps.admission.inFlight, limit: deps.admission.limit },
     version: deps.version,
     startedAt: deps.startedAt,
     uptimeSeconds: Math.max(0, Math.floor((now - deps.startedAt) / 1000)),
@@ -68,8 +74,10 @@ export function routes(deps: AdminDeps): RoutesResponse {
   };
 }
 
-export function targets(deps: AdminDeps, stats: TrafficStats): TargetsResponse {
+export function targets(deps: AdminDeps, stats: TrafficStats, window: StatsWindow, now = Date.now()): TargetsResponse {
   return {
+    window,
+    unrouted: stats.unroutedRow(window, now),
     targets: deps.targets().map(
       (d): TargetView => ({
         name: d.name,
@@ -80,6 +88,7 @@ export function targets(deps: AdminDeps, stats: TrafficStats): TargetsResponse {
         backend: d.backend ? { requested: d.backend.requested, selected: d.backend.selected, devices: d.backend.devices ?? [] } : null,
         stats: d.stats ?? null,
         traffic: stats.target(d.name),
+        window: stats.targetRow(d.name, window, now),
         runtime: d.runtime ?? null,
         profile: d.profile ?? null,
         circuit: circuitView(deps, d.name),
@@ -96,11 +105,19 @@ export function clients(deps: AdminDeps, stats: TrafficStats): ClientsResponse {
   };
 }
 
+export function callers(stats: TrafficStats, window: StatsWindow, now = Date.now()): CallersResponse {
+  return { window, callers: stats.callerRows(window, now) };
+}
+
+export function requests(stats: TrafficStats, filter: RequestFilter): RequestsResponse {
+  return { requests: stats.recent.list(filter.limit, filter.keep), matched: stats.recent.countWhere(filter.keep), kept: stats.recent.size };
+}
+
 export function security(deps: AdminDeps, stats: TrafficStats): SecurityResponse {
   const totals = stats.totals();
   return {
     rateLimit: deps.rateLimiter.settings(),
-    blocklist: deps.blocklist.list().sort((a, b) => b.addedAt - a.addedAt),
+    blocklist: deps.blocklist.list(),
     concurrency: { limit: deps.admission.limit, configured: deps.config.max_concurrent_requests ?? null, inFlight: deps.admission.inFlight },
     clientIp: { source: deps.config.security.client_ip.source, trustedProxyCidrs: [...deps.config.security.client_ip.trusted_proxy_cidrs] },
     totals: { rateLimitHits: totals.rateLimitHits, blocklistHits: totals.blocklistHits, admissionRejections: totals.admissionRejections },

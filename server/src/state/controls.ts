@@ -5,10 +5,10 @@
  * stored document overrides them.
  */
 import type { Admission } from '../security/admission.js';
-import type { Blocklist } from '../security/blocklist.js';
+import { normalizeEntry, type Blocklist, type BlocklistEntry } from '../security/blocklist.js';
 import type { RateLimiter, RateLimitSettings } from '../security/rate-limit.js';
 
-/** A blocklist entry as the blocklist lists it (extra fields, e.g. expiry, are carried along). */
+/** A stored blocklist entry; `ip` holds the canonical address or CIDR range (expiry and note are carried along). */
 export interface BlockEntry {
   ip: string;
   addedAt: number;
@@ -70,10 +70,14 @@ export function applyControls(target: LiveControls, doc: ControlsDoc, now = Date
       else if (!want && sw.snapshot().drained) sw.release();
     }
   }
-  const wanted = new Map(doc.blocklist.filter((e) => live(e, now)).map((e) => [e.ip, e]));
-  for (const entry of target.blocklist.list()) if (!wanted.has(entry.ip)) target.blocklist.remove(entry.ip);
-  const listed = new Set(target.blocklist.list().map((e) => e.ip));
-  for (const [ip, e] of wanted) if (!listed.has(ip)) target.blocklist.add(ip, e.addedAt);
+  // The whole set is replaced only when it differs (the matcher is rebuilt on replace).
+  const wanted: BlocklistEntry[] = [];
+  for (const e of doc.blocklist) {
+    const entry = live(e, now) ? normalizeEntry(e.ip) : null;
+    if (entry !== null) wanted.push({ entry, addedAt: e.addedAt, expiresAt: e.expiresAt ?? null, note: typeof e.note === 'string' ? e.note : null });
+  }
+  const key = (list: BlocklistEntry[]) => JSON.stringify(list.map((e) => [e.entry, e.expiresAt, e.note]).sort());
+  if (key(wanted) !== key(target.blocklist.list())) target.blocklist.replaceAll(wanted);
 }
 
 /** Folds one change into a stored document (the file backend keeps the whole document). */

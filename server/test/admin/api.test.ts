@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TIMESERIES_BUCKETS } from '@sipp/shared';
+import { RANGE_GEOMETRY } from '@sipp/shared';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
@@ -19,6 +19,7 @@ const RESTRICTED = 'tok-api-restricted-987654321';
 const MUTATIONS: Array<{ method: string; path: string; json?: unknown }> = [
   { method: 'PUT', path: '/api/security/rate-limit', json: { enabled: true, requestsPerMinute: 1, burst: 1 } },
   { method: 'POST', path: '/api/security/blocklist/127.0.0.1' },
+  { method: 'POST', path: '/api/security/blocklist', json: { entry: '127.0.0.0/8' } },
   { method: 'DELETE', path: '/api/security/blocklist/127.0.0.1' },
   { method: 'PUT', path: '/api/controls/concurrency', json: { limit: 1 } },
   { method: 'DELETE', path: '/api/session' },
@@ -111,8 +112,9 @@ timeout_seconds = 5
     assert.deepEqual(o.body.controls, { concurrencyLimit: null, configuredConcurrencyLimit: null });
 
     const t = await admin.request('GET', '/api/timeseries');
+    assert.equal(t.body.range, '1h');
     assert.equal(t.body.bucketMs, 10_000);
-    assert.equal(t.body.points.length, TIMESERIES_BUCKETS);
+    assert.equal(t.body.points.length, RANGE_GEOMETRY['1h'].buckets);
     const sum = t.body.points.reduce((a: number, p: any) => a + p.requests, 0);
     assert.equal(sum, 3);
     assert.ok(t.body.points.at(-1).start <= Date.now());
@@ -183,6 +185,16 @@ timeout_seconds = 5
       assert.equal(r.status, 400, ip);
       assert.equal(r.body.error.code, 'invalid_request');
     }
+    for (const json of [{ entry: 'nope' }, { entry: '10.0.0.0/33' }, {}, { entry: '10.0.0.1', expires_in_seconds: 0 }, { entry: '10.0.0.1', expires_in_seconds: 1.5 }, { entry: '10.0.0.1', note: 'x'.repeat(201) }, { entry: '10.0.0.1', extra: 1 }]) {
+      const r = await admin.request('POST', '/api/security/blocklist', { json });
+      assert.equal(r.status, 400, JSON.stringify(json));
+      assert.equal(r.body.error.code, 'invalid_request');
+    }
+    for (const q of ['overview?window=2m', 'callers?window=1d', 'targets?window=x', 'timeseries?range=7d', 'requests?status=6xx', 'requests?limit=0']) {
+      const r = await admin.request('GET', `/api/${q}`);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.body.error.code, 'invalid_request');
+    }
     const unknown = await admin.request('DELETE', '/api/security/blocklist/10.9.9.9');
     assert.equal(unknown.status, 404);
     assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
@@ -193,9 +205,9 @@ timeout_seconds = 5
   it('blocklist entries are normalized', async () => {
     const r = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('::ffff:10.0.0.7')}`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.blocklist.map((b: any) => b.ip), ['10.0.0.7']);
+    assert.deepEqual(r.body.blocklist.map((b: any) => b.entry), ['10.0.0.7']);
     const v6 = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('2001:DB8:0:0::1')}`);
-    assert.ok(v6.body.blocklist.some((b: any) => b.ip === '2001:db8::1'));
+    assert.ok(v6.body.blocklist.some((b: any) => b.entry === '2001:db8::1'));
     assert.equal((await admin.request('DELETE', '/api/security/blocklist/10.0.0.7')).status, 200);
     assert.equal((await admin.request('DELETE', `/api/security/blocklist/${encodeURIComponent('2001:db8::1')}`)).status, 200);
     assert.equal(gw.gateway.controls.blocklist.size, 0);
@@ -204,7 +216,7 @@ timeout_seconds = 5
   it('blocking an IP makes its very next public call 403 blocked; unblocking restores it', async () => {
     const r = await admin.request('POST', '/api/security/blocklist/127.0.0.1');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.blocklist.map((b: any) => b.ip), ['127.0.0.1']);
+    assert.deepEqual(r.body.blocklist.map((b: any) => b.entry), ['127.0.0.1']);
     const blocked = await call();
     assert.equal(blocked.status, 403);
     assert.equal(blocked.body.error.code, 'blocked');
@@ -259,6 +271,85 @@ timeout_seconds = 5
     }
     const sec = await admin.request('GET', '/api/security');
     assert.equal(sec.body.totals.admissionRejections, 1);
+  });
+
+  it('a CIDR with expiry and note blocks the range; DELETE takes the URL-encoded CIDR; both land in the audit log', async () => {
+    const r = await admin.request('POST', '/api/security/blocklist', { json: { entry: '127.0.0.77/8', expires_in_seconds: 3600, note: 'whole loopback' } });
+    assert.equal(r.status, 200);
+    const [e] = r.body.blocklist;
+    assert.equal(e.entry, '127.0.0.0/8');
+    assert.equal(e.note, 'whole loopback');
+    assert.ok(e.expiresAt - e.addedAt === 3_600_000);
+    assert.equal((await call()).status, 403, '127.0.0.1 is inside the range');
+    const del = await admin.request('DELETE', `/api/security/blocklist/${encodeURIComponent('127.0.0.0/8')}`);
+    assert.equal(del.status, 200);
+    assert.deepEqual(del.body.blocklist, []);
+    assert.equal((await call()).status, 200);
+
+    const audit = await admin.request('GET', '/api/audit');
+    assert.equal(audit.status, 200);
+    const [removed, added] = audit.body.entries;
+    assert.equal(removed.action, 'blocklist.remove');
+    assert.equal(removed.before.entry, '127.0.0.0/8');
+    assert.equal(removed.after, null);
+    assert.equal(added.action, 'blocklist.add');
+    assert.equal(added.before, null);
+    assert.equal(added.after.entry, '127.0.0.0/8');
+    assert.match(added.session, /^[0-9a-f]{8}$/);
+    assert.equal(added.client, '127.0.0.1');
+    assert.ok(audit.body.entries.some((x: any) => x.action === 'login' && x.session === added.session));
+    assert.ok(audit.body.entries.some((x: any) => x.action === 'rate_limit.set' && x.before.enabled === false && x.after.enabled === true));
+    const logged = gw.logs.filter((l) => l.includes('"action":"blocklist.add"') && l.includes('whole loopback'));
+    assert.equal(logged.length, 1, 'every action is written to the log');
+  });
+
+  it('windowed overview, callers, targets and the request explorer', async () => {
+    assert.equal((await call(TOKEN, { 'x-request-id': 'explore-me-1' })).status, 200);
+    const missing = await postJson(`${gw.publicUrl}/v1/chat`, { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN });
+    assert.equal(missing.status, 404);
+    await sleep(20);
+    const o = await admin.request('GET', '/api/overview?window=1m');
+    assert.equal(o.body.current.window, '1m');
+    assert.equal(o.body.current.seconds, 60);
+    assert.ok(o.body.current.requests >= 2);
+    assert.ok(o.body.current.requestsPerSecond > 0);
+    assert.ok(o.body.current.clientErrors >= 1);
+    assert.deepEqual(o.body.inFlight, { active: 0, limit: null });
+
+    const callers = await admin.request('GET', '/api/callers?window=15m');
+    assert.equal(callers.body.window, '15m');
+    const byCaller = Object.fromEntries(callers.body.callers.map((c: any) => [String(c.caller), c]));
+    assert.deepEqual(Object.keys(byCaller).sort(), ['null', 'ops-client', 'restricted-client']);
+    assert.ok(byCaller['ops-client'].requests >= 2);
+    assert.ok(byCaller['null'].clientErrors >= 1, 'the wrong-token call is unauthenticated');
+    assert.equal(byCaller['ops-client'].spark.length, 30);
+
+    const targets = await admin.request('GET', '/api/targets?window=1h');
+    assert.equal(targets.body.window, '1h');
+    assert.equal(targets.body.targets[0].window.health, 'ready');
+    assert.ok(targets.body.unrouted.models.some((m: any) => m.model === 'no-such-model'));
+
+    const found = await admin.request('GET', '/api/requests?q=explore-me');
+    assert.deepEqual(found.body.requests.map((r: any) => r.requestId), ['explore-me-1']);
+    assert.equal(found.body.matched, 1);
+    const notFound = await admin.request('GET', '/api/requests?status=4xx&target=-');
+    assert.ok(notFound.body.requests.length >= 1);
+    assert.ok(notFound.body.requests.every((r: any) => r.status >= 400 && r.status < 500 && r.status !== 429 && r.target === null));
+    const none = await admin.request('GET', '/api/requests?caller=restricted-client&status=5xx');
+    assert.deepEqual(none.body.requests, []);
+  });
+
+  it('config shows the effective configuration by names only, never a secret value', async () => {
+    const r = await admin.request('GET', '/api/config');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.metricsPath, '/metrics');
+    assert.equal(typeof r.body.version, 'string');
+    const c = r.body.config;
+    assert.equal(c.admin_password_env, 'TEST_ADMIN_PASSWORD');
+    assert.deepEqual(c.tokens.map((t: any) => [t.caller, t.env]), [['ops-client', 'T'], ['restricted-client', 'R']]);
+    assert.equal(c.targets[0].token_env, 'UPSTREAM_KEY');
+    assert.equal(c.targets[0].base_url, upstream.url);
+    for (const secret of Object.values(env)) assert.ok(!r.text.includes(secret));
   });
 
   it('every admin response of this suite (API answers and errors) carried the security headers', () => {

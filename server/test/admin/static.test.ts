@@ -49,6 +49,12 @@ describe('admin static assets', () => {
     await writeFile(join(dir, 'assets', 'index-DeF456.css'), 'body{color:black}');
     await writeFile(join(dir, 'assets', 'logo.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
     await writeFile(join(dir, 'favicon.ico'), 'ico');
+    // Precompressed variants, as the build writes them (distinct bytes so the test sees which one was sent).
+    await writeFile(join(dir, 'assets', 'packed-1.js'), 'plain');
+    await writeFile(join(dir, 'assets', 'packed-1.js.br'), 'brotli-bytes');
+    await writeFile(join(dir, 'assets', 'packed-1.js.gz'), 'gzip-bytes');
+    await writeFile(join(dir, 'assets', 'gz-only-1.css'), 'plain-css');
+    await writeFile(join(dir, 'assets', 'gz-only-1.css.gz'), 'gzip-css');
     await writeFile(join(outside, 'secret.txt'), 'outside the asset dir');
     await symlink(join(outside, 'secret.txt'), join(dir, 'assets', 'escape.txt'));
     process.env.SIPP_GATEWAY_ADMIN_ASSETS_DIR = dir;
@@ -181,5 +187,38 @@ describe('admin static assets', () => {
     const res = await fetch(`${gw.publicUrl}${base}/`);
     assert.equal(res.status, 404);
     assert.ok(!(await res.text()).includes('id="root"'));
+  });
+
+  it('serves precompressed brotli/gzip variants with Content-Encoding and Vary: Accept-Encoding', async () => {
+    const get = async (path: string, acceptEncoding: string) => {
+      const u = new URL(url(path));
+      return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, path: u.pathname, headers: { 'accept-encoding': acceptEncoding } }, (res) => {
+          let body = '';
+          res.setEncoding('latin1');
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    };
+    const cases: Array<[string, string, string | undefined, string]> = [
+      ['/assets/packed-1.js', 'gzip, deflate, br', 'br', 'brotli-bytes'],
+      ['/assets/packed-1.js', 'gzip', 'gzip', 'gzip-bytes'],
+      ['/assets/packed-1.js', 'identity', undefined, 'plain'],
+      ['/assets/packed-1.js', 'br;q=0, gzip;q=1', 'gzip', 'gzip-bytes'],
+      ['/assets/gz-only-1.css', 'br, gzip', 'gzip', 'gzip-css'],
+      ['/assets/gz-only-1.css', '', undefined, 'plain-css'],
+    ];
+    for (const [path, accept, encoding, body] of cases) {
+      const r = await get(path, accept);
+      assert.equal(r.status, 200, `${path} ${accept}`);
+      assert.equal(r.headers['content-encoding'], encoding, `${path} ${accept}`);
+      assert.equal(r.body, body, `${path} ${accept}`);
+      assert.match(String(r.headers.vary), /Accept-Encoding/i);
+      assert.match(String(r.headers['content-type']), path.endsWith('.js') ? /javascript/ : /text\/css/);
+      assert.equal(Number(r.headers['content-length']), body.length);
+    }
   });
 });

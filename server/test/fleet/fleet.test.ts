@@ -188,7 +188,7 @@ describe('fleet: three replicas sharing one Redis', () => {
       const sec = (await sameSession(fresh, r).request('GET', '/api/security')).body;
       assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 300, burst: 20 }, 'rate limit overrides the TOML');
       assert.equal(sec.concurrency.limit, 7);
-      assert.deepEqual(sec.blocklist.map((b: { ip: string }) => b.ip), ['10.0.4.4']);
+      assert.deepEqual(sec.blocklist.map((b: { entry: string }) => b.entry), ['10.0.4.4']);
       assert.equal(await chat(r, '10.0.4.4'), 403);
       assert.equal(await drained(sameSession(fresh, r)), true, 'the drain survives the restart');
     }

@@ -133,7 +133,7 @@ describe('memory backend with a state file', () => {
       const c = gw.gateway.controls;
       assert.deepEqual(c.rateLimiter.settings(), { enabled: true, requestsPerMinute: 30, burst: 4 });
       assert.equal(c.admission.limit, 3);
-      assert.deepEqual(c.blocklist.list().map((e) => e.ip), ['192.0.2.7']);
+      assert.deepEqual(c.blocklist.list().map((e) => e.entry), ['192.0.2.7']);
       assert.equal(gw.gateway.router.breaker('chat')!.snapshot().drained, true);
     } finally {
       await gw.stop();

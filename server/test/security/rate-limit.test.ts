@@ -140,16 +140,3 @@ describe('admission', () => {
     for (let i = 0; i < 50; i++) assert.ok(a.tryAcquire());
   });
 });
-
-describe('blocklist', () => {
-  it('normalizes, lists and removes', () => {
-    const b = new Blocklist();
-    assert.equal(b.add('::ffff:192.0.2.1'), '192.0.2.1');
-    assert.equal(b.add('not an ip'), null);
-    assert.ok(b.has('192.0.2.1'));
-    assert.deepEqual(b.list().map((e) => e.ip), ['192.0.2.1']);
-    assert.equal(b.remove('192.0.2.1'), '192.0.2.1');
-    assert.equal(b.remove('192.0.2.1'), null);
-    assert.equal(b.size, 0);
-  });
-});

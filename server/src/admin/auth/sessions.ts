@@ -11,6 +11,7 @@ import createSession from 'koa-session';
 import type { Logger } from 'pino';
 import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/shared';
 import { normalizeIp } from '../../security/blocklist.js';
+import type { AuditLog } from '../audit-log.js';
 import { AdminError } from '../http/admin-error.js';
 import { readJson } from '../http/read-json.js';
 import { LoginThrottle, type LockoutScope } from './login-throttle.js';
@@ -26,6 +27,8 @@ interface AdminSessionData {
   authenticated?: boolean;
   csrf?: string;
   expiresAt?: number;
+  /** Short random id shown in the audit log (not the session cookie, which stays secret). */
+  shortId?: string;
 }
 
 type SessionCtx = Context & { session: (AdminSessionData & { regenerate(): Promise<void> }) | null };
@@ -40,6 +43,8 @@ export interface SessionsOptions {
   onLockout?: (scope: LockoutScope) => void;
   /** The redis state backend's shared store: sessions and login throttle then live there, for every replica. */
   shared?: SharedKv | null;
+  /** Sign-ins, failed sign-ins and sign-outs are recorded here. */
+  audit?: AuditLog;
 }
 
 export interface Sessions {
@@ -52,6 +57,8 @@ export interface Sessions {
   current(ctx: Context): SessionInfo;
   login(ctx: Context): Promise<SessionInfo>;
   logout(ctx: Context): void;
+  /** The live session's short id (audit log), or null. */
+  shortIdOf(ctx: Context): string | null;
   store: SessionStore;
   close(): void;
 }
@@ -141,6 +148,7 @@ export function createSessions(opts: SessionsOptions): Sessions {
               : 'admin login locked for this client: too many failed attempts',
           );
         }
+        opts.audit?.record({ action: 'login_failed', before: null, after: null, session: null, client });
         throw new AdminError('unauthenticated', 'wrong password');
       }
       await throttle.success(client);
@@ -149,17 +157,24 @@ export function createSessions(opts: SessionsOptions): Sessions {
         authenticated: true,
         csrf: randomBytes(32).toString('base64url'),
         expiresAt: Date.now() + SESSION_TTL_MS,
+        shortId: randomBytes(4).toString('hex'),
       };
       // A fresh session id on every login (no session fixation).
       (ctx as unknown as { session: AdminSessionData }).session = data;
       await sctx.session!.regenerate();
       opts.log.info({ client }, 'admin signed in');
+      opts.audit?.record({ action: 'login', before: null, after: { expiresAt: data.expiresAt }, session: data.shortId!, client });
       return info(data);
     },
     logout(ctx) {
-      requireSession(ctx);
+      const s = requireSession(ctx);
       (ctx as SessionCtx).session = null;
       opts.log.info({ client: peerOf(ctx) }, 'admin signed out');
+      opts.audit?.record({ action: 'logout', before: null, after: null, session: s.shortId ?? null, client: peerOf(ctx) });
+    },
+    shortIdOf(ctx) {
+      const s = (ctx as SessionCtx).session;
+      return s && s.authenticated === true ? (s.shortId ?? null) : null;
     },
     close() {
       clearInterval(sweeper);

@@ -4,6 +4,11 @@
  * (`..`, `.`, encoded slashes or backslashes, NUL, symlinks pointing out) is a
  * 404. Unknown paths without an extension fall back to index.html (client-side
  * routing); unknown paths with one are a 404.
+ *
+ * The build writes `<file>.br` and `<file>.gz` beside every compressible
+ * asset; a client that accepts them gets the precompressed file with
+ * `Content-Encoding` (brotli preferred), and every such answer says
+ * `Vary: Accept-Encoding`. Nothing is compressed per request.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
@@ -28,6 +33,13 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.webmanifest': 'application/manifest+json',
 };
+
+/** Precompressed variants the build writes, in order of preference. */
+const ENCODINGS: Array<[string, string]> = [
+  ['br', '.br'],
+  ['gzip', '.gz'],
+];
+const COMPRESSIBLE = /^(text\/|application\/(json|javascript|manifest\+json)|image\/svg\+xml)/;
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -104,11 +116,25 @@ export function createStaticAssets(root: string, basePath: string): StaticAssets
       if (segments.length === 0 || (segments.length === 1 && segments[0] === 'index.html')) return serveIndex(ctx);
       const last = segments[segments.length - 1]!;
       if (!last.includes('.')) return serveIndex(ctx);
-      const file = await resolveInside(segments);
-      if (!file) throw new AdminError('not_found', 'not found');
+      const original = await resolveInside(segments);
+      if (!original) throw new AdminError('not_found', 'not found');
+      let file = original;
+      const type = contentTypeOf(original);
+      if (COMPRESSIBLE.test(type)) {
+        ctx.vary('Accept-Encoding');
+        for (const [encoding, ext] of ENCODINGS) {
+          if (ctx.acceptsEncodings(encoding, 'identity') !== encoding) continue;
+          const packed = await resolveInside([...segments.slice(0, -1), last + ext]);
+          if (packed) {
+            file = packed;
+            ctx.set('Content-Encoding', encoding);
+            break;
+          }
+        }
+      }
       const st = await stat(file);
       ctx.status = 200;
-      ctx.type = contentTypeOf(file);
+      ctx.type = type;
       ctx.set('Cache-Control', segments[0] === 'assets' && segments.length > 1 ? IMMUTABLE : 'no-cache');
       if (ctx.method === 'HEAD') {
         ctx.body = Buffer.alloc(0);

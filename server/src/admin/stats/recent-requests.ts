@@ -1,4 +1,4 @@
-/** Fixed-size ring of the most recent finished requests. */
+/** Fixed-size ring of the most recent finished requests (the request explorer). */
 import type { RequestRecord } from '@sipp/shared';
 
 export class RecentRequests {
@@ -6,7 +6,7 @@ export class RecentRequests {
   private next = 0;
   private count = 0;
 
-  constructor(private readonly capacity = 200) {
+  constructor(readonly capacity = 1000) {
     this.ring = new Array(capacity);
   }
 
@@ -16,13 +16,24 @@ export class RecentRequests {
     if (this.count < this.capacity) this.count++;
   }
 
-  /** Newest first, at most `limit`. */
-  list(limit = this.capacity): RequestRecord[] {
+  get size(): number {
+    return this.count;
+  }
+
+  /** Newest first, at most `limit`, optionally only those matching `keep`. */
+  list(limit = this.capacity, keep?: (r: RequestRecord) => boolean): RequestRecord[] {
     const out: RequestRecord[] = [];
-    const n = Math.min(limit, this.count);
-    for (let i = 1; i <= n; i++) {
-      out.push({ ...this.ring[(this.next - i + this.capacity) % this.capacity]! });
+    for (let i = 1; i <= this.count && out.length < limit; i++) {
+      const r = this.ring[(this.next - i + this.capacity) % this.capacity]!;
+      if (!keep || keep(r)) out.push({ ...r });
     }
     return out;
+  }
+
+  /** How many kept requests match. */
+  countWhere(keep: (r: RequestRecord) => boolean): number {
+    let n = 0;
+    for (let i = 1; i <= this.count; i++) if (keep(this.ring[(this.next - i + this.capacity) % this.capacity]!)) n++;
+    return n;
   }
 }

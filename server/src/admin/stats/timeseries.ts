@@ -1,69 +1,58 @@
 /**
- * Ring of 10 s buckets covering the last 30 minutes. Each slot remembers which
- * 10 s window it holds, so stale slots are reset lazily when reused or read:
- * O(1) per request, no timers.
+ * Multi-resolution chart data: 10 s buckets for the last hour and 1 min
+ * buckets for the last 24 hours (two WindowRings, bounded memory, O(1) per
+ * request). A range reads the finest ring that covers it; the 24 h range
+ * merges five 1 min buckets per point.
  */
-import { TIMESERIES_BUCKETS, TIMESERIES_BUCKET_MS, type TimeseriesPoint, type TimeseriesResponse } from '@sipp/shared';
-import { LATENCY_BUCKETS, latencyBucket, percentileOf } from './latency-histogram.js';
+import { RANGE_GEOMETRY, type TimeseriesPoint, type TimeseriesRange, type TimeseriesResponse } from '@sipp/shared';
+import type { RequestRecord } from '@sipp/shared';
+import { WindowRing, type Aggregate } from './window-ring.js';
+
+const round = (v: number) => Math.round(v * 1000) / 1000;
+
+function point(start: number, a: Aggregate, bucketSeconds: number): TimeseriesPoint {
+  return {
+    start,
+    requests: a.requests,
+    clientErrors: a.clientErrors,
+    rateLimited: a.rateLimited,
+    serverErrors: a.serverErrors,
+    inputTokens: a.inputTokens,
+    outputTokens: a.outputTokens,
+    requestsPerSecond: round(a.requests / bucketSeconds),
+    clientErrorsPerSecond: round(a.clientErrors / bucketSeconds),
+    rateLimitedPerSecond: round(a.rateLimited / bucketSeconds),
+    serverErrorsPerSecond: round(a.serverErrors / bucketSeconds),
+    inputTokensPerSecond: round(a.inputTokens / bucketSeconds),
+    outputTokensPerSecond: round(a.outputTokens / bucketSeconds),
+    latencyP50: a.latencyPercentile(0.5),
+    latencyP90: a.latencyPercentile(0.9),
+    latencyP99: a.latencyPercentile(0.99),
+  };
+}
 
 export class Timeseries {
-  private readonly window = new Float64Array(TIMESERIES_BUCKETS).fill(-1);
-  private readonly requests = new Uint32Array(TIMESERIES_BUCKETS);
-  private readonly errors = new Uint32Array(TIMESERIES_BUCKETS);
-  private readonly inputTokens = new Float64Array(TIMESERIES_BUCKETS);
-  private readonly outputTokens = new Float64Array(TIMESERIES_BUCKETS);
-  private readonly maxLatency = new Float64Array(TIMESERIES_BUCKETS);
-  private readonly latency = new Uint32Array(TIMESERIES_BUCKETS * LATENCY_BUCKETS);
+  /** 10 s × 360: the last hour (also feeds the Overview windows). */
+  readonly fine = new WindowRing(10_000, 360, { ttft: true, codes: true });
+  /** 1 min × 1440: the last 24 hours. */
+  readonly coarse = new WindowRing(60_000, 1440);
 
-  record(time: number, isError: boolean, durationMs: number, inputTokens: number, outputTokens: number, now = Date.now()): void {
-    const w = Math.floor(time / TIMESERIES_BUCKET_MS);
-    const current = Math.floor(now / TIMESERIES_BUCKET_MS);
-    // Ignore records outside the window (clock skew, very late reports).
-    if (w <= current - TIMESERIES_BUCKETS || w > current + 1) return;
-    const slot = w % TIMESERIES_BUCKETS;
-    if (this.window[slot] !== w) this.reset(slot, w);
-    this.requests[slot]!++;
-    if (isError) this.errors[slot]!++;
-    this.inputTokens[slot]! += inputTokens;
-    this.outputTokens[slot]! += outputTokens;
-    if (durationMs > this.maxLatency[slot]!) this.maxLatency[slot] = durationMs;
-    this.latency[slot * LATENCY_BUCKETS + latencyBucket(durationMs)]!++;
+  record(r: RequestRecord, durationMs: number, inputTokens: number, outputTokens: number, now: number): void {
+    this.fine.record(r, durationMs, inputTokens, outputTokens, now);
+    this.coarse.record(r, durationMs, inputTokens, outputTokens, now);
   }
 
-  private reset(slot: number, w: number): void {
-    this.window[slot] = w;
-    this.requests[slot] = 0;
-    this.errors[slot] = 0;
-    this.inputTokens[slot] = 0;
-    this.outputTokens[slot] = 0;
-    this.maxLatency[slot] = 0;
-    this.latency.fill(0, slot * LATENCY_BUCKETS, (slot + 1) * LATENCY_BUCKETS);
-  }
-
-  /** Every bucket of the last 30 minutes, oldest first (empty buckets included). */
-  snapshot(now = Date.now()): TimeseriesResponse {
-    const current = Math.floor(now / TIMESERIES_BUCKET_MS);
+  /** Every bucket of the range, oldest first (empty buckets included). */
+  snapshot(range: TimeseriesRange, now = Date.now()): TimeseriesResponse {
+    const { bucketMs, buckets } = RANGE_GEOMETRY[range];
+    const ring = bucketMs < this.coarse.bucketMs ? this.fine : this.coarse;
+    const per = bucketMs / ring.bucketMs;
+    const current = Math.floor(now / bucketMs);
     const points: TimeseriesPoint[] = [];
-    for (let w = current - TIMESERIES_BUCKETS + 1; w <= current; w++) {
-      const slot = w % TIMESERIES_BUCKETS;
-      const start = w * TIMESERIES_BUCKET_MS;
-      if (this.window[slot] !== w) {
-        points.push({ start, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, latencyP50: null, latencyP99: null });
-        continue;
-      }
-      const n = this.requests[slot]!;
-      const offset = slot * LATENCY_BUCKETS;
-      const max = this.maxLatency[slot]!;
-      points.push({
-        start,
-        requests: n,
-        errors: this.errors[slot]!,
-        inputTokens: this.inputTokens[slot]!,
-        outputTokens: this.outputTokens[slot]!,
-        latencyP50: percentileOf(this.latency, offset, n, 0.5, max),
-        latencyP99: percentileOf(this.latency, offset, n, 0.99, max),
-      });
+    for (let b = current - buckets + 1; b <= current; b++) {
+      const a = ring.sumBuckets(b * per, b * per + per - 1);
+      points.push(point(b * bucketMs, a, bucketMs / 1000));
     }
-    return { bucketMs: TIMESERIES_BUCKET_MS, points };
+    return { range, bucketMs, points };
   }
 }

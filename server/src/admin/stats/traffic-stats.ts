@@ -1,13 +1,34 @@
 /**
  * Everything the dashboard shows about traffic, built from the RequestRecords
  * the gateway reports after each public response. Every update is O(1) and
- * memory is bounded, so the observer never slows the public hot path.
+ * memory is bounded (fixed rings per configured target and caller, a bounded
+ * client map and the explorer's 1,000-request ring), so the observer never
+ * slows the public hot path.
  */
-import type { RequestRecord, TargetTraffic, TrafficTotals } from '@sipp/shared';
+import {
+  EXPLORER_CAPACITY,
+  SPARKLINE_POINTS,
+  WINDOW_SECONDS,
+  type RequestRecord,
+  type StatsWindow,
+  type TargetHealth,
+  type TargetTraffic,
+  type TargetWindowView,
+  type TrafficTotals,
+  type WindowFigures,
+  type WindowRowFigures,
+} from '@sipp/shared';
 import { ClientStats } from './client-stats.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { RecentRequests } from './recent-requests.js';
 import { Timeseries } from './timeseries.js';
+import { WindowRing, type Aggregate } from './window-ring.js';
+
+/** Health looks at the last 5 minutes whatever window the table shows. */
+export const HEALTH_SECONDS = 300;
+
+const newRowRing = (ttft: boolean) => new WindowRing(10_000, 360, { ttft, codes: ttft });
+const round = (v: number) => Math.round(v * 1000) / 1000;
 
 class TargetAggregate {
   requests = 0;
@@ -15,7 +36,18 @@ class TargetAggregate {
   inputTokens = 0;
   outputTokens = 0;
   lastRequestAt: number | null = null;
+  lastErrorAt: number | null = null;
+  lastErrorCode: string | null = null;
   readonly latency = new LatencyHistogram();
+  private ringStore: WindowRing | null = null;
+
+  /** Allocated on first traffic: idle targets cost nothing. */
+  get ring(): WindowRing {
+    return (this.ringStore ??= newRowRing(true));
+  }
+  get hasRing(): boolean {
+    return this.ringStore !== null;
+  }
 
   view(): TargetTraffic {
     return {
@@ -27,6 +59,18 @@ class TargetAggregate {
       lastRequestAt: this.lastRequestAt,
     };
   }
+}
+
+class CallerAggregate {
+  lastSeen: number | null = null;
+  readonly ring = newRowRing(false);
+}
+
+/** Success rate (share of non-5xx answers) → health. */
+export function healthOf(requests: number, serverErrors: number): TargetHealth {
+  if (requests === 0) return 'idle';
+  const ok = 1 - serverErrors / requests;
+  return ok >= 0.95 ? 'ready' : ok >= 0.5 ? 'degraded' : 'failing';
 }
 
 export class TrafficStats {
@@ -41,13 +85,22 @@ export class TrafficStats {
   readonly timeseries = new Timeseries();
   readonly clients: ClientStats;
   readonly recent: RecentRequests;
-  /** Only configured targets get an aggregate (request-supplied names are unbounded). */
+  /** Only configured targets and callers get rings (request-supplied names are unbounded). */
   private readonly targets = new Map<string, TargetAggregate>();
+  private readonly unrouted = new TargetAggregate();
+  private readonly callers = new Map<string, CallerAggregate>();
+  private readonly anonymous = new CallerAggregate();
+  private readonly startedAt: number;
 
-  constructor(targetNames: readonly string[], options: { maxClients?: number; recent?: number } = {}) {
+  constructor(
+    targetNames: readonly string[],
+    options: { callers?: readonly string[]; maxClients?: number; recent?: number; startedAt?: number } = {},
+  ) {
     for (const name of targetNames) this.targets.set(name, new TargetAggregate());
+    for (const caller of options.callers ?? []) this.callers.set(caller, new CallerAggregate());
     this.clients = new ClientStats(options.maxClients);
-    this.recent = new RecentRequests(options.recent);
+    this.recent = new RecentRequests(options.recent ?? EXPLORER_CAPACITY);
+    this.startedAt = options.startedAt ?? Date.now();
   }
 
   record(r: RequestRecord, now = Date.now()): void {
@@ -63,17 +116,29 @@ export class TrafficStats {
     this.inputTokens += input;
     this.outputTokens += output;
     this.latency.observe(duration);
-    this.timeseries.record(r.time, isError, duration, input, output, now);
+    this.timeseries.record(r, duration, input, output, now);
     this.clients.record(r);
     this.recent.record(r);
-    const t = r.target === null ? undefined : this.targets.get(r.target);
+
+    const caller = r.caller === null ? this.anonymous : this.callers.get(r.caller);
+    if (caller) {
+      caller.ring.record(r, duration, input, output, now);
+      if (caller.lastSeen === null || r.time > caller.lastSeen) caller.lastSeen = r.time;
+    }
+
+    const t = r.target === null ? this.unrouted : this.targets.get(r.target);
     if (t) {
       t.requests++;
-      if (isError) t.errors++;
+      if (isError) {
+        t.errors++;
+        t.lastErrorAt = r.time;
+        t.lastErrorCode = r.code ?? String(r.status);
+      }
       t.inputTokens += input;
       t.outputTokens += output;
       t.lastRequestAt = r.time;
       t.latency.observe(duration);
+      t.ring.record(r, duration, input, output, now);
     }
   }
 
@@ -92,5 +157,101 @@ export class TrafficStats {
 
   target(name: string): TargetTraffic {
     return (this.targets.get(name) ?? new TargetAggregate()).view();
+  }
+
+  /** Seconds a rate divides by: the window, or less while the gateway is younger than it. */
+  private span(window: StatsWindow, now: number): number {
+    return Math.max(1, Math.min(WINDOW_SECONDS[window], (now - this.startedAt) / 1000));
+  }
+
+  /** The Overview tiles over one window. */
+  window(window: StatsWindow, now = Date.now()): WindowFigures {
+    const a = this.timeseries.fine.sumLast(WINDOW_SECONDS[window], now);
+    const span = this.span(window, now);
+    return {
+      window,
+      seconds: WINDOW_SECONDS[window],
+      requests: a.requests,
+      requestsPerSecond: round(a.requests / span),
+      inputTokensPerSecond: round(a.inputTokens / span),
+      outputTokensPerSecond: round(a.outputTokens / span),
+      inputTokens: a.inputTokens,
+      outputTokens: a.outputTokens,
+      clientErrors: a.clientErrors,
+      clientErrorRate: a.requests === 0 ? 0 : a.clientErrors / a.requests,
+      serverErrors: a.serverErrors,
+      serverErrorRate: a.requests === 0 ? 0 : a.serverErrors / a.requests,
+      rateLimited: a.rateLimited,
+      latencyMs: { p50: a.latencyPercentile(0.5), p90: a.latencyPercentile(0.9), p99: a.latencyPercentile(0.99) },
+      ttftP50Ms: a.ttftPercentile(0.5),
+    };
+  }
+
+  private row(ring: WindowRing | null, window: StatsWindow, now: number): { figures: WindowRowFigures; agg: Aggregate | null } {
+    const seconds = WINDOW_SECONDS[window];
+    const a = ring ? ring.sumLast(seconds, now) : null;
+    const span = this.span(window, now);
+    const requests = a?.requests ?? 0;
+    return {
+      agg: a,
+      figures: {
+        requests,
+        requestsPerSecond: round(requests / span),
+        inputTokens: a?.inputTokens ?? 0,
+        outputTokens: a?.outputTokens ?? 0,
+        outputTokensPerSecond: round((a?.outputTokens ?? 0) / span),
+        clientErrors: a?.clientErrors ?? 0,
+        serverErrors: a?.serverErrors ?? 0,
+        rateLimited: a?.rateLimited ?? 0,
+        latencyMs: {
+          p50: a?.latencyPercentile(0.5) ?? null,
+          p90: a?.latencyPercentile(0.9) ?? null,
+          p99: a?.latencyPercentile(0.99) ?? null,
+        },
+        ttftP50Ms: a?.ttftPercentile(0.5) ?? null,
+        spark: ring ? ring.requestCounts(seconds, SPARKLINE_POINTS, now) : new Array<number>(SPARKLINE_POINTS).fill(0),
+      },
+    };
+  }
+
+  /** Configured callers (idle ones included) and the unauthenticated requests (caller null). */
+  callerRows(window: StatsWindow, now = Date.now()): Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }> {
+    const rows = [...this.callers].map(([caller, c]) => ({ caller: caller as string | null, lastSeen: c.lastSeen, ...this.row(c.ring, window, now).figures }));
+    rows.push({ caller: null, lastSeen: this.anonymous.lastSeen, ...this.row(this.anonymous.ring, window, now).figures });
+    return rows;
+  }
+
+  private targetWindow(t: TargetAggregate, window: StatsWindow, now: number): TargetWindowView {
+    const ring = t.hasRing ? t.ring : null;
+    const { figures, agg } = this.row(ring, window, now);
+    const recent = ring ? ring.sumLast(HEALTH_SECONDS, now) : null;
+    return {
+      ...figures,
+      topCodes: agg ? agg.topCodes(3) : [],
+      health: healthOf(recent?.requests ?? 0, recent?.serverErrors ?? 0),
+      lastErrorAt: t.lastErrorAt,
+      lastErrorCode: t.lastErrorCode,
+    };
+  }
+
+  /** A configured target's figures over the window (idle for unknown names). */
+  targetRow(name: string, window: StatsWindow, now = Date.now()): TargetWindowView {
+    return this.targetWindow(this.targets.get(name) ?? new TargetAggregate(), window, now);
+  }
+
+  /** Requests rejected before a target was known, with the model names asked for (from the explorer ring). */
+  unroutedRow(window: StatsWindow, now = Date.now()): TargetWindowView & { models: Array<{ model: string; count: number }> } {
+    const since = now - WINDOW_SECONDS[window] * 1000;
+    const models = new Map<string, number>();
+    for (const r of this.recent.list()) {
+      if (r.time < since) break;
+      if (r.target !== null) continue;
+      const m = r.model ?? '(none)';
+      models.set(m, (models.get(m) ?? 0) + 1);
+    }
+    return {
+      ...this.targetWindow(this.unrouted, window, now),
+      models: [...models].map(([model, count]) => ({ model, count })).sort((a, b) => b.count - a.count).slice(0, 10),
+    };
   }
 }
