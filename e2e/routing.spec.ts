@@ -2,7 +2,7 @@
  * Routing in the Admin Dashboard end to end: a real gateway process with a
  * fallback group over two fake upstreams, headless Chromium. The operator
  * drains the primary from the Targets view (the next public request is served
- * by the secondary), then releases it; Routes shows the group. Management
+ * by the secondary), then releases it; Configuration shows the group. Management
  * responses are scanned for the configured secrets.
  */
 import { expect, test, type Page, type Response } from '@playwright/test';
@@ -122,8 +122,8 @@ test('drain and release a target from the Targets view', async () => {
   expect(await ask()).toEqual({ status: 200, target: 'primary' });
 });
 
-test('Routes shows the group with its strategy and members', async () => {
-  await page.getByRole('link', { name: 'Routes' }).click();
+test('Configuration shows the group with its strategy and members', async () => {
+  await page.getByRole('link', { name: 'Configuration' }).click();
   const groups = page.getByTestId('groups-table');
   await expect(groups).toContainText('assistant');
   await expect(groups).toContainText('fallback');

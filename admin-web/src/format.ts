@@ -46,3 +46,14 @@ export function statusClass(status: number): 'ok' | 'warn' | 'bad' {
   if (status < 500) return 'warn';
   return 'bad';
 }
+
+/** Per-second rates: 2 significant decimals under 10, whole numbers above. */
+export function rate(v: number): string {
+  if (v === 0) return '0';
+  if (v < 0.01) return '<0.01';
+  if (v < 10) return v.toFixed(2);
+  return compact(Math.round(v));
+}
+
+export const WINDOWS = ['1m', '5m', '15m', '1h'] as const;
+export const RANGES = ['15m', '1h', '6h', '24h'] as const;

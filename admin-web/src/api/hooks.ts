@@ -1,17 +1,25 @@
 /** TanStack Query hooks for every admin endpoint; reads auto-refresh. */
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type {
+  AuditResponse,
+  BlocklistAdd,
+  CallersResponse,
   ClientsResponse,
   ConcurrencyUpdate,
+  ConfigResponse,
   OverviewResponse,
   RateLimitUpdate,
+  RequestsResponse,
   RoutesResponse,
   SecurityResponse,
   SessionInfo,
+  StatsWindow,
   TargetsResponse,
+  TimeseriesRange,
   TimeseriesResponse,
 } from '@sipp/shared';
 import { ApiError, api, clearCsrf, setCsrf } from './client';
+import { markSessionExpired } from './liveness';
 
 export const REFRESH_MS = 3000;
 
@@ -42,6 +50,7 @@ export function useLogin() {
     mutationFn: (password: string) => api<SessionInfo>('POST', 'session', { password }),
     onSuccess: (s) => {
       setCsrf(s.csrfHeader, s.csrfToken);
+      markSessionExpired(false);
       qc.setQueryData(['session'], s);
     },
   });
@@ -59,38 +68,51 @@ export function useLogout() {
   });
 }
 
-const useLive = <T,>(key: string, interval = REFRESH_MS) =>
-  useQuery({ queryKey: [key], queryFn: () => api<T>('GET', key), refetchInterval: interval, refetchIntervalInBackground: false });
+function useLive<T>(path: string, interval = REFRESH_MS, enabled = true) {
+  return useQuery({
+    queryKey: [path.split('?')[0]!, path],
+    queryFn: () => api<T>('GET', path),
+    refetchInterval: enabled ? interval : false,
+    refetchIntervalInBackground: false,
+    placeholderData: keepPreviousData,
+  });
+}
 
-export const useOverview = () => useLive<OverviewResponse>('overview');
-export const useTimeseries = () => useLive<TimeseriesResponse>('timeseries', 5000);
+export const useOverview = (w: StatsWindow) => useLive<OverviewResponse>(`overview?window=${w}`);
+export const useTimeseries = (r: TimeseriesRange) => useLive<TimeseriesResponse>(`timeseries?range=${r}`, 5000);
+export const useCallers = (w: StatsWindow) => useLive<CallersResponse>(`callers?window=${w}`);
+export const useTargets = (w: StatsWindow) => useLive<TargetsResponse>(`targets?window=${w}`, 5000);
+export const useRequests = (query: string, live: boolean) => useLive<RequestsResponse>(`requests${query ? `?${query}` : ''}`, REFRESH_MS, live);
 export const useClients = () => useLive<ClientsResponse>('clients');
-export const useTargets = () => useLive<TargetsResponse>('targets', 5000);
 export const useSecurity = () => useLive<SecurityResponse>('security');
+export const useAudit = () => useLive<AuditResponse>('audit', 5000);
 export const useRoutes = () => useLive<RoutesResponse>('routes', 30_000);
+export const useConfig = () => useLive<ConfigResponse>('config', 60_000);
 
 function useSecurityMutation<V>(fn: (v: V) => Promise<SecurityResponse>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: fn,
     onSuccess: (data) => {
-      qc.setQueryData(['security'], data);
-      void qc.invalidateQueries({ queryKey: ['overview'] });
-      void qc.invalidateQueries({ queryKey: ['clients'] });
+      qc.setQueryData(['security', 'security'], data);
+      for (const key of ['overview', 'clients', 'audit']) void qc.invalidateQueries({ queryKey: [key] });
     },
   });
 }
 
 export const useSetRateLimit = () => useSecurityMutation((v: RateLimitUpdate) => api<SecurityResponse>('PUT', 'security/rate-limit', v));
 export const useSetConcurrency = () => useSecurityMutation((v: ConcurrencyUpdate) => api<SecurityResponse>('PUT', 'controls/concurrency', v));
-export const useBlock = () => useSecurityMutation((ip: string) => api<SecurityResponse>('POST', `security/blocklist/${encodeURIComponent(ip)}`));
-export const useUnblock = () => useSecurityMutation((ip: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(ip)}`));
+export const useBlock = () => useSecurityMutation((v: BlocklistAdd) => api<SecurityResponse>('POST', 'security/blocklist', v));
+export const useUnblock = () => useSecurityMutation((entry: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(entry)}`));
 
 function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: fn,
-    onSuccess: (data) => qc.setQueryData(['targets'], data),
+    // The answer is for the default window; refetch the one on screen (and the audit log).
+    onSuccess: () => {
+      for (const key of ['targets', 'audit']) void qc.invalidateQueries({ queryKey: [key] });
+    },
   });
 }
 

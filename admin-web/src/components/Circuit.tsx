@@ -63,18 +63,19 @@ export function GroupsTable({ groups }: { groups: GroupView[] }) {
   return (
     <div className="table-wrap">
       <table data-testid="groups-table">
+        <caption>Configured groups: how a group name routes to its member targets</caption>
         <thead>
           <tr>
-            <th>Group</th>
-            <th>Strategy</th>
-            <th>Members</th>
-            <th>Retry</th>
+            <th scope="col">Group</th>
+            <th scope="col">Strategy</th>
+            <th scope="col">Members</th>
+            <th scope="col">Retry</th>
           </tr>
         </thead>
         <tbody>
           {groups.map((g) => (
             <tr key={g.name}>
-              <td>{g.name}</td>
+              <th scope="row">{g.name}</th>
               <td>
                 <span className="pill pill-a">{g.strategy}</span>
               </td>

@@ -1,9 +1,14 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { ApiError } from '../api/client';
 import { useLogin } from '../api/hooks';
+import { useSessionExpired } from '../api/liveness';
 
-export function Login({ expired = false }: { expired?: boolean }) {
+export function Login() {
+  const expired = useSessionExpired();
   const [password, setPassword] = useState('');
+  useEffect(() => {
+    document.title = 'Sign in · Sipp Gateway';
+  }, []);
   const login = useLogin();
   const err = login.error;
   const message =
@@ -17,7 +22,8 @@ export function Login({ expired = false }: { expired?: boolean }) {
         ? 'Sign-in failed.'
         : null;
   return (
-    <main className="login">
+    <main className="login" id="main">
+      <h1 className="sr-only">Sign in</h1>
       <form
         className="card login-card"
         onSubmit={(e) => {
@@ -34,7 +40,7 @@ export function Login({ expired = false }: { expired?: boolean }) {
             <div className="muted small">Admin Dashboard</div>
           </div>
         </div>
-        {expired && !message && <p className="notice">Your session ended. Sign in again.</p>}
+        {expired && !message && <p className="notice" role="status">Your session expired. Sign in again.</p>}
         <label>
           Admin password
           <input

@@ -1,75 +1,150 @@
-import type { OverviewResponse, TimeseriesResponse } from '@sipp/shared';
+import type { OverviewResponse, StatsWindow, TimeseriesRange, TimeseriesResponse } from '@sipp/shared';
 import { useOverview, useTimeseries } from '../api/hooks';
-import { LineChart } from '../components/LineChart';
+import { Chart } from '../components/Chart';
+import { Segmented } from '../components/Segmented';
 import { QueryView } from '../components/States';
 import { Tile } from '../components/Tile';
-import { compact, duration, ms, num, pct } from '../format';
+import { RANGES, WINDOWS, compact, duration, ms, num, pct, rate } from '../format';
+import { navigate, useChoice } from '../router';
 
-const count = (v: number) => (Number.isInteger(v) ? compact(v) : v.toFixed(1));
-const plural = (n: number, word: string) => `${num(n)} ${word}${n === 1 ? '' : 's'}`;
+const WINDOW_TEXT: Record<StatsWindow, string> = { '1m': 'last minute', '5m': 'last 5 minutes', '15m': 'last 15 minutes', '1h': 'last hour' };
+
+const tone = (r: number, requests: number) => (requests === 0 ? undefined : r > 0.1 ? 'bad' : r > 0.01 ? 'warn' : 'ok');
 
 function Tiles({ o }: { o: OverviewResponse }) {
+  const c = o.current;
   const t = o.totals;
-  const errTone = t.requests === 0 ? undefined : t.errorRate > 0.1 ? 'bad' : t.errorRate > 0.01 ? 'warn' : 'ok';
-  const limit = o.controls.concurrencyLimit;
+  const limit = o.inFlight.limit;
+  const open = (status: string) => () => navigate('requests', { status, from: String(Date.now() - c.seconds * 1000) });
   return (
-    <div className="tiles" data-testid="overview-tiles">
-      <Tile label="Uptime" value={duration(o.uptimeSeconds)} hint={<>v{o.version} · {o.ready ? <span className="pill pill-ok">ready</span> : <span className="pill pill-warn">not ready</span>}</>} />
-      <Tile label="Requests" value={<span data-testid="total-requests">{num(t.requests)}</span>} hint={`${plural(t.errors, 'error')} since start`} />
-      <Tile label="Error rate" value={pct(t.errorRate)} tone={errTone} hint={`${num(t.rateLimitHits)} rate-limited · ${num(t.blocklistHits)} blocked`} />
-      <Tile label="Latency p50" value={ms(o.latencyMs.p50)} hint={`p90 ${ms(o.latencyMs.p90)} · p99 ${ms(o.latencyMs.p99)}`} />
-      <Tile label="Tokens" value={compact(t.inputTokens + t.outputTokens)} hint={`${compact(t.inputTokens)} in · ${compact(t.outputTokens)} out`} />
-      <Tile
-        label="Active requests"
-        value={num(o.activeRequests)}
-        tone={limit !== null && o.activeRequests >= limit ? 'warn' : undefined}
-        hint={limit === null ? 'no concurrency limit' : `limit ${num(limit)}${o.controls.configuredConcurrencyLimit !== limit ? ' (changed at run time)' : ''}`}
-      />
-    </div>
+    <>
+      <div className="tiles" data-testid="overview-tiles">
+        <Tile label="Requests / s" value={<span data-testid="tile-rps">{rate(c.requestsPerSecond)}</span>} hint={<span data-testid="window-requests">{num(c.requests)} requests</span>} />
+        <Tile label="Output tokens / s" value={rate(c.outputTokensPerSecond)} hint={`${rate(c.inputTokensPerSecond)} input tokens/s`} />
+        <Tile
+          label="Client errors (4xx)"
+          value={<span data-testid="tile-4xx">{pct(c.clientErrorRate)}</span>}
+          tone={tone(c.clientErrorRate, c.requests)}
+          hint={
+            <button type="button" className="link" onClick={open('4xx')}>
+              {num(c.clientErrors)} requests, 429 excluded
+            </button>
+          }
+        />
+        <Tile
+          label="Server errors (5xx)"
+          value={<span data-testid="tile-5xx">{pct(c.serverErrorRate)}</span>}
+          tone={tone(c.serverErrorRate, c.requests)}
+          hint={
+            <button type="button" className="link" onClick={open('5xx')}>
+              {num(c.serverErrors)} requests
+            </button>
+          }
+        />
+        <Tile
+          label="429 Too Many Requests"
+          value={num(c.rateLimited)}
+          tone={c.rateLimited > 0 ? 'warn' : undefined}
+          hint={
+            <button type="button" className="link" onClick={open('429')}>
+              open in explorer
+            </button>
+          }
+        />
+        <Tile label="Latency p50" value={ms(c.latencyMs.p50)} hint={`p90 ${ms(c.latencyMs.p90)} · p99 ${ms(c.latencyMs.p99)}`} />
+        <Tile label="TTFT p50 (streams)" value={ms(c.ttftP50Ms)} hint="time to first token" />
+        <Tile
+          label="In flight"
+          value={`${num(o.inFlight.active)}${limit === null ? '' : ` / ${num(limit)}`}`}
+          tone={limit !== null && o.inFlight.active >= limit ? 'warn' : undefined}
+          hint={limit === null ? 'no concurrency limit' : `limit ${num(limit)}${o.controls.configuredConcurrencyLimit !== limit ? ' (changed at run time)' : ''}`}
+        />
+      </div>
+      <p className="muted small totals-line" data-testid="totals-line">
+        Since start ({duration(o.uptimeSeconds)} ago, v{o.version}, {o.ready ? 'ready' : 'not ready'}): <span data-testid="total-requests">{num(t.requests)}</span> requests ·{' '}
+        {num(t.errors)} errors ({pct(t.errorRate)}) · {num(t.rateLimitHits)} rate-limited · {num(t.blocklistHits)} blocked · {compact(t.inputTokens)} tokens in /{' '}
+        {compact(t.outputTokens)} out · p50 {ms(o.latencyMs.p50)} / p99 {ms(o.latencyMs.p99)}
+      </p>
+      {o.localBackends.length > 0 && (
+        <p className="muted small">
+          Local backends:{' '}
+          {o.localBackends.map((b) => (
+            <span key={b.target} className="pill">
+              {b.target}: {b.selected ?? 'pending'} (requested {b.requested})
+            </span>
+          ))}
+        </p>
+      )}
+    </>
   );
 }
 
 function Charts({ ts }: { ts: TimeseriesResponse }) {
   const starts = ts.points.map((p) => p.start);
-  const perBucket = (k: 'requests' | 'errors' | 'inputTokens' | 'outputTokens') => ts.points.map((p) => p[k]);
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const secs = ts.bucketMs / 1000;
+  const sum = (k: 'requests' | 'clientErrors' | 'serverErrors' | 'rateLimited') => ts.points.reduce((a, p) => a + p[k], 0);
+  const explore = (status?: string) => (i: number) => {
+    const start = starts[i]!;
+    navigate('requests', { status, from: String(start), to: String(start + ts.bucketMs) });
+  };
+  const errorSpike = (i: number) => {
+    const p = ts.points[i]!;
+    const status = p.serverErrors >= p.clientErrors && p.serverErrors >= p.rateLimited ? '5xx' : p.rateLimited > p.clientErrors ? '429' : '4xx';
+    explore(p.serverErrors + p.clientErrors + p.rateLimited > 0 ? status : undefined)(i);
+  };
   return (
     <div className="charts">
-      <LineChart
+      <Chart
+        testId="chart-requests"
         title="Requests"
-        summary={`${num(sum(perBucket('requests')))} in 30 min · per ${secs}s`}
+        unit="req/s"
+        bucketMs={ts.bucketMs}
+        summary={`${num(sum('requests'))} requests in range`}
         starts={starts}
-        format={count}
+        format={rate}
+        onSelect={explore()}
+        series={[{ name: 'requests', tone: 'a', values: ts.points.map((p) => p.requestsPerSecond), area: true }]}
+      />
+      <Chart
+        testId="chart-errors"
+        title="Errors by class"
+        unit="req/s"
+        bucketMs={ts.bucketMs}
+        summary={`${num(sum('clientErrors'))} 4xx · ${num(sum('rateLimited'))} 429 · ${num(sum('serverErrors'))} 5xx`}
+        starts={starts}
+        format={rate}
+        onSelect={errorSpike}
+        selectLabel="Open these errors"
         series={[
-          { name: 'requests', tone: 'a', values: perBucket('requests'), area: true },
-          { name: 'errors', tone: 'bad', values: perBucket('errors') },
+          { name: '4xx', tone: 'warn', values: ts.points.map((p) => p.clientErrorsPerSecond) },
+          { name: '429', tone: 'c', values: ts.points.map((p) => p.rateLimitedPerSecond) },
+          { name: '5xx', tone: 'bad', values: ts.points.map((p) => p.serverErrorsPerSecond) },
         ]}
       />
-      <LineChart
-        title="Errors"
-        summary={`${num(sum(perBucket('errors')))} in 30 min`}
-        starts={starts}
-        format={count}
-        series={[{ name: 'errors', tone: 'bad', values: perBucket('errors'), area: true }]}
-      />
-      <LineChart
+      <Chart
+        testId="chart-latency"
         title="Latency"
+        unit="ms"
+        log
+        bucketMs={ts.bucketMs}
+        summary="log scale"
         starts={starts}
-        format={(v) => ms(v)}
+        format={(v) => (v >= 1000 ? `${compact(v / 1000)} s` : v >= 1 ? String(Math.round(v)) : v.toFixed(2))}
         series={[
           { name: 'p50', tone: 'a', values: ts.points.map((p) => p.latencyP50) },
-          { name: 'p99', tone: 'b', values: ts.points.map((p) => p.latencyP99) },
+          { name: 'p90', tone: 'b', values: ts.points.map((p) => p.latencyP90) },
+          { name: 'p99', tone: 'bad', values: ts.points.map((p) => p.latencyP99) },
         ]}
       />
-      <LineChart
+      <Chart
+        testId="chart-tokens"
         title="Tokens"
-        summary={`${compact(sum(perBucket('inputTokens')) + sum(perBucket('outputTokens')))} in 30 min`}
+        unit="tokens/s"
+        bucketMs={ts.bucketMs}
         starts={starts}
-        format={count}
+        format={rate}
         series={[
-          { name: 'input', tone: 'a', values: perBucket('inputTokens'), area: true },
-          { name: 'output', tone: 'b', values: perBucket('outputTokens'), area: true },
+          { name: 'input', tone: 'a', values: ts.points.map((p) => p.inputTokensPerSecond), area: true },
+          { name: 'output', tone: 'b', values: ts.points.map((p) => p.outputTokensPerSecond), area: true },
         ]}
       />
     </div>
@@ -77,29 +152,22 @@ function Charts({ ts }: { ts: TimeseriesResponse }) {
 }
 
 export function Overview() {
-  const overview = useOverview();
-  const ts = useTimeseries();
+  const [window, setWindow] = useChoice<StatsWindow>('window', WINDOWS, '5m');
+  const [range, setRange] = useChoice<TimeseriesRange>('range', RANGES, '1h');
+  const overview = useOverview(window);
+  const ts = useTimeseries(range);
   return (
     <section aria-labelledby="overview-h">
-      <h1 id="overview-h">Overview</h1>
-      <QueryView query={overview}>
-        {(o) => (
-          <>
-            <Tiles o={o} />
-            {o.localBackends.length > 0 && (
-              <p className="muted small">
-                Local backends:{' '}
-                {o.localBackends.map((b) => (
-                  <span key={b.target} className="pill">
-                    {b.target}: {b.selected ?? 'pending'} (requested {b.requested})
-                  </span>
-                ))}
-              </p>
-            )}
-          </>
-        )}
-      </QueryView>
-      <h2>Last 30 minutes</h2>
+      <div className="view-head">
+        <h1 id="overview-h">Overview</h1>
+        <Segmented label="Window" options={WINDOWS} value={window} onChange={setWindow} />
+      </div>
+      <p className="muted small">Figures for the {WINDOW_TEXT[window]}.</p>
+      <QueryView query={overview}>{(o) => <Tiles o={o} />}</QueryView>
+      <div className="view-head">
+        <h2>Charts</h2>
+        <Segmented label="Time range" options={RANGES} value={range} onChange={setRange} />
+      </div>
       <QueryView query={ts}>{(data) => <Charts ts={data} />}</QueryView>
     </section>
   );

@@ -1,23 +1,13 @@
 import { useState, type FormEvent } from 'react';
-import { ConcurrencyUpdateSchema, RateLimitUpdateSchema, type SecurityResponse } from '@sipp/shared';
+import type { SecurityResponse } from '@sipp/shared';
 import { ApiError } from '../api/client';
-import { useBlock, useSecurity, useSetConcurrency, useSetRateLimit, useUnblock } from '../api/hooks';
+import { useAudit, useBlock, useSecurity, useSetConcurrency, useSetRateLimit, useUnblock } from '../api/hooks';
 import { Empty, QueryView } from '../components/States';
 import { Tile } from '../components/Tile';
-import { ago, num } from '../format';
+import { ago, clock, num } from '../format';
+import { positiveNumber, wholeNumber, looksLikeEntry } from '../validate';
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : e ? 'Request failed' : null);
-
-/** Field → first message, from the same zod schema the server enforces. */
-function fieldErrors(result: { success: boolean; error?: { issues: Array<{ path: PropertyKey[]; message: string }> } }): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (result.success || !result.error) return out;
-  for (const i of result.error.issues) {
-    const k = String(i.path[0] ?? 'form');
-    out[k] ??= i.message;
-  }
-  return out;
-}
 
 function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) {
   const [enabled, setEnabled] = useState(current.enabled);
@@ -25,15 +15,16 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
   const [burst, setBurst] = useState(String(current.burst));
   const [touched, setTouched] = useState(false);
   const save = useSetRateLimit();
-  const candidate = { enabled, requestsPerMinute: rpm.trim() === '' ? NaN : Number(rpm), burst: burst.trim() === '' ? NaN : Number(burst) };
-  const parsed = RateLimitUpdateSchema.safeParse(candidate);
-  const errors = touched ? fieldErrors(parsed) : {};
+  const rpmCheck = positiveNumber(rpm, 1_000_000);
+  const burstCheck = wholeNumber(burst, 1_000_000);
+  const valid = rpmCheck.value !== null && burstCheck.value !== null;
+  const errors: Record<string, string | null> = touched ? { requestsPerMinute: rpmCheck.error, burst: burstCheck.error } : {};
   const dirty = enabled !== current.enabled || Number(rpm) !== current.requestsPerMinute || Number(burst) !== current.burst;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setTouched(true);
-    if (parsed.success) save.mutate(parsed.data, { onSuccess: () => setTouched(false) });
+    if (valid) save.mutate({ enabled, requestsPerMinute: rpmCheck.value!, burst: burstCheck.value! }, { onSuccess: () => setTouched(false) });
   };
 
   return (
@@ -57,7 +48,7 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
             }}
             aria-invalid={!!errors.requestsPerMinute}
           />
-          {errors.requestsPerMinute && <span className="field-error">{errors.requestsPerMinute.replace(/^Invalid input.*/, 'enter a number')}</span>}
+          {errors.requestsPerMinute && <span className="field-error">{errors.requestsPerMinute}</span>}
         </label>
         <label>
           Burst
@@ -71,11 +62,11 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
             }}
             aria-invalid={!!errors.burst}
           />
-          {errors.burst && <span className="field-error">{errors.burst.replace(/^Invalid input.*/, 'enter a whole number')}</span>}
+          {errors.burst && <span className="field-error">{errors.burst}</span>}
         </label>
       </div>
       <div className="form-actions">
-        <button type="submit" className="btn" disabled={save.isPending || (touched && !parsed.success)}>
+        <button type="submit" className="btn" disabled={save.isPending || (touched && !valid)}>
           {save.isPending ? 'Saving…' : 'Apply'}
         </button>
         {dirty && <span className="muted small">Unsaved: currently {current.enabled ? `${num(current.requestsPerMinute)}/min, burst ${num(current.burst)}` : 'disabled'}</span>}
@@ -89,9 +80,8 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
 function ConcurrencyForm({ current }: { current: SecurityResponse['concurrency'] }) {
   const [value, setValue] = useState(current.limit === null ? '' : String(current.limit));
   const save = useSetConcurrency();
-  const candidate = { limit: value.trim() === '' ? null : Number(value) };
-  const parsed = ConcurrencyUpdateSchema.safeParse(candidate);
-  const error = parsed.success ? null : (fieldErrors(parsed).limit ?? 'invalid').replace(/^Invalid input.*/, 'enter a whole number');
+  const check = value.trim() === '' ? { value: null, error: null } : wholeNumber(value, 100_000);
+  const error = check.error;
   return (
     <form
       className="card form"
@@ -99,7 +89,7 @@ function ConcurrencyForm({ current }: { current: SecurityResponse['concurrency']
       aria-labelledby="cc-h"
       onSubmit={(e) => {
         e.preventDefault();
-        if (parsed.success) save.mutate(parsed.data);
+        if (!error) save.mutate({ limit: check.value });
       }}
     >
       <h2 id="cc-h">Concurrency</h2>
@@ -114,7 +104,7 @@ function ConcurrencyForm({ current }: { current: SecurityResponse['concurrency']
         </label>
       </div>
       <div className="form-actions">
-        <button type="submit" className="btn" disabled={save.isPending || !parsed.success}>
+        <button type="submit" className="btn" disabled={save.isPending || !!error}>
           {save.isPending ? 'Saving…' : 'Apply'}
         </button>
         <span className="muted small">Current: {current.limit ?? 'unbounded'}</span>
@@ -124,31 +114,61 @@ function ConcurrencyForm({ current }: { current: SecurityResponse['concurrency']
   );
 }
 
-const looksLikeIp = (s: string) => /^[0-9.]+$/.test(s) ? /^\d{1,3}(\.\d{1,3}){3}$/.test(s) : /^[0-9a-fA-F:.%[\]]+$/.test(s) && s.includes(':');
+const EXPIRY_OPTIONS: Array<[string, string]> = [
+  ['', 'never'],
+  ['900', '15 minutes'],
+  ['3600', '1 hour'],
+  ['86400', '24 hours'],
+  ['604800', '7 days'],
+];
 
 function Blocklist({ data }: { data: SecurityResponse }) {
-  const [ip, setIp] = useState('');
+  const [entry, setEntry] = useState('');
+  const [expiry, setExpiry] = useState('');
+  const [note, setNote] = useState('');
   const block = useBlock();
   const unblock = useUnblock();
-  const trimmed = ip.trim();
-  const localError = trimmed && !looksLikeIp(trimmed) ? 'Enter an IPv4 or IPv6 address' : null;
+  const trimmed = entry.trim();
+  const localError = trimmed && !looksLikeEntry(trimmed) ? 'Enter an IPv4/IPv6 address or a CIDR range such as 10.0.0.0/24' : note.length > 200 ? 'The note is limited to 200 characters' : null;
   return (
     <div className="card" aria-labelledby="bl-h">
       <h2 id="bl-h">Blocklist</h2>
-      <p className="muted small">Blocked clients get 403 on their next public request. Client identity: {data.clientIp.source.replace(/_/g, '-')}.</p>
+      <p className="muted small">Blocked clients get 403 on their next public request. Entries are single addresses or CIDR ranges, optionally expiring.</p>
       <form
-        className="inline-form"
+        className="block-form"
         noValidate
         onSubmit={(e) => {
           e.preventDefault();
           if (!trimmed || localError) return;
-          block.mutate(trimmed, { onSuccess: () => setIp('') });
+          block.mutate(
+            { entry: trimmed, ...(expiry ? { expires_in_seconds: Number(expiry) } : {}), ...(note.trim() ? { note: note.trim() } : {}) },
+            {
+              onSuccess: () => {
+                setEntry('');
+                setNote('');
+              },
+            },
+          );
         }}
       >
-        <label className="sr-only" htmlFor="block-ip">
-          IP address to block
+        <label>
+          Address or CIDR to block
+          <input name="entry" placeholder="203.0.113.7, 10.0.0.0/24 or 2001:db8::/32" value={entry} onChange={(e) => setEntry(e.target.value)} aria-invalid={!!localError} />
         </label>
-        <input id="block-ip" name="ip" placeholder="203.0.113.7 or 2001:db8::1" value={ip} onChange={(e) => setIp(e.target.value)} aria-invalid={!!localError} />
+        <label>
+          Expires after
+          <select name="expiry" value={expiry} onChange={(e) => setExpiry(e.target.value)}>
+            {EXPIRY_OPTIONS.map(([v, l]) => (
+              <option key={v} value={v}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Note (optional)
+          <input name="note" value={note} maxLength={200} onChange={(e) => setNote(e.target.value)} />
+        </label>
         <button type="submit" className="btn btn-danger" disabled={!trimmed || !!localError || block.isPending}>
           Block
         </button>
@@ -157,19 +177,97 @@ function Blocklist({ data }: { data: SecurityResponse }) {
       {data.blocklist.length === 0 ? (
         <Empty>No blocked clients.</Empty>
       ) : (
-        <ul className="blocklist" data-testid="blocklist">
-          {data.blocklist.map((b) => (
-            <li key={b.ip}>
-              <span className="mono">{b.ip}</span>
-              <span className="muted small">added {ago(b.addedAt)}</span>
-              <button type="button" className="btn btn-small btn-ghost" disabled={unblock.isPending} onClick={() => unblock.mutate(b.ip)} aria-label={`Unblock ${b.ip}`}>
-                Remove
-              </button>
-            </li>
-          ))}
-        </ul>
+        <div className="table-wrap">
+          <table data-testid="blocklist">
+            <caption className="sr-only">Blocklist entries</caption>
+            <thead>
+              <tr>
+                <th scope="col">Entry</th>
+                <th scope="col">Added</th>
+                <th scope="col">Expires</th>
+                <th scope="col">Note</th>
+                <th scope="col">Action</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.blocklist.map((b) => (
+                <tr key={b.entry}>
+                  <th scope="row" className="mono">
+                    {b.entry}
+                  </th>
+                  <td>{ago(b.addedAt)}</td>
+                  <td>{b.expiresAt === null ? 'never' : new Date(b.expiresAt).toLocaleString()}</td>
+                  <td>{b.note ?? '—'}</td>
+                  <td>
+                    <button type="button" className="btn btn-small btn-ghost" disabled={unblock.isPending} onClick={() => unblock.mutate(b.entry)} aria-label={`Unblock ${b.entry}`}>
+                      Remove
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {unblock.error && <p className="field-error">{errorText(unblock.error)}</p>}
+      <h3>Client address</h3>
+      <p className="small" data-testid="client-ip-source">
+        Source: <strong>{data.clientIp.source.replace(/_/g, '-')}</strong>
+        {data.clientIp.source !== 'peer' && (
+          <>
+            {' '}
+            · trusted proxies:{' '}
+            {data.clientIp.trustedProxyCidrs.length === 0 ? <span className="muted">none (the header is ignored)</span> : data.clientIp.trustedProxyCidrs.map((c) => <span key={c} className="pill mono">{c}</span>)}
+          </>
+        )}
+        {data.clientIp.source === 'peer' && <span className="muted"> (the TCP peer address; forwarded headers are ignored)</span>}
+      </p>
+    </div>
+  );
+}
+
+const show = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+
+function AuditLog() {
+  const audit = useAudit();
+  return (
+    <div className="card" aria-labelledby="audit-h">
+      <h2 id="audit-h">Audit log</h2>
+      <QueryView query={audit}>
+        {(data) =>
+          data.entries.length === 0 ? (
+            <Empty>No admin actions yet.</Empty>
+          ) : (
+            <div className="table-wrap">
+              <table data-testid="audit-table">
+                <caption className="sr-only">Admin actions, newest first (the last {data.capacity} are kept)</caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Time</th>
+                    <th scope="col">Action</th>
+                    <th scope="col">Before</th>
+                    <th scope="col">After</th>
+                    <th scope="col">Session</th>
+                    <th scope="col">Client</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.entries.map((e, i) => (
+                    <tr key={`${e.time}-${i}`}>
+                      <td>{clock(e.time)}</td>
+                      <th scope="row">{e.action}</th>
+                      <td className="mono wrap">{show(e.before)}</td>
+                      <td className="mono wrap">{show(e.after)}</td>
+                      <td className="mono">{e.session ?? '—'}</td>
+                      <td className="mono">{e.client}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </QueryView>
     </div>
   );
 }
@@ -197,6 +295,7 @@ export function Security() {
           </>
         )}
       </QueryView>
+      <AuditLog />
     </section>
   );
 }

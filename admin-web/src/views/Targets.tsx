@@ -1,8 +1,110 @@
-import type { TargetView } from '@sipp/shared';
+import type { CircuitView, StatsWindow, TargetHealth, TargetView, TargetWindowView, TargetsResponse } from '@sipp/shared';
 import { useTargets } from '../api/hooks';
 import { CircuitPanel } from '../components/Circuit';
+import { Segmented } from '../components/Segmented';
+import { Sparkline } from '../components/Sparkline';
 import { Empty, QueryView } from '../components/States';
-import { ago, compact, ms, num } from '../format';
+import { WINDOWS, ago, compact, ms, num, rate } from '../format';
+import { useChoice } from '../router';
+import { CountLink } from './Callers';
+
+const HEALTH_TONE: Record<TargetHealth, string> = { ready: 'pill-ok', degraded: 'pill-warn', failing: 'pill-bad', idle: '' };
+const WINDOW_MS: Record<StatsWindow, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 };
+
+const CIRCUIT_PILL: Record<CircuitView['state'], string> = { closed: 'pill-ok', half_open: 'pill-warn', open: 'pill-bad' };
+
+function CircuitCell({ c }: { c: CircuitView | undefined }) {
+  if (!c) return <>—</>;
+  return <span className={`pill ${c.drained ? 'pill-bad' : CIRCUIT_PILL[c.state]}`}>{c.drained ? 'drained' : c.state.replace('_', '-')}</span>;
+}
+
+function Row({
+  name,
+  w,
+  window,
+  models,
+  circuit,
+}: {
+  name: string | null;
+  w: TargetWindowView;
+  window: StatsWindow;
+  models?: Array<{ model: string; count: number }>;
+  circuit?: CircuitView;
+}) {
+  const target = name ?? '-';
+  const from = String(Date.now() - WINDOW_MS[window]);
+  return (
+    <tr data-testid={`target-row-${target}`}>
+      <th scope="row">
+        {name ?? <span className="muted">no target (rejected before routing)</span>}
+        {models && models.length > 0 && (
+          <div className="muted small">
+            asked for: {models.map((m) => `${m.model} (${num(m.count)})`).join(', ')}
+          </div>
+        )}
+      </th>
+      <td>
+        <Sparkline values={w.spark} tone={w.health === 'failing' ? 'bad' : 'a'} />
+      </td>
+      <td className="num">{rate(w.requestsPerSecond)}</td>
+      <td className="num">
+        <CountLink n={w.requests} label="requests" params={{ target, from }} />
+      </td>
+      <td className="num">
+        <CountLink n={w.clientErrors} label="client errors" params={{ target, status: '4xx', from }} />
+      </td>
+      <td className="num">
+        <CountLink n={w.serverErrors} label="server errors" params={{ target, status: '5xx', from }} />
+      </td>
+      <td className="num">
+        <CountLink n={w.rateLimited} label="429 responses" params={{ target, status: '429', from }} />
+      </td>
+      <td className="small">{w.topCodes.length ? w.topCodes.map((c) => `${c.code} ×${num(c.count)}`).join(', ') : '—'}</td>
+      <td className="num">
+        {ms(w.latencyMs.p50)} / {ms(w.latencyMs.p99)}
+      </td>
+      <td className="num">{ms(w.ttftP50Ms)}</td>
+      <td className="num">{rate(w.outputTokensPerSecond)}</td>
+      <td>{name === null ? '—' : <span className={`pill ${HEALTH_TONE[w.health]}`}>{w.health}</span>}</td>
+      <td>{name === null ? '—' : <CircuitCell c={circuit} />}</td>
+      <td className="small">{w.lastErrorAt === null ? '—' : `${ago(w.lastErrorAt)} · ${w.lastErrorCode ?? ''}`}</td>
+    </tr>
+  );
+}
+
+function TargetsTable({ data }: { data: TargetsResponse }) {
+  return (
+    <div className="table-wrap">
+      <table data-testid="targets-table">
+        <caption>Traffic per target over the last {data.window}; health from the success rate of the last 5 minutes</caption>
+        <thead>
+          <tr>
+            <th scope="col">Target</th>
+            <th scope="col">Trend</th>
+            <th scope="col" className="num">Req/s</th>
+            <th scope="col" className="num">Requests</th>
+            <th scope="col" className="num">4xx</th>
+            <th scope="col" className="num">5xx</th>
+            <th scope="col" className="num">429</th>
+            <th scope="col">Top error codes</th>
+            <th scope="col" className="num">p50 / p99</th>
+            <th scope="col" className="num">TTFT p50</th>
+            <th scope="col" className="num">Out tokens/s</th>
+            <th scope="col">Health</th>
+            <th scope="col">Circuit</th>
+            <th scope="col">Last error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data.targets.map((t) => (
+            <Row key={t.name} name={t.name} w={t.window} window={data.window} circuit={t.circuit} />
+          ))}
+          <Row name={null} w={data.unrouted} window={data.window} models={data.unrouted.models} />
+        </tbody>
+      </table>
+    </div>
+  );
+}
 
 const TYPE_LABEL: Record<TargetView['type'], string> = {
   local: 'Local GGUF',
@@ -31,7 +133,7 @@ function TargetCard({ t }: { t: TargetView }) {
   return (
     <article className="card target" data-testid={`target-${t.name}`}>
       <header className="target-head">
-        <h2>{t.name}</h2>
+        <h3 className="target-name">{t.name}</h3>
         <span className="pill">{TYPE_LABEL[t.type]}</span>
       </header>
       <dl className="kv">
@@ -69,7 +171,7 @@ function TargetCard({ t }: { t: TargetView }) {
       </dl>
       <div className="mini-tiles">
         <div>
-          <span>Requests</span>
+          <span>Requests since start</span>
           <strong>{num(t.traffic.requests)}</strong>
         </div>
         <div>
@@ -111,20 +213,28 @@ function TargetCard({ t }: { t: TargetView }) {
 }
 
 export function Targets() {
-  const targets = useTargets();
+  const [window, setWindow] = useChoice<StatsWindow>('window', WINDOWS, '5m');
+  const targets = useTargets(window);
   return (
     <section aria-labelledby="targets-h">
-      <h1 id="targets-h">Targets</h1>
+      <div className="view-head">
+        <h1 id="targets-h">Targets</h1>
+        <Segmented label="Window" options={WINDOWS} value={window} onChange={setWindow} />
+      </div>
       <QueryView query={targets}>
         {(data) =>
           data.targets.length === 0 ? (
             <Empty>No targets configured.</Empty>
           ) : (
+            <>
+            <TargetsTable data={data} />
+            <h2>Details</h2>
             <div className="cards">
               {data.targets.map((t) => (
                 <TargetCard key={t.name} t={t} />
               ))}
             </div>
+            </>
           )
         }
       </QueryView>

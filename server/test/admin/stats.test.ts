@@ -97,7 +97,7 @@ describe('Timeseries', () => {
 describe('TrafficStats windows', () => {
   const t0 = 1_700_000_000_000;
   it('the window figures cover only the window; rates divide by its length', () => {
-    const s = new TrafficStats(['t'], { callers: ['c', 'idle'], startedAt: t0 - 7_200_000 });
+    const s = new TrafficStats(['t'], { callers: ['c', 'idle'] });
     s.record(rec({ time: t0 - 30 * 60_000, status: 500, code: 'internal' }), t0 - 30 * 60_000);
     for (let i = 0; i < 6; i++) s.record(rec({ time: t0 - i * 1000, outputTokens: 10 }), t0);
     s.record(rec({ time: t0, status: 429, code: 'rate_limited' }), t0);
@@ -119,10 +119,11 @@ describe('TrafficStats windows', () => {
     assert.deepEqual(callers.map((c) => [c.caller, c.requests]), [['c', 9], ['idle', 0], [null, 0]]);
     assert.equal(callers[0]!.spark.reduce((a, b) => a + b, 0), 9);
   });
-  it('rates divide by the uptime while the gateway is younger than the window', () => {
-    const s = new TrafficStats([], { startedAt: t0 - 10_000 });
-    for (let i = 0; i < 20; i++) s.record(rec({ time: t0 }), t0);
-    assert.equal(s.window('1h', t0).requestsPerSecond, 2);
+  it('rates are averages over the whole window', () => {
+    const s = new TrafficStats([]);
+    for (let i = 0; i < 36; i++) s.record(rec({ time: t0 }), t0);
+    assert.equal(s.window('1h', t0).requestsPerSecond, 0.01);
+    assert.equal(s.window('1m', t0).requestsPerSecond, 0.6);
   });
   it('target health follows the last 5 minutes; unrouted requests keep the model asked for', () => {
     const s = new TrafficStats(['good', 'bad', 'meh', 'idle']);

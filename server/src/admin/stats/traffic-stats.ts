@@ -90,17 +90,15 @@ export class TrafficStats {
   private readonly unrouted = new TargetAggregate();
   private readonly callers = new Map<string, CallerAggregate>();
   private readonly anonymous = new CallerAggregate();
-  private readonly startedAt: number;
 
   constructor(
     targetNames: readonly string[],
-    options: { callers?: readonly string[]; maxClients?: number; recent?: number; startedAt?: number } = {},
+    options: { callers?: readonly string[]; maxClients?: number; recent?: number } = {},
   ) {
     for (const name of targetNames) this.targets.set(name, new TargetAggregate());
     for (const caller of options.callers ?? []) this.callers.set(caller, new CallerAggregate());
     this.clients = new ClientStats(options.maxClients);
     this.recent = new RecentRequests(options.recent ?? EXPLORER_CAPACITY);
-    this.startedAt = options.startedAt ?? Date.now();
   }
 
   record(r: RequestRecord, now = Date.now()): void {
@@ -159,15 +157,18 @@ export class TrafficStats {
     return (this.targets.get(name) ?? new TargetAggregate()).view();
   }
 
-  /** Seconds a rate divides by: the window, or less while the gateway is younger than it. */
-  private span(window: StatsWindow, now: number): number {
-    return Math.max(1, Math.min(WINDOW_SECONDS[window], (now - this.startedAt) / 1000));
+  /**
+   * Seconds a rate divides by: the whole window (the average rate over it, as
+   * Prometheus' rate() does), even while the gateway is younger than it.
+   */
+  private span(window: StatsWindow): number {
+    return WINDOW_SECONDS[window];
   }
 
   /** The Overview tiles over one window. */
   window(window: StatsWindow, now = Date.now()): WindowFigures {
     const a = this.timeseries.fine.sumLast(WINDOW_SECONDS[window], now);
-    const span = this.span(window, now);
+    const span = this.span(window);
     return {
       window,
       seconds: WINDOW_SECONDS[window],
@@ -190,7 +191,7 @@ export class TrafficStats {
   private row(ring: WindowRing | null, window: StatsWindow, now: number): { figures: WindowRowFigures; agg: Aggregate | null } {
     const seconds = WINDOW_SECONDS[window];
     const a = ring ? ring.sumLast(seconds, now) : null;
-    const span = this.span(window, now);
+    const span = this.span(window);
     const requests = a?.requests ?? 0;
     return {
       agg: a,
