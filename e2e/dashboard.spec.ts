@@ -1,8 +1,10 @@
 /**
  * The Admin Dashboard end to end: a real gateway process, a fake
- * OpenAI-compatible upstream, headless Chromium. Every response the browser
- * gets from the management listener is scanned for the configured secrets,
- * and every view is screenshotted to e2e/artifacts/.
+ * OpenAI-compatible upstream, headless Chromium. Mixed traffic comes from
+ * several client addresses (X-Forwarded-For from a trusted loopback proxy),
+ * two callers and unauthenticated clients. Every response the browser gets
+ * from the management listener is scanned for the configured secrets, and
+ * every view is screenshotted to e2e/artifacts/.
  */
 import { expect, test, type Page, type Response } from '@playwright/test';
 import { mkdir } from 'node:fs/promises';
@@ -15,6 +17,7 @@ const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts
 const SECRETS = {
   SIPP_E2E_ADMIN_PASSWORD: 'e2e-Admin-Pass-8c41f0',
   SIPP_E2E_TOKEN: 'e2e-bearer-token-5d2e9a71',
+  SIPP_E2E_BATCH_TOKEN: 'e2e-batch-token-0f77c2d4',
   SIPP_E2E_UPSTREAM_KEY: 'sk-e2e-upstream-key-77aa31',
 };
 
@@ -27,20 +30,36 @@ const scanned: Array<{ url: string; body: string; headers: string }> = [];
 const cspViolations: string[] = [];
 const pending: Array<Promise<void>> = [];
 
-async function chat(requestId?: string): Promise<{ status: number; body: any }> {
+interface ChatOptions {
+  requestId?: string;
+  client?: string;
+  token?: string | null;
+  model?: string;
+  content?: string;
+}
+
+async function chat(o: ChatOptions = {}): Promise<{ status: number; body: any }> {
+  const token = o.token === undefined ? SECRETS.SIPP_E2E_TOKEN : o.token;
   const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
     method: 'POST',
     headers: {
-      authorization: `Bearer ${SECRETS.SIPP_E2E_TOKEN}`,
       'content-type': 'application/json',
-      ...(requestId ? { 'x-request-id': requestId } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(o.requestId ? { 'x-request-id': o.requestId } : {}),
+      ...(o.client ? { 'x-forwarded-for': o.client } : {}),
     },
-    body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'hello' }] }),
+    body: JSON.stringify({ model: o.model ?? 'assistant', messages: [{ role: 'user', content: o.content ?? 'hello' }] }),
   });
   return { status: res.status, body: await res.json() };
 }
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const nav = () => page.getByRole('navigation', { name: 'Views' });
+const open = async (label: string) => {
+  await nav().getByRole('link', { name: label, exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: label })).toBeVisible();
+  await expect(page).toHaveTitle(`${label} · Sipp Gateway`);
+};
 
 test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
@@ -50,11 +69,17 @@ test.beforeAll(async ({ browser }) => {
 management_bind = "127.0.0.1:0"
 admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
 
-[security]
+[security.client_ip]
+source = "x_forwarded_for"
+trusted_proxy_cidrs = ["127.0.0.1/32"]
 
 [[tokens]]
 env = "SIPP_E2E_TOKEN"
 caller = "e2e-client"
+
+[[tokens]]
+env = "SIPP_E2E_BATCH_TOKEN"
+caller = "batch-client"
 
 [[targets]]
 name = "assistant"
@@ -66,7 +91,8 @@ timeout_seconds = 10
 `,
     SECRETS,
   );
-  page = await browser.newPage();
+  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  page = await context.newPage();
   page.on('response', (res: Response) => {
     if (!res.url().startsWith(gateway.managementUrl)) return;
     pending.push(
@@ -83,7 +109,7 @@ timeout_seconds = 10
 });
 
 test.afterAll(async () => {
-  await page?.close();
+  await page?.context().close();
   await gateway?.stop();
   await upstream?.close();
 });
@@ -91,104 +117,289 @@ test.afterAll(async () => {
 test('a wrong password is refused', async () => {
   await page.goto(`${gateway.managementUrl}/admin/`);
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page).toHaveTitle('Sign in · Sipp Gateway');
   await shot('01-login');
   await page.getByLabel('Admin password').fill('definitely-not-it');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('alert')).toHaveText('Wrong password.');
-  await expect(page.getByRole('navigation', { name: 'Views' })).toHaveCount(0);
-  await shot('02-login-refused');
+  await expect(nav()).toHaveCount(0);
 });
 
-test('login works and the Overview shows live traffic', async () => {
+test('the Overview shows current figures; the window and range selectors change the numbers', async () => {
   await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
+  await expect(page).toHaveTitle('Overview · Sipp Gateway');
   await expect(page.getByTestId('total-requests')).toHaveText('0');
 
-  for (let i = 0; i < 4; i++) expect((await chat(`e2e-request-${i}`)).status).toBe(200);
-  const unauth = await fetch(`${gateway.publicUrl}/v1/chat`, { method: 'POST', body: '{}' });
-  expect(unauth.status).toBe(401);
+  // Mixed traffic: 6 OK from three addresses and two callers, 2 upstream failures, 1 unauthenticated, 1 unknown model.
+  for (let i = 0; i < 3; i++) expect((await chat({ requestId: `e2e-ok-${i}`, client: '203.0.113.10' })).status).toBe(200);
+  for (let i = 0; i < 2; i++) expect((await chat({ requestId: `e2e-batch-${i}`, client: '198.51.100.20', token: SECRETS.SIPP_E2E_BATCH_TOKEN })).status).toBe(200);
+  expect((await chat({ requestId: 'e2e-local-0' })).status).toBe(200);
+  for (let i = 0; i < 2; i++) expect((await chat({ requestId: `e2e-fail-${i}`, client: '203.0.113.10', content: 'fail' })).status).toBeGreaterThanOrEqual(500);
+  expect((await chat({ requestId: 'e2e-unauth-0', client: '192.0.2.66', token: null })).status).toBe(401);
+  expect((await chat({ requestId: 'e2e-nomodel-0', client: '203.0.113.10', model: 'no-such-model' })).status).toBe(404);
 
-  // Auto-refresh picks the traffic up without a reload.
-  await expect(page.getByTestId('total-requests')).toHaveText('5', { timeout: 15_000 });
-  await expect(page.getByText('No traffic in the last 30 minutes')).toHaveCount(0, { timeout: 15_000 });
-  await shot('03-overview');
+  await expect(page.getByTestId('total-requests')).toHaveText('10', { timeout: 15_000 });
+  await expect(page.getByTestId('window-requests')).toHaveText('10 requests');
+  // 10 requests in 5 minutes: 0.03 req/s; 2 of 10 are 5xx, 2 of 10 are 4xx.
+  await expect(page.getByTestId('tile-rps')).toHaveText('0.03');
+  await expect(page.getByTestId('tile-5xx')).toHaveText('20%');
+  await expect(page.getByTestId('tile-4xx')).toHaveText('20%');
+  await expect(page.getByTestId('chart-requests').getByText('No traffic in this range')).toHaveCount(0, { timeout: 15_000 });
+  await shot('02-overview');
 
-  await page.setViewportSize({ width: 420, height: 900 });
-  await shot('04-overview-narrow');
-  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1m' }).click();
+  await expect(page).toHaveURL(/[?&]window=1m/);
+  await expect(page.getByTestId('tile-rps')).toHaveText('0.17');
+  await page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1h' }).click();
+  await expect(page.getByTestId('tile-rps')).toHaveText('<0.01');
+  await page.reload();
+  await expect(page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1h' })).toHaveAttribute('aria-pressed', 'true');
+
+  // Range: 10 s buckets at 15m, 1 min buckets at 6h — the per-second rate of the same requests changes.
+  const chart = page.getByTestId('chart-requests');
+  await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: '15m' }).click();
+  await chart.getByText('Numbers behind the chart').click();
+  const fineRows = chart.locator('details tbody tr');
+  await expect(fineRows.first()).toBeVisible();
+  const fineTotal = await sumColumn(fineRows);
+  expect(fineTotal).toBeCloseTo(10 / 10, 1);
+  await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: '6h' }).click();
+  await expect(page).toHaveURL(/[?&]range=6h/);
+  await expect.poll(async () => sumColumn(chart.locator('details tbody tr'))).toBeCloseTo(10 / 60, 1);
+
+  // Hover tooltip with exact values and time.
+  await chart.locator('.chart-plot').hover({ position: { x: 5, y: 40 } });
+  await expect(chart.getByTestId('chart-tooltip')).toContainText('req/s');
 });
 
-test('Traffic lists the client, its caller label and the recent requests', async () => {
-  await page.getByRole('link', { name: 'Traffic' }).click();
-  await expect(page).toHaveURL(/\/admin\/traffic$/);
-  const clients = page.getByTestId('clients-table');
-  await expect(clients).toContainText('127.0.0.1');
-  await expect(clients).toContainText('e2e-client');
-  const recent = page.getByTestId('recent-table');
-  await expect(recent).toContainText('e2e-request-3');
-  await expect(recent).toContainText('assistant');
-  await expect(recent).toContainText('401');
-  await shot('05-traffic');
+/** Sums the first value column of a chart's data table (rates are per second). */
+async function sumColumn(rows: ReturnType<Page['locator']>): Promise<number> {
+  const cells = await rows.locator('td:nth-child(2)').allTextContents();
+  return cells.reduce((a, t) => a + (t.startsWith('<') ? 0 : Number(t)), 0);
+}
+
+test('one click from an error spike opens the explorer filtered to it', async () => {
+  const errors = page.getByTestId('chart-errors');
+  await page.getByRole('group', { name: 'Time range' }).getByRole('button', { name: '15m' }).click();
+  await errors.getByText('Numbers behind the chart').click();
+  await errors.getByRole('button', { name: 'Open these errors' }).first().click();
+  await expect(page).toHaveURL(/\/admin\/requests\?.*status=5xx/);
+  await expect(page).toHaveTitle('Requests · Sipp Gateway');
+  const table = page.getByTestId('requests-table');
+  await expect(table).toContainText('e2e-fail-');
+  await expect(table).not.toContainText('e2e-ok-');
+  for (const status of await table.locator('tbody tr .pill').allTextContents()) expect(Number(status)).toBeGreaterThanOrEqual(500);
 });
 
-test('blocking a client in the Security view makes its next public request 403', async () => {
-  await page.getByRole('link', { name: 'Security' }).click();
-  await expect(page.getByRole('heading', { name: 'Blocklist' })).toBeVisible();
-  await expect(page.getByText('No blocked clients.')).toBeVisible();
+test('the explorer filters, searches, pauses and shows a request in detail', async () => {
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  const table = page.getByTestId('requests-table');
+  await expect(table.locator('tbody tr')).toHaveCount(10);
 
-  // Client-side validation of the rate-limit form (same schema as the server).
+  await page.getByLabel('Status').selectOption('4xx');
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+  await expect(table).toContainText('e2e-unauth-0');
+  await expect(table).toContainText('no-such-model');
+  await page.getByLabel('Status').selectOption('');
+
+  await page.getByLabel('Caller').fill('batch-client');
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+  await page.getByLabel('Caller').fill('');
+  await page.getByLabel('Client IP').fill('198.51.100.20');
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+  await page.getByLabel('Client IP').fill('');
+  await page.getByLabel('Error code').fill('authentication');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+  await page.getByLabel('Error code').fill('');
+  await page.getByLabel('Request id').fill('e2e-ok-');
+  await expect(table.locator('tbody tr')).toHaveCount(3);
+  await expect(page).toHaveURL(/q=e2e-ok-/);
+
+  // Pause: new traffic does not appear until resumed.
+  await page.getByLabel('Request id').fill('e2e-late');
+  await expect(page.getByText('No request matches.')).toBeVisible();
+  await page.getByRole('button', { name: 'Pause live updates' }).click();
+  expect((await chat({ requestId: 'e2e-late-0', client: '203.0.113.10' })).status).toBe(200);
+  await expect(page.getByTestId('explorer-count')).toContainText('paused');
+  await page.getByRole('button', { name: 'Resume live updates' }).click();
+  await expect(table).toContainText('e2e-late-0', { timeout: 15_000 });
+
+  await page.getByRole('button', { name: 'Details of e2e-late-0' }).click();
+  const detail = page.getByTestId('request-detail');
+  await expect(detail.getByTestId('detail-id')).toHaveText('e2e-late-0');
+  for (const text of ['API surface', 'sipp', 'Target asked for', 'assistant', 'Target served', 'e2e-client', '203.0.113.10', 'Upstream status', 'Time to first token', '7 / 2']) {
+    await expect(detail).toContainText(text);
+  }
+  await detail.getByRole('button', { name: 'Copy' }).click();
+  await expect(detail.getByRole('button', { name: 'Copied' })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe('e2e-late-0');
+  await shot('03-requests');
+
+  // Block from the explorer: confirmation first, then undo.
+  await detail.getByRole('button', { name: 'Block 203.0.113.10' }).click();
+  await expect(detail.getByText('Block 203.0.113.10?')).toBeVisible();
+  await detail.getByRole('button', { name: 'Confirm block' }).click();
+  await expect(detail.getByRole('button', { name: 'Undo' })).toBeVisible();
+  expect((await chat({ client: '203.0.113.10' })).status).toBe(403);
+  await detail.getByRole('button', { name: 'Undo' }).click();
+  await expect(detail.getByRole('button', { name: 'Block 203.0.113.10' })).toBeVisible();
+  expect((await chat({ client: '203.0.113.10' })).status).toBe(200);
+});
+
+test('Callers: per-caller table with sparklines; a count opens the explorer', async () => {
+  await open('Callers');
+  const table = page.getByTestId('callers-table');
+  await expect(table.locator('caption')).toBeVisible();
+  await expect(table.getByRole('rowheader', { name: 'e2e-client' })).toBeVisible();
+  await expect(table.getByRole('rowheader', { name: 'batch-client' })).toBeVisible();
+  await expect(table.getByRole('rowheader', { name: 'unauthenticated' })).toBeVisible();
+  await expect(table.locator('svg.spark')).toHaveCount(3);
+  await shot('04-callers');
+  await table.getByRole('button', { name: '2 server errors: open in the request explorer' }).click();
+  await expect(page).toHaveURL(/caller=e2e-client/);
+  await expect(page.getByTestId('requests-table').locator('tbody tr')).toHaveCount(2);
+});
+
+test('Targets: health, errors by class with top codes, the unrouted row; an error count opens the explorer', async () => {
+  await open('Targets');
+  const row = page.getByTestId('target-row-assistant');
+  await expect(row).toContainText(/ready|degraded|failing/);
+  await expect(row).toContainText('upstream');
+  const unrouted = page.getByTestId('target-row--');
+  await expect(unrouted).toContainText('no-such-model');
+  await expect(page.getByTestId('target-assistant')).toContainText('OpenAI-compatible');
+  await shot('05-targets');
+  await row.getByRole('button', { name: '2 server errors: open in the request explorer' }).click();
+  await expect(page).toHaveURL(/target=assistant/);
+  await expect(page).toHaveURL(/status=5xx/);
+  await expect(page.getByTestId('requests-table').locator('tbody tr')).toHaveCount(2);
+});
+
+test('Clients: block asks for confirmation and can be undone', async () => {
+  await open('Clients');
+  const table = page.getByTestId('clients-table');
+  await expect(table).toContainText('198.51.100.20');
+  await expect(table).toContainText('batch-client');
+  await table.getByRole('button', { name: 'Block 198.51.100.20' }).click();
+  await table.getByRole('button', { name: 'Cancel' }).click();
+  expect((await chat({ client: '198.51.100.20' })).status).toBe(200);
+  await table.getByRole('button', { name: 'Block 198.51.100.20' }).click();
+  await table.getByRole('button', { name: 'Confirm block' }).click();
+  await expect(table.getByRole('button', { name: 'Undo' })).toBeVisible();
+  expect((await chat({ client: '198.51.100.20' })).status).toBe(403);
+  await shot('06-clients');
+  await table.getByRole('button', { name: 'Undo' }).click();
+  await expect(table.getByRole('button', { name: 'Block 198.51.100.20' })).toBeVisible();
+  expect((await chat({ client: '198.51.100.20' })).status).toBe(200);
+});
+
+test('Security: a CIDR with expiry and note blocks the range; the audit log records every action', async () => {
+  await open('Security');
+  await expect(page.getByTestId('client-ip-source')).toContainText('x-forwarded-for');
+  await expect(page.getByTestId('client-ip-source')).toContainText('127.0.0.1/32');
+
   const burst = page.getByLabel('Burst');
   await burst.fill('0');
   await expect(page.getByText('must be > 0')).toBeVisible();
   await burst.fill('60');
 
-  await page.getByLabel('IP address to block').fill('127.0.0.1');
+  await page.getByLabel('Address or CIDR to block').fill('not-an-address');
+  await expect(page.getByText('Enter an IPv4/IPv6 address or a CIDR range')).toBeVisible();
+  await page.getByLabel('Address or CIDR to block').fill('203.0.113.99/24');
+  await page.getByLabel('Expires after').selectOption('3600');
+  await page.getByLabel('Note (optional)').fill('e2e scanner range');
   await page.getByRole('button', { name: 'Block', exact: true }).click();
-  await expect(page.getByTestId('blocklist')).toContainText('127.0.0.1');
-  await shot('06-security');
+  const list = page.getByTestId('blocklist');
+  await expect(list).toContainText('203.0.113.0/24');
+  await expect(list).toContainText('e2e scanner range');
+  await expect(list.locator('tbody tr').first()).not.toContainText('never');
+  expect((await chat({ client: '203.0.113.45' })).status).toBe(403);
+  expect((await chat({ client: '203.0.114.1' })).status).toBe(200);
 
-  const blocked = await chat('e2e-after-block');
-  expect(blocked.status).toBe(403);
-  expect(blocked.body.error.code).toBe('blocked');
+  const audit = page.getByTestId('audit-table');
+  await expect(audit).toContainText('blocklist.add');
+  await expect(audit).toContainText('203.0.113.0/24');
+  await expect(audit).toContainText('blocklist.remove');
+  await expect(audit).toContainText('login_failed');
+  await expect(audit.locator('tbody tr').first()).toContainText('127.0.0.1');
+  await shot('07-security');
 
-  await page.getByRole('button', { name: 'Unblock 127.0.0.1' }).click();
+  await page.getByRole('button', { name: 'Unblock 203.0.113.0/24' }).click();
   await expect(page.getByText('No blocked clients.')).toBeVisible();
-  expect((await chat('e2e-after-unblock')).status).toBe(200);
+  expect((await chat({ client: '203.0.113.45' })).status).toBe(200);
+  expect(gateway.logs.some((l) => l.includes('"action":"blocklist.add"') && l.includes('203.0.113.0/24'))).toBe(true);
 });
 
-test('Targets and Routes views', async () => {
-  await page.getByRole('link', { name: 'Targets' }).click();
-  const card = page.getByTestId('target-assistant');
-  await expect(card).toContainText('OpenAI-compatible');
-  await expect(card).toContainText('served-model');
-  await expect(card).toContainText(upstream.url);
-  await shot('07-targets');
-
-  await page.getByRole('link', { name: 'Routes' }).click();
+test('Configuration shows the effective settings by name and no secret value', async () => {
+  await open('Configuration');
+  await expect(page.getByTestId('config-tokens')).toContainText('SIPP_E2E_TOKEN');
+  await expect(page.getByTestId('config-tokens')).toContainText('batch-client');
+  await expect(page.getByTestId('config-targets')).toContainText('SIPP_E2E_UPSTREAM_KEY');
+  await expect(page.getByTestId('config-targets')).toContainText(upstream.url);
   await expect(page.getByTestId('routes-table')).toContainText('/v1/chat');
-  await expect(page.getByTestId('routes-table')).toContainText('/admin');
-  await shot('08-routes');
+  await expect(page.getByTestId('metrics-link')).toHaveAttribute('href', '/metrics');
+  const html = await page.content();
+  const text = await page.locator('body').innerText();
+  for (const [name, value] of Object.entries(SECRETS)) {
+    expect(html.includes(value), `${name} in the page`).toBe(false);
+    expect(text.includes(value), `${name} in the page text`).toBe(false);
+  }
+  await shot('08-config');
+});
 
-  // Deep link straight to a view (SPA fallback on the server).
-  await page.goto(`${gateway.managementUrl}/admin/security`);
-  await expect(page.getByRole('heading', { name: 'Security' })).toBeVisible();
+test('360 px: the navigation stays usable, nothing overflows; the skip link comes first', async () => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await open('Overview');
+  for (const label of ['Overview', 'Requests', 'Callers', 'Targets', 'Clients', 'Security', 'Configuration']) {
+    const link = nav().getByRole('link', { name: label, exact: true });
+    await link.scrollIntoViewIfNeeded();
+    await expect(link).toBeInViewport();
+  }
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  await nav().getByRole('link', { name: 'Security', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Security' })).toBeVisible();
+  await open('Overview');
+  await shot('09-overview-360px');
+  await page.reload();
+  await expect(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeVisible();
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
+  await expect(page.getByRole('link', { name: 'Skip to content' })).toBeInViewport();
+  await page.setViewportSize({ width: 1440, height: 900 });
+});
+
+test('an expired session returns to sign-in with a message', async () => {
+  await expect(page.getByTestId('liveness')).toHaveAttribute('data-tone', 'ok');
+  await expect(page.getByTestId('liveness')).toContainText(/Updated \d+ s ago/);
+  // The browser loses its session cookie, as when the session ends on the server.
+  await page.context().clearCookies();
+  await expect(page.getByText('Your session expired. Sign in again.')).toBeVisible({ timeout: 15_000 });
+  await shot('10-session-expired');
+  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
 });
 
 test('sign out returns to the login screen and ends the session', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
-  await page.reload();
-  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByText('Your session expired. Sign in again.')).toHaveCount(0);
   const api = await page.request.get(`${gateway.managementUrl}/admin/api/overview`);
   expect(api.status()).toBe(401);
-  await shot('09-signed-out');
+  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Overview' })).toBeVisible();
 });
 
 test('no management response carried a secret, and the CSP was never violated', async () => {
   await Promise.all(pending);
   expect(scanned.length).toBeGreaterThan(10);
-  expect(scanned.some((r) => r.url.includes('/assets/') && r.url.endsWith('.js'))).toBe(true);
+  const js = scanned.find((r) => r.url.includes('/assets/') && r.url.endsWith('.js'));
+  expect(js).toBeTruthy();
+  expect(js!.headers).toMatch(/"content-encoding":"br"/);
+  expect(js!.headers).toMatch(/"vary":"[^"]*accept-encoding/i);
   expect(scanned.some((r) => r.url.endsWith('/api/session'))).toBe(true);
   const leaks = scanned.flatMap((r) =>
     Object.entries(SECRETS)
@@ -199,4 +410,12 @@ test('no management response carried a secret, and the CSP was never violated', 
   const logLeaks = gateway.logs.filter((line) => Object.values(SECRETS).some((v) => line.includes(v)));
   expect(logLeaks).toEqual([]);
   expect(cspViolations).toEqual([]);
+});
+
+test('the liveness indicator turns red when the gateway stops', async () => {
+  await expect(page.getByTestId('liveness')).toHaveAttribute('data-tone', 'ok');
+  await gateway.stop();
+  await expect(page.getByTestId('liveness')).toHaveAttribute('data-tone', 'bad', { timeout: 40_000 });
+  await expect(page.getByTestId('liveness')).toContainText('Offline');
+  await shot('11-liveness-offline');
 });

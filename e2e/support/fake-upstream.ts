@@ -1,7 +1,8 @@
 /**
  * A minimal OpenAI-compatible upstream for the e2e run: answers
  * `POST /v1/chat/completions` (non-streaming) behind a bearer key, on
- * 127.0.0.1 with an ephemeral port.
+ * 127.0.0.1 with an ephemeral port. A user message of exactly "fail" gets a
+ * provider 500, so the dashboard has server errors to show.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +26,11 @@ export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; messages?: Array<{ content?: string }> };
+      if (body.messages?.at(-1)?.content === 'fail') {
+        res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"provider exploded"}}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           id: `chatcmpl-e2e-${++n}`,
