@@ -9,6 +9,7 @@ import { LatencyHistogram } from '../../src/admin/stats/latency-histogram.js';
 import { RecentRequests } from '../../src/admin/stats/recent-requests.js';
 import { parseRequestFilter } from '../../src/admin/stats/request-filter.js';
 import { Timeseries } from '../../src/admin/stats/timeseries.js';
+import { sampleOf } from '../../src/admin/stats/window-ring.js';
 import { TrafficStats } from '../../src/admin/stats/traffic-stats.js';
 
 let seq = 0;
@@ -59,10 +60,10 @@ describe('Timeseries', () => {
   const sum = (pts: Array<{ requests: number }>) => pts.reduce((a, p) => a + p.requests, 0);
   it('every range has its fixed number of buckets, oldest first, with per-second rates', () => {
     const ts = new Timeseries();
-    ts.record(rec({ time: t0 }), 5, 1, 2, t0);
-    ts.record(rec({ time: t0 + 1, status: 503, code: 'upstream' }), 15, 1, 2, t0);
-    ts.record(rec({ time: t0 + 2, status: 429, code: 'rate_limited' }), 1, 0, 0, t0);
-    ts.record(rec({ time: t0 + 3, status: 401, code: 'authentication' }), 1, 0, 0, t0);
+    ts.record(sampleOf(rec({ time: t0 }), 5, 1, 2), t0);
+    ts.record(sampleOf(rec({ time: t0 + 1, status: 503, code: 'upstream' }), 15, 1, 2), t0);
+    ts.record(sampleOf(rec({ time: t0 + 2, status: 429, code: 'rate_limited' }), 1, 0, 0), t0);
+    ts.record(sampleOf(rec({ time: t0 + 3, status: 401, code: 'authentication' }), 1, 0, 0), t0);
     for (const range of TIMESERIES_RANGES) {
       const snap = ts.snapshot(range, t0);
       assert.equal(snap.points.length, RANGE_GEOMETRY[range].buckets, range);
@@ -81,15 +82,15 @@ describe('Timeseries', () => {
   });
   it('the 1 h ring forgets after an hour, the 24 h ring keeps the day', () => {
     const ts = new Timeseries();
-    ts.record(rec({ time: t0 }), 5, 0, 0, t0);
+    ts.record(sampleOf(rec({ time: t0 }), 5, 0, 0), t0);
     const later = t0 + 2 * 3_600_000;
-    ts.record(rec({ time: later }), 5, 0, 0, later);
+    ts.record(sampleOf(rec({ time: later }), 5, 0, 0), later);
     assert.equal(sum(ts.snapshot('1h', later).points), 1);
     assert.equal(sum(ts.snapshot('6h', later).points), 2);
     assert.equal(sum(ts.snapshot('24h', later + 20 * 3_600_000).points), 2);
     assert.equal(sum(ts.snapshot('24h', t0 + 25 * 3_600_000).points), 1);
     // Records outside every ring are ignored.
-    ts.record(rec({ time: later - 30 * 3_600_000 }), 1, 0, 0, later);
+    ts.record(sampleOf(rec({ time: later - 30 * 3_600_000 }), 1, 0, 0), later);
     assert.equal(sum(ts.snapshot('24h', later).points), 2);
   });
 });

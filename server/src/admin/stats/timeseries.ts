@@ -5,8 +5,7 @@
  * merges five 1 min buckets per point.
  */
 import { RANGE_GEOMETRY, type TimeseriesPoint, type TimeseriesRange, type TimeseriesResponse } from '@sipp/shared';
-import type { RequestRecord } from '@sipp/shared';
-import { WindowRing, type Aggregate } from './window-ring.js';
+import { WindowRing, type Aggregate, type Sample } from './window-ring.js';
 
 const round = (v: number) => Math.round(v * 1000) / 1000;
 
@@ -37,9 +36,9 @@ export class Timeseries {
   /** 1 min × 1440: the last 24 hours. */
   readonly coarse = new WindowRing(60_000, 1440);
 
-  record(r: RequestRecord, durationMs: number, inputTokens: number, outputTokens: number, now: number): void {
-    this.fine.record(r, durationMs, inputTokens, outputTokens, now);
-    this.coarse.record(r, durationMs, inputTokens, outputTokens, now);
+  record(x: Sample, now: number): void {
+    this.fine.record(x, now);
+    this.coarse.record(x, now);
   }
 
   /** Every bucket of the range, oldest first (empty buckets included). */

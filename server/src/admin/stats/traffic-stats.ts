@@ -22,7 +22,7 @@ import { ClientStats } from './client-stats.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { RecentRequests } from './recent-requests.js';
 import { Timeseries } from './timeseries.js';
-import { WindowRing, type Aggregate } from './window-ring.js';
+import { WindowRing, sampleOf, type Aggregate } from './window-ring.js';
 
 /** Health looks at the last 5 minutes whatever window the table shows. */
 export const HEALTH_SECONDS = 300;
@@ -113,14 +113,15 @@ export class TrafficStats {
     else if (r.code === 'admission') this.admissionRejections++;
     this.inputTokens += input;
     this.outputTokens += output;
-    this.latency.observe(duration);
-    this.timeseries.record(r, duration, input, output, now);
+    const sample = sampleOf(r, duration, input, output);
+    this.latency.observeBucket(sample.latencyIdx, duration);
+    this.timeseries.record(sample, now);
     this.clients.record(r);
     this.recent.record(r);
 
     const caller = r.caller === null ? this.anonymous : this.callers.get(r.caller);
     if (caller) {
-      caller.ring.record(r, duration, input, output, now);
+      caller.ring.record(sample, now);
       if (caller.lastSeen === null || r.time > caller.lastSeen) caller.lastSeen = r.time;
     }
 
@@ -135,8 +136,8 @@ export class TrafficStats {
       t.inputTokens += input;
       t.outputTokens += output;
       t.lastRequestAt = r.time;
-      t.latency.observe(duration);
-      t.ring.record(r, duration, input, output, now);
+      t.latency.observeBucket(sample.latencyIdx, duration);
+      t.ring.record(sample, now);
     }
   }
 

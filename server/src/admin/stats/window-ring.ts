@@ -35,6 +35,40 @@ export function statusClassOf(status: number): 'ok' | 'client' | 'rate_limited' 
   return 'ok';
 }
 
+/** What the rings need from one request, derived once per request (not once per ring). */
+export interface Sample {
+  time: number;
+  durationMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** 0 ok, 1 client error, 2 rate limited, 3 server error. */
+  cls: number;
+  latencyIdx: number;
+  /** TTFT of a stream (ms) and its histogram bucket; -1 when none. */
+  ttftMs: number;
+  ttftIdx: number;
+  /** Index in CODE_NAMES; -1 without an error code. */
+  codeIdx: number;
+}
+
+const CLASS_INDEX = { ok: 0, client: 1, rate_limited: 2, server: 3 } as const;
+
+/** Derives the Sample of a finished request (durations and tokens already sanitized). */
+export function sampleOf(r: RequestRecord, durationMs: number, inputTokens: number, outputTokens: number): Sample {
+  const hasTtft = r.stream && r.ttftMs !== null && r.ttftMs >= 0;
+  return {
+    time: r.time,
+    durationMs,
+    inputTokens,
+    outputTokens,
+    cls: CLASS_INDEX[statusClassOf(r.status)],
+    latencyIdx: latencyBucket(durationMs),
+    ttftMs: hasTtft ? r.ttftMs! : -1,
+    ttftIdx: hasTtft ? latencyBucket(r.ttftMs!) : -1,
+    codeIdx: r.code === null ? -1 : (CODE_INDEX.get(r.code) ?? OTHER_CODE),
+  };
+}
+
 /** Sums over a run of buckets. */
 export class Aggregate {
   requests = 0;
@@ -93,9 +127,9 @@ export class WindowRing {
     this.codes = options.codes ? new Uint32Array(slots * CODE_NAMES.length) : null;
   }
 
-  /** Adds one finished request (durations/tokens already sanitized by the caller). */
-  record(r: RequestRecord, durationMs: number, inputTokens: number, outputTokens: number, now: number): void {
-    const b = Math.floor(r.time / this.bucketMs);
+  /** Adds one finished request. */
+  record(x: Sample, now: number): void {
+    const b = Math.floor(x.time / this.bucketMs);
     const current = Math.floor(now / this.bucketMs);
     // Ignore records outside the ring (clock skew, very late reports).
     if (b <= current - this.slots || b > current + 1) return;
@@ -104,20 +138,17 @@ export class WindowRing {
     const c = slot * FIELDS;
     const k = this.counters;
     k[c + REQUESTS]!++;
-    const cls = statusClassOf(r.status);
-    if (cls === 'client') k[c + CLIENT_ERRORS]!++;
-    else if (cls === 'rate_limited') k[c + RATE_LIMITED]!++;
-    else if (cls === 'server') k[c + SERVER_ERRORS]!++;
-    k[c + INPUT_TOKENS]! += inputTokens;
-    k[c + OUTPUT_TOKENS]! += outputTokens;
-    if (durationMs > k[c + MAX_LATENCY]!) k[c + MAX_LATENCY] = durationMs;
-    this.latency[slot * LATENCY_BUCKETS + latencyBucket(durationMs)]!++;
-    if (this.ttft && r.stream && r.ttftMs !== null && r.ttftMs >= 0) {
+    if (x.cls !== 0) k[c + x.cls]!++;
+    k[c + INPUT_TOKENS]! += x.inputTokens;
+    k[c + OUTPUT_TOKENS]! += x.outputTokens;
+    if (x.durationMs > k[c + MAX_LATENCY]!) k[c + MAX_LATENCY] = x.durationMs;
+    this.latency[slot * LATENCY_BUCKETS + x.latencyIdx]!++;
+    if (this.ttft && x.ttftIdx >= 0) {
       k[c + TTFT_COUNT]!++;
-      if (r.ttftMs > k[c + MAX_TTFT]!) k[c + MAX_TTFT] = r.ttftMs;
-      this.ttft[slot * LATENCY_BUCKETS + latencyBucket(r.ttftMs)]!++;
+      if (x.ttftMs > k[c + MAX_TTFT]!) k[c + MAX_TTFT] = x.ttftMs;
+      this.ttft[slot * LATENCY_BUCKETS + x.ttftIdx]!++;
     }
-    if (this.codes && r.code !== null) this.codes[slot * CODE_NAMES.length + (CODE_INDEX.get(r.code) ?? OTHER_CODE)]!++;
+    if (this.codes && x.codeIdx >= 0) this.codes[slot * CODE_NAMES.length + x.codeIdx]!++;
   }
 
   private reset(slot: number, b: number): void {
