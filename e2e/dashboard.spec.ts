@@ -370,6 +370,54 @@ test('360 px: the navigation stays usable, nothing overflows; the skip link come
   await page.setViewportSize({ width: 1440, height: 900 });
 });
 
+/** Lowest WCAG contrast ratio among the elements matching `selector` (backgrounds composited up the tree). */
+async function lowestContrast(selector: string): Promise<{ ratio: number; text: string }> {
+  return page.evaluate((sel) => {
+    const parse = (c: string) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return [0, 0, 0, 0];
+      const p = m[1]!.split(/[ ,/]+/).filter(Boolean).map(Number);
+      return [p[0]!, p[1]!, p[2]!, p[3] ?? 1];
+    };
+    const over = (top: number[], bottom: number[]) => [0, 1, 2].map((i) => top[i]! * top[3]! + bottom[i]! * (1 - top[3]!)).concat(1);
+    const lum = (c: number[]) => {
+      const ch = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * ch(c[0]!) + 0.7152 * ch(c[1]!) + 0.0722 * ch(c[2]!);
+    };
+    const backgroundOf = (el: Element | null): number[] => {
+      const layers: number[][] = [];
+      for (let e = el; e; e = e.parentElement) {
+        const bg = parse(getComputedStyle(e).backgroundColor);
+        if (bg[3]! > 0) layers.push(bg);
+        if (bg[3] === 1) break;
+      }
+      return layers.reduceRight((acc, layer) => over(layer, acc), [255, 255, 255, 1]);
+    };
+    let worst = { ratio: Infinity, text: '' };
+    for (const el of Array.from(document.querySelectorAll(sel))) {
+      const fg = over(parse(getComputedStyle(el).color), backgroundOf(el));
+      const a = lum(fg);
+      const b = lum(backgroundOf(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < worst.ratio) worst = { ratio, text: el.textContent ?? '' };
+    }
+    return worst;
+  }, selector);
+}
+
+test('status pills and small text meet WCAG AA contrast; tables have captions and header scopes', async () => {
+  for (const label of ['Requests', 'Targets', 'Security']) {
+    await open(label);
+    await expect(page.locator('table').first()).toBeVisible();
+    const worst = await lowestContrast('.pill, .small, .muted, .tile-hint, th, caption, .live strong, .live-age');
+    expect(worst.ratio, `${label}: "${worst.text}"`).toBeGreaterThanOrEqual(4.5);
+    for (const table of await page.locator('table').all()) {
+      await expect(table.locator('caption')).toHaveCount(1);
+      expect(await table.locator('thead th:not([scope="col"])').count()).toBe(0);
+    }
+  }
+});
+
 test('an expired session returns to sign-in with a message', async () => {
   await expect(page.getByTestId('liveness')).toHaveAttribute('data-tone', 'ok');
   await expect(page.getByTestId('liveness')).toContainText(/Updated \d+ s ago/);

@@ -38,6 +38,7 @@ function linear(max: number): Scale {
 }
 
 function logarithmic(min: number, max: number): Scale {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return linear(1);
   const lo = Math.floor(Math.log10(Math.max(min, 0.01)));
   const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(max, 0.01))));
   const y = (v: number) => H - ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * (H - 4) - 2;
@@ -94,7 +95,7 @@ export function Chart({
   const [hover, setHover] = useState<number | null>(null);
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const positive = all.filter((v) => v > 0);
-  const scale = log ? logarithmic(Math.min(...positive, Infinity) || 1, Math.max(...positive, 1)) : linear(Math.max(0, ...all));
+  const scale = log ? logarithmic(positive.length ? Math.min(...positive) : 1, positive.length ? Math.max(...positive) : 10) : linear(Math.max(0, ...all));
   const empty = all.every((v) => v === 0);
   const n = starts.length;
 
