@@ -416,6 +416,7 @@ test('status pills and small text meet WCAG AA contrast; tables have captions an
       expect(await table.locator('thead th:not([scope="col"])').count()).toBe(0);
     }
   }
+  await open('Overview');
 });
 
 test('an expired session returns to sign-in with a message', async () => {
