@@ -352,6 +352,18 @@ timeout_seconds = 5
     for (const secret of Object.values(env)) assert.ok(!r.text.includes(secret));
   });
 
+  it('drain and release are audited with the circuit before and after', async () => {
+    assert.equal((await admin.request('POST', '/api/targets/chat/drain')).status, 200);
+    assert.equal((await admin.request('DELETE', '/api/targets/chat/drain')).status, 200);
+    assert.equal((await admin.request('POST', '/api/targets/nope/drain')).status, 404);
+    const [released, drained] = (await admin.request('GET', '/api/audit')).body.entries;
+    assert.equal(drained.action, 'target.drain');
+    assert.deepEqual([drained.before.drained, drained.after.drained], [false, true]);
+    assert.equal(released.action, 'target.release');
+    assert.deepEqual([released.before.drained, released.after.drained], [true, false]);
+    assert.equal(released.after.target, 'chat');
+  });
+
   it('every admin response of this suite (API answers and errors) carried the security headers', () => {
     assert.ok(seen.length > 20);
     const bad = seen.flatMap((r) => missingSecurityHeaders(new Headers(JSON.parse(r.headers))).map((p) => `${r.status} ${r.url}: ${p}`));
