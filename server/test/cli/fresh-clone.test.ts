@@ -16,7 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,7 +26,7 @@ import { freePort, until } from '../support/wait.js';
 import { waitForStatus } from '../support/cli.js';
 import { portRefuses } from './ports.js';
 import { run, start, userEnv, type Started } from './processes.js';
-import { curlExamples, readmeShellBlock } from './readme.js';
+import { curlExamples, readmeCodeBlocks, readmeShellBlock } from './readme.js';
 
 const LONG = { timeout: 600_000 };
 const WHOLE = 900_000;
@@ -116,6 +116,17 @@ describe('fresh clone: install, start, configure as the README says', { timeout:
         assert.ok(got.output_tokens <= shown.output_tokens);
       }
       if (ex.body?.includes('"stream":true')) assert.equal(parseSse(text).at(-1)?.event, 'done');
+    }
+    // The SDK snippets, exactly as the README shows them, as ES modules run by node
+    // from the clone (where `npm ci` installed the official openai and @anthropic-ai/sdk packages).
+    const snippets = readmeCodeBlocks(repo, '### With the OpenAI or Anthropic SDK', 'ts');
+    assert.equal(snippets.length, 2, 'the README shows an OpenAI and an Anthropic snippet');
+    for (const [i, code] of snippets.entries()) {
+      const file = join(repo, `readme-snippet-${i}.mjs`);
+      writeFileSync(file, code.replaceAll('127.0.0.1:8080', `127.0.0.1:${pub}`));
+      const r = await run('node', [file], { cwd: repo, env: env() });
+      assert.equal(r.code, 0, `README SDK snippet ${i}:\n${code}\n${r.output}`);
+      assert.ok(r.output.trim().length > 0, `README SDK snippet ${i} printed nothing`);
     }
     npm.child.kill('SIGTERM');
     await portsFreed(pub, mgmt);

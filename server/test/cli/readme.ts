@@ -12,6 +12,17 @@ export function readmeShellBlock(repoRoot: string, heading: string): string[] {
   return m[1]!.replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() !== '');
 }
 
+/** Every ```<lang> block under the heading line `heading` (e.g. "### With the OpenAI or Anthropic SDK"), up to the next heading. */
+export function readmeCodeBlocks(repoRoot: string, heading: string, lang: string): string[] {
+  const text = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = text.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`README.md has no "${heading}" heading`);
+  const rest = text.slice(start + heading.length + 2);
+  const end = rest.search(/\n#{1,6} /);
+  const section = end < 0 ? rest : rest.slice(0, end);
+  return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+}
+
 export interface CurlExample {
   url: string;
   headers: Record<string, string>;
