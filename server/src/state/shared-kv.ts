@@ -12,8 +12,12 @@ export interface SharedKv {
   /** Sets with a time to live in ms. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   del(key: string): Promise<void>;
-  /** Adds 1 and returns the new count; the key expires `ttlMs` after its first increment. */
-  incr(key: string, ttlMs: number): Promise<number>;
+  /**
+   * Runs a Lua script atomically on the store (keys get the prefix). For
+   * read-modify-write rules that must hold across replicas, e.g. the login
+   * throttle's sliding window.
+   */
+  script(lua: string, keys: string[], args: Array<string | number>): Promise<unknown>;
   /** Remaining ms to live, or 0 when the key is absent. */
   ttl(key: string): Promise<number>;
   /**
@@ -37,11 +41,7 @@ export function createRedisKv(redis: Redis, prefix: string, countError: () => vo
     get: (key) => guard(() => redis.get(k(key))),
     set: (key, value, ttlMs) => guard(async () => void (await redis.set(k(key), value, 'PX', Math.max(1, Math.ceil(ttlMs))))),
     del: (key) => guard(async () => void (await redis.del(k(key)))),
-    incr: (key, ttlMs) =>
-      guard(async () => {
-        const res = await redis.multi().incr(k(key)).pexpire(k(key), Math.ceil(ttlMs), 'NX').exec();
-        return Number(res?.[0]?.[1] ?? 0);
-      }),
+    script: (lua, keys, args) => guard(() => redis.eval(lua, keys.length, ...keys.map(k), ...args)),
     ttl: (key) => guard(async () => Math.max(0, await redis.pttl(k(key)))),
     sharedSecret: (name, proposal) =>
       guard(async () => {
