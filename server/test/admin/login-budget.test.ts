@@ -5,12 +5,12 @@
  * the gateway test signs in from many loopback addresses (127.x.y.z) at once.
  */
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { LoginThrottle, type LockoutScope, type ThrottleOptions } from '../../src/admin/auth/login-throttle.js';
 import { SharedLoginThrottle } from '../../src/admin/auth/shared-login-throttle.js';
 import { createRedisKv } from '../../src/state/shared-kv.js';
+import { loginFrom } from '../support/login-from.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 
@@ -91,23 +91,6 @@ for (const [name, make] of implementations) {
       assert.equal(await t.refusal('other', 1), null);
       assert.equal(await t.refusal('one', 300_001), null, 'the client lockout ends');
     });
-  });
-}
-
-/** POST login from a given local (source) address; returns status and Retry-After. */
-function loginFrom(url: string, localAddress: string, password: string): Promise<{ status: number; retryAfter: string | undefined }> {
-  const u = new URL(`${url}/admin/api/session`);
-  const body = JSON.stringify({ password });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
   });
 }
 

@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { AdminClient, findSecrets, type Seen } from '../admin/admin-client.js';
 import { chatGatewayToml } from '../support/gateway.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { loginFrom } from '../support/login-from.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { until } from '../support/wait.js';
 import { metricValue, startReplica, type Replica } from './replicas.js';
@@ -156,6 +157,39 @@ describe('fleet: three replicas sharing one Redis', () => {
     await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, ip)) !== 403, 'the unblock on another replica', 1000)));
   });
 
+  test('a CIDR block with expiry and note through replica 1: refused on 2 and 3 within 1 s, listed there, gone everywhere once it expires (a resync does not bring it back)', async () => {
+    const a = admin(replicas[0]!);
+    await a.login(ADMIN_PASSWORD);
+    const inside = '10.0.6.77';
+    const outside = '10.0.7.1';
+    const note = 'scanner from the 10.0.6 range';
+    const added = await a.request('POST', '/api/security/blocklist', { json: { entry: '10.0.6.5/24', expires_in_seconds: 2, note } });
+    assert.equal(added.status, 200, added.text);
+    const mine = (await a.request('GET', '/api/security')).body.blocklist.find((e: { entry: string }) => e.entry === '10.0.6.0/24');
+    assert.equal(mine.note, note);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, inside)) === 403, 'the range block on another replica', 1000)));
+    for (const r of replicas.slice(1)) {
+      assert.notEqual(await chat(r, outside), 403, 'outside the range');
+      const listed = (await sameSession(a, r).request('GET', '/api/security')).body.blocklist;
+      assert.deepEqual(listed.find((e: { entry: string }) => e.entry === '10.0.6.0/24'), mine, 'same entry, note and expiry on every replica');
+    }
+    const listedAnywhere = async () => {
+      for (const r of replicas) if ((await sameSession(a, r).request('GET', '/api/security')).body.blocklist.some((e: { entry: string }) => e.entry === '10.0.6.0/24')) return true;
+      return false;
+    };
+    // The matcher drops it at its expiry, with no notice from the store.
+    const bound = mine.expiresAt - Date.now() + 1000;
+    await Promise.all(replicas.map((r) => until(async () => (await chat(r, inside)) !== 403, 'the range block to expire', bound)));
+    assert.equal(await listedAnywhere(), false);
+    // Any change makes every replica reload the stored controls, where the expired entry still lies.
+    assert.equal((await a.request('POST', '/api/security/blocklist', { json: { entry: '10.0.6.250', note: 'resync' } })).status, 200);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) === 403, 'the resync on another replica', 1000)));
+    for (const r of replicas) assert.notEqual(await chat(r, inside), 403, 'the expired range stays gone after a resync');
+    assert.equal(await listedAnywhere(), false);
+    assert.equal((await a.request('DELETE', '/api/security/blocklist/10.0.6.250')).status, 200);
+    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) !== 403, 'the unblock on another replica', 1000)));
+  });
+
   test('sign in on replica 1, act on replica 2 with its cookie and CSRF token, sign out on 3: the cookie is dead on 1', async () => {
     const one = admin(replicas[0]!);
     assert.equal((await one.login(ADMIN_PASSWORD)).status, 200);
@@ -188,7 +222,8 @@ describe('fleet: three replicas sharing one Redis', () => {
       const sec = (await sameSession(fresh, r).request('GET', '/api/security')).body;
       assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 300, burst: 20 }, 'rate limit overrides the TOML');
       assert.equal(sec.concurrency.limit, 7);
-      assert.deepEqual(sec.blocklist.map((b: { entry: string }) => b.entry), ['10.0.4.4']);
+      assert.deepEqual(sec.blocklist.map((b: { entry: string }) => b.entry), ['10.0.4.4'], 'the expired range block did not come back');
+      assert.notEqual(await chat(r, '10.0.6.77'), 403);
       assert.equal(await chat(r, '10.0.4.4'), 403);
       assert.equal(await drained(sameSession(fresh, r)), true, 'the drain survives the restart');
     }
@@ -288,6 +323,22 @@ describe('fleet: three replicas sharing one Redis', () => {
       assert.equal(locked.status, 429, 'locked out even with the right password');
       assert.ok(Number(locked.headers.get('retry-after')) > 0);
     }
+  });
+
+  test('failed sign-ins spread over three replicas spend one fleet-wide budget: then every replica answers 429 with Retry-After', async () => {
+    // A fresh key prefix: a budget no earlier test has spent (the default: 30 failures within a sliding minute).
+    const fleet = await Promise.all([0, 1, 2].map(() => startReplica(dir, fleetToml(upstream.url, { prefix: 'budget:' }), env)));
+    retired.push(...fleet);
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await loginFrom(fleet[i % 3]!.managementUrl, `127.30.${i}.1`, `guess-${i}`)).status);
+    // Each replica saw 10 failures from 10 addresses: neither a per-replica budget nor the per-client lockout trips.
+    assert.deepEqual(statuses, Array(30).fill(401));
+    for (const r of fleet) {
+      const locked = await loginFrom(r.managementUrl, '127.31.0.1', ADMIN_PASSWORD);
+      assert.equal(locked.status, 429, 'locked for everyone, the right password from a new address included');
+      assert.ok(Number(locked.retryAfter) > 0 && Number(locked.retryAfter) <= 300, `Retry-After ${locked.retryAfter}`);
+    }
+    assert.equal(fleet.map((r) => r.output()).join('\n').match(/admin login locked for everyone/g)?.length, 1, 'one replica reports the trip, once');
   });
 
   test('the Redis URL and password appear in no log line, metric, error or dashboard response', async () => {
