@@ -41,6 +41,18 @@ export function createFileControlsStore(path: string): ControlsStore {
   };
 }
 
+/** Deletes the blocklist hash's expired entries (KEYS[1]: the hash; ARGV[1]: now, epoch ms). */
+const DROP_EXPIRED_BLOCKS = `
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local ok, e = pcall(cjson.decode, all[i + 1])
+  if ok and type(e) == 'table' and type(e.expiresAt) == 'number' and e.expiresAt <= tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return 0
+`;
+
 export function createRedisControlsStore(redis: Redis, subscriber: Redis, prefix: string): ControlsStore {
   const controlsKey = `${prefix}controls`;
   const blocklistKey = `${prefix}blocklist`;
@@ -71,6 +83,8 @@ export function createRedisControlsStore(redis: Redis, subscriber: Redis, prefix
           m.hset(controlsKey, 'concurrency', JSON.stringify(change.limit));
           break;
         case 'block':
+          // Expired blocks are dropped as new ones come, so the hash does not grow with them.
+          m.eval(DROP_EXPIRED_BLOCKS, 1, blocklistKey, Date.now());
           m.hset(blocklistKey, change.entry.ip, JSON.stringify(change.entry));
           break;
         case 'unblock':

@@ -48,6 +48,7 @@ export interface LiveControls {
   drains?: () => Iterable<readonly [string, DrainSwitch]>;
 }
 
+/** Whether a stored entry still applies at `now` (expiry is checked on every load, not only by the matcher). */
 const live = (e: BlockEntry, now: number) => e.expiresAt === undefined || e.expiresAt === null || e.expiresAt > now;
 
 /** Replaces the live state with `doc`; fields the document lacks keep their current (TOML) value. */
@@ -80,8 +81,13 @@ export function applyControls(target: LiveControls, doc: ControlsDoc, now = Date
   if (key(wanted) !== key(target.blocklist.list())) target.blocklist.replaceAll(wanted);
 }
 
-/** Folds one change into a stored document (the file backend keeps the whole document). */
-export function foldChange(doc: ControlsDoc, change: ControlChange): ControlsDoc {
+/**
+ * Folds one change into a stored document (the file backend keeps the whole
+ * document). Expired blocklist entries are dropped on the way, so the stored
+ * document does not grow with blocks that no longer apply.
+ */
+export function foldChange(doc: ControlsDoc, change: ControlChange, now = Date.now()): ControlsDoc {
+  doc = { ...doc, blocklist: doc.blocklist.filter((e) => live(e, now)) };
   switch (change.kind) {
     case 'rate_limit':
       return { ...doc, rateLimit: { ...change.settings } };
@@ -131,6 +137,8 @@ export function parseControlsDoc(value: unknown): ControlsDoc {
     for (const [i, e] of (v.blocklist as unknown[]).entries()) {
       const entry = e as Record<string, unknown>;
       if (!entry || typeof entry.ip !== 'string' || typeof entry.addedAt !== 'number') fail(`blocklist[${i}] must be {ip: string, addedAt: number}`);
+      if (entry.expiresAt !== undefined && entry.expiresAt !== null && typeof entry.expiresAt !== 'number') fail(`blocklist[${i}].expiresAt must be null or epoch ms`);
+      if (entry.note !== undefined && entry.note !== null && typeof entry.note !== 'string') fail(`blocklist[${i}].note must be null or a string`);
       doc.blocklist.push(entry as BlockEntry);
     }
   }

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { AdminClient, findSecrets, type Seen } from '../admin/admin-client.js';
 import { chatGatewayToml } from '../support/gateway.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -186,6 +187,12 @@ describe('fleet: three replicas sharing one Redis', () => {
     await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) === 403, 'the resync on another replica', 1000)));
     for (const r of replicas) assert.notEqual(await chat(r, inside), 403, 'the expired range stays gone after a resync');
     assert.equal(await listedAnywhere(), false);
+    const store = new Redis(redis.url);
+    try {
+      assert.deepEqual(await store.hkeys('fleet:blocklist'), ['10.0.6.250'], 'the next block dropped the expired one from the store');
+    } finally {
+      store.disconnect();
+    }
     assert.equal((await a.request('DELETE', '/api/security/blocklist/10.0.6.250')).status, 200);
     await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) !== 403, 'the unblock on another replica', 1000)));
   });

@@ -118,9 +118,18 @@ describe('memory backend with a state file', () => {
     assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 30, burst: 4 } })).status, 200);
     assert.equal((await a.request('PUT', '/api/controls/concurrency', { json: { limit: 3 } })).status, 200);
     assert.equal((await a.request('POST', '/api/targets/chat/drain')).status, 200);
+    const range = { entry: '198.51.100.9/24', expires_in_seconds: 3600, note: 'abuse report 17' };
+    assert.equal((await a.request('POST', '/api/security/blocklist', { json: range })).status, 200);
+    const rangeEntry = gw.gateway.controls.blocklist.get('198.51.100.0/24');
+    assert.equal(rangeEntry?.note, 'abuse report 17');
+    // Last, a block that expires before the restart: the file still holds it, the load must drop it.
+    assert.equal((await a.request('POST', '/api/security/blocklist', { json: { entry: '127.0.0.0/8', expires_in_seconds: 1 } })).status, 200);
+    assert.equal(await blockedRequest(gw.publicUrl), 403);
+    await until(async () => (await blockedRequest(gw.publicUrl)) !== 403, 'the short block to expire', 3000);
     await gw.stop();
     const stored = JSON.parse(readFileSync(file, 'utf8'));
     assert.deepEqual(stored.rateLimit, { enabled: true, requestsPerMinute: 30, burst: 4 });
+    assert.ok(stored.blocklist.some((e: { ip: string }) => e.ip === '127.0.0.0/8'), 'the expired block is still in the file');
 
     gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
     try {
@@ -133,7 +142,13 @@ describe('memory backend with a state file', () => {
       const c = gw.gateway.controls;
       assert.deepEqual(c.rateLimiter.settings(), { enabled: true, requestsPerMinute: 30, burst: 4 });
       assert.equal(c.admission.limit, 3);
-      assert.deepEqual(c.blocklist.list().map((e) => e.entry), ['192.0.2.7']);
+      assert.deepEqual(
+        c.blocklist.list().sort((x, y) => x.entry.localeCompare(y.entry)),
+        [{ entry: '192.0.2.7', addedAt: c.blocklist.get('192.0.2.7')!.addedAt, expiresAt: null, note: null }, rangeEntry],
+        'the range keeps its expiry and note; the expired block stays gone',
+      );
+      assert.equal(c.blocklist.has('198.51.100.200'), true);
+      assert.notEqual(await blockedRequest(gw.publicUrl), 403);
       assert.equal(gw.gateway.router.breaker('chat')!.snapshot().drained, true);
     } finally {
       await gw.stop();
