@@ -2,18 +2,25 @@
  * A minimal OpenAI-compatible upstream for the e2e run: answers
  * `POST /v1/chat/completions` (non-streaming) behind a bearer key, on
  * 127.0.0.1 with an ephemeral port. A user message of exactly "fail" gets a
- * provider 500, so the dashboard has server errors to show.
+ * provider 500, so the dashboard has server errors to show; one of exactly
+ * "hold" is answered only when `releaseHeld()` is called, so a test can keep
+ * requests in flight.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeUpstream {
   url: string;
+  /** How many "hold" requests wait for their answer. */
+  held(): number;
+  /** Answers every held request. */
+  releaseHeld(): void;
   close(): Promise<void>;
 }
 
 export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
   let n = 0;
+  let held: Array<() => void> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -31,21 +38,29 @@ export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"provider exploded"}}');
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({
-          id: `chatcmpl-e2e-${++n}`,
-          object: 'chat.completion',
-          model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: 'Gateway ready' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 },
-        }),
-      );
+      const answer = () =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: `chatcmpl-e2e-${++n}`,
+            object: 'chat.completion',
+            model: body.model,
+            choices: [{ index: 0, message: { role: 'assistant', content: 'Gateway ready' }, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 },
+          }),
+        );
+      if (body.messages?.at(-1)?.content === 'hold') held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1`,
+    held: () => held.length,
+    releaseHeld() {
+      for (const answer of held) answer();
+      held = [];
+    },
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
