@@ -37,9 +37,14 @@ export async function startUpstream(): Promise<Child & { url: string; apiKey: st
   return { proc, url, apiKey, stop: stopper(proc) };
 }
 
-export async function startGatewayProcess(configPath: string, env: Record<string, string>, readyUrl: string): Promise<Child> {
+export async function startGatewayProcess(
+  configPath: string,
+  env: Record<string, string>,
+  readyUrl: string,
+  nodeArgs: readonly string[] = [],
+): Promise<Child> {
   const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
-  const proc = spawn(process.execPath, [cli, 'serve', '--config', configPath], {
+  const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', configPath], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -71,7 +76,8 @@ export function rssOf(pid: number): number {
  * `targetToml` is the `[[targets]]` table (plus any sub-tables); the bearer
  * token comes from `token`, further env (provider keys) from `env`.
  * BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
- * profiles the gateway process.
+ * profiles the gateway process: the flags go on its node command line
+ * (NODE_OPTIONS itself refuses --cpu-prof).
  */
 export async function startBenchGateway(
   targetToml: string,
@@ -92,7 +98,7 @@ env = "BENCH_TOKEN"
 caller = "bench"
 ${targetToml}`,
   );
-  const nodeOptions = process.env.BENCH_GATEWAY_NODE_OPTIONS;
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
   try {
     const child = await startGatewayProcess(
       configPath,
@@ -100,10 +106,10 @@ ${targetToml}`,
         BENCH_ADMIN: 'bench-admin-password',
         BENCH_TOKEN: token,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
         ...env,
       },
       `http://127.0.0.1:${mgmt}/readyz`,
+      nodeArgs,
     );
     return {
       proc: child.proc,
