@@ -11,14 +11,13 @@ import type { TextResult } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 import {
   dataFrame,
-  DONE_FRAME,
   extrasOf,
   openAIFinish,
   openAIUsage,
   responseId,
   samplingFields,
   samplingOptions,
-  streamedUsage,
+  streamEnd,
   unixSeconds,
 } from './common.js';
 import { openAIError } from './errors.js';
@@ -112,11 +111,7 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
         },
         null,
       ),
-    end(chunk, usage, outputTokens) {
-      let out = choice({}, openAIFinish(chunk.finishReason));
-      if (req.includeUsage) out += dataFrame(`${head},"choices":[],"usage":${JSON.stringify(streamedUsage(usage, outputTokens))}}`);
-      return out + DONE_FRAME;
-    },
+    end: (chunk, usage, outputTokens) => streamEnd(head, choice({}, openAIFinish(chunk.finishReason)), req.includeUsage, usage, outputTokens),
     error: (e) => dataFrame(JSON.stringify(openAIError(e))),
   };
 }

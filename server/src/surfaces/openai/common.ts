@@ -94,3 +94,13 @@ export function unixSeconds(): number {
 /** `data: <json>` frames (OpenAI streams use unnamed events). */
 export const dataFrame = (json: string): string => `data: ${json}\n\n`;
 export const DONE_FRAME = 'data: [DONE]\n\n';
+
+/**
+ * The end of an OpenAI stream: the finish chunk, then (with
+ * `stream_options.include_usage`) a chunk with empty `choices` and the usage,
+ * then `[DONE]`. `head` is the chunk's JSON without its closing brace.
+ */
+export function streamEnd(head: string, finishChunk: string, includeUsage: boolean, usage: Usage | undefined, outputTokens: number): string {
+  const usageChunk = includeUsage ? dataFrame(`${head},"choices":[],"usage":${JSON.stringify(streamedUsage(usage, outputTokens))}}`) : '';
+  return finishChunk + usageChunk + DONE_FRAME;
+}
