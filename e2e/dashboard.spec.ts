@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
 const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
@@ -65,30 +65,16 @@ test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
   upstream = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
   gateway = await startGatewayProcess(
-    `public_bind = "127.0.0.1:0"
-management_bind = "127.0.0.1:0"
-admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
-
-[security.client_ip]
-source = "x_forwarded_for"
-trusted_proxy_cidrs = ["127.0.0.1/32"]
-
-[[tokens]]
-env = "SIPP_E2E_TOKEN"
-caller = "e2e-client"
-
-[[tokens]]
+    e2eConfig(
+      `[[tokens]]
 env = "SIPP_E2E_BATCH_TOKEN"
 caller = "batch-client"
 
-[[targets]]
-name = "assistant"
-type = "openai_compatible"
-model = "served-model"
-base_url = "${upstream.url}"
-token_env = "SIPP_E2E_UPSTREAM_KEY"
-timeout_seconds = 10
-`,
+${upstreamTarget('assistant', upstream.url)}`,
+      `[security.client_ip]
+source = "x_forwarded_for"
+trusted_proxy_cidrs = ["127.0.0.1/32"]`,
+    ),
     SECRETS,
   );
   const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });

@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
 const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
@@ -46,29 +46,12 @@ test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
   upstream = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
   gateway = await startGatewayProcess(
-    `public_bind = "127.0.0.1:0"
-management_bind = "127.0.0.1:0"
-admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
-
-[security]
-
-[[tokens]]
-env = "SIPP_E2E_TOKEN"
-caller = "e2e-client"
-
-[[targets]]
-name = "assistant"
-type = "openai_compatible"
-model = "served-model"
-base_url = "${upstream.url}"
-token_env = "SIPP_E2E_UPSTREAM_KEY"
-timeout_seconds = 30
-
+    e2eConfig(`${upstreamTarget('assistant', upstream.url, 30)}
 # A short heartbeat: requests/s is measured between heartbeats.
 [state]
 heartbeat_seconds = 0.5
 replica_timeout_seconds = 2
-`,
+`),
     SECRETS,
   );
   page = await (await browser.newContext()).newPage();

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
+import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
 const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
@@ -40,42 +40,24 @@ async function ask(): Promise<{ status: number; target: string | null }> {
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-const target = (name: string, url: string) => `[[targets]]
-name = "${name}"
-type = "openai_compatible"
-model = "served-model"
-base_url = "${url}"
-token_env = "SIPP_E2E_UPSTREAM_KEY"
-timeout_seconds = 10
-`;
 
 test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
   primary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
   secondary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
   gateway = await startGatewayProcess(
-    `public_bind = "127.0.0.1:0"
-management_bind = "127.0.0.1:0"
-admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
-
-[security]
-
-[[tokens]]
-env = "SIPP_E2E_TOKEN"
-caller = "e2e-client"
-
-${target('primary', primary.url)}
+    e2eConfig(`${upstreamTarget('primary', primary.url)}
 [targets.circuit]
 failure_threshold = 3
 open_seconds = 30
 
-${target('secondary', secondary.url)}
+${upstreamTarget('secondary', secondary.url)}
 
 [[groups]]
 name = "assistant"
 strategy = "fallback"
 targets = ["primary", "secondary"]
-`,
+`),
     SECRETS,
   );
   page = await browser.newPage();

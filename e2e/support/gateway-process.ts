@@ -11,6 +11,37 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 export const CLI = join(ROOT, 'server/dist/src/cli.js');
 
+/**
+ * A gateway config for the e2e specs: ephemeral binds, the admin password env,
+ * `security` (default: an empty `[security]` table) and the e2e client's token,
+ * followed by `rest` (targets, groups, state...).
+ */
+export function e2eConfig(rest: string, security = '[security]'): string {
+  return `public_bind = "127.0.0.1:0"
+management_bind = "127.0.0.1:0"
+admin_password_env = "SIPP_E2E_ADMIN_PASSWORD"
+
+${security}
+
+[[tokens]]
+env = "SIPP_E2E_TOKEN"
+caller = "e2e-client"
+
+${rest}`;
+}
+
+/** An openai_compatible `[[targets]]` table on a fake upstream (test support/fake-upstream.ts). */
+export function upstreamTarget(name: string, url: string, timeoutSeconds = 10): string {
+  return `[[targets]]
+name = "${name}"
+type = "openai_compatible"
+model = "served-model"
+base_url = "${url}"
+token_env = "SIPP_E2E_UPSTREAM_KEY"
+timeout_seconds = ${timeoutSeconds}
+`;
+}
+
 export interface GatewayProcess {
   publicUrl: string;
   managementUrl: string;
