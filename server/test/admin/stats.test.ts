@@ -272,10 +272,12 @@ describe('LoginThrottle', () => {
 
 describe('MemorySessionStore', () => {
   it('expires entries and destroys on demand', async () => {
-    const s = new MemorySessionStore();
+    let now = 1_000;
+    const s = new MemorySessionStore(1_000, () => now);
     await s.set('k', { a: 1 }, 20);
+    now += 19;
     assert.deepEqual(await s.get('k'), { a: 1 });
-    await new Promise((r) => setTimeout(r, 40));
+    now += 1;
     assert.equal(await s.get('k'), undefined);
     await s.set('k2', { b: 2 }, 60_000);
     await s.destroy('k2');

@@ -10,12 +10,16 @@ interface Stored {
 
 export class MemorySessionStore {
   private readonly sessions = new Map<string, Stored>();
-  constructor(private readonly maxSessions = 1_000) {}
+  constructor(
+    private readonly maxSessions = 1_000,
+    /** The clock, in ms (default Date.now); injectable for tests. */
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async get(key: string): Promise<Record<string, unknown> | undefined> {
     const s = this.sessions.get(key);
     if (!s) return undefined;
-    if (s.expiresAt <= Date.now()) {
+    if (s.expiresAt <= this.now()) {
       this.sessions.delete(key);
       return undefined;
     }
@@ -31,14 +35,14 @@ export class MemorySessionStore {
         if (!oldest.done) this.sessions.delete(oldest.value);
       }
     }
-    this.sessions.set(key, { value: structuredClone(value), expiresAt: Date.now() + ttl });
+    this.sessions.set(key, { value: structuredClone(value), expiresAt: this.now() + ttl });
   }
 
   async destroy(key: string): Promise<void> {
     this.sessions.delete(key);
   }
 
-  sweep(now = Date.now()): void {
+  sweep(now = this.now()): void {
     for (const [k, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(k);
   }
 
