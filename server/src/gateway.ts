@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { createAdmin } from './admin/index.js';
 import { parseBind, type GatewayConfig } from './config/schema.js';
 import { readSecrets } from './config/secrets.js';
+import { MIN_SECRET_LENGTH } from './config/secret-policy.js';
 import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
@@ -272,8 +273,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 function redisSecrets(url: string): string[] {
   try {
     const u = new URL(url);
-    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);
+    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= MIN_SECRET_LENGTH);
   } catch {
-    return [url];
+    return [url].filter((v) => v.length >= MIN_SECRET_LENGTH);
   }
 }
