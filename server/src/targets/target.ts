@@ -5,6 +5,7 @@
 import type { FinishReason, Operation, Usage } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { IgnorableField } from './ignored.js';
 
 // ------------------------------------------------------------------ requests
 //
@@ -89,6 +90,12 @@ export interface CallContext {
    * group member can take the request). Providers ignore it.
    */
   noWait?: boolean;
+  /**
+   * Records a field the target ignored because it only tunes how a provider
+   * works and this target has no equivalent (docs/api.md#ignored-fields).
+   * Call it before the first chunk of a stream: the header goes out with it.
+   */
+  ignore?(field: IgnorableField): void;
 }
 
 export type TextRequest = TextInput & { options: GenerationOptions };

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CircuitState } from '@sipp/shared';
 import type { CircuitTransition } from '../routing/circuit-breaker.js';
 import type { AttemptOutcome, RoutingMetrics } from '../routing/router.js';
+import { IGNORABLE_FIELDS } from '../targets/ignored.js';
 import type { RequestObserver } from './observer.js';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -95,6 +96,14 @@ export function createMetrics(options: {
     registers: [registry],
   });
 
+  const ignoredFields = new Counter({
+    name: 'sipp_gateway_ignored_fields_total',
+    help: 'Hint-only request fields the gateway ignored because the target has no equivalent (docs/api.md#ignored-fields), by API surface and field.',
+    labelNames: ['api', 'field'],
+    registers: [registry],
+  });
+  const knownIgnorable = new Set<string>(IGNORABLE_FIELDS);
+
   type Children = { requests: Counter.Internal; errors: Counter.Internal; duration: Histogram.Internal<string> };
   const byApiOp = new Map<Api, Map<Operation, Children>>();
   for (const api of APIS) {
@@ -128,6 +137,7 @@ export function createMetrics(options: {
         if (r.code !== null) m.errors.inc();
         m.duration.observe(r.durationMs / 1000);
       }
+      if (r.ignored) for (const f of r.ignored) if (knownIgnorable.has(f)) ignoredFields.labels(r.api, f).inc();
       if (r.target) {
         const t = byTarget.get(r.target);
         if (t) {
