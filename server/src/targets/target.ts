@@ -62,6 +62,14 @@ export interface GenerationOptions {
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
   parallelToolCalls?: boolean;
+  /**
+   * How much the model should think before answering: Anthropic `thinking`
+   * (`budgetTokens`, or `adaptive`), OpenAI `reasoning_effort` / Responses
+   * `reasoning.effort` (`effort`). A hint: a target translates it to its own
+   * form where it has one and otherwise ignores it, naming `reasoning` or
+   * `thinking` in x-sipp-ignored (docs/api.md#ignored-fields).
+   */
+  reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high'; budgetTokens?: number; adaptive?: boolean };
   /** OpenAI `response_format` object (JSON mode / JSON schema), as the client sent it. */
   responseFormat?: Record<string, unknown>;
   /**
