@@ -24,7 +24,8 @@ import { checkEmbedCapabilities, checkTextCapabilities } from '../targets/capabi
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { InvalidFieldError } from './field-error.js';
-import type { RequestState } from './request-state.js';
+import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
+import { noteIgnored, type RequestState } from './request-state.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from './surface.js';
 import { callTarget } from './target-call.js';
@@ -76,6 +77,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     const body = parseJsonObject(await readBody(ctx.req, limit));
     const request = surface.parse(body);
     const call = request.call;
+    for (const field of request.ignored ?? []) noteIgnored(st, field);
 
     if (caller.allowed && !caller.allowed.has(request.model)) {
       throw new GatewayError('authorization', `this token may not use target "${request.model}"`);
@@ -109,9 +111,11 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       // each with a call context of its own; the response names the member
       // that served (x-sipp-target) but keeps the `model` the client asked for.
       const served = await deps.router.run(route, abort.signal, st, (target, o) =>
-        callTarget(target, call, request.stream, callContext(st.id, abort.signal, deps.log, o.noWait)),
+        callTarget(target, call, request.stream, callContext(st, abort.signal, deps.log, o.noWait)),
       );
       ctx.set(TARGET_HEADER, served.target.name);
+      const ignored = ignoredHeaderValue(st.ignored);
+      if (ignored) ctx.set(IGNORED_HEADER, ignored);
       const outcome = served.value;
       try {
         switch (outcome.kind) {
@@ -173,15 +177,16 @@ export function applyUsage(st: RequestState, usage: Usage | undefined): void {
 /** Response header naming the target that served (or last tried) the request. */
 export const TARGET_HEADER = 'x-sipp-target';
 
-function callContext(requestId: string, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
+function callContext(st: RequestState, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
   let child: Logger | undefined;
   return {
-    requestId,
+    requestId: st.id,
     signal,
     noWait,
     get log() {
-      child ??= log.child({ reqId: requestId });
+      child ??= log.child({ reqId: st.id });
       return child;
     },
+    ignore: (field) => noteIgnored(st, field),
   };
 }
