@@ -265,6 +265,8 @@ export const ConfigSchema = z
       )
       .default([]),
     management_allowed_hosts: z.array(allowedHost).default([]),
+    /** Let image URLs name private, loopback, link-local or metadata hosts (docs/configuration.md#top-level). */
+    allow_private_image_urls: z.boolean().default(false),
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),

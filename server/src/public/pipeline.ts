@@ -21,6 +21,7 @@ import type { Blocklist } from '../security/blocklist.js';
 import type { RateLimiter } from '../security/rate-limit.js';
 import type { Router } from '../routing/router.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../targets/capabilities.js';
+import { checkTextRequest } from '../targets/request-checks.js';
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { InvalidFieldError } from './field-error.js';
@@ -77,6 +78,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     const body = parseJsonObject(await readBody(ctx.req, limit));
     const request = surface.parse(body);
     const call = request.call;
+    // Mistakes any target would refuse (docs/api.md#client-mistakes-the-gateway-refuses): 400 before any attempt.
+    const mistake = call.operation === 'embed' ? null : checkTextRequest(call.text, { allowPrivateImageUrls: deps.config.allow_private_image_urls });
+    if (mistake) throw new InvalidFieldError(surface.field(mistake.field, request), mistake.message);
     for (const field of request.ignored ?? []) noteIgnored(st, field);
 
     if (caller.allowed && !caller.allowed.has(request.model)) {

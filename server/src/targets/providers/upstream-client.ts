@@ -22,10 +22,11 @@
  *
  * Error messages are fixed strings (plus the upstream status code): never
  * upstream headers, upstream bodies (they may echo a credential) or our own
- * request headers. A provider 429 becomes `429 upstream_rate_limited` with the
- * provider's wait as `Retry-After` (see upstream-status.ts); other 4xx and 5xx
- * are `upstream` (502) naming the status: the client did nothing wrong with
- * the gateway's API, the gateway's exchange with its provider failed. Every
+ * request headers, except the cleaned message of a provider's 400/413/422,
+ * which is the client's own mistake (see upstream-status.ts). A provider 429
+ * becomes `429 upstream_rate_limited` with the provider's wait as `Retry-After`;
+ * other 4xx and 5xx are `upstream` (502) naming the status: the client did
+ * nothing wrong with the gateway's API, the gateway's exchange with its provider failed. Every
  * error built here carries an UpstreamDetail (phase, status, wait).
  */
 import { Pool } from 'undici';
@@ -33,7 +34,25 @@ import type { Dispatcher } from 'undici';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseParser, type SseEvent } from './sse-parser.js';
-import { retryAfterMs, upstreamStatusError } from './upstream-status.js';
+import { isClientRejection, providerMessage, retryAfterMs, upstreamStatusError } from './upstream-status.js';
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** Up to `limit` bytes of a body as text; a longer body is cut (and its connection dropped). */
+async function readBounded(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      chunks.push(chunk.subarray(0, limit - size));
+      size += chunk.length;
+      if (size >= limit) break;
+    }
+  } catch {
+    // A broken error body leaves just the status to report.
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export interface UpstreamClientOptions {
   /** Provider base URL, possibly with a path prefix (`https://host/v1`). */
@@ -154,12 +173,14 @@ export class UpstreamClient {
 
   private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext): Promise<void> {
     if (res.statusCode >= 200 && res.statusCode < 300) return;
-    // Read (and discard) a bounded error body so the connection can be reused;
-    // its content is never logged or returned: it may echo a credential.
-    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    // Read a bounded error body so the connection can be reused. It is never
+    // logged; only a client rejection's cleaned message goes back (upstream-status.ts).
+    const message = isClientRejection(res.statusCode)
+      ? providerMessage(await readBounded(res.body, ERROR_BODY_LIMIT), Object.values(this.headers).flatMap((v) => [v, v.replace(/^bearer\s+/i, '')]))
+      : await res.body.dump({ limit: ERROR_BODY_LIMIT }).then(() => undefined, () => undefined);
     const wait = retryAfterMs(res.headers, Date.now());
     ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait }, 'upstream returned an error status');
-    throw upstreamStatusError(res.statusCode, wait);
+    throw upstreamStatusError(res.statusCode, wait, message);
   }
 
   private fault(ctx: CallContext, message: string): GatewayError {
