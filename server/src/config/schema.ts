@@ -6,6 +6,7 @@ import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
+import { DatabaseSchema } from './database.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
@@ -258,6 +259,7 @@ export const ConfigSchema = z
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
+    database: DatabaseSchema.optional(),
     routes: RoutesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
