@@ -12,6 +12,8 @@ import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
+import { pipelineModules } from './public/modules/index.js';
+import { composeStages } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
@@ -137,20 +139,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const inflight = new InFlight();
+  const publicLog = logging.component('sipp_gateway_server::public');
+  const modules = pipelineModules({
+    controls: { blocklist, rateLimiter, admission },
+    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    router,
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
+  });
   const publicApp = createPublicApp({
     config,
+    maxRequestBytes: config.max_request_bytes,
     targets,
     router,
-    blocklist,
-    rateLimiter,
-    admission,
-    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    stages: composeStages(modules, publicLog),
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
-    observers: [metrics, admin.observer, state.fleet.observer],
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
-    log: logging.component('sipp_gateway_server::public'),
+    log: publicLog,
   });
 
   const indexDoc = (): IndexDocument => ({
