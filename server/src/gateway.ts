@@ -21,6 +21,7 @@ import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
+import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
@@ -164,25 +165,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     capabilities: [...OPERATIONS],
     apis: [...APIS],
-    routes: {
-      public: {
-        query: config.routes.query,
-        chat: config.routes.chat,
-        embed: config.routes.embed,
-        openai_chat: config.routes.openai_chat,
-        openai_completions: config.routes.openai_completions,
-        openai_embeddings: config.routes.openai_embeddings,
-        openai_models: config.routes.openai_models,
-        anthropic_messages: config.routes.anthropic_messages,
-      },
-      management: {
-        index: config.routes.index,
-        health: config.routes.health,
-        readiness: config.routes.readiness,
-        metrics: config.routes.metrics,
-        admin: config.routes.admin,
-      },
-    },
+    routes: { public: pathsOf(PUBLIC_ROUTE_KEYS, config.routes), management: pathsOf(MANAGEMENT_ROUTE_KEYS, config.routes) },
     targets: [...targets.values()].map((t) => {
       const d = t.describe();
       return {
