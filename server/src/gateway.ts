@@ -13,7 +13,7 @@ import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
 import { pipelineModules } from './public/modules/index.js';
-import { composeStages } from './public/stages.js';
+import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
@@ -39,6 +39,8 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Clock, jitter and backoff sleep of the router (tests inject fakes). */
   routing?: RoutingClock;
+  /** Pipeline modules run after the registered ones (public/modules/index.ts) in each stage (tests, embedders). */
+  modules?: readonly PipelineModule[];
 }
 
 export interface RunningGateway {
@@ -146,7 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
-  });
+  }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,

@@ -7,6 +7,7 @@
  */
 import type { Api, Operation } from '@sipp/shared';
 import type { Context } from 'koa';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Route } from '../routing/router.js';
 import type { Caller } from '../security/bearer.js';
 import type { ParsedRequest, Surface } from './surface.js';
@@ -37,8 +38,14 @@ export class RequestContext {
   private readonly slots = new Map<Slot<unknown>, unknown>();
   private holds: Array<() => void> = [];
 
-  /** `state` is the bookkeeping that becomes the RequestRecord (request-state.ts). */
-  constructor(readonly state: RequestState) {}
+  /**
+   * `state` is the bookkeeping that becomes the RequestRecord (request-state.ts);
+   * `headers` are the request's (read-only; e.g. a tracer's `traceparent`).
+   */
+  constructor(
+    readonly state: RequestState,
+    readonly headers: IncomingHttpHeaders,
+  ) {}
 
   get id(): string {
     return this.state.id;
