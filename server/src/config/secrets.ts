@@ -55,7 +55,10 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     if (t.type === 'openai' || t.type === 'anthropic') read(t.api_key_env, `targets[${i}].api_key_env`);
     if (t.type === 'openai_compatible') read(t.token_env, `targets[${i}].token_env`);
   });
-  const redisProblem = config.state.backend === 'redis' ? shortRedisPassword(env[config.state.url_env]) : null;
+  if (config.database?.backend === 'postgres') {
+    read(config.database.url_env!, 'database.url_env', (url) => shortUrlPassword(url, ['postgres:', 'postgresql:'], 'PostgreSQL'));
+  }
+  const redisProblem = config.state.backend === 'redis' ? shortUrlPassword(env[config.state.url_env], ['redis:', 'rediss:'], 'Redis') : null;
   if (redisProblem) problems.push(`environment variable ${config.state.url_env} (state.url_env) ${redisProblem}`);
   if (problems.length === 1) throw new ConfigError(problems[0]!);
   if (problems.length > 1) throw new ConfigError(`${problems.length} secrets cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -79,14 +82,14 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
   };
 }
 
-/** A Redis URL whose password is shorter than the minimum (other URL problems are reported by the state store). */
-function shortRedisPassword(url: string | undefined): string | null {
+/** A URL of one of `protocols` whose password is shorter than the minimum (other URL problems are reported where the URL is used). */
+function shortUrlPassword(url: string | undefined, protocols: readonly string[], what: string): string | null {
   if (!url) return null;
   try {
     const u = new URL(url);
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return null;
+    if (!protocols.includes(u.protocol)) return null;
     const password = decodeURIComponent(u.password);
-    if (password && password.length < MIN_SECRET_LENGTH) return `holds a Redis password shorter than ${MIN_SECRET_LENGTH} characters (use a random one, e.g. openssl rand -hex 32)`;
+    if (password && password.length < MIN_SECRET_LENGTH) return `holds a ${what} password shorter than ${MIN_SECRET_LENGTH} characters (use a random one, e.g. openssl rand -hex 32)`;
   } catch {
     return null;
   }
