@@ -101,6 +101,8 @@ describe('configuration error messages', () => {
       ['admin_password_env = "ADMIN_PW"', 'admin_password_env = "%"', 'admin_password_env'],
       ['api_key_env = "OPENAI_KEY"', 'api_key_env = "%"', 'targets[0].api_key_env'],
       ['[security]', '[security]\n[state]\nbackend = "redis"\nurl_env = "%"', 'state.url_env'],
+      ['[security]', '[security]\n[database]\nbackend = "postgres"\nurl_env = "%"', 'database.url_env'],
+      ['[security]', '[security]\n[telemetry.traces]\nheaders_env = "%"', 'telemetry.traces.headers_env'],
     ];
     for (const value of pasted) {
       for (const [from, to, field] of fields) {

@@ -130,3 +130,29 @@ api_key_env = "K"
     assert.doesNotThrow(() => readSecrets(config, { ...env, R: 'redis://127.0.0.1:6379/0' }), 'no password: nothing to redact');
   });
 });
+
+describe('PostgreSQL password strength', () => {
+  const config = parseConfigText(`admin_password_env = "A"
+[security]
+[database]
+backend = "postgres"
+url_env = "P"
+[[tokens]]
+env = "T"
+caller = "c"
+[[targets]]
+name = "x"
+type = "openai"
+model = "m"
+api_key_env = "K"
+`);
+  const env = { A: 'admin-password-0123456789', T: 'token-value-0123456789', K: 'provider-key-0123456789' };
+
+  it('refuses a postgres:// URL whose password is shorter than 16 characters, and a missing one, without echoing it', () => {
+    const message = refusal(() => readSecrets(config, { ...env, P: 'postgres://sipp:Qz9pw@127.0.0.1:5432/sipp' }));
+    assert.match(message, /^environment variable P \(database\.url_env\) holds a PostgreSQL password shorter than 16 characters/);
+    assert.ok(!message.includes('Qz9pw'));
+    assert.match(refusal(() => readSecrets(config, env)), /^environment variable P \(database\.url_env\) is not set$/);
+    assert.doesNotThrow(() => readSecrets(config, { ...env, P: 'postgres://sipp:sixteen-chars-xy@127.0.0.1:5432/sipp' }));
+  });
+});
