@@ -24,6 +24,7 @@ import { checkEmbedCapabilities, checkTextCapabilities } from '../targets/capabi
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { InvalidFieldError } from './field-error.js';
+import { checkJsonDepth } from './json-depth.js';
 import type { RequestState } from './request-state.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from './surface.js';
@@ -74,6 +75,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     const caller = await admitCaller(deps, st, surface.credential(ctx.req.headers));
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
+    checkJsonDepth(body, deps.config.max_json_depth);
     const request = surface.parse(body);
     const call = request.call;
 

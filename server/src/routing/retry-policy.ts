@@ -39,6 +39,8 @@ export function failureKind(err: unknown): RetryOn | null {
       return 'timeout';
     case 'busy':
       return 'busy';
+    case 'protocol':
+      return null;
     case 'status': {
       const s = up.upstreamStatus ?? 0;
       if (s === 429) return '429';
