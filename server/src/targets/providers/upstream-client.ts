@@ -190,7 +190,7 @@ export class UpstreamClient {
     try {
       return JSON.stringify(body);
     } catch (err) {
-      throw this.localFault(ctx, err, 'connect');
+      throw this.localFault(ctx, err, 'build');
     }
   }
 
@@ -239,8 +239,11 @@ export class UpstreamClient {
   }
 
   /** A failure of the gateway's own making while building, sending or reading the exchange: never the target's. */
-  private localFault(ctx: CallContext, err: unknown, phase: Phase): GatewayError {
-    ctx.log.error({ target: this.targetName, phase, cause: describeError(err) }, 'failed to build or send the upstream request (gateway error, not counted against the target)');
+  private localFault(ctx: CallContext, err: unknown, stage: 'build' | 'send' | 'read'): GatewayError {
+    ctx.log.error(
+      { target: this.targetName, stage, cause: describeError(err) },
+      'failed to build, send or read the upstream request (gateway error, not counted against the target)',
+    );
     return new GatewayError('internal', 'internal error while calling the upstream');
   }
 
@@ -261,7 +264,7 @@ export class UpstreamClient {
       return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`, undefined, { phase: 'timeout' });
     }
     if (err instanceof GatewayError) return err;
-    if (!isTransportFault(err)) return this.localFault(ctx, err, phase);
+    if (!isTransportFault(err)) return this.localFault(ctx, err, phase === 'connect' ? 'send' : 'read');
     const code = (err as { code?: unknown } | null)?.code;
     ctx.log.warn(
       { target: this.targetName, phase, errorCode: typeof code === 'string' ? code : undefined, cause: describeError(err) },
