@@ -8,6 +8,7 @@
  *   status 429                                                              → "429"
  *   status 5xx                                                              → "5xx"
  *   busy (a local target's queue is full / no free sequence)                 → "busy"
+ *   protocol (an answer over the gateway's size bounds)                    → none
  * Anything else (400, 401/403 from the provider, 413, local execution errors,
  * client disconnects) is final and never retried.
  */
