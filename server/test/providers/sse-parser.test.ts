@@ -67,6 +67,16 @@ describe('SseParser', () => {
     assert.equal(p.scannedBytes, 6 + 512 * 4096 + 2);
   });
 
+  it('a 16 MiB line in 16,384 pieces completes (any per-piece re-join or re-scan would be ~10^11 byte operations)', () => {
+    // No wall-clock assertion: linear work finishes at once; quadratic work would not finish within the test timeout.
+    const p = new SseParser({ maxEventBytes: 32 * 1_048_576 });
+    const piece = enc.encode('y'.repeat(1024));
+    p.push(enc.encode('data: '));
+    for (let i = 0; i < 16_384; i++) p.push(piece);
+    const [event] = p.push(enc.encode('\n\n'));
+    assert.equal(event?.data.length, 16 * 1_048_576);
+  });
+
   it('refuses a line or event over maxEventBytes (bytes, not characters) as soon as it is crossed', () => {
     const p = new SseParser({ maxEventBytes: 64 });
     assert.deepEqual(p.push(enc.encode(`data: ${'a'.repeat(58)}\n\n`)), [{ event: 'message', data: 'a'.repeat(58) }], 'exactly 64 bytes is allowed');
