@@ -61,7 +61,7 @@ model = "m"
 base_url = "${openaiUrl}"
 token_env = "UPSTREAM_KEY"
 timeout_seconds = 60
-keepalive_timeout_seconds = 0.3
+keepalive_timeout_seconds = 1
 ${circuit}
 [[targets]]
 name = "claude"
@@ -79,7 +79,7 @@ model = "claude-test"
 api_key_env = "ANTHROPIC_KEY"
 base_url = "${anthropicUrl}"
 timeout_seconds = 60
-keepalive_timeout_seconds = 0.3
+keepalive_timeout_seconds = 1
 ${circuit}
 `;
 }
@@ -206,7 +206,7 @@ ${providerTargets(openai.url, anthropic.url)}`,
       assert.equal(r.status, 200);
       const frames = parseSse(r.text);
       assert.deepEqual(frames[0], { event: 'token', data: { text: 'Gate', sequence: 0 } });
-      assert.deepEqual(frames.at(-1), { event: 'error', data: { error: { code: 'upstream_timeout', message: 'upstream sent only keep-alives for 0.3 s' } } });
+      assert.deepEqual(frames.at(-1), { event: 'error', data: { error: { code: 'upstream_timeout', message: 'upstream sent only keep-alives for 1 s' } } });
     });
 
     it("Anthropic's ping events count as keep-alives too: 504 before any content", async () => {
@@ -214,7 +214,7 @@ ${providerTargets(openai.url, anthropic.url)}`,
       const r = await post('chat', chat('claudeping', { stream: true }));
       assert.equal(r.status, 504, r.text);
       assert.equal(r.body.error.code, 'upstream_timeout');
-      assert.equal(r.body.error.message, 'upstream sent only keep-alives for 0.3 s');
+      assert.equal(r.body.error.message, 'upstream sent only keep-alives for 1 s');
     });
   });
 
