@@ -243,8 +243,3 @@ export function toChatHistory(messages: readonly Message[]): { history: ChatHist
   if (!continuesToolTurn) history.push({ type: 'model', response: [] });
   return { history, continuesToolTurn };
 }
-
-/** Whether the conversation carries tool calls or tool results. */
-export function hasToolMessages(messages: readonly Message[]): boolean {
-  return messages.some((m) => m.role === 'tool' || (m.role === 'assistant' && (m.toolCalls?.length ?? 0) > 0));
-}
