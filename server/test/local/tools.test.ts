@@ -96,13 +96,21 @@ default_max_tokens = 64
   it('OpenAI: a forced named call returns that tool with arguments that parse and satisfy its schema, finite and streamed alike', async () => {
     const r = await openai.chat.completions.create(forced);
     const choice = r.choices[0]!;
-    assert.ok(['tool_calls', 'length'].includes(choice.finish_reason), choice.finish_reason);
+    // The demo model never ends a string by itself: the end of the budget closes the arguments, and says so.
+    assert.equal(choice.finish_reason, 'length');
     assert.equal(choice.message.tool_calls?.length, 1);
     const call = fnCall(choice.message.tool_calls![0]);
     assert.match(call.id, /^call_[A-Za-z0-9_-]{8,}$/);
     assert.equal(call.function.name, 'get_weather');
     assertArguments('get_weather', JSON.parse(call.function.arguments));
+    assert.match(call.function.arguments, /^\{.*\}$/s, 'nothing after the JSON (the grammar\'s end marker is not sent)');
     assert.ok(r.usage!.completion_tokens > 0 && r.usage!.completion_tokens <= 256, JSON.stringify(r.usage));
+
+    // Only the named tool can be called, also when it is not the one the model would pick.
+    const other = await openai.chat.completions.create({ ...forced, tool_choice: { type: 'function', function: { name: 'get_time' } } });
+    const timeCall = fnCall(other.choices[0]!.message.tool_calls?.[0]);
+    assert.equal(timeCall.function.name, 'get_time');
+    assertArguments('get_time', JSON.parse(timeCall.function.arguments));
 
     const stream = openai.chat.completions.stream(forced);
     const deltas: any[] = [];
@@ -122,6 +130,20 @@ default_max_tokens = 64
     assert.equal(streamed.function.name, 'get_weather');
     assert.equal(streamed.function.arguments, call.function.arguments, 'the same arguments at temperature 0');
     assert.equal(final.choices[0]!.finish_reason, choice.finish_reason);
+  });
+
+  it('OpenAI: a call the model ends by itself (no strings to run on) finishes with tool_calls', async () => {
+    const pick = {
+      name: 'pick',
+      description: 'Pick a unit and a count',
+      parameters: { type: 'object', properties: { unit: { type: 'string', enum: ['c', 'f'] }, n: { type: 'integer' } }, required: ['unit', 'n'] },
+    };
+    const r = await openai.chat.completions.create({ ...forced, tools: [openaiTool(pick as any)], tool_choice: { type: 'function', function: { name: 'pick' } } });
+    assert.equal(r.choices[0]!.finish_reason, 'tool_calls');
+    const call = fnCall(r.choices[0]!.message.tool_calls?.[0]);
+    const args = JSON.parse(call.function.arguments);
+    assert.ok(['c', 'f'].includes(args.unit) && Number.isInteger(args.n), call.function.arguments);
+    assert.ok(r.usage!.completion_tokens < 100, JSON.stringify(r.usage));
   });
 
   it('OpenAI: required makes the model call one of the tools, with arguments for that tool', async () => {
