@@ -11,7 +11,12 @@ import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { pino } from 'pino';
+import { planToolChat } from '../../src/targets/local/function-calling.js';
+import { acquireLlama } from '../../src/targets/local/llama-instance.js';
+import { resolveChatTemplate } from '../../src/targets/local/prompt.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { until } from '../support/wait.js';
 import { ensureDemoModel, tomlString } from './models.js';
 
 const TOKEN = 'tok-local-tools-0123456789';
@@ -175,6 +180,9 @@ default_max_tokens = 64
     const longer = { ...WEATHER, description: `${WEATHER.description}, in degrees of the given unit, for the next few days` };
     const described = await openai.chat.completions.create({ ...forced, tools: [openaiTool(longer), openaiTool(TIME)], tool_choice: 'auto', max_tokens: 1 });
     assert.ok(described.usage!.prompt_tokens > auto.usage!.prompt_tokens + 5, 'the description is in the prompt');
+    // A forced call's prompt lists every tool too (the call prefix is written after it).
+    const named = await openai.chat.completions.create({ ...forced, tool_choice: { type: 'function', function: { name: 'get_time' } }, max_tokens: 12 });
+    assert.equal(named.usage!.prompt_tokens, auto.usage!.prompt_tokens);
     // Default: auto.
     const unset = await openai.chat.completions.create({ model: 'demo', messages: ask, tools: forced.tools, max_tokens: 1, temperature: 0 });
     assert.equal(unset.usage!.prompt_tokens, auto.usage!.prompt_tokens);
@@ -230,6 +238,25 @@ default_max_tokens = 64
     assert.match(err.message, /no tool named "nope"/);
   });
 
+  it('a client that leaves in the middle of a streamed call frees the sequence; the next request is served', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`${gw.publicUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...forced, max_tokens: 1400, stream: true }),
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!seen.includes('"arguments":"{')) seen += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    const target = gw.gateway.targets.get('demo')!;
+    await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released', 30_000);
+    const next = await openai.chat.completions.create({ ...forced, max_tokens: 64 });
+    assert.equal(fnCall(next.choices[0]!.message.tool_calls?.[0]).function.name, 'get_weather');
+  });
+
   const anthropicForced = {
     model: 'demo',
     max_tokens: 256,
@@ -278,5 +305,32 @@ default_max_tokens = 64
     const final = await anthropic.messages.stream({ ...anthropicForced, messages, tool_choice: { type: 'none' }, max_tokens: 8 }).finalMessage();
     assert.equal(final.stop_reason, 'max_tokens');
     assert.equal(final.content[0]!.type, 'text');
+  });
+});
+
+describe('planToolChat (demo model)', () => {
+  it('maps parallel_tool_calls false to one call per turn and documents every tool for a named choice', async () => {
+    const lease = await acquireLlama('cpu', pino({ level: 'silent' }));
+    const model = await lease.llama.loadModel({ modelPath: ensureDemoModel(), gpuLayers: 0 });
+    try {
+      const chat = resolveChatTemplate(model);
+      const tools = [WEATHER, TIME];
+      const messages = [{ role: 'user' as const, content: 'hi' }];
+      assert.equal(planToolChat(model, chat, messages, tools, { type: 'auto' }, false).maxParallelCalls, 1);
+      assert.equal(planToolChat(model, chat, messages, tools, { type: 'auto' }, true).maxParallelCalls, undefined);
+      assert.equal(planToolChat(model, chat, messages, tools, undefined, undefined).forced, false);
+      const named = planToolChat(model, chat, messages, tools, { type: 'tool', name: 'get_weather' }, undefined);
+      assert.equal(named.forced, true);
+      assert.deepEqual(Object.keys(named.functions), ['get_weather']);
+      const state = named.wrapper.generateContextState({ chatHistory: named.history, availableFunctions: named.functions });
+      assert.equal(state.functionCall?.initiallyEngaged, true);
+      assert.deepEqual(state.functionCall?.disengageInitiallyEngaged, []);
+      const prompt = state.contextText.toString();
+      assert.ok(prompt.includes('get_weather') && prompt.includes('get_time'), 'both tools are documented');
+      assert.ok(named.closeReserve > 8 && named.closeReserve < 120, String(named.closeReserve));
+    } finally {
+      await model.dispose();
+      await lease.release();
+    }
   });
 });
