@@ -229,6 +229,20 @@ default_max_tokens = 64
     assert.throws(() => JSON.parse(call.function.arguments), 'truncated arguments');
   });
 
+  it('OpenAI: a conversation that does not fit the context with the tools is a 400 naming messages', async () => {
+    const plain = await openai.chat.completions.create({ model: 'demo', messages: ask, max_tokens: 1, temperature: 0 });
+    const withTools = await openai.chat.completions.create({ ...forced, tool_choice: 'auto', max_tokens: 1 });
+    const toolTokens = withTools.usage!.prompt_tokens - plain.usage!.prompt_tokens;
+    // Fits alone (with room to answer), not with the tools' documentation.
+    const filler = 'the '.repeat(2048 - plain.usage!.prompt_tokens - Math.floor(toolTokens / 2));
+    const long = [{ role: 'user' as const, content: `${filler}What is the weather in Paris?` }];
+    const alone = await openai.chat.completions.create({ model: 'demo', messages: long, max_tokens: 1, temperature: 0 });
+    assert.ok(alone.usage!.prompt_tokens < 2048);
+    const err: any = await openai.chat.completions.create({ ...forced, messages: long }).catch((e) => e);
+    assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+    assert.match(err.message, /messages: \d+ tokens \(with the tools\) do not fit the target's context of 2048 tokens/);
+  });
+
   it('OpenAI: a named tool_choice that names no tool is a 400 on tool_choice', async () => {
     const err: any = await openai.chat.completions
       .create({ ...forced, tool_choice: { type: 'function', function: { name: 'nope' } } })

@@ -41,6 +41,13 @@ import { LocalStats } from './stats.js';
 export const DEFAULT_TEMPERATURE = 0.8;
 export const DEFAULT_TOP_P = 0.95;
 
+/**
+ * Context tokens a request with tools keeps free beyond its prompt and answer:
+ * the call syntax the wrapper writes itself (not counted as generated), so that
+ * node-llama-cpp never has to shift the context (drop early messages) to go on.
+ */
+const TOOL_CALL_HEADROOM = 16;
+
 const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 'embed']);
 
 /** Text and function tools (docs/local-models.md#tools); no images, response formats or OpenAI-only fields. */
@@ -254,7 +261,7 @@ export class LocalTarget implements Target {
       throw this.failure(err, ctx);
     }
     const contextSize = r.loaded.context.contextSize;
-    if (plan.promptTokens >= contextSize) {
+    if (plan.promptTokens + TOOL_CALL_HEADROOM >= contextSize) {
       throw new GatewayError(
         'invalid_request',
         `messages: ${plan.promptTokens} tokens (with the tools) do not fit the target's context of ${contextSize} tokens`,
@@ -267,7 +274,7 @@ export class LocalTarget implements Target {
       seq,
       plan,
       {
-        maxTokens: o.maxTokens ?? this.config.runtime.default_max_tokens,
+        maxTokens: Math.min(o.maxTokens ?? this.config.runtime.default_max_tokens, contextSize - plan.promptTokens - TOOL_CALL_HEADROOM),
         temperature: o.temperature ?? DEFAULT_TEMPERATURE,
         topP: o.topP ?? DEFAULT_TOP_P,
         stop: o.stop ?? [],
