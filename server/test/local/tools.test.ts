@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { pino } from 'pino';
-import { planToolChat } from '../../src/targets/local/function-calling.js';
+import { ChatMLChatWrapper, LlamaText, Llama3_1ChatWrapper, SpecialTokensText } from 'node-llama-cpp';
+import { argumentsOfRawCall, planToolChat } from '../../src/targets/local/function-calling.js';
 import { acquireLlama } from '../../src/targets/local/llama-instance.js';
 import { resolveChatTemplate } from '../../src/targets/local/prompt.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -346,5 +347,17 @@ describe('planToolChat (demo model)', () => {
       await model.dispose();
       await lease.release();
     }
+  });
+});
+
+describe('argumentsOfRawCall', () => {
+  it("reads a finished call's arguments out of its raw text in the wrapper's syntax, multi-byte characters intact", () => {
+    const chatml = new ChatMLChatWrapper();
+    const args = '{"city": "Köln 日本", "n": 1}';
+    const raw = LlamaText(['||call: ', 'get_weather', new SpecialTokensText('('), args, new SpecialTokensText(')')]).toJSON();
+    assert.equal(argumentsOfRawCall(chatml, 'get_weather', raw), args);
+    const llama3 = new Llama3_1ChatWrapper();
+    assert.equal(argumentsOfRawCall(llama3, 'f', llama3.generateFunctionCall('f', { a: 'é' }).toJSON()), '{"a": "é"}');
+    assert.equal(argumentsOfRawCall(chatml, 'get_weather', LlamaText('no call here').toJSON()), undefined);
   });
 });

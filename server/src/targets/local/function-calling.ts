@@ -27,12 +27,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import {
   LlamaChat,
+  LlamaText,
   TokenBias,
   type ChatHistoryItem,
   type ChatModelFunctions,
   type ChatWrapper,
   type ChatWrapperGenerateContextStateOptions,
   type LlamaContextSequence,
+  type LlamaTextJSON,
   type GbnfJsonSchema,
   type LlamaModel,
   type Token,
@@ -243,6 +245,22 @@ class ChunkQueue<T, R> {
 
 const callId = (): string => `call_${randomBytes(12).toString('base64url')}`;
 
+/**
+ * The arguments text inside a finished call's raw text (`prefix name paramsPrefix ARGS suffix`
+ * in the wrapper's syntax), decoded from all its tokens at once; undefined when it does not
+ * have that shape.
+ */
+export function argumentsOfRawCall(wrapper: ChatWrapper, name: string, raw: LlamaTextJSON): string | undefined {
+  const call = wrapper.settings.functions.call;
+  const text = (t: unknown): string => LlamaText(t as LlamaText).toString().replaceAll('{{functionName}}', name);
+  const before = text(call.prefix) + name + text(call.paramsPrefix);
+  const after = text(call.suffix);
+  const full = LlamaText.fromJSON(raw).toString();
+  const start = full.indexOf(before);
+  if (start < 0 || !full.endsWith(after) || start + before.length > full.length - after.length) return undefined;
+  return full.slice(start + before.length, full.length - after.length).trim();
+}
+
 /** Trailing newlines of a params chunk are held back: the grammar ends arguments with four of them. */
 const TRAILING_NEWLINES = /\n+$/;
 
@@ -262,16 +280,27 @@ export async function* generateWithTools(
     queue.push(chunk);
   };
 
-  /** Calls by node-llama-cpp's callIndex: the arguments' trailing newlines not yet sent. */
-  const calls = new Map<number, { held: string }>();
+  /**
+   * Calls by node-llama-cpp's callIndex: `held` = trailing newlines not yet sent; `sent` = the
+   * arguments sent so far. Arguments are streamed as decoded token by token; once a piece holds
+   * a replacement character (a token carrying part of a multi-byte character), the rest of that
+   * call waits for the call to end and comes from decoding all its tokens at once, so non-ASCII
+   * arguments arrive intact (`lossy` then keeps the pieces, for a call that never ends).
+   */
+  const calls = new Map<number, { held: string; sent: string; lossy: string | null }>();
   /** Arguments being written now; the budget's end steered a call closed. */
   let inArguments = false;
   let steered = false;
   let completedCalls = 0;
-  const startCall = (index: number, name: string): { held: string } => {
+  const sendArguments = (index: number, call: { sent: string }, text: string): void => {
+    if (text === '') return;
+    call.sent += text;
+    push({ type: 'tool_call', index, arguments: text });
+  };
+  const startCall = (index: number, name: string): { held: string; sent: string; lossy: string | null } => {
     let call = calls.get(index);
     if (!call) {
-      call = { held: '' };
+      call = { held: '', sent: '', lossy: null };
       calls.set(index, call);
       push({ type: 'tool_call', index, id: callId(), name, arguments: '' });
     }
@@ -317,17 +346,26 @@ export async function* generateWithTools(
       onFunctionCallParamsChunk: ({ callIndex, functionName, paramsChunk, done }) => {
         const call = startCall(callIndex, functionName);
         inArguments = !done;
+        if (call.lossy === null && paramsChunk.includes('\uFFFD')) call.lossy = '';
+        if (call.lossy !== null) {
+          call.lossy += paramsChunk;
+          return;
+        }
         const text = call.held + paramsChunk;
         const out = done ? text.trimEnd() : text.replace(TRAILING_NEWLINES, '');
         call.held = done ? '' : text.slice(out.length);
-        if (out !== '') push({ type: 'tool_call', index: callIndex, arguments: out });
+        sendArguments(callIndex, call, out);
       },
-      onFunctionCall: ({ functionName, params }) => {
+      onFunctionCall: ({ functionName, params, raw }) => {
         const index = completedCalls++;
-        // A function without parameters streams no arguments: it is called with an empty object.
-        if (!calls.has(index)) {
-          startCall(index, functionName);
-          push({ type: 'tool_call', index, arguments: JSON.stringify(params ?? {}) });
+        const call = calls.get(index);
+        if (!call) {
+          // A function without parameters streams no arguments: it is called with an empty object.
+          sendArguments(index, startCall(index, functionName), argumentsOfRawCall(plan.wrapper, functionName, raw) || JSON.stringify(params ?? {}));
+        } else if (call.lossy !== null) {
+          const exact = argumentsOfRawCall(plan.wrapper, functionName, raw) ?? JSON.stringify(params);
+          sendArguments(index, call, exact.startsWith(call.sent) ? exact.slice(call.sent.length) : (call.held + call.lossy).trimEnd());
+          call.lossy = null;
         }
       },
     })
@@ -347,6 +385,10 @@ export async function* generateWithTools(
       yield next.item;
     }
     if (signal.aborted) throw signal.reason;
+    // A call cut off by the budget: what it wrote, as decoded.
+    for (const [index, call] of calls) {
+      if (call.lossy !== null) yield { type: 'tool_call', index, arguments: (call.held + call.lossy).replace(TRAILING_NEWLINES, '') };
+    }
     const meta = result.metadata;
     let finishReason: FinishReason = 'stop';
     let stopSequence: string | undefined;
