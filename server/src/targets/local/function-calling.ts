@@ -194,7 +194,8 @@ function closingBias(model: LlamaModel): TokenBias {
   const seen = new Set<Token>();
   const candidates = ['"', '}', ']', ',', '"}', '"]', '",', '},', '}]', ']}', '}}', '],', '"}}', '"]}'];
   for (const text of candidates) {
-    for (const tokens of [model.tokenize(text, false, 'trimLeadingSpace'), model.tokenize(text, false), model.tokenize(` ${text}`, false)]) {
+    const variants = [model.tokenize(text, false, 'trimLeadingSpace'), model.tokenize(text, false), model.tokenize(` ${text}`, false)];
+    for (const tokens of variants) {
       if (tokens.length !== 1 || seen.has(tokens[0]!)) continue;
       const token = tokens[0]!;
       const first = model.detokenize([token]).trimStart()[0];
@@ -361,10 +362,12 @@ export async function* generateWithTools(
         const call = calls.get(index);
         if (!call) {
           // A function without parameters streams no arguments: it is called with an empty object.
-          sendArguments(index, startCall(index, functionName), argumentsOfRawCall(plan.wrapper, functionName, raw) || JSON.stringify(params ?? {}));
+          const args = argumentsOfRawCall(plan.wrapper, functionName, raw) || JSON.stringify(params ?? {});
+          sendArguments(index, startCall(index, functionName), args);
         } else if (call.lossy !== null) {
           const exact = argumentsOfRawCall(plan.wrapper, functionName, raw) ?? JSON.stringify(params);
-          sendArguments(index, call, exact.startsWith(call.sent) ? exact.slice(call.sent.length) : (call.held + call.lossy).trimEnd());
+          const rest = exact.startsWith(call.sent) ? exact.slice(call.sent.length) : (call.held + call.lossy).trimEnd();
+          sendArguments(index, call, rest);
           call.lossy = null;
         }
       },

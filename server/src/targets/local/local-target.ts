@@ -274,7 +274,10 @@ export class LocalTarget implements Target {
       seq,
       plan,
       {
-        maxTokens: Math.min(o.maxTokens ?? this.config.runtime.default_max_tokens, contextSize - plan.promptTokens - TOOL_CALL_HEADROOM),
+        maxTokens: Math.min(
+          o.maxTokens ?? this.config.runtime.default_max_tokens,
+          contextSize - plan.promptTokens - TOOL_CALL_HEADROOM,
+        ),
         temperature: o.temperature ?? DEFAULT_TEMPERATURE,
         topP: o.topP ?? DEFAULT_TOP_P,
         stop: o.stop ?? [],

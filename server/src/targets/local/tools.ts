@@ -120,13 +120,16 @@ function convertObject(s: Json, depth: number): GbnfJsonSchema {
   const required = new Set(Array.isArray(s.required) ? s.required.filter((r): r is string => typeof r === 'string') : []);
   const converted: Record<string, GbnfJsonSchema> = {};
   for (const name of names) converted[name] = convert(props[name], depth + 1);
-  const additional =
-    s.additionalProperties === true ? true : isObject(s.additionalProperties) ? convert(s.additionalProperties, depth + 1) : undefined;
+  const additional = s.additionalProperties === true
+    ? true
+    : isObject(s.additionalProperties) ? convert(s.additionalProperties, depth + 1) : undefined;
 
   const variant = (keep: (name: string) => boolean): GbnfJsonSchema => {
     const properties: Record<string, GbnfJsonSchema> = {};
     for (const name of names) if (keep(name)) properties[name] = converted[name]!;
-    return additional === undefined ? { type: 'object', properties } : { type: 'object', properties, additionalProperties: additional };
+    return additional === undefined
+      ? { type: 'object', properties }
+      : { type: 'object', properties, additionalProperties: additional };
   };
   const optional = names.filter((n) => !required.has(n));
   if (optional.length === 0) return describe(variant(() => true), s);
@@ -202,12 +205,15 @@ function callParams(args: string, index: number, k: number): unknown {
 export function toChatHistory(messages: readonly Message[]): { history: ChatHistoryItem[]; continuesToolTurn: boolean } {
   const history: ChatHistoryItem[] = [];
   /** Calls of the open model response waiting for results, by id. */
-  let open: { item: { type: 'model'; response: ChatModelResponse['response'] }; calls: Map<string, ChatModelFunctionCall> } | null = null;
+  type ModelItem = { type: 'model'; response: ChatModelResponse['response'] };
+  let open: { item: ModelItem; calls: Map<string, ChatModelFunctionCall> } | null = null;
   let afterResults = false;
   messages.forEach((m, i) => {
     if (m.role === 'tool') {
       const call = open?.calls.get(m.toolCallId);
-      if (!call) throw new GatewayError('invalid_request', `messages.${i}: tool result for an unknown tool call id "${m.toolCallId}"`);
+      if (!call) {
+        throw new GatewayError('invalid_request', `messages.${i}: tool result for an unknown tool call id "${m.toolCallId}"`);
+      }
       call.result = resultValue(requireText(m.content, i, 'local'), m.isError);
       afterResults = true;
       return;
