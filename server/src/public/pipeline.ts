@@ -28,7 +28,8 @@ import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import { noteIgnored, type RequestState } from './request-state.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from './surface.js';
-import { callTarget } from './target-call.js';
+import { callTarget, type CallOutcome } from './target-call.js';
+import { forwardCall, forwardsTo, pipeForwarded, type ForwardOutcome } from './forward.js';
 
 export interface PipelineDeps {
   config: GatewayConfig;
@@ -75,17 +76,30 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     const caller = await admitCaller(deps, st, surface.credential(ctx.req.headers));
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
-    const request = surface.parse(body);
-    const call = request.call;
-    for (const field of request.ignored ?? []) noteIgnored(st, field);
+    // A surface with a wire API parses leniently: members that speak it take
+    // the body as sent, so only the others need the internal request.
+    const wire = surface.wire;
+    let request: P | null = null;
+    let parseError: unknown = null;
+    if (wire) {
+      try {
+        request = surface.parse(body);
+      } catch (err) {
+        parseError = err;
+      }
+    } else request = surface.parse(body);
+    const asked = request ?? basicsOr(wire!, body, parseError);
 
-    if (caller.allowed && !caller.allowed.has(request.model)) {
-      throw new GatewayError('authorization', `this token may not use target "${request.model}"`);
+    if (caller.allowed && !caller.allowed.has(asked.model)) {
+      throw new GatewayError('authorization', `this token may not use target "${asked.model}"`);
     }
-    st.model = request.model;
+    st.model = asked.model;
     // Members that cannot honour the request (a field their type refuses) are
     // skipped; when none can, the first refusal is the answer (400 naming the field).
-    const route = deps.router.resolve(request.model, call.operation, (target) => {
+    const route = deps.router.resolve(asked.model, surface.operation, (target) => {
+      if (forwardsTo(target, wire?.api)) return null;
+      if (!request) return parseError as Error;
+      const call = request.call;
       const issue =
         call.operation === 'embed'
           ? checkEmbedCapabilities(call.embed, target.capabilities, target)
@@ -110,26 +124,39 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       // The router runs the one target-call seam per attempt (retry, fallback),
       // each with a call context of its own; the response names the member
       // that served (x-sipp-target) but keeps the `model` the client asked for.
-      const served = await deps.router.run(route, abort.signal, st, (target, o) =>
-        callTarget(target, call, request.stream, callContext(st, abort.signal, deps.log, o.noWait)),
-      );
+      const served = await deps.router.run(route, abort.signal, st, (target, o): Promise<CallOutcome | ForwardOutcome> => {
+        const cc = callContext(st, abort.signal, deps.log, o.noWait);
+        if (forwardsTo(target, wire?.api)) {
+          return forwardCall(target, { api: wire!.api, body, headers: ctx.req.headers, stream: asked.stream, model: asked.model }, cc);
+        }
+        for (const field of request!.ignored ?? []) noteIgnored(st, field);
+        return callTarget(target, request!.call, request!.stream, cc);
+      });
       ctx.set(TARGET_HEADER, served.target.name);
       const ignored = ignoredHeaderValue(st.ignored);
       if (ignored) ctx.set(IGNORED_HEADER, ignored);
       const outcome = served.value;
       try {
         switch (outcome.kind) {
+          case 'forward-json':
+            applyUsage(st, outcome.result.usage);
+            ctx.body = outcome.result.body;
+            break;
+          case 'forward-stream':
+            st.stream = true;
+            await pipeForwarded(ctx, st, wire!.api, outcome, release);
+            break;
           case 'embed':
             applyUsage(st, outcome.result.usage);
-            ctx.body = surface.renderEmbed(request, request.model, outcome.result);
+            ctx.body = surface.renderEmbed(request!, asked.model, outcome.result);
             break;
           case 'text':
             applyUsage(st, outcome.result.usage);
-            ctx.body = surface.renderText(request, request.model, outcome.result);
+            ctx.body = surface.renderText(request!, asked.model, outcome.result);
             break;
           case 'stream':
             st.stream = true;
-            await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, release);
+            await pipeStream(ctx, st, outcome, surface.openStream(request!, asked.model, st.id), outcome.callCtx, release);
             break;
         }
       } finally {
@@ -147,6 +174,15 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       release();
     }
   };
+}
+
+/** A surface's `basics` (model, stream) when its full parse failed; the parse error when even those are missing. */
+function basicsOr(wire: NonNullable<Surface['wire']>, body: Record<string, unknown>, parseError: unknown): { model: string; stream: boolean } {
+  try {
+    return wire.basics(body);
+  } catch {
+    throw parseError;
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Api, Operation, Usage } from '@sipp/shared';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
 import type { IgnorableField } from '../targets/ignored.js';
-import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../targets/target.js';
+import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult, WireApi } from '../targets/target.js';
 
 export type TargetCall =
   | { operation: 'query' | 'chat'; text: TextRequest }
@@ -44,6 +44,12 @@ export interface StreamRenderer {
 export interface Surface<P extends ParsedRequest = ParsedRequest> {
   readonly api: Api;
   readonly operation: Operation;
+  /**
+   * The provider API this surface speaks, when a provider target can take it
+   * natively (docs/api.md#pass-through): such members get the client's body
+   * as sent, and `basics` is all the gateway reads of it (`model`, `stream`).
+   */
+  readonly wire?: { api: WireApi; basics(body: Record<string, unknown>): { model: string; stream: boolean } };
   /** The presented credential as an `Authorization` value (`Bearer …`), if any. */
   credential(headers: IncomingHttpHeaders): string | undefined;
   /** Validates the body; throws InvalidFieldError / GatewayError naming the field. */

@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { ParsedRequest, StreamRenderer, Surface } from '../../public/surface.js';
 import type { TextResult, ToolCall } from '../../targets/target.js';
+import { wireBasics } from '../fields.js';
 import { anthropicError } from './errors.js';
 import { anthropicField, parseMessagesRequest, type MessagePath } from './request.js';
 
@@ -128,6 +129,7 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
 export const anthropicMessagesSurface: Surface<AnthropicRequest> = {
   api: 'anthropic',
   operation: 'chat',
+  wire: { api: 'anthropic_messages', basics: wireBasics },
   credential,
   parse(body) {
     const p = parseMessagesRequest(body);

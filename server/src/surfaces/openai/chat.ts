@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { InvalidFieldError } from '../../public/field-error.js';
 import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
 import type { TextResult } from '../../targets/target.js';
-import { failOn } from '../fields.js';
+import { failOn, wireBasics } from '../fields.js';
 import {
   dataFrame,
   extrasOf,
@@ -119,6 +119,7 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
 export const openAIChatSurface: Surface<OpenAIChatRequest> = {
   api: 'openai',
   operation: 'chat',
+  wire: { api: 'openai_chat', basics: wireBasics },
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,

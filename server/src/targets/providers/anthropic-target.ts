@@ -6,10 +6,12 @@ import { UpstreamClient } from './upstream-client.js';
 
 /** An `anthropic` target: the Messages API with `x-api-key` and `anthropic-version`; no embeddings. */
 export function createAnthropicTarget(config: AnthropicTargetConfig, deps: TargetDeps): ProviderTarget {
+  const key = deps.secret(config.api_key_env);
   const client = new UpstreamClient({
     baseUrl: config.base_url,
     timeoutMs: config.timeout_seconds * 1000,
-    headers: { 'x-api-key': deps.secret(config.api_key_env), 'anthropic-version': config.version },
+    headers: { 'x-api-key': key, 'anthropic-version': config.version },
+    credentialHeaders: ['x-api-key'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
   });
@@ -26,6 +28,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
       readText: readMessage,
       streamReader: () => new AnthropicStreamReader(),
     },
+    native: { paths: { anthropic_messages: '/v1/messages' }, secrets: [key] },
     capabilities: {
       temperature: { min: 0, max: 1 },
       maxStop: null,

@@ -11,6 +11,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
     baseUrl: config.base_url,
     timeoutMs: config.timeout_seconds * 1000,
     headers: { authorization: `Bearer ${secret}` },
+    credentialHeaders: ['authorization'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
   });
@@ -28,6 +29,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       streamReader: () => new OpenAIStreamReader(),
       embed: { path: client.path('/embeddings'), body: (req) => embeddingBody(model, req), read: readEmbedding },
     },
+    native: { paths: { openai_chat: '/chat/completions' }, secrets: [secret] },
     capabilities: {
       temperature: { min: 0, max: 2 },
       // OpenAI takes at most 4 stop sequences; compatible servers vary, so only the gateway's own limit applies.
