@@ -130,6 +130,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           return forwardCall(target, { api: wire!.api, body, headers: ctx.req.headers, stream: asked.stream, model: asked.model }, cc);
         }
         for (const field of request!.ignored ?? []) noteIgnored(st, field);
+        for (const h of wire?.hintHeaders ?? []) if (ctx.req.headers[h] !== undefined) noteIgnored(st, h);
         return callTarget(target, request!.call, request!.stream, cc);
       });
       ctx.set(TARGET_HEADER, served.target.name);

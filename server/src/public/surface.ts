@@ -49,7 +49,12 @@ export interface Surface<P extends ParsedRequest = ParsedRequest> {
    * natively (docs/api.md#pass-through): such members get the client's body
    * as sent, and `basics` is all the gateway reads of it (`model`, `stream`).
    */
-  readonly wire?: { api: WireApi; basics(body: Record<string, unknown>): { model: string; stream: boolean } };
+  readonly wire?: {
+    api: WireApi;
+    basics(body: Record<string, unknown>): { model: string; stream: boolean };
+    /** Request headers that only tune the provider: named in x-sipp-ignored when the request is translated. */
+    hintHeaders?: readonly IgnorableField[];
+  };
   /** The presented credential as an `Authorization` value (`Bearer …`), if any. */
   credential(headers: IncomingHttpHeaders): string | undefined;
   /** Validates the body; throws InvalidFieldError / GatewayError naming the field. */

@@ -70,7 +70,13 @@ export interface GenerationOptions {
    * form where it has one and otherwise ignores it, naming `reasoning` or
    * `thinking` in x-sipp-ignored (docs/api.md#ignored-fields).
    */
-  reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high'; budgetTokens?: number; adaptive?: boolean };
+  reasoning?: {
+    effort?: 'minimal' | 'low' | 'medium' | 'high';
+    budgetTokens?: number;
+    adaptive?: boolean;
+    /** The client's fields it came from (`thinking`, `output_config`, `reasoning_effort` …), named when a target ignores it. */
+    from?: IgnorableField[];
+  };
   /** OpenAI `response_format` object (JSON mode / JSON schema), as the client sent it. */
   responseFormat?: Record<string, unknown>;
   /**
@@ -163,6 +169,12 @@ export interface TargetCapabilities {
   openaiExtras: boolean;
   /** Honours `EmbedRequest.dimensions`. */
   embeddingDimensions: boolean;
+  /**
+   * Translates `GenerationOptions.reasoning` into its own form (OpenAI
+   * reasoning models, Anthropic thinking). Absent or false: the hint is ignored
+   * and named in x-sipp-ignored (docs/api.md#ignored-fields).
+   */
+  reasoning?: boolean;
 }
 
 export type TargetType = 'local' | 'openai' | 'openai_compatible' | 'anthropic';

@@ -24,7 +24,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
     client,
     dialect: {
       textPath: client.path('/v1/messages'),
-      textBody: (req, stream) => messagesBody(model, req, stream),
+      textBody: (req, stream, ctx) => messagesBody(model, req, stream, ctx?.ignore),
       readText: readMessage,
       streamReader: () => new AnthropicStreamReader(),
     },
@@ -37,6 +37,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
       responseFormat: false,
       openaiExtras: false,
       embeddingDimensions: false,
+      reasoning: true,
     },
   });
 }

@@ -1,6 +1,6 @@
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
-import { chatCompletionBody, embeddingBody, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
+import { chatCompletionBody, embeddingBody, isReasoningModel, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
 import { ProviderTarget } from './provider-target.js';
 import { UpstreamClient } from './upstream-client.js';
 
@@ -39,6 +39,8 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       responseFormat: true,
       openaiExtras: true,
       embeddingDimensions: true,
+      // reasoning_effort only means something to OpenAI's reasoning models; compatible servers vary.
+      reasoning: type === 'openai' && isReasoningModel(model),
     },
   });
 }

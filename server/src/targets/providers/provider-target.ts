@@ -33,7 +33,8 @@ export interface StreamReader {
 export interface ProviderDialect {
   /** Full request path of text generation (query and chat). */
   textPath: string;
-  textBody(req: TextRequest, stream: boolean): Json;
+  /** `ctx` lets a dialect name a hint it ignored (ctx.ignore). */
+  textBody(req: TextRequest, stream: boolean, ctx?: CallContext): Json;
   readText(json: unknown): TextResult;
   streamReader(): StreamReader;
   /** Absent when the provider has no embeddings API. */
@@ -91,13 +92,13 @@ export class ProviderTarget implements Target {
   async load(): Promise<void> {}
 
   async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
-    const body = this.dialect.textBody(req, false);
+    const body = this.dialect.textBody(req, false, ctx);
     const json = await this.client.postJson(this.dialect.textPath, body, ctx);
     return this.dialect.readText(json);
   }
 
   async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk, void, undefined> {
-    const body = this.dialect.textBody(req, true);
+    const body = this.dialect.textBody(req, true, ctx);
     const reader = this.dialect.streamReader();
     for await (const event of this.client.postSse(this.dialect.textPath, body, ctx)) {
       yield* reader.accept(event.data);
