@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { errorBody } from '../surfaces/errors.js';
 import { ProviderError } from '../targets/provider-error.js';
-import type { RequestState } from './request-state.js';
+import { findRequestContext } from './request-context.js';
 
 /**
  * Writes a JSON error response in the shape of the request's API surface
@@ -17,11 +17,10 @@ export function writeError(ctx: Context, err: unknown, log: Logger): string {
     e = new GatewayError('internal', 'internal error');
   }
   if (ctx.headerSent || !ctx.writable) return e.code;
-  const st = ctx.state.request as RequestState | undefined;
   // Pass-through: the provider's own status and error document (docs/api.md#pass-through).
   const provider = e instanceof ProviderError ? e : null;
   ctx.status = provider ? provider.providerStatus : e.status;
   if (e.headers) ctx.set(e.headers);
-  ctx.body = provider?.body ?? errorBody(st?.api ?? 'sipp', e);
+  ctx.body = provider?.body ?? errorBody(findRequestContext(ctx)?.api ?? 'sipp', e);
   return e.code;
 }

@@ -21,8 +21,21 @@ export interface ParsedRequest {
   model: string;
   stream: boolean;
   call: TargetCall;
-  /** Hint-only fields this surface ignores whatever the target (docs/api.md#ignored-fields). */
+  /** Hint-only fields the translation ignores whatever the target (docs/api.md#ignored-fields). */
   ignored?: readonly IgnorableField[];
+  /**
+   * Set by the pipeline on surfaces with a wire API (docs/api.md#pass-through):
+   * the client's body and headers as sent, for members that speak `api`
+   * natively. When `parseError` is set the body did not parse into `call`
+   * (which is then empty): only those members can serve.
+   */
+  passthrough?: {
+    api: WireApi;
+    body: Record<string, unknown>;
+    headers: IncomingHttpHeaders;
+    hintHeaders: readonly IgnorableField[];
+    parseError: unknown;
+  };
 }
 
 export type ToolCallChunk = Extract<StreamChunk, { type: 'tool_call' }>;

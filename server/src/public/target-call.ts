@@ -6,9 +6,11 @@
  */
 import { IGNORABLE_FIELDS, type IgnorableField } from '../targets/ignored.js';
 import type { CallContext, EmbedResult, StreamChunk, Target, TextRequest, TextResult } from '../targets/target.js';
+import type { ForwardOutcome } from './forward.js';
 import type { TargetCall } from './surface.js';
 
 export type CallOutcome =
+  | ForwardOutcome
   | { kind: 'text'; result: TextResult }
   | { kind: 'embed'; result: EmbedResult }
   | { kind: 'stream'; first: IteratorResult<StreamChunk>; rest: AsyncIterator<StreamChunk>; callCtx: CallContext };
