@@ -8,6 +8,7 @@ import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type Rout
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
+import { AliasesSchema, checkAliases } from './aliases.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
 
@@ -67,6 +68,7 @@ const LocalTargetSchema = z.strictObject({
   stats: z.enum(['off', 'basic', 'profile']).default('basic'),
   runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const OpenAITargetSchema = z.strictObject({
@@ -78,6 +80,7 @@ const OpenAITargetSchema = z.strictObject({
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const CompatibleTargetSchema = z.strictObject({
@@ -89,6 +92,7 @@ const CompatibleTargetSchema = z.strictObject({
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   timeout_seconds: positiveSeconds.default(60),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const AnthropicTargetSchema = z.strictObject({
@@ -101,6 +105,7 @@ const AnthropicTargetSchema = z.strictObject({
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const TargetSchema = z.discriminatedUnion('type', [
@@ -255,6 +260,7 @@ export const ConfigSchema = z
       names.add(t.name);
     });
     checkGroups(ctx, cfg.targets, cfg.groups);
+    checkAliases(ctx, cfg.targets, cfg.groups);
     for (const g of cfg.groups) names.add(g.name);
     const callers = new Set<string>();
     cfg.tokens.forEach((t, i) => {

@@ -35,7 +35,7 @@ export interface PipelineDeps {
   /** Target names, for the model list. */
   targets: ReadonlyMap<string, Target>;
   /** Runs attempts with retries, fallbacks and circuits; lists groups. */
-  router: Pick<Router, 'run' | 'groupDefinitions'>;
+  router: Pick<Router, 'run' | 'groupDefinitions' | 'resolve' | 'canonical' | 'aliasNames'>;
   /** The registered modules, composed (stages.ts). */
   stages: Stages;
   log: Logger;

@@ -268,6 +268,11 @@ export interface Target {
    * Streams: resolves once the response headers arrived.
    */
   forward?(req: ForwardRequest, ctx: CallContext): Promise<Forwarded>;
+  /**
+   * Input tokens of a chat request with the model's own tokenizer and chat
+   * template (local targets; `POST /v1/messages/count_tokens`, docs/api.md#count-tokens).
+   */
+  countTokens?(req: TextRequest, ctx: CallContext): Promise<number>;
   describe(): TargetDescription;
   /** Releases models, sockets and timers. */
   close(): Promise<void>;

@@ -55,16 +55,22 @@ export function tokenCheck(authenticate: Authenticator): PipelineModule {
   };
 }
 
-/** The token's target allowlist (`[[tokens]] targets`). */
-export const authorizationCheck: PipelineModule = {
-  name: 'authorization',
-  beforeRun(rc) {
-    const allowed = rc.caller?.allowed;
-    if (allowed && !allowed.has(rc.request.model)) {
-      throw new GatewayError('authorization', `this token may not use target "${rc.request.model}"`);
-    }
-  },
-};
+/**
+ * The token's target allowlist (`[[tokens]] targets`). An alias is allowed
+ * when the target or group it resolves to is (docs/configuration.md#aliases).
+ */
+export function authorizationCheck(router?: Pick<Router, 'canonical'>): PipelineModule {
+  return {
+    name: 'authorization',
+    beforeRun(rc) {
+      const allowed = rc.caller?.allowed;
+      const model = rc.request.model;
+      if (allowed && !allowed.has(model) && !(router && allowed.has(router.canonical(model)))) {
+        throw new GatewayError('authorization', `this token may not use target "${model}"`);
+      }
+    },
+  };
+}
 
 /**
  * Resolves `model` to a target or group (404 when neither exists) and keeps the
