@@ -13,6 +13,7 @@ import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
 import { pipelineModules } from './public/modules/index.js';
+import { observe } from './public/modules/observers.js';
 import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
@@ -27,6 +28,9 @@ import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { startTracing, tracingSettings } from './telemetry/tracing.js';
+import { tracingModule } from './public/modules/tracing.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -60,6 +64,8 @@ export interface RunningGateway {
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
+  /** Usage history writer when `[database]` is configured. */
+  usage: UsageService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -72,7 +78,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
+  const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
+  const traceSettings = tracingSettings(config.telemetry.traces, env);
+  logging.addSecrets([
+    ...secrets.all(),
+    ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : [])),
+    ...Object.values(traceSettings?.headers ?? {}),
+  ]);
+  // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
+  const tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null;
+  if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -86,6 +101,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready: () => ready(),
     processMetrics: options.processMetrics,
   });
+  // Usage history (docs/usage.md): written in the background, never on the request path.
+  const usage = config.database
+    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null;
 
 
   const targetLog = logging.component('sipp_gateway_server::targets');
@@ -119,6 +138,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   } catch (err) {
     await Promise.allSettled([...targets.values()].map((t) => t.close()));
+    await usage?.close();
     throw err;
   }
   if (state.buckets) rateLimiter.shareBuckets(state.buckets);
@@ -146,12 +166,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
-  const modules = pipelineModules({
+  const modules = (tracing ? [tracingModule(tracing)] : []).concat(pipelineModules({
     controls: { blocklist, rateLimiter, admission },
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
-  }).concat(options.modules ?? []);
+  }))
+    .concat(usage ? [observe('usage', usage)] : [])
+    .concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,
@@ -208,6 +230,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin.close();
     await closeTargets();
     await state.close();
+    await usage?.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
@@ -245,6 +268,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       admin.close();
       await closeTargets();
       await state.close();
+      // Every request has written its row (and ended its spans) by now: flush them.
+      await Promise.all([usage?.close(), tracing?.shutdown().catch(() => {})]);
       log.info('stopped');
     })());
 
@@ -259,11 +284,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
     state,
+    usage,
   };
 }
 
-/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
-function redisSecrets(url: string): string[] {
+/** A Redis or PostgreSQL URL and its password, for the log redactor (neither is ever logged on purpose). */
+function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);

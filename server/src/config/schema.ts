@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type RouteKey } from '../routes.js';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
+import { DatabaseSchema } from './database.js';
+import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 import { AliasesSchema, checkAliases } from './aliases.js';
 
@@ -238,6 +240,8 @@ export const ConfigSchema = z
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
+    database: DatabaseSchema.optional(),
+    telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     routes: RoutesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),

@@ -223,6 +223,7 @@ export class UpstreamClient {
   ): Promise<Dispatcher.ResponseData> {
     let headers = extra ? { ...this.headers, ...extra, ...this.credential } : this.headers;
     if (this.correlationHeader) headers = { ...headers, [this.correlationHeader]: ctx.requestId };
+    if (ctx.traceHeaders) headers = { ...headers, ...ctx.traceHeaders };
     return this.pool.request({ method, path, headers, body: body === undefined ? null : JSON.stringify(body), signal });
   }
 
