@@ -234,12 +234,14 @@ export interface ForwardFrame {
 }
 
 export type Forwarded =
-  | { kind: 'json'; body: unknown; usage?: Usage }
+  | { kind: 'json'; body: unknown; usage?: Usage; finishReason?: FinishReason }
   | {
       kind: 'stream';
       frames: AsyncIterator<ForwardFrame>;
       /** Usage read from the frames so far (final once the stream ended). */
       usage(): Usage | undefined;
+      /** The finish reason read from the frames, normalized (tracing); undefined until one came. */
+      finishReason(): FinishReason | undefined;
       /** The provider's own error type when it sent an in-stream error frame (relayed as sent). */
       errorType(): string | undefined;
     };

@@ -10,7 +10,9 @@
  * 401/403/407: those are about the gateway's own credential, not the client's
  * request, and stay `502 upstream`.
  */
-import type { Usage } from '@sipp/shared';
+import type { FinishReason, Usage } from '@sipp/shared';
+import { anthropicStopReason } from './anthropic-wire.js';
+import { openAIFinishReason } from './openai-wire.js';
 import type { CallContext, ForwardFrame, ForwardRequest, Forwarded, WireApi } from '../target.js';
 import { ProviderError, providerErrorBody } from '../provider-error.js';
 import type { SseEvent } from './sse-parser.js';
@@ -26,6 +28,8 @@ interface WireCodec {
   headers: readonly string[];
   /** Renames the model of a finite answer in place; returns its usage. */
   finite(json: Json, model: string): Usage | undefined;
+  /** The normalized finish reason of a finite answer. */
+  finish(json: Json): FinishReason | undefined;
   /** A new stream reader. */
   stream(model: string): FrameReader;
 }
@@ -36,6 +40,7 @@ interface FrameReader {
   /** A frame that is not JSON (OpenAI's `[DONE]`). */
   text?(data: string): void;
   usage(): Usage | undefined;
+  finish(): FinishReason | undefined;
   /** The provider sent its terminal frame. */
   ended(): boolean;
   errorType(): string | undefined;
@@ -64,7 +69,9 @@ const anthropicMessages: WireCodec = {
     renameModel(json, model);
     return isObject(json.usage) ? usage(anthropicInput(json.usage), count(json.usage.output_tokens)) : undefined;
   },
+  finish: (json) => (json.stop_reason != null ? anthropicStopReason(json.stop_reason) : undefined),
   stream(model) {
+    let stop: FinishReason | undefined;
     let input = 0;
     let output = 0;
     let seen = false;
@@ -83,6 +90,7 @@ const anthropicMessages: WireCodec = {
             return renameModel(m, model);
           }
           case 'message_delta':
+            if (isObject(json.delta) && json.delta.stop_reason != null) stop = anthropicStopReason(json.delta.stop_reason);
             if (isObject(json.usage)) {
               seen = true;
               if (typeof json.usage.output_tokens === 'number') output = count(json.usage.output_tokens);
@@ -101,6 +109,7 @@ const anthropicMessages: WireCodec = {
         }
       },
       usage: () => (seen ? usage(input, output) : undefined),
+      finish: () => stop,
       ended: () => done,
       errorType: () => error,
     };
@@ -122,8 +131,13 @@ const openAIChat: WireCodec = {
     renameModel(json, model);
     return openAIUsage(json.usage);
   },
+  finish(json) {
+    const c: unknown = Array.isArray(json.choices) ? json.choices[0] : undefined;
+    return isObject(c) && c.finish_reason != null ? openAIFinishReason(c.finish_reason) : undefined;
+  },
   stream(model) {
     let u: Usage | undefined;
+    let stop: FinishReason | undefined;
     let finished = false;
     let done = false;
     let error: string | undefined;
@@ -135,13 +149,18 @@ const openAIChat: WireCodec = {
           error = errorTypeOf(json);
           done = true;
         }
-        if (Array.isArray(json.choices) && json.choices.some((c) => isObject(c) && c.finish_reason != null)) finished = true;
+        const c: unknown = Array.isArray(json.choices) ? json.choices[0] : undefined;
+        if (isObject(c) && c.finish_reason != null) {
+          finished = true;
+          stop = openAIFinishReason(c.finish_reason);
+        }
         return renameModel(json, model);
       },
       text(data) {
         if (data === '[DONE]') done = true;
       },
       usage: () => u,
+      finish: () => stop,
       // Some OpenAI-compatible servers end the body after the finish chunk without `[DONE]`.
       ended: () => done || finished,
       errorType: () => error,
@@ -158,14 +177,18 @@ const openAIResponses: WireCodec = {
     renameModel(json, model);
     return openAIUsage(json.usage);
   },
+  finish: (json) => (json.status === 'completed' ? 'stop' : json.status === 'incomplete' ? 'length' : undefined),
   stream(model) {
     let u: Usage | undefined;
+    let stop: FinishReason | undefined;
     let done = false;
     let error: string | undefined;
     return {
       read(event, json) {
         const type = typeof json.type === 'string' ? json.type : event;
         if (RESPONSE_END.has(type)) done = true;
+        if (type === 'response.completed') stop = 'stop';
+        if (type === 'response.incomplete') stop = 'length';
         if (type === 'error') {
           error = errorTypeOf({ error: json });
           done = true;
@@ -178,6 +201,7 @@ const openAIResponses: WireCodec = {
         return renameModel(response, model);
       },
       usage: () => u,
+      finish: () => stop,
       ended: () => done,
       errorType: () => error,
     };
@@ -233,14 +257,26 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
   if (headers) raw.headers = headers;
   if (!req.stream) {
     const json = await init.client.rawJson(raw, ctx);
-    const u = isObject(json) ? codec.finite(json, req.model) : undefined;
-    return u ? { kind: 'json', body: json, usage: u } : { kind: 'json', body: json };
+    const out: Extract<Forwarded, { kind: 'json' }> = { kind: 'json', body: json };
+    if (isObject(json)) {
+      const u = codec.finite(json, req.model);
+      if (u) out.usage = u;
+      const finish = codec.finish(json);
+      if (finish) out.finishReason = finish;
+    }
+    return out;
   }
   const events = init.client.rawSse(raw, ctx);
   const reader = codec.stream(req.model);
   // Wait for the response headers (and a first event): a failure up to here can still fall over or be a JSON error.
   const first = await events.next();
-  return { kind: 'stream', frames: relay(first, events, reader), usage: () => reader.usage(), errorType: () => reader.errorType() };
+  return {
+    kind: 'stream',
+    frames: relay(first, events, reader),
+    usage: () => reader.usage(),
+    finishReason: () => reader.finish(),
+    errorType: () => reader.errorType(),
+  };
 }
 
 async function* relay(
