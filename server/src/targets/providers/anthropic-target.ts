@@ -1,3 +1,4 @@
+import { providerLimits } from '../../config/limits.js';
 import type { AnthropicTargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
 import { AnthropicStreamReader, messagesBody, readMessage } from './anthropic-wire.js';
@@ -14,6 +15,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
     credentialHeaders: ['x-api-key'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
+    ...providerLimits(config),
   });
   const { model } = config;
   return new ProviderTarget({

@@ -1,3 +1,4 @@
+import { providerLimits } from '../../config/limits.js';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
 import { chatCompletionBody, embeddingBody, isReasoningModel, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
@@ -14,6 +15,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
     credentialHeaders: ['authorization'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
+    ...providerLimits(config),
   });
   const { model, type } = config;
   return new ProviderTarget({
