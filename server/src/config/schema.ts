@@ -10,6 +10,7 @@ import { parseCidr } from './cidr.js';
 import { DatabaseSchema } from './database.js';
 import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
+import { AliasesSchema, checkAliases } from './aliases.js';
 import { envName } from './env-name.js';
 import { MAX_JSON_DEPTH, PROVIDER_LIMIT_KEYS } from './limits.js';
 
@@ -65,6 +66,7 @@ const LocalTargetSchema = z.strictObject({
   stats: z.enum(['off', 'basic', 'profile']).default('basic'),
   runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const OpenAITargetSchema = z.strictObject({
@@ -77,6 +79,7 @@ const OpenAITargetSchema = z.strictObject({
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const CompatibleTargetSchema = z.strictObject({
@@ -89,6 +92,7 @@ const CompatibleTargetSchema = z.strictObject({
   timeout_seconds: positiveSeconds.default(60),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const AnthropicTargetSchema = z.strictObject({
@@ -102,6 +106,7 @@ const AnthropicTargetSchema = z.strictObject({
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const TargetSchema = z.discriminatedUnion('type', [
@@ -261,6 +266,7 @@ export const ConfigSchema = z
       names.add(t.name);
     });
     checkGroups(ctx, cfg.targets, cfg.groups);
+    checkAliases(ctx, cfg.targets, cfg.groups);
     for (const g of cfg.groups) names.add(g.name);
     const callers = new Set<string>();
     cfg.tokens.forEach((t, i) => {

@@ -15,7 +15,7 @@ import { observe } from './observers.js';
 export interface PipelineModuleDeps {
   controls: Controls;
   authenticate: Authenticator;
-  router: Pick<Router, 'resolve'>;
+  router: Pick<Router, 'resolve' | 'canonical'>;
   /** What the client-mistakes check lets through (`allow_private_image_urls`); default: nothing private. */
   requestPolicy?: RequestPolicy;
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
@@ -30,7 +30,7 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     tokenCheck(deps.authenticate),
     // beforeRun: the checks on the parsed request, before any target runs.
     clientMistakesCheck(deps.requestPolicy ?? { allowPrivateImageUrls: false }),
-    authorizationCheck,
+    authorizationCheck(deps.router),
     routeResolution(deps.router),
     admissionCheck(deps.controls.admission),
     // afterFinish: observers of the finished request.
