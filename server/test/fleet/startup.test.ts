@@ -198,7 +198,29 @@ describe('memory backend with a state file', () => {
     writeFileSync(file, '{"blocklist": [{"ip": 7}]}');
     const shape = await runCli(['serve', '--config', path], env);
     assert.equal(shape.code, 1);
-    assert.match(shape.stderr, /is corrupt \(blocklist\[0\] must be \{ip: string, addedAt: number\}\)/);
+    assert.match(shape.stderr, /is corrupt \(blocklist\[0\]\.ip: must be a string/);
+  });
+
+  test('a state file with an out-of-range or invalid entry is a start-up error naming it, and the file is never rewritten', async () => {
+    const path = join(dir, 'strict.toml');
+    const file = join(dir, 'strict.json');
+    writeFileSync(path, toml(file));
+    const cases: Array<[string, RegExp]> = [
+      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 60, "burst": 1e300}}', /rateLimit\.burst: must be (<= 1000000|a whole number)/],
+      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 1e9, "burst": 5}}', /rateLimit\.requestsPerMinute: must be <= 1000000/],
+      ['{"blocklist": [], "concurrencyLimit": 1e12}', /concurrencyLimit: must be <= 100000/],
+      ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1}, {"ip": "10.0.0.300", "addedAt": 1}]}', /blocklist\[1\]\.ip: not a valid IP address or CIDR \("10\.0\.0\.300"\)/],
+      [`{"blocklist": [], "padding": "${'x'.repeat(1_000_000)}"}`, /unknown field "padding"/],
+      ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1, "colour": "red"}]}', /blocklist\[0\]: unknown field "colour"/],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(file, text);
+      const res = await runCli(['serve', '--config', path], env);
+      assert.equal(res.code, 1, text.slice(0, 80));
+      assert.match(res.stderr, message);
+      assert.ok(res.stderr.length < 4_000, 'the error does not echo a huge value');
+      assert.equal(readFileSync(file, 'utf8'), text, 'never rewritten');
+    }
   });
 
   test('an unwritable state file is a clear start-up error', async () => {
