@@ -16,9 +16,9 @@ import { AdminError } from '../http/admin-error.js';
 import { readJson } from '../http/read-json.js';
 import { LoginThrottle, type LockoutScope } from './login-throttle.js';
 import { createPasswordCheck, safeEqual } from './password.js';
-import type { SharedKv } from '../../state/index.js';
-import { MemorySessionStore, SharedSessionStore, type SessionStore } from './session-store.js';
-import { SharedLoginThrottle } from './shared-login-throttle.js';
+import { StateUnavailableError, type SharedKv } from '../../state/index.js';
+import { FallbackSessionStore, MemorySessionStore, SharedSessionStore, type SessionStore } from './session-store.js';
+import { FallbackThrottle, SharedLoginThrottle } from './shared-login-throttle.js';
 
 export const SESSION_TTL_MS = 8 * 3600_000;
 export const SESSION_COOKIE = 'sipp_admin_session';
@@ -69,8 +69,13 @@ export function peerOf(ctx: Context): string {
 }
 
 export function createSessions(opts: SessionsOptions): Sessions {
-  const store: SessionStore = opts.shared ? new SharedSessionStore(opts.shared) : new MemorySessionStore();
-  const throttle = opts.shared ? new SharedLoginThrottle(opts.shared) : (opts.throttle ?? new LoginThrottle());
+  const unavailable = (err: unknown) => err instanceof StateUnavailableError;
+  const store: SessionStore = opts.shared
+    ? new FallbackSessionStore(new SharedSessionStore(opts.shared), new MemorySessionStore(), () =>
+        opts.log.warn('admin session kept on this replica only: the shared session store (Redis) is unreachable'),
+      unavailable)
+    : new MemorySessionStore();
+  const throttle = opts.shared ? new FallbackThrottle(new SharedLoginThrottle(opts.shared), opts.throttle ?? new LoginThrottle()) : (opts.throttle ?? new LoginThrottle());
   const checkPassword = createPasswordCheck(opts.password);
   const sweeper = setInterval(() => {
     store.sweep?.();

@@ -12,8 +12,8 @@
  * in-memory throttle; times are passed in (`now`), so tests drive the clock.
  */
 import { randomBytes } from 'node:crypto';
-import type { SharedKv } from '../../state/index.js';
-import { DEFAULT_THROTTLE, type LockoutScope, type ThrottleOptions } from './login-throttle.js';
+import { StateUnavailableError, type SharedKv } from '../../state/index.js';
+import { DEFAULT_THROTTLE, type LockoutScope, type LoginThrottle, type ThrottleOptions } from './login-throttle.js';
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
@@ -92,4 +92,45 @@ export class SharedLoginThrottle {
 
   /** Redis expires the counters itself. */
   sweep(): void {}
+}
+
+/**
+ * The fleet's throttle with this replica's in-memory one behind it: while the
+ * shared store is unreachable, sign-in attempts are throttled locally (same
+ * rules) instead of failing, so the operator can sign in during an outage.
+ */
+export class FallbackThrottle {
+  constructor(
+    private readonly shared: SharedLoginThrottle,
+    private readonly local: LoginThrottle,
+  ) {}
+
+  async refusal(client: string, now = Date.now()): Promise<{ retryAfterSeconds: number; scope: LockoutScope } | null> {
+    try {
+      return await this.shared.refusal(client, now);
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      return this.local.refusal(client, now);
+    }
+  }
+
+  async failure(client: string, now = Date.now()): Promise<LockoutScope | null> {
+    try {
+      return await this.shared.failure(client, now);
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      return this.local.failure(client, now);
+    }
+  }
+
+  async success(client: string): Promise<void> {
+    this.local.success(client);
+    await this.shared.success(client).catch((err: unknown) => {
+      if (!(err instanceof StateUnavailableError)) throw err;
+    });
+  }
+
+  sweep(): void {
+    this.local.sweep();
+  }
 }
