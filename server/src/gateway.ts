@@ -12,6 +12,9 @@ import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
+import { pipelineModules } from './public/modules/index.js';
+import { observe } from './public/modules/observers.js';
+import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
@@ -19,11 +22,13 @@ import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
+import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -36,6 +41,8 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Clock, jitter and backoff sleep of the router (tests inject fakes). */
   routing?: RoutingClock;
+  /** Pipeline modules run after the registered ones (public/modules/index.ts) in each stage (tests, embedders). */
+  modules?: readonly PipelineModule[];
 }
 
 export interface RunningGateway {
@@ -55,6 +62,8 @@ export interface RunningGateway {
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
+  /** Usage history writer when `[database]` is configured. */
+  usage: UsageService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -67,7 +76,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
+  const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
+  logging.addSecrets([...secrets.all(), ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : []))]);
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -76,8 +86,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const metrics = createMetrics({
     targetNames: config.targets.map((t) => t.name),
     activeRequests: () => admission.inFlight,
+    maxConcurrentRequests: config.max_concurrent_requests ?? null,
+    // Read at scrape time, after `ready` below is defined.
+    ready: () => ready(),
     processMetrics: options.processMetrics,
   });
+  // Usage history (docs/usage.md): written in the background, never on the request path.
+  const usage = config.database
+    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null;
 
 
   const targetLog = logging.component('sipp_gateway_server::targets');
@@ -111,6 +128,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   } catch (err) {
     await Promise.allSettled([...targets.values()].map((t) => t.close()));
+    await usage?.close();
     throw err;
   }
   if (state.buckets) rateLimiter.shareBuckets(state.buckets);
@@ -137,20 +155,26 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const inflight = new InFlight();
+  const publicLog = logging.component('sipp_gateway_server::public');
+  const modules = pipelineModules({
+    controls: { blocklist, rateLimiter, admission },
+    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    router,
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
+  })
+    .concat(usage ? [observe('usage', usage)] : [])
+    .concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
+    maxRequestBytes: config.max_request_bytes,
     targets,
     router,
-    blocklist,
-    rateLimiter,
-    admission,
-    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    stages: composeStages(modules, publicLog),
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
-    observers: [metrics, admin.observer, state.fleet.observer],
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
-    log: logging.component('sipp_gateway_server::public'),
+    log: publicLog,
   });
 
   const indexDoc = (): IndexDocument => ({
@@ -158,25 +182,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     capabilities: [...OPERATIONS],
     apis: [...APIS],
-    routes: {
-      public: {
-        query: config.routes.query,
-        chat: config.routes.chat,
-        embed: config.routes.embed,
-        openai_chat: config.routes.openai_chat,
-        openai_completions: config.routes.openai_completions,
-        openai_embeddings: config.routes.openai_embeddings,
-        openai_models: config.routes.openai_models,
-        anthropic_messages: config.routes.anthropic_messages,
-      },
-      management: {
-        index: config.routes.index,
-        health: config.routes.health,
-        readiness: config.routes.readiness,
-        metrics: config.routes.metrics,
-        admin: config.routes.admin,
-      },
-    },
+    routes: { public: pathsOf(PUBLIC_ROUTE_KEYS, config.routes), management: pathsOf(MANAGEMENT_ROUTE_KEYS, config.routes) },
     targets: [...targets.values()].map((t) => {
       const d = t.describe();
       return {
@@ -214,6 +220,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin.close();
     await closeTargets();
     await state.close();
+    await usage?.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
@@ -251,6 +258,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       admin.close();
       await closeTargets();
       await state.close();
+      // Every request has written its row by now: flush them (or spool them).
+      await usage?.close();
       log.info('stopped');
     })());
 
@@ -265,11 +274,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
     state,
+    usage,
   };
 }
 
-/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
-function redisSecrets(url: string): string[] {
+/** A Redis or PostgreSQL URL and its password, for the log redactor (neither is ever logged on purpose). */
+function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);
