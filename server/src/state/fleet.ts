@@ -68,7 +68,7 @@ export interface FleetOptions {
   replicaTimeoutMs: number;
   store: FleetStore | null;
   log: Logger;
-  countError: () => void;
+  countError: (err?: unknown) => void;
 }
 
 export class Fleet {
@@ -113,7 +113,7 @@ export class Fleet {
       const all = await this.o.store.all();
       this.live = Math.max(1, all.filter((r) => r.id === this.o.id || now - r.heartbeatAt <= this.o.replicaTimeoutMs).length);
     } catch (err) {
-      this.o.countError();
+      this.o.countError(err);
       this.o.log.debug({ err: safeError(err) }, 'fleet heartbeat failed');
     }
   }

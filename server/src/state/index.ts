@@ -14,7 +14,7 @@ import type { ControlChange, LiveControls } from './controls.js';
 import { createFileControlsStore, createRedisControlsStore, noControlsStore, type ControlsStore } from './controls-store.js';
 import { ControlsSync } from './controls-sync.js';
 import { Fleet, createRedisFleetStore } from './fleet.js';
-import { connectRedis, redisUrlFrom, type RedisConnection } from './redis-connection.js';
+import { COMMAND_TIMEOUT_MS, connectRedis, redisUrlFrom, type RedisConnection } from './redis-connection.js';
 import { RedisBreaker } from './redis-breaker.js';
 import { createSharedBuckets, type SharedBuckets } from './shared-buckets.js';
 import { createRedisKv, type SharedKv } from './shared-kv.js';
@@ -72,7 +72,18 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
     help: 'Failed operations on the shared state store (Redis unreachable, a command failed, the state file unwritable).',
     registers: [o.registry],
   });
-  const countError = () => errors.inc();
+  // Background commands (heartbeat, controls reload) that hit ioredis' own timeout: logged, at most one line a minute.
+  let lastTimeoutLine = -Infinity;
+  let timeoutsSinceLine = 0;
+  const countError = (err?: unknown) => {
+    errors.inc();
+    if ((err as { message?: unknown } | undefined)?.message !== 'Command timed out') return;
+    timeoutsSinceLine++;
+    if (Date.now() - lastTimeoutLine < 60_000) return;
+    o.log.warn({ timeouts: timeoutsSinceLine, timeoutMs: COMMAND_TIMEOUT_MS }, 'state store (redis) background command timed out');
+    lastTimeoutLine = Date.now();
+    timeoutsSinceLine = 0;
+  };
   const replicaId = `${hostname()}-${randomBytes(4).toString('hex')}`;
   const fleetBase = {
     id: replicaId,

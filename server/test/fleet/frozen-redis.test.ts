@@ -109,6 +109,9 @@ describe('a frozen Redis (SIGSTOP) with on_error = "allow"', () => {
     assert.equal((await fresh.request('GET', '/api/overview')).status, 200);
     assert.match(a.output(), /admin session kept on this replica only/);
 
+    // Background commands (the 0.2 s heartbeat) wait ioredis' 1 s timeout: that is logged too, not only counted.
+    await until(() => /"level":"warn"[^\n]*state store \(redis\) background command timed out/.test(a.output()), 'the background timeout line', 20_000);
+
     // 4. Redis back: the breaker closes (warn line) and the 5 admitted meanwhile are charged to the shared bucket.
     redis.thaw();
     let probe = 0;
