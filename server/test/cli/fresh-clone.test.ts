@@ -11,8 +11,8 @@
  *   - `npx sipp-gateway serve` also stops, freeing its ports, on SIGTERM to npx.
  * It needs git and the npm registry (or npm's cache): `npm ci` downloads about
  * 850 MB unless the cache already holds it (CI's own `npm ci` fills it).
- * `npm test -w server` runs it after the other files, alone and with its own
- * file timeout (`npm run test:fresh-clone`): it builds a whole second checkout.
+ * `npm test` (scripts/test-all.sh) runs it last, alone and with its own file
+ * timeout (`npm run test:fresh-clone -w server`): it builds a whole second checkout.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
