@@ -19,6 +19,7 @@ import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
+import { checkModelFiles } from './targets/model-files.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
@@ -66,6 +67,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const logging = options.logging ?? createLogging({ env });
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
+  await checkModelFiles(config.targets);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
   logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
 

@@ -183,13 +183,29 @@ describe('sipp-gateway CLI', () => {
       const r = await runCli(['serve', '--config', path], env());
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`public_bind 127\\.0\\.0\\.1:${taken} is already in use`));
+      // …and says how to move it: the key, its environment override and where both are documented.
+      assert.match(r.stderr, /is already in use; stop what holds it, or move the gateway: set public_bind in the config file or SIPP_GATEWAY_PUBLIC_BIND=host:port in the environment \(docs\/configuration\.md#environment-variables\)/);
       const path2 = writeConfig('taken2.toml', config(upstream.url, await freePort(), taken));
       const r2 = await runCli(['serve', '--config', path2], env());
       assert.equal(r2.code, 1);
-      assert.match(r2.stderr, /management_bind .* is already in use/);
+      assert.match(r2.stderr, /management_bind .* is already in use; .*SIPP_GATEWAY_MANAGEMENT_BIND=host:port .*docs\/configuration\.md#environment-variables/);
     } finally {
       blocker.close();
     }
+  });
+
+  it('serve reports a missing model file before it listens, naming the directory a relative path was read from', async () => {
+    const path = writeConfig(
+      'missing-model.toml',
+      config(upstream.url, await freePort(), await freePort()) + '[[targets]]\nname = "llm"\ntype = "local"\nmodel = "models/absent-cli-model.gguf"\n',
+    );
+    const r = await runCli(['serve', '--config', path], { ...env(), LOG_LEVEL: 'info' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `sipp-gateway: error: local target "llm": model file "models/absent-cli-model.gguf" (relative to the working directory ${process.cwd()}) does not exist\n`,
+    );
+    assert.doesNotMatch(r.stdout, /"msg":"listening"/, 'reported before the listeners bind');
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
