@@ -36,6 +36,14 @@ if (files.length === 0) {
   console.error('usage: npm run test:one -- server/test/<dir>/<name>.test.ts [more files…]');
   process.exit(2);
 }
-const args = ['--import', import.meta.resolve('tsx'), '--conditions=source', '--test', '--test-timeout=180000', ...options, ...files];
+const args = [
+  '--import',
+  import.meta.resolve('tsx'),
+  '--conditions=source',
+  '--test',
+  '--test-timeout=180000',
+  ...options,
+  ...files,
+];
 const r = spawnSync(process.execPath, args, { cwd: serverDir, stdio: 'inherit' });
 process.exit(r.status ?? 1);

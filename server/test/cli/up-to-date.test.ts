@@ -23,7 +23,8 @@ function file(path: string, secondsAgo: number): string {
   utimesSync(full, t, t);
   return full;
 }
-const upToDate = (output: string, ...inputs: string[]) => spawnSync(process.execPath, [SCRIPT, output, ...inputs], { encoding: 'utf8' }).status;
+const upToDate = (output: string, ...inputs: string[]) =>
+  spawnSync(process.execPath, [SCRIPT, output, ...inputs], { encoding: 'utf8' }).status;
 
 describe('scripts/up-to-date.mjs', () => {
   it('says up to date (0) only when the output is newer than every input file, nested ones included', () => {
@@ -41,8 +42,13 @@ describe('scripts/up-to-date.mjs', () => {
   });
 
   it('guards the dashboard build in admin-web/package.json', () => {
-    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'admin-web/package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.match(pkg.scripts.build!, /^node \.\.\/scripts\/up-to-date\.mjs dist\/index\.html .*\bsrc\b.*\.\.\/shared\/dist.* \|\| npm run build:always$/);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'admin-web/package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    assert.match(
+      pkg.scripts.build!,
+      /^node \.\.\/scripts\/up-to-date\.mjs dist\/index\.html .*\bsrc\b.*\.\.\/shared\/dist.* \|\| npm run build:always$/,
+    );
     assert.match(pkg.scripts['build:always']!, /vite build/);
   });
 });
