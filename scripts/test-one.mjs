@@ -41,7 +41,7 @@ const args = [
   import.meta.resolve('tsx'),
   '--conditions=source',
   '--test',
-  '--test-timeout=180000',
+  '--test-timeout=600000',
   ...options,
   ...files,
 ];

@@ -163,7 +163,7 @@ describe('sipp-gateway CLI', () => {
     try {
       await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
       shell.kill('SIGTERM');
-      await until(async () => (await portRefuses(pub)) && (await portRefuses(mgmt)), 'both ports to be freed', 20_000);
+      await until(async () => (await portRefuses(pub)) && (await portRefuses(mgmt)), 'both ports to be freed');
       await until(() => stderr.includes('the npm process that started the gateway is gone, draining'), 'the drain message');
     } finally {
       try {

@@ -79,7 +79,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
     const { stdout, stderr } = await execFileAsync(process.execPath, [...NODE_ARGS, CLI, ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
-      timeout: 30_000,
+      timeout: 120_000, // against a hang only: a loaded machine starts node slowly
     });
     return { code: 0, stdout, stderr };
   } catch (err) {

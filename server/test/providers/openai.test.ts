@@ -9,6 +9,7 @@ import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../src/confi
 import { createProviderTarget } from '../../src/targets/providers/index.js';
 import type { Target, TextRequest } from '../../src/targets/target.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { until } from '../support/wait.js';
 import {
   assertGatewayError,
   assertNoSecretIn,
@@ -397,8 +398,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         fake.setBehavior({ kind: 'stall-headers' });
         const controller = new AbortController();
         const before = fake.abortedCount;
+        const seen = fake.requests.length;
         const p = target.complete(QUERY, makeCtx(deps, controller.signal));
-        setTimeout(() => controller.abort(), 50);
+        // Abort once the upstream has the request (not after a fixed delay, which a loaded machine can outlast).
+        await until(() => fake.requests.length > seen, 'the upstream to receive the request');
+        controller.abort();
         const err = await rejection(p);
         assert.equal((err as Error).name, 'AbortError');
         await fake.waitForAborts(before + 1);

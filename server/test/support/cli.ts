@@ -11,7 +11,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
+// Bounds (here and below) only stop a hung process: generous, since a loaded machine starts node slowly.
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...NODE_ARGS, CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -51,7 +52,7 @@ export function startServe(configPath: string, env: Record<string, string>): Ser
 }
 
 /** Polls a URL until it answers `status` (or throws after timeoutMs). */
-export async function waitForStatus(url: string, status: number, timeoutMs = 20_000): Promise<void> {
+export async function waitForStatus(url: string, status: number, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < end) {
