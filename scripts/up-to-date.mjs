@@ -2,6 +2,8 @@
 // `node scripts/up-to-date.mjs <output> <input>...`: exits 0 when <output> exists and is newer than every
 // input (a file, or every file under a directory), 1 otherwise. `npm run build` uses it to skip the dashboard
 // build (type check, bundle, brotli) when nothing changed, so `npm start` does not rebuild it every time.
+// (admin-web/package.json runs it with stderr discarded, so where scripts/ is absent, as in the container build,
+// the failed check just means: build.)
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
