@@ -12,6 +12,9 @@ import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
+import { pipelineModules } from './public/modules/index.js';
+import { observe } from './public/modules/observers.js';
+import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
@@ -19,12 +22,16 @@ import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
+import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
 import { checkModelFiles } from './targets/model-files.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { startTracing, tracingSettings } from './telemetry/tracing.js';
+import { tracingModule } from './public/modules/tracing.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -37,6 +44,8 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Clock, jitter and backoff sleep of the router (tests inject fakes). */
   routing?: RoutingClock;
+  /** Pipeline modules run after the registered ones (public/modules/index.ts) in each stage (tests, embedders). */
+  modules?: readonly PipelineModule[];
 }
 
 export interface RunningGateway {
@@ -56,6 +65,8 @@ export interface RunningGateway {
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
+  /** Usage history writer when `[database]` is configured. */
+  usage: UsageService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -69,7 +80,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const secrets = readSecrets(config, env);
   await checkModelFiles(config.targets);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
+  const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
+  const traceSettings = tracingSettings(config.telemetry.traces, env);
+  logging.addSecrets([
+    ...secrets.all(),
+    ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : [])),
+    ...Object.values(traceSettings?.headers ?? {}),
+  ]);
+  // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
+  const tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null;
+  if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -78,8 +98,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const metrics = createMetrics({
     targetNames: config.targets.map((t) => t.name),
     activeRequests: () => admission.inFlight,
+    maxConcurrentRequests: config.max_concurrent_requests ?? null,
+    // Read at scrape time, after `ready` below is defined.
+    ready: () => ready(),
     processMetrics: options.processMetrics,
   });
+  // Usage history (docs/usage.md): written in the background, never on the request path.
+  const usage = config.database
+    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null;
 
 
   const targetLog = logging.component('sipp_gateway_server::targets');
@@ -113,6 +140,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   } catch (err) {
     await Promise.allSettled([...targets.values()].map((t) => t.close()));
+    await usage?.close();
     throw err;
   }
   if (state.buckets) rateLimiter.shareBuckets(state.buckets);
@@ -139,20 +167,27 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const inflight = new InFlight();
+  const publicLog = logging.component('sipp_gateway_server::public');
+  const modules = (tracing ? [tracingModule(tracing)] : []).concat(pipelineModules({
+    controls: { blocklist, rateLimiter, admission },
+    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    router,
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
+  }))
+    .concat(usage ? [observe('usage', usage)] : [])
+    .concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
+    maxRequestBytes: config.max_request_bytes,
+    maxJsonDepth: config.max_json_depth,
     targets,
     router,
-    blocklist,
-    rateLimiter,
-    admission,
-    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    stages: composeStages(modules, publicLog),
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
-    observers: [metrics, admin.observer, state.fleet.observer],
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
-    log: logging.component('sipp_gateway_server::public'),
+    log: publicLog,
   });
 
   const indexDoc = (): IndexDocument => ({
@@ -160,25 +195,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     capabilities: [...OPERATIONS],
     apis: [...APIS],
-    routes: {
-      public: {
-        query: config.routes.query,
-        chat: config.routes.chat,
-        embed: config.routes.embed,
-        openai_chat: config.routes.openai_chat,
-        openai_completions: config.routes.openai_completions,
-        openai_embeddings: config.routes.openai_embeddings,
-        openai_models: config.routes.openai_models,
-        anthropic_messages: config.routes.anthropic_messages,
-      },
-      management: {
-        index: config.routes.index,
-        health: config.routes.health,
-        readiness: config.routes.readiness,
-        metrics: config.routes.metrics,
-        admin: config.routes.admin,
-      },
-    },
+    routes: { public: pathsOf(PUBLIC_ROUTE_KEYS, config.routes), management: pathsOf(MANAGEMENT_ROUTE_KEYS, config.routes) },
     targets: [...targets.values()].map((t) => {
       const d = t.describe();
       return {
@@ -216,6 +233,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin.close();
     await closeTargets();
     await state.close();
+    await usage?.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
@@ -253,6 +271,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       admin.close();
       await closeTargets();
       await state.close();
+      // Every request has written its row (and ended its spans) by now: flush them.
+      await Promise.all([usage?.close(), tracing?.shutdown().catch(() => {})]);
       log.info('stopped');
     })());
 
@@ -267,11 +287,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
     state,
+    usage,
   };
 }
 
-/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
-function redisSecrets(url: string): string[] {
+/** A Redis or PostgreSQL URL and its password, for the log redactor (neither is ever logged on purpose). */
+function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);

@@ -4,9 +4,13 @@
  */
 import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type RouteKey } from '../routes.js';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
+import { DatabaseSchema } from './database.js';
+import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
+import { MAX_JSON_DEPTH, PROVIDER_LIMIT_KEYS } from './limits.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
 
@@ -76,6 +80,7 @@ const OpenAITargetSchema = z.strictObject({
   base_url: httpUrl.default('https://api.openai.com/v1'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -87,6 +92,7 @@ const CompatibleTargetSchema = z.strictObject({
   token_env: envName,
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   timeout_seconds: positiveSeconds.default(60),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -99,6 +105,7 @@ const AnthropicTargetSchema = z.strictObject({
   version: z.string().min(1).default('2023-06-01'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -161,37 +168,11 @@ export const StateSchema = z
 
 export type StateConfig = z.infer<typeof StateSchema>;
 
-const RoutesSchema = z
-  .strictObject({
-    query: routePath.default('/v1/query'),
-    chat: routePath.default('/v1/chat'),
-    embed: routePath.default('/v1/embed'),
-    openai_chat: routePath.default('/v1/chat/completions'),
-    openai_completions: routePath.default('/v1/completions'),
-    openai_embeddings: routePath.default('/v1/embeddings'),
-    openai_models: routePath.default('/v1/models'),
-    anthropic_messages: routePath.default('/v1/messages'),
-    index: routePath.default('/'),
-    health: routePath.default('/healthz'),
-    readiness: routePath.default('/readyz'),
-    metrics: routePath.default('/metrics'),
-    admin: routePath.default('/admin'),
-  })
-  .default({
-    query: '/v1/query',
-    chat: '/v1/chat',
-    embed: '/v1/embed',
-    openai_chat: '/v1/chat/completions',
-    openai_completions: '/v1/completions',
-    openai_embeddings: '/v1/embeddings',
-    openai_models: '/v1/models',
-    anthropic_messages: '/v1/messages',
-    index: '/',
-    health: '/healthz',
-    readiness: '/readyz',
-    metrics: '/metrics',
-    admin: '/admin',
-  });
+/** `[routes]`: one path per route of the route table (routes.ts), defaulting to the table's. */
+const RoutesObject = z.strictObject(
+  Object.fromEntries(ROUTE_KEYS.map((k) => [k, routePath.default(ROUTES[k].path)])) as Record<RouteKey, z.ZodDefault<typeof routePath>>,
+);
+const RoutesSchema = RoutesObject.default(() => RoutesObject.parse({}));
 
 /**
  * `[listeners.public]` / `[listeners.management]`: connection limits and
@@ -240,6 +221,7 @@ export const ConfigSchema = z
     public_bind: bind.default('127.0.0.1:8080'),
     management_bind: bind.default('127.0.0.1:9090'),
     max_request_bytes: z.number().int().positive('must be > 0').default(1_048_576),
+    max_json_depth: MAX_JSON_DEPTH,
     max_concurrent_requests: z.number().int().positive('must be > 0').optional(),
     allowed_origins: z
       .array(
@@ -258,6 +240,8 @@ export const ConfigSchema = z
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
+    database: DatabaseSchema.optional(),
+    telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     routes: RoutesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
@@ -272,10 +256,8 @@ export const ConfigSchema = z
       }
     }
     const r = cfg.routes;
-    const pub = ['query', 'chat', 'embed', 'openai_chat', 'openai_completions', 'openai_embeddings', 'openai_models', 'anthropic_messages'] as const;
-    checkDistinct(ctx, pub.map((k) => [k, r[k]]));
-    const mgmt = ['index', 'health', 'readiness', 'metrics', 'admin'] as const;
-    checkDistinct(ctx, mgmt.map((k) => [k, r[k]]));
+    // The routes of one listener must be distinct (the route table says which listener serves which key).
+    for (const keys of [PUBLIC_ROUTE_KEYS, MANAGEMENT_ROUTE_KEYS]) checkDistinct(ctx, keys.map((k) => [k, r[k]]));
     const names = new Set<string>();
     cfg.targets.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });

@@ -1,13 +1,14 @@
 /**
  * Per-request bookkeeping for the public listener: identity, timing, outcome.
- * Finished exactly once, after the response (or the stream) ends, feeding the
- * metrics and dashboard observers and writing the one request log line.
+ * Finished exactly once, after the response (or the stream) ends: app.ts turns
+ * it into the RequestRecord, hands that to the afterFinish modules (metrics,
+ * dashboard, fleet) and writes the one request log line.
  */
 import { randomUUID } from 'node:crypto';
 import type { Api, Operation, RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
-import type { RequestObserver } from '../telemetry/observer.js';
+import type { IgnorableField } from '../targets/ignored.js';
 
 export interface RequestState {
   id: string;
@@ -43,6 +44,10 @@ export interface RequestState {
   cutStatus: number | null;
   /** While a stream is open: its error frame in the surface's format (for a shutdown cut). */
   streamError: ((err: GatewayError) => string) | null;
+  /** Fields ignored under docs/api.md#ignored-fields, by the surface or the target; null until one is. */
+  ignored: Set<IgnorableField> | null;
+  /** The trace this request's spans belong to, when tracing recorded it (docs/operations.md#traces). */
+  traceId: string | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -73,20 +78,17 @@ export function newRequestState(id: string): RequestState {
     statusOverride: null,
     cutStatus: null,
     streamError: null,
+    ignored: null,
+    traceId: null,
   };
 }
 
-export function finishRequest(
-  st: RequestState,
-  status: number,
-  code: string | null,
-  observers: readonly RequestObserver[],
-  log: Logger,
-): void {
+/** The finished request as observers and the log line see it. */
+export function requestRecord(st: RequestState, status: number, code: string | null): RequestRecord {
   const durationMs = Math.round((performance.now() - st.startedAt) * 1000) / 1000;
   const finalStatus = st.cutStatus ?? st.statusOverride ?? status;
   const finalCode = st.cutStatus !== null ? 'shutting_down' : (st.code ?? code);
-  const record: RequestRecord = {
+  return {
     requestId: st.id,
     time: Date.now(),
     api: st.api,
@@ -105,16 +107,20 @@ export function finishRequest(
     inputTokens: st.inputTokens,
     outputTokens: st.outputTokens,
     stream: st.stream,
+    ignored: st.ignored ? [...st.ignored].sort() : [],
+    ...(st.traceId ? { traceId: st.traceId } : {}),
   };
-  for (const o of observers) {
-    try {
-      o.onRequest(record);
-    } catch (err) {
-      log.error({ err: { message: (err as Error).message } }, 'request observer failed');
-    }
-  }
+}
+
+/** The one request log line. */
+export function logRequest(record: RequestRecord, log: Logger): void {
   if (log.isLevelEnabled('info')) {
     const { requestId, time: _time, ...fields } = record;
     log.info({ reqId: requestId, ...fields }, 'request');
   }
+}
+
+/** Records a field ignored for this request (docs/api.md#ignored-fields). */
+export function noteIgnored(st: RequestState, field: IgnorableField): void {
+  (st.ignored ??= new Set()).add(field);
 }

@@ -1,10 +1,12 @@
 /**
- * The public routes of every API surface, from `[routes]`: which path speaks
- * which wire format. app.ts mounts them; pipeline.ts runs them.
+ * The public routes of every API surface: the route table (routes.ts) gives
+ * the keys and `[routes]` the paths; this registry says which surface speaks
+ * each. app.ts mounts them; pipeline.ts runs them.
  */
 import type { Api } from '@sipp/shared';
 import type { GatewayConfig } from '../config/schema.js';
 import { bearerCredential, type Surface } from '../public/surface.js';
+import { PUBLIC_ROUTE_KEYS, type PublicRouteKey, ROUTES } from '../routes.js';
 import { anthropicMessagesSurface } from './anthropic/index.js';
 import { openAIChatSurface } from './openai/chat.js';
 import { openAICompletionsSurface } from './openai/completions.js';
@@ -13,20 +15,33 @@ import { renderModelList } from './openai/models.js';
 import { sippSurface } from './sipp/index.js';
 
 export type PublicRoute =
-  | { path: string; method: 'POST'; surface: Surface<any> }
-  | { path: string; method: 'GET'; list: { api: Api; credential: Surface['credential']; render: typeof renderModelList } };
+  | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
+  | { key: PublicRouteKey; path: string; method: 'GET'; list: ModelList };
+
+interface ModelList {
+  api: Api;
+  credential: Surface['credential'];
+  render: typeof renderModelList;
+}
+
+/** The surface registry: what speaks each public route of the route table (routes.ts). */
+const SURFACES: { [K in PublicRouteKey]: (typeof ROUTES)[K]['methods'][0] extends 'GET' ? ModelList : Surface<any> } = {
+  query: sippSurface('query'),
+  chat: sippSurface('chat'),
+  embed: sippSurface('embed'),
+  openai_chat: openAIChatSurface,
+  openai_completions: openAICompletionsSurface,
+  openai_embeddings: openAIEmbeddingsSurface,
+  openai_models: { api: 'openai', credential: bearerCredential, render: renderModelList },
+  anthropic_messages: anthropicMessagesSurface,
+};
 
 export function publicRoutes(routes: GatewayConfig['routes']): PublicRoute[] {
-  return [
-    { path: routes.query, method: 'POST', surface: sippSurface('query') },
-    { path: routes.chat, method: 'POST', surface: sippSurface('chat') },
-    { path: routes.embed, method: 'POST', surface: sippSurface('embed') },
-    { path: routes.openai_chat, method: 'POST', surface: openAIChatSurface },
-    { path: routes.openai_completions, method: 'POST', surface: openAICompletionsSurface },
-    { path: routes.openai_embeddings, method: 'POST', surface: openAIEmbeddingsSurface },
-    { path: routes.openai_models, method: 'GET', list: { api: 'openai', credential: bearerCredential, render: renderModelList } },
-    { path: routes.anthropic_messages, method: 'POST', surface: anthropicMessagesSurface },
-  ];
+  return PUBLIC_ROUTE_KEYS.map((key): PublicRoute => {
+    const path = routes[key];
+    const served = SURFACES[key];
+    return ROUTES[key].methods[0] === 'GET' ? { key, path, method: 'GET', list: served as ModelList } : { key, path, method: 'POST', surface: served as Surface<any> };
+  });
 }
 
 /** The API of each public path, so errors raised before routing already use its shape. */

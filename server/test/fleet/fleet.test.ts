@@ -29,9 +29,9 @@ const TIMEOUT_S = 5;
  * loaded machine (no test depends on its speed) and still far below resync_seconds = 60, so a change that only a
  * resync would carry fails.
  */
-const PROPAGATION_MS = 10_000;
+const PROPAGATION_MS = 20_000;
 /** Bound for Redis's return to take effect (reconnect with backoff, then a resync): also far below 60 s. */
-const RECONNECT_MS = 20_000;
+const RECONNECT_MS = 30_000;
 
 function fleetToml(upstream: string, o: { prefix?: string; onError?: 'allow' | 'deny'; rpm?: number; burst?: number } = {}) {
   return chatGatewayToml(upstream, {
