@@ -156,6 +156,10 @@ export const StateSchema = z
     heartbeat_seconds: intervalSeconds.default(5),
     replica_timeout_seconds: intervalSeconds.default(15),
     resync_seconds: intervalSeconds.default(10),
+    // Fail-fast Redis (docs/configuration.md#state): the request path's budget per command, and the breaker.
+    command_budget_ms: z.number().int().min(5, 'must be >= 5').max(1000, 'must be <= 1000').default(50),
+    breaker_failures: z.number().int().min(1, 'must be >= 1').max(100).default(3),
+    breaker_seconds: z.number().min(0.1, 'must be >= 0.1').max(300).default(2),
   })
   .superRefine((s, ctx) => {
     if (s.backend === 'redis' && s.file !== undefined) {
