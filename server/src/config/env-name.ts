@@ -19,5 +19,7 @@ function looksLikeSecretValue(s: string): boolean {
 export const envName = z
   .string()
   .regex(ENV_NAME, 'must be an environment variable name (a letter or _, then letters, digits or _)')
-  .refine((s) => !looksLikeSecretValue(s), 'looks like a secret value, not an environment variable name: put the secret in the environment and name its variable here');
-
+  .refine(
+    (s) => !looksLikeSecretValue(s),
+    'looks like a secret value, not an environment variable name: put the secret in the environment and name its variable here',
+  );

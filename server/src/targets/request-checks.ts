@@ -29,7 +29,11 @@ function checkToolChoice(o: GenerationOptions): CapabilityIssue | null {
   const choice = o.toolChoice;
   if (choice === undefined || choice.type === 'auto' || choice.type === 'none') return null;
   const tools = o.tools ?? [];
-  if (tools.length === 0) return issue('tool_choice', `asks for ${choice.type === 'tool' ? `tool "${choice.name}"` : 'a tool call'} but no tools are given`);
+  if (tools.length === 0)
+    return issue(
+      'tool_choice',
+      `asks for ${choice.type === 'tool' ? `tool "${choice.name}"` : 'a tool call'} but no tools are given`,
+    );
   if (choice.type === 'tool' && !tools.some((t) => t.name === choice.name)) {
     return issue('tool_choice.function.name', `names tool "${choice.name}", which is not in tools`);
   }
@@ -112,7 +116,10 @@ const PRIVATE_NAME = /(^|\.)(localhost|localdomain|internal|local|home\.arpa)$|^
  * Names are not resolved: the provider resolves them, not the gateway.
  */
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   const family = isIP(host);
   if (family === 4) return PRIVATE.check(host, 'ipv4');
   if (family === 6) {

@@ -66,7 +66,10 @@ describe('configuration view sanitizer', () => {
   });
 
   it('strips user info from every URL, whatever its key', () => {
-    const view = sanitize({ url: 'redis://:hunter2-pw@cache:6379/0', base_url: 'https://user:pw-9@api.example.com/v1' }) as Record<string, string>;
+    const view = sanitize({
+      url: 'redis://:hunter2-pw@cache:6379/0',
+      base_url: 'https://user:pw-9@api.example.com/v1',
+    }) as Record<string, string>;
     assert.equal(view.url, 'redis://cache:6379/0');
     assert.equal(view.base_url, 'https://api.example.com/v1');
   });

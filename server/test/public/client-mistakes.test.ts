@@ -106,21 +106,97 @@ describe('client mistakes', () => {
   });
 
   describe('the gateway refuses what it can know: 400 naming the field, no upstream attempt', () => {
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: {} } } }];
+    const tools: OpenAI.ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: {} } } },
+    ];
     const user = (content: OpenAI.ChatCompletionContentPart[]): OpenAI.ChatCompletionMessageParam => ({ role: 'user', content });
     const openaiCases: Array<[string, OpenAI.ChatCompletionCreateParamsNonStreaming, string, RegExp]> = [
-      ['tool_choice naming a missing tool', { model: 'claude', messages: [{ role: 'user', content: 'x' }], tools, tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice.function.name', /tool "nope", which is not in tools/],
-      ['tool_choice required without tools', { model: 'claude', messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' }, 'tool_choice', /no tools are given/],
-      ['a tool message answering no call', { model: 'claude', messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'call_9', content: 'r' }] }, 'messages.1.tool_call_id', /"call_9", which no earlier assistant message made/],
-      ['invalid base64 image data', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }])] }, 'messages.0.content.0', /not valid base64/],
-      ['a data URL that is not an image', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: `data:text/html;base64,${PNG}` } }])] }, 'messages.0.content.0', /media type must be image/],
-      ['a file: image URL', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }])] }, 'messages.0.content.0.image_url.url', /http\(s\)/],
-      ['the cloud metadata address', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } }])] }, 'messages.0.content.0', /private, loopback, link-local or metadata/],
-      ['a loopback IP in decimal notation', { model: 'both', messages: [user([{ type: 'image_url', image_url: { url: 'http://2130706433/x.png' } }])] }, 'messages.0.content.0', /private/],
-      ['localhost', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'https://LOCALHOST./x.png' } }])] }, 'messages.0.content.0', /private/],
-      ['a private network address', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://10.1.2.3/x.png' } }])] }, 'messages.0.content.0', /private/],
-      ['IPv6 loopback', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://[::1]:8080/x.png' } }])] }, 'messages.0.content.0', /private/],
-      ['an IPv4-mapped private address', { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://[::ffff:192.168.0.1]/x.png' } }])] }, 'messages.0.content.0', /private/],
+      [
+        'tool_choice naming a missing tool',
+        {
+          model: 'claude',
+          messages: [{ role: 'user', content: 'x' }],
+          tools,
+          tool_choice: { type: 'function', function: { name: 'nope' } },
+        },
+        'tool_choice.function.name',
+        /tool "nope", which is not in tools/,
+      ],
+      [
+        'tool_choice required without tools',
+        { model: 'claude', messages: [{ role: 'user', content: 'x' }], tool_choice: 'required' },
+        'tool_choice',
+        /no tools are given/,
+      ],
+      [
+        'a tool message answering no call',
+        {
+          model: 'claude',
+          messages: [
+            { role: 'user', content: 'x' },
+            { role: 'tool', tool_call_id: 'call_9', content: 'r' },
+          ],
+        },
+        'messages.1.tool_call_id',
+        /"call_9", which no earlier assistant message made/,
+      ],
+      [
+        'invalid base64 image data',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }])] },
+        'messages.0.content.0',
+        /not valid base64/,
+      ],
+      [
+        'a data URL that is not an image',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: `data:text/html;base64,${PNG}` } }])] },
+        'messages.0.content.0',
+        /media type must be image/,
+      ],
+      [
+        'a file: image URL',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }])] },
+        'messages.0.content.0.image_url.url',
+        /http\(s\)/,
+      ],
+      [
+        'the cloud metadata address',
+        {
+          model: 'claude',
+          messages: [user([{ type: 'image_url', image_url: { url: 'http://169.254.169.254/latest/meta-data/' } }])],
+        },
+        'messages.0.content.0',
+        /private, loopback, link-local or metadata/,
+      ],
+      [
+        'a loopback IP in decimal notation',
+        { model: 'both', messages: [user([{ type: 'image_url', image_url: { url: 'http://2130706433/x.png' } }])] },
+        'messages.0.content.0',
+        /private/,
+      ],
+      [
+        'localhost',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'https://LOCALHOST./x.png' } }])] },
+        'messages.0.content.0',
+        /private/,
+      ],
+      [
+        'a private network address',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://10.1.2.3/x.png' } }])] },
+        'messages.0.content.0',
+        /private/,
+      ],
+      [
+        'IPv6 loopback',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://[::1]:8080/x.png' } }])] },
+        'messages.0.content.0',
+        /private/,
+      ],
+      [
+        'an IPv4-mapped private address',
+        { model: 'claude', messages: [user([{ type: 'image_url', image_url: { url: 'http://[::ffff:192.168.0.1]/x.png' } }])] },
+        'messages.0.content.0',
+        /private/,
+      ],
     ];
     for (const [what, body, param, message] of openaiCases) {
       it(`OpenAI SDK: ${what}`, async () => {
@@ -136,14 +212,49 @@ describe('client mistakes', () => {
 
     const ask: Anthropic.MessageParam = { role: 'user', content: 'x' };
     const aTools: Anthropic.Tool[] = [{ name: 'weather', input_schema: { type: 'object', properties: {} } }];
-    const image = (source: unknown): Anthropic.MessageParam => ({ role: 'user', content: [{ type: 'image', source } as Anthropic.ImageBlockParam] });
+    const image = (source: unknown): Anthropic.MessageParam => ({
+      role: 'user',
+      content: [{ type: 'image', source } as Anthropic.ImageBlockParam],
+    });
     const anthropicCases: Array<[string, Anthropic.MessageCreateParamsNonStreaming, RegExp]> = [
-      ['tool_choice naming a missing tool', { model: 'gpt', max_tokens: 5, messages: [ask], tools: aTools, tool_choice: { type: 'tool', name: 'nope' } }, /^invalid_request: tool_choice\.name: names tool "nope"/],
-      ['a tool_result with no tool_use', { model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_9', content: 'r' }] }] }, /^invalid_request: messages\.0\.content\.0\.tool_use_id: answers tool call "toolu_9"/],
-      ['invalid base64 image data', { model: 'gpt', max_tokens: 5, messages: [image({ type: 'base64', media_type: 'image/png', data: '%%%not-base64' })] }, /^invalid_request: messages\.0\.content\.0: the image data is not valid base64/],
-      ['a file: image URL', { model: 'gpt', max_tokens: 5, messages: [image({ type: 'url', url: 'file:///etc/passwd' })] }, /^invalid_request: messages\.0\.content\.0: the image URL must be http\(s\)/],
-      ['a javascript: image URL', { model: 'gpt', max_tokens: 5, messages: [image({ type: 'url', url: 'javascript:alert(1)' })] }, /^invalid_request: messages\.0\.content\.0: the image URL must be http\(s\)/],
-      ['the GCP metadata host name', { model: 'both', max_tokens: 5, messages: [image({ type: 'url', url: 'http://metadata.google.internal/computeMetadata/v1/' })] }, /^invalid_request: messages\.0\.content\.0: the image URL points at a private/],
+      [
+        'tool_choice naming a missing tool',
+        { model: 'gpt', max_tokens: 5, messages: [ask], tools: aTools, tool_choice: { type: 'tool', name: 'nope' } },
+        /^invalid_request: tool_choice\.name: names tool "nope"/,
+      ],
+      [
+        'a tool_result with no tool_use',
+        {
+          model: 'gpt',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_9', content: 'r' }] }],
+        },
+        /^invalid_request: messages\.0\.content\.0\.tool_use_id: answers tool call "toolu_9"/,
+      ],
+      [
+        'invalid base64 image data',
+        { model: 'gpt', max_tokens: 5, messages: [image({ type: 'base64', media_type: 'image/png', data: '%%%not-base64' })] },
+        /^invalid_request: messages\.0\.content\.0: the image data is not valid base64/,
+      ],
+      [
+        'a file: image URL',
+        { model: 'gpt', max_tokens: 5, messages: [image({ type: 'url', url: 'file:///etc/passwd' })] },
+        /^invalid_request: messages\.0\.content\.0: the image URL must be http\(s\)/,
+      ],
+      [
+        'a javascript: image URL',
+        { model: 'gpt', max_tokens: 5, messages: [image({ type: 'url', url: 'javascript:alert(1)' })] },
+        /^invalid_request: messages\.0\.content\.0: the image URL must be http\(s\)/,
+      ],
+      [
+        'the GCP metadata host name',
+        {
+          model: 'both',
+          max_tokens: 5,
+          messages: [image({ type: 'url', url: 'http://metadata.google.internal/computeMetadata/v1/' })],
+        },
+        /^invalid_request: messages\.0\.content\.0: the image URL points at a private/,
+      ],
     ];
     for (const [what, body, message] of anthropicCases) {
       it(`Anthropic SDK: ${what}`, async () => {
@@ -162,8 +273,16 @@ describe('client mistakes', () => {
         tools,
         tool_choice: { type: 'function', function: { name: 'weather' } },
         messages: [
-          user([{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } }, { type: 'image_url', image_url: { url: 'https://images.example.com/cat.png' } }]),
-          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } }] },
+          user([
+            { type: 'text', text: 'look' },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
+            { type: 'image_url', image_url: { url: 'https://images.example.com/cat.png' } },
+          ]),
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{}' } }],
+          },
           { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
         ],
       });
@@ -172,18 +291,28 @@ describe('client mistakes', () => {
   });
 
   describe("a provider's rejection of the request is the client's 4xx with the provider's message", () => {
-    const rejection = (message: string) => JSON.stringify({ error: { message, type: 'invalid_request_error', param: 'messages', code: null } });
+    const rejection = (message: string) =>
+      JSON.stringify({ error: { message, type: 'invalid_request_error', param: 'messages', code: null } });
 
     it('OpenAI SDK across APIs: 400 BadRequestError with the message, key removed; no retry, no fallback, the circuit stays closed', async () => {
-      anthropicFake.setBehavior({ kind: 'status', status: 400, body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `messages.0.content: bad for key ${anthropicFake.apiKey}` } }) });
+      anthropicFake.setBehavior({
+        kind: 'status',
+        status: 400,
+        body: JSON.stringify({
+          type: 'error',
+          error: { type: 'invalid_request_error', message: `messages.0.content: bad for key ${anthropicFake.apiKey}` },
+        }),
+      });
       try {
         const o = openaiFake.requests.length;
         const a = anthropicFake.requests.length;
         for (let i = 0; i < 3; i++) {
-          const err = await openai.chat.completions.create({ model: 'both-rev', messages: [{ role: 'user', content: 'x' }] }).then(
-            () => assert.fail('accepted'),
-            (e: unknown) => e,
-          );
+          const err = await openai.chat.completions
+            .create({ model: 'both-rev', messages: [{ role: 'user', content: 'x' }] })
+            .then(
+              () => assert.fail('accepted'),
+              (e: unknown) => e,
+            );
           assert.ok(err instanceof OpenAI.BadRequestError, String(err));
           assert.equal(err.status, 400);
           assert.equal(err.message, '400 upstream rejected the request (HTTP 400): messages.0.content: bad for key [redacted]');
@@ -191,7 +320,11 @@ describe('client mistakes', () => {
         }
         assert.equal(anthropicFake.requests.length, a + 3, 'one attempt per request: a rejection is not retried');
         assert.equal(openaiFake.requests.length, o, 'and does not fall over to the next member');
-        assert.equal(gw.gateway.router.breaker('claude')!.snapshot().state, 'closed', 'and does not count against the circuit (threshold 1)');
+        assert.equal(
+          gw.gateway.router.breaker('claude')!.snapshot().state,
+          'closed',
+          'and does not count against the circuit (threshold 1)',
+        );
       } finally {
         anthropicFake.setBehavior({ kind: 'normal' });
       }
@@ -200,19 +333,34 @@ describe('client mistakes', () => {
     });
 
     it('Anthropic SDK across APIs: a provider 413 is 413 and a 422 is 400, with the message, also through a group', async () => {
-      openaiFake.setBehavior({ kind: 'status', status: 413, body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request exceeds the maximum size' } }) });
+      openaiFake.setBehavior({
+        kind: 'status',
+        status: 413,
+        body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Request exceeds the maximum size' } }),
+      });
       try {
-        const r = await refusal(() => anthropic.messages.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }));
+        const r = await refusal(() =>
+          anthropic.messages.create({ model: 'gpt', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+        );
         assert.equal(r.status, 413);
         assert.equal(r.message, 'payload_too_large: upstream rejected the request (HTTP 413): Request exceeds the maximum size');
       } finally {
         openaiFake.setBehavior({ kind: 'normal' });
       }
-      openaiFake.setBehavior({ kind: 'status', status: 422, body: JSON.stringify({ detail: 'max_tokens is too large for this model' }) });
+      openaiFake.setBehavior({
+        kind: 'status',
+        status: 422,
+        body: JSON.stringify({ detail: 'max_tokens is too large for this model' }),
+      });
       try {
-        const r = await refusal(() => anthropic.messages.create({ model: 'both', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }));
+        const r = await refusal(() =>
+          anthropic.messages.create({ model: 'both', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+        );
         assert.equal(r.status, 400);
-        assert.equal(r.message, 'invalid_request: upstream rejected the request (HTTP 422): max_tokens is too large for this model');
+        assert.equal(
+          r.message,
+          'invalid_request: upstream rejected the request (HTTP 422): max_tokens is too large for this model',
+        );
       } finally {
         openaiFake.setBehavior({ kind: 'normal' });
       }
@@ -221,9 +369,15 @@ describe('client mistakes', () => {
     });
 
     it("a provider 401 (the gateway's own key) stays a 502 naming the status only", async () => {
-      openaiFake.setBehavior({ kind: 'status', status: 401, body: rejection(`Incorrect API key provided: ${openaiFake.apiKey}`) });
+      openaiFake.setBehavior({
+        kind: 'status',
+        status: 401,
+        body: rejection(`Incorrect API key provided: ${openaiFake.apiKey}`),
+      });
       try {
-        const r = await refusal(() => openai.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] }));
+        const r = await refusal(() =>
+          openai.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x' }] }),
+        );
         assert.equal(r.status, 502);
         assert.equal(r.message, 'upstream rejected the request (HTTP 401)');
       } finally {
@@ -243,9 +397,17 @@ describe('allow_private_image_urls = true', () => {
     });
     try {
       const openai = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
-      await openai.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://10.1.2.3/x.png' } }] }] });
+      await openai.chat.completions.create({
+        model: 'gpt',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://10.1.2.3/x.png' } }] }],
+      });
       assert.match(JSON.stringify(openaiFake.requests.at(-1)!.body), /10\.1\.2\.3/);
-      const r = await refusal(() => openai.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }] }));
+      const r = await refusal(() =>
+        openai.chat.completions.create({
+          model: 'claude',
+          messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'file:///etc/passwd' } }] }],
+        }),
+      );
       assert.equal(r.status, 400, 'non-http schemes stay refused');
     } finally {
       await gw.stop();
