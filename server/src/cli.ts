@@ -5,9 +5,9 @@
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
  */
 import { parseArgs } from 'node:util';
-import { bindOverridesFromEnv, ConfigError, loadConfigFile } from './config/load.js';
+import { bindOverridesFromEnv, loadConfigFile } from './config/load.js';
 import { startGateway, type RunningGateway } from './gateway.js';
-import { StartupError } from './listen.js';
+import { ConfigError, StartupError } from './errors.js';
 import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';
 

@@ -9,7 +9,7 @@ import { createAdmin } from './admin/index.js';
 import { parseBind, type GatewayConfig } from './config/schema.js';
 import { readSecrets } from './config/secrets.js';
 import { InFlight } from './inflight.js';
-import { closeServer, listen, StartupError } from './listen.js';
+import { closeServer, listen } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
 import { pipelineModules } from './public/modules/index.js';
@@ -28,6 +28,7 @@ import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { VERSION } from './version.js';
+import { StartupError } from './errors.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -83,7 +84,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     activeRequests: () => admission.inFlight,
     processMetrics: options.processMetrics,
   });
-
 
   const targetLog = logging.component('sipp_gateway_server::targets');
   const targets = new Map<string, Target>();

@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { normalizeEntry } from '../security/blocklist.js';
 import type { AuditLog } from './audit-log.js';
 import type { AdminDeps } from './deps.js';
-import { AdminError } from './http/admin-error.js';
+import { AdminError } from '../errors.js';
 
 /** Who made a change: the session's short id and the management client's address. */
 export interface Actor {

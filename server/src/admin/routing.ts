@@ -5,7 +5,7 @@
  */
 import type { CircuitView, GroupView } from '@sipp/shared';
 import type { AdminDeps } from './deps.js';
-import { AdminError } from './http/admin-error.js';
+import { AdminError } from '../errors.js';
 
 export function circuitView(deps: AdminDeps, target: string): CircuitView | undefined {
   const breaker = deps.router.breaker(target);

@@ -23,7 +23,7 @@ import { requestContext, type RunContext } from './request-context.js';
 import type { RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
-import type { ParsedRequest, Surface } from './surface.js';
+import type { ParsedRequest, Surface } from '../surfaces/surface.js';
 import { callTarget, type CallOutcome } from './target-call.js';
 
 export interface PipelineDeps {
@@ -87,19 +87,19 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         ctx.set(TARGET_HEADER, served.target);
         const outcome = served.value;
         try {
-          switch (outcome.kind) {
-            case 'embed':
-              applyUsage(st, outcome.result.usage);
-              ctx.body = surface.renderEmbed(request, request.model, outcome.result);
-              break;
-            case 'text':
-              applyUsage(st, outcome.result.usage);
-              ctx.body = surface.renderText(request, request.model, outcome.result);
-              break;
-            case 'stream':
-              st.stream = true;
-              await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());
-              break;
+          // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
+          if (surface.operation === 'embed') {
+            if (outcome.kind !== 'embed') throw new Error(`a ${outcome.kind} outcome on an embeddings surface`);
+            applyUsage(st, outcome.result.usage);
+            ctx.body = surface.renderEmbed(request, request.model, outcome.result);
+          } else if (outcome.kind === 'text') {
+            applyUsage(st, outcome.result.usage);
+            ctx.body = surface.renderText(request, request.model, outcome.result);
+          } else if (outcome.kind === 'stream') {
+            st.stream = true;
+            await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());
+          } else {
+            throw new Error('an embed outcome on a text surface');
           }
         } finally {
           served.done();

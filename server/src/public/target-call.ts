@@ -5,7 +5,7 @@
  * byte, so a failure up to then can still be retried or answered as JSON.
  */
 import type { CallContext, EmbedResult, StreamChunk, Target, TextResult } from '../targets/target.js';
-import type { TargetCall } from './surface.js';
+import type { TargetCall } from '../surfaces/surface.js';
 
 export type CallOutcome =
   | { kind: 'text'; result: TextResult }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { StateUnavailableError } from './errors.js';
+import { StateUnavailableError } from '../errors.js';
 
 export interface SharedKv {
   get(key: string): Promise<string | null>;

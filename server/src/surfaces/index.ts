@@ -5,14 +5,14 @@
  */
 import type { Api } from '@sipp/shared';
 import type { GatewayConfig } from '../config/schema.js';
-import { bearerCredential, type Surface } from '../public/surface.js';
+import { bearerCredential, type Surface } from './surface.js';
 import { PUBLIC_ROUTE_KEYS, type PublicRouteKey, ROUTES } from '../routes.js';
 import { anthropicMessagesSurface } from './anthropic/index.js';
 import { openAIChatSurface } from './openai/chat.js';
 import { openAICompletionsSurface } from './openai/completions.js';
 import { openAIEmbeddingsSurface } from './openai/embeddings.js';
 import { renderModelList } from './openai/models.js';
-import { sippSurface } from './sipp/index.js';
+import { sippEmbedSurface, sippTextSurface } from './sipp/index.js';
 
 export type PublicRoute =
   | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
@@ -26,9 +26,9 @@ interface ModelList {
 
 /** The surface registry: what speaks each public route of the route table (routes.ts). */
 const SURFACES: { [K in PublicRouteKey]: (typeof ROUTES)[K]['methods'][0] extends 'GET' ? ModelList : Surface<any> } = {
-  query: sippSurface('query'),
-  chat: sippSurface('chat'),
-  embed: sippSurface('embed'),
+  query: sippTextSurface('query'),
+  chat: sippTextSurface('chat'),
+  embed: sippEmbedSurface,
   openai_chat: openAIChatSurface,
   openai_completions: openAICompletionsSurface,
   openai_embeddings: openAIEmbeddingsSurface,

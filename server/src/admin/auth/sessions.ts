@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/shared';
 import { normalizeIp } from '../../security/blocklist.js';
 import type { AuditLog } from '../audit-log.js';
-import { AdminError } from '../http/admin-error.js';
+import { AdminError } from '../../errors.js';
 import { readJson } from '../http/read-json.js';
 import { LoginThrottle, type LockoutScope } from './login-throttle.js';
 import { createPasswordCheck, safeEqual } from './password.js';

@@ -6,7 +6,7 @@
  * own field (`messages.2.content.1`).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 import type { ContentPart, GenerationOptions, ImageSource, Message, ToolCall, ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 

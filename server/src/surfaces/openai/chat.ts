@@ -5,8 +5,8 @@
  * finish chunk, usage chunk on `stream_options.include_usage`, `[DONE]`).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { TextResult } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 import {
@@ -116,15 +116,12 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
   };
 }
 
-export const openAIChatSurface: Surface<OpenAIChatRequest> = {
+export const openAIChatSurface: TextSurface<OpenAIChatRequest> = {
   api: 'openai',
   operation: 'chat',
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,
   renderText,
-  renderEmbed: () => {
-    throw new Error('not an embeddings route');
-  },
   openStream,
 };

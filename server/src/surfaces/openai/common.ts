@@ -5,7 +5,7 @@
 import type { FinishReason, Usage } from '@sipp/shared';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 import type { GenerationOptions } from '../../targets/target.js';
 
 /** Most stop strings the gateway takes at all; targets may take fewer (OpenAI: 4). */

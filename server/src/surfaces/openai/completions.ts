@@ -3,8 +3,8 @@
  * surface: the internal `query` operation (local targets: raw completion).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { TextResult } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 import {
@@ -76,15 +76,12 @@ function openStream(req: OpenAICompletionRequest, model: string): StreamRenderer
   };
 }
 
-export const openAICompletionsSurface: Surface<OpenAICompletionRequest> = {
+export const openAICompletionsSurface: TextSurface<OpenAICompletionRequest> = {
   api: 'openai',
   operation: 'query',
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,
   renderText,
-  renderEmbed: () => {
-    throw new Error('not an embeddings route');
-  },
   openStream,
 };

@@ -3,8 +3,9 @@
  * capability field such as `messages.2.content.1` names the client's own
  * message and part). `developer` is a system message.
  */
-import { InvalidFieldError } from '../../public/field-error.js';
+
 import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
+import { InvalidFieldError } from '../../errors.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -1,6 +1,7 @@
 /** OpenAI `tools` / `tool_choice` → internal tool definitions and choice. */
-import { InvalidFieldError } from '../../public/field-error.js';
+
 import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
+import { InvalidFieldError } from '../../errors.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

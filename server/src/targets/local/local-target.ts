@@ -7,7 +7,7 @@
 import type { Operation } from '@sipp/shared';
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { LocalTargetConfig } from '../../config/schema.js';
-import { GatewayError } from '../../errors.js';
+import { BackendUnavailableError, GatewayError, LocalModelLoadError } from '../../errors.js';
 import type {
   CallContext,
   EmbedRequest,
@@ -20,17 +20,11 @@ import type {
   TextRequest,
   TextResult,
 } from '../target.js';
-import {
-  BackendUnavailableError,
-  detectGpuAvailability,
-  selectBackend,
-  type GpuAvailability,
-  type SelectedBackend,
-} from './backend.js';
+import { detectGpuAvailability, selectBackend, type GpuAvailability, type SelectedBackend } from './backend.js';
 import { Embedder } from './embedding.js';
 import { generate, type GenerationSummary } from './generation.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
-import { LocalModelLoadError, loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
+import { loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
 import { prepareChat, prepareQuery, resolveChatTemplate, type ChatTemplateInfo, type PreparedPrompt } from './prompt.js';
 import { SequencePool } from './sequence-pool.js';
 import { LocalStats } from './stats.js';
