@@ -34,4 +34,9 @@ export interface RequestRecord {
   inputTokens: number;
   outputTokens: number;
   stream: boolean;
+  /**
+   * Hint-only fields the gateway ignored for this request (docs/api.md#ignored-fields),
+   * sorted; names come from a fixed list. Empty when none.
+   */
+  ignored?: string[];
 }

@@ -17,10 +17,11 @@ import type { Operation, Usage } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { Router } from '../routing/router.js';
+import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { requestContext, type RunContext } from './request-context.js';
-import type { RequestState } from './request-state.js';
+import { noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from '../surfaces/surface.js';
@@ -54,6 +55,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
     const request = surface.parse(body);
+    for (const field of request.ignored ?? []) noteIgnored(st, field);
     rc.request = request;
     rc.fields = surface;
     const run = rc as RunContext;
@@ -79,12 +81,14 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           served = { target: short.served, value: short.outcome, done: () => {} };
         } else {
           const s = await deps.router.run(route!, abort.signal, st, (target, o) => {
-            const call = callContext(st.id, abort.signal, deps.log, o.noWait);
+            const call = callContext(st, abort.signal, deps.log, o.noWait);
             return stages.attempt({ rc: run, target, number: st.attempts, call }, () => callTarget(target, request.call, request.stream, call));
           });
           served = { target: s.target.name, value: s.value, done: () => s.done() };
         }
         ctx.set(TARGET_HEADER, served.target);
+        const ignored = ignoredHeaderValue(st.ignored);
+        if (ignored) ctx.set(IGNORED_HEADER, ignored);
         const outcome = served.value;
         try {
           // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
@@ -151,15 +155,16 @@ export function applyUsage(st: RequestState, usage: Usage | undefined): void {
 /** Response header naming the target that served (or last tried) the request. */
 export const TARGET_HEADER = 'x-sipp-target';
 
-function callContext(requestId: string, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
+function callContext(st: RequestState, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
   let child: Logger | undefined;
   return {
-    requestId,
+    requestId: st.id,
     signal,
     noWait,
     get log() {
-      child ??= log.child({ reqId: requestId });
+      child ??= log.child({ reqId: st.id });
       return child;
     },
+    ignore: (field) => noteIgnored(st, field),
   };
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Api, Operation, RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
+import type { IgnorableField } from '../targets/ignored.js';
 
 export interface RequestState {
   id: string;
@@ -43,6 +44,8 @@ export interface RequestState {
   cutStatus: number | null;
   /** While a stream is open: its error frame in the surface's format (for a shutdown cut). */
   streamError: ((err: GatewayError) => string) | null;
+  /** Fields ignored under docs/api.md#ignored-fields, by the surface or the target; null until one is. */
+  ignored: Set<IgnorableField> | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -73,6 +76,7 @@ export function newRequestState(id: string): RequestState {
     statusOverride: null,
     cutStatus: null,
     streamError: null,
+    ignored: null,
   };
 }
 
@@ -100,6 +104,7 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     inputTokens: st.inputTokens,
     outputTokens: st.outputTokens,
     stream: st.stream,
+    ignored: st.ignored ? [...st.ignored].sort() : [],
   };
 }
 
@@ -109,4 +114,9 @@ export function logRequest(record: RequestRecord, log: Logger): void {
     const { requestId, time: _time, ...fields } = record;
     log.info({ reqId: requestId, ...fields }, 'request');
   }
+}
+
+/** Records a field ignored for this request (docs/api.md#ignored-fields). */
+export function noteIgnored(st: RequestState, field: IgnorableField): void {
+  (st.ignored ??= new Set()).add(field);
 }

@@ -14,6 +14,7 @@
 import type { Api, Operation, Usage } from '@sipp/shared';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
+import type { IgnorableField } from '../targets/ignored.js';
 import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../targets/target.js';
 
 export type TargetCall =
@@ -26,6 +27,8 @@ export interface ParsedRequest {
   model: string;
   stream: boolean;
   call: TargetCall;
+  /** Hint-only fields this surface ignores whatever the target (docs/api.md#ignored-fields). */
+  ignored?: readonly IgnorableField[];
 }
 
 export type ToolCallChunk = Extract<StreamChunk, { type: 'tool_call' }>;

@@ -5,6 +5,7 @@
 import type { FinishReason, Operation, Usage } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { IgnorableField } from './ignored.js';
 
 // ------------------------------------------------------------------ requests
 //
@@ -61,6 +62,14 @@ export interface GenerationOptions {
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
   parallelToolCalls?: boolean;
+  /**
+   * How much the model should think before answering: Anthropic `thinking`
+   * (`budgetTokens`, or `adaptive`), OpenAI `reasoning_effort` / Responses
+   * `reasoning.effort` (`effort`). A hint: a target translates it to its own
+   * form where it has one and otherwise ignores it, naming `reasoning` or
+   * `thinking` in x-sipp-ignored (docs/api.md#ignored-fields).
+   */
+  reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high'; budgetTokens?: number; adaptive?: boolean };
   /** OpenAI `response_format` object (JSON mode / JSON schema), as the client sent it. */
   responseFormat?: Record<string, unknown>;
   /**
@@ -89,6 +98,12 @@ export interface CallContext {
    * group member can take the request). Providers ignore it.
    */
   noWait?: boolean;
+  /**
+   * Records a field the target ignored because it only tunes how a provider
+   * works and this target has no equivalent (docs/api.md#ignored-fields).
+   * Call it before the first chunk of a stream: the header goes out with it.
+   */
+  ignore?(field: IgnorableField): void;
 }
 
 export type TextRequest = TextInput & { options: GenerationOptions };

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { CircuitState } from '@sipp/shared';
 import type { CircuitTransition } from '../routing/circuit-breaker.js';
 import type { AttemptOutcome, RoutingMetrics } from '../routing/router.js';
+import { IGNORABLE_FIELDS } from '../targets/ignored.js';
 import type { RequestObserver } from './observer.js';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -29,6 +30,10 @@ export interface GatewayMetrics extends RequestObserver {
 export function createMetrics(options: {
   targetNames: readonly string[];
   activeRequests: () => number;
+  /** The admission limit (`max_concurrent_requests`); null = unlimited, exported as 0. */
+  maxConcurrentRequests?: number | null;
+  /** Whether /readyz answers 200 (targets loaded, not draining); read at scrape time. */
+  ready?: () => boolean;
   processMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -58,6 +63,20 @@ export function createMetrics(options: {
     registers: [registry],
     collect() {
       this.set(options.activeRequests());
+    },
+  });
+  new Gauge({
+    name: 'sipp_gateway_max_concurrent_requests',
+    help: 'The admission limit max_concurrent_requests (0 = unlimited); with sipp_gateway_active_requests it gives saturation.',
+    registers: [registry],
+  }).set(options.maxConcurrentRequests ?? 0);
+  const ready = options.ready;
+  new Gauge({
+    name: 'sipp_gateway_ready',
+    help: 'Readiness as /readyz reports it: 1 ready, 0 while targets load or the gateway drains.',
+    registers: [registry],
+    collect() {
+      this.set(ready === undefined || ready() ? 1 : 0);
     },
   });
   const rateLimitHits = new Counter({
@@ -95,6 +114,14 @@ export function createMetrics(options: {
     registers: [registry],
   });
 
+  const ignoredFields = new Counter({
+    name: 'sipp_gateway_ignored_fields_total',
+    help: 'Hint-only request fields the gateway ignored because the target has no equivalent (docs/api.md#ignored-fields), by API surface and field.',
+    labelNames: ['api', 'field'],
+    registers: [registry],
+  });
+  const knownIgnorable = new Set<string>(IGNORABLE_FIELDS);
+
   type Children = { requests: Counter.Internal; errors: Counter.Internal; duration: Histogram.Internal<string> };
   const byApiOp = new Map<Api, Map<Operation, Children>>();
   for (const api of APIS) {
@@ -128,6 +155,7 @@ export function createMetrics(options: {
         if (r.code !== null) m.errors.inc();
         m.duration.observe(r.durationMs / 1000);
       }
+      if (r.ignored) for (const f of r.ignored) if (knownIgnorable.has(f)) ignoredFields.labels(r.api, f).inc();
       if (r.target) {
         const t = byTarget.get(r.target);
         if (t) {
