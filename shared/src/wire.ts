@@ -81,7 +81,8 @@ export const EmbedRequestSchema = z.looseObject({
   model: targetName,
   input: z.string(),
 });
-export type EmbedRequest = z.infer<typeof EmbedRequestSchema>;
+/** The `/v1/embed` body (the Sipp wire format); the internal request a target gets is `EmbedRequest` in server/src/targets/target.ts. */
+export type SippEmbedRequest = z.infer<typeof EmbedRequestSchema>;
 
 export interface Usage {
   input_tokens: number;

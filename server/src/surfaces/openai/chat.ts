@@ -13,7 +13,7 @@ import {
   dataFrame,
   extrasOf,
   openAIFinish,
-  openAIUsage,
+  toOpenAIUsage,
   responseId,
   samplingFields,
   samplingOptions,
@@ -88,7 +88,7 @@ function renderText(_req: OpenAIChatRequest, model: string, result: TextResult):
     created: unixSeconds(),
     model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: openAIFinish(result.finishReason) }],
-    ...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+    ...(result.usage ? { usage: toOpenAIUsage(result.usage) } : {}),
   };
 }
 

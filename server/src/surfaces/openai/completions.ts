@@ -11,7 +11,7 @@ import {
   dataFrame,
   extrasOf,
   openAIFinish,
-  openAIUsage,
+  toOpenAIUsage,
   responseId,
   samplingFields,
   samplingOptions,
@@ -59,7 +59,7 @@ function renderText(_req: OpenAICompletionRequest, model: string, result: TextRe
     created: unixSeconds(),
     model,
     choices: [{ text: result.text, index: 0, logprobs: null, finish_reason: openAIFinish(result.finishReason) }],
-    ...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+    ...(result.usage ? { usage: toOpenAIUsage(result.usage) } : {}),
   };
 }
 

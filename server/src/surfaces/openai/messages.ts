@@ -6,9 +6,8 @@
 
 import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
+import { isObject, type Json } from '../../util/json.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function str(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new InvalidFieldError(field, 'expected string');

@@ -2,9 +2,8 @@
 
 import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
+import { isObject, type Json } from '../../util/json.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseTools(raw: unknown): ToolDefinition[] {
   if (!Array.isArray(raw)) throw new InvalidFieldError('tools', 'expected array');
