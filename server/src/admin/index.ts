@@ -1,5 +1,5 @@
 /**
- * Admin Dashboard module (SPEC §7). It runs its own small Koa application so
+ * Admin Dashboard module (docs/dashboard.md). It runs its own small Koa application so
  * koa-session gets per-process signing keys and its own context; the
  * management listener hands every request under the admin route to it
  * (`middleware`) and reports every finished public request to `observer`.

@@ -1,5 +1,5 @@
 /**
- * Admin sessions (SPEC §7): koa-session with the server-side memory store,
+ * Admin sessions (docs/dashboard.md): koa-session with the server-side memory store,
  * cookie scoped to the admin path, HttpOnly + SameSite=Strict, 8 h TTL. The
  * cookie only holds a random session id (signed with per-process keys); the
  * CSRF token lives in the session and is handed to the SPA in the JSON body.

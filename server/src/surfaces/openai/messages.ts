@@ -6,7 +6,7 @@
 
 import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
-import { isObject, type Json } from '../../util/json.js';
+import { isObject } from '../../util/json.js';
 
 
 function str(v: unknown, field: string): string {

@@ -2,7 +2,7 @@
 
 import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
-import { isObject, type Json } from '../../util/json.js';
+import { isObject } from '../../util/json.js';
 
 
 export function parseTools(raw: unknown): ToolDefinition[] {
