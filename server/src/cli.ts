@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * sipp-gateway command line (SPEC §1):
+ * sipp-gateway command line (README.md, docs/operations.md#running-it):
  *   sipp-gateway check --config FILE   validate only (no secrets, models, network)
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
  */

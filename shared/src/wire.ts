@@ -1,5 +1,5 @@
 /**
- * Public wire protocol of the gateway (SPEC §3): request bodies, responses,
+ * Public wire protocol of the gateway (docs/api.md): request bodies, responses,
  * SSE frames and error codes. One source of truth for server and dashboard.
  */
 import { z } from 'zod';
@@ -121,7 +121,7 @@ export type StreamFrame =
   | { event: 'done'; data: DoneFrame }
   | { event: 'error'; data: ErrorBody };
 
-/** Management index document (SPEC §5). */
+/** Management index document (docs/operations.md#health-and-readiness). */
 export interface IndexDocument {
   name: 'sipp-gateway';
   version: string;

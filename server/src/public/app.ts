@@ -1,5 +1,5 @@
 /**
- * The public listener: inference routes only (SPEC §3). Management routes are
+ * The public listener: inference routes only (docs/api.md). Management routes are
  * never served here.
  */
 import cors from '@koa/cors';

@@ -1,5 +1,5 @@
 /**
- * The Sipp protocol (SPEC §3) as a surface: `/v1/query`, `/v1/chat`,
+ * The Sipp protocol (docs/api.md) as a surface: `/v1/query`, `/v1/chat`,
  * `/v1/embed`. Its wire format is unchanged byte for byte.
  */
 import {

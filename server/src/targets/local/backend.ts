@@ -1,5 +1,5 @@
 /**
- * Compute backend selection for local targets (SPEC §4): `auto` picks the best
+ * Compute backend selection for local targets (docs/local-models.md): `auto` picks the best
  * available of CUDA, Metal, Vulkan, then CPU; `cpu` disables GPU offload; an
  * explicit GPU backend that is not available is a startup error naming it.
  *
