@@ -20,10 +20,11 @@ import { createClientIdentifier } from './security/client-identity.js';
 import type { Controls } from './security/controls.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
-import { createControls, createTargets, indexDocument, loadTargets, redisSecrets, Teardown } from './startup.js';
+import { createControls, createTargets, indexDocument, loadTargets, Teardown, urlSecrets } from './startup.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { VERSION } from './version.js';
 
@@ -58,6 +59,8 @@ export interface RunningGateway {
   controls: Controls;
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
+  /** Usage history writer when `[database]` is configured. */
+  usage: UsageService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -76,7 +79,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // 1. Secrets, read once and registered with the log redactor before anything can log them.
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
+  const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
+  logging.addSecrets([...secrets.all(), ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : []))]);
 
   // 2. Runtime controls and metrics.
   const controls = createControls(config);
@@ -87,20 +91,23 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready,
     processMetrics: options.processMetrics,
   });
+  // Usage history (docs/usage.md): written in the background, never on the request path.
+  const usage = (teardown.usage = config.database
+    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null);
 
   // 3. Targets (created, not loaded) and the router over them.
-  const targets = (teardown.targets = await createTargets(config, {
-    log: logging.component('sipp_gateway_server::targets'),
-    registry: metrics.registry,
-    secret: secrets.get,
-  }));
+  const targets = (teardown.targets = await teardown.unwinding(
+    createTargets(config, { log: logging.component('sipp_gateway_server::targets'), registry: metrics.registry, secret: secrets.get }),
+  ));
   const routingMetrics = createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name));
   const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
   routingMetrics.watchCircuits(() => router.circuitStates());
 
   // 4. The [state] store (shared or local controls, sessions, fleet registry).
   const startedAt = Date.now();
-  const state = (teardown.state = await createGatewayState({
+  const state = (teardown.state = await teardown.unwinding(
+    createGatewayState({
     config: config.state,
     env,
     live: { ...controls, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
@@ -109,10 +116,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     startedAt,
     inFlight: () => controls.admission.inFlight,
-  }).catch(async (err: unknown) => {
-    await teardown.close();
-    throw err;
-  }));
+    }),
+  ));
   if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);
 
   // 5. The admin module, the public app (pipeline modules, docs/architecture.md) and the management app.
@@ -137,7 +142,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     controls,
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
-    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
   }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
@@ -212,5 +217,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     servers: { public: pub.server, management: mgmt.server },
     controls,
     state,
+    usage,
   };
 }

@@ -87,26 +87,39 @@ export function indexDocument(config: GatewayConfig, targets: ReadonlyMap<string
 
 /**
  * What startup has opened, closed in the one shutdown order: listeners, the
- * admin module, targets, the [state] store. A startup failure closes what it
- * got to; shutdown (after the drain) closes everything. Parts not yet opened
- * are skipped.
+ * admin module, targets, the [state] store, then the usage writer (every
+ * request has written its row by then: it flushes or spools them). A startup
+ * failure closes what it got to; shutdown (after the drain) closes everything.
+ * Parts not yet opened are skipped.
  */
 export class Teardown {
   readonly servers: Server[] = [];
   admin: { close(): void } | null = null;
   targets: ReadonlyMap<string, Target> | null = null;
   state: { close(): Promise<void> } | null = null;
+  usage: { close(): Promise<void> } | null = null;
 
   async close(): Promise<void> {
     await Promise.all(this.servers.map(closeServer));
     this.admin?.close();
     if (this.targets) await closeTargets(this.targets);
     await this.state?.close();
+    await this.usage?.close();
+  }
+
+  /** `step`'s value; when it fails, closes what is open so far and rethrows. */
+  async unwinding<T>(step: Promise<T>): Promise<T> {
+    try {
+      return await step;
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
   }
 }
 
-/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
-export function redisSecrets(url: string): string[] {
+/** A connection URL (Redis, PostgreSQL) and its password, for the log redactor (neither is ever logged on purpose). */
+export function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);

@@ -43,7 +43,15 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
   const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) }, rawTap: (line) => void rawLogs.push(line) });
-  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: options.processMetrics ?? false, routing: options.routing, modules: options.modules });
+  const gateway = await startGateway({
+    config,
+    env,
+    logging,
+    graceMs: options.graceMs ?? 5_000,
+    processMetrics: options.processMetrics ?? false,
+    routing: options.routing,
+    modules: options.modules,
+  });
   if (options.waitLoaded !== false) await gateway.loaded;
   return {
     publicUrl: gateway.publicUrl,
