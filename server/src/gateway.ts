@@ -24,6 +24,7 @@ import { createControls, createTargets, indexDocument, loadTargets, Teardown, ur
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
+import { startTracing, tracingSettings } from './telemetry/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { VERSION } from './version.js';
@@ -76,11 +77,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let draining = false;
   const ready = () => loadedAll && !draining;
 
-  // 1. Secrets, read once and registered with the log redactor before anything can log them.
+  // 1. Secrets, read once and registered with the log redactor before anything can log them; tracing when on.
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
   const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
-  logging.addSecrets([...secrets.all(), ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : []))]);
+  const traceSettings = tracingSettings(config.telemetry.traces, env);
+  logging.addSecrets([
+    ...secrets.all(),
+    ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : [])),
+    ...Object.values(traceSettings?.headers ?? {}),
+  ]);
+  // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
+  const tracing = (teardown.tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null);
+  if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
 
   // 2. Runtime controls and metrics.
   const controls = createControls(config);
@@ -139,6 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
   const modules = pipelineModules({
+    tracing,
     controls,
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
@@ -147,6 +157,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,
+    maxJsonDepth: config.max_json_depth,
     targets,
     router,
     stages: composeStages(modules, publicLog),

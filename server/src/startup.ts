@@ -87,8 +87,9 @@ export function indexDocument(config: GatewayConfig, targets: ReadonlyMap<string
 
 /**
  * What startup has opened, closed in the one shutdown order: listeners, the
- * admin module, targets, the [state] store, then the usage writer (every
- * request has written its row by then: it flushes or spools them). A startup
+ * admin module, targets, the [state] store, then the usage writer and the
+ * trace exporter (every request has written its row and ended its spans by
+ * then: they flush, or the writer spools). A startup
  * failure closes what it got to; shutdown (after the drain) closes everything.
  * Parts not yet opened are skipped.
  */
@@ -98,13 +99,15 @@ export class Teardown {
   targets: ReadonlyMap<string, Target> | null = null;
   state: { close(): Promise<void> } | null = null;
   usage: { close(): Promise<void> } | null = null;
+  tracing: { shutdown(): Promise<void> } | null = null;
 
   async close(): Promise<void> {
     await Promise.all(this.servers.map(closeServer));
     this.admin?.close();
     if (this.targets) await closeTargets(this.targets);
     await this.state?.close();
-    await this.usage?.close();
+    // Every request has written its row and ended its spans by now: flush both.
+    await Promise.all([this.usage?.close(), this.tracing?.shutdown().catch(() => {})]);
   }
 
   /** `step`'s value; when it fails, closes what is open so far and rethrows. */

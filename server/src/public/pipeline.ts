@@ -20,6 +20,7 @@ import type { Router } from '../routing/router.js';
 import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
+import { checkJsonDepth } from './json-depth.js';
 import { requestContext, type RunContext } from './request-context.js';
 import { noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
@@ -30,6 +31,8 @@ import { callTarget, type CallOutcome } from './target-call.js';
 export interface PipelineDeps {
   /** `max_request_bytes`. */
   maxRequestBytes: number;
+  /** `max_json_depth` (default 64). */
+  maxJsonDepth?: number;
   /** Target names, for the model list. */
   targets: ReadonlyMap<string, Target>;
   /** Runs attempts with retries, fallbacks and circuits; lists groups. */
@@ -54,6 +57,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     await stages.beforeBody(rc);
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
+    checkJsonDepth(body, deps.maxJsonDepth ?? 64);
     const request = surface.parse(body);
     for (const field of request.ignored ?? []) noteIgnored(st, field);
     rc.request = request;
@@ -162,7 +166,7 @@ function callContext(st: RequestState, signal: AbortSignal, log: Logger, noWait:
     signal,
     noWait,
     get log() {
-      child ??= log.child({ reqId: st.id });
+      child ??= log.child(st.traceId ? { reqId: st.id, traceId: st.traceId } : { reqId: st.id });
       return child;
     },
     ignore: (field) => noteIgnored(st, field),
