@@ -167,3 +167,42 @@ export class SseEventTooLarge extends Error {
     this.name = 'SseEventTooLarge';
   }
 }
+
+/** A state-store command that ran past its budget ([state] command_budget_ms; docs/operations.md). */
+export class BudgetExceededError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`state store command exceeded its ${ms} ms budget`);
+    this.name = 'BudgetExceededError';
+  }
+}
+
+/** Thrown instead of calling Redis while the breaker skips it. */
+export class RedisSkippedError extends Error {
+  readonly code = 'ESKIPPED';
+  constructor() {
+    super('the shared state store is being skipped after consecutive failures');
+    this.name = 'RedisSkippedError';
+  }
+}
+
+
+/**
+ * A provider's own error answer on a pass-through path (docs/api.md#pass-through):
+ * the client gets the provider's status and sanitized error document.
+ */
+export class ProviderError extends GatewayError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    /** The HTTP status the client gets (the provider's). */
+    readonly providerStatus: number,
+    /** The error document the client gets (the provider's, sanitized). */
+    readonly body: unknown,
+    headers: Record<string, string> | undefined,
+    upstream: UpstreamDetail,
+  ) {
+    super(code, message, headers, upstream);
+    this.name = 'ProviderError';
+  }
+}
