@@ -76,7 +76,8 @@ function checkSampling(o: GenerationOptions, caps: TargetCapabilities, target: T
 }
 
 function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
-  if (caps.tools) return checkToolChoice(o);
+  // A tool_choice naming a missing tool is refused for every target before routing (request-checks.ts).
+  if (caps.tools) return null;
   if (o.tools !== undefined && o.tools.length > 0) return issue('tools', `target "${target.name}" (${target.type}) does not support tools`);
   // tool_choice "none" asks for no tool use, which a target without tools honours.
   if (o.toolChoice !== undefined && o.toolChoice.type !== 'none') {
@@ -85,16 +86,6 @@ function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: Targ
   return null;
 }
 
-/** A tool_choice that forces a call needs a tool to call (every API refuses it otherwise). */
-function checkToolChoice(o: GenerationOptions): CapabilityIssue | null {
-  const choice = o.toolChoice;
-  const tools = o.tools ?? [];
-  if (choice?.type === 'tool' && !tools.some((t) => t.name === choice.name)) {
-    return issue('tool_choice', `no tool named "${choice.name}" in tools`);
-  }
-  if (choice?.type === 'required' && tools.length === 0) return issue('tool_choice', 'required needs at least one tool in tools');
-  return null;
-}
 
 function checkMessages(messages: readonly Message[], caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
   for (let i = 0; i < messages.length; i++) {

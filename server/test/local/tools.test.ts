@@ -216,7 +216,7 @@ default_max_tokens = 64
       .create({ ...forced, messages: [...ask, { role: 'tool', tool_call_id: 'call_unknown', content: 'x' }] })
       .catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-    assert.match(err.message, /messages\.1: tool result for an unknown tool call id "call_unknown"/);
+    assert.match(err.message, /messages\.1\.tool_call_id: answers tool call "call_unknown", which no earlier assistant message made/);
   });
 
   it('OpenAI: a budget too small for the arguments ends with length and the call as written so far', async () => {
@@ -244,13 +244,13 @@ default_max_tokens = 64
     assert.match(err.message, /messages: \d+ tokens \(with the tools\) do not fit the target's context of 2048 tokens/);
   });
 
-  it('OpenAI: a named tool_choice that names no tool is a 400 on tool_choice', async () => {
+  it('OpenAI: a named tool_choice that names no tool is a 400 naming the tool name', async () => {
     const err: any = await openai.chat.completions
       .create({ ...forced, tool_choice: { type: 'function', function: { name: 'nope' } } })
       .catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-    assert.equal(err.param, 'tool_choice');
-    assert.match(err.message, /no tool named "nope"/);
+    assert.equal(err.param, 'tool_choice.function.name');
+    assert.match(err.message, /names tool "nope", which is not in tools/);
   });
 
   it('a client that leaves in the middle of a streamed call frees the sequence; the next request is served', async () => {
