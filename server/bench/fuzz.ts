@@ -114,6 +114,17 @@ const anthropicTool = (name = 'get_weather', input_schema: unknown = { type: 'ob
   input_schema,
 });
 
+/** Puts `text` where the body's user text lives (the first message's content, else `prompt`), whatever earlier mutations left there. */
+function setText(body: any, text: unknown): void {
+  const m = Array.isArray(body.messages) ? body.messages[0] : undefined;
+  if (m && typeof m === 'object' && !Array.isArray(m)) m.content = text;
+  else body.prompt = text;
+}
+function pushMessage(body: any, message: unknown): void {
+  if (Array.isArray(body.messages)) body.messages.push(message);
+  else body.messages = [message];
+}
+
 /** One mutation, chosen by the route; returns a label for the report. */
 function mutate(r: Rng, route: RouteKey, body: any): string {
   const oa = route === 'openai_chat';
@@ -153,23 +164,19 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
       else if (where === 'response_format') body.response_format = { type: 'json_schema', json_schema: { name: 's', schema: DEEP } };
       else if (where === 'metadata') body.metadata = { user_id: DEEP };
       else if (where === 'tool_calls')
-        body.messages.push({ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: DEEP } }] });
+        pushMessage(body, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: DEEP } }] });
       else if (where === 'tool_use')
-        body.messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: DEEP }] });
+        pushMessage(body, { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: DEEP }] });
       else if (where === 'content') body.messages = DEEP;
       else body.extra = DEEP;
       return `deep nesting in ${where}`;
     }
     case 5: {
-      const m = body.messages?.[0];
-      if (m) m.content = `a${BAD_UTF8}b`;
-      else body.prompt = `a${BAD_UTF8}b`;
+      setText(body, `a${BAD_UTF8}b`);
       return 'invalid UTF-8 bytes in a string';
     }
     case 6: {
-      const m = body.messages?.[0];
-      if (m) m.content = `a${SURROGATE}b`;
-      else body.prompt = `a${SURROGATE}b`;
+      setText(body, `a${SURROGATE}b`);
       return 'lone surrogate escape';
     }
     case 7: {
@@ -217,8 +224,7 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
     case 10: {
       const n = r.pick([100_000, 500_000, 1_000_000]);
       const s = r.pick(['a', 'é', '🙂', '\\n', '"']).repeat(Math.floor(n / 4));
-      if (body.messages?.[0]) body.messages[0].content = s;
-      else body.prompt = s;
+      setText(body, s);
       return `huge string ${s.length} chars`;
     }
     case 11:
@@ -264,7 +270,12 @@ function makeCase(i: number): Case {
   const labels: string[] = [];
   let truncate = false;
   for (let k = 1 + r.int(2); k > 0; k--) {
-    const l = mutate(r, route, body);
+    let l: string;
+    try {
+      l = mutate(r, route, body);
+    } catch (err) {
+      l = `mutation skipped (${(err as Error).message.slice(0, 40)})`; // an earlier mutation left no place for it
+    }
     if (l === 'truncated JSON') truncate = true;
     labels.push(l);
   }
@@ -326,6 +337,8 @@ api_key_env = "FUZZ_ANTHROPIC_KEY"
     },
   },
 );
+// A crash of this script must not leave the children running.
+process.on('exit', () => [gateway, upOpenAI, upAnthropic].forEach((c) => c.proc.kill('SIGKILL')));
 const secrets: Record<string, string> = { ...SECRETS, openai_key: upOpenAI.apiKey, anthropic_key: upAnthropic.apiKey };
 const leaks: string[] = [];
 const scan = (where: string, text: string) => {

@@ -52,6 +52,8 @@ api_key_env = "SOAK_ANTHROPIC_KEY"
   token,
   { BENCH_ADMIN: 'soak-admin-password-1a2b3c4d5e', SOAK_RESTRICTED: restricted, SOAK_OPENAI_KEY: upOpenAI.apiKey, SOAK_ANTHROPIC_KEY: upAnthropic.apiKey, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
 );
+// A crash of this script must not leave the children running.
+process.on('exit', () => [gateway, upOpenAI, upAnthropic].forEach((c) => c.proc.kill('SIGKILL')));
 
 interface Kind {
   name: string;
