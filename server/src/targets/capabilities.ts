@@ -74,12 +74,23 @@ function checkSampling(o: GenerationOptions, caps: TargetCapabilities, target: T
 }
 
 function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
-  if (caps.tools) return null;
+  if (caps.tools) return checkToolChoice(o);
   if (o.tools !== undefined && o.tools.length > 0) return issue('tools', `target "${target.name}" (${target.type}) does not support tools`);
   // tool_choice "none" asks for no tool use, which a target without tools honours.
   if (o.toolChoice !== undefined && o.toolChoice.type !== 'none') {
     return issue('tool_choice', `target "${target.name}" (${target.type}) does not support tools`);
   }
+  return null;
+}
+
+/** A tool_choice that forces a call needs a tool to call (every API refuses it otherwise). */
+function checkToolChoice(o: GenerationOptions): CapabilityIssue | null {
+  const choice = o.toolChoice;
+  const tools = o.tools ?? [];
+  if (choice?.type === 'tool' && !tools.some((t) => t.name === choice.name)) {
+    return issue('tool_choice', `no tool named "${choice.name}" in tools`);
+  }
+  if (choice?.type === 'required' && tools.length === 0) return issue('tool_choice', 'required needs at least one tool in tools');
   return null;
 }
 
