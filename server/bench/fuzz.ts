@@ -372,7 +372,7 @@ function save(c: Case, tag: string): string {
   writeFileSync(
     `${file}.txt`,
     `seed ${SEED} case ${c.i}\nPOST ${PATHS[c.route]}\ncontent-type: ${c.contentType}\ntoken: ${c.token}\nmutations: ${c.label}\n` +
-      `replay: curl -sS http://127.0.0.1:8080${PATHS[c.route]} -H 'authorization: Bearer $TOKEN' -H 'content-type: ${c.contentType}' --data-binary @${file}\n`,
+      `replay: curl -sS http://127.0.0.1:8080${PATHS[c.route]} -H "authorization: Bearer $TOKEN"${c.route === 'anthropic_messages' ? " -H 'anthropic-version: 2023-06-01'" : ''} -H 'content-type: ${c.contentType}' --data-binary @${file}\n`,
   );
   return file;
 }

@@ -15,6 +15,8 @@ export interface RssSample {
 
 export interface MonitorReport {
   rss: RssSample[];
+  /** V8 heap in use (`sipp_gateway_nodejs_heap_size_used_bytes`), one sample per scrape: tells heap growth from other RSS. */
+  heapUsed: RssSample[];
   /** Largest event-loop delay the gateway measured itself, in ms (null when /metrics had no such series). */
   eventLoopMaxMs: number | null;
   healthProbes: number;
@@ -23,10 +25,11 @@ export interface MonitorReport {
 }
 
 const LAG_MAX = /^sipp_gateway_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m;
+const HEAP_USED = /^sipp_gateway_nodejs_heap_size_used_bytes\s+([0-9.eE+-]+)$/m;
 
 export function startMonitor(pid: number, mgmtPort: number, options: { rssEveryMs?: number; probeEveryMs?: number } = {}) {
   const started = Date.now();
-  const report: MonitorReport = { rss: [], eventLoopMaxMs: null, healthProbes: 0, healthFailures: 0, healthMaxMs: 0 };
+  const report: MonitorReport = { rss: [], heapUsed: [], eventLoopMaxMs: null, healthProbes: 0, healthFailures: 0, healthMaxMs: 0 };
   const base = `http://127.0.0.1:${mgmtPort}`;
   let stopped = false;
 
@@ -40,8 +43,11 @@ export function startMonitor(pid: number, mgmtPort: number, options: { rssEveryM
   const scrape = async () => {
     try {
       const r = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(30_000) });
-      const m = LAG_MAX.exec(await r.text());
+      const text = await r.text();
+      const m = LAG_MAX.exec(text);
       if (m) report.eventLoopMaxMs = Math.max(report.eventLoopMaxMs ?? 0, Number(m[1]) * 1000);
+      const h = HEAP_USED.exec(text);
+      if (h) report.heapUsed.push({ t: (Date.now() - started) / 1000, bytes: Number(h[1]) });
     } catch {
       /* counted by the health probe */
     }

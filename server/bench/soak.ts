@@ -125,6 +125,8 @@ await upAnthropic.stop();
 const done = [...stats.values()].reduce((a, s) => a + s.done, 0);
 const errors = [...stats.values()].reduce((a, s) => a + s.errors, 0);
 const slope = rssSlopeMbPerMin(mon.rss, WARMUP);
+const heapSlope = rssSlopeMbPerMin(mon.heapUsed, WARMUP);
+const heapAfter = mon.heapUsed.filter((s) => s.t >= WARMUP);
 const after = mon.rss.filter((s) => s.t >= WARMUP);
 const failed = fivexx > 0 || unexpected > 0 || errors > 0 || mon.healthFailures > 0 || !alive;
 const report = [
@@ -141,7 +143,7 @@ const report = [
     return `| ${k.name} (expect ${k.expect}) | ${s.done} | ${[...s.byStatus].map(([st, c]) => `${st}: ${c}`).join(', ')}${s.errors ? `, errors: ${s.errors}` : ''} |`;
   }),
   '',
-  `Gateway RSS: ${mb(mon.rss[0]?.bytes ?? 0)} MB at start, ${mb(after[0]?.bytes ?? 0)} MB after the ${WARMUP.toFixed(0)} s warm-up, ${mb(mon.rss[mon.rss.length - 1]?.bytes ?? 0)} MB at the end (peak ${mb(Math.max(...mon.rss.map((s) => s.bytes)))} MB; ${mon.rss.length} samples). RSS slope after warm-up (least squares): ${slope === null ? 'n/a' : `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min`}.`,
+  `Gateway RSS: ${mb(mon.rss[0]?.bytes ?? 0)} MB at start, ${mb(after[0]?.bytes ?? 0)} MB after the ${WARMUP.toFixed(0)} s warm-up, ${mb(mon.rss[mon.rss.length - 1]?.bytes ?? 0)} MB at the end (peak ${mb(Math.max(...mon.rss.map((s) => s.bytes)))} MB; ${mon.rss.length} samples). RSS slope after warm-up (least squares): ${slope === null ? 'n/a' : `${slope >= 0 ? '+' : ''}${slope.toFixed(2)} MB/min`}. V8 heap used after warm-up: ${mb(heapAfter[0]?.bytes ?? 0)} → ${mb(heapAfter[heapAfter.length - 1]?.bytes ?? 0)} MB, slope ${heapSlope === null ? 'n/a' : `${heapSlope >= 0 ? '+' : ''}${heapSlope.toFixed(2)} MB/min`} (${heapAfter.length} samples, taken whenever /metrics is scraped, so between collections).`,
   '',
   `Event-loop delay max (the gateway's own \`nodejs_eventloop_lag_max_seconds\`): ${mon.eventLoopMaxMs === null ? 'n/a' : `${mon.eventLoopMaxMs.toFixed(1)} ms`}. /healthz: ${mon.healthProbes} probes, ${mon.healthFailures} failed, slowest ${mon.healthMaxMs.toFixed(1)} ms. Gateway still running at the end: ${alive ? 'yes' : 'NO'}.`,
   '',
