@@ -30,6 +30,8 @@ export const ROUTES = {
   openai_embeddings: { listener: 'public', path: '/v1/embeddings', methods: ['POST'], api: 'openai' },
   openai_models: { listener: 'public', path: '/v1/models', methods: ['GET'], api: 'openai' },
   anthropic_messages: { listener: 'public', path: '/v1/messages', methods: ['POST'], api: 'anthropic' },
+  openai_model: { listener: 'public', path: '/v1/models/:id', methods: ['GET'], api: 'openai' },
+  anthropic_count_tokens: { listener: 'public', path: '/v1/messages/count_tokens', methods: ['POST'], api: 'anthropic' },
   index: { listener: 'management', path: '/', methods: ['GET'] },
   health: { listener: 'management', path: '/healthz', methods: ['GET'] },
   readiness: { listener: 'management', path: '/readyz', methods: ['GET'] },

@@ -33,8 +33,9 @@ export const ASSETS_DIR_ENV = 'SIPP_GATEWAY_ADMIN_ASSETS_DIR';
 
 /** `admin-web/dist` next to the installed server package (not the working directory). */
 export function defaultAssetsDir(): string {
-  // This file is server/dist/src/admin/index.js.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../admin-web/dist');
+  // This file is server/dist/src/admin/index.js (server/src/admin/index.ts when run from source, README.md#developer-loop).
+  const up = import.meta.url.endsWith('.ts') ? '../../../admin-web/dist' : '../../../../admin-web/dist';
+  return resolve(dirname(fileURLToPath(import.meta.url)), up);
 }
 
 function basePathOf(route: string): string {
@@ -50,7 +51,10 @@ export function createAdmin(deps: AdminDeps): AdminModule {
   const audit = new AuditLog(deps.log);
   const assets = createStaticAssets(deps.assetsDir || process.env[ASSETS_DIR_ENV] || defaultAssetsDir(), basePath);
 
-  const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
+  // This process's own key: signs cookies until the fleet's key is known, and always verifies
+  // (a session kept on this replica during a Redis outage was signed with it).
+  const processKey = randomBytes(32).toString('hex');
+  const app = new Koa({ keys: [processKey] });
   app.silent = true;
   const shared = deps.state.kv;
   const sessions = createSessions({
@@ -104,10 +108,15 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     app.use(async (_ctx, next) => {
       if (performance.now() - keyedAt > 30_000) {
         const previous = key;
-        key = await shared.sharedSecret('session-signing-key', key);
-        // Cookies signed with a replaced key still verify until the next refresh.
-        app.keys = previous && previous !== key ? [key, previous] : [key];
-        keyedAt = performance.now();
+        try {
+          key = await shared.sharedSecret('session-signing-key', key);
+          // Cookies signed with a replaced key still verify until the next refresh.
+          app.keys = [...new Set([key, ...(previous ? [previous] : []), processKey])];
+          keyedAt = performance.now();
+        } catch (err) {
+          // Redis unreachable: keep the keys we have (this process's own at first) and ask again next time.
+          if (!(err instanceof StateUnavailableError)) throw err;
+        }
       }
       await next();
     });

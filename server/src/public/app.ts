@@ -27,7 +27,7 @@ export interface PublicAppDeps extends PipelineDeps {
   inflight: { begin(cut: () => void): () => void };
 }
 
-const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version'];
+const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version', 'anthropic-beta'];
 
 /** The client closed the connection before any byte of the answer was sent. */
 function clientGone(ctx: Context): boolean {
@@ -134,7 +134,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   const router = new Router();
   for (const route of routes) {
     const { path, method } = route;
-    if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
+    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, route.handler.create(deps));
+    else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
     else router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
     router.options(path, (ctx) => {
       // Preflight from an origin that is not allowed: no CORS headers, so the browser refuses.

@@ -5,6 +5,7 @@
  * neutral (`stop`, `tools`, `messages.<i>.content.<j>`, ...); each API surface
  * maps them to its own (e.g. `stop` → `stop_sequences` on the Anthropic surface).
  */
+import { IGNORABLE_FIELDS } from './ignored.js';
 import type { EmbedRequest, GenerationOptions, Message, TargetCapabilities, TextRequest } from './target.js';
 
 export interface CapabilityIssue {
@@ -33,6 +34,8 @@ const HARMLESS_DEFAULTS: Readonly<Record<string, (value: unknown) => boolean>> =
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
   service_tier: (v) => v === 'auto' || v === 'default',
 };
+
+const IGNORABLE: ReadonlySet<string> = new Set(IGNORABLE_FIELDS);
 
 const issue = (field: string, message: string): CapabilityIssue => ({ field, message });
 
@@ -123,6 +126,8 @@ function checkExtras(o: GenerationOptions, caps: TargetCapabilities, target: Tar
   for (const [key, value] of Object.entries(o.openaiExtras)) {
     // null (or absent) asks for the API's default.
     if (value === null || value === undefined) continue;
+    // Hint-only fields are ignored, not refused (target-call.ts names them; docs/api.md#ignored-fields).
+    if (IGNORABLE.has(key)) continue;
     const harmless = Object.hasOwn(HARMLESS_DEFAULTS, key) ? HARMLESS_DEFAULTS[key]! : undefined;
     if (harmless?.(value)) continue;
     return issue(key, `target "${target.name}" (${target.type}) does not support ${key}${harmless ? ' at this value' : ''}`);

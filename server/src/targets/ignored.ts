@@ -25,6 +25,8 @@ export const IGNORABLE_FIELDS = [
   'store',
   'thinking',
   'truncation',
+  'eager_input_streaming',
+  'metadata',
 ] as const;
 
 export type IgnorableField = (typeof IGNORABLE_FIELDS)[number];

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RANGE_GEOMETRY } from '@sipp/shared';
 import { ROUTE_KEYS } from '../../src/routes.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
+import { until } from '../support/wait.js';
 import { AdminClient, findSecrets, missingSecurityHeaders, type Seen } from './admin-client.js';
 
 const PASSWORD = 'admin-pw-Wombat-5512';
@@ -23,7 +23,18 @@ const MUTATIONS: Array<{ method: string; path: string; json?: unknown }> = [
   { method: 'POST', path: '/api/security/blocklist', json: { entry: '127.0.0.0/8' } },
   { method: 'DELETE', path: '/api/security/blocklist/127.0.0.1' },
   { method: 'PUT', path: '/api/controls/concurrency', json: { limit: 1 } },
+  { method: 'POST', path: '/api/targets/chat/drain' },
+  { method: 'DELETE', path: '/api/targets/chat/drain' },
   { method: 'DELETE', path: '/api/session' },
+];
+
+/** What a browser adds to a request from another page (docs/dashboard.md "Sign-in, sessions, CSRF"). */
+const FORGED: Array<Record<string, string>> = [
+  { origin: 'http://evil.example' },
+  { origin: 'null' },
+  { 'sec-fetch-site': 'cross-site' },
+  { 'sec-fetch-site': 'same-site' },
+  { 'sec-fetch-site': 'cross-site', origin: 'http://evil.example' },
 ];
 
 describe('admin API', () => {
@@ -77,7 +88,49 @@ timeout_seconds = 5
     assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
     assert.equal(gw.gateway.controls.blocklist.size, 0);
     assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal((await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained, false, 'the target was not drained');
     assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
+  });
+
+  it('every mutating route with a valid cookie and CSRF token but a foreign Origin or Sec-Fetch-Site is 403 and changes nothing', async () => {
+    // A drained target stays drained: a forged release must not undo it either.
+    assert.equal((await admin.request('POST', '/api/targets/chat/drain')).status, 200);
+    for (const m of MUTATIONS) {
+      if (m.method === 'POST' && m.path === '/api/targets/chat/drain') continue;
+      for (const headers of FORGED) {
+        const r = await admin.request(m.method, m.path, { json: m.json, headers });
+        assert.equal(r.status, 403, `${m.method} ${m.path} ${JSON.stringify(headers)}`);
+        assert.equal(r.body.error.code, 'csrf_failed');
+        assert.doesNotMatch(r.body.error.message, /evil/, 'the refusal does not echo the header');
+      }
+    }
+    const forgedLogin = await new AdminClient(admin.baseUrl, seen).request('POST', '/api/session', {
+      json: { password: PASSWORD },
+      headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
+    assert.equal(forgedLogin.status, 403, 'a cross-site sign-in (login CSRF) is refused');
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
+    assert.equal(gw.gateway.controls.blocklist.size, 0);
+    assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal((await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained, true, 'still drained');
+    assert.equal((await admin.request('DELETE', '/api/targets/chat/drain')).status, 200);
+    assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
+  });
+
+  it("the dashboard's own requests (same Origin, Sec-Fetch-Site: same-origin) and header-less tools are accepted", async () => {
+    const browser = new AdminClient(admin.baseUrl, seen);
+    const own = { origin: new URL(gw.managementUrl).origin, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
+    const signIn = await browser.request('POST', '/api/session', { json: { password: PASSWORD }, headers: own });
+    assert.equal(signIn.status, 200);
+    browser.csrf = signIn.body.csrfToken;
+    const settings = { enabled: true, requestsPerMinute: 6000, burst: 6000 };
+    assert.equal((await browser.request('PUT', '/api/security/rate-limit', { json: settings, headers: own })).status, 200);
+    assert.equal((await browser.request('POST', '/api/targets/chat/drain', { headers: own })).status, 200);
+    assert.equal((await browser.request('DELETE', '/api/targets/chat/drain', { headers: { 'sec-fetch-site': 'same-origin' } })).status, 200);
+    // A script without Origin / Fetch-Metadata headers (curl): the CSRF token alone.
+    assert.equal((await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } })).status, 200);
+    assert.equal((await browser.request('DELETE', '/api/session', { headers: own })).status, 200);
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
   });
 
   it('every mutating route without a session is 401', async () => {
@@ -92,7 +145,8 @@ timeout_seconds = 5
     assert.equal((await call()).status, 200);
     assert.equal((await call(RESTRICTED, { 'x-request-id': 'req-admin-visible-1' })).status, 200);
     assert.equal((await call('wrong-token')).status, 401);
-    await sleep(20);
+    // The statistics take a request when it has finished, just after its answer.
+    await until(async () => (await admin.request('GET', '/api/overview')).body.totals.requests === 3, 'the three requests in the statistics');
 
     const o = await admin.request('GET', '/api/overview');
     assert.equal(o.status, 200);
@@ -255,11 +309,11 @@ timeout_seconds = 5
     const r = await admin.request('PUT', '/api/controls/concurrency', { json: { limit: 1 } });
     assert.equal(r.status, 200);
     assert.equal(r.body.concurrency.limit, 1);
-    upstream.setBehavior({ kind: 'delay', ms: 500 });
+    // The first request holds the only slot while the test looks (3 s: generous for a loaded machine, below the 5 s timeout).
+    upstream.setBehavior({ kind: 'delay', ms: 3000 });
     try {
       const first = call();
-      const end = Date.now() + 5000;
-      while (gw.gateway.controls.admission.inFlight < 1 && Date.now() < end) await sleep(5);
+      await until(() => gw.gateway.controls.admission.inFlight >= 1, 'the first request to be admitted');
       const active = await admin.request('GET', '/api/overview');
       assert.equal(active.body.activeRequests, 1);
       assert.equal(active.body.controls.concurrencyLimit, 1);
@@ -312,7 +366,10 @@ timeout_seconds = 5
     assert.equal((await call(TOKEN, { 'x-request-id': 'explore-me-1' })).status, 200);
     const missing = await postJson(`${gw.publicUrl}/v1/chat`, { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN });
     assert.equal(missing.status, 404);
-    await sleep(20);
+    await until(
+      async () => (await admin.request('GET', '/api/targets?window=1h')).body.unrouted.models.some((m: any) => m.model === 'no-such-model'),
+      'the unrouted request in the statistics',
+    );
     const o = await admin.request('GET', '/api/overview?window=1m');
     assert.equal(o.body.current.window, '1m');
     assert.equal(o.body.current.seconds, 60);

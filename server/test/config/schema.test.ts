@@ -34,7 +34,7 @@ describe('config schema', () => {
       query: '/v1/query', chat: '/v1/chat', embed: '/v1/embed', index: '/', health: '/healthz',
       readiness: '/readyz', metrics: '/metrics', admin: '/admin',
       openai_chat: '/v1/chat/completions', openai_completions: '/v1/completions', openai_embeddings: '/v1/embeddings',
-      openai_models: '/v1/models', anthropic_messages: '/v1/messages',
+      openai_models: '/v1/models', anthropic_messages: '/v1/messages', openai_model: '/v1/models/:id', anthropic_count_tokens: '/v1/messages/count_tokens',
     });
     assert.equal(c.security.client_ip.source, 'peer');
     assert.equal(c.security.rate_limit.enabled, false);

@@ -143,7 +143,10 @@ describe('checkTextCapabilities', () => {
     assert.deepEqual(check('local', query({ openaiExtras: { n: 2 } })), { field: 'n', message: 'target "local" (local) does not support n at this value' });
     assert.deepEqual(check('local', query({ openaiExtras: { frequency_penalty: 0.5 } }))?.field, 'frequency_penalty');
     assert.deepEqual(check('local', query({ openaiExtras: { logit_bias: { '50256': -100 } } }))?.field, 'logit_bias');
-    assert.deepEqual(check('anthropic', query({ openaiExtras: { reasoning_effort: 'low' } })), { field: 'reasoning_effort', message: 'target "claude" (anthropic) does not support reasoning_effort' });
+    // Hint-only fields are ignored (named in x-sipp-ignored by the call), never refused (docs/api.md#ignored-fields).
+    for (const kind of ['anthropic', 'local'] as const) {
+      assert.equal(check(kind, query({ openaiExtras: { reasoning_effort: 'low', prompt_cache_key: 'k', store: true, service_tier: 'flex', metadata: { a: '1' } } })), null, kind);
+    }
     // Not mistaken for a harmless default through the prototype chain.
     assert.equal(check('local', query({ openaiExtras: { toString: 1 } }))?.field, 'toString');
     for (const kind of ['openai', 'openai_compatible'] as const) assert.equal(check(kind, query({ openaiExtras: { n: 3, logprobs: true, reasoning_effort: 'low' } })), null, kind);

@@ -160,6 +160,16 @@ export class LocalTarget implements Target {
     }
   }
 
+  /** The prompt's tokens with this model's tokenizer and chat template (docs/api.md#count-tokens). */
+  async countTokens(req: TextRequest, ctx: CallContext): Promise<number> {
+    const r = this.requireReady();
+    try {
+      return this.prepare(r, req).tokens.length;
+    } catch (err) {
+      throw this.failure(err, ctx);
+    }
+  }
+
   async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
     let text = '';
     const calls: ToolCall[] = [];
