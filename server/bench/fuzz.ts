@@ -56,14 +56,22 @@ const SURROGATE = '\u0000SURROGATE\u0000';
 
 function randomValue(r: Rng, depth = 0): unknown {
   switch (r.int(depth > 2 ? 6 : 8)) {
-    case 0: return r.pick([0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, 1e-320]);
-    case 1: return r.pick(['', 'x', 'null', '0', 'true', '\u202e\u0000', 'é'.repeat(50)]);
-    case 2: return null;
-    case 3: return r.chance(0.5);
-    case 4: return [];
-    case 5: return {};
-    case 6: return [randomValue(r, depth + 1), randomValue(r, depth + 1)];
-    default: return { [r.pick(['type', 'role', 'content', 'x', '__proto__', 'constructor'])]: randomValue(r, depth + 1) };
+    case 0:
+      return r.pick([0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, 1e-320]);
+    case 1:
+      return r.pick(['', 'x', 'null', '0', 'true', '\u202e\u0000', 'é'.repeat(50)]);
+    case 2:
+      return null;
+    case 3:
+      return r.chance(0.5);
+    case 4:
+      return [];
+    case 5:
+      return {};
+    case 6:
+      return [randomValue(r, depth + 1), randomValue(r, depth + 1)];
+    default:
+      return { [r.pick(['type', 'role', 'content', 'x', '__proto__', 'constructor'])]: randomValue(r, depth + 1) };
   }
 }
 
@@ -77,7 +85,11 @@ function baseBody(r: Rng, route: RouteKey, model: string): any {
   const text = r.pick(['hi', 'Say hello.', 'Ünïcödé ✓ 🙂']);
   switch (route) {
     case 'openai_chat':
-      return { model, messages: [{ role: 'user', content: text }], ...(stream ? { stream: true, stream_options: { include_usage: r.chance(0.5) } } : {}) };
+      return {
+        model,
+        messages: [{ role: 'user', content: text }],
+        ...(stream ? { stream: true, stream_options: { include_usage: r.chance(0.5) } } : {}),
+      };
     case 'anthropic_messages':
       return { model, max_tokens: 64, messages: [{ role: 'user', content: text }], ...(stream ? { stream: true } : {}) };
     case 'sipp_chat':
@@ -90,7 +102,8 @@ function baseBody(r: Rng, route: RouteKey, model: string): any {
 /** Every path to a value in a JSON tree (for "mutate somewhere"). */
 function paths(v: any, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   if (at.length) out.push(at);
-  if (v && typeof v === 'object' && at.length < 8) for (const k of Object.keys(v)) paths(v[k], [...at, Array.isArray(v) ? Number(k) : k], out);
+  if (v && typeof v === 'object' && at.length < 8)
+    for (const k of Object.keys(v)) paths(v[k], [...at, Array.isArray(v) ? Number(k) : k], out);
   return out;
 }
 function setAt(root: any, path: (string | number)[], value: unknown): void {
@@ -109,7 +122,10 @@ const tool = (name = 'get_weather', parameters: unknown = { type: 'object', prop
   type: 'function',
   function: { name, parameters },
 });
-const anthropicTool = (name = 'get_weather', input_schema: unknown = { type: 'object', properties: { city: { type: 'string' } } }) => ({
+const anthropicTool = (
+  name = 'get_weather',
+  input_schema: unknown = { type: 'object', properties: { city: { type: 'string' } } },
+) => ({
   name,
   input_schema,
 });
@@ -144,7 +160,20 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
       return `missing ${p.join('.')}`;
     }
     case 2: {
-      const k = r.pick(['n', 'seed', 'user', 'logprobs', 'top_logprobs', 'metadata', 'x_extra', 'functions', 'service_tier', 'top_k', 'system', 'thinking']);
+      const k = r.pick([
+        'n',
+        'seed',
+        'user',
+        'logprobs',
+        'top_logprobs',
+        'metadata',
+        'x_extra',
+        'functions',
+        'service_tier',
+        'top_k',
+        'system',
+        'thinking',
+      ]);
       body[k] = randomValue(r);
       return `extra ${k}`;
     }
@@ -161,10 +190,15 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
           ? r.pick(['tools', 'tool_use', 'metadata', 'content'])
           : r.pick(['extra', 'content']);
       if (where === 'tools') body.tools = oa ? [tool('f', DEEP)] : [anthropicTool('f', DEEP)];
-      else if (where === 'response_format') body.response_format = { type: 'json_schema', json_schema: { name: 's', schema: DEEP } };
+      else if (where === 'response_format')
+        body.response_format = { type: 'json_schema', json_schema: { name: 's', schema: DEEP } };
       else if (where === 'metadata') body.metadata = { user_id: DEEP };
       else if (where === 'tool_calls')
-        pushMessage(body, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: DEEP } }] });
+        pushMessage(body, {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: DEEP } }],
+        });
       else if (where === 'tool_use')
         pushMessage(body, { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: DEEP }] });
       else if (where === 'content') body.messages = DEEP;
@@ -180,20 +214,65 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
       return 'lone surrogate escape';
     }
     case 7: {
-      const url = r.pick(['data:image/png;base64,!!!not-base64!!!', 'data:image/png;base64,', 'data:;base64,AAAA', 'file:///etc/passwd', 'javascript:alert(1)', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/x.png', 'ftp://x/y.png', 'x'.repeat(3000)]);
-      if (oa || route === 'sipp_chat') body.messages = [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url } }] }];
+      const url = r.pick([
+        'data:image/png;base64,!!!not-base64!!!',
+        'data:image/png;base64,',
+        'data:;base64,AAAA',
+        'file:///etc/passwd',
+        'javascript:alert(1)',
+        'http://169.254.169.254/latest/meta-data/',
+        'http://[::1]/x.png',
+        'ftp://x/y.png',
+        'x'.repeat(3000),
+      ]);
+      if (oa || route === 'sipp_chat')
+        body.messages = [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this' },
+              { type: 'image_url', image_url: { url } },
+            ],
+          },
+        ];
       else if (an)
-        body.messages = [{ role: 'user', content: [{ type: 'image', source: r.chance(0.5) ? { type: 'base64', media_type: 'image/png', data: '%%%' } : { type: 'url', url } }] }];
+        body.messages = [
+          {
+            role: 'user',
+            content: [
+              {
+                type: 'image',
+                source: r.chance(0.5) ? { type: 'base64', media_type: 'image/png', data: '%%%' } : { type: 'url', url },
+              },
+            ],
+          },
+        ];
       else body.prompt = [{ type: 'image_url', image_url: { url } }];
       return `image ${url.slice(0, 40)}`;
     }
     case 8: {
       if (an) {
         body.tools = r.chance(0.5) ? [anthropicTool()] : undefined;
-        body.tool_choice = r.pick([{ type: 'tool', name: 'missing' }, { type: 'any' }, { type: 'tool' }, { type: 'auto', disable_parallel_tool_use: 'x' }, 'auto', { type: 'none' }]);
+        body.tool_choice = r.pick([
+          { type: 'tool', name: 'missing' },
+          { type: 'any' },
+          { type: 'tool' },
+          { type: 'auto', disable_parallel_tool_use: 'x' },
+          'auto',
+          { type: 'none' },
+        ]);
       } else {
         body.tools = r.chance(0.5) ? [tool()] : r.pick([[], undefined, [{ type: 'function' }], [tool('')], [tool('a b c')]]);
-        body.tool_choice = r.pick(['required', 'none', 'auto', 'bogus', { type: 'function' }, { type: 'function', function: { name: 'missing' } }, { type: 'function', function: {} }, 7]);
+        body.tool_choice = r.pick([
+          'required',
+          'none',
+          'auto',
+          'bogus',
+          { type: 'function' },
+          { type: 'function', function: { name: 'missing' } },
+          { type: 'function', function: {} },
+          7,
+        ]);
       }
       return `tool_choice ${JSON.stringify(body.tool_choice)}`;
     }
@@ -201,7 +280,10 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
       if (an) {
         body.messages = r.pick([
           [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'nope', content: 'x' }] }],
-          [{ role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: 'not an object' }] }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1' }] }],
+          [
+            { role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: 'not an object' }] },
+            { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu1' }] },
+          ],
           [{ role: 'user', content: [{ type: 'tool_result' }] }],
           [{ role: 'assistant', content: [{ type: 'tool_use', id: 'tu1', name: 'f', input: {} }] }],
           [{ role: 'user', content: [] }],
@@ -211,10 +293,21 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
         body.messages = r.pick([
           [{ role: 'tool', content: 'orphan', tool_call_id: 'nope' }],
           [{ role: 'tool', content: 'x' }],
-          [{ role: 'user', content: 'q' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{not json' } }] }, { role: 'tool', tool_call_id: 'c1', content: 'r' }],
+          [
+            { role: 'user', content: 'q' },
+            {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{not json' } }],
+            },
+            { role: 'tool', tool_call_id: 'c1', content: 'r' },
+          ],
           [{ role: 'assistant', tool_calls: [{ id: 'c1' }] }],
           [{ role: 'assistant', content: null, tool_calls: [] }],
-          [{ role: 'developer', content: [{ type: 'text', text: 'x' }] }, { role: 'user', content: [{ type: 'text' }] }],
+          [
+            { role: 'developer', content: [{ type: 'text', text: 'x' }] },
+            { role: 'user', content: [{ type: 'text' }] },
+          ],
           [{ role: 'function', name: 'f', content: 'x' }],
           [],
         ]);
@@ -236,7 +329,8 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
     }
     case 13: {
       const n = r.pick([2_000, 10_000]);
-      if (body.messages) body.messages = Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'x' }));
+      if (body.messages)
+        body.messages = Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: 'x' }));
       else body.stop = Array.from({ length: n }, () => 'x');
       return `${n} messages/stops`;
     }
@@ -264,7 +358,14 @@ interface Case {
 function makeCase(i: number): Case {
   // One PRNG per case (seed, index): any single case can be regenerated alone.
   const r = prng((SEED * 1_000_003 + i) >>> 0);
-  const route = r.pick(['openai_chat', 'openai_chat', 'anthropic_messages', 'anthropic_messages', 'sipp_chat', 'sipp_query'] as const);
+  const route = r.pick([
+    'openai_chat',
+    'openai_chat',
+    'anthropic_messages',
+    'anthropic_messages',
+    'sipp_chat',
+    'sipp_query',
+  ] as const);
   const model = r.pick(['oa', 'an']);
   const body = baseBody(r, route, model);
   const labels: string[] = [];
@@ -291,7 +392,11 @@ function makeCase(i: number): Case {
   let bytes = Buffer.from(text, 'utf8');
   const bad = Buffer.from(JSON.stringify(BAD_UTF8).slice(1, -1), 'utf8');
   for (let at = bytes.indexOf(bad); at !== -1; at = bytes.indexOf(bad)) {
-    bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]), bytes.subarray(at + bad.length)]);
+    bytes = Buffer.concat([
+      bytes.subarray(0, at),
+      Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]),
+      bytes.subarray(at + bad.length),
+    ]);
   }
   const token = r.pick(['main', 'main', 'main', 'main', 'main', 'main', 'restricted', 'none', 'wrong'] as const);
   const contentType = r.chance(0.03) ? r.pick(['text/plain', 'application/x-www-form-urlencoded', '']) : 'application/json';
@@ -328,7 +433,12 @@ base_url = "${upAnthropic.url}"
 api_key_env = "FUZZ_ANTHROPIC_KEY"
 `,
   SECRETS.token,
-  { BENCH_ADMIN: SECRETS.admin, FUZZ_RESTRICTED: SECRETS.restricted, FUZZ_OPENAI_KEY: upOpenAI.apiKey, FUZZ_ANTHROPIC_KEY: upAnthropic.apiKey },
+  {
+    BENCH_ADMIN: SECRETS.admin,
+    FUZZ_RESTRICTED: SECRETS.restricted,
+    FUZZ_OPENAI_KEY: upOpenAI.apiKey,
+    FUZZ_ANTHROPIC_KEY: upAnthropic.apiKey,
+  },
   {
     onOutput: (chunk) => {
       // Keep the log for the secret scan; bounded (the scan also runs on every chunk as it arrives).
@@ -406,7 +516,11 @@ async function send(c: Case): Promise<void> {
       fivexx.push({ c, status: res.status, code, file: save(c, String(res.status)) });
     }
   } catch (err) {
-    hangs.push({ c, error: (err as Error).name === 'TimeoutError' ? `no complete answer in ${TIMEOUT_MS / 1000} s` : String(err), file: save(c, 'noanswer') });
+    hangs.push({
+      c,
+      error: (err as Error).name === 'TimeoutError' ? `no complete answer in ${TIMEOUT_MS / 1000} s` : String(err),
+      file: save(c, 'noanswer'),
+    });
   }
   const ms = performance.now() - t0;
   slowest.push({ i: c.i, ms, label: `${c.route}: ${c.label}` });
@@ -441,13 +555,23 @@ const classes = [2, 4, 5].map((k) => [...byStatus].filter(([s]) => Math.floor(s 
 const report = [
   `## Fuzz (${new Date().toISOString()})`,
   '',
-  `Seed ${SEED}, ${COUNT} bodies, concurrency ${CONCURRENCY}, ${((Date.now() - started) / 1000).toFixed(0)} s. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}. Gateway, fake OpenAI-compatible upstream and fake Anthropic upstream are separate processes on loopback.`,
+  `Seed ${SEED}, ${COUNT} bodies, concurrency ${CONCURRENCY}, ${((Date.now() - started) / 1000).toFixed(0)} s. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(
+      ' ',
+    )}, Node ${process.version}. Gateway, fake OpenAI-compatible upstream and fake Anthropic upstream are separate processes on loopback.`,
   '',
   `**Result: ${failed ? 'FAIL' : 'pass'}** — 2xx ${classes[0]}, 4xx ${classes[1]}, 5xx ${classes[2]}; gateway's own failures (500, or internal in a stream): ${internal.length}; no answer: ${hangs.length}; secrets seen: ${uniqueLeaks.length ? uniqueLeaks.join(', ') : 'none'} (scanned every response and ${mb(logBytes)} MB of gateway log for the bearer tokens, the admin password and both provider keys).`,
   '',
   '| route | ' + [...byStatus.keys()].sort().join(' | ') + ' |',
   '| --- | ' + [...byStatus.keys()].map(() => '---').join(' | ') + ' |',
-  ...[...byRoute].map(([route, m]) => `| ${route} | ${[...byStatus.keys()].sort().map((s) => m.get(s) ?? 0).join(' | ')} |`),
+  ...[...byRoute].map(
+    ([route, m]) =>
+      `| ${route} | ${[...byStatus.keys()]
+        .sort()
+        .map((s) => m.get(s) ?? 0)
+        .join(' | ')} |`,
+  ),
   '',
   `Streaming answers (text/event-stream): ${streamed}.`,
   '',
@@ -456,9 +580,26 @@ const report = [
   `Slowest requests: ${slowest.map((s) => `#${s.i} ${s.ms.toFixed(0)} ms (${s.label.slice(0, 80)})`).join('; ')}.`,
   '',
   ...(fivexx.length
-    ? ['### 5xx answers', '', '| case | route | status | code | mutations | body file |', '| --- | --- | --- | --- | --- | --- |', ...fivexx.map((f) => `| ${f.c.i} | ${f.c.route} | ${f.status} | ${f.code} | ${f.c.label.replace(/\|/g, '\\|').slice(0, 120)} | ${f.file} |`), '']
+    ? [
+        '### 5xx answers',
+        '',
+        '| case | route | status | code | mutations | body file |',
+        '| --- | --- | --- | --- | --- | --- |',
+        ...fivexx.map(
+          (f) =>
+            `| ${f.c.i} | ${f.c.route} | ${f.status} | ${f.code} | ${f.c.label.replace(/\|/g, '\\|').slice(0, 120)} | ${f.file} |`,
+        ),
+        '',
+      ]
     : []),
-  ...(hangs.length ? ['### No answer', '', ...hangs.map((h) => `- case ${h.c.i} ${h.c.route}: ${h.error} (${h.c.label.slice(0, 120)}) — ${h.file}`), ''] : []),
+  ...(hangs.length
+    ? [
+        '### No answer',
+        '',
+        ...hangs.map((h) => `- case ${h.c.i} ${h.c.route}: ${h.error} (${h.c.label.slice(0, 120)}) — ${h.file}`),
+        '',
+      ]
+    : []),
 ].join('\n');
 process.stdout.write(`${report}\n`);
 writeFileSync(join('bench-results', 'fuzz.md'), report);

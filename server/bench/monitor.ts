@@ -29,7 +29,14 @@ const HEAP_USED = /^sipp_gateway_nodejs_heap_size_used_bytes\s+([0-9.eE+-]+)$/m;
 
 export function startMonitor(pid: number, mgmtPort: number, options: { rssEveryMs?: number; probeEveryMs?: number } = {}) {
   const started = Date.now();
-  const report: MonitorReport = { rss: [], heapUsed: [], eventLoopMaxMs: null, healthProbes: 0, healthFailures: 0, healthMaxMs: 0 };
+  const report: MonitorReport = {
+    rss: [],
+    heapUsed: [],
+    eventLoopMaxMs: null,
+    healthProbes: 0,
+    healthFailures: 0,
+    healthMaxMs: 0,
+  };
   const base = `http://127.0.0.1:${mgmtPort}`;
   let stopped = false;
 

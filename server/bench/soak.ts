@@ -50,7 +50,13 @@ base_url = "${upAnthropic.url}"
 api_key_env = "SOAK_ANTHROPIC_KEY"
 `,
   token,
-  { BENCH_ADMIN: 'soak-admin-password-1a2b3c4d5e', SOAK_RESTRICTED: restricted, SOAK_OPENAI_KEY: upOpenAI.apiKey, SOAK_ANTHROPIC_KEY: upAnthropic.apiKey, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+  {
+    BENCH_ADMIN: 'soak-admin-password-1a2b3c4d5e',
+    SOAK_RESTRICTED: restricted,
+    SOAK_OPENAI_KEY: upOpenAI.apiKey,
+    SOAK_ANTHROPIC_KEY: upAnthropic.apiKey,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  },
 );
 // A crash of this script must not leave the children running.
 process.on('exit', () => [gateway, upOpenAI, upAnthropic].forEach((c) => c.proc.kill('SIGKILL')));
@@ -67,17 +73,70 @@ interface Kind {
 }
 const chat = [{ role: 'user', content: 'Say hello to the soak.' }];
 const KINDS: Kind[] = [
-  { name: 'OpenAI finite', weight: 25, path: '/v1/chat/completions', body: JSON.stringify({ model: 'oa', messages: chat }), expect: 200 },
-  { name: 'OpenAI streaming', weight: 20, path: '/v1/chat/completions', body: JSON.stringify({ model: 'oa', messages: chat, stream: true, stream_options: { include_usage: true } }), expect: 200 },
-  { name: 'Sipp finite (Anthropic target)', weight: 15, path: '/v1/chat', body: JSON.stringify({ model: 'an', messages: chat }), expect: 200 },
-  { name: 'Sipp streaming', weight: 15, path: '/v1/chat', body: JSON.stringify({ model: 'oa', messages: chat, stream: true }), expect: 200 },
-  { name: 'Anthropic streaming', weight: 10, path: '/v1/messages', body: JSON.stringify({ model: 'an', max_tokens: 64, messages: chat, stream: true }), expect: 200 },
-  { name: 'over its rate limit', weight: 8, path: '/v1/chat', body: JSON.stringify({ model: 'oa', messages: chat }), client: '10.66.0.1', expect: 429 },
-  { name: 'restricted token, other target', weight: 4, path: '/v1/chat', body: JSON.stringify({ model: 'an', messages: chat }), auth: restricted, expect: 403 },
-  { name: 'unknown token', weight: 3, path: '/v1/chat/completions', body: JSON.stringify({ model: 'oa', messages: chat }), auth: 'soak-unknown-token-000000000000', expect: 401 },
+  {
+    name: 'OpenAI finite',
+    weight: 25,
+    path: '/v1/chat/completions',
+    body: JSON.stringify({ model: 'oa', messages: chat }),
+    expect: 200,
+  },
+  {
+    name: 'OpenAI streaming',
+    weight: 20,
+    path: '/v1/chat/completions',
+    body: JSON.stringify({ model: 'oa', messages: chat, stream: true, stream_options: { include_usage: true } }),
+    expect: 200,
+  },
+  {
+    name: 'Sipp finite (Anthropic target)',
+    weight: 15,
+    path: '/v1/chat',
+    body: JSON.stringify({ model: 'an', messages: chat }),
+    expect: 200,
+  },
+  {
+    name: 'Sipp streaming',
+    weight: 15,
+    path: '/v1/chat',
+    body: JSON.stringify({ model: 'oa', messages: chat, stream: true }),
+    expect: 200,
+  },
+  {
+    name: 'Anthropic streaming',
+    weight: 10,
+    path: '/v1/messages',
+    body: JSON.stringify({ model: 'an', max_tokens: 64, messages: chat, stream: true }),
+    expect: 200,
+  },
+  {
+    name: 'over its rate limit',
+    weight: 8,
+    path: '/v1/chat',
+    body: JSON.stringify({ model: 'oa', messages: chat }),
+    client: '10.66.0.1',
+    expect: 429,
+  },
+  {
+    name: 'restricted token, other target',
+    weight: 4,
+    path: '/v1/chat',
+    body: JSON.stringify({ model: 'an', messages: chat }),
+    auth: restricted,
+    expect: 403,
+  },
+  {
+    name: 'unknown token',
+    weight: 3,
+    path: '/v1/chat/completions',
+    body: JSON.stringify({ model: 'oa', messages: chat }),
+    auth: 'soak-unknown-token-000000000000',
+    expect: 401,
+  },
 ];
 const totalWeight = KINDS.reduce((a, k) => a + k.weight, 0);
-const stats = new Map<string, { done: number; byStatus: Map<number, number>; errors: number }>(KINDS.map((k) => [k.name, { done: 0, byStatus: new Map(), errors: 0 }]));
+const stats = new Map<string, { done: number; byStatus: Map<number, number>; errors: number }>(
+  KINDS.map((k) => [k.name, { done: 0, byStatus: new Map(), errors: 0 }]),
+);
 
 const pid = gateway.proc.pid!;
 const monitor = startMonitor(pid, gateway.mgmt, { rssEveryMs: 2_000 });
@@ -102,7 +161,12 @@ await Promise.all(
       };
       if (kind.path === '/v1/messages') headers['anthropic-version'] = '2023-06-01';
       try {
-        const res = await fetch(`http://127.0.0.1:${gateway.port}${kind.path}`, { method: 'POST', headers, body: kind.body, signal: AbortSignal.timeout(60_000) });
+        const res = await fetch(`http://127.0.0.1:${gateway.port}${kind.path}`, {
+          method: 'POST',
+          headers,
+          body: kind.body,
+          signal: AbortSignal.timeout(60_000),
+        });
         await res.arrayBuffer();
         s.byStatus.set(res.status, (s.byStatus.get(res.status) ?? 0) + 1);
         if (res.status >= 500) fivexx++;
@@ -132,7 +196,11 @@ const failed = fivexx > 0 || unexpected > 0 || errors > 0 || mon.healthFailures 
 const report = [
   `## Soak (${new Date().toISOString()})`,
   '',
-  `${elapsed.toFixed(0)} s, concurrency ${CONCURRENCY}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}. Gateway (rate limit 60/min, burst 5, per client; the well-behaved load is spread over 4,096 client addresses), fake OpenAI-compatible and fake Anthropic upstreams are separate processes on loopback.`,
+  `${elapsed.toFixed(0)} s, concurrency ${CONCURRENCY}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(
+      ' ',
+    )}, Node ${process.version}. Gateway (rate limit 60/min, burst 5, per client; the well-behaved load is spread over 4,096 client addresses), fake OpenAI-compatible and fake Anthropic upstreams are separate processes on loopback.`,
   '',
   `**Result: ${failed ? 'FAIL' : 'pass'}** — ${done} requests (${(done / elapsed).toFixed(0)} req/s), 5xx ${fivexx}, unexpected status ${unexpected}, transport errors ${errors}.`,
   '',
