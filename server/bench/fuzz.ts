@@ -464,6 +464,8 @@ const byRoute = new Map<string, Map<number, number>>();
 const fivexx: { c: Case; status: number; code: string; file: string }[] = [];
 const hangs: { c: Case; error: string; file: string }[] = [];
 const slowest: { i: number; ms: number; label: string }[] = [];
+// One line per case (index, route, token, status, error code, mutations): diff two runs of a seed to see what changed.
+const cases: string[] = [];
 let streamed = 0;
 
 function errorCode(text: string): string {
@@ -509,6 +511,7 @@ async function send(c: Case): Promise<void> {
     const rm = byRoute.get(c.route) ?? new Map<number, number>();
     rm.set(res.status, (rm.get(res.status) ?? 0) + 1);
     byRoute.set(c.route, rm);
+    cases[c.i] = [c.i, c.route, c.token, res.status, res.status >= 400 ? errorCode(text) : '', c.label].join('\t');
     // A stream that began 200 and failed later carries its error in the frames: count in-stream `internal` too.
     const inStreamInternal = res.status === 200 && /"(?:code|type)"\s*:\s*"internal"/.test(text);
     if (res.status >= 500 || inStreamInternal) {
@@ -516,6 +519,7 @@ async function send(c: Case): Promise<void> {
       fivexx.push({ c, status: res.status, code, file: save(c, String(res.status)) });
     }
   } catch (err) {
+    cases[c.i] = [c.i, c.route, c.token, 'no answer', '', c.label].join('\t');
     hangs.push({
       c,
       error: (err as Error).name === 'TimeoutError' ? `no complete answer in ${TIMEOUT_MS / 1000} s` : String(err),
@@ -603,4 +607,5 @@ const report = [
 ].join('\n');
 process.stdout.write(`${report}\n`);
 writeFileSync(join('bench-results', 'fuzz.md'), report);
+writeFileSync(join(OUT_DIR, 'cases.tsv'), `${cases.join('\n')}\n`);
 process.exitCode = failed ? 1 : 0;
