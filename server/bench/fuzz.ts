@@ -23,6 +23,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 1);
 const TIMEOUT_MS = Number(process.env.FUZZ_TIMEOUT_SECONDS ?? 60) * 1000;
 const CONCURRENCY = Number(process.env.FUZZ_CONCURRENCY ?? 4);
 const OUT_DIR = join('bench-results', 'fuzz');
+/** FUZZ_SAVE=131,139: also save these cases' bodies (tag `saved`), whatever their answer. */
+const SAVE = new Set((process.env.FUZZ_SAVE ?? '').split(',').filter(Boolean).map(Number));
 
 /** mulberry32: a small seeded PRNG, so FUZZ_SEED reproduces every body. */
 function prng(seed: number) {
@@ -235,19 +237,18 @@ function mutate(r: Rng, route: RouteKey, body: any): string {
             ],
           },
         ];
-      else if (an)
+      else if (an) {
+        const base64 = r.chance(0.5);
         body.messages = [
           {
             role: 'user',
             content: [
-              {
-                type: 'image',
-                source: r.chance(0.5) ? { type: 'base64', media_type: 'image/png', data: '%%%' } : { type: 'url', url },
-              },
+              { type: 'image', source: base64 ? { type: 'base64', media_type: 'image/png', data: '%%%' } : { type: 'url', url } },
             ],
           },
         ];
-      else body.prompt = [{ type: 'image_url', image_url: { url } }];
+        if (base64) return 'image base64 data "%%%"';
+      } else body.prompt = [{ type: 'image_url', image_url: { url } }];
       return `image ${url.slice(0, 40)}`;
     }
     case 8: {
@@ -511,6 +512,7 @@ async function send(c: Case): Promise<void> {
     const rm = byRoute.get(c.route) ?? new Map<number, number>();
     rm.set(res.status, (rm.get(res.status) ?? 0) + 1);
     byRoute.set(c.route, rm);
+    if (SAVE.has(c.i)) save(c, `saved-${res.status}`);
     cases[c.i] = [c.i, c.route, c.token, res.status, res.status >= 400 ? errorCode(text) : '', c.label].join('\t');
     // A stream that began 200 and failed later carries its error in the frames: count in-stream `internal` too.
     const inStreamInternal = res.status === 200 && /"(?:code|type)"\s*:\s*"internal"/.test(text);
