@@ -1,5 +1,5 @@
 /**
- * The public listener: inference routes only (SPEC §3). Management routes are
+ * The public listener: inference routes only (docs/api.md). Management routes are
  * never served here.
  */
 import cors from '@koa/cors';
@@ -11,8 +11,9 @@ import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
 import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
+import { ROUTE_HANDLERS } from './route-handlers.js';
 import { writeError } from './errors.js';
-import { createListHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
+import { createSurfaceHandler, type PipelineDeps } from './pipeline.js';
 import { bindRequestContext, RequestContext } from './request-context.js';
 import { logRequest, newRequestState, requestIdFrom, requestRecord, type RequestState } from './request-state.js';
 
@@ -134,9 +135,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   const router = new Router();
   for (const route of routes) {
     const { path, method } = route;
-    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, route.handler.create(deps));
-    else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
-    else router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
+    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, ROUTE_HANDLERS[route.handler.handler](deps));
+    else router.post(path, createSurfaceHandler(deps, route.surface));
     router.options(path, (ctx) => {
       // Preflight from an origin that is not allowed: no CORS headers, so the browser refuses.
       ctx.status = 204;
