@@ -7,7 +7,7 @@
 # SIGINT) reach it and it drains and frees its ports.
 set -eu
 cd "$(dirname "$0")/.."
-export SIPP_GATEWAY_TOKEN="${SIPP_GATEWAY_TOKEN:-demo-token}"
+export SIPP_GATEWAY_TOKEN="${SIPP_GATEWAY_TOKEN:-demo-client-token}"
 export SIPP_GATEWAY_ADMIN_PASSWORD="${SIPP_GATEWAY_ADMIN_PASSWORD:-demo-admin-password}"
 [ -f models/demo.gguf ] || node scripts/generate-demo-model.mjs
 public="${SIPP_GATEWAY_PUBLIC_BIND:-127.0.0.1:8080}"

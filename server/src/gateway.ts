@@ -154,6 +154,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     controls,
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
+    requestPolicy: { allowPrivateImageUrls: config.allow_private_image_urls },
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
   }).concat(options.modules ?? []);
   const publicApp = createPublicApp({

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from './config/schema.js';
+import { MIN_SECRET_LENGTH } from './config/secret-policy.js';
 import { StartupError } from './errors.js';
 import { closeServer } from './listen.js';
 import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
@@ -125,8 +126,8 @@ export class Teardown {
 export function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
-    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);
+    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= MIN_SECRET_LENGTH);
   } catch {
-    return [url];
+    return [url].filter((v) => v.length >= MIN_SECRET_LENGTH);
   }
 }

@@ -5,8 +5,7 @@
  * `db migrate` time, never from the file.
  */
 import { z } from 'zod';
-
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+import { envName } from './env-name.js';
 
 export const DatabaseSchema = z
   .strictObject({

@@ -11,13 +11,8 @@ import { DatabaseSchema } from './database.js';
 import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 import { AliasesSchema, checkAliases } from './aliases.js';
+import { envName } from './env-name.js';
 import { MAX_JSON_DEPTH, PROVIDER_LIMIT_KEYS } from './limits.js';
-
-const ENV_NAME = /^[A-Za-z0-9_]+$/;
-
-const envName = z
-  .string()
-  .regex(ENV_NAME, 'must be an environment variable name ([A-Za-z0-9_]+)');
 
 const label = z
   .string()
@@ -246,6 +241,8 @@ export const ConfigSchema = z
       )
       .default([]),
     management_allowed_hosts: z.array(allowedHost).default([]),
+    /** Let image URLs name private, loopback, link-local or metadata hosts (docs/configuration.md#top-level). */
+    allow_private_image_urls: z.boolean().default(false),
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),

@@ -4,6 +4,7 @@
  */
 import type { GatewayConfig } from './schema.js';
 import { ConfigError } from '../errors.js';
+import { MIN_SECRET_LENGTH } from './secret-policy.js';
 
 export interface Secrets {
   adminPassword: string;
@@ -23,22 +24,44 @@ export const PLACEHOLDER_SECRET = /^replace-with-/i;
 
 export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): Secrets {
   const values = new Map<string, string>();
-  const read = (name: string, what: string): string => {
+  /** Every problem, one sentence each, so one run reports them all (docs/configuration.md#secrets). */
+  const problems: string[] = [];
+  const reported = new Set<string>();
+  const read = (name: string, what: string, check?: (value: string) => string | null): string => {
     const value = env[name];
-    if (value === undefined) throw new ConfigError(`environment variable ${name} (${what}) is not set`);
-    if (value.trim() === '') throw new ConfigError(`environment variable ${name} (${what}) is blank`);
-    if (PLACEHOLDER_SECRET.test(value.trim())) {
-      throw new ConfigError(`environment variable ${name} (${what}) still holds the placeholder value from .env.example; set a real secret`);
+    const problem =
+      value === undefined
+        ? 'is not set'
+        : value.trim() === ''
+          ? 'is blank'
+          : PLACEHOLDER_SECRET.test(value.trim())
+            ? 'still holds the placeholder value from .env.example; set a real secret'
+            : value.length < MIN_SECRET_LENGTH
+              ? `is shorter than ${MIN_SECRET_LENGTH} characters (use a random value, e.g. openssl rand -hex 32)`
+              : (check?.(value) ?? null);
+    if (problem !== null) {
+      if (!reported.has(name)) problems.push(`environment variable ${name} (${what}) ${problem}`);
+      reported.add(name);
+      return '';
     }
-    values.set(name, value);
-    return value;
+    values.set(name, value!);
+    return value!;
   };
   const adminPassword = read(config.admin_password_env, 'admin_password_env');
-  const tokens = config.tokens.map((t, i) => {
-    const value = read(t.env, `tokens[${i}].env`);
-    if (/\s/.test(value)) throw new ConfigError(`environment variable ${t.env} (tokens[${i}].env) contains whitespace; bearer tokens cannot`);
-    return value;
+  const tokens = config.tokens.map((t, i) =>
+    read(t.env, `tokens[${i}].env`, (value) => (/\s/.test(value) ? 'contains whitespace; bearer tokens cannot' : null)),
+  );
+  config.targets.forEach((t, i) => {
+    if (t.type === 'openai' || t.type === 'anthropic') read(t.api_key_env, `targets[${i}].api_key_env`);
+    if (t.type === 'openai_compatible') read(t.token_env, `targets[${i}].token_env`);
   });
+  if (config.database?.backend === 'postgres') {
+    read(config.database.url_env!, 'database.url_env', (url) => shortUrlPassword(url, ['postgres:', 'postgresql:'], 'PostgreSQL'));
+  }
+  const redisProblem = config.state.backend === 'redis' ? shortUrlPassword(env[config.state.url_env], ['redis:', 'rediss:'], 'Redis') : null;
+  if (redisProblem) problems.push(`environment variable ${config.state.url_env} (state.url_env) ${redisProblem}`);
+  if (problems.length === 1) throw new ConfigError(problems[0]!);
+  if (problems.length > 1) throw new ConfigError(`${problems.length} secrets cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const seen = new Map<string, number>();
   tokens.forEach((value, i) => {
     const other = seen.get(value);
@@ -47,11 +70,6 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     }
     seen.set(value, i);
   });
-  config.targets.forEach((t, i) => {
-    if (t.type === 'openai' || t.type === 'anthropic') read(t.api_key_env, `targets[${i}].api_key_env`);
-    if (t.type === 'openai_compatible') read(t.token_env, `targets[${i}].token_env`);
-  });
-  if (config.database?.backend === 'postgres') read(config.database.url_env!, 'database.url_env');
   return {
     adminPassword,
     tokens,
@@ -62,4 +80,18 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     },
     all: () => [...new Set(values.values())],
   };
+}
+
+/** A URL of one of `protocols` whose password is shorter than the minimum (other URL problems are reported where the URL is used). */
+function shortUrlPassword(url: string | undefined, protocols: readonly string[], what: string): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    if (!protocols.includes(u.protocol)) return null;
+    const password = decodeURIComponent(u.password);
+    if (password && password.length < MIN_SECRET_LENGTH) return `holds a ${what} password shorter than ${MIN_SECRET_LENGTH} characters (use a random one, e.g. openssl rand -hex 32)`;
+  } catch {
+    return null;
+  }
+  return null;
 }

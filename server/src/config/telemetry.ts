@@ -4,8 +4,7 @@
  * keys and turn tracing on when an OTLP endpoint is set there.
  */
 import { z } from 'zod';
-
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+import { envName } from './env-name.js';
 
 export const TracesSchema = z.strictObject({
   enabled: z.boolean().default(false),

@@ -7,6 +7,8 @@
  * or `upstream_rate_limited`) still drives routing, records and metrics.
  */
 
+import { isObject } from '../util/json.js';
+
 export { ProviderError } from '../errors.js';
 
 const MAX_TEXT = 2000;
@@ -24,7 +26,6 @@ function shaped(value: unknown): string | undefined {
   return typeof value === 'string' && TYPE_SHAPE.test(value) ? value : undefined;
 }
 
-import { isObject } from '../util/json.js';
 
 /**
  * The provider's error document in its own API's shape, or null when its body

@@ -3,9 +3,11 @@
  * its directive form ("info", "debug,sipp_gateway_server=trace",
  * "warn,sipp_gateway_server::public=debug") so existing deployments keep
  * working: a default level plus per-component levels matched by prefix.
- * Every line passes through a scrubber that replaces configured secret values.
+ * Every line passes through a scrubber that replaces configured secret values
+ * (each at least MIN_SECRET_LENGTH long, so what it blanks out never reveals one).
  */
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
+import { MIN_SECRET_LENGTH } from '../config/secret-policy.js';
 
 export type LevelName = Level | 'silent';
 
@@ -116,6 +118,10 @@ export function createLogging(options: LoggingOptions = {}): Logging {
       return root.child({ component: name }, { level: levelFor(plan, name) });
     },
     addSecrets(values) {
+      // A short value would reveal itself by what it blanks out (`sipp_gateway_server::[REDACTED]`
+      // for the password `admin`); `serve` refuses such secrets, and this refuses to pretend to hide one.
+      const short = values.find((v) => v && v.length < MIN_SECRET_LENGTH);
+      if (short !== undefined) throw new Error(`refusing to redact a secret shorter than ${MIN_SECRET_LENGTH} characters (docs/configuration.md#secrets)`);
       // Also scrub JSON-escaped forms, since lines are JSON text.
       const all = new Set<string>(secrets);
       for (const v of values) {

@@ -116,7 +116,7 @@ describe('global login budget through the gateway', () => {
   before(async () => {
     gw = await startTestGateway({
       toml: chatGatewayToml('http://127.0.0.1:9/v1'),
-      env: { TEST_ADMIN_PASSWORD: PASSWORD, T: 'tok-login-budget-0123456789', UPSTREAM_KEY: 'sk-login-budget' },
+      env: { TEST_ADMIN_PASSWORD: PASSWORD, T: 'tok-login-budget-0123456789', UPSTREAM_KEY: 'sk-login-budget-0123456789' },
     });
   });
   after(async () => {

@@ -60,7 +60,7 @@ describe('admin static assets', () => {
     process.env.SIPP_GATEWAY_ADMIN_ASSETS_DIR = dir;
     gw = await startTestGateway({
       toml: chatGatewayToml('http://127.0.0.1:9/v1', { extra: `[routes]\nadmin = "${base}"` }),
-      env: { TEST_ADMIN_PASSWORD: 'static-admin-pw-1', T: 'tok-static-123456', UPSTREAM_KEY: 'sk-static-key' },
+      env: { TEST_ADMIN_PASSWORD: 'static-admin-pw-1', T: 'tok-static-123456', UPSTREAM_KEY: 'sk-static-key-0123456789' },
     });
   });
   after(async () => {

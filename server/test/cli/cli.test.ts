@@ -54,7 +54,7 @@ describe('sipp-gateway CLI', () => {
   after(async () => {
     await upstream?.close();
   });
-  const env = () => ({ ADMIN_PW: 'admin-pw-cli', GW_TOKEN: TOKEN, UPSTREAM_KEY: upstream.apiKey });
+  const env = () => ({ ADMIN_PW: 'admin-pw-cli-0123456789', GW_TOKEN: TOKEN, UPSTREAM_KEY: upstream.apiKey });
 
   it('check prints "configuration is valid" and reads no secret', async () => {
     const path = writeConfig('valid.toml', config(upstream.url, 18080, 19090));
@@ -85,7 +85,7 @@ describe('sipp-gateway CLI', () => {
     assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
   });
 
-  it('serve refuses missing or blank secrets, naming the variable but never a value', async () => {
+  it('serve refuses missing, blank or short secrets, all of them in one message, naming the variables but never a value', async () => {
     const path = writeConfig('serve.toml', config(upstream.url, await freePort(), await freePort()));
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{ ...env(), ADMIN_PW: '' }, /ADMIN_PW \(admin_password_env\) is blank/],
@@ -95,6 +95,11 @@ describe('sipp-gateway CLI', () => {
       [{ ...env(), GW_TOKEN: 'has space-SECRETPART' }, /GW_TOKEN \(tokens\[0\]\.env\) contains whitespace/],
       [{ ...env(), ADMIN_PW: 'replace-with-admin-password' }, /ADMIN_PW \(admin_password_env\) still holds the placeholder value from \.env\.example/],
       [{ ...env(), UPSTREAM_KEY: 'replace-with-compatible-provider-token' }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) still holds the placeholder/],
+      [{ ...env(), GW_TOKEN: 'Qz9shortTok' }, /GW_TOKEN \(tokens\[0\]\.env\) is shorter than 16 characters/],
+      [
+        { ADMIN_PW: 'Qz9adm', GW_TOKEN: '  ' },
+        /^sipp-gateway: error: 3 secrets cannot be used:\n {2}- environment variable ADMIN_PW \(admin_password_env\) is shorter than 16 characters .*\n {2}- environment variable GW_TOKEN \(tokens\[0\]\.env\) is blank\n {2}- environment variable UPSTREAM_KEY \(targets\[0\]\.token_env\) is not set\n$/,
+      ],
     ];
     for (const [e, re] of cases) {
       const r = await runCli(['serve', '--config', path], e);

@@ -66,7 +66,7 @@ const cases: Array<[string, string, string]> = [
   ],
   // refinements keep the schema's own sentence (custom)
   ['a bad bind address', `public_bind = "localhost"\n${VALID}`, 'public_bind: must be "host:port" (IPv6 as "[::1]:port", port 0-65535)'],
-  ['a bad environment variable name', variant('env = "TOKEN_A"', 'env = "TOKEN-A"'), 'tokens[0].env: must be an environment variable name ([A-Za-z0-9_]+)'],
+  ['a bad environment variable name', variant('env = "TOKEN_A"', 'env = "TOKEN-A"'), 'tokens[0].env: must be an environment variable name (a letter or _, then letters, digits or _)'],
 ];
 
 describe('configuration error messages', () => {
@@ -87,6 +87,35 @@ describe('configuration error messages', () => {
       variant('[security]', `[security.rate_limit]\nenabled = "${secretish}"`),
     ]) {
       assert.doesNotMatch(messageFor(toml), /PASTEDSECRET/);
+    }
+  });
+
+  it('refuses a secret pasted where an environment variable name belongs, in every *_env field, without echoing it', () => {
+    const pasted = [
+      '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', // sha256 hex: starts with a digit
+      'a9f86d081884c7d659a2feaa0c55ad015a3bf4f1', // hex that starts with a letter
+      'Zk3TqR8vLx2mWn5pYb7cHd9eJf', // base64-like random letters and digits
+    ];
+    const fields: Array<[string, string, string]> = [
+      ['env = "TOKEN_A"', 'env = "%"', 'tokens[0].env'],
+      ['admin_password_env = "ADMIN_PW"', 'admin_password_env = "%"', 'admin_password_env'],
+      ['api_key_env = "OPENAI_KEY"', 'api_key_env = "%"', 'targets[0].api_key_env'],
+      ['[security]', '[security]\n[state]\nbackend = "redis"\nurl_env = "%"', 'state.url_env'],
+      ['[security]', '[security]\n[database]\nbackend = "postgres"\nurl_env = "%"', 'database.url_env'],
+      ['[security]', '[security]\n[telemetry.traces]\nheaders_env = "%"', 'telemetry.traces.headers_env'],
+    ];
+    for (const value of pasted) {
+      for (const [from, to, field] of fields) {
+        const message = messageFor(variant(from, to.replace('%', value)));
+        assert.ok(message.startsWith(`${field}: `), `${field} is named: ${message}`);
+        assert.ok(!message.includes(value) && !message.includes(value.slice(0, 8)), `the value is not echoed: ${message}`);
+      }
+    }
+  });
+
+  it('still accepts ordinary environment variable names', () => {
+    for (const name of ['OPENAI_API_KEY', '_PRIVATE', 'lower_case_ok', 'KEY2', 'A', 'SIPP_GATEWAY_TOKEN_0123456789ABCDEF']) {
+      assert.doesNotThrow(() => parseConfigText(variant('env = "TOKEN_A"', `env = "${name}"`)), name);
     }
   });
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { readSecrets } from '../../src/config/secrets.js';
 import { exampleConfigs, loadExampleConfig, parseDotenv, readRepoFile, secretEnvNames } from '../deployment/files.js';
 
@@ -47,8 +48,111 @@ describe('placeholder secrets', () => {
     for (const value of ['replace-with-admin-password', ' Replace-With-x ', 'REPLACE-WITH-ANYTHING']) {
       assert.match(refusal(() => readSecrets(config, { ...realValues(names), [name]: value })), new RegExp(`^environment variable ${name} `));
     }
-    for (const value of ['do-not-replace-with-this', 'replacewith', 'x-replace-with-y']) {
+    for (const value of ['do-not-replace-with-this', 'replacewith-0123456789', 'x-replace-with-y-0123456789']) {
       assert.doesNotThrow(() => readSecrets(config, { ...realValues(names), [name]: value }));
     }
+  });
+});
+
+describe('secret strength and reporting (docs/configuration.md#secrets)', () => {
+  const config = loadExampleConfig('config/provider-only.toml');
+  const names = secretEnvNames(config);
+
+  it('refuses a token, admin password or provider credential shorter than 16 characters, naming it and not its value', () => {
+    for (const name of names) {
+      for (const value of ['Qz', 'Qz9xShortVv1', 'fifteen-chars-x']) {
+        const message = refusal(() => readSecrets(config, { ...realValues(names), [name]: value }));
+        assert.match(message, new RegExp(`^environment variable ${name} \\([^)]+\\) is shorter than 16 characters`));
+        assert.ok(!message.includes(value), 'the value is not echoed');
+      }
+      assert.doesNotThrow(() => readSecrets(config, { ...realValues(names), [name]: 'sixteen-chars-xy' }), 'exactly 16 characters is enough');
+    }
+  });
+
+  it('reports every missing, blank, placeholder and short secret in one message', () => {
+    assert.ok(names.length >= 4, 'the example names enough secrets');
+    const [missing, blank, placeholder, short] = names as [string, string, string, string];
+    const env = { ...realValues(names), [blank]: '  ', [placeholder]: 'replace-with-something', [short]: 'pw' };
+    delete env[missing];
+    const message = refusal(() => readSecrets(config, env));
+    assert.match(message, /^4 secrets cannot be used:\n(  - environment variable [^\n]+(\n|$)){4}$/);
+    assert.match(message, new RegExp(`environment variable ${missing} \\([^)]+\\) is not set`));
+    assert.match(message, new RegExp(`environment variable ${blank} \\([^)]+\\) is blank`));
+    assert.match(message, new RegExp(`environment variable ${placeholder} \\([^)]+\\) still holds the placeholder value`));
+    assert.match(message, new RegExp(`environment variable ${short} \\([^)]+\\) is shorter than 16 characters`));
+    assert.ok(!message.includes('replace-with-something') && !message.includes(': pw'), 'no value is echoed');
+  });
+
+  it('reports a variable named by several fields once', () => {
+    const shared = parseConfigText(`admin_password_env = "A"
+[security]
+[[tokens]]
+env = "T"
+caller = "c"
+[[targets]]
+name = "x"
+type = "openai"
+model = "m"
+api_key_env = "K"
+[[targets]]
+name = "y"
+type = "openai"
+model = "m"
+api_key_env = "K"
+`);
+    const message = refusal(() => readSecrets(shared, { A: 'admin-password-0123456789', T: 'token-value-0123456789' }));
+    assert.equal(message, 'environment variable K (targets[0].api_key_env) is not set');
+  });
+});
+
+describe('Redis password strength', () => {
+  const config = parseConfigText(`admin_password_env = "A"
+[security]
+[state]
+backend = "redis"
+url_env = "R"
+[[tokens]]
+env = "T"
+caller = "c"
+[[targets]]
+name = "x"
+type = "openai"
+model = "m"
+api_key_env = "K"
+`);
+  const env = { A: 'admin-password-0123456789', T: 'token-value-0123456789', K: 'provider-key-0123456789' };
+
+  it('refuses a redis:// URL whose password is shorter than 16 characters, without echoing it', () => {
+    const message = refusal(() => readSecrets(config, { ...env, R: 'redis://:Qz9pw@127.0.0.1:6379/0' }));
+    assert.match(message, /^environment variable R \(state\.url_env\) holds a Redis password shorter than 16 characters/);
+    assert.ok(!message.includes('Qz9pw'));
+    assert.doesNotThrow(() => readSecrets(config, { ...env, R: 'redis://:sixteen-chars-xy@127.0.0.1:6379/0' }));
+    assert.doesNotThrow(() => readSecrets(config, { ...env, R: 'redis://127.0.0.1:6379/0' }), 'no password: nothing to redact');
+  });
+});
+
+describe('PostgreSQL password strength', () => {
+  const config = parseConfigText(`admin_password_env = "A"
+[security]
+[database]
+backend = "postgres"
+url_env = "P"
+[[tokens]]
+env = "T"
+caller = "c"
+[[targets]]
+name = "x"
+type = "openai"
+model = "m"
+api_key_env = "K"
+`);
+  const env = { A: 'admin-password-0123456789', T: 'token-value-0123456789', K: 'provider-key-0123456789' };
+
+  it('refuses a postgres:// URL whose password is shorter than 16 characters, and a missing one, without echoing it', () => {
+    const message = refusal(() => readSecrets(config, { ...env, P: 'postgres://sipp:Qz9pw@127.0.0.1:5432/sipp' }));
+    assert.match(message, /^environment variable P \(database\.url_env\) holds a PostgreSQL password shorter than 16 characters/);
+    assert.ok(!message.includes('Qz9pw'));
+    assert.match(refusal(() => readSecrets(config, env)), /^environment variable P \(database\.url_env\) is not set$/);
+    assert.doesNotThrow(() => readSecrets(config, { ...env, P: 'postgres://sipp:sixteen-chars-xy@127.0.0.1:5432/sipp' }));
   });
 });

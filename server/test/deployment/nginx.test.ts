@@ -17,14 +17,21 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { startFakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway } from '../support/gateway.js';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { parseConfigText } from '../../src/config/load.js';
+import { publicRoutes } from '../../src/surfaces/index.js';
+import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { readRepoFile, which } from './files.js';
 import { locationBlock, nginxProblems, nginxSeconds, type NginxExpectations } from './nginx.js';
 
 const execFileAsync = promisify(execFile);
 const CONF = 'deploy/nginx/sipp-gateway.conf';
+const SCALE_CONF = 'deploy/nginx/sipp-gateway-scale.conf';
+/** The gateway's route table with the default [routes]: every public route the proxy must pass on. */
+const ROUTES = publicRoutes(parseConfigText(`${BASE_TOML}\n[[tokens]]\nenv = "T"\ncaller = "c"\n[[targets]]\nname = "l"\ntype = "local"\nmodel = "m.gguf"\n`).routes);
 const EXPECT: NginxExpectations = {
-  publicRoutes: ['/v1/query', '/v1/chat', '/v1/embed'],
+  publicRoutes: ROUTES.map((r) => r.path),
   managementRoutes: ['/', '/healthz', '/readyz', '/metrics', '/admin'],
   managementPort: 9090,
   minReadTimeoutSeconds: 300,
@@ -47,8 +54,9 @@ describe('nginx example (static)', () => {
     ['management port proxied', (c) => c.replace('server 127.0.0.1:8080;', 'server 127.0.0.1:9090;'), /management port 9090/],
     ['admin proxied', (c) => c.replace(/location \/ \{/, 'location /admin { proxy_pass http://127.0.0.1:9091; }\n    location / {'), /management route \/admin is proxied/],
     ['catch-all proxied', (c) => c.replace(/location \/ \{\s*return 404;/, 'location / {\n        proxy_pass http://sipp_gateway_public;'), /other paths are not answered 404/],
-    ['API location too wide', (c) => c.replace('location ~ ^/v1/(query|chat|embed)$', 'location ~ ^/'), /matches management route \/readyz/],
-    ['API location too narrow', (c) => c.replace('(query|chat|embed)', '(query|chat)'), /does not match \/v1\/embed/],
+    ['API location too wide', (c) => c.replace('location /v1/ {', 'location ~ ^/ {'), /matches management route \/readyz/],
+    ['API location only the Sipp routes', (c) => c.replace('location /v1/ {', 'location ~ ^/v1/(query|chat|embed)$ {'), /does not match \/v1\/chat\/completions/],
+    ['API location without Anthropic', (c) => c.replace('location /v1/ {', 'location ~ ^/v1/(query|chat|embed|chat/completions|completions|embeddings|models)$ {'), /does not match \/v1\/messages/],
     ['no TLS', (c) => c.replace(/^\s*ssl_certificate\s.*$/m, ''), /no TLS/],
   ];
   for (const [name, mutate, problem] of cases) {
@@ -127,24 +135,7 @@ describe('nginx example (live, in front of a real gateway)', () => {
     }
     const dir = mkdtempSync(join(tmpdir(), 'sipp-nginx-'));
     const token = 'nginx-test-client-token';
-    const fake = await startFakeOpenAI({ apiKey: 'nginx-test-upstream-key' });
-    const gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "NGINX_TEST_TOKEN"
-caller = "nginx-test"
-
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "served-model"
-base_url = "${fake.url}"
-token_env = "NGINX_TEST_UPSTREAM"
-correlation_header = "x-request-id"
-timeout_seconds = 60
-`,
-      env: { TEST_ADMIN_PASSWORD: 'nginx-test-admin-password', NGINX_TEST_TOKEN: token, NGINX_TEST_UPSTREAM: fake.apiKey },
-    });
+    const { gw, fake } = await liveGateway(token);
     let child: ChildProcess | undefined;
     const agent = new Agent({ connect: { rejectUnauthorized: false } });
     try {
@@ -231,6 +222,9 @@ http {
         assert.equal(res.status, 404, path);
         await res.text();
       }
+      // Every public route of the route table reaches the gateway, and the SDKs work through the proxy.
+      await sweepPublicRoutes(base, agent, token);
+
       // Plain HTTP is redirected to TLS.
       const plain = await undiciFetch(`http://127.0.0.1:${httpPort}/v1/query`, { redirect: 'manual' });
       assert.equal(plain.status, 301);
@@ -248,6 +242,136 @@ http {
         clearTimeout(timer);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
+      await agent.close();
+      await gw.stop();
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Every route of the gateway's route table, through the proxy. Without a token
+ * each must get the gateway's own 401 (its JSON error and x-request-id), never
+ * nginx's 404; then the official SDKs (the README's path) work through it.
+ */
+async function sweepPublicRoutes(base: string, dispatcher: Agent, token: string): Promise<void> {
+  for (const route of ROUTES) {
+    const post = route.method === 'POST';
+    const res = await undiciFetch(`${base}${route.path}`, { method: route.method, dispatcher, headers: post ? { 'content-type': 'application/json' } : {}, body: post ? '{}' : undefined });
+    const text = await res.text();
+    assert.equal(res.status, 401, `${route.method} ${route.path} through nginx: ${res.status} ${text.slice(0, 200)}`);
+    assert.ok(res.headers.get('x-request-id'), `${route.method} ${route.path} is answered by the gateway`);
+    assert.doesNotThrow(() => JSON.parse(text), `${route.path}: the gateway's JSON error`);
+  }
+  const fetch = ((url: string, init?: object) => undiciFetch(url, { ...init, dispatcher } as never)) as unknown as typeof globalThis.fetch;
+  const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0, fetch });
+  assert.deepEqual((await openai.models.list()).data.map((m) => m.id), ['chat']);
+  const chat = await openai.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(chat.choices[0]!.message.content, 'Gateway ready');
+  const completion = await openai.completions.create({ model: 'chat', prompt: 'hi' });
+  assert.equal(completion.choices[0]!.text, 'Gateway ready');
+  const embedding = await openai.embeddings.create({ model: 'chat', input: 'hi' });
+  assert.ok(embedding.data[0]!.embedding.length > 0);
+  const anthropic = new Anthropic({ baseURL: base, apiKey: token, maxRetries: 0, fetch });
+  const message = await anthropic.messages.create({ model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+  assert.deepEqual(message.content, [{ type: 'text', text: 'Gateway ready' }]);
+}
+
+/** The gateway every live test puts nginx in front of: one openai_compatible target `chat` on a fake. */
+async function liveGateway(token: string): Promise<{ gw: TestGateway; fake: Awaited<ReturnType<typeof startFakeOpenAI>> }> {
+  const fake = await startFakeOpenAI({ apiKey: 'nginx-test-upstream-key' });
+  const gw = await startTestGateway({
+    toml: `${BASE_TOML}
+[[tokens]]
+env = "NGINX_TEST_TOKEN"
+caller = "nginx-test"
+
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "served-model"
+base_url = "${fake.url}"
+token_env = "NGINX_TEST_UPSTREAM"
+correlation_header = "x-request-id"
+timeout_seconds = 60
+`,
+    env: { TEST_ADMIN_PASSWORD: 'nginx-test-admin-password', NGINX_TEST_TOKEN: token, NGINX_TEST_UPSTREAM: fake.apiKey },
+  });
+  return { gw, fake };
+}
+
+/** Runs nginx (daemon off) with `site` included in its http block, under `dir`; resolves once `port` accepts. */
+async function startNginx(nginx: string, dir: string, site: string, port: number): Promise<{ stop(): Promise<void> }> {
+  writeFileSync(join(dir, 'site.conf'), site);
+  mkdirSync(join(dir, 'temp'), { recursive: true, mode: 0o777 });
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'error.log')} warn;
+events { worker_connections 64; }
+http {
+  client_body_temp_path ${join(dir, 'temp/body')};
+  proxy_temp_path ${join(dir, 'temp/proxy')};
+  fastcgi_temp_path ${join(dir, 'temp/fastcgi')};
+  uwsgi_temp_path ${join(dir, 'temp/uwsgi')};
+  scgi_temp_path ${join(dir, 'temp/scgi')};
+  access_log ${join(dir, 'access.log')};
+  include ${join(dir, 'site.conf')};
+}
+`,
+  );
+  const args = ['-p', dir, '-c', join(dir, 'nginx.conf')];
+  await execFileAsync(nginx, ['-t', ...args], { timeout: 30_000 });
+  const child = spawn(nginx, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  await waitForPort(port, child, () => out + safeRead(join(dir, 'error.log')));
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGQUIT');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 5_000)))]);
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+describe('nginx load balancer of docker-compose.scale.yml (live)', () => {
+  test('passes every public route of the route table to the gateway, and the SDKs work through it', { timeout: 90_000 }, async (t) => {
+    const nginx = await which('nginx');
+    if (!nginx) {
+      t.skip('nginx is not installed (apt-get install --no-install-recommends nginx)');
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sipp-nginx-scale-'));
+    const token = 'nginx-scale-client-token';
+    const { gw, fake } = await liveGateway(token);
+    const agent = new Agent();
+    let proxy: { stop(): Promise<void> } | undefined;
+    try {
+      const port = await freePort();
+      const gatewayPort = new URL(gw.publicUrl).port;
+      // The shipped file; the three replicas become this one gateway, the listener a loopback port.
+      let conf = readRepoFile(SCALE_CONF);
+      for (const from of [/server gateway1:8080\b/, /server gateway2:8080\b/, /server gateway3:8080\b/, /listen 8080;/]) {
+        const next = conf.replace(from, from.source.startsWith('listen') ? `listen 127.0.0.1:${port};` : `server 127.0.0.1:${gatewayPort}`);
+        assert.notEqual(next, conf, `the shipped config contains ${from}`);
+        conf = next;
+      }
+      proxy = await startNginx(nginx, dir, conf, port);
+      await sweepPublicRoutes(`http://127.0.0.1:${port}`, agent, token);
+      for (const path of ['/readyz', '/metrics', '/admin']) {
+        const res = await undiciFetch(`http://127.0.0.1:${port}${path}`, { dispatcher: agent });
+        assert.equal(res.status, 404, path);
+        await res.text();
+      }
+    } finally {
+      await proxy?.stop();
       await agent.close();
       await gw.stop();
       await fake.close();

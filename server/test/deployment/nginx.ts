@@ -14,7 +14,7 @@ export function stripComments(conf: string): string {
 }
 
 export interface LocationBlock {
-  /** What follows `location` up to `{`, e.g. "~ ^/v1/(query|chat|embed)$". */
+  /** What follows `location` up to `{`, e.g. "/v1/" or "~ ^/v1/(query|chat|embed)$". */
   header: string;
   body: string;
 }
@@ -49,6 +49,22 @@ export function nginxSeconds(value: string): number {
   return n * ({ ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] ?? 's'] ?? Number.NaN);
 }
 
+/** Whether a location header (`/v1/` prefix, `= /x`, `^~ /x`, `~ regex`, `~* regex`) matches a path. */
+export function locationMatches(header: string, path: string): boolean {
+  const m = /^(=|\^~|~\*|~)?\s*(\S+)$/.exec(header.trim());
+  if (!m) return false;
+  const [, modifier = '', arg = ''] = m;
+  if (modifier === '=') return path === arg;
+  if (modifier === '~') return new RegExp(arg).test(path);
+  if (modifier === '~*') return new RegExp(arg, 'i').test(path);
+  return path.startsWith(arg);
+}
+
+/** The location that proxies the public API: the first that proxies, other than the catch-all `/`. */
+export function apiLocation(conf: string): LocationBlock | null {
+  return locationBlocks(conf).find((b) => /\bproxy_pass\b/.test(b.body) && b.header !== '/') ?? null;
+}
+
 export interface NginxExpectations {
   /** Public routes the proxy must serve (config [routes]). */
   publicRoutes: string[];
@@ -63,15 +79,14 @@ export function nginxProblems(conf: string, expect: NginxExpectations): string[]
   const problems: string[] = [];
   const text = stripComments(conf);
   // The API location: the first that proxies (the catch-all comes after it).
-  const location = locationBlocks(conf).find((b) => /\bproxy_pass\b/.test(b.body) && b.header !== '/');
+  const location = apiLocation(conf);
   if (!location) return ['no location block proxies the public API routes'];
   const { header, body: api } = location;
-  const pattern = header.replace(/^~\*?\s*/, '');
   for (const route of expect.publicRoutes) {
-    if (!new RegExp(pattern).test(route)) problems.push(`the API location (${header}) does not match ${route}`);
+    if (!locationMatches(header, route)) problems.push(`the API location (${header}) does not match ${route}`);
   }
   for (const route of expect.managementRoutes) {
-    if (route !== '/' && new RegExp(pattern).test(route)) problems.push(`the API location also matches management route ${route}`);
+    if (route !== '/' && locationMatches(header, route)) problems.push(`the API location also matches management route ${route}`);
   }
 
   const directive = (name: string): string[] => [...api.matchAll(new RegExp(`^\\s*${name}\\s+([^;]+);`, 'gm'))].map((m) => m[1]!.trim());

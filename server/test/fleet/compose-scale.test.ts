@@ -28,7 +28,7 @@ const managementPort = parseBind(config.management_bind)!.port;
 
 /** The directives of the first `location` block matching the public routes. */
 function publicLocation(conf: string): string[] {
-  const start = conf.indexOf('location ~ ^/v1/(query|chat|embed)$');
+  const start = conf.indexOf('location /v1/ {');
   assert.ok(start >= 0, 'a public-routes location');
   const body = conf.slice(conf.indexOf('{', start) + 1, conf.indexOf('\n    }', start));
   return body

@@ -22,7 +22,7 @@ const RECONNECT_BOUND_MS = 20_000;
 
 const ADMIN_PASSWORD = 'startup-admin-password-93ab';
 const UPSTREAM = 'http://127.0.0.1:9/v1';
-const env = { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T: 'startup-token-1', UPSTREAM_KEY: 'startup-upstream-key-77' };
+const env = { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T: 'startup-token-1-0123456789', UPSTREAM_KEY: 'startup-upstream-key-77' };
 
 let dir: string;
 before(() => {

@@ -20,7 +20,7 @@ describe('config/demo.toml', () => {
     );
     gw = await startTestGateway({
       toml,
-      env: { SIPP_GATEWAY_TOKEN: 'demo-token', SIPP_GATEWAY_ADMIN_PASSWORD: 'demo-admin-password' },
+      env: { SIPP_GATEWAY_TOKEN: 'demo-client-token', SIPP_GATEWAY_ADMIN_PASSWORD: 'demo-admin-password' },
     });
   });
   after(async () => {
@@ -40,7 +40,7 @@ describe('config/demo.toml', () => {
     const r = await postJson(
       `${gw.publicUrl}/v1/chat`,
       { model: 'demo', messages: [{ role: 'user', content: 'Hello!' }], max_tokens: 16, stream: true },
-      { token: 'demo-token' },
+      { token: 'demo-client-token' },
     );
     assert.equal(r.status, 200);
     const events = parseSse(r.text);
@@ -49,7 +49,7 @@ describe('config/demo.toml', () => {
   });
 
   it('answers a query without max_tokens with a short, finite text', async () => {
-    const r = await postJson(`${gw.publicUrl}/v1/query`, { model: 'demo', prompt: 'Once upon a time' }, { token: 'demo-token' });
+    const r = await postJson(`${gw.publicUrl}/v1/query`, { model: 'demo', prompt: 'Once upon a time' }, { token: 'demo-client-token' });
     assert.equal(r.status, 200);
     assert.ok(r.body.usage.output_tokens <= 64);
   });

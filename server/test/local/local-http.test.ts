@@ -33,7 +33,7 @@ parallel = 2
 queue_size = 16
 default_max_tokens = 24
 `,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-local', T: TOKEN },
+      env: { TEST_ADMIN_PASSWORD: 'admin-pw-local-0123456789', T: TOKEN },
     });
   });
   after(async () => {

@@ -31,7 +31,7 @@ model = ${tomlString(model)}
 context_size = 512
 parallel = 2
 `,
-    env: { TEST_ADMIN_PASSWORD: 'admin-pw-shared', T: TOKEN },
+    env: { TEST_ADMIN_PASSWORD: 'admin-pw-shared-0123456789', T: TOKEN },
   });
 }
 

@@ -50,7 +50,7 @@ caller = "tests"
 ${target('quiet', 'off')}
 ${target('basic', 'basic')}
 ${target('deep', 'profile')}`,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-stats', T: TOKEN },
+      env: { TEST_ADMIN_PASSWORD: 'admin-pw-stats-0123456789', T: TOKEN },
     });
     for (const name of ['quiet', 'basic', 'deep']) {
       const r = await postJson(`${gw.publicUrl}/v1/query`, { model: name, prompt: 'hello', max_tokens: 7 }, { token: TOKEN });

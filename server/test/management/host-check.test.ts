@@ -47,7 +47,7 @@ describe('management Host check', () => {
   before(async () => {
     gw = await startTestGateway({
       toml: chatGatewayToml('http://127.0.0.1:9/v1', { top: 'management_allowed_hosts = ["gateway-admin.internal"]' }),
-      env: { TEST_ADMIN_PASSWORD: PASSWORD, T: 'tok-host-check-0123456789', UPSTREAM_KEY: 'sk-host-check' },
+      env: { TEST_ADMIN_PASSWORD: PASSWORD, T: 'tok-host-check-0123456789', UPSTREAM_KEY: 'sk-host-check-0123456789' },
     });
     port = new URL(gw.managementUrl).port;
   });

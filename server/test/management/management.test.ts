@@ -14,7 +14,7 @@ describe('management listener', () => {
     upstream = await startFakeOpenAI();
     gw = await startTestGateway({
       toml: chatGatewayToml(upstream.url),
-      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
   });
   after(async () => {
@@ -42,7 +42,7 @@ describe('management listener', () => {
     assert.equal(doc.routes.public.anthropic_messages, '/v1/messages');
     assert.equal(doc.routes.management.metrics, '/metrics');
     assert.deepEqual(doc.targets, [{ name: 'chat', type: 'openai_compatible', operations: ['query', 'chat', 'embed'] }]);
-    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz']) assert.ok(!text.includes(secret));
+    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz-0123456789']) assert.ok(!text.includes(secret));
   });
 
   it('never serves public routes on the management listener', async () => {
@@ -92,13 +92,13 @@ describe('management listener', () => {
       const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
       for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['api', 'operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!), `label ${m[1]} in ${line}`);
     }
-    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz', '127.0.0.1']) assert.ok(!text.includes(secret), secret);
+    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz-0123456789', '127.0.0.1']) assert.ok(!text.includes(secret), secret);
   });
 
   it('readiness flips to 503 while draining', async () => {
     const other = await startTestGateway({
       toml: chatGatewayToml(upstream.url),
-      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
       graceMs: 3000,
     });
     upstream.setBehavior({ kind: 'slow', gapMs: 150 });

@@ -169,7 +169,15 @@ describe('anthropic target', () => {
     }
   });
 
-  for (const status of [529, 500, 401, 400]) {
+  it("passes upstream HTTP 400 back as invalid_request with Anthropic's message, the key removed", async () => {
+    fake.setBehavior({ kind: 'status', status: 400, body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `messages.0: key ${fake.apiKey} and\nmore` } }) });
+    const detail = { phase: 'status' as const, upstreamStatus: 400 };
+    const message = 'upstream rejected the request (HTTP 400): messages.0: key [redacted] and more';
+    assert.equal(assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'invalid_request', message, detail, secrets).status, 400);
+    assertUpstreamError(await rejection(collect(target.stream(QUERY, makeCtx(deps)))), 'invalid_request', message, detail, secrets);
+  });
+
+  for (const status of [529, 500, 401]) {
     it(`maps upstream HTTP ${status} to 502 upstream naming the status, without the upstream body`, async () => {
       fake.setBehavior({ kind: 'status', status, body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey} rejected` } }) });
       const detail = { phase: 'status' as const, upstreamStatus: status };

@@ -198,7 +198,22 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     const calls = () => [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed({ inputs: ['x'] }, makeCtx(deps))];
     const leakyBody = () => JSON.stringify({ error: { message: `bad key ${fake.apiKey}` } });
 
-    for (const status of [500, 503, 400, 401, 404, 422]) {
+    for (const [status, code] of [
+      [400, 'invalid_request'],
+      [422, 'invalid_request'],
+      [413, 'payload_too_large'],
+    ] as const) {
+      it(`passes upstream HTTP ${status} back as ${code} with the provider's message, credential removed (finite, stream, embed)`, async () => {
+        fake.setBehavior({ kind: 'status', status, body: leakyBody(), headers: { 'retry-after': '5', 'x-echo': fake.apiKey } });
+        for (const run of calls()) {
+          const e = assertUpstreamError(await rejection(run()), code, `upstream rejected the request (HTTP ${status}): bad key [redacted]`, { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 }, secrets);
+          assert.equal(e.status, status === 413 ? 413 : 400);
+          assert.equal(e.headers, undefined, 'only a 429 passes Retry-After on');
+        }
+      });
+    }
+
+    for (const status of [500, 503, 401, 404]) {
       it(`maps upstream HTTP ${status} to 502 upstream naming the status, without the upstream body (finite, stream, embed)`, async () => {
         fake.setBehavior({ kind: 'status', status, body: leakyBody(), headers: { 'retry-after': '5', 'x-echo': fake.apiKey } });
         for (const run of calls()) {

@@ -1,7 +1,7 @@
 /** The provider-status mapping: which wait a provider asked for, and what the client is told. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retryAfterHeader, retryAfterMs, upstreamStatusError } from '../../src/targets/providers/upstream-status.js';
+import { providerMessage, retryAfterHeader, retryAfterMs, upstreamStatusError } from '../../src/targets/providers/upstream-status.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 
@@ -52,7 +52,7 @@ describe('provider status errors', () => {
 
   it('other statuses → upstream (502) naming the status, never passing a wait on', () => {
     for (const [status, message] of [
-      [400, 'upstream rejected the request (HTTP 400)'],
+      [401, 'upstream rejected the request (HTTP 401)'],
       [404, 'upstream rejected the request (HTTP 404)'],
       [500, 'upstream failed (HTTP 500)'],
       [503, 'upstream failed (HTTP 503)'],
@@ -65,5 +65,34 @@ describe('provider status errors', () => {
       assert.equal(e.headers, undefined);
       assert.deepEqual(e.upstream, { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 });
     }
+  });
+});
+
+describe('provider rejections of the request itself (400, 413, 422)', () => {
+  it('become 400 invalid_request / 413 payload_too_large carrying the provider message', () => {
+    for (const [status, code, httpStatus] of [
+      [400, 'invalid_request', 400],
+      [422, 'invalid_request', 400],
+      [413, 'payload_too_large', 413],
+    ] as const) {
+      const e = upstreamStatusError(status, undefined, 'tool_choice: no such tool');
+      assert.equal(e.code, code);
+      assert.equal(e.status, httpStatus);
+      assert.equal(e.message, `upstream rejected the request (HTTP ${status}): tool_choice: no such tool`);
+      assert.deepEqual(e.upstream, { phase: 'status', upstreamStatus: status });
+    }
+    assert.equal(upstreamStatusError(400, undefined).message, 'upstream rejected the request (HTTP 400)');
+  });
+
+  it('take the message from the provider error shapes, cleaned and without credentials', () => {
+    const key = 'sk-proj-abcdefghijklmnop';
+    assert.equal(providerMessage(JSON.stringify({ error: { message: 'Invalid image', type: 'invalid_request_error' } }), [key]), 'Invalid image');
+    assert.equal(providerMessage(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'bad\r\n\tinput' } }), []), 'bad input');
+    assert.equal(providerMessage(JSON.stringify({ detail: 'vLLM says no' }), []), 'vLLM says no');
+    assert.equal(providerMessage(JSON.stringify({ message: `uses ${key}` }), [key]), 'uses [redacted]');
+    assert.equal(providerMessage(JSON.stringify({ message: 'key sk-other-0123456789 and Bearer abc.def' }), []), 'key [redacted] and Bearer [redacted]');
+    assert.equal(providerMessage(JSON.stringify({ message: 'x'.repeat(1000) }), [])!.length, 300);
+    assert.equal(providerMessage('<html>Bad Request</html>', []), undefined);
+    assert.equal(providerMessage(JSON.stringify({ error: { code: 400 } }), []), undefined);
   });
 });

@@ -14,7 +14,7 @@ import { RawConnection, requestHead } from '../support/raw-http.js';
 import { until } from '../support/wait.js';
 
 const TOKEN = 'tok-client-aborts-0123456789';
-const ENV = (upstream: FakeOpenAI) => ({ TEST_ADMIN_PASSWORD: 'pw-admin-aborts', T: TOKEN, UPSTREAM_KEY: upstream.apiKey });
+const ENV = (upstream: FakeOpenAI) => ({ TEST_ADMIN_PASSWORD: 'pw-admin-aborts-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey });
 
 type Line = { level: string; msg: string; reqId?: string; status?: number; code?: string | null };
 const lines = (gw: TestGateway): Line[] => gw.logs.map((l) => JSON.parse(l) as Line);

@@ -22,7 +22,7 @@ describe('admission and disconnects', () => {
     upstream = await startFakeOpenAI();
     gw = await startTestGateway({
       toml: chatGatewayToml(upstream.url, { top: 'max_concurrent_requests = 1', target: 'timeout_seconds = 10' }),
-      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
   });
   after(async () => {

@@ -196,7 +196,8 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
   it('client errors from the provider (400) are final: no retry, no fallback', async () => {
     a.setBehavior({ kind: 'status', status: 400 });
     const r = await send('chat');
-    assert.equal(r.status, 502);
+    assert.equal(r.status, 400, "the client's own mistake, passed back (docs/api.md#errors)");
+    assert.deepEqual(r.body.error, { code: 'invalid_request', message: 'upstream rejected the request (HTTP 400): fake upstream error 400' });
     assert.equal(r.headers.get('x-sipp-target'), 'a');
     assert.equal(a.requests.length, 1);
     assert.equal(b.requests.length, 0);
@@ -311,7 +312,9 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
   });
 
   it('least_busy sends the next request to the member with fewer in-flight requests', async () => {
-    a.setBehavior({ kind: 'stall', afterChunks: 2 });
+    // Only the first request to `a` stalls: were the busy member picked, it would answer at once
+    // (rather than time out and fall over to `b`, which would hide the wrong pick).
+    a.queueBehaviors({ kind: 'stall', afterChunks: 2 });
     const controller = new AbortController();
     const res = await fetch(`${gw.publicUrl}/v1/chat`, {
       method: 'POST',
@@ -320,11 +323,13 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
       signal: controller.signal,
     });
     assert.equal(res.headers.get('x-sipp-target'), 'a');
+    const [aBefore, bBefore] = [a.requests.length, b.requests.length];
     const next = await send('lb');
+    assert.equal(next.status, 200);
     assert.equal(next.headers.get('x-sipp-target'), 'b');
+    assert.deepEqual([a.requests.length - aBefore, b.requests.length - bBefore], [0, 1], 'the busy member was never tried');
     controller.abort();
     await until(() => a.abortedCount >= 1, 'the stalled stream to close');
-    a.setBehavior({ kind: 'normal' });
     await until(async () => (await send('lb')).headers.get('x-sipp-target') === 'a', 'a to be least busy again');
   });
 

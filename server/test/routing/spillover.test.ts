@@ -47,7 +47,7 @@ targets = ["local", "cloud"]
 [groups.retry]
 on = ["connect", "timeout", "429", "5xx", "busy"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-spill', T: TOKEN, OPENAI_KEY: cloud.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'admin-pw-spill-0123456789', T: TOKEN, OPENAI_KEY: cloud.apiKey },
     });
   });
   after(async () => {

@@ -20,7 +20,7 @@ describe('client identity', () => {
   const start = async (clientIp: string) => {
     const gw = await startTestGateway({
       toml: chatGatewayToml(upstream.url, { security: `[security.client_ip]\n${clientIp}` }),
-      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
     gateways.push(gw);
     return gw;

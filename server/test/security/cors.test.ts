@@ -11,7 +11,7 @@ describe('CORS on the public listener', () => {
   let upstream: FakeOpenAI;
   let withCors: TestGateway;
   let without: TestGateway;
-  const env = () => ({ TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey });
+  const env = () => ({ TEST_ADMIN_PASSWORD: 'pw-admin-xyz-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey });
   const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
 
   before(async () => {

@@ -120,7 +120,7 @@ name = "coding"
 targets = ["gpt", "claude"]
 aliases = ["gpt-5*"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-aliases', T_FULL: FULL, T_CLAUDE: CLAUDE_ONLY, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-aliases-0123456789', T_FULL: FULL, T_CLAUDE: CLAUDE_ONLY, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
     });
   });
   after(async () => {

@@ -81,7 +81,7 @@ timeout_seconds = 5
 name = "mixed"
 targets = ["claude", "gpt"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-passthrough', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-passthrough-0123456789', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
     });
     claude = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0 });
     gpt = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });

@@ -14,7 +14,7 @@ async function cutStream(path: string, body: object, firstFrame: string): Promis
   const upstream = await startFakeOpenAI();
   const gw = await startTestGateway({
     toml: chatGatewayToml(upstream.url),
-    env: { TEST_ADMIN_PASSWORD: 'admin-pw-cut-1', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
+    env: { TEST_ADMIN_PASSWORD: 'admin-pw-cut-1-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     graceMs: 200,
   });
   try {

@@ -45,7 +45,7 @@ describe('across APIs: translate what maps, ignore hints by name, refuse what ch
   let oai: OpenAI;
 
   before(async () => {
-    anthropic = await startFakeAnthropic({ apiKey: 'sk-ant-hints-1' });
+    anthropic = await startFakeAnthropic({ apiKey: 'sk-ant-hints-0123456789' });
     openai = await startFakeOpenAI({ apiKey: 'sk-openai-hints-2' });
     gw = await startTestGateway({
       toml: `${BASE_TOML}
@@ -79,7 +79,7 @@ context_size = 512
 parallel = 1
 default_max_tokens = 8
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-hints', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
+      env: { TEST_ADMIN_PASSWORD: 'pw-hints-0123456789', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
     });
     claude = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0 });
     oai = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });

@@ -60,12 +60,21 @@ describe('log level directives', () => {
   it('scrubs registered secrets from every line, even when code logs them by mistake', () => {
     const lines: string[] = [];
     const logging = createLogging({ env: { LOG_LEVEL: 'trace' }, destination: { write: (l: string) => void lines.push(l) } });
-    logging.addSecrets(['s3cr3t"quoted', 'plain-secret-value']);
-    logging.root.info({ detail: 'got plain-secret-value and s3cr3t"quoted' }, 'oops plain-secret-value');
+    logging.addSecrets(['s3cr3t"quoted-value', 'plain-secret-value']);
+    logging.root.info({ detail: 'got plain-secret-value and s3cr3t"quoted-value' }, 'oops plain-secret-value');
     assert.ok(!lines[0]!.includes('plain-secret-value'));
     assert.ok(!lines[0]!.includes('s3cr3t'));
     assert.match(lines[0]!, /\[REDACTED\]/);
     JSON.parse(lines[0]!);
+  });
+
+  it('refuses to scrub a value so short that the words it blanks out would reveal it', () => {
+    const lines: string[] = [];
+    const logging = createLogging({ env: { LOG_LEVEL: 'info' }, destination: { write: (l: string) => void lines.push(l) } });
+    for (const short of ['admin', 't', 'fifteen-chars-x']) assert.throws(() => logging.addSecrets([short]), /shorter than 16/);
+    logging.component('sipp_gateway_server::admin').info('admin signed in at time 0');
+    assert.ok(lines[0]!.includes('sipp_gateway_server::admin') && lines[0]!.includes('admin signed in at time'), 'nothing was blanked out');
+    assert.doesNotThrow(() => logging.addSecrets(['sixteen-chars-xy']));
   });
 
   it('keeps every secret registered across several calls (a later call adds, never replaces)', () => {

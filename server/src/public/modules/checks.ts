@@ -11,6 +11,7 @@ import type { Authenticator } from '../../security/bearer.js';
 import type { Blocklist } from '../../security/blocklist.js';
 import type { RateLimiter } from '../../security/rate-limit.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
+import { checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
 import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
 
@@ -50,6 +51,22 @@ export function tokenCheck(authenticate: Authenticator): PipelineModule {
       }
       rc.caller = caller;
       rc.state.caller = caller.label;
+    },
+  };
+}
+
+/**
+/**
+ * Client mistakes any target would refuse (docs/api.md#client-mistakes-the-gateway-refuses):
+ * part of field validation, so a 400 naming the field before authorization and any attempt.
+ */
+export function clientMistakesCheck(policy: RequestPolicy): PipelineModule {
+  return {
+    name: 'client_mistakes',
+    beforeRun(rc) {
+      const { request, fields } = rc;
+      const mistake = request.call.operation === 'embed' ? null : checkTextRequest(request.call.text, policy);
+      if (mistake) throw new InvalidFieldError(fields.field(mistake.field, request), mistake.message);
     },
   };
 }

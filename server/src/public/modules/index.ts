@@ -9,7 +9,8 @@ import type { Controls } from '../../security/controls.js';
 import type { RequestObserver } from '../../telemetry/observer.js';
 import type { Tracing } from '../../telemetry/tracing.js';
 import type { PipelineModule } from '../stages.js';
-import { admissionCheck, authorizationCheck, blocklistCheck, rateLimitCheck, routeResolution, tokenCheck } from './checks.js';
+import { admissionCheck, authorizationCheck, blocklistCheck, clientMistakesCheck, rateLimitCheck, routeResolution, tokenCheck } from './checks.js';
+import type { RequestPolicy } from '../../targets/request-checks.js';
 import { observe } from './observers.js';
 import { tracingModule } from './tracing.js';
 
@@ -19,6 +20,8 @@ export interface PipelineModuleDeps {
   controls: Controls;
   authenticate: Authenticator;
   router: Pick<Router, 'resolve' | 'canonical'>;
+  /** What the client-mistakes check lets through (`allow_private_image_urls`); default: nothing private. */
+  requestPolicy?: RequestPolicy;
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
   observers: Readonly<Record<string, RequestObserver>>;
 }
@@ -32,6 +35,7 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     rateLimitCheck(deps.controls.rateLimiter),
     tokenCheck(deps.authenticate),
     // beforeRun: the checks on the parsed request, before any target runs.
+    clientMistakesCheck(deps.requestPolicy ?? { allowPrivateImageUrls: false }),
     authorizationCheck(deps.router),
     routeResolution(deps.router),
     admissionCheck(deps.controls.admission),

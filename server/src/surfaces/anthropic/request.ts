@@ -278,10 +278,11 @@ export function parseMessagesRequest(body: Record<string, unknown>): ParsedMessa
 export function anthropicField(neutral: string, paths: readonly MessagePath[]): string {
   if (neutral === 'stop') return 'stop_sequences';
   if (neutral === 'user') return 'metadata.user_id';
+  if (neutral === 'tool_choice.function.name') return 'tool_choice.name';
   const m = /^messages\.(\d+)(?:\.content\.(\d+))?(.*)$/.exec(neutral);
   if (!m) return neutral;
   const p = paths[Number(m[1])];
   if (!p) return neutral;
-  if (m[2] === undefined) return p.message + m[3];
+  if (m[2] === undefined) return p.message + (m[3] === '.tool_call_id' ? '.tool_use_id' : m[3]);
   return (p.parts[Number(m[2])] ?? `${p.message}.content`) + m[3];
 }

@@ -37,10 +37,11 @@
  *
  * Error messages are fixed strings (plus the upstream status code): never
  * upstream headers, upstream bodies (they may echo a credential) or our own
- * request headers. A provider 429 becomes `429 upstream_rate_limited` with the
- * provider's wait as `Retry-After` (see upstream-status.ts); other 4xx and 5xx
- * are `upstream` (502) naming the status: the client did nothing wrong with
- * the gateway's API, the gateway's exchange with its provider failed. Every
+ * request headers, except the cleaned message of a provider's 400/413/422,
+ * which is the client's own mistake (see upstream-status.ts). A provider 429
+ * becomes `429 upstream_rate_limited` with the provider's wait as `Retry-After`;
+ * other 4xx and 5xx are `upstream` (502) naming the status: the client did
+ * nothing wrong with the gateway's API, the gateway's exchange with its provider failed. Every
  * error built here carries an UpstreamDetail (phase, status, wait).
  */
 import { Pool } from 'undici';
@@ -48,7 +49,7 @@ import type { Dispatcher } from 'undici';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseEventTooLarge, SseParser, type SseEvent } from './sse-parser.js';
-import { retryAfterMs, upstreamStatusError } from './upstream-status.js';
+import { isClientRejection, providerMessage, retryAfterMs, upstreamStatusError } from './upstream-status.js';
 
 export interface UpstreamClientOptions {
   /** Provider base URL, possibly with a path prefix (`https://host/v1`). */
@@ -297,12 +298,16 @@ export class UpstreamClient {
   private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext, map?: RawExchange['statusError']): Promise<void> {
     if (res.statusCode >= 200 && res.statusCode < 300) return;
     // Read a bounded error body so the connection can be reused; its content
-    // is never logged, and only a pass-through mapper sees it (it rebuilds the
-    // provider's error document from type and message, credentials scrubbed).
-    const text = map ? await boundedText(res.body, ERROR_BODY_LIMIT) : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
+    // is never logged. A pass-through mapper rebuilds the provider's error
+    // document from it; otherwise only a client rejection's cleaned message
+    // goes back (upstream-status.ts), credentials scrubbed.
+    const rejection = isClientRejection(res.statusCode);
+    const text = map || rejection ? await boundedText(res.body, ERROR_BODY_LIMIT) : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
     const wait = retryAfterMs(res.headers, Date.now());
     ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait }, 'upstream returned an error status');
-    throw map ? map(res.statusCode, wait, text) : upstreamStatusError(res.statusCode, wait);
+    if (map) throw map(res.statusCode, wait, text);
+    const credentials = Object.values(this.headers).flatMap((v) => [v, v.replace(/^bearer\s+/i, '')]);
+    throw upstreamStatusError(res.statusCode, wait, rejection ? providerMessage(text, credentials) : undefined);
   }
 
   /**
