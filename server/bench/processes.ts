@@ -21,9 +21,10 @@ function stopper(proc: ChildProcess): () => Promise<void> {
     });
 }
 
-export async function startUpstream(): Promise<Child & { url: string; apiKey: string }> {
+/** A fake provider in its own process: OpenAI-compatible (`url` ends in /v1) or Anthropic (`url` is the origin). */
+export async function startUpstream(kind: 'openai' | 'anthropic' = 'openai'): Promise<Child & { url: string; apiKey: string }> {
   const script = fileURLToPath(new URL('./upstream-process.js', import.meta.url));
-  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [script, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d) => {
@@ -42,12 +43,18 @@ export async function startGatewayProcess(
   env: Record<string, string>,
   readyUrl: string,
   nodeArgs: readonly string[] = [],
+  onOutput?: (chunk: Buffer) => void,
 ): Promise<Child> {
   const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
   const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', configPath], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // With onOutput, the gateway's log lines (stdout) and stderr go to it (fuzz scans them for secrets).
+    stdio: ['ignore', onOutput ? 'pipe' : 'ignore', onOutput ? 'pipe' : 'inherit'],
   });
+  if (onOutput) {
+    proc.stdout!.on('data', onOutput);
+    proc.stderr!.on('data', onOutput);
+  }
   const end = Date.now() + 60_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`gateway exited (${proc.exitCode})`);
@@ -78,12 +85,15 @@ export function rssOf(pid: number): number {
  * BENCH_GATEWAY_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")
  * profiles the gateway process: the flags go on its node command line
  * (NODE_OPTIONS itself refuses --cpu-prof).
+ * `options.topLevel` goes above the first table (top-level keys such as
+ * `max_request_bytes`); `options.onOutput` receives the gateway's log output.
  */
 export async function startBenchGateway(
   targetToml: string,
   token: string,
   env: Record<string, string> = {},
-): Promise<Child & { port: number }> {
+  options: { topLevel?: string; onOutput?: (chunk: Buffer) => void } = {},
+): Promise<Child & { port: number; mgmt: number }> {
   const [port, mgmt] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-'));
   const configPath = join(dir, 'bench.toml');
@@ -92,6 +102,7 @@ export async function startBenchGateway(
     `public_bind = "127.0.0.1:${port}"
 management_bind = "127.0.0.1:${mgmt}"
 admin_password_env = "BENCH_ADMIN"
+${options.topLevel ?? ''}
 [security]
 [[tokens]]
 env = "BENCH_TOKEN"
@@ -110,10 +121,12 @@ ${targetToml}`,
       },
       `http://127.0.0.1:${mgmt}/readyz`,
       nodeArgs,
+      options.onOutput,
     );
     return {
       proc: child.proc,
       port,
+      mgmt,
       stop: async () => {
         await child.stop();
         rmSync(dir, { recursive: true, force: true });

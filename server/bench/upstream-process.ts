@@ -1,11 +1,16 @@
 /**
- * A fake OpenAI-compatible upstream in its own process for the benchmark, so
- * the gateway, the upstream and the load generator do not share an event loop.
- * Prints its base URL as one JSON line, then serves until killed.
+ * A fake provider upstream in its own process for the benchmark, so the
+ * gateway, the upstream and the load generator do not share an event loop.
+ * `node upstream-process.js [openai|anthropic]` (default openai). Prints its
+ * base URL as one JSON line, then serves until killed.
  */
+import { startFakeAnthropic } from '../test/support/fake-anthropic.js';
 import { startFakeOpenAI } from '../test/support/fake-openai.js';
 
-const upstream = await startFakeOpenAI({ record: false, apiKey: 'sk-bench-upstream-key' });
+const upstream =
+  process.argv[2] === 'anthropic'
+    ? await startFakeAnthropic({ record: false, apiKey: 'sk-ant-bench-upstream-key' })
+    : await startFakeOpenAI({ record: false, apiKey: 'sk-bench-upstream-key' });
 process.stdout.write(`${JSON.stringify({ url: upstream.url, apiKey: upstream.apiKey })}\n`);
 process.on('SIGTERM', () => {
   void upstream.close().then(() => process.exit(0));
