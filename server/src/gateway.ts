@@ -24,6 +24,7 @@ import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { createResponseStore } from './surfaces/responses/store.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -150,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
+    responses: createResponseStore({ ttlMs: config.responses.store_ttl_seconds * 1000, maxStored: config.responses.max_stored, kv: state.kv }),
     log: logging.component('sipp_gateway_server::public'),
   });
 

@@ -161,6 +161,17 @@ export const StateSchema = z
 
 export type StateConfig = z.infer<typeof StateSchema>;
 
+/**
+ * [responses]: stored OpenAI Responses API responses (`store: true`), for
+ * `previous_response_id` chaining and retrieve / delete / input_items
+ * (docs/configuration.md#responses). Kept in the [state] store.
+ */
+const ResponsesTable = z.strictObject({
+  store_ttl_seconds: z.number().int().min(1, 'must be >= 1').max(30 * 86_400).default(3600),
+  max_stored: z.number().int().positive('must be > 0').max(10_000_000).default(10_000),
+});
+const ResponsesSchema = ResponsesTable.default(() => ResponsesTable.parse({}));
+
 const RoutesSchema = z
   .strictObject({
     query: routePath.default('/v1/query'),
@@ -171,6 +182,7 @@ const RoutesSchema = z
     openai_embeddings: routePath.default('/v1/embeddings'),
     openai_models: routePath.default('/v1/models'),
     anthropic_messages: routePath.default('/v1/messages'),
+    openai_responses: routePath.default('/v1/responses'),
     index: routePath.default('/'),
     health: routePath.default('/healthz'),
     readiness: routePath.default('/readyz'),
@@ -186,6 +198,7 @@ const RoutesSchema = z
     openai_embeddings: '/v1/embeddings',
     openai_models: '/v1/models',
     anthropic_messages: '/v1/messages',
+    openai_responses: '/v1/responses',
     index: '/',
     health: '/healthz',
     readiness: '/readyz',
@@ -259,6 +272,7 @@ export const ConfigSchema = z
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
     routes: RoutesSchema,
+    responses: ResponsesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
     targets: z.array(TargetSchema).min(1, 'at least one [[targets]] entry is required'),
@@ -272,7 +286,7 @@ export const ConfigSchema = z
       }
     }
     const r = cfg.routes;
-    const pub = ['query', 'chat', 'embed', 'openai_chat', 'openai_completions', 'openai_embeddings', 'openai_models', 'anthropic_messages'] as const;
+    const pub = ['query', 'chat', 'embed', 'openai_chat', 'openai_completions', 'openai_embeddings', 'openai_models', 'anthropic_messages', 'openai_responses'] as const;
     checkDistinct(ctx, pub.map((k) => [k, r[k]]));
     const mgmt = ['index', 'health', 'readiness', 'metrics', 'admin'] as const;
     checkDistinct(ctx, mgmt.map((k) => [k, r[k]]));

@@ -12,7 +12,8 @@ import type { RequestObserver } from '../telemetry/observer.js';
 import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
 import { writeError } from './errors.js';
-import { createListHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
+import type { ResponseStore } from '../surfaces/responses/store.js';
+import { createListHandler, createResourceHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
 import { finishRequest, newRequestState, requestIdFrom, type RequestState } from './request-state.js';
 
 export interface PublicAppDeps extends PipelineDeps {
@@ -23,6 +24,8 @@ export interface PublicAppDeps extends PipelineDeps {
   loading(): boolean;
   /** Tracks in-flight requests for graceful shutdown (see inflight.ts). */
   inflight: { begin(cut: () => void): () => void };
+  /** Stored Responses API responses (docs/api.md#responses). */
+  responses: ResponseStore;
 }
 
 const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version'];
@@ -68,7 +71,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   app.proxy = false;
   app.silent = true;
   const log: Logger = deps.log;
-  const routes = publicRoutes(deps.config.routes);
+  const routes = publicRoutes(deps.config.routes, { responses: deps.responses });
   const apis = apiByPath(routes);
 
   // Outermost: request id, bookkeeping, error rendering, one log line.
@@ -116,7 +119,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
           const origin = ctx.get('origin');
           return allowed.has(origin) ? origin : '';
         },
-        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         allowHeaders: CORS_HEADERS,
         exposeHeaders: ['x-request-id', 'retry-after', 'x-sipp-target'],
         maxAge: 600,
@@ -126,9 +129,16 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
 
   const router = new Router();
   for (const route of routes) {
-    const { path, method } = route;
+    const { path } = route;
+    let method: string = route.method;
     if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
-    else router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
+    else if (route.method === 'GET') router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
+    else {
+      const { api, credential, handlers } = route.resource;
+      if (handlers.GET) router.get(path, createResourceHandler(deps, api, credential, handlers.GET));
+      if (handlers.DELETE) router.delete(path, createResourceHandler(deps, api, credential, handlers.DELETE));
+      method = Object.keys(handlers).join(', ');
+    }
     router.options(path, (ctx) => {
       // Preflight from an origin that is not allowed: no CORS headers, so the browser refuses.
       ctx.status = 204;

@@ -83,6 +83,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       throw new GatewayError('authorization', `this token may not use target "${request.model}"`);
     }
     st.model = request.model;
+    if (surface.prepare) await surface.prepare(request, caller);
     // Members that cannot honour the request (a field their type refuses) are
     // skipped; when none can, the first refusal is the answer (400 naming the field).
     const route = deps.router.resolve(request.model, call.operation, (target) => {
@@ -125,7 +126,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
             break;
           case 'text':
             applyUsage(st, outcome.result.usage);
-            ctx.body = surface.renderText(request, request.model, outcome.result);
+            ctx.body = await surface.renderText(request, request.model, outcome.result);
             break;
           case 'stream':
             st.stream = true;
@@ -165,6 +166,24 @@ export function createListHandler(
     const caller = await admitCaller(deps, st, credential(ctx.req.headers));
     const names = [...deps.targets.keys(), ...deps.router.groupDefinitions().map((g) => g.name)];
     ctx.body = render(names.filter((n) => !caller.allowed || caller.allowed.has(n)));
+  };
+}
+
+/**
+ * A stored-resource route (Responses retrieve / delete / input_items): the
+ * same checks up to the token, then `handle` answers for this caller.
+ */
+export function createResourceHandler(
+  deps: PipelineDeps,
+  api: RequestState['api'],
+  credential: Surface['credential'],
+  handle: (ctx: Context, caller: Caller) => Promise<unknown>,
+) {
+  return async function resource(ctx: Context): Promise<void> {
+    const st = ctx.state.request as RequestState;
+    st.api = api;
+    const caller = await admitCaller(deps, st, credential(ctx.req.headers));
+    ctx.body = await handle(ctx, caller);
   };
 }
 

@@ -8,6 +8,7 @@
 import type { Api, Operation, Usage } from '@sipp/shared';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
+import type { Caller } from '../security/bearer.js';
 import type { IgnorableField } from '../targets/ignored.js';
 import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../targets/target.js';
 
@@ -35,8 +36,8 @@ export interface StreamRenderer {
   /** A non-empty piece of text; `sequence` counts model tokens before it. */
   token(text: string, sequence: number): string;
   toolCall(chunk: ToolCallChunk): string;
-  /** The closing frames. `usage` is the target's, when it reported one. */
-  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string;
+  /** The closing frames. `usage` is the target's, when it reported one. May wait (e.g. to store the response first). */
+  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string | Promise<string>;
   /** A failure after the stream began. */
   error(err: GatewayError): string;
 }
@@ -48,8 +49,15 @@ export interface Surface<P extends ParsedRequest = ParsedRequest> {
   credential(headers: IncomingHttpHeaders): string | undefined;
   /** Validates the body; throws InvalidFieldError / GatewayError naming the field. */
   parse(body: Record<string, unknown>): P;
+  /**
+   * Optional step once the caller is known and allowed the model, before
+   * routing: e.g. the Responses surface loads `previous_response_id`
+   * (docs/api.md#responses). Throws GatewayError / InvalidFieldError.
+   */
+  prepare?(req: P, caller: Caller): Promise<void>;
   /** A neutral capability field name (`stop`, `messages.1.content.0`) in this surface's naming. */
   field(neutral: string, req: P): string;
+  /** The finite answer; may wait (e.g. to store the response first). */
   renderText(req: P, model: string, result: TextResult): unknown;
   renderEmbed(req: P, model: string, result: EmbedResult): unknown;
   openStream(req: P, model: string, requestId: string): StreamRenderer;

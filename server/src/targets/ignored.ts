@@ -25,6 +25,8 @@ export const IGNORABLE_FIELDS = [
   'store',
   'thinking',
   'truncation',
+  'prompt_cache_retention',
+  'verbosity',
 ] as const;
 
 export type IgnorableField = (typeof IGNORABLE_FIELDS)[number];

@@ -1,0 +1,99 @@
+/**
+ * Stored responses (`store: true`, the default) for `previous_response_id`
+ * chaining and `GET` / `DELETE /v1/responses/{id}` / `input_items`
+ * (docs/api.md#responses, docs/configuration.md#responses).
+ *
+ * Kept in the `[state]` store: this replica's memory (bounded by
+ * `[responses] max_stored`, oldest first out) or Redis, so a chain continues
+ * on any replica. Every entry expires after `store_ttl_seconds`. Entries are
+ * keyed by the owner — a hash of the caller identity, never the token — and
+ * the id, so another caller's lookup misses (404) exactly like an unknown id.
+ */
+import { createHash } from 'node:crypto';
+import type { SharedKv } from '../../state/index.js';
+import type { StoredItem } from './items.js';
+
+export interface StoredResponse {
+  /** The Response object as it was returned. */
+  response: Record<string, unknown>;
+  /** The items the model saw as input: the chain's items, then this request's input. */
+  input: StoredItem[];
+}
+
+export interface ResponseStore {
+  get(owner: string, id: string): Promise<StoredResponse | null>;
+  put(owner: string, id: string, value: StoredResponse): Promise<void>;
+  /** True when there was such a response (for this owner). */
+  delete(owner: string, id: string): Promise<boolean>;
+}
+
+/** The owner key of a caller: a hash of its identity (the caller label), never the secret. */
+export function ownerOf(callerLabel: string): string {
+  return createHash('sha256').update(`sipp-responses-owner\0${callerLabel}`).digest('hex').slice(0, 32);
+}
+
+export interface ResponseStoreOptions {
+  ttlMs: number;
+  /** Most entries this replica keeps in memory. */
+  maxStored: number;
+  /** Redis (shared by the fleet) when `[state] backend = "redis"`. */
+  kv: SharedKv | null;
+  now?: () => number;
+}
+
+export function createResponseStore(o: ResponseStoreOptions): ResponseStore {
+  return o.kv ? redisStore(o.kv, o.ttlMs) : memoryStore(o.ttlMs, o.maxStored, o.now ?? Date.now);
+}
+
+const key = (owner: string, id: string): string => `responses:${owner}:${id}`;
+
+function memoryStore(ttlMs: number, max: number, now: () => number): ResponseStore {
+  // Insertion order is age order: a put moves the key to the end.
+  const entries = new Map<string, { value: string; expiresAt: number }>();
+  const live = (k: string): string | null => {
+    const e = entries.get(k);
+    if (!e) return null;
+    if (e.expiresAt <= now()) {
+      entries.delete(k);
+      return null;
+    }
+    return e.value;
+  };
+  return {
+    async get(owner, id) {
+      const v = live(key(owner, id));
+      return v === null ? null : (JSON.parse(v) as StoredResponse);
+    },
+    async put(owner, id, value) {
+      const k = key(owner, id);
+      entries.delete(k);
+      // Stored as JSON text: a later change to the caller's objects cannot alter it.
+      entries.set(k, { value: JSON.stringify(value), expiresAt: now() + ttlMs });
+      while (entries.size > max) entries.delete(entries.keys().next().value!);
+    },
+    async delete(owner, id) {
+      const k = key(owner, id);
+      const had = live(k) !== null;
+      entries.delete(k);
+      return had;
+    },
+  };
+}
+
+function redisStore(kv: SharedKv, ttlMs: number): ResponseStore {
+  return {
+    async get(owner, id) {
+      const v = await kv.get(key(owner, id));
+      return v === null ? null : (JSON.parse(v) as StoredResponse);
+    },
+    async put(owner, id, value) {
+      await kv.set(key(owner, id), JSON.stringify(value), ttlMs);
+    },
+    async delete(owner, id) {
+      const k = key(owner, id);
+      const had = (await kv.get(k)) !== null;
+      if (had) await kv.del(k);
+      return had;
+    },
+  };
+}
