@@ -170,6 +170,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         openai_embeddings: config.routes.openai_embeddings,
         openai_models: config.routes.openai_models,
         anthropic_messages: config.routes.anthropic_messages,
+        openai_responses: config.routes.openai_responses,
       },
       management: {
         index: config.routes.index,
