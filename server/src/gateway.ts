@@ -77,6 +77,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const metrics = createMetrics({
     targetNames: config.targets.map((t) => t.name),
     activeRequests: () => admission.inFlight,
+    maxConcurrentRequests: config.max_concurrent_requests ?? null,
+    // Read at scrape time, after `ready` below is defined.
+    ready: () => ready(),
     processMetrics: options.processMetrics,
   });
 

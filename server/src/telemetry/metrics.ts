@@ -30,6 +30,10 @@ export interface GatewayMetrics extends RequestObserver {
 export function createMetrics(options: {
   targetNames: readonly string[];
   activeRequests: () => number;
+  /** The admission limit (`max_concurrent_requests`); null = unlimited, exported as 0. */
+  maxConcurrentRequests?: number | null;
+  /** Whether /readyz answers 200 (targets loaded, not draining); read at scrape time. */
+  ready?: () => boolean;
   processMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -59,6 +63,20 @@ export function createMetrics(options: {
     registers: [registry],
     collect() {
       this.set(options.activeRequests());
+    },
+  });
+  new Gauge({
+    name: 'sipp_gateway_max_concurrent_requests',
+    help: 'The admission limit max_concurrent_requests (0 = unlimited); with sipp_gateway_active_requests it gives saturation.',
+    registers: [registry],
+  }).set(options.maxConcurrentRequests ?? 0);
+  const ready = options.ready;
+  new Gauge({
+    name: 'sipp_gateway_ready',
+    help: 'Readiness as /readyz reports it: 1 ready, 0 while targets load or the gateway drains.',
+    registers: [registry],
+    collect() {
+      this.set(ready === undefined || ready() ? 1 : 0);
     },
   });
   const rateLimitHits = new Counter({

@@ -29,6 +29,8 @@ export interface TestGatewayOptions {
   waitLoaded?: boolean;
   /** Fake clock / jitter / sleep for the router. */
   routing?: RoutingClock;
+  /** Export Node process metrics as `serve` does (off by default: tests start many gateways). */
+  processMetrics?: boolean;
 }
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
@@ -38,7 +40,7 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
   const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) }, rawTap: (line) => void rawLogs.push(line) });
-  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: false, routing: options.routing });
+  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: options.processMetrics ?? false, routing: options.routing });
   if (options.waitLoaded !== false) await gateway.loaded;
   return {
     publicUrl: gateway.publicUrl,
