@@ -154,7 +154,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
-    responses: createResponseStore({ ttlMs: config.responses.store_ttl_seconds * 1000, maxStored: config.responses.max_stored, kv: state.kv }),
+    responses: createResponseStore({
+      ttlMs: config.responses.store_ttl_seconds * 1000,
+      maxStored: config.responses.max_stored,
+      maxStoredBytes: config.responses.max_stored_mb * 1_048_576,
+      kv: state.kv,
+    }),
     log: logging.component('sipp_gateway_server::public'),
   });
 

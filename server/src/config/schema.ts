@@ -169,6 +169,7 @@ export type StateConfig = z.infer<typeof StateSchema>;
 const ResponsesTable = z.strictObject({
   store_ttl_seconds: z.number().int().min(1, 'must be >= 1').max(30 * 86_400).default(3600),
   max_stored: z.number().int().positive('must be > 0').max(10_000_000).default(10_000),
+  max_stored_mb: z.number().positive('must be > 0').max(1_048_576).default(256),
 });
 const ResponsesSchema = ResponsesTable.default(() => ResponsesTable.parse({}));
 

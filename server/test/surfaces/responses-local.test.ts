@@ -38,6 +38,18 @@ describe('the Responses API on a local target', () => {
     assert.ok(types.has('response.incomplete') && types.has('response.output_text.done'));
   });
 
+  it('an image to the text-only model is a 400 naming the input part, nothing stored', async () => {
+    const image = 'data:image/png;base64,iVBORw0KGgo=';
+    await assert.rejects(
+      client.responses.create({
+        model: 'demo',
+        instructions: 'look',
+        input: [{ role: 'user', content: [{ type: 'input_text', text: 'what is this?' }, { type: 'input_image', image_url: image, detail: 'auto' }] }],
+      }),
+      (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === 'input.0.content.1',
+    );
+  });
+
   it('a stored chain continues on the model', async () => {
     const r1 = await client.responses.create({ model: 'demo', input: 'Hello', max_output_tokens: 4, temperature: 0 });
     const r2 = await client.responses.create({ model: 'demo', input: 'And then?', previous_response_id: r1.id, max_output_tokens: 4, temperature: 0 });

@@ -276,6 +276,19 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(JSON.stringify(sent).includes('be terse'), true);
   });
 
+  it('stream on an anthropic target: the same event sequence and a completed finalResponse()', async () => {
+    const stream = client.responses.stream({ model: 'claude', input: 'hi', max_output_tokens: 20, store: false });
+    const types: string[] = [];
+    for await (const e of stream) types.push(e.type);
+    const final = await stream.finalResponse();
+    assert.equal(types[0], 'response.created');
+    assert.equal(types.at(-1), 'response.completed');
+    assert.ok(types.includes('response.output_text.delta'));
+    assert.equal(final.status, 'completed');
+    assert.ok(final.output_text.length > 0);
+    assert.equal(rig.anthropic.requests.at(-1)!.body.stream, true);
+  });
+
   it('refusals name the field in the OpenAI error shape; hints are ignored and named', async () => {
     const bad = async (body: any, param: string) =>
       assert.rejects(client.responses.create(body), (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === param);

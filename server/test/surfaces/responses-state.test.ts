@@ -36,6 +36,22 @@ describe('memory response store', () => {
     assert.equal((await store.get('o', 'r3'))?.response.id, '3');
   });
 
+  it('keeps at most max_stored_mb of JSON text, dropping the oldest first', async () => {
+    const size = JSON.stringify(entry('1')).length;
+    const store = createResponseStore({ ttlMs: 60_000, maxStored: 100, maxStoredBytes: 2 * size, kv: null });
+    await store.put('o', 'r1', entry('1'));
+    await store.put('o', 'r2', entry('2'));
+    assert.equal((await store.get('o', 'r1'))?.response.id, '1');
+    await store.put('o', 'r3', entry('3'));
+    assert.equal(await store.get('o', 'r1'), null);
+    assert.equal((await store.get('o', 'r2'))?.response.id, '2');
+    // Deleting frees its bytes: two more fit again.
+    assert.equal(await store.delete('o', 'r2'), true);
+    await store.put('o', 'r4', entry('4'));
+    assert.equal((await store.get('o', 'r3'))?.response.id, '3');
+    assert.equal((await store.get('o', 'r4'))?.response.id, '4');
+  });
+
   it('is keyed by owner: another owner neither reads nor deletes it', async () => {
     const store = createResponseStore({ ttlMs: 60_000, maxStored: 10, kv: null });
     const a = ownerOf('caller-a');

@@ -36,25 +36,34 @@ export interface ResponseStoreOptions {
   ttlMs: number;
   /** Most entries this replica keeps in memory. */
   maxStored: number;
+  /** Most bytes (of stored JSON text) this replica keeps in memory; the oldest entries go first. */
+  maxStoredBytes?: number;
   /** Redis (shared by the fleet) when `[state] backend = "redis"`. */
   kv: SharedKv | null;
   now?: () => number;
 }
 
 export function createResponseStore(o: ResponseStoreOptions): ResponseStore {
-  return o.kv ? redisStore(o.kv, o.ttlMs) : memoryStore(o.ttlMs, o.maxStored, o.now ?? Date.now);
+  return o.kv ? redisStore(o.kv, o.ttlMs) : memoryStore(o.ttlMs, o.maxStored, o.maxStoredBytes ?? Infinity, o.now ?? Date.now);
 }
 
 const key = (owner: string, id: string): string => `responses:${owner}:${id}`;
 
-function memoryStore(ttlMs: number, max: number, now: () => number): ResponseStore {
+function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => number): ResponseStore {
   // Insertion order is age order: a put moves the key to the end.
   const entries = new Map<string, { value: string; expiresAt: number }>();
+  let bytes = 0;
+  const drop = (k: string): void => {
+    const e = entries.get(k);
+    if (!e) return;
+    bytes -= e.value.length;
+    entries.delete(k);
+  };
   const live = (k: string): string | null => {
     const e = entries.get(k);
     if (!e) return null;
     if (e.expiresAt <= now()) {
-      entries.delete(k);
+      drop(k);
       return null;
     }
     return e.value;
@@ -66,15 +75,17 @@ function memoryStore(ttlMs: number, max: number, now: () => number): ResponseSto
     },
     async put(owner, id, value) {
       const k = key(owner, id);
-      entries.delete(k);
+      drop(k);
       // Stored as JSON text: a later change to the caller's objects cannot alter it.
-      entries.set(k, { value: JSON.stringify(value), expiresAt: now() + ttlMs });
-      while (entries.size > max) entries.delete(entries.keys().next().value!);
+      const text = JSON.stringify(value);
+      entries.set(k, { value: text, expiresAt: now() + ttlMs });
+      bytes += text.length;
+      while (entries.size > max || (bytes > maxBytes && entries.size > 0)) drop(entries.keys().next().value!);
     },
     async delete(owner, id) {
       const k = key(owner, id);
       const had = live(k) !== null;
-      entries.delete(k);
+      drop(k);
       return had;
     },
   };
