@@ -182,6 +182,53 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(call.arguments, '{"q":1}');
   });
 
+  it('custom (freeform) tools travel as a one-string function and come back as custom_tool_call items, finite and streamed', async () => {
+    rig.openai.setReply({ tokens: [], finishReason: 'tool_calls', toolCalls: [{ id: 'call_p', name: 'apply_patch', arguments: ['{"input":"*** Begin', ' Patch"}'] }] });
+    const tools: any[] = [{ type: 'custom', name: 'apply_patch', description: 'edit files', format: { type: 'grammar', syntax: 'lark', definition: 'start: "x"' } }];
+    const r1 = await client.responses.create({ model: 'gpt', input: 'fix it', tools, tool_choice: { type: 'custom', name: 'apply_patch' } as any });
+    const item = r1.output[0] as any;
+    assert.equal(item.type, 'custom_tool_call');
+    assert.equal(item.name, 'apply_patch');
+    assert.equal(item.call_id, 'call_p');
+    assert.equal(item.input, '*** Begin Patch');
+    const sentTool = rig.openai.requests.at(-1)!.body.tools[0];
+    assert.equal(sentTool.function.name, 'apply_patch');
+    assert.deepEqual(sentTool.function.parameters.required, ['input']);
+    assert.match(sentTool.function.description, /^edit files\n\nThe input must follow this lark grammar:\nstart: "x"$/);
+    assert.deepEqual(rig.openai.requests.at(-1)!.body.tool_choice, { type: 'function', function: { name: 'apply_patch' } });
+
+    const stream = client.responses.stream({ model: 'gpt', input: 'fix it', tools, store: false });
+    const events: any[] = [];
+    for await (const e of stream) events.push(e);
+    const final = await stream.finalResponse();
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.custom_tool_call_input.delta',
+        'response.custom_tool_call_input.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    );
+    assert.equal((final.output[0] as any).input, '*** Begin Patch');
+
+    rig.openai.setReply({ tokens: ['Patched'] });
+    const r2 = await client.responses.create({
+      model: 'gpt',
+      previous_response_id: r1.id,
+      input: [{ type: 'custom_tool_call_output', call_id: 'call_p', output: 'Done!' } as any],
+      tools,
+    });
+    assert.equal(r2.output_text, 'Patched');
+    assert.deepEqual(rig.openai.requests.at(-1)!.body.messages.slice(1), [
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_p', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch"}' } }] },
+      { role: 'tool', tool_call_id: 'call_p', content: 'Done!' },
+    ]);
+  });
+
   it('store: chaining, retrieve, input_items, delete; another token sees none of it', async () => {
     const r1 = await client.responses.create({ model: 'gpt', input: 'first', instructions: 'sys-1' });
     const r2 = await client.responses.create({ model: 'gpt', input: 'second', previous_response_id: r1.id });

@@ -31,7 +31,26 @@ export type InputPart =
 export type StoredItem =
   | { type: 'message'; id: string; role: 'user' | 'assistant' | 'system' | 'developer'; status?: string; content: InputPart[] }
   | { type: 'function_call'; id: string; call_id: string; name: string; arguments: string; status: string }
-  | { type: 'function_call_output'; id: string; call_id: string; output: string | InputPart[]; status: string };
+  | { type: 'function_call_output'; id: string; call_id: string; output: string | InputPart[]; status: string }
+  | { type: 'custom_tool_call'; id: string; call_id: string; name: string; input: string; status: string }
+  | { type: 'custom_tool_call_output'; id: string; call_id: string; output: string | InputPart[]; status: string };
+
+/**
+ * A custom (freeform) tool travels as a function with one string parameter,
+ * `input` (docs/api.md#responses); these are its arguments for that input.
+ */
+export const customArguments = (input: string): string => JSON.stringify({ input });
+
+/** The freeform input back from a custom tool's function arguments (the raw text when they are not `{"input": "…"}`). */
+export function customInput(args: string): string {
+  try {
+    const v = JSON.parse(args) as unknown;
+    if (isObject(v) && typeof v.input === 'string') return v.input;
+  } catch {
+    // not JSON: the model wrote the input itself
+  }
+  return args;
+}
 
 /** Server-side tool item types: their results come from OpenAI's own tools, which no other target runs. */
 const SERVER_ITEMS = new Set([
@@ -47,8 +66,6 @@ const SERVER_ITEMS = new Set([
   'mcp_approval_response',
   'local_shell_call',
   'local_shell_call_output',
-  'custom_tool_call',
-  'custom_tool_call_output',
 ]);
 
 function str(v: unknown, field: string): string {
@@ -136,15 +153,26 @@ export function parseInput(raw: unknown): ParsedInput {
           status: 'completed',
         });
         break;
-      case 'function_call_output': {
+      case 'custom_tool_call':
+        items.push({
+          type: 'custom_tool_call',
+          id: typeof it.id === 'string' && it.id ? it.id : itemId('ctc'),
+          call_id: str(it.call_id, `${f}.call_id`),
+          name: str(it.name, `${f}.name`),
+          input: str(it.input, `${f}.input`),
+          status: 'completed',
+        });
+        break;
+      case 'function_call_output':
+      case 'custom_tool_call_output': {
         const out = it.output;
         let output: string | InputPart[];
         if (typeof out === 'string') output = out;
         else if (Array.isArray(out)) output = out.map((p, j) => part(p, `${f}.output.${j}`, 'user'));
         else throw new InvalidFieldError(`${f}.output`, 'expected string or array of content parts');
         items.push({
-          type: 'function_call_output',
-          id: typeof it.id === 'string' && it.id ? it.id : itemId('fco'),
+          type: type === 'function_call_output' ? 'function_call_output' : 'custom_tool_call_output',
+          id: typeof it.id === 'string' && it.id ? it.id : itemId(type === 'function_call_output' ? 'fco' : 'ctco'),
           call_id: str(it.call_id, `${f}.call_id`),
           output,
           status: 'completed',
@@ -208,8 +236,9 @@ export function toMessages(items: readonly StoredItem[], fieldOf: (i: number) =>
       open = null;
       into.messages.push({ role: it.role === 'developer' ? 'system' : it.role, content });
       into.fields.push(fieldOf(i));
-    } else if (it.type === 'function_call') {
-      const call: ToolCall = { id: it.call_id, name: it.name, arguments: it.arguments };
+    } else if (it.type === 'function_call' || it.type === 'custom_tool_call') {
+      const args = it.type === 'function_call' ? it.arguments : customArguments(it.input);
+      const call: ToolCall = { id: it.call_id, name: it.name, arguments: args };
       if (open) {
         (open.toolCalls ??= []).push(call);
       } else {

@@ -16,7 +16,7 @@ import type { FinishReason, Usage } from '@sipp/shared';
 import type { GatewayError } from '../../errors.js';
 import type { EndChunk, ToolCallChunk } from '../../public/surface.js';
 import type { TextResult, ToolCall } from '../../targets/target.js';
-import { itemId } from './items.js';
+import { customInput, itemId } from './items.js';
 import type { ResponsesRequest } from './request.js';
 
 type Json = Record<string, unknown>;
@@ -100,11 +100,18 @@ function callItem(id: string, status: string, call: ToolCall): Json {
   return { id, type: 'function_call', status, arguments: call.arguments, call_id: call.id, name: call.name };
 }
 
+/** A call of a `custom` tool: its freeform `input` is the translated function's `input` argument. */
+function customItem(id: string, status: string, call: ToolCall, input: string): Json {
+  return { id, type: 'custom_tool_call', status, call_id: call.id, name: call.name, input };
+}
+
 /** A finite result as the Response object. */
 export function renderResponse(req: ResponsesRequest, model: string, result: TextResult): Json {
   const output: Json[] = [];
   if (result.text || !result.toolCalls?.length) output.push(messageItem(itemId('msg'), 'completed', result.text));
-  for (const c of result.toolCalls ?? []) output.push(callItem(itemId('fc'), 'completed', c));
+  for (const c of result.toolCalls ?? []) {
+    output.push(req.customTools.has(c.name) ? customItem(itemId('ctc'), 'completed', c, customInput(c.arguments)) : callItem(itemId('fc'), 'completed', c));
+  }
   const { status, incomplete } = outcome(result.finishReason);
   return responseObject(req, model, status, output, { usage: result.usage ? responsesUsage(result.usage) : null, incomplete });
 }
@@ -115,7 +122,7 @@ function frame(type: string, seq: number, fields: Json): string {
 }
 
 interface OpenItem {
-  kind: 'message' | 'function_call';
+  kind: 'message' | 'function_call' | 'custom_tool_call';
   id: string;
   index: number;
   text: string;
@@ -149,7 +156,9 @@ export class ResponsesStream {
   }
 
   private itemJson(i: OpenItem, status: string): Json {
-    return i.kind === 'message' ? messageItem(i.id, status, i.text) : callItem(i.id, status, i.call!);
+    if (i.kind === 'message') return messageItem(i.id, status, i.text);
+    if (i.kind === 'custom_tool_call') return customItem(i.id, status, i.call!, status === 'completed' ? customInput(i.call!.arguments) : '');
+    return callItem(i.id, status, i.call!);
   }
 
   start(): string {
@@ -167,6 +176,12 @@ export class ResponsesStream {
       const common = { item_id: i.id, output_index: i.index, content_index: 0 };
       out += this.ev('response.output_text.done', { ...common, text: i.text, logprobs: [] });
       out += this.ev('response.content_part.done', { ...common, part: textPart(i.text) });
+    } else if (i.kind === 'custom_tool_call') {
+      // The input is known once the translated arguments are complete: one delta, then done.
+      const input = customInput(i.call!.arguments);
+      const common = { item_id: i.id, output_index: i.index };
+      if (input) out += this.ev('response.custom_tool_call_input.delta', { ...common, delta: input });
+      out += this.ev('response.custom_tool_call_input.done', { ...common, input });
     } else {
       out += this.ev('response.function_call_arguments.done', { item_id: i.id, output_index: i.index, name: i.call!.name, arguments: i.call!.arguments });
     }
@@ -190,20 +205,21 @@ export class ResponsesStream {
 
   toolCall(c: ToolCallChunk): string {
     let out = '';
-    let i = this.items.find((x) => x.kind === 'function_call' && x.callIndex === c.index && !x.done);
+    let i = this.items.find((x) => x.kind !== 'message' && x.callIndex === c.index && !x.done);
     if (!i) {
       out += this.close();
       const call: ToolCall = { id: c.id ?? itemId('call'), name: c.name ?? '', arguments: '' };
-      i = { kind: 'function_call', id: itemId('fc'), index: this.items.length, text: '', call, callIndex: c.index, done: false };
+      const custom = this.req.customTools.has(call.name);
+      i = { kind: custom ? 'custom_tool_call' : 'function_call', id: itemId(custom ? 'ctc' : 'fc'), index: this.items.length, text: '', call, callIndex: c.index, done: false };
       this.items.push(i);
       this.current = i;
-      out += this.ev('response.output_item.added', { output_index: i.index, item: callItem(i.id, 'in_progress', call) });
+      out += this.ev('response.output_item.added', { output_index: i.index, item: this.itemJson(i, 'in_progress') });
     } else if (c.name && !i.call!.name) {
       i.call!.name = c.name;
     }
     if (c.arguments) {
       i.call!.arguments += c.arguments;
-      out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
+      if (i.kind === 'function_call') out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
     }
     return out;
   }

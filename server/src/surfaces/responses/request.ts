@@ -67,7 +67,15 @@ const KNOWN = new Set([
 ]);
 
 /** Tools that run on OpenAI's side: only OpenAI itself can honour them (docs/api.md#responses). */
-const SERVER_TOOLS = /^(web_search.*|file_search|code_interpreter|computer_use.*|image_generation|mcp|namespace|local_shell|shell|custom|apply_patch)$/;
+const SERVER_TOOLS = /^(web_search.*|file_search|code_interpreter|computer_use.*|image_generation|mcp|namespace|local_shell|shell|apply_patch)$/;
+
+/** The one parameter a custom (freeform) tool's function gets. */
+const CUSTOM_PARAMETERS = {
+  type: 'object',
+  properties: { input: { type: 'string', description: 'The tool input, as free text.' } },
+  required: ['input'],
+  additionalProperties: false,
+};
 
 /** What the Response object echoes of the request (OpenAI's own defaults where unset). */
 export interface ResponseEcho {
@@ -104,18 +112,46 @@ export interface ResponsesRequest extends ParsedRequest {
   fields: string[];
   /** Hash of the caller identity that owns stored responses (set once the caller is known). */
   owner: string | null;
+  /** Names of `custom` (freeform) tools: their calls come back as custom_tool_call items. */
+  customTools: ReadonlySet<string>;
 }
 
-function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[] } {
+function customTool(t: Json, f: string): { def: ToolDefinition; echo: Json } {
+  if (typeof t.name !== 'string' || !t.name) throw new InvalidFieldError(`${f}.name`, 'expected string');
+  if (t.description != null && typeof t.description !== 'string') throw new InvalidFieldError(`${f}.description`, 'expected string');
+  const format = t.format ?? { type: 'text' };
+  if (!isObject(format) || (format.type !== 'text' && format.type !== 'grammar')) {
+    throw new InvalidFieldError(`${f}.format`, 'must be {"type":"text"} or {"type":"grammar",...}');
+  }
+  let description = typeof t.description === 'string' ? t.description : '';
+  if (format.type === 'grammar') {
+    if (typeof format.definition !== 'string') throw new InvalidFieldError(`${f}.format.definition`, 'expected string');
+    // The grammar cannot constrain a translated call; the model reads it instead.
+    description += `${description ? '\n\n' : ''}The input must follow this ${typeof format.syntax === 'string' ? format.syntax : ''} grammar:\n${format.definition}`;
+  }
+  const def: ToolDefinition = { name: t.name, parameters: CUSTOM_PARAMETERS };
+  if (description) def.description = description;
+  return { def, echo: { type: 'custom', name: t.name, description: t.description ?? null, format } };
+}
+
+function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; custom: Set<string> } {
   if (!Array.isArray(raw)) throw new InvalidFieldError('tools', 'expected array');
   const tools: ToolDefinition[] = [];
   const echo: Json[] = [];
+  const custom = new Set<string>();
   raw.forEach((t, i) => {
     const f = `tools.${i}`;
     if (!isObject(t)) throw new InvalidFieldError(f, 'expected object');
+    if (t.type === 'custom') {
+      const c = customTool(t, f);
+      tools.push(c.def);
+      echo.push(c.echo);
+      custom.add(c.def.name);
+      return;
+    }
     if (t.type !== 'function') {
       if (typeof t.type === 'string' && SERVER_TOOLS.test(t.type)) {
-        throw new InvalidFieldError(f, `"${t.type}" is a server-side tool that only OpenAI runs; this target cannot honour it`);
+        throw new InvalidFieldError(f, `"${t.type}" tools need OpenAI's own Responses API; this target cannot honour them`);
       }
       throw new InvalidFieldError(`${f}.type`, `tool type ${JSON.stringify(t.type)} is not supported`);
     }
@@ -136,13 +172,13 @@ function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[] } {
     tools.push(def);
     echo.push({ type: 'function', name: def.name, description: def.description ?? null, parameters: def.parameters ?? null, strict: def.strict ?? true });
   });
-  return { tools, echo };
+  return { tools, echo, custom };
 }
 
 function parseToolChoice(raw: unknown, names: ReadonlySet<string>): ToolChoice {
   if (raw === 'auto' || raw === 'none' || raw === 'required') return { type: raw };
-  if (isObject(raw) && raw.type === 'function' && typeof raw.name === 'string') {
-    if (!names.has(raw.name)) throw new InvalidFieldError('tool_choice.name', `no function tool named ${JSON.stringify(raw.name)} in tools`);
+  if (isObject(raw) && (raw.type === 'function' || raw.type === 'custom') && typeof raw.name === 'string') {
+    if (!names.has(raw.name)) throw new InvalidFieldError('tool_choice.name', `no ${raw.type} tool named ${JSON.stringify(raw.name)} in tools`);
     return { type: 'tool', name: raw.name };
   }
   if (isObject(raw) && typeof raw.type === 'string' && raw.type !== 'function') {
@@ -202,10 +238,12 @@ export function parseResponsesRequest(body: Json, now: number = Date.now()): Res
   const user = b.user ?? b.safety_identifier;
   if (user != null) options.user = user;
   let echoTools: Json[] = [];
+  let customTools = new Set<string>();
   if (body.tools != null) {
     const t = parseTools(body.tools);
     if (t.tools.length) options.tools = t.tools;
     echoTools = t.echo;
+    customTools = t.custom;
   }
   if (body.tool_choice != null) options.toolChoice = parseToolChoice(body.tool_choice, new Set(options.tools?.map((t) => t.name)));
   if (b.parallel_tool_calls != null) options.parallelToolCalls = b.parallel_tool_calls;
@@ -257,6 +295,7 @@ export function parseResponsesRequest(body: Json, now: number = Date.now()): Res
     history: [],
     fields: [],
     owner: null,
+    customTools,
   };
   buildConversation(req);
   return req;
