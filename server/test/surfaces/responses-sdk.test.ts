@@ -359,6 +359,44 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(response.headers.get('x-sipp-ignored'), 'reasoning,truncation');
   });
 
+  it('a Codex-shaped request (hints, reasoning items, store false, streamed) is served, the hints named', async () => {
+    const body = {
+      model: 'gpt',
+      instructions: 'You are a coding agent.',
+      input: [
+        { type: 'message', role: 'developer', content: [{ type: 'input_text', text: '<permissions>…</permissions>' }] },
+        { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'list files' }] },
+        { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'thinking' }], encrypted_content: 'gAAAA…' },
+        { type: 'function_call', id: 'fc_1', name: 'shell', arguments: '{"command":["ls"]}', call_id: 'call_1' },
+        { type: 'function_call_output', call_id: 'call_1', output: 'a.txt' },
+      ],
+      tools: [{ type: 'function', name: 'shell', description: 'Runs a command', strict: false, parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'], additionalProperties: false } }],
+      tool_choice: 'auto',
+      parallel_tool_calls: false,
+      reasoning: { effort: 'medium', summary: 'auto' },
+      store: false,
+      stream: true,
+      include: ['reasoning.encrypted_content'],
+      prompt_cache_key: '0199a0c2-1111-2222-3333-444455556666',
+      text: { verbosity: 'low' },
+    };
+    const res = await fetch(`${rig.openaiBase}/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-sipp-ignored'), 'include,prompt_cache_key,reasoning,verbosity');
+    const text = await res.text();
+    assert.match(text, /event: response\.completed\n/);
+    const sent = rig.openai.requests.at(-1)!.body;
+    assert.equal(sent.parallel_tool_calls, false);
+    assert.deepEqual(
+      sent.messages.map((m: any) => m.role),
+      ['system', 'system', 'user', 'assistant', 'tool'],
+    );
+  });
+
   it('text.format json_schema becomes the chat response_format', async () => {
     await client.responses.create({
       model: 'gpt',
