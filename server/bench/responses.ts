@@ -31,7 +31,11 @@ token_env = "BENCH_UPSTREAM"
   const chat = (stream: boolean) => ({
     url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`,
     headers,
-    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: text }], ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+    body: JSON.stringify({
+      model: 'chat',
+      messages: [{ role: 'user', content: text }],
+      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    }),
   });
   const responses = (stream: boolean, store: boolean) => ({
     url: `http://127.0.0.1:${gateway.port}/v1/responses`,

@@ -22,14 +22,26 @@ describe('the Responses API on a local target', () => {
   });
 
   it('finite and streamed: same text at temperature 0, max_output_tokens → incomplete, usage from the model', async () => {
-    const r = await client.responses.create({ model: 'demo', instructions: 'Tell a story.', input: 'Once upon a time', max_output_tokens: 6, temperature: 0 });
+    const r = await client.responses.create({
+      model: 'demo',
+      instructions: 'Tell a story.',
+      input: 'Once upon a time',
+      max_output_tokens: 6,
+      temperature: 0,
+    });
     assert.equal(r.status, 'incomplete');
     assert.equal(r.incomplete_details?.reason, 'max_output_tokens');
     assert.ok(r.output_text.length > 0);
     assert.equal(r.usage!.output_tokens, 6);
     assert.ok(r.usage!.input_tokens > 0);
 
-    const stream = client.responses.stream({ model: 'demo', instructions: 'Tell a story.', input: 'Once upon a time', max_output_tokens: 6, temperature: 0 });
+    const stream = client.responses.stream({
+      model: 'demo',
+      instructions: 'Tell a story.',
+      input: 'Once upon a time',
+      max_output_tokens: 6,
+      temperature: 0,
+    });
     const types = new Set<string>();
     for await (const e of stream) types.add(e.type);
     const final = await stream.finalResponse();
@@ -44,7 +56,15 @@ describe('the Responses API on a local target', () => {
       client.responses.create({
         model: 'demo',
         instructions: 'look',
-        input: [{ role: 'user', content: [{ type: 'input_text', text: 'what is this?' }, { type: 'input_image', image_url: image, detail: 'auto' }] }],
+        input: [
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'what is this?' },
+              { type: 'input_image', image_url: image, detail: 'auto' },
+            ],
+          },
+        ],
       }),
       (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === 'input.0.content.1',
     );
@@ -52,7 +72,13 @@ describe('the Responses API on a local target', () => {
 
   it('a stored chain continues on the model', async () => {
     const r1 = await client.responses.create({ model: 'demo', input: 'Hello', max_output_tokens: 4, temperature: 0 });
-    const r2 = await client.responses.create({ model: 'demo', input: 'And then?', previous_response_id: r1.id, max_output_tokens: 4, temperature: 0 });
+    const r2 = await client.responses.create({
+      model: 'demo',
+      input: 'And then?',
+      previous_response_id: r1.id,
+      max_output_tokens: 4,
+      temperature: 0,
+    });
     assert.equal(r2.previous_response_id, r1.id);
     assert.ok(r2.output_text.length > 0);
     const items = await client.responses.inputItems.list(r2.id, { order: 'asc' });

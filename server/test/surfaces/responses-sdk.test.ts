@@ -85,7 +85,10 @@ describe('OpenAI SDK against the Responses API surface', () => {
   });
 
   it('stream: the exact event sequence, sequence numbers 0..n-1, and finalResponse() completes', async () => {
-    const stream = client.responses.stream({ model: 'gpt', input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }] });
+    const stream = client.responses.stream({
+      model: 'gpt',
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }],
+    });
     const events: any[] = [];
     for await (const e of stream) events.push(e);
     const final = await stream.finalResponse();
@@ -122,9 +125,19 @@ describe('OpenAI SDK against the Responses API surface', () => {
   });
 
   it('function calls round trip (finite): function_call item, then function_call_output chained by previous_response_id', async () => {
-    rig.openai.setReply({ tokens: [], finishReason: 'tool_calls', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }] });
+    rig.openai.setReply({
+      tokens: [],
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }],
+    });
     const tools: OpenAI.Responses.Tool[] = [
-      { type: 'function', name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: true },
+      {
+        type: 'function',
+        name: 'get_weather',
+        description: 'weather',
+        parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        strict: true,
+      },
     ];
     const r1 = await client.responses.create({ model: 'gpt', input: 'weather in Oslo?', tools, tool_choice: 'required' });
     assert.equal(r1.output.length, 1);
@@ -135,7 +148,15 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(call.arguments, '{"city":"Oslo"}');
     const first = rig.openai.requests.at(-1)!.body;
     assert.deepEqual(first.tools, [
-      { type: 'function', function: { name: 'get_weather', description: 'weather', parameters: tools[0]!.type === 'function' ? tools[0]!.parameters : null, strict: true } },
+      {
+        type: 'function',
+        function: {
+          name: 'get_weather',
+          description: 'weather',
+          parameters: tools[0]!.type === 'function' ? tools[0]!.parameters : null,
+          strict: true,
+        },
+      },
     ]);
     assert.equal(first.tool_choice, 'required');
 
@@ -150,14 +171,26 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(r2.previous_response_id, r1.id);
     assert.deepEqual(rig.openai.requests.at(-1)!.body.messages, [
       { role: 'user', content: 'weather in Oslo?' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_1', content: '{"sky":"clear"}' },
     ]);
   });
 
   it('function calls (stream): function_call_arguments deltas and done, finalResponse() carries the call', async () => {
-    rig.openai.setReply({ tokens: [], finishReason: 'tool_calls', toolCalls: [{ id: 'call_9', name: 'lookup', arguments: ['{"q":', '1}'] }] });
-    const stream = client.responses.stream({ model: 'gpt', input: 'look it up', tools: [{ type: 'function', name: 'lookup', parameters: null, strict: false }] });
+    rig.openai.setReply({
+      tokens: [],
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: 'call_9', name: 'lookup', arguments: ['{"q":', '1}'] }],
+    });
+    const stream = client.responses.stream({
+      model: 'gpt',
+      input: 'look it up',
+      tools: [{ type: 'function', name: 'lookup', parameters: null, strict: false }],
+    });
     const events: any[] = [];
     for await (const e of stream) events.push(e);
     const final = await stream.finalResponse();
@@ -183,9 +216,25 @@ describe('OpenAI SDK against the Responses API surface', () => {
   });
 
   it('custom (freeform) tools travel as a one-string function and come back as custom_tool_call items, finite and streamed', async () => {
-    rig.openai.setReply({ tokens: [], finishReason: 'tool_calls', toolCalls: [{ id: 'call_p', name: 'apply_patch', arguments: ['{"input":"*** Begin', ' Patch"}'] }] });
-    const tools: any[] = [{ type: 'custom', name: 'apply_patch', description: 'edit files', format: { type: 'grammar', syntax: 'lark', definition: 'start: "x"' } }];
-    const r1 = await client.responses.create({ model: 'gpt', input: 'fix it', tools, tool_choice: { type: 'custom', name: 'apply_patch' } as any });
+    rig.openai.setReply({
+      tokens: [],
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: 'call_p', name: 'apply_patch', arguments: ['{"input":"*** Begin', ' Patch"}'] }],
+    });
+    const tools: any[] = [
+      {
+        type: 'custom',
+        name: 'apply_patch',
+        description: 'edit files',
+        format: { type: 'grammar', syntax: 'lark', definition: 'start: "x"' },
+      },
+    ];
+    const r1 = await client.responses.create({
+      model: 'gpt',
+      input: 'fix it',
+      tools,
+      tool_choice: { type: 'custom', name: 'apply_patch' } as any,
+    });
     const item = r1.output[0] as any;
     assert.equal(item.type, 'custom_tool_call');
     assert.equal(item.name, 'apply_patch');
@@ -224,7 +273,13 @@ describe('OpenAI SDK against the Responses API surface', () => {
     });
     assert.equal(r2.output_text, 'Patched');
     assert.deepEqual(rig.openai.requests.at(-1)!.body.messages.slice(1), [
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_p', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'call_p', type: 'function', function: { name: 'apply_patch', arguments: '{"input":"*** Begin Patch"}' } },
+        ],
+      },
       { role: 'tool', tool_call_id: 'call_p', content: 'Done!' },
     ]);
   });
@@ -338,10 +393,26 @@ describe('OpenAI SDK against the Responses API surface', () => {
 
   it('refusals name the field in the OpenAI error shape; hints are ignored and named', async () => {
     const bad = async (body: any, param: string) =>
-      assert.rejects(client.responses.create(body), (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === param);
+      assert.rejects(
+        client.responses.create(body),
+        (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === param,
+      );
     await bad({ model: 'gpt', input: 'x', tools: [{ type: 'web_search' }] }, 'tools.0');
-    await bad({ model: 'gpt', input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'code_interpreter', container: { type: 'auto' } }] }, 'tools.1');
-    await bad({ model: 'gpt', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] }, 'input.0.content.0.type');
+    await bad(
+      {
+        model: 'gpt',
+        input: 'x',
+        tools: [
+          { type: 'function', name: 'f' },
+          { type: 'code_interpreter', container: { type: 'auto' } },
+        ],
+      },
+      'tools.1',
+    );
+    await bad(
+      { model: 'gpt', input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'f' }] }] },
+      'input.0.content.0.type',
+    );
     await bad({ model: 'gpt', input: [{ role: 'robot', content: 'x' }] }, 'input.0.role');
     await bad({ model: 'gpt', input: 'x', background: true }, 'background');
     await bad({ model: 'gpt', input: 'x', temperature: 3 }, 'temperature');
@@ -370,7 +441,20 @@ describe('OpenAI SDK against the Responses API surface', () => {
         { type: 'function_call', id: 'fc_1', name: 'shell', arguments: '{"command":["ls"]}', call_id: 'call_1' },
         { type: 'function_call_output', call_id: 'call_1', output: 'a.txt' },
       ],
-      tools: [{ type: 'function', name: 'shell', description: 'Runs a command', strict: false, parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'], additionalProperties: false } }],
+      tools: [
+        {
+          type: 'function',
+          name: 'shell',
+          description: 'Runs a command',
+          strict: false,
+          parameters: {
+            type: 'object',
+            properties: { command: { type: 'array', items: { type: 'string' } } },
+            required: ['command'],
+            additionalProperties: false,
+          },
+        },
+      ],
       tool_choice: 'auto',
       parallel_tool_calls: false,
       reasoning: { effort: 'medium', summary: 'auto' },
@@ -402,7 +486,14 @@ describe('OpenAI SDK against the Responses API surface', () => {
       model: 'gpt',
       input: 'x',
       store: false,
-      text: { format: { type: 'json_schema', name: 'out', schema: { type: 'object', properties: { a: { type: 'string' } } }, strict: true } },
+      text: {
+        format: {
+          type: 'json_schema',
+          name: 'out',
+          schema: { type: 'object', properties: { a: { type: 'string' } } },
+          strict: true,
+        },
+      },
     });
     assert.deepEqual(rig.openai.requests.at(-1)!.body.response_format, {
       type: 'json_schema',
@@ -427,9 +518,15 @@ describe('OpenAI SDK against the Responses API surface', () => {
   });
 
   it('retrieve/delete need a valid token; unknown ids are 404', async () => {
-    await assert.rejects(sdk('wrong-token').responses.retrieve('resp_x'), (e: unknown) => e instanceof OpenAI.AuthenticationError);
+    await assert.rejects(
+      sdk('wrong-token').responses.retrieve('resp_x'),
+      (e: unknown) => e instanceof OpenAI.AuthenticationError,
+    );
     await assert.rejects(client.responses.retrieve('resp_does_not_exist'), (e: unknown) => e instanceof OpenAI.NotFoundError);
-    const res = await fetch(`${rig.openaiBase}/responses/resp_x`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${rig.openaiBase}/responses/resp_x`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'GET, DELETE, OPTIONS');
   });

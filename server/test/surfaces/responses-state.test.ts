@@ -94,7 +94,13 @@ store_ttl_seconds = 600
 env = "T_B"
 caller = "other"`,
     });
-    const env = { TEST_ADMIN_PASSWORD: 'admin-pw-responses-fleet', T: TOKEN_A, T_B: TOKEN_B, UPSTREAM_KEY: upstream.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url };
+    const env = {
+      TEST_ADMIN_PASSWORD: 'admin-pw-responses-fleet',
+      T: TOKEN_A,
+      T_B: TOKEN_B,
+      UPSTREAM_KEY: upstream.apiKey,
+      SIPP_GATEWAY_REDIS_URL: redis.url,
+    };
     gws = await Promise.all([startTestGateway({ toml, env }), startTestGateway({ toml, env })]);
   });
   after(async () => {
@@ -122,7 +128,10 @@ caller = "other"`,
     await assert.rejects(on(0).responses.retrieve(r1.id), (e: unknown) => e instanceof OpenAI.NotFoundError);
     // Neither the token nor the caller label is part of a stored key.
     const keys = await redisKeys(redis);
-    assert.ok(keys.some((k) => k.startsWith('resp-test:responses:')), keys.join(' '));
+    assert.ok(
+      keys.some((k) => k.startsWith('resp-test:responses:')),
+      keys.join(' '),
+    );
     for (const k of keys) assert.ok(!k.includes(TOKEN_A) && !k.includes('other'), k);
   });
 });

@@ -23,7 +23,8 @@ async function guarded<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    if (err instanceof StateUnavailableError) throw new GatewayError('unavailable', 'the response store is unreachable; retry later');
+    if (err instanceof StateUnavailableError)
+      throw new GatewayError('unavailable', 'the response store is unreachable; retry later');
     throw err;
   }
 }
@@ -110,7 +111,8 @@ async function lookup(store: ResponseStore, ctx: Context, caller: Caller): Promi
 export function responseResources(store: ResponseStore): ResponseResources {
   return {
     async retrieve(ctx, caller) {
-      if (ctx.query.stream === 'true') throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
+      if (ctx.query.stream === 'true')
+        throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
       return (await lookup(store, ctx, caller)).response;
     },
     async remove(ctx, caller) {
@@ -122,7 +124,8 @@ export function responseResources(store: ResponseStore): ResponseResources {
       const stored = await lookup(store, ctx, caller);
       const q = ctx.query;
       const limit = q.limit === undefined ? 20 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidFieldError('limit', 'must be an integer from 1 to 100');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw new InvalidFieldError('limit', 'must be an integer from 1 to 100');
       const order = q.order ?? 'desc';
       if (order !== 'asc' && order !== 'desc') throw new InvalidFieldError('order', 'must be "asc" or "desc"');
       let items = order === 'desc' ? [...stored.input].reverse() : [...stored.input];
@@ -132,7 +135,13 @@ export function responseResources(store: ResponseStore): ResponseResources {
         items = items.slice(at + 1);
       }
       const data = items.slice(0, limit);
-      return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > limit };
+      return {
+        object: 'list',
+        data,
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: items.length > limit,
+      };
     },
   };
 }

@@ -84,7 +84,8 @@ function part(p: unknown, field: string, role: string): InputPart {
       return { type: 'refusal', refusal: str(p.refusal, `${field}.refusal`) };
     case 'input_image': {
       if (role !== 'user') throw new InvalidFieldError(`${field}.type`, 'input_image is only allowed in user messages');
-      if (p.file_id != null) throw new InvalidFieldError(`${field}.file_id`, 'file ids are not supported by the gateway; send image_url');
+      if (p.file_id != null)
+        throw new InvalidFieldError(`${field}.file_id`, 'file ids are not supported by the gateway; send image_url');
       const url = str(p.image_url, `${field}.image_url`);
       if (!/^data:[\w.+-]+\/[\w.+-]+;base64,/s.test(url) && !/^https?:\/\//i.test(url)) {
         throw new InvalidFieldError(`${field}.image_url`, 'must be an http(s) URL or a base64 data URL');
@@ -107,7 +108,9 @@ function messageItem(m: Json, field: string): StoredItem {
   }
   let content: InputPart[];
   if (typeof m.content === 'string') {
-    content = [role === 'assistant' ? { type: 'output_text', text: m.content, annotations: [] } : { type: 'input_text', text: m.content }];
+    content = [
+      role === 'assistant' ? { type: 'output_text', text: m.content, annotations: [] } : { type: 'input_text', text: m.content },
+    ];
   } else if (Array.isArray(m.content)) {
     content = m.content.map((p, j) => part(p, `${field}.content.${j}`, role));
   } else {
@@ -128,7 +131,13 @@ export interface ParsedInput {
 /** `input` (a string or a list of items) → stored items, validated; 400 naming `input.N…` otherwise. */
 export function parseInput(raw: unknown): ParsedInput {
   if (typeof raw === 'string') {
-    return { items: [{ type: 'message', id: itemId('msg'), role: 'user', status: 'completed', content: [{ type: 'input_text', text: raw }] }], at: [0], reasoning: false };
+    return {
+      items: [
+        { type: 'message', id: itemId('msg'), role: 'user', status: 'completed', content: [{ type: 'input_text', text: raw }] },
+      ],
+      at: [0],
+      reasoning: false,
+    };
   }
   if (!Array.isArray(raw)) throw new InvalidFieldError('input', 'expected a string or an array of input items');
   const items: StoredItem[] = [];
@@ -184,7 +193,10 @@ export function parseInput(raw: unknown): ParsedInput {
         reasoning = true;
         break;
       case 'item_reference':
-        throw new InvalidFieldError(`${f}.type`, 'item_reference is not supported by the gateway; send the item itself or use previous_response_id');
+        throw new InvalidFieldError(
+          `${f}.type`,
+          'item_reference is not supported by the gateway; send the item itself or use previous_response_id',
+        );
       default:
         if (typeof type === 'string' && SERVER_ITEMS.has(type)) {
           throw new InvalidFieldError(`${f}.type`, `${type} items come from server-side tools, which this target cannot run`);
@@ -248,7 +260,11 @@ export function toMessages(items: readonly StoredItem[], fieldOf: (i: number) =>
       }
     } else {
       open = null;
-      into.messages.push({ role: 'tool', toolCallId: it.call_id, content: typeof it.output === 'string' ? it.output : contentOf(it.output) });
+      into.messages.push({
+        role: 'tool',
+        toolCallId: it.call_id,
+        content: typeof it.output === 'string' ? it.output : contentOf(it.output),
+      });
       into.fields.push(fieldOf(i));
     }
   });

@@ -110,7 +110,11 @@ export function renderResponse(req: ResponsesRequest, model: string, result: Tex
   const output: Json[] = [];
   if (result.text || !result.toolCalls?.length) output.push(messageItem(itemId('msg'), 'completed', result.text));
   for (const c of result.toolCalls ?? []) {
-    output.push(req.customTools.has(c.name) ? customItem(itemId('ctc'), 'completed', c, customInput(c.arguments)) : callItem(itemId('fc'), 'completed', c));
+    output.push(
+      req.customTools.has(c.name)
+        ? customItem(itemId('ctc'), 'completed', c, customInput(c.arguments))
+        : callItem(itemId('fc'), 'completed', c),
+    );
   }
   const { status, incomplete } = outcome(result.finishReason);
   return responseObject(req, model, status, output, { usage: result.usage ? responsesUsage(result.usage) : null, incomplete });
@@ -152,12 +156,19 @@ export class ResponsesStream {
   }
 
   private snapshot(status: ResponseStatus, extra: Parameters<typeof responseObject>[4] = {}): Json {
-    return responseObject(this.req, this.model, status, this.items.map((i) => this.itemJson(i, i.done ? 'completed' : 'in_progress')), extra);
+    return responseObject(
+      this.req,
+      this.model,
+      status,
+      this.items.map((i) => this.itemJson(i, i.done ? 'completed' : 'in_progress')),
+      extra,
+    );
   }
 
   private itemJson(i: OpenItem, status: string): Json {
     if (i.kind === 'message') return messageItem(i.id, status, i.text);
-    if (i.kind === 'custom_tool_call') return customItem(i.id, status, i.call!, status === 'completed' ? customInput(i.call!.arguments) : '');
+    if (i.kind === 'custom_tool_call')
+      return customItem(i.id, status, i.call!, status === 'completed' ? customInput(i.call!.arguments) : '');
     return callItem(i.id, status, i.call!);
   }
 
@@ -183,7 +194,12 @@ export class ResponsesStream {
       if (input) out += this.ev('response.custom_tool_call_input.delta', { ...common, delta: input });
       out += this.ev('response.custom_tool_call_input.done', { ...common, input });
     } else {
-      out += this.ev('response.function_call_arguments.done', { item_id: i.id, output_index: i.index, name: i.call!.name, arguments: i.call!.arguments });
+      out += this.ev('response.function_call_arguments.done', {
+        item_id: i.id,
+        output_index: i.index,
+        name: i.call!.name,
+        arguments: i.call!.arguments,
+      });
     }
     return out + this.ev('response.output_item.done', { output_index: i.index, item: this.itemJson(i, 'completed') });
   }
@@ -197,10 +213,18 @@ export class ResponsesStream {
       this.items.push(i);
       this.current = i;
       out += this.ev('response.output_item.added', { output_index: i.index, item: messageItem(i.id, 'in_progress', null) });
-      out += this.ev('response.content_part.added', { item_id: i.id, output_index: i.index, content_index: 0, part: textPart('') });
+      out += this.ev('response.content_part.added', {
+        item_id: i.id,
+        output_index: i.index,
+        content_index: 0,
+        part: textPart(''),
+      });
     }
     i.text += text;
-    return out + this.ev('response.output_text.delta', { item_id: i.id, output_index: i.index, content_index: 0, delta: text, logprobs: [] });
+    return (
+      out +
+      this.ev('response.output_text.delta', { item_id: i.id, output_index: i.index, content_index: 0, delta: text, logprobs: [] })
+    );
   }
 
   toolCall(c: ToolCallChunk): string {
@@ -210,7 +234,15 @@ export class ResponsesStream {
       out += this.close();
       const call: ToolCall = { id: c.id ?? itemId('call'), name: c.name ?? '', arguments: '' };
       const custom = this.req.customTools.has(call.name);
-      i = { kind: custom ? 'custom_tool_call' : 'function_call', id: itemId(custom ? 'ctc' : 'fc'), index: this.items.length, text: '', call, callIndex: c.index, done: false };
+      i = {
+        kind: custom ? 'custom_tool_call' : 'function_call',
+        id: itemId(custom ? 'ctc' : 'fc'),
+        index: this.items.length,
+        text: '',
+        call,
+        callIndex: c.index,
+        done: false,
+      };
       this.items.push(i);
       this.current = i;
       out += this.ev('response.output_item.added', { output_index: i.index, item: this.itemJson(i, 'in_progress') });
@@ -219,7 +251,8 @@ export class ResponsesStream {
     }
     if (c.arguments) {
       i.call!.arguments += c.arguments;
-      if (i.kind === 'function_call') out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
+      if (i.kind === 'function_call')
+        out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
     }
     return out;
   }
@@ -232,7 +265,13 @@ export class ResponsesStream {
   }
 
   private snapshotAll(status: ResponseStatus, extra: Parameters<typeof responseObject>[4]): Json {
-    return responseObject(this.req, this.model, status, this.items.map((i) => this.itemJson(i, 'completed')), extra);
+    return responseObject(
+      this.req,
+      this.model,
+      status,
+      this.items.map((i) => this.itemJson(i, 'completed')),
+      extra,
+    );
   }
 
   /** Closing events: the open item's done events, then response.completed / response.incomplete. */
@@ -244,6 +283,9 @@ export class ResponsesStream {
 
   error(e: GatewayError): string {
     const error = { code: e.status === 429 ? 'rate_limit_exceeded' : 'server_error', message: e.message };
-    return this.ev('response.failed', { response: this.snapshot('failed', { error }) }) + this.ev('error', { code: e.code, message: e.message, param: null });
+    return (
+      this.ev('response.failed', { response: this.snapshot('failed', { error }) }) +
+      this.ev('error', { code: e.code, message: e.message, param: null })
+    );
   }
 }

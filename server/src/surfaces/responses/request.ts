@@ -67,7 +67,8 @@ const KNOWN = new Set([
 ]);
 
 /** Tools that run on OpenAI's side: only OpenAI itself can honour them (docs/api.md#responses). */
-const SERVER_TOOLS = /^(web_search.*|file_search|code_interpreter|computer_use.*|image_generation|mcp|namespace|local_shell|shell|apply_patch)$/;
+const SERVER_TOOLS =
+  /^(web_search.*|file_search|code_interpreter|computer_use.*|image_generation|mcp|namespace|local_shell|shell|apply_patch)$/;
 
 /** The one parameter a custom (freeform) tool's function gets. */
 const CUSTOM_PARAMETERS = {
@@ -118,7 +119,8 @@ export interface ResponsesRequest extends ParsedRequest {
 
 function customTool(t: Json, f: string): { def: ToolDefinition; echo: Json } {
   if (typeof t.name !== 'string' || !t.name) throw new InvalidFieldError(`${f}.name`, 'expected string');
-  if (t.description != null && typeof t.description !== 'string') throw new InvalidFieldError(`${f}.description`, 'expected string');
+  if (t.description != null && typeof t.description !== 'string')
+    throw new InvalidFieldError(`${f}.description`, 'expected string');
   const format = t.format ?? { type: 'text' };
   if (!isObject(format) || (format.type !== 'text' && format.type !== 'grammar')) {
     throw new InvalidFieldError(`${f}.format`, 'must be {"type":"text"} or {"type":"grammar",...}');
@@ -170,7 +172,13 @@ function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; cust
       def.strict = t.strict;
     }
     tools.push(def);
-    echo.push({ type: 'function', name: def.name, description: def.description ?? null, parameters: def.parameters ?? null, strict: def.strict ?? true });
+    echo.push({
+      type: 'function',
+      name: def.name,
+      description: def.description ?? null,
+      parameters: def.parameters ?? null,
+      strict: def.strict ?? true,
+    });
   });
   return { tools, echo, custom };
 }
@@ -178,11 +186,15 @@ function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; cust
 function parseToolChoice(raw: unknown, names: ReadonlySet<string>): ToolChoice {
   if (raw === 'auto' || raw === 'none' || raw === 'required') return { type: raw };
   if (isObject(raw) && (raw.type === 'function' || raw.type === 'custom') && typeof raw.name === 'string') {
-    if (!names.has(raw.name)) throw new InvalidFieldError('tool_choice.name', `no ${raw.type} tool named ${JSON.stringify(raw.name)} in tools`);
+    if (!names.has(raw.name))
+      throw new InvalidFieldError('tool_choice.name', `no ${raw.type} tool named ${JSON.stringify(raw.name)} in tools`);
     return { type: 'tool', name: raw.name };
   }
   if (isObject(raw) && typeof raw.type === 'string' && raw.type !== 'function') {
-    throw new InvalidFieldError('tool_choice.type', `tool_choice type ${JSON.stringify(raw.type)} is not supported by the gateway`);
+    throw new InvalidFieldError(
+      'tool_choice.type',
+      `tool_choice type ${JSON.stringify(raw.type)} is not supported by the gateway`,
+    );
   }
   throw new InvalidFieldError('tool_choice', 'must be "auto", "none", "required" or {"type":"function","name":...}');
 }
@@ -201,13 +213,17 @@ function responseFormat(format: Json): Record<string, unknown> | undefined {
 
 /** Refused on every non-native target: the answer would not be what the client asked for. */
 function refuseUnsupported(body: Json): void {
-  if (body.background === true) throw new InvalidFieldError('background', 'background responses are not supported by the gateway');
-  if (body.prompt != null) throw new InvalidFieldError('prompt', 'stored prompts are not supported by the gateway; send instructions and input');
-  if (body.conversation != null) throw new InvalidFieldError('conversation', 'conversations are not supported by the gateway; use previous_response_id');
+  if (body.background === true)
+    throw new InvalidFieldError('background', 'background responses are not supported by the gateway');
+  if (body.prompt != null)
+    throw new InvalidFieldError('prompt', 'stored prompts are not supported by the gateway; send instructions and input');
+  if (body.conversation != null)
+    throw new InvalidFieldError('conversation', 'conversations are not supported by the gateway; use previous_response_id');
   if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) {
     throw new InvalidFieldError('top_logprobs', 'logprobs are not supported by the gateway');
   }
-  if (body.max_tool_calls != null) throw new InvalidFieldError('max_tool_calls', 'limits built-in tool calls, which the gateway does not run');
+  if (body.max_tool_calls != null)
+    throw new InvalidFieldError('max_tool_calls', 'limits built-in tool calls, which the gateway does not run');
   for (const [k, v] of Object.entries(body)) {
     if (!KNOWN.has(k) && v !== null && v !== undefined) throw new InvalidFieldError(k, 'unknown field');
   }
@@ -245,7 +261,8 @@ export function parseResponsesRequest(body: Json, now: number = Date.now()): Res
     echoTools = t.echo;
     customTools = t.custom;
   }
-  if (body.tool_choice != null) options.toolChoice = parseToolChoice(body.tool_choice, new Set(options.tools?.map((t) => t.name)));
+  if (body.tool_choice != null)
+    options.toolChoice = parseToolChoice(body.tool_choice, new Set(options.tools?.map((t) => t.name)));
   if (b.parallel_tool_calls != null) options.parallelToolCalls = b.parallel_tool_calls;
   const format = b.text?.format;
   if (format) {
@@ -315,7 +332,9 @@ export function buildConversation(req: ResponsesRequest): void {
   toMessages(req.history, () => 'previous_response_id', conv);
   toMessages(req.input, (i) => `input.${req.inputAt[i]}`, conv);
   const pending = req.echo.previous_response_id !== null && req.history.length === 0;
-  if (!pending && !conv.messages.some((m) => m.role !== 'system')) throw new InvalidFieldError('input', 'must hold at least one message or function call output');
-  if (req.call.operation === 'chat') req.call.text = { operation: 'chat', messages: conv.messages, options: req.call.text.options };
+  if (!pending && !conv.messages.some((m) => m.role !== 'system'))
+    throw new InvalidFieldError('input', 'must hold at least one message or function call output');
+  if (req.call.operation === 'chat')
+    req.call.text = { operation: 'chat', messages: conv.messages, options: req.call.text.options };
   req.fields = conv.fields;
 }
