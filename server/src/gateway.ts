@@ -12,6 +12,8 @@ import { InFlight } from './inflight.js';
 import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
+import { pipelineModules } from './public/modules/index.js';
+import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
 import { Blocklist } from './security/blocklist.js';
@@ -19,6 +21,7 @@ import { createClientIdentifier } from './security/client-identity.js';
 import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
+import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
@@ -37,6 +40,8 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Clock, jitter and backoff sleep of the router (tests inject fakes). */
   routing?: RoutingClock;
+  /** Pipeline modules run after the registered ones (public/modules/index.ts) in each stage (tests, embedders). */
+  modules?: readonly PipelineModule[];
 }
 
 export interface RunningGateway {
@@ -141,16 +146,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
 
   const inflight = new InFlight();
+  const publicLog = logging.component('sipp_gateway_server::public');
+  const modules = pipelineModules({
+    controls: { blocklist, rateLimiter, admission },
+    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    router,
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
+  }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
+    maxRequestBytes: config.max_request_bytes,
     targets,
     router,
-    blocklist,
-    rateLimiter,
-    admission,
-    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    stages: composeStages(modules, publicLog),
     identify: createClientIdentifier(config.security.client_ip.source, config.security.client_ip.trusted_proxy_cidrs),
-    observers: [metrics, admin.observer, state.fleet.observer],
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
@@ -160,7 +169,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       maxStoredBytes: config.responses.max_stored_mb * 1_048_576,
       kv: state.kv,
     }),
-    log: logging.component('sipp_gateway_server::public'),
+    log: publicLog,
   });
 
   const indexDoc = (): IndexDocument => ({
@@ -168,26 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     capabilities: [...OPERATIONS],
     apis: [...APIS],
-    routes: {
-      public: {
-        query: config.routes.query,
-        chat: config.routes.chat,
-        embed: config.routes.embed,
-        openai_chat: config.routes.openai_chat,
-        openai_completions: config.routes.openai_completions,
-        openai_embeddings: config.routes.openai_embeddings,
-        openai_models: config.routes.openai_models,
-        anthropic_messages: config.routes.anthropic_messages,
-        openai_responses: config.routes.openai_responses,
-      },
-      management: {
-        index: config.routes.index,
-        health: config.routes.health,
-        readiness: config.routes.readiness,
-        metrics: config.routes.metrics,
-        admin: config.routes.admin,
-      },
-    },
+    routes: { public: pathsOf(PUBLIC_ROUTE_KEYS, config.routes), management: pathsOf(MANAGEMENT_ROUTE_KEYS, config.routes) },
     targets: [...targets.values()].map((t) => {
       const d = t.describe();
       return {

@@ -16,6 +16,7 @@ import type {
   TargetView,
   TargetsResponse,
 } from '@sipp/shared';
+import { ROUTE_KEYS, ROUTES } from '../routes.js';
 import type { TargetDescription } from '../targets/target.js';
 import type { AdminDeps } from './deps.js';
 import { circuitView, groupViews } from './routing.js';
@@ -54,17 +55,12 @@ export function overview(deps: AdminDeps, stats: TrafficStats, window: StatsWind
 
 export function routes(deps: AdminDeps): RoutesResponse {
   const r = deps.config.routes;
-  const publicMethods = deps.config.allowed_origins.length > 0 ? ['POST', 'OPTIONS'] : ['POST'];
-  const list: RouteView[] = [
-    { listener: 'public', name: 'query', path: r.query, methods: publicMethods },
-    { listener: 'public', name: 'chat', path: r.chat, methods: publicMethods },
-    { listener: 'public', name: 'embed', path: r.embed, methods: publicMethods },
-    { listener: 'management', name: 'index', path: r.index, methods: ['GET'] },
-    { listener: 'management', name: 'health', path: r.health, methods: ['GET'] },
-    { listener: 'management', name: 'readiness', path: r.readiness, methods: ['GET'] },
-    { listener: 'management', name: 'metrics', path: r.metrics, methods: ['GET'] },
-    { listener: 'management', name: 'admin', path: r.admin, methods: ['GET', 'POST', 'PUT', 'DELETE'] },
-  ];
+  // Public routes also answer CORS preflight when origins are allowed.
+  const cors = deps.config.allowed_origins.length > 0;
+  const list: RouteView[] = ROUTE_KEYS.map((name) => {
+    const { listener, methods } = ROUTES[name];
+    return { listener, name, path: r[name], methods: listener === 'public' && cors ? [...methods, 'OPTIONS'] : [...methods] };
+  });
   return {
     publicBind: deps.config.public_bind,
     managementBind: deps.config.management_bind,

@@ -4,6 +4,7 @@
  */
 import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type RouteKey } from '../routes.js';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
@@ -173,39 +174,11 @@ const ResponsesTable = z.strictObject({
 });
 const ResponsesSchema = ResponsesTable.default(() => ResponsesTable.parse({}));
 
-const RoutesSchema = z
-  .strictObject({
-    query: routePath.default('/v1/query'),
-    chat: routePath.default('/v1/chat'),
-    embed: routePath.default('/v1/embed'),
-    openai_chat: routePath.default('/v1/chat/completions'),
-    openai_completions: routePath.default('/v1/completions'),
-    openai_embeddings: routePath.default('/v1/embeddings'),
-    openai_models: routePath.default('/v1/models'),
-    anthropic_messages: routePath.default('/v1/messages'),
-    openai_responses: routePath.default('/v1/responses'),
-    index: routePath.default('/'),
-    health: routePath.default('/healthz'),
-    readiness: routePath.default('/readyz'),
-    metrics: routePath.default('/metrics'),
-    admin: routePath.default('/admin'),
-  })
-  .default({
-    query: '/v1/query',
-    chat: '/v1/chat',
-    embed: '/v1/embed',
-    openai_chat: '/v1/chat/completions',
-    openai_completions: '/v1/completions',
-    openai_embeddings: '/v1/embeddings',
-    openai_models: '/v1/models',
-    anthropic_messages: '/v1/messages',
-    openai_responses: '/v1/responses',
-    index: '/',
-    health: '/healthz',
-    readiness: '/readyz',
-    metrics: '/metrics',
-    admin: '/admin',
-  });
+/** `[routes]`: one path per route of the route table (routes.ts), defaulting to the table's. */
+const RoutesObject = z.strictObject(
+  Object.fromEntries(ROUTE_KEYS.map((k) => [k, routePath.default(ROUTES[k].path)])) as Record<RouteKey, z.ZodDefault<typeof routePath>>,
+);
+const RoutesSchema = RoutesObject.default(() => RoutesObject.parse({}));
 
 /**
  * `[listeners.public]` / `[listeners.management]`: connection limits and
@@ -287,10 +260,8 @@ export const ConfigSchema = z
       }
     }
     const r = cfg.routes;
-    const pub = ['query', 'chat', 'embed', 'openai_chat', 'openai_completions', 'openai_embeddings', 'openai_models', 'anthropic_messages', 'openai_responses'] as const;
-    checkDistinct(ctx, pub.map((k) => [k, r[k]]));
-    const mgmt = ['index', 'health', 'readiness', 'metrics', 'admin'] as const;
-    checkDistinct(ctx, mgmt.map((k) => [k, r[k]]));
+    // The routes of one listener must be distinct (the route table says which listener serves which key).
+    for (const keys of [PUBLIC_ROUTE_KEYS, MANAGEMENT_ROUTE_KEYS]) checkDistinct(ctx, keys.map((k) => [k, r[k]]));
     const names = new Set<string>();
     cfg.targets.forEach((t, i) => {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });

@@ -6,19 +6,21 @@ import cors from '@koa/cors';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
-import type { RequestObserver } from '../telemetry/observer.js';
 import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
 import { writeError } from './errors.js';
 import type { ResponseStore } from '../surfaces/responses/store.js';
 import { createListHandler, createResourceHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
-import { finishRequest, newRequestState, requestIdFrom, type RequestState } from './request-state.js';
+import { bindRequestContext, RequestContext } from './request-context.js';
+import { logRequest, newRequestState, requestIdFrom, requestRecord, type RequestState } from './request-state.js';
 
 export interface PublicAppDeps extends PipelineDeps {
+  /** `allowed_origins` (CORS) and the `[routes]` paths. */
+  config: Pick<GatewayConfig, 'allowed_origins' | 'routes'>;
   identify: ClientIdentifier;
-  observers: readonly RequestObserver[];
   draining(): boolean;
   /** True until every target has loaded. */
   loading(): boolean;
@@ -78,7 +80,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   app.use(async (ctx, next) => {
     const st = newRequestState(requestIdFrom(ctx.get('x-request-id') || undefined));
     const end = deps.inflight.begin(() => cutForShutdown(ctx, st));
-    ctx.state.request = st;
+    const rc = new RequestContext(st, ctx.req.headers);
+    bindRequestContext(ctx, rc);
     ctx.set('x-request-id', st.id);
     st.api = apis.get(ctx.path) ?? 'sipp';
     st.client = deps.identify(ctx.req.socket.remoteAddress, ctx.req.headers);
@@ -106,8 +109,12 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
         code = writeError(ctx, err, log);
       }
     } finally {
-      finishRequest(st, ctx.respond === false ? 200 : ctx.status, code, deps.observers, log);
-      end();
+      const record = requestRecord(st, ctx.respond === false ? 200 : ctx.status, code);
+      // Async afterFinish hooks (settlement) keep the request in flight, so a drain waits for them.
+      const settling = deps.stages.afterFinish(record, rc);
+      logRequest(record, log);
+      if (settling) void settling.then(end);
+      else end();
     }
   });
 

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { errorBody } from '../surfaces/errors.js';
-import type { RequestState } from './request-state.js';
+import { findRequestContext } from './request-context.js';
 
 /**
  * Writes a JSON error response in the shape of the request's API surface
@@ -18,7 +18,6 @@ export function writeError(ctx: Context, err: unknown, log: Logger): string {
   if (ctx.headerSent || !ctx.writable) return e.code;
   ctx.status = e.status;
   if (e.headers) ctx.set(e.headers);
-  const st = ctx.state.request as RequestState | undefined;
-  ctx.body = errorBody(st?.api ?? 'sipp', e);
+  ctx.body = errorBody(findRequestContext(ctx)?.api ?? 'sipp', e);
   return e.code;
 }

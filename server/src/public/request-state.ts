@@ -1,14 +1,14 @@
 /**
  * Per-request bookkeeping for the public listener: identity, timing, outcome.
- * Finished exactly once, after the response (or the stream) ends, feeding the
- * metrics and dashboard observers and writing the one request log line.
+ * Finished exactly once, after the response (or the stream) ends: app.ts turns
+ * it into the RequestRecord, hands that to the afterFinish modules (metrics,
+ * dashboard, fleet) and writes the one request log line.
  */
 import { randomUUID } from 'node:crypto';
 import type { Api, Operation, RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { IgnorableField } from '../targets/ignored.js';
-import type { RequestObserver } from '../telemetry/observer.js';
 
 export interface RequestState {
   id: string;
@@ -80,17 +80,12 @@ export function newRequestState(id: string): RequestState {
   };
 }
 
-export function finishRequest(
-  st: RequestState,
-  status: number,
-  code: string | null,
-  observers: readonly RequestObserver[],
-  log: Logger,
-): void {
+/** The finished request as observers and the log line see it. */
+export function requestRecord(st: RequestState, status: number, code: string | null): RequestRecord {
   const durationMs = Math.round((performance.now() - st.startedAt) * 1000) / 1000;
   const finalStatus = st.cutStatus ?? st.statusOverride ?? status;
   const finalCode = st.cutStatus !== null ? 'shutting_down' : (st.code ?? code);
-  const record: RequestRecord = {
+  return {
     requestId: st.id,
     time: Date.now(),
     api: st.api,
@@ -111,13 +106,10 @@ export function finishRequest(
     stream: st.stream,
     ignored: st.ignored ? [...st.ignored].sort() : [],
   };
-  for (const o of observers) {
-    try {
-      o.onRequest(record);
-    } catch (err) {
-      log.error({ err: { message: (err as Error).message } }, 'request observer failed');
-    }
-  }
+}
+
+/** The one request log line. */
+export function logRequest(record: RequestRecord, log: Logger): void {
   if (log.isLevelEnabled('info')) {
     const { requestId, time: _time, ...fields } = record;
     log.info({ reqId: requestId, ...fields }, 'request');

@@ -1,25 +1,34 @@
 /**
- * The public routes of every API surface, from `[routes]`: which path speaks
- * which wire format. app.ts mounts them; pipeline.ts runs them.
+ * The public routes of every API surface: the route table (routes.ts) gives
+ * the keys and `[routes]` the paths; this registry says which surface speaks
+ * each. app.ts mounts them; pipeline.ts runs them.
  */
 import type { Api } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Caller } from '../security/bearer.js';
 import { bearerCredential, type Surface } from '../public/surface.js';
+import { PUBLIC_ROUTE_KEYS, type PublicRouteKey, ROUTES } from '../routes.js';
 import { anthropicMessagesSurface } from './anthropic/index.js';
 import { openAIChatSurface } from './openai/chat.js';
 import { openAICompletionsSurface } from './openai/completions.js';
 import { openAIEmbeddingsSurface } from './openai/embeddings.js';
 import { renderModelList } from './openai/models.js';
 import { openAIResponsesSurface, responseResources } from './responses/index.js';
-import type { ResponseStore } from './responses/store.js';
+import { createResponseStore, type ResponseStore } from './responses/store.js';
 import { sippSurface } from './sipp/index.js';
 
 export type PublicRoute =
-  | { path: string; method: 'POST'; surface: Surface<any> }
-  | { path: string; method: 'GET'; list: { api: Api; credential: Surface['credential']; render: typeof renderModelList } }
-  | { path: string; method: 'RESOURCE'; resource: { api: Api; credential: Surface['credential']; handlers: ResourceHandlers } };
+  | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
+  | { key: PublicRouteKey; path: string; method: 'GET'; list: ModelList }
+  /** Paths under a route's own (`/v1/responses/:id`): handlers by method. */
+  | { key: PublicRouteKey; path: string; method: 'RESOURCE'; resource: { api: Api; credential: Surface['credential']; handlers: ResourceHandlers } };
+
+interface ModelList {
+  api: Api;
+  credential: Surface['credential'];
+  render: typeof renderModelList;
+}
 
 /** Handlers of a stored-resource path by HTTP method (`GET`, `DELETE`). */
 export type ResourceHandlers = Partial<Record<'GET' | 'DELETE', (ctx: Context, caller: Caller) => Promise<unknown>>>;
@@ -29,22 +38,40 @@ export interface RouteDeps {
   responses: ResponseStore;
 }
 
-export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps): PublicRoute[] {
+/** The surface registry: what speaks each public route of the route table (routes.ts). */
+function registry(deps: RouteDeps): { [K in PublicRouteKey]: (typeof ROUTES)[K]['methods'][0] extends 'GET' ? ModelList : Surface<any> } {
+  return {
+    query: sippSurface('query'),
+    chat: sippSurface('chat'),
+    embed: sippSurface('embed'),
+    openai_chat: openAIChatSurface,
+    openai_completions: openAICompletionsSurface,
+    openai_embeddings: openAIEmbeddingsSurface,
+    openai_models: { api: 'openai', credential: bearerCredential, render: renderModelList },
+    anthropic_messages: anthropicMessagesSurface,
+    openai_responses: openAIResponsesSurface(deps.responses),
+  };
+}
+
+/** Without deps (listing the routes only), stored responses live in a throwaway memory store. */
+const NO_DEPS = (): RouteDeps => ({ responses: createResponseStore({ ttlMs: 1, maxStored: 1, kv: null }) });
+
+export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps = NO_DEPS()): PublicRoute[] {
+  const surfaces = registry(deps);
+  const mounted = PUBLIC_ROUTE_KEYS.map((key): PublicRoute => {
+    const path = routes[key];
+    const served = surfaces[key];
+    return ROUTES[key].methods[0] === 'GET' ? { key, path, method: 'GET', list: served as ModelList } : { key, path, method: 'POST', surface: served as Surface<any> };
+  });
+  // Stored responses under the Responses route (docs/api.md#responses).
   const stored = responseResources(deps.responses);
   const resource = (handlers: ResourceHandlers) => ({ api: 'openai' as const, credential: bearerCredential, handlers });
-  return [
-    { path: routes.query, method: 'POST', surface: sippSurface('query') },
-    { path: routes.chat, method: 'POST', surface: sippSurface('chat') },
-    { path: routes.embed, method: 'POST', surface: sippSurface('embed') },
-    { path: routes.openai_chat, method: 'POST', surface: openAIChatSurface },
-    { path: routes.openai_completions, method: 'POST', surface: openAICompletionsSurface },
-    { path: routes.openai_embeddings, method: 'POST', surface: openAIEmbeddingsSurface },
-    { path: routes.openai_models, method: 'GET', list: { api: 'openai', credential: bearerCredential, render: renderModelList } },
-    { path: routes.anthropic_messages, method: 'POST', surface: anthropicMessagesSurface },
-    { path: routes.openai_responses, method: 'POST', surface: openAIResponsesSurface(deps.responses) },
-    { path: `${routes.openai_responses}/:id`, method: 'RESOURCE', resource: resource({ GET: stored.retrieve, DELETE: stored.remove }) },
-    { path: `${routes.openai_responses}/:id/input_items`, method: 'RESOURCE', resource: resource({ GET: stored.inputItems }) },
-  ];
+  const base = routes.openai_responses;
+  mounted.push(
+    { key: 'openai_responses', path: `${base}/:id`, method: 'RESOURCE', resource: resource({ GET: stored.retrieve, DELETE: stored.remove }) },
+    { key: 'openai_responses', path: `${base}/:id/input_items`, method: 'RESOURCE', resource: resource({ GET: stored.inputItems }) },
+  );
+  return mounted;
 }
 
 /** The API of each public path, so errors raised before routing already use its shape. */

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RANGE_GEOMETRY } from '@sipp/shared';
+import { ROUTE_KEYS } from '../../src/routes.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
@@ -153,6 +154,10 @@ timeout_seconds = 5
     assert.equal(byName.chat.listener, 'public');
     assert.equal(byName.admin.path, '/admin');
     assert.equal(byName.metrics.listener, 'management');
+    // Every route of both listeners, the OpenAI and Anthropic ones included.
+    assert.deepEqual(Object.keys(byName).sort(), [...ROUTE_KEYS].sort());
+    assert.equal(byName.anthropic_messages.path, '/v1/messages');
+    assert.deepEqual(byName.openai_models.methods, ['GET']);
     assert.deepEqual(r.body.callers, [
       { caller: 'ops-client', targets: null },
       { caller: 'restricted-client', targets: ['chat'] },

@@ -4,6 +4,7 @@
  */
 import { parseConfigText } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/gateway.js';
+import type { PipelineModule } from '../../src/public/stages.js';
 import type { RoutingClock } from '../../src/routing/from-config.js';
 import { createLogging } from '../../src/telemetry/logger.js';
 
@@ -31,6 +32,8 @@ export interface TestGatewayOptions {
   routing?: RoutingClock;
   /** Export Node process metrics as `serve` does (off by default: tests start many gateways). */
   processMetrics?: boolean;
+  /** Extra pipeline modules (after the registered ones). */
+  modules?: readonly PipelineModule[];
 }
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
@@ -40,7 +43,15 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
   const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) }, rawTap: (line) => void rawLogs.push(line) });
-  const gateway = await startGateway({ config, env, logging, graceMs: options.graceMs ?? 5_000, processMetrics: options.processMetrics ?? false, routing: options.routing });
+  const gateway = await startGateway({
+    config,
+    env,
+    logging,
+    graceMs: options.graceMs ?? 5_000,
+    processMetrics: options.processMetrics ?? false,
+    routing: options.routing,
+    modules: options.modules,
+  });
   if (options.waitLoaded !== false) await gateway.loaded;
   return {
     publicUrl: gateway.publicUrl,

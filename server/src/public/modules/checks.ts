@@ -1,0 +1,107 @@
+/**
+ * The documented checks of the public pipeline (docs/api.md#errors), each a
+ * pipeline module: blocklist → rate limit → token before the body;
+ * authorization → route resolution → admission before the run. They take the
+ * one object they read, nothing wider.
+ */
+import { GatewayError } from '../../errors.js';
+import type { Router } from '../../routing/router.js';
+import type { Admission } from '../../security/admission.js';
+import type { Authenticator } from '../../security/bearer.js';
+import type { Blocklist } from '../../security/blocklist.js';
+import type { RateLimiter } from '../../security/rate-limit.js';
+import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
+import { InvalidFieldError } from '../field-error.js';
+import type { PipelineModule } from '../stages.js';
+
+export function blocklistCheck(blocklist: Pick<Blocklist, 'has'>): PipelineModule {
+  return {
+    name: 'blocklist',
+    beforeBody(rc) {
+      if (blocklist.has(rc.state.client)) throw new GatewayError('blocked', 'client address is blocked');
+    },
+  };
+}
+
+export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'admit'>): PipelineModule {
+  return {
+    name: 'rate_limit',
+    async beforeBody(rc) {
+      const decision = await rateLimiter.admit(rc.state.client);
+      if (!decision.ok) {
+        throw new GatewayError('rate_limited', 'rate limit exceeded; retry later', {
+          'retry-after': String(decision.retryAfterSeconds),
+        });
+      }
+    },
+  };
+}
+
+/** Sets `rc.caller` (and the record's caller label) from the presented bearer token. */
+export function tokenCheck(authenticate: Authenticator): PipelineModule {
+  return {
+    name: 'token',
+    beforeBody(rc) {
+      const caller = authenticate(rc.credential);
+      if (!caller) {
+        throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', {
+          'www-authenticate': 'Bearer',
+        });
+      }
+      rc.caller = caller;
+      rc.state.caller = caller.label;
+    },
+  };
+}
+
+/** The token's target allowlist (`[[tokens]] targets`). */
+export const authorizationCheck: PipelineModule = {
+  name: 'authorization',
+  beforeRun(rc) {
+    const allowed = rc.caller?.allowed;
+    if (allowed && !allowed.has(rc.request.model)) {
+      throw new GatewayError('authorization', `this token may not use target "${rc.request.model}"`);
+    }
+  },
+};
+
+/**
+ * Resolves `model` to a target or group (404 when neither exists) and keeps the
+ * members that support the operation and honour the request: members that
+ * cannot (a field their type refuses) are skipped; when none can, the first
+ * refusal is the answer (400 naming the field in the surface's naming).
+ */
+export function routeResolution(router: Pick<Router, 'resolve'>): PipelineModule {
+  return {
+    name: 'route',
+    beforeRun(rc) {
+      const { request, fields } = rc;
+      const call = request.call;
+      rc.state.model = request.model;
+      rc.route = router.resolve(request.model, call.operation, (target) => {
+        const issue =
+          call.operation === 'embed'
+            ? checkEmbedCapabilities(call.embed, target.capabilities, target)
+            : checkTextCapabilities(call.text, target.capabilities, target);
+        if (!issue) return null;
+        // "temperature must be …" reads "temperature: must be …" once the field leads.
+        const detail = issue.message.startsWith(`${issue.field} `) ? issue.message.slice(issue.field.length + 1) : issue.message;
+        return new InvalidFieldError(fields.field(issue.field, request), detail);
+      });
+    },
+  };
+}
+
+/** `max_concurrent_requests`: holds a slot until the answer is complete. */
+export function admissionCheck(admission: Pick<Admission, 'tryAcquire'>): PipelineModule {
+  return {
+    name: 'admission',
+    beforeRun(rc) {
+      const release = admission.tryAcquire();
+      if (!release) {
+        throw new GatewayError('admission', 'the gateway is at max_concurrent_requests; retry later', { 'retry-after': '1' });
+      }
+      rc.hold(release);
+    },
+  };
+}

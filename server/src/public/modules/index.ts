@@ -1,0 +1,35 @@
+/**
+ * The registration list of the public pipeline: which modules run, in which
+ * order within each stage (stages.ts). A new check, budget, cache or tracer is
+ * one module file plus one line here (docs/architecture.md#pipeline-stages).
+ */
+import type { Router } from '../../routing/router.js';
+import type { Authenticator } from '../../security/bearer.js';
+import type { Controls } from '../../security/controls.js';
+import type { RequestObserver } from '../../telemetry/observer.js';
+import type { PipelineModule } from '../stages.js';
+import { admissionCheck, authorizationCheck, blocklistCheck, rateLimitCheck, routeResolution, tokenCheck } from './checks.js';
+import { observe } from './observers.js';
+
+export interface PipelineModuleDeps {
+  controls: Controls;
+  authenticate: Authenticator;
+  router: Pick<Router, 'resolve'>;
+  /** afterFinish observers by module name (metrics, dashboard, fleet). */
+  observers: Readonly<Record<string, RequestObserver>>;
+}
+
+export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
+  return [
+    // beforeBody: the checks before any body byte is read.
+    blocklistCheck(deps.controls.blocklist),
+    rateLimitCheck(deps.controls.rateLimiter),
+    tokenCheck(deps.authenticate),
+    // beforeRun: the checks on the parsed request, before any target runs.
+    authorizationCheck,
+    routeResolution(deps.router),
+    admissionCheck(deps.controls.admission),
+    // afterFinish: observers of the finished request.
+    ...Object.entries(deps.observers).map(([name, observer]) => observe(name, observer)),
+  ];
+}
