@@ -3,18 +3,21 @@
  * sipp-gateway command line (SPEC §1):
  *   sipp-gateway check --config FILE   validate only (no secrets, models, network)
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
+ *   sipp-gateway db migrate --config FILE   apply the usage database's migrations
  */
 import { parseArgs } from 'node:util';
 import { bindOverridesFromEnv, ConfigError, loadConfigFile } from './config/load.js';
 import { startGateway, type RunningGateway } from './gateway.js';
 import { StartupError } from './listen.js';
+import { migrateCommand } from './usage/migrate-command.js';
 import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';
 
-const USAGE = `usage: sipp-gateway <check|serve> --config FILE
+const USAGE = `usage: sipp-gateway <check|serve|db migrate> --config FILE
 
-  check --config FILE   validate the TOML configuration and exit
-  serve --config FILE   start the gateway (secrets from the environment)
+  check --config FILE        validate the TOML configuration and exit
+  serve --config FILE        start the gateway (secrets from the environment)
+  db migrate --config FILE   apply the usage database's schema migrations ([database])
 
 environment:
   LOG_LEVEL / RUST_LOG                      log level (RUST_LOG directive form accepted)
@@ -63,8 +66,10 @@ async function main(argv: string[]): Promise<void> {
     if (!values.help) process.exitCode = 2;
     return;
   }
-  if (command !== 'check' && command !== 'serve') fail(`unknown command "${command}"\n${USAGE}`, 2);
-  if (positionals.length > 1) fail(`unexpected argument "${positionals[1]}"`, 2);
+  if (command !== 'check' && command !== 'serve' && command !== 'db') fail(`unknown command "${command}"\n${USAGE}`, 2);
+  if (command === 'db' && positionals[1] !== 'migrate') fail(`unknown db command "${positionals[1] ?? ''}" (use: db migrate)\n${USAGE}`, 2);
+  const extra = positionals[command === 'db' ? 2 : 1];
+  if (extra !== undefined) fail(`unexpected argument "${extra}"`, 2);
   if (!values.config) fail(`${command} needs --config FILE`, 2);
 
   let config;
@@ -76,6 +81,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'check') {
     process.stdout.write(`configuration is valid: ${values.config}\n`);
+    return;
+  }
+  if (command === 'db') {
+    try {
+      process.stdout.write(await migrateCommand(config, process.env));
+    } catch (err) {
+      fail((err as Error).message);
+    }
     return;
   }
 

@@ -13,6 +13,7 @@ import { closeServer, listen, StartupError } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
 import { pipelineModules } from './public/modules/index.js';
+import { observe } from './public/modules/observers.js';
 import { composeStages, type PipelineModule } from './public/stages.js';
 import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
@@ -28,6 +29,7 @@ import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -61,6 +63,8 @@ export interface RunningGateway {
   controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
+  /** Usage history writer when `[database]` is configured. */
+  usage: UsageService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -73,7 +77,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
-  logging.addSecrets([...secrets.all(), ...(redisUrl ? redisSecrets(redisUrl) : [])]);
+  const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
+  logging.addSecrets([...secrets.all(), ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : []))]);
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -87,6 +92,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready: () => ready(),
     processMetrics: options.processMetrics,
   });
+  // Usage history (docs/usage.md): written in the background, never on the request path.
+  const usage = config.database
+    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null;
 
 
   const targetLog = logging.component('sipp_gateway_server::targets');
@@ -120,6 +129,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     });
   } catch (err) {
     await Promise.allSettled([...targets.values()].map((t) => t.close()));
+    await usage?.close();
     throw err;
   }
   if (state.buckets) rateLimiter.shareBuckets(state.buckets);
@@ -152,7 +162,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
-  }).concat(options.modules ?? []);
+  })
+    .concat(usage ? [observe('usage', usage)] : [])
+    .concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,
@@ -215,6 +227,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin.close();
     await closeTargets();
     await state.close();
+    await usage?.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
@@ -252,6 +265,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       admin.close();
       await closeTargets();
       await state.close();
+      // Every request has written its row by now: flush them (or spool them).
+      await usage?.close();
       log.info('stopped');
     })());
 
@@ -266,11 +281,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     servers: { public: pub.server, management: mgmt.server },
     controls: { blocklist, rateLimiter, admission },
     state,
+    usage,
   };
 }
 
-/** The Redis URL and its password, for the log redactor (neither is ever logged on purpose). */
-function redisSecrets(url: string): string[] {
+/** A Redis or PostgreSQL URL and its password, for the log redactor (neither is ever logged on purpose). */
+function urlSecrets(url: string): string[] {
   try {
     const u = new URL(url);
     return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type RouteKey } from '../routes.js';
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
+import { DatabaseSchema } from './database.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
@@ -245,6 +246,7 @@ export const ConfigSchema = z
     admin_password_env: envName,
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
+    database: DatabaseSchema.optional(),
     routes: RoutesSchema,
     responses: ResponsesSchema,
     listeners: ListenersSchema,

@@ -51,6 +51,7 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     if (t.type === 'openai' || t.type === 'anthropic') read(t.api_key_env, `targets[${i}].api_key_env`);
     if (t.type === 'openai_compatible') read(t.token_env, `targets[${i}].token_env`);
   });
+  if (config.database?.backend === 'postgres') read(config.database.url_env!, 'database.url_env');
   return {
     adminPassword,
     tokens,

@@ -1,0 +1,151 @@
+/**
+ * One usage row per public request (docs/usage.md#rows), and the batch insert
+ * that writes rows and their hourly/daily rollups in one transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from './database.js';
+
+export interface UsageRow {
+  rowId: string;
+  /** Epoch milliseconds when the request finished. */
+  time: number;
+  requestId: string;
+  keyId: string | null;
+  caller: string | null;
+  api: string;
+  operation: string | null;
+  /** The `model` the client asked for. */
+  model: string | null;
+  /** The target that served (or last tried) it. */
+  target: string | null;
+  status: number;
+  code: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+  latencyMs: number;
+  ttftMs: number | null;
+  stream: boolean;
+}
+
+export function newRowId(): string {
+  return randomUUID();
+}
+
+const COLUMNS: ReadonlyArray<readonly [keyof UsageRow, string, string]> = [
+  ['rowId', 'row_id', 'uuid'],
+  ['time', 'time', 'float8'],
+  ['requestId', 'request_id', 'text'],
+  ['keyId', 'key_id', 'text'],
+  ['caller', 'caller', 'text'],
+  ['api', 'api', 'text'],
+  ['operation', 'operation', 'text'],
+  ['model', 'model', 'text'],
+  ['target', 'target', 'text'],
+  ['status', 'status', 'int4'],
+  ['code', 'code', 'text'],
+  ['inputTokens', 'input_tokens', 'int4'],
+  ['outputTokens', 'output_tokens', 'int4'],
+  ['cacheReadTokens', 'cache_read_tokens', 'int4'],
+  ['cacheWriteTokens', 'cache_write_tokens', 'int4'],
+  ['costUsd', 'cost_usd', 'float8'],
+  ['latencyMs', 'latency_ms', 'float8'],
+  ['ttftMs', 'ttft_ms', 'float8'],
+  ['stream', 'stream', 'bool'],
+];
+
+// One statement per batch: every column travels as one array parameter, so a
+// batch of thousands of rows is one round trip. Rows already present (a spool
+// replayed twice) are skipped, and only the rows inserted are returned, so the
+// rollups count each row once.
+const INSERT_ROWS = `INSERT INTO usage_rows (${COLUMNS.map((c) => c[1]).join(', ')})
+SELECT ${COLUMNS.map((c) => (c[1] === 'time' ? 'to_timestamp(u.time / 1000.0)' : `u.${c[1]}`)).join(', ')}
+FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c[2]}[]`).join(', ')}) AS u(${COLUMNS.map((c) => c[1]).join(', ')})
+ON CONFLICT (row_id) DO NOTHING
+RETURNING row_id`;
+
+const ROLLUP_SUMS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'cost_usd'] as const;
+
+const UPSERT_ROLLUPS = `INSERT INTO usage_rollups (period, bucket, key_id, caller, target, model, ${ROLLUP_SUMS.join(', ')})
+SELECT u.period, to_timestamp(u.bucket / 1000.0), u.key_id, u.caller, u.target, u.model, ${ROLLUP_SUMS.map((s) => `u.${s}`).join(', ')}
+FROM unnest($1::text[], $2::float8[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], $13::float8[])
+  AS u(period, bucket, key_id, caller, target, model, ${ROLLUP_SUMS.join(', ')})
+ON CONFLICT (period, bucket, key_id, caller, target, model) DO UPDATE SET
+  ${ROLLUP_SUMS.map((s) => `${s} = usage_rollups.${s} + excluded.${s}`).join(',\n  ')}`;
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+interface Sum {
+  period: 'hour' | 'day';
+  bucket: number;
+  keyId: string;
+  caller: string;
+  target: string;
+  model: string;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+}
+
+/** Sums rows into hourly and daily buckets (UTC) per key, caller, target and model. */
+export function rollup(rows: readonly UsageRow[]): Sum[] {
+  const sums = new Map<string, Sum>();
+  for (const r of rows) {
+    for (const [period, size] of [['hour', HOUR], ['day', DAY]] as const) {
+      const bucket = Math.floor(r.time / size) * size;
+      const keyId = r.keyId ?? '';
+      const caller = r.caller ?? '';
+      const target = r.target ?? '';
+      const model = r.model ?? '';
+      const k = `${period}\u0000${bucket}\u0000${keyId}\u0000${caller}\u0000${target}\u0000${model}`;
+      let s = sums.get(k);
+      if (!s) {
+        s = { period, bucket, keyId, caller, target, model, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+        sums.set(k, s);
+      }
+      s.requests += 1;
+      if (r.status >= 400 || r.code !== null) s.errors += 1;
+      s.inputTokens += r.inputTokens;
+      s.outputTokens += r.outputTokens;
+      s.cacheReadTokens += r.cacheReadTokens;
+      s.cacheWriteTokens += r.cacheWriteTokens;
+      s.costUsd += r.costUsd;
+    }
+  }
+  return [...sums.values()];
+}
+
+/** Inserts a batch and adds the newly inserted rows to the rollups; returns how many rows were new. */
+export async function insertBatch(q: Queryable, rows: readonly UsageRow[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const params = COLUMNS.map(([field]) => rows.map((r) => r[field]));
+  const inserted = new Set((await q.query<{ row_id: string }>(INSERT_ROWS, params)).map((r) => r.row_id));
+  const fresh = inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.rowId));
+  const sums = rollup(fresh);
+  if (sums.length > 0) {
+    await q.query(UPSERT_ROLLUPS, [
+      sums.map((s) => s.period),
+      sums.map((s) => s.bucket),
+      sums.map((s) => s.keyId),
+      sums.map((s) => s.caller),
+      sums.map((s) => s.target),
+      sums.map((s) => s.model),
+      sums.map((s) => s.requests),
+      sums.map((s) => s.errors),
+      sums.map((s) => s.inputTokens),
+      sums.map((s) => s.outputTokens),
+      sums.map((s) => s.cacheReadTokens),
+      sums.map((s) => s.cacheWriteTokens),
+      sums.map((s) => s.costUsd),
+    ]);
+  }
+  return fresh.length;
+}
