@@ -418,6 +418,7 @@ describe('OpenAI SDK against the Responses API surface', () => {
     await bad({ model: 'gpt', input: 'x', temperature: 3 }, 'temperature');
     await bad({ model: 'gpt', input: 'x', made_up_field: 1 }, 'made_up_field');
     await bad({ model: 'gpt' }, 'input');
+    await bad({ model: 'gpt', input: 'x', previous_response_id: 'resp:other:key' }, 'previous_response_id');
     await bad({ model: 'gpt', input: 'x', tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice.name');
     // Nothing reached the upstream for any of them.
     const before = rig.openai.requests.length;

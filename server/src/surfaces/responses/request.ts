@@ -27,7 +27,10 @@ const ResponsesSchema = z.looseObject({
   top_p: z.number().min(0).max(1).nullish(),
   max_output_tokens: z.number().int().min(1).max(1_000_000).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
-  previous_response_id: z.string().min(1).max(256).nullish(),
+  previous_response_id: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be a response id (letters, digits, _ and -)')
+    .nullish(),
   metadata: z.record(z.string().max(64), z.string().max(512)).nullish(),
   user: z.string().nullish(),
   safety_identifier: z.string().nullish(),
