@@ -75,6 +75,32 @@ describe('memory response store', () => {
   });
 });
 
+describe('[responses] reaches the gateway', () => {
+  it('max_stored = 1 on the memory backend: the second response pushes out the first', async () => {
+    const upstream = await startFakeOpenAI();
+    const toml = chatGatewayToml(upstream.url, { extra: '[responses]\nmax_stored = 1' });
+    const gw = await startTestGateway({
+      toml,
+      env: {
+        TEST_ADMIN_PASSWORD: 'admin-pw-responses-bound',
+        T: 'tok-responses-bound-0123456789',
+        UPSTREAM_KEY: upstream.apiKey,
+      },
+    });
+    try {
+      const client = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: 'tok-responses-bound-0123456789', maxRetries: 0 });
+      const r1 = await client.responses.create({ model: 'chat', input: 'one' });
+      assert.equal((await client.responses.retrieve(r1.id)).id, r1.id);
+      const r2 = await client.responses.create({ model: 'chat', input: 'two' });
+      await assert.rejects(client.responses.retrieve(r1.id), (e: unknown) => e instanceof OpenAI.NotFoundError);
+      assert.equal((await client.responses.retrieve(r2.id)).id, r2.id);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});
+
 describe('a stored chain continues on a second gateway over Redis', () => {
   const TOKEN_A = 'tok-responses-fleet-a-0123456789';
   const TOKEN_B = 'tok-responses-fleet-b-9876543210';
