@@ -29,6 +29,8 @@ import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
+import { startTracing, tracingSettings } from './telemetry/tracing.js';
+import { tracingModule } from './public/modules/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
@@ -78,7 +80,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const secrets = readSecrets(config, env);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
   const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
-  logging.addSecrets([...secrets.all(), ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : []))]);
+  const traceSettings = tracingSettings(config.telemetry.traces, env);
+  logging.addSecrets([
+    ...secrets.all(),
+    ...[redisUrl, databaseUrl].flatMap((u) => (u ? urlSecrets(u) : [])),
+    ...Object.values(traceSettings?.headers ?? {}),
+  ]);
+  // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
+  const tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null;
+  if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
 
   const blocklist = new Blocklist();
   const rl = config.security.rate_limit;
@@ -157,12 +167,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
-  const modules = pipelineModules({
+  const modules = (tracing ? [tracingModule(tracing)] : []).concat(pipelineModules({
     controls: { blocklist, rateLimiter, admission },
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
-  })
+  }))
     .concat(usage ? [observe('usage', usage)] : [])
     .concat(options.modules ?? []);
   const publicApp = createPublicApp({
@@ -265,8 +275,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       admin.close();
       await closeTargets();
       await state.close();
-      // Every request has written its row by now: flush them (or spool them).
-      await usage?.close();
+      // Every request has written its row (and ended its spans) by now: flush them.
+      await Promise.all([usage?.close(), tracing?.shutdown().catch(() => {})]);
       log.info('stopped');
     })());
 

@@ -39,4 +39,6 @@ export interface RequestRecord {
    * sorted; names come from a fixed list. Empty when none.
    */
   ignored?: string[];
+  /** The OpenTelemetry trace id of this request, when tracing is on and sampled it (docs/operations.md#traces). */
+  traceId?: string;
 }

@@ -8,6 +8,7 @@ import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type Rout
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
 import { DatabaseSchema } from './database.js';
+import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
@@ -247,6 +248,7 @@ export const ConfigSchema = z
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
     database: DatabaseSchema.optional(),
+    telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     routes: RoutesSchema,
     responses: ResponsesSchema,
     listeners: ListenersSchema,

@@ -80,7 +80,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   app.use(async (ctx, next) => {
     const st = newRequestState(requestIdFrom(ctx.get('x-request-id') || undefined));
     const end = deps.inflight.begin(() => cutForShutdown(ctx, st));
-    const rc = new RequestContext(st, ctx.req.headers);
+    const rc = new RequestContext(st, ctx.req.headers, ctx.path);
     bindRequestContext(ctx, rc);
     ctx.set('x-request-id', st.id);
     st.api = apis.get(ctx.path) ?? 'sipp';

@@ -187,7 +187,7 @@ function callContext(st: RequestState, signal: AbortSignal, log: Logger, noWait:
     signal,
     noWait,
     get log() {
-      child ??= log.child({ reqId: st.id });
+      child ??= log.child(st.traceId ? { reqId: st.id, traceId: st.traceId } : { reqId: st.id });
       return child;
     },
     ignore: (field) => noteIgnored(st, field),

@@ -40,11 +40,13 @@ export class RequestContext {
 
   /**
    * `state` is the bookkeeping that becomes the RequestRecord (request-state.ts);
-   * `headers` are the request's (read-only; e.g. a tracer's `traceparent`).
+   * `headers` are the request's (read-only; e.g. a tracer's `traceparent`);
+   * `routePath` the route template it matched (or its path when none did).
    */
   constructor(
     readonly state: RequestState,
     readonly headers: IncomingHttpHeaders,
+    readonly routePath: string = '',
   ) {}
 
   get id(): string {

@@ -46,6 +46,8 @@ export interface RequestState {
   streamError: ((err: GatewayError) => string) | null;
   /** Fields ignored under docs/api.md#ignored-fields, by the surface or the target; null until one is. */
   ignored: Set<IgnorableField> | null;
+  /** The trace this request's spans belong to, when tracing recorded it (docs/operations.md#traces). */
+  traceId: string | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
@@ -77,6 +79,7 @@ export function newRequestState(id: string): RequestState {
     cutStatus: null,
     streamError: null,
     ignored: null,
+    traceId: null,
   };
 }
 
@@ -105,6 +108,7 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     outputTokens: st.outputTokens,
     stream: st.stream,
     ignored: st.ignored ? [...st.ignored].sort() : [],
+    ...(st.traceId ? { traceId: st.traceId } : {}),
   };
 }
 

@@ -106,6 +106,8 @@ export interface CallContext {
    * Call it before the first chunk of a stream: the header goes out with it.
    */
   ignore?(field: IgnorableField): void;
+  /** Trace-context headers (`traceparent`) for the upstream request, set by the tracing module per attempt. */
+  traceHeaders?: Record<string, string>;
 }
 
 export type TextRequest = TextInput & { options: GenerationOptions };

@@ -148,7 +148,8 @@ export class UpstreamClient {
   }
 
   private send(path: string, body: unknown, ctx: CallContext, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const headers = this.correlationHeader ? { ...this.headers, [this.correlationHeader]: ctx.requestId } : this.headers;
+    let headers = this.correlationHeader ? { ...this.headers, [this.correlationHeader]: ctx.requestId } : this.headers;
+    if (ctx.traceHeaders) headers = { ...headers, ...ctx.traceHeaders };
     return this.pool.request({ method: 'POST', path, headers, body: JSON.stringify(body), signal });
   }
 

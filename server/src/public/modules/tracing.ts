@@ -1,0 +1,222 @@
+/**
+ * The tracing module (docs/operations.md#traces): one SERVER span per public
+ * request (HTTP semantic conventions, named by the route template), one CLIENT
+ * span per target attempt (GenAI semantic conventions), retries and fallbacks
+ * as events, and W3C trace context both ways: a client's `traceparent`
+ * continues its trace (or is linked, `client_context = "link"`), and each
+ * attempt sends its own `traceparent` upstream so provider spans join.
+ * Registered only when tracing is on: off, it costs nothing.
+ *
+ * Never a prompt, a completion or a secret in an attribute unless
+ * `capture_content = true` (prompts and completions then; secrets never).
+ */
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context as OtelContext,
+  type Link,
+  type Span,
+  type TextMapGetter,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Operation, RequestRecord, Usage } from '@sipp/shared';
+import { GatewayError } from '../../errors.js';
+import type { StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
+import type { Tracing } from '../../telemetry/tracing.js';
+import { slot, type RequestContext } from '../request-context.js';
+import type { PipelineModule } from '../stages.js';
+import type { CallOutcome } from '../target-call.js';
+
+interface RequestSpans {
+  server: Span;
+  ctx: OtelContext;
+  lastTarget: string | null;
+}
+
+const SPANS = slot<RequestSpans>('tracing');
+const w3c = new W3CTraceContextPropagator();
+
+const headerGetter: TextMapGetter<RequestContext['headers']> = {
+  keys: (h) => Object.keys(h),
+  get: (h, key) => h[key],
+};
+
+/** gen_ai.operation.name per gateway operation. */
+const GEN_AI_OPERATION: Record<Operation, string> = { chat: 'chat', query: 'text_completion', embed: 'embeddings' };
+/** gen_ai.provider.name per target type (well-known values where the conventions have one). */
+const GEN_AI_PROVIDER: Record<TargetType, string> = { openai: 'openai', openai_compatible: 'openai', anthropic: 'anthropic', local: 'llama.cpp' };
+
+export function tracingModule(tracing: Tracing): PipelineModule {
+  const { tracer } = tracing;
+  return {
+    name: 'tracing',
+    beforeBody(rc) {
+      const parent = w3c.extract(ROOT_CONTEXT, rc.headers, headerGetter);
+      const remote = trace.getSpanContext(parent);
+      const links: Link[] = [];
+      let base = parent;
+      if (remote && tracing.clientContext === 'link') {
+        links.push({ context: remote });
+        base = ROOT_CONTEXT;
+      }
+      const attributes: Attributes = {
+        'http.request.method': 'POST',
+        'http.route': rc.routePath,
+        'url.scheme': 'http',
+        'sipp.request_id': rc.id,
+        'sipp.api': rc.api,
+      };
+      const server = tracer.startSpan(`POST ${rc.routePath}`, { kind: SpanKind.SERVER, attributes, links }, base);
+      const sc = server.spanContext();
+      if (server.isRecording()) rc.state.traceId = sc.traceId;
+      rc.set(SPANS, { server, ctx: trace.setSpan(base, server), lastTarget: null });
+    },
+    async aroundAttempt(attempt, next) {
+      const spans = attempt.rc.get(SPANS);
+      if (!spans) return next();
+      const { target, rc } = attempt;
+      const described = target.describe();
+      const op = GEN_AI_OPERATION[rc.request.call.operation];
+      if (spans.lastTarget !== null) {
+        spans.server.addEvent(spans.lastTarget === target.name ? 'retry' : 'fallback', { 'sipp.target': target.name, 'sipp.attempt': attempt.number });
+      }
+      spans.lastTarget = target.name;
+      const attributes: Attributes = {
+        'gen_ai.operation.name': op,
+        'gen_ai.provider.name': GEN_AI_PROVIDER[target.type],
+        'gen_ai.request.model': described.model,
+        'sipp.target': target.name,
+        'sipp.attempt': attempt.number,
+      };
+      if (described.baseUrl) {
+        const u = new URL(described.baseUrl);
+        attributes['server.address'] = u.hostname;
+        attributes['server.port'] = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      }
+      const call = rc.request.call;
+      if (call.operation !== 'embed') {
+        const o = call.text.options;
+        if (o.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = o.maxTokens;
+        if (o.temperature !== undefined) attributes['gen_ai.request.temperature'] = o.temperature;
+        if (o.topP !== undefined) attributes['gen_ai.request.top_p'] = o.topP;
+        if (tracing.captureContent) attributes['gen_ai.input.messages'] = inputContent(call.text);
+      }
+      const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, spans.ctx);
+      const carrier: Record<string, string> = {};
+      w3c.inject(trace.setSpan(spans.ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
+      attempt.call.traceHeaders = carrier;
+      const began = performance.now();
+      let outcome: CallOutcome;
+      try {
+        outcome = await next();
+      } catch (err) {
+        failSpan(span, err);
+        span.end();
+        throw err;
+      }
+      switch (outcome.kind) {
+        case 'text':
+          usageAttributes(span, outcome.result.usage);
+          span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
+          if (outcome.result.id) span.setAttribute('gen_ai.response.id', outcome.result.id);
+          span.setAttribute('gen_ai.response.model', described.model);
+          if (tracing.captureContent) span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: outcome.result.text }]));
+          span.end();
+          return outcome;
+        case 'embed':
+          usageAttributes(span, outcome.result.usage);
+          span.setAttribute('gen_ai.response.model', described.model);
+          span.end();
+          return outcome;
+        case 'stream':
+          // The first chunk has arrived (target-call.ts awaits it): that is the
+          // time to first token; the span ends with the stream.
+          span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
+          span.setAttribute('gen_ai.response.model', described.model);
+          return { ...outcome, rest: traceStream(outcome, span, tracing.captureContent) };
+      }
+    },
+    afterFinish(record, rc) {
+      const spans = rc.get(SPANS);
+      if (!spans) return;
+      finishServerSpan(spans.server, record);
+    },
+  };
+}
+
+function finishServerSpan(span: Span, r: RequestRecord): void {
+  span.setAttribute('http.response.status_code', r.status);
+  if (r.model) span.setAttribute('gen_ai.request.model', r.model);
+  if (r.target) span.setAttribute('sipp.target', r.target);
+  if (r.caller) span.setAttribute('sipp.caller', r.caller);
+  if (r.inputTokens) span.setAttribute('gen_ai.usage.input_tokens', r.inputTokens);
+  if (r.outputTokens) span.setAttribute('gen_ai.usage.output_tokens', r.outputTokens);
+  if (r.code) span.setAttribute('error.type', r.code);
+  // HTTP server conventions: 5xx (and errors after the stream began) are errors; 4xx are the client's.
+  if (r.status >= 500 || (r.code !== null && r.status < 400)) span.setStatus({ code: SpanStatusCode.ERROR });
+  span.end();
+}
+
+function usageAttributes(span: Span, usage: Usage | undefined): void {
+  if (!usage) return;
+  span.setAttribute('gen_ai.usage.input_tokens', usage.input_tokens);
+  span.setAttribute('gen_ai.usage.output_tokens', usage.output_tokens);
+}
+
+function failSpan(span: Span, err: unknown): void {
+  const code = err instanceof GatewayError ? err.code : 'internal';
+  span.setAttribute('error.type', code);
+  const upstream = err instanceof GatewayError ? err.upstream?.upstreamStatus : undefined;
+  if (upstream !== undefined) span.setAttribute('sipp.upstream_status', upstream);
+  // GatewayError messages are safe to show (errors.ts); anything else is not recorded.
+  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof GatewayError ? err.message : 'internal error' });
+}
+
+function inputContent(req: TextRequest): string {
+  return JSON.stringify(req.operation === 'query' ? [{ role: 'user', content: req.prompt }] : req.messages);
+}
+
+/** Passes the stream's chunks on, ending the attempt span with the stream (usage, finish reason, or the failure). */
+function traceStream(outcome: Extract<CallOutcome, { kind: 'stream' }>, span: Span, capture: boolean): AsyncIterator<StreamChunk> {
+  const { rest } = outcome;
+  let text = '';
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    if (capture) span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: text }]));
+    span.end();
+  };
+  const see = (r: IteratorResult<StreamChunk>) => {
+    if (r.done) return end();
+    const c = r.value;
+    if (c.type === 'token' && capture) text += c.text;
+    if (c.type === 'end') {
+      usageAttributes(span, c.usage);
+      span.setAttribute('gen_ai.response.finish_reasons', [c.finishReason]);
+      end();
+    }
+  };
+  see(outcome.first);
+  return {
+    async next() {
+      try {
+        const r = await rest.next();
+        see(r);
+        return r;
+      } catch (err) {
+        failSpan(span, err);
+        end();
+        throw err;
+      }
+    },
+    async return(value?: unknown) {
+      if (!ended) span.addEvent('stream closed before its end');
+      end();
+      return rest.return ? rest.return(value) : { done: true as const, value: undefined };
+    },
+  };
+}
