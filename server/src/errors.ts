@@ -16,6 +16,8 @@ const STATUS: Record<ErrorCode, number> = {
   execution: 500,
   internal: 500,
   upstream: 502,
+  upstream_protocol: 502,
+  upstream_too_large: 502,
   shutting_down: 503,
   not_ready: 503,
   unavailable: 503,
@@ -30,10 +32,13 @@ const STATUS: Record<ErrorCode, number> = {
  *  - status: the provider answered with a non-2xx status (`upstreamStatus`);
  *  - timeout: `timeout_seconds` ran out;
  *  - stream: the response broke after it began;
- *  - busy: a local target's queue is full.
+ *  - busy: a local target's queue is full;
+ *  - protocol: the provider answered, outside the gateway's bounds (an event or
+ *    an answer too large): final, and proof the upstream is up (never retried,
+ *    never counted against the circuit).
  */
 export interface UpstreamDetail {
-  phase: 'connect' | 'status' | 'timeout' | 'stream' | 'busy';
+  phase: 'connect' | 'status' | 'timeout' | 'stream' | 'busy' | 'protocol';
   /** Provider HTTP status when phase is 'status'. */
   upstreamStatus?: number;
   /** Provider's Retry-After (or retry-after-ms), in milliseconds, when it sent one. */

@@ -178,6 +178,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,
+    maxJsonDepth: config.max_json_depth,
     targets,
     router,
     stages: composeStages(modules, publicLog),

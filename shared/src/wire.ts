@@ -25,6 +25,8 @@ export const ERROR_CODES = [
   'upstream',
   'upstream_rate_limited',
   'upstream_timeout',
+  'upstream_protocol',
+  'upstream_too_large',
   'unavailable',
   'shutting_down',
   'not_ready',

@@ -10,6 +10,7 @@ import { parseCidr } from './cidr.js';
 import { DatabaseSchema } from './database.js';
 import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
+import { MAX_JSON_DEPTH, PROVIDER_LIMIT_KEYS } from './limits.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
 
@@ -79,6 +80,7 @@ const OpenAITargetSchema = z.strictObject({
   base_url: httpUrl.default('https://api.openai.com/v1'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -90,6 +92,7 @@ const CompatibleTargetSchema = z.strictObject({
   token_env: envName,
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   timeout_seconds: positiveSeconds.default(60),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -102,6 +105,7 @@ const AnthropicTargetSchema = z.strictObject({
   version: z.string().min(1).default('2023-06-01'),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
 });
 
@@ -229,6 +233,7 @@ export const ConfigSchema = z
     public_bind: bind.default('127.0.0.1:8080'),
     management_bind: bind.default('127.0.0.1:9090'),
     max_request_bytes: z.number().int().positive('must be > 0').default(1_048_576),
+    max_json_depth: MAX_JSON_DEPTH,
     max_concurrent_requests: z.number().int().positive('must be > 0').optional(),
     allowed_origins: z
       .array(

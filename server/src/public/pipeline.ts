@@ -21,6 +21,7 @@ import type { Router } from '../routing/router.js';
 import type { Caller } from '../security/bearer.js';
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
+import { checkJsonDepth } from './json-depth.js';
 import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import { requestContext, type RunContext } from './request-context.js';
 import { noteIgnored, type RequestState } from './request-state.js';
@@ -32,6 +33,8 @@ import { callTarget, type CallOutcome } from './target-call.js';
 export interface PipelineDeps {
   /** `max_request_bytes`. */
   maxRequestBytes: number;
+  /** `max_json_depth` (default 64). */
+  maxJsonDepth?: number;
   /** Target names, for the model list. */
   targets: ReadonlyMap<string, Target>;
   /** Runs attempts with retries, fallbacks and circuits; lists groups. */
@@ -56,6 +59,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     await stages.beforeBody(rc);
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
+    checkJsonDepth(body, deps.maxJsonDepth ?? 64);
     const request = surface.parse(body);
     for (const field of request.ignored ?? []) noteIgnored(st, field);
     rc.request = request;

@@ -8,6 +8,7 @@
  *   status 429                                                              → "429"
  *   status 5xx                                                              → "5xx"
  *   busy (a local target's queue is full / no free sequence)                 → "busy"
+ *   protocol (an answer over the gateway's size bounds)                    → none
  * Anything else (400, 401/403 from the provider, 413, local execution errors,
  * client disconnects) is final and never retried.
  */
@@ -39,6 +40,8 @@ export function failureKind(err: unknown): RetryOn | null {
       return 'timeout';
     case 'busy':
       return 'busy';
+    case 'protocol':
+      return null;
     case 'status': {
       const s = up.upstreamStatus ?? 0;
       if (s === 429) return '429';

@@ -185,6 +185,19 @@ timeout_seconds = 60
     rejects(variant('token_env = "PROVIDER_TOKEN"', 'token_env = "PROVIDER_TOKEN"\ntimeout_seconds = 0'), /^targets\[0\]\.timeout_seconds: must be > 0/);
   });
 
+  it('bounds max_json_depth and the provider limits, with their documented defaults', () => {
+    const c = parseConfigText(VALID);
+    assert.equal(c.max_json_depth, 64);
+    const t = parseConfigText(variant('token_env = "PROVIDER_TOKEN"', 'token_env = "PROVIDER_TOKEN"\nmax_event_bytes = 2048\nmax_response_bytes = 4096\nkeepalive_timeout_seconds = 0.5')).targets[0]!;
+    assert.ok(t.type === 'openai_compatible');
+    assert.deepEqual([t.max_event_bytes, t.max_response_bytes, t.keepalive_timeout_seconds], [2048, 4096, 0.5]);
+    rejects(variant('admin_password_env', 'max_json_depth = 1\nadmin_password_env'), /^max_json_depth: must be >= 2/);
+    rejects(variant('admin_password_env', 'max_json_depth = 2.5\nadmin_password_env'), /^max_json_depth: /);
+    rejects(variant('token_env = "PROVIDER_TOKEN"', 'token_env = "PROVIDER_TOKEN"\nmax_event_bytes = 10'), /^targets\[0\]\.max_event_bytes: must be >= 1024/);
+    rejects(variant('token_env = "PROVIDER_TOKEN"', 'token_env = "PROVIDER_TOKEN"\nmax_response_bytes = 0'), /^targets\[0\]\.max_response_bytes: must be >= 1024/);
+    rejects(variant('token_env = "PROVIDER_TOKEN"', 'token_env = "PROVIDER_TOKEN"\nkeepalive_timeout_seconds = 0'), /^targets\[0\]\.keepalive_timeout_seconds: must be > 0/);
+  });
+
   it('refuses wildcard or malformed CORS origins', () => {
     rejects(variant('admin_password_env', 'allowed_origins = ["*"]\nadmin_password_env'), /^allowed_origins\[0\]: /);
     rejects(variant('admin_password_env', 'allowed_origins = ["https://app.example.com/"]\nadmin_password_env'), /^allowed_origins\[0\]: /);

@@ -243,4 +243,28 @@ describe('router', () => {
     assert.equal(router.load('a'), 0, 'done() is idempotent');
     assert.equal((await router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => t.name)).value, 'a');
   });
+
+  it('a locally raised error (no UpstreamDetail) or a protocol bound is final: no retry, no fallback, the circuit does not move', async () => {
+    const local = [
+      new RangeError('Maximum call stack size exceeded'),
+      new TypeError('Converting circular structure to JSON'),
+      new GatewayError('internal', 'internal error while calling the upstream'),
+      new GatewayError('upstream_protocol', 'upstream sent an event larger than 1048576 bytes', undefined, { phase: 'protocol' }),
+      new GatewayError('upstream_too_large', 'upstream answer larger than 65536 bytes', undefined, { phase: 'protocol' }),
+    ];
+    for (const err of local) {
+      const { router, fallbacks } = setup({
+        group: { retry: { attempts: 3, backoffMs: 0, maxBackoffMs: 0, on: ALL_ON } },
+        circuits: { a: { failureThreshold: 1, openMs: 60_000 } },
+      });
+      const s = scripted({ a: [err] });
+      await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn), (e) => e === err);
+      assert.deepEqual(s.calls, ['a'], `${err.message}: tried once`);
+      assert.deepEqual(fallbacks, [], `${err.message}: no fallback`);
+      const snap = router.breaker('a')!.snapshot();
+      assert.equal(snap.state, 'closed', err.message);
+      assert.equal(snap.consecutiveFailures, 0, err.message);
+      assert.equal(snap.lastFailure, null, err.message);
+    }
+  });
 });

@@ -29,6 +29,8 @@ export interface OpenAIReply {
   embedding: number[];
   /** Never send usage, even when `stream_options.include_usage` asks (some compatible servers do so). */
   omitUsage: boolean;
+  /** Stream each tool call as one delta carrying id, name and the full arguments (as vLLM and Ollama do). */
+  toolCallsInOneDelta?: boolean;
 }
 
 export const DEFAULT_OPENAI_REPLY: OpenAIReply = {
@@ -141,6 +143,10 @@ function finiteMessage(r: OpenAIReply): Record<string, unknown> {
 function toolCallDeltas(r: OpenAIReply): Array<Record<string, unknown>> {
   const deltas: Array<Record<string, unknown>> = [];
   (r.toolCalls ?? []).forEach((c, index) => {
+    if (r.toolCallsInOneDelta) {
+      deltas.push({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } }] });
+      return;
+    }
     deltas.push({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] });
     for (const piece of c.arguments) deltas.push({ tool_calls: [{ index, function: { arguments: piece } }] });
   });

@@ -41,7 +41,24 @@ export type FakeBehavior =
   /** Stream: the provider's own in-stream error event after N frames. */
   | { kind: 'provider-error'; afterChunks?: number }
   /** Stream: end the body cleanly after N frames, without the provider's final frames. */
-  | { kind: 'truncate'; afterChunks?: number };
+  | { kind: 'truncate'; afterChunks?: number }
+  /**
+   * Stream: after N frames, one `data:` line of `bytes` bytes sent in `chunkBytes` pieces (honouring backpressure),
+   * then the rest of the frames. `midway.then()` (optional) is awaited once `midway.atBytes` of the line are out.
+   */
+  | { kind: 'huge-line'; bytes: number; chunkBytes: number; afterChunks?: number; midway?: Midway }
+  /** Stream: after N frames, only `: ping` comments every `everyMs` (plus `event: ping` ones when `pingEvents`), forever. */
+  | { kind: 'pings'; everyMs: number; afterChunks?: number; pingEvents?: boolean }
+  /** Finite: a 200 JSON answer padded to about `bytes` bytes, sent chunked (no Content-Length) in 16 KiB pieces. */
+  | { kind: 'oversize'; bytes: number }
+  /** Stream: exactly these raw SSE frames, whatever the request asked for. */
+  | { kind: 'frames'; frames: string[] };
+
+/** A pause in a bulk answer: the fake awaits `then()` once `atBytes` are written. */
+export interface Midway {
+  atBytes: number;
+  then: () => Promise<void>;
+}
 
 /** What a provider module renders for one request. */
 export type Rendered =
@@ -61,6 +78,8 @@ export interface FakeUpstream {
   /** Origin, e.g. http://127.0.0.1:PORT. */
   readonly origin: string;
   readonly requests: RecordedRequest[];
+  /** Body bytes the last 'huge-line' or 'oversize' response had written when it finished or its client left. */
+  readonly lastBulkBytes: number;
   /** Responses the client closed before the fake finished them (not counting the fake's own resets). */
   readonly abortedCount: number;
   /** TCP connections currently open to the fake. */
@@ -90,6 +109,7 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
   const queued: FakeBehavior[] = [];
   let aborted = 0;
   let nextSocketId = 0;
+  let lastBulkBytes = 0;
 
   const later = (ms: number, fn: () => void): void => {
     const t = setTimeout(() => {
@@ -140,6 +160,14 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
       case 'status':
         return sendJson(res, b.status, b.body ?? wire.errorBody(b.status), b.headers);
     }
+    if (b.kind === 'oversize') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void writeBulk(res, Buffer.from('{"pad":"'), b.bytes, 16 * 1024, Buffer.from('"}'));
+    }
+    if (b.kind === 'frames') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      return void res.end(b.frames.join(''));
+    }
     if (rendered.type === 'json') {
       const status = rendered.status ?? 200;
       if (b.kind === 'normal' || b.kind === 'slow' || b.kind === 'provider-error' || b.kind === 'truncate' || status !== 200) {
@@ -187,7 +215,44 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
       case 'stall':
         res.write(frames.slice(0, n).join(''));
         return;
+      case 'huge-line':
+        res.write(frames.slice(0, n).join(''));
+        void writeBulk(res, Buffer.from('data: '), b.bytes, b.chunkBytes, Buffer.from(`\n\n${frames.slice(n).join('')}`), b.midway);
+        return;
+      case 'pings': {
+        res.write(frames.slice(0, n).join(''));
+        const ping = (): void => {
+          if (res.destroyed) return;
+          res.write(b.pingEvents ? ': ping\n\nevent: ping\ndata: {"type":"ping"}\n\n' : ': ping\n\n');
+          later(b.everyMs, ping);
+        };
+        later(b.everyMs, ping);
+        return;
+      }
     }
+  }
+
+  /** Writes head, `bytes` filler bytes in `chunk` pieces (waiting on backpressure), then tail; stops when the client leaves. */
+  async function writeBulk(res: ServerResponse, head: Buffer, bytes: number, chunk: number, tail: Buffer, midway?: Midway): Promise<void> {
+    const piece = Buffer.alloc(chunk, 'x');
+    let sent = 0;
+    lastBulkBytes = 0;
+    const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+    res.write(head);
+    let halfway = midway;
+    while (sent < bytes && !res.destroyed) {
+      const n = Math.min(chunk, bytes - sent);
+      res.write(n === chunk ? piece : piece.subarray(0, n));
+      sent += n;
+      lastBulkBytes = sent;
+      if (halfway && sent >= halfway.atBytes) {
+        const wait = halfway;
+        halfway = undefined;
+        await wait.then();
+      }
+      if (res.writableNeedDrain) await Promise.race([new Promise<void>((resolve) => res.once('drain', () => resolve())), closed]);
+    }
+    if (!res.destroyed) res.end(tail);
   }
 
   server.on('connection', (socket) => {
@@ -203,6 +268,9 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
   return {
     origin: `http://127.0.0.1:${port}`,
     requests,
+    get lastBulkBytes() {
+      return lastBulkBytes;
+    },
     get abortedCount() {
       return aborted;
     },

@@ -160,6 +160,17 @@ describe('tool calling and images across APIs with the official SDKs', () => {
       assert.deepEqual(final.content, [{ type: 'tool_use', id: 'call_01', name: 'get_weather', input: { city: 'Paris' } }]);
     });
 
+    it('streaming: a tool call whose first delta carries id, name and the full arguments (vLLM, Ollama) opens its block first', async () => {
+      rig.openai.setReply({ tokens: [], toolCalls: [{ id: 'call_07', name: 'get_weather', arguments: ['{"city":"Paris"}'] }], toolCallsInOneDelta: true, finishReason: 'tool_calls' });
+      const raw = await anthropic.messages.create({ model: 'gpt', max_tokens: 50, messages: ask, tools, stream: true });
+      const kinds: string[] = [];
+      for await (const ev of raw) kinds.push(ev.type === 'content_block_delta' ? `${ev.type}:${ev.delta.type}` : ev.type);
+      assert.deepEqual(kinds.filter((k) => k.startsWith('content_block')), ['content_block_start', 'content_block_delta:input_json_delta', 'content_block_stop']);
+      const final = await anthropic.messages.stream({ model: 'gpt', max_tokens: 50, messages: ask, tools }).finalMessage();
+      assert.equal(final.stop_reason, 'tool_use');
+      assert.deepEqual(final.content, [{ type: 'tool_use', id: 'call_07', name: 'get_weather', input: { city: 'Paris' } }]);
+    });
+
     it('image blocks reach the OpenAI target as image_url parts', async () => {
       rig.openai.setReply({});
       await anthropic.messages.create({

@@ -1,3 +1,4 @@
+import { providerLimits } from '../../config/limits.js';
 import type { AnthropicTargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
 import { AnthropicStreamReader, messagesBody, readMessage } from './anthropic-wire.js';
@@ -12,6 +13,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
     headers: { 'x-api-key': deps.secret(config.api_key_env), 'anthropic-version': config.version },
     correlationHeader: config.correlation_header,
     targetName: config.name,
+    ...providerLimits(config),
   });
   const { model } = config;
   return new ProviderTarget({

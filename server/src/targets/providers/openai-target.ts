@@ -1,3 +1,4 @@
+import { providerLimits } from '../../config/limits.js';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
 import { chatCompletionBody, embeddingBody, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
@@ -13,6 +14,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
     headers: { authorization: `Bearer ${secret}` },
     correlationHeader: config.correlation_header,
     targetName: config.name,
+    ...providerLimits(config),
   });
   const { model, type } = config;
   return new ProviderTarget({

@@ -12,8 +12,23 @@
  *   generation that keeps producing is never cut, while a stalled one is. The
  *   clock is paused while the gateway's consumer holds an event (a slow client
  *   reading the SSE response must not count as a stalled upstream).
+ *   Keep-alives alone (SSE comments, Anthropic `ping` events) re-arm that gap
+ *   but not a second one, `keepaliveTimeoutMs`, which only content events
+ *   re-arm: a provider that pings forever and says nothing is cut too.
  * Exceeded → GatewayError('upstream_timeout'). undici's own headers/body timers
  * are disabled; this deadline replaces them.
+ *
+ * Size bounds (docs/configuration.md#provider-limits): a finite answer over
+ * `maxResponseBytes` → 502 `upstream_too_large`, one SSE event over
+ * `maxEventBytes` → 502 `upstream_protocol` (an `event: error` frame once the
+ * stream began); nothing past the bound is buffered.
+ *
+ * Only real upstream outcomes carry an UpstreamDetail (the mark routing uses
+ * to count a failure against the circuit, retry or fall over): a transport
+ * fault from the host (refused, reset, DNS, TLS, malformed HTTP), a timeout, a
+ * status. A failure to build or send the request here (serializing the body,
+ * an invalid argument, any non-network error) is the gateway's own: 500
+ * `internal` without UpstreamDetail, logged at error level with its cause.
  *
  * Client abort (`ctx.signal`): the in-flight upstream request is aborted at
  * once, which closes its connection (the upstream sees it), and the call
@@ -32,7 +47,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
-import { SseParser, type SseEvent } from './sse-parser.js';
+import { SseEventTooLarge, SseParser, type SseEvent } from './sse-parser.js';
 import { retryAfterMs, upstreamStatusError } from './upstream-status.js';
 
 export interface UpstreamClientOptions {
@@ -45,6 +60,12 @@ export interface UpstreamClientOptions {
   correlationHeader?: string;
   /** Target name, for log lines only. */
   targetName: string;
+  /** Most bytes of one SSE event (default 1 MiB). */
+  maxEventBytes?: number;
+  /** Most bytes of a finite answer (default 16 MiB). */
+  maxResponseBytes?: number;
+  /** Longest gap between two content events of a stream when only keep-alives arrive (default: no such bound). */
+  keepaliveTimeoutMs?: number;
 }
 
 type Phase = 'connect' | 'body' | 'stream';
@@ -62,6 +83,9 @@ export class UpstreamClient {
   private readonly headers: Record<string, string>;
   private readonly correlationHeader: string | undefined;
   private readonly targetName: string;
+  private readonly maxEventBytes: number | undefined;
+  private readonly maxResponseBytes: number;
+  private readonly keepaliveTimeoutMs: number | undefined;
 
   constructor(options: UpstreamClientOptions) {
     const { origin, pathPrefix } = splitBaseUrl(options.baseUrl);
@@ -70,6 +94,9 @@ export class UpstreamClient {
     this.headers = { 'content-type': 'application/json', ...options.headers };
     this.correlationHeader = options.correlationHeader?.toLowerCase();
     this.targetName = options.targetName;
+    this.maxEventBytes = options.maxEventBytes;
+    this.maxResponseBytes = options.maxResponseBytes ?? 16 * 1_048_576;
+    this.keepaliveTimeoutMs = options.keepaliveTimeoutMs;
     this.pool = new Pool(origin, {
       connect: { timeout: options.timeoutMs },
       headersTimeout: 0,
@@ -84,13 +111,14 @@ export class UpstreamClient {
 
   /** POSTs a JSON body and returns the parsed JSON response (finite exchange). */
   async postJson(path: string, body: unknown, ctx: CallContext): Promise<unknown> {
+    const payload = this.serialize(body, ctx);
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
     try {
-      const res = await this.send(path, body, ctx, deadline.signal);
+      const res = await this.send(path, payload, ctx, deadline.signal);
       await this.checkStatus(res, ctx);
       phase = 'body';
-      const text = await res.body.text();
+      const text = await this.readCapped(res, ctx);
       try {
         return JSON.parse(text);
       } catch {
@@ -108,22 +136,32 @@ export class UpstreamClient {
    * Stopping the iteration early (return/throw) closes the upstream connection.
    */
   async *postSse(path: string, body: unknown, ctx: CallContext): AsyncGenerator<SseEvent, void, undefined> {
+    const payload = this.serialize(body, ctx);
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await this.send(path, body, ctx, deadline.signal);
+      res = await this.send(path, payload, ctx, deadline.signal);
       await this.checkStatus(res, ctx);
       phase = 'stream';
       deadline.rearm();
-      const parser = new SseParser();
+      if (this.keepaliveTimeoutMs !== undefined) deadline.watchContent(this.keepaliveTimeoutMs);
+      const parser = new SseParser({ maxEventBytes: this.maxEventBytes });
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         deadline.rearm();
-        const events = parser.push(chunk);
+        let events: SseEvent[];
+        try {
+          events = parser.push(chunk);
+        } catch (err) {
+          if (err instanceof SseEventTooLarge) throw this.protocolFault(ctx, 'upstream_protocol', `upstream sent an event larger than ${err.limit} bytes`);
+          throw err;
+        }
         for (const event of events) {
+          // Anthropic's `ping` event is a keep-alive, like an SSE comment (which never becomes an event).
+          const content = event.event !== 'ping';
           deadline.pause();
           yield event;
-          deadline.resume();
+          deadline.resume(content);
         }
       }
       for (const event of parser.end()) {
@@ -147,10 +185,38 @@ export class UpstreamClient {
     await this.pool.destroy();
   }
 
-  private send(path: string, body: unknown, ctx: CallContext, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+  /** The request body as JSON; a body that cannot be serialized (too deep, a cycle) is the gateway's own failure. */
+  private serialize(body: unknown, ctx: CallContext): string {
+    try {
+      return JSON.stringify(body);
+    } catch (err) {
+      throw this.localFault(ctx, err, 'build');
+    }
+  }
+
+  private send(path: string, payload: string, ctx: CallContext, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
     let headers = this.correlationHeader ? { ...this.headers, [this.correlationHeader]: ctx.requestId } : this.headers;
     if (ctx.traceHeaders) headers = { ...headers, ...ctx.traceHeaders };
-    return this.pool.request({ method: 'POST', path, headers, body: JSON.stringify(body), signal });
+    return this.pool.request({ method: 'POST', path, headers, body: payload, signal });
+  }
+
+  /** Reads a finite body up to maxResponseBytes; a longer one is cut at once (never buffered whole). */
+  private async readCapped(res: Dispatcher.ResponseData, ctx: CallContext): Promise<string> {
+    const limit = this.maxResponseBytes;
+    const tooLarge = (): GatewayError => {
+      res.body.destroy();
+      return this.protocolFault(ctx, 'upstream_too_large', `upstream answer larger than ${limit} bytes`);
+    };
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
   }
 
   private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext): Promise<void> {
@@ -163,6 +229,25 @@ export class UpstreamClient {
     throw upstreamStatusError(res.statusCode, wait);
   }
 
+  /**
+   * The provider answered, but not within the gateway's bounds: its fault, yet
+   * not a transient one (another try gets the same answer) and proof that it is
+   * up, so routing neither retries nor counts it against the circuit.
+   */
+  private protocolFault(ctx: CallContext, code: 'upstream_protocol' | 'upstream_too_large', message: string): GatewayError {
+    ctx.log.warn({ target: this.targetName, code }, message);
+    return new GatewayError(code, message, undefined, { phase: 'protocol' });
+  }
+
+  /** A failure of the gateway's own making while building, sending or reading the exchange: never the target's. */
+  private localFault(ctx: CallContext, err: unknown, stage: 'build' | 'send' | 'read'): GatewayError {
+    ctx.log.error(
+      { target: this.targetName, stage, cause: describeError(err) },
+      'failed to build, send or read the upstream request (gateway error, not counted against the target)',
+    );
+    return new GatewayError('internal', 'internal error while calling the upstream');
+  }
+
   private fault(ctx: CallContext, message: string): GatewayError {
     ctx.log.warn({ target: this.targetName }, message);
     return new GatewayError('upstream', message, undefined, { phase: 'stream' });
@@ -171,12 +256,21 @@ export class UpstreamClient {
   private translate(err: unknown, deadline: Deadline, phase: Phase, ctx: CallContext): unknown {
     if (deadline.cause === 'client') return ctx.signal.reason ?? err;
     if (deadline.cause === 'timeout' || isUndiciTimeout(err)) {
+      if (deadline.keepaliveOnly) {
+        const seconds = (this.keepaliveTimeoutMs ?? 0) / 1000;
+        ctx.log.warn({ target: this.targetName, phase, keepaliveTimeoutSeconds: seconds }, 'upstream sent only keep-alives');
+        return new GatewayError('upstream_timeout', `upstream sent only keep-alives for ${seconds} s`, undefined, { phase: 'timeout' });
+      }
       ctx.log.warn({ target: this.targetName, phase }, 'upstream timed out');
       return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`, undefined, { phase: 'timeout' });
     }
     if (err instanceof GatewayError) return err;
+    if (!isTransportFault(err)) return this.localFault(ctx, err, phase === 'connect' ? 'send' : 'read');
     const code = (err as { code?: unknown } | null)?.code;
-    ctx.log.warn({ target: this.targetName, phase, errorCode: typeof code === 'string' ? code : undefined }, 'upstream exchange failed');
+    ctx.log.warn(
+      { target: this.targetName, phase, errorCode: typeof code === 'string' ? code : undefined, cause: describeError(err) },
+      'upstream exchange failed',
+    );
     switch (phase) {
       case 'connect':
         return new GatewayError('upstream', 'upstream connection failed', undefined, { phase: 'connect' });
@@ -186,6 +280,42 @@ export class UpstreamClient {
         return new GatewayError('upstream', 'upstream stream ended unexpectedly', undefined, { phase: 'stream' });
     }
   }
+}
+
+/**
+ * Whether an error is the network's or the host's doing: a system error
+ * (ECONNREFUSED, ECONNRESET, ENOTFOUND, EPIPE…), a TLS failure, an HTTP
+ * message the host garbled (llhttp `HPE_*`), or undici's socket-level faults.
+ * Anything else (TypeError, RangeError, an invalid argument) was raised by the
+ * gateway itself.
+ */
+const UNDICI_TRANSPORT_CODES = new Set([
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_HEADERS_OVERFLOW',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+]);
+
+export function isTransportFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  if (UNDICI_TRANSPORT_CODES.has(code)) return true;
+  if (code.startsWith('ERR_')) return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_');
+  if (code.startsWith('HPE_')) return true;
+  if (/^(CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/.test(code)) return true;
+  return /^E[A-Z0-9_]+$/.test(code);
+}
+
+/** What a log line says about a cause: class, code and a bounded message (never a stack, never a body). */
+function describeError(err: unknown): { name: string; code?: string; message: string } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null;
+  const name = typeof e?.name === 'string' ? e.name : typeof err;
+  const message = typeof e?.message === 'string' ? e.message.slice(0, 200) : String(err).slice(0, 200);
+  return typeof e?.code === 'string' ? { name, code: e.code, message } : { name, message };
 }
 
 function isUndiciTimeout(err: unknown): boolean {
@@ -200,8 +330,14 @@ function isUndiciTimeout(err: unknown): boolean {
 class Deadline {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout;
+  /** Re-armed by content only (streams with keepaliveTimeoutMs). */
+  private contentTimer: NodeJS.Timeout | null = null;
   private paused = false;
+  /** The content gap ran out while the consumer held a keep-alive event. */
+  private contentDue = false;
   cause: 'client' | 'timeout' | null = null;
+  /** The timeout was the content gap (keep-alives only), not the plain gap. */
+  keepaliveOnly = false;
 
   constructor(
     private readonly clientSignal: AbortSignal,
@@ -225,19 +361,29 @@ class Deadline {
     this.timer.refresh();
   }
 
+  /** From now on, content events (content()) must arrive at most `ms` apart, whatever else arrives. */
+  watchContent(ms: number): void {
+    this.contentTimer = setTimeout(this.onContentTimeout, ms);
+  }
+
   /** Stops counting while the consumer holds an event. */
   pause(): void {
     this.paused = true;
   }
 
-  /** Counts again, from a full timeout. */
-  resume(): void {
+  /** Counts again, from a full timeout; the content gap restarts too when the event held was content. */
+  resume(content = true): void {
     this.paused = false;
     this.timer.refresh();
+    if (content) {
+      this.contentDue = false;
+      this.contentTimer?.refresh();
+    } else if (this.contentDue) this.onContentTimeout();
   }
 
   dispose(): void {
     clearTimeout(this.timer);
+    if (this.contentTimer) clearTimeout(this.contentTimer);
     this.clientSignal.removeEventListener('abort', this.onClientAbort);
   }
 
@@ -245,6 +391,16 @@ class Deadline {
     if (this.cause) return;
     this.cause = 'client';
     this.controller.abort(this.clientSignal.reason);
+  };
+
+  private readonly onContentTimeout = (): void => {
+    if (this.cause) return;
+    if (this.paused) {
+      this.contentDue = true;
+      return;
+    }
+    this.keepaliveOnly = true;
+    this.onTimeout();
   };
 
   private readonly onTimeout = (): void => {
