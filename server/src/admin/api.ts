@@ -13,6 +13,7 @@ import { configView } from './config-view.js';
 import { createControls, type Actor } from './controls.js';
 import { AdminError } from './http/admin-error.js';
 import { readJson } from './http/read-json.js';
+import { requireSameOrigin } from './http/same-origin.js';
 import { circuitView, drainTarget, releaseTarget } from './routing.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
@@ -166,6 +167,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     ctx.set('Cache-Control', 'no-store');
     const found = match(ctx.method, rel);
     if (!found) throw new AdminError('not_found', 'no such admin API route');
+    // Every state-changing call (sign-in included) must not come from another origin.
+    if (ctx.method !== 'GET') requireSameOrigin(ctx);
     if (found.route.guard === 'session') sessions.requireSession(ctx);
     else if (found.route.guard === 'csrf') sessions.requireCsrf(ctx);
     const body = await found.route.handle(ctx, found.params);

@@ -50,7 +50,10 @@ export function createAdmin(deps: AdminDeps): AdminModule {
   const audit = new AuditLog(deps.log);
   const assets = createStaticAssets(deps.assetsDir || process.env[ASSETS_DIR_ENV] || defaultAssetsDir(), basePath);
 
-  const app = new Koa({ keys: [randomBytes(32).toString('hex')] });
+  // This process's own key: signs cookies until the fleet's key is known, and always verifies
+  // (a session kept on this replica during a Redis outage was signed with it).
+  const processKey = randomBytes(32).toString('hex');
+  const app = new Koa({ keys: [processKey] });
   app.silent = true;
   const shared = deps.state.kv;
   const sessions = createSessions({
@@ -104,10 +107,15 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     app.use(async (_ctx, next) => {
       if (performance.now() - keyedAt > 30_000) {
         const previous = key;
-        key = await shared.sharedSecret('session-signing-key', key);
-        // Cookies signed with a replaced key still verify until the next refresh.
-        app.keys = previous && previous !== key ? [key, previous] : [key];
-        keyedAt = performance.now();
+        try {
+          key = await shared.sharedSecret('session-signing-key', key);
+          // Cookies signed with a replaced key still verify until the next refresh.
+          app.keys = [...new Set([key, ...(previous ? [previous] : []), processKey])];
+          keyedAt = performance.now();
+        } catch (err) {
+          // Redis unreachable: keep the keys we have (this process's own at first) and ask again next time.
+          if (!(err instanceof StateUnavailableError)) throw err;
+        }
       }
       await next();
     });

@@ -6,6 +6,7 @@
  */
 import { GROUP_STRATEGIES, RETRY_ON } from '@sipp/shared';
 import { z } from 'zod';
+import { AliasesSchema } from './aliases.js';
 
 export const CircuitSchema = z.strictObject({
   failure_threshold: z.number().int('must be an integer').min(1, 'must be ≥ 1').max(1_000_000).default(5),
@@ -41,6 +42,7 @@ export const GroupSchema = z
       .refine((a) => new Set(a).size === a.length, 'must not list a target twice'),
     weights: z.array(z.number().positive('must be > 0').max(1_000_000)).optional(),
     retry: RetrySchema.default(() => RetrySchema.parse({})),
+    aliases: AliasesSchema,
   })
   .superRefine((g, ctx) => {
     if (g.strategy === 'weighted') {

@@ -10,6 +10,7 @@ import { parseCidr } from './cidr.js';
 import { DatabaseSchema } from './database.js';
 import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
+import { AliasesSchema, checkAliases } from './aliases.js';
 import { MAX_JSON_DEPTH, PROVIDER_LIMIT_KEYS } from './limits.js';
 
 const ENV_NAME = /^[A-Za-z0-9_]+$/;
@@ -70,6 +71,7 @@ const LocalTargetSchema = z.strictObject({
   stats: z.enum(['off', 'basic', 'profile']).default('basic'),
   runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const OpenAITargetSchema = z.strictObject({
@@ -82,6 +84,7 @@ const OpenAITargetSchema = z.strictObject({
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const CompatibleTargetSchema = z.strictObject({
@@ -94,6 +97,7 @@ const CompatibleTargetSchema = z.strictObject({
   timeout_seconds: positiveSeconds.default(60),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const AnthropicTargetSchema = z.strictObject({
@@ -107,6 +111,7 @@ const AnthropicTargetSchema = z.strictObject({
   correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
+  aliases: AliasesSchema,
 });
 
 const TargetSchema = z.discriminatedUnion('type', [
@@ -156,6 +161,10 @@ export const StateSchema = z
     heartbeat_seconds: intervalSeconds.default(5),
     replica_timeout_seconds: intervalSeconds.default(15),
     resync_seconds: intervalSeconds.default(10),
+    // Fail-fast Redis (docs/configuration.md#state): the request path's budget per command, and the breaker.
+    command_budget_ms: z.number().int().min(5, 'must be >= 5').max(1000, 'must be <= 1000').default(50),
+    breaker_failures: z.number().int().min(1, 'must be >= 1').max(100).default(3),
+    breaker_seconds: z.number().min(0.1, 'must be >= 0.1').max(300).default(2),
   })
   .superRefine((s, ctx) => {
     if (s.backend === 'redis' && s.file !== undefined) {
@@ -277,6 +286,7 @@ export const ConfigSchema = z
       names.add(t.name);
     });
     checkGroups(ctx, cfg.targets, cfg.groups);
+    checkAliases(ctx, cfg.targets, cfg.groups);
     for (const g of cfg.groups) names.add(g.name);
     const callers = new Set<string>();
     cfg.tokens.forEach((t, i) => {

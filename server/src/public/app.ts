@@ -30,7 +30,7 @@ export interface PublicAppDeps extends PipelineDeps {
   responses: ResponseStore;
 }
 
-const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version'];
+const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version', 'anthropic-beta'];
 
 /** The client closed the connection before any byte of the answer was sent. */
 function clientGone(ctx: Context): boolean {
@@ -138,7 +138,8 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   for (const route of routes) {
     const { path } = route;
     let method: string = route.method;
-    if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
+    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, route.handler.create(deps));
+    else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
     else if (route.method === 'GET') router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
     else {
       const { api, credential, handlers } = route.resource;

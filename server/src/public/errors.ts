@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import { errorBody } from '../surfaces/errors.js';
+import { ProviderError } from '../targets/provider-error.js';
 import { findRequestContext } from './request-context.js';
 
 /**
@@ -16,8 +17,10 @@ export function writeError(ctx: Context, err: unknown, log: Logger): string {
     e = new GatewayError('internal', 'internal error');
   }
   if (ctx.headerSent || !ctx.writable) return e.code;
-  ctx.status = e.status;
+  // Pass-through: the provider's own status and error document (docs/api.md#pass-through).
+  const provider = e instanceof ProviderError ? e : null;
+  ctx.status = provider ? provider.providerStatus : e.status;
   if (e.headers) ctx.set(e.headers);
-  ctx.body = errorBody(findRequestContext(ctx)?.api ?? 'sipp', e);
+  ctx.body = provider?.body ?? errorBody(findRequestContext(ctx)?.api ?? 'sipp', e);
   return e.code;
 }

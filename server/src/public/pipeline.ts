@@ -15,6 +15,7 @@
  */
 import type { Operation, Usage } from '@sipp/shared';
 import type { Context } from 'koa';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
 import type { Router } from '../routing/router.js';
@@ -29,6 +30,7 @@ import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from './surface.js';
 import { callTarget, type CallOutcome } from './target-call.js';
+import { forwardCall, forwardsTo, pipeForwarded } from './forward.js';
 
 export interface PipelineDeps {
   /** `max_request_bytes`. */
@@ -38,7 +40,7 @@ export interface PipelineDeps {
   /** Target names, for the model list. */
   targets: ReadonlyMap<string, Target>;
   /** Runs attempts with retries, fallbacks and circuits; lists groups. */
-  router: Pick<Router, 'run' | 'groupDefinitions'>;
+  router: Pick<Router, 'run' | 'groupDefinitions' | 'resolve' | 'canonical' | 'aliasNames'>;
   /** The registered modules, composed (stages.ts). */
   stages: Stages;
   log: Logger;
@@ -60,8 +62,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
 
     const body = parseJsonObject(await readBody(ctx.req, limit));
     checkJsonDepth(body, deps.maxJsonDepth ?? 64);
-    const request = surface.parse(body);
-    for (const field of request.ignored ?? []) noteIgnored(st, field);
+    const request = parseRequest(surface, body, ctx.req.headers);
     rc.request = request;
     rc.fields = surface;
     const run = rc as RunContext;
@@ -91,7 +92,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         } else {
           const s = await deps.router.run(route!, abort.signal, st, (target, o) => {
             const call = callContext(st, abort.signal, deps.log, o.noWait);
-            return stages.attempt({ rc: run, target, number: st.attempts, call }, () => callTarget(target, request.call, request.stream, call));
+            return stages.attempt({ rc: run, target, number: st.attempts, call }, () => attemptOn(target, request, st, call));
           });
           served = { target: s.target.name, value: s.value, done: () => s.done() };
         }
@@ -101,6 +102,14 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         const outcome = served.value;
         try {
           switch (outcome.kind) {
+            case 'forward-json':
+              applyUsage(st, outcome.result.usage);
+              ctx.body = outcome.result.body;
+              break;
+            case 'forward-stream':
+              st.stream = true;
+              await pipeForwarded(ctx, st, request.passthrough!.api, outcome, () => rc.releaseHolds());
+              break;
             case 'embed':
               applyUsage(st, outcome.result.usage);
               ctx.body = surface.renderEmbed(request, request.model, outcome.result);
@@ -131,6 +140,43 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       rc.releaseHolds();
     }
   };
+}
+
+/**
+ * The surface's parse. A surface with a wire API (docs/api.md#pass-through)
+ * parses leniently: members that speak that API take the body as sent, so a
+ * body the internal request cannot hold (a field only the provider knows)
+ * still reaches them; the other members get the parse error as their refusal.
+ */
+function parseRequest<P extends ParsedRequest>(surface: Surface<P>, body: Record<string, unknown>, headers: IncomingHttpHeaders): P {
+  const wire = surface.wire;
+  if (!wire) return surface.parse(body);
+  const passthrough = { api: wire.api, body, headers, hintHeaders: wire.hintHeaders ?? [], parseError: null as unknown };
+  try {
+    return { ...surface.parse(body), passthrough };
+  } catch (err) {
+    let basics: { model: string; stream: boolean };
+    try {
+      basics = wire.basics(body);
+    } catch {
+      throw err;
+    }
+    passthrough.parseError = err;
+    // `call` is never used, nor the surface's renderers: only members that take the body as sent can serve (modules/checks.ts).
+    return { ...basics, call: { operation: 'chat', text: { operation: 'chat', messages: [], options: {} } }, passthrough } as ParsedRequest as P;
+  }
+}
+
+/** One attempt: the body as sent to a member that speaks the surface's API, else the translated call. */
+function attemptOn(target: Target, request: ParsedRequest, st: RequestState, call: CallContext): Promise<CallOutcome> {
+  const pt = request.passthrough;
+  if (pt && forwardsTo(target, pt.api)) {
+    return forwardCall(target, { api: pt.api, body: pt.body, headers: pt.headers, stream: request.stream, model: request.model }, call);
+  }
+  // Hints the translation leaves out (docs/api.md#ignored-fields).
+  for (const field of request.ignored ?? []) noteIgnored(st, field);
+  for (const h of pt?.hintHeaders ?? []) if (pt!.headers[h] !== undefined) noteIgnored(st, h);
+  return callTarget(target, request.call, request.stream, call);
 }
 
 /**

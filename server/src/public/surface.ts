@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
 import type { Caller } from '../security/bearer.js';
 import type { IgnorableField } from '../targets/ignored.js';
-import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult } from '../targets/target.js';
+import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult, WireApi } from '../targets/target.js';
 
 export type TargetCall =
   | { operation: 'query' | 'chat'; text: TextRequest }
@@ -22,8 +22,21 @@ export interface ParsedRequest {
   model: string;
   stream: boolean;
   call: TargetCall;
-  /** Hint-only fields this surface ignores whatever the target (docs/api.md#ignored-fields). */
+  /** Hint-only fields the translation ignores whatever the target (docs/api.md#ignored-fields). */
   ignored?: readonly IgnorableField[];
+  /**
+   * Set by the pipeline on surfaces with a wire API (docs/api.md#pass-through):
+   * the client's body and headers as sent, for members that speak `api`
+   * natively. When `parseError` is set the body did not parse into `call`
+   * (which is then empty): only those members can serve.
+   */
+  passthrough?: {
+    api: WireApi;
+    body: Record<string, unknown>;
+    headers: IncomingHttpHeaders;
+    hintHeaders: readonly IgnorableField[];
+    parseError: unknown;
+  };
 }
 
 export type ToolCallChunk = Extract<StreamChunk, { type: 'tool_call' }>;
@@ -45,6 +58,17 @@ export interface StreamRenderer {
 export interface Surface<P extends ParsedRequest = ParsedRequest> {
   readonly api: Api;
   readonly operation: Operation;
+  /**
+   * The provider API this surface speaks, when a provider target can take it
+   * natively (docs/api.md#pass-through): such members get the client's body
+   * as sent, and `basics` is all the gateway reads of it (`model`, `stream`).
+   */
+  readonly wire?: {
+    api: WireApi;
+    basics(body: Record<string, unknown>): { model: string; stream: boolean };
+    /** Request headers that only tune the provider: named in x-sipp-ignored when the request is translated. */
+    hintHeaders?: readonly IgnorableField[];
+  };
   /** The presented credential as an `Authorization` value (`Bearer …`), if any. */
   credential(headers: IncomingHttpHeaders): string | undefined;
   /** Validates the body; throws InvalidFieldError / GatewayError naming the field. */

@@ -1,5 +1,6 @@
 /** Builds the Router from the validated configuration and the created targets. */
 import type { Logger } from 'pino';
+import { AliasTable } from '../config/aliases.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Target } from '../targets/target.js';
 import type { CircuitSettings } from './circuit-breaker.js';
@@ -38,5 +39,6 @@ export function createRouter(
   metrics: RoutingMetrics,
   clock: RoutingClock = {},
 ): Router {
-  return new Router({ targets, groups: groupDefinitions(config), circuits: circuitSettings(config), log, metrics, ...clock });
+  const aliases = new AliasTable([...config.targets, ...config.groups]);
+  return new Router({ targets, groups: groupDefinitions(config), circuits: circuitSettings(config), aliases, log, metrics, ...clock });
 }

@@ -38,6 +38,8 @@ export interface RoutingMetrics {
 export interface RouterOptions {
   targets: ReadonlyMap<string, Target>;
   groups: readonly GroupDefinition[];
+  /** `aliases` of targets and groups (config/aliases.ts); absent = names only. */
+  aliases?: { resolve(model: string): string | null; exactAliases(): Array<[string, string]> };
   /** Per-target `[targets.circuit]`; absent = never opens by itself. */
   circuits: ReadonlyMap<string, CircuitSettings>;
   log: Logger;
@@ -109,6 +111,20 @@ export class Router {
     }
   }
 
+  /**
+   * The target or group name `model` stands for: itself when it is one, else
+   * what an alias resolves it to (docs/configuration.md#aliases), else itself.
+   */
+  canonical(model: string): string {
+    if (this.groups.has(model) || this.options.targets.has(model)) return model;
+    return this.options.aliases?.resolve(model) ?? model;
+  }
+
+  /** Exact aliases and the target or group each names (model listings). */
+  aliasNames(): Array<[alias: string, name: string]> {
+    return this.options.aliases?.exactAliases() ?? [];
+  }
+
   /** Configured groups, in configuration order. */
   groupDefinitions(): GroupDefinition[] {
     return [...this.groups.values()].map(({ order: _order, ...g }) => g);
@@ -136,7 +152,8 @@ export class Router {
    * cannot honour) or null; group members it refuses are skipped, and when it
    * refuses them all (or the one direct target) its first error is thrown.
    */
-  resolve(model: string, operation: Operation, refuse?: (target: Target) => Error | null): Route {
+  resolve(asked: string, operation: Operation, refuse?: (target: Target) => Error | null): Route {
+    const model = this.canonical(asked);
     const group = this.groups.get(model);
     const direct = group ? undefined : this.options.targets.get(model);
     if (!group && !direct) throw new GatewayError('resolution', `target "${model}" is not configured`);

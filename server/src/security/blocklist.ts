@@ -88,8 +88,10 @@ export function normalizeEntry(value: string): string | null {
   const mask = prefix === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - prefix)) - 1n);
   const network = bigIntToIpv6(n & mask);
   if (prefix === 128) return network;
-  // normalizeIp turns ::ffff:a.b.c.d into a.b.c.d; keep the range IPv6.
-  return `${isIPv4(network) ? `::ffff:${network}` : network}/${prefix}`;
+  // An IPv4-mapped range (::ffff:a.b.c.d/96 and longer) is the IPv4 range it covers, written as one:
+  // ::ffff:10.1.2.3/104 is 10.0.0.0/8, ::ffff:127.0.0.1/96 is 0.0.0.0/0 (every IPv4 client).
+  if (isIPv4(network)) return `${network}/${prefix - 96}`;
+  return `${network}/${prefix}`;
 }
 
 /** One blocklist entry as stored, listed and shared. */
@@ -115,6 +117,8 @@ export interface AddOptions {
 export class Blocklist {
   private readonly entries = new Map<string, BlocklistEntry>();
   private matcher = new BlockList();
+  /** IPv6 entries only (IPv6 clients). */
+  private matcherV6 = new BlockList();
   /** Earliest expiry among the entries (Infinity when none expires). */
   private nextExpiry = Infinity;
 
@@ -175,9 +179,11 @@ export class Blocklist {
   has(client: string): boolean {
     if (this.entries.size === 0) return false;
     if (this.nextExpiry !== Infinity && this.nextExpiry <= this.clock()) this.prune();
-    const family = isIPv4(client) ? 'ipv4' : 'ipv6';
+    // IPv4 clients meet IPv4 entries only (net.BlockList would also match them against IPv6 ranges
+    // through their mapped form, so ::/0 blocked every IPv4 client): docs/dashboard.md.
+    const v4 = isIPv4(client);
     try {
-      return this.matcher.check(client, family);
+      return v4 ? this.matcher.check(client, 'ipv4') : this.matcherV6.check(client, 'ipv6');
     } catch {
       return false;
     }
@@ -204,16 +210,19 @@ export class Blocklist {
 
   private rebuild(): void {
     const list = new BlockList();
+    const listV6 = new BlockList();
     let next = Infinity;
     for (const e of this.entries.values()) {
       const slash = e.entry.indexOf('/');
       const address = slash === -1 ? e.entry : e.entry.slice(0, slash);
       const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-      if (slash === -1) list.addAddress(address, family);
-      else list.addSubnet(address, Number(e.entry.slice(slash + 1)), family);
+      const into = family === 'ipv4' ? list : listV6;
+      if (slash === -1) into.addAddress(address, family);
+      else into.addSubnet(address, Number(e.entry.slice(slash + 1)), family);
       if (e.expiresAt !== null && e.expiresAt < next) next = e.expiresAt;
     }
     this.matcher = list;
+    this.matcherV6 = listV6;
     this.nextExpiry = next;
   }
 }

@@ -19,7 +19,7 @@ export class ControlsSync {
     private readonly live: LiveControls,
     private readonly store: ControlsStore,
     private readonly log: Logger,
-    private readonly countError: () => void,
+    private readonly countError: (err?: unknown) => void,
   ) {}
 
   /** Start-up: stored overrides over the TOML defaults; an unreachable store only warns. */
@@ -43,7 +43,7 @@ export class ControlsSync {
           const doc = await this.store.load();
           if (doc) applyControls(this.live, doc);
         } catch (err) {
-          this.countError();
+          this.countError(err);
           this.log.debug({ err: safeError(err) }, 'runtime controls resync failed; keeping the last known values');
         }
       } while (this.again);

@@ -4,6 +4,8 @@
  * an operator changed is stored; at start the TOML gives the defaults and the
  * stored document overrides them.
  */
+import { BLOCK_NOTE_MAX, ConcurrencyUpdateSchema, RateLimitUpdateSchema } from '@sipp/shared';
+import { z } from 'zod';
 import type { Admission } from '../security/admission.js';
 import { normalizeEntry, type Blocklist, type BlocklistEntry } from '../security/blocklist.js';
 import type { RateLimiter, RateLimitSettings } from '../security/rate-limit.js';
@@ -104,47 +106,60 @@ export function foldChange(doc: ControlsDoc, change: ControlChange, now = Date.n
   }
 }
 
-/** Checks a document read from a file or Redis; throws a message naming the first problem. */
+/** Shows a stored value in an error without echoing a huge one. */
+const shown = (v: unknown) => JSON.stringify(typeof v === 'string' && v.length > 64 ? `${v.slice(0, 64)}…` : v);
+
+/**
+ * One stored blocklist entry: the admin API's limits (docs/dashboard.md), an
+ * address or CIDR the blocklist accepts (kept in its canonical form).
+ */
+const StoredBlockSchema = z.strictObject({
+  ip: z.string({ error: 'must be a string (an IP address or CIDR)' }).transform((ip, ctx) => {
+    const canonical = normalizeEntry(ip);
+    if (canonical === null) {
+      ctx.addIssue({ code: 'custom', message: `not a valid IP address or CIDR (${shown(ip)})` });
+      return z.NEVER;
+    }
+    return canonical;
+  }),
+  addedAt: z.number({ error: 'must be epoch ms' }).int('must be epoch ms').nonnegative('must be epoch ms'),
+  expiresAt: z.number({ error: 'must be null or epoch ms' }).int('must be null or epoch ms').nonnegative('must be null or epoch ms').nullable().optional(),
+  note: z.string({ error: 'must be null or a string' }).max(BLOCK_NOTE_MAX, `must be at most ${BLOCK_NOTE_MAX} characters`).nullable().optional(),
+});
+
+/** The whole document: the same ranges as the TOML and the admin API (shared/src/admin.ts), no unknown field. */
+const ControlsDocSchema = z.strictObject({
+  rateLimit: RateLimitUpdateSchema.optional(),
+  concurrencyLimit: ConcurrencyUpdateSchema.shape.limit.optional(),
+  blocklist: z.array(StoredBlockSchema).default([]),
+  drained: z.array(z.string({ error: 'must be a target name' }).min(1, 'must be a target name').max(256, 'must be a target name')).optional(),
+});
+
+/** "blocklist[1].ip: …" for the first problem of a failed parse. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  let where = '';
+  for (const p of issue.path) where += typeof p === 'number' ? `[${p}]` : `${where ? '.' : ''}${String(p)}`;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => shown(k)).join(', ');
+    return `${where ? `${where}: ` : ''}unknown field ${keys}`;
+  }
+  return `${where || 'document'}: ${issue.message}`;
+}
+
+/**
+ * Checks a document read from a file or Redis against the ranges the TOML and
+ * the admin API enforce; throws a message naming the first invalid entry.
+ * Nothing is dropped or repaired silently (a valid, non-canonical CIDR is
+ * kept in its canonical form).
+ */
 export function parseControlsDoc(value: unknown): ControlsDoc {
-  const fail = (what: string): never => {
-    throw new Error(what);
-  };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) fail('not a JSON object');
-  const v = value as Record<string, unknown>;
-  const doc: ControlsDoc = { blocklist: [] };
-  if (v.rateLimit !== undefined) {
-    const r = v.rateLimit as Record<string, unknown>;
-    if (
-      !r ||
-      typeof r.enabled !== 'boolean' ||
-      typeof r.requestsPerMinute !== 'number' ||
-      !(r.requestsPerMinute > 0) ||
-      typeof r.burst !== 'number' ||
-      !Number.isInteger(r.burst) ||
-      r.burst <= 0
-    ) {
-      fail('rateLimit must be {enabled: boolean, requestsPerMinute: number > 0, burst: integer > 0}');
-    }
-    doc.rateLimit = { enabled: r.enabled as boolean, requestsPerMinute: r.requestsPerMinute as number, burst: r.burst as number };
-  }
-  if (v.concurrencyLimit !== undefined) {
-    const c = v.concurrencyLimit;
-    if (c !== null && !(typeof c === 'number' && Number.isInteger(c) && c > 0)) fail('concurrencyLimit must be null or an integer > 0');
-    doc.concurrencyLimit = c as number | null;
-  }
-  if (v.blocklist !== undefined) {
-    if (!Array.isArray(v.blocklist)) fail('blocklist must be an array');
-    for (const [i, e] of (v.blocklist as unknown[]).entries()) {
-      const entry = e as Record<string, unknown>;
-      if (!entry || typeof entry.ip !== 'string' || typeof entry.addedAt !== 'number') fail(`blocklist[${i}] must be {ip: string, addedAt: number}`);
-      if (entry.expiresAt !== undefined && entry.expiresAt !== null && typeof entry.expiresAt !== 'number') fail(`blocklist[${i}].expiresAt must be null or epoch ms`);
-      if (entry.note !== undefined && entry.note !== null && typeof entry.note !== 'string') fail(`blocklist[${i}].note must be null or a string`);
-      doc.blocklist.push(entry as BlockEntry);
-    }
-  }
-  if (v.drained !== undefined) {
-    if (!Array.isArray(v.drained) || !v.drained.every((t) => typeof t === 'string')) fail('drained must be an array of target names');
-    doc.drained = v.drained as string[];
-  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+  const parsed = ControlsDocSchema.safeParse(value);
+  if (!parsed.success) throw new Error(describeIssue(parsed.error.issues[0]!));
+  const d = parsed.data;
+  const doc: ControlsDoc = { blocklist: d.blocklist.map((e) => ({ ...e }) as BlockEntry) };
+  if (d.rateLimit) doc.rateLimit = { ...d.rateLimit };
+  if (d.concurrencyLimit !== undefined) doc.concurrencyLimit = d.concurrencyLimit;
+  if (d.drained) doc.drained = [...d.drained];
   return doc;
 }

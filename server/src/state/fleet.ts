@@ -68,7 +68,7 @@ export interface FleetOptions {
   replicaTimeoutMs: number;
   store: FleetStore | null;
   log: Logger;
-  countError: () => void;
+  countError: (err?: unknown) => void;
 }
 
 export class Fleet {
@@ -76,6 +76,8 @@ export class Fleet {
   private lastBeat: { at: number; requests: number };
   private rate = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Replicas up at the last heartbeat that could read the registry (this one included). */
+  private live = 1;
   readonly observer: RequestObserver = { onRequest: () => void this.requests++ };
 
   constructor(private readonly o: FleetOptions) {
@@ -108,10 +110,20 @@ export class Fleet {
     if (!this.o.store) return;
     try {
       await this.o.store.put(this.info(now), this.o.replicaTimeoutMs);
+      const all = await this.o.store.all();
+      this.live = Math.max(1, all.filter((r) => r.id === this.o.id || now - r.heartbeatAt <= this.o.replicaTimeoutMs).length);
     } catch (err) {
-      this.o.countError();
+      this.o.countError(err);
       this.o.log.debug({ err: safeError(err) }, 'fleet heartbeat failed');
     }
+  }
+
+  /**
+   * How many replicas were up at the last readable heartbeat (at least 1): while
+   * Redis is skipped each replica enforces this share of the rate limit.
+   */
+  liveReplicas(): number {
+    return this.live;
   }
 
   async view(now = Date.now()): Promise<FleetResponse> {

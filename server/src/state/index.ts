@@ -8,17 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StateConfig } from '../config/schema.js';
 import type { ControlChange, LiveControls } from './controls.js';
 import { createFileControlsStore, createRedisControlsStore, noControlsStore, type ControlsStore } from './controls-store.js';
 import { ControlsSync } from './controls-sync.js';
 import { Fleet, createRedisFleetStore } from './fleet.js';
-import { connectRedis, redisUrlFrom, type RedisConnection } from './redis-connection.js';
+import { COMMAND_TIMEOUT_MS, connectRedis, redisUrlFrom, type RedisConnection } from './redis-connection.js';
+import { RedisBreaker } from './redis-breaker.js';
 import { createSharedBuckets, type SharedBuckets } from './shared-buckets.js';
 import { createRedisKv, type SharedKv } from './shared-kv.js';
 
 export { StateUnavailableError } from './errors.js';
+export { RedisSkippedError } from './redis-breaker.js';
 export type { SharedKv } from './shared-kv.js';
 
 export interface GatewayState {
@@ -70,7 +72,18 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
     help: 'Failed operations on the shared state store (Redis unreachable, a command failed, the state file unwritable).',
     registers: [o.registry],
   });
-  const countError = () => errors.inc();
+  // Background commands (heartbeat, controls reload) that hit ioredis' own timeout: logged, at most one line a minute.
+  let lastTimeoutLine = -Infinity;
+  let timeoutsSinceLine = 0;
+  const countError = (err?: unknown) => {
+    errors.inc();
+    if ((err as { message?: unknown } | undefined)?.message !== 'Command timed out') return;
+    timeoutsSinceLine++;
+    if (Date.now() - lastTimeoutLine < 60_000) return;
+    o.log.warn({ timeouts: timeoutsSinceLine, timeoutMs: COMMAND_TIMEOUT_MS }, 'state store (redis) background command timed out');
+    lastTimeoutLine = Date.now();
+    timeoutsSinceLine = 0;
+  };
   const replicaId = `${hostname()}-${randomBytes(4).toString('hex')}`;
   const fleetBase = {
     id: replicaId,
@@ -105,12 +118,26 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
 
   const conn = connectRedis(redisUrlFrom(o.env, c.url_env), o.log, countError);
   const prefix = c.key_prefix;
+  const m = breakerMetrics(o.registry);
+  let buckets: SharedBuckets | undefined;
+  const breaker = new RedisBreaker({
+    budgetMs: c.command_budget_ms,
+    failures: c.breaker_failures,
+    openMs: c.breaker_seconds * 1000,
+    log: o.log,
+    onTrip: () => m.trips.inc(),
+    onTimeout: () => m.timeouts.inc(),
+    onSkipping: (skipping) => m.skipping.set(skipping ? 1 : 0),
+    // Back: what was admitted locally meanwhile is charged to the shared buckets.
+    onRecover: () => void buckets?.flushCharges(),
+  });
   const sync = new ControlsSync(o.live, createRedisControlsStore(conn.client, conn.subscriber, prefix), o.log, countError);
   const fleet = new Fleet({ ...fleetBase, backend: 'redis', store: createRedisFleetStore(conn.client, prefix) });
   await settled(conn, 2_000);
   await sync.start(c.resync_seconds * 1000);
   // Back after an outage: reload the controls and re-register without waiting for the timers.
   conn.onReady(() => {
+    breaker.success();
     void sync.resync();
     void fleet.beat();
   });
@@ -118,8 +145,16 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
   return {
     backend: 'redis',
     replicaId,
-    buckets: createSharedBuckets({ redis: conn.client, keyPrefix: prefix, onError: c.on_error, countError }),
-    kv: createRedisKv(conn.client, prefix, countError),
+    buckets: (buckets = createSharedBuckets({
+      redis: conn.client,
+      keyPrefix: prefix,
+      onError: c.on_error,
+      countError,
+      breaker,
+      liveReplicas: () => fleet.liveReplicas(),
+      onLocalDecision: () => m.local.inc(),
+    })),
+    kv: createRedisKv(conn.client, prefix, countError, breaker),
     fleet,
     changed: (change) => sync.changed(change),
     async close() {
@@ -127,5 +162,31 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
       await fleet.close();
       await conn.close();
     },
+  };
+}
+
+/** The fail-fast breaker's metrics (docs/operations.md#metrics). */
+function breakerMetrics(registry: Registry) {
+  return {
+    skipping: new Gauge({
+      name: 'sipp_gateway_state_redis_skipped',
+      help: '1 while the state store breaker skips Redis after consecutive failures (rate limits enforced locally), else 0.',
+      registers: [registry],
+    }),
+    trips: new Counter({
+      name: 'sipp_gateway_state_breaker_trips_total',
+      help: 'Times the state store breaker started skipping Redis after consecutive failures.',
+      registers: [registry],
+    }),
+    timeouts: new Counter({
+      name: 'sipp_gateway_state_command_timeouts_total',
+      help: 'State store commands that ran out of their budget ([state] command_budget_ms).',
+      registers: [registry],
+    }),
+    local: new Counter({
+      name: 'sipp_gateway_state_local_rate_decisions_total',
+      help: 'Rate-limit decisions taken locally (this replica\'s share of the limit) because Redis was skipped or failed.',
+      registers: [registry],
+    }),
   };
 }

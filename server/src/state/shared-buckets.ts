@@ -8,7 +8,8 @@
  */
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
-import type { RateDecision, RateLimitSettings } from '../security/rate-limit.js';
+import { takeToken, type BucketState, type RateDecision, type RateLimitSettings } from '../security/rate-limit.js';
+import { RedisSkippedError, type RedisBreaker } from './redis-breaker.js';
 
 const TAKE_TOKEN = `
 local t = redis.call('TIME')
@@ -33,35 +34,116 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
 return {ok, wait}
 `;
 
-type WithTake = Redis & { sippTakeToken(key: string, ratePerMs: number, burst: number): Promise<[number, number]> };
+/**
+ * Takes `n` tokens (what replicas admitted locally while Redis was skipped)
+ * from a bucket, refilled to now first; never below zero, so the bucket ends
+ * no fuller than if Redis had counted those requests itself.
+ */
+const CHARGE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 't', 'v')
+local tokens = burst
+if b[1] then
+  tokens = math.min(burst, tonumber(b[2]) + (now - tonumber(b[1])) * rate)
+end
+tokens = math.max(0, tokens - n)
+redis.call('HSET', KEYS[1], 't', string.format('%.3f', now), 'v', string.format('%.17g', tokens))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
+return 0
+`;
+
+type WithTake = Redis & {
+  sippTakeToken(key: string, ratePerMs: number, burst: number): Promise<[number, number]>;
+  sippCharge(key: string, ratePerMs: number, burst: number, n: number): Promise<number>;
+};
 
 export interface SharedBuckets {
   take(client: string, settings: RateLimitSettings): Promise<RateDecision>;
+  /** Charges the shared buckets with what was admitted locally while Redis was skipped (on recovery). */
+  flushCharges(): Promise<void>;
 }
 
-export function createSharedBuckets(options: {
+/** At most this many clients' local buckets and pending charges are kept during an outage. */
+const MAX_LOCAL = 100_000;
+
+export interface SharedBucketsOptions {
   redis: Redis;
   keyPrefix: string;
   onError: 'allow' | 'deny';
   countError: () => void;
-}): SharedBuckets {
+  /** Budget and breaker of the request path (state/redis-breaker.ts). */
+  breaker: RedisBreaker;
+  /** Replicas up in the fleet registry (this one included): each enforces its share locally while Redis is skipped. */
+  liveReplicas: () => number;
+  /** Counts a rate-limit decision taken locally (Redis skipped or failing). */
+  onLocalDecision?: () => void;
+  /** The clock, in ms (default Date.now); injectable for tests. */
+  now?: () => number;
+}
+
+export function createSharedBuckets(options: SharedBucketsOptions): SharedBuckets {
   const redis = options.redis as WithTake;
   redis.defineCommand('sippTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
+  redis.defineCommand('sippCharge', { numberOfKeys: 1, lua: CHARGE });
+  const now = options.now ?? Date.now;
   const ALLOW: RateDecision = { ok: true };
+  /** This replica's share of each client's bucket while Redis is skipped, by shared key. */
+  const local = new Map<string, BucketState>();
+  /** Requests admitted locally per shared key, charged to Redis when it answers again. */
+  const pending = new Map<string, { count: number; settings: RateLimitSettings }>();
+
+  /** on_error = "allow": the limit still holds, each replica enforcing limit ÷ live replicas. */
+  const decideLocally = (key: string, s: RateLimitSettings): RateDecision => {
+    options.onLocalDecision?.();
+    const replicas = Math.max(1, options.liveReplicas());
+    const share = { requestsPerMinute: s.requestsPerMinute / replicas, burst: Math.max(1, Math.floor(s.burst / replicas)) };
+    const previous = local.get(key);
+    if (!previous && local.size >= MAX_LOCAL) local.clear();
+    const { bucket, decision } = takeToken(previous, share, now());
+    local.set(key, bucket);
+    if (decision.ok) {
+      const p = pending.get(key);
+      if (p) p.count++;
+      else if (pending.size < MAX_LOCAL) pending.set(key, { count: 1, settings: { ...s } });
+    }
+    return decision;
+  };
+
   return {
     async take(client, s) {
       // The settings are part of the key: a changed limit starts fresh buckets at once.
       const key = `${options.keyPrefix}rl:${s.requestsPerMinute}:${s.burst}:${client}`;
       try {
-        const [ok, waitMs] = await redis.sippTakeToken(key, s.requestsPerMinute / 60_000, s.burst);
+        const [ok, waitMs] = await options.breaker.run(() => redis.sippTakeToken(key, s.requestsPerMinute / 60_000, s.burst));
         if (ok === 1) return ALLOW;
         return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
-      } catch {
-        options.countError();
-        if (options.onError === 'allow') return ALLOW;
+      } catch (err) {
+        if (!(err instanceof RedisSkippedError)) options.countError();
+        if (options.onError === 'allow') return decideLocally(key, s);
         throw new GatewayError('unavailable', 'rate limiting is unavailable (the shared state store is unreachable); retry later', {
           'retry-after': '1',
         });
+      }
+    },
+    async flushCharges() {
+      local.clear();
+      const batch = [...pending];
+      pending.clear();
+      if (batch.length === 0) return;
+      try {
+        for (let i = 0; i < batch.length; i += 500) {
+          const m = redis.pipeline();
+          for (const [key, { count, settings }] of batch.slice(i, i + 500)) {
+            (m as unknown as WithTake).sippCharge(key, settings.requestsPerMinute / 60_000, settings.burst, count);
+          }
+          await m.exec();
+        }
+      } catch {
+        options.countError();
       }
     },
   };

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { StateUnavailableError } from './errors.js';
+import { RedisSkippedError, type RedisBreaker } from './redis-breaker.js';
 
 export interface SharedKv {
   get(key: string): Promise<string | null>;
@@ -27,13 +28,14 @@ export interface SharedKv {
   sharedSecret(name: string, proposal?: string): Promise<string>;
 }
 
-export function createRedisKv(redis: Redis, prefix: string, countError: () => void): SharedKv {
+export function createRedisKv(redis: Redis, prefix: string, countError: () => void, breaker?: RedisBreaker): SharedKv {
   const k = (key: string) => `${prefix}${key}`;
+  // Each operation within the budget, skipped at once while the breaker is open (state/redis-breaker.ts).
   const guard = async <T>(op: () => Promise<T>): Promise<T> => {
     try {
-      return await op();
-    } catch {
-      countError();
+      return await (breaker ? breaker.run(op) : op());
+    } catch (err) {
+      if (!(err instanceof RedisSkippedError)) countError();
       throw new StateUnavailableError('the shared state store (Redis) is unreachable');
     }
   };

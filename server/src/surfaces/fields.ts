@@ -30,3 +30,17 @@ export function bracketed(neutral: string): string {
 export function opt<T>(v: T | null | undefined): T | undefined {
   return v === null ? undefined : v;
 }
+
+/**
+ * What the gateway itself reads of a pass-through body (docs/api.md#pass-through):
+ * `model` (a non-empty string) and `stream` (a boolean, when present).
+ */
+export function wireBasics(body: Record<string, unknown>): { model: string; stream: boolean } {
+  const model = body.model;
+  if (typeof model !== 'string' || model.length === 0) {
+    throw new InvalidFieldError('model', model === undefined ? 'required' : 'expected a non-empty string');
+  }
+  const stream = body.stream;
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new InvalidFieldError('stream', 'expected boolean');
+  return { model, stream: stream === true };
+}

@@ -6,9 +6,12 @@
 import type { Api } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Caller } from '../security/bearer.js';
+import { createCountTokensHandler } from '../public/count-tokens.js';
+import { createModelHandler, createModelListHandler } from '../public/models.js';
+import type { PipelineDeps } from '../public/pipeline.js';
 import { bearerCredential, type Surface } from '../public/surface.js';
 import { PUBLIC_ROUTE_KEYS, type PublicRouteKey, ROUTES } from '../routes.js';
+import type { Caller } from '../security/bearer.js';
 import { anthropicMessagesSurface } from './anthropic/index.js';
 import { openAIChatSurface } from './openai/chat.js';
 import { openAICompletionsSurface } from './openai/completions.js';
@@ -21,8 +24,15 @@ import { sippSurface } from './sipp/index.js';
 export type PublicRoute =
   | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
   | { key: PublicRouteKey; path: string; method: 'GET'; list: ModelList }
+  | { key: PublicRouteKey; path: string; method: 'GET' | 'POST'; handler: RouteHandler }
   /** Paths under a route's own (`/v1/responses/:id`): handlers by method. */
   | { key: PublicRouteKey; path: string; method: 'RESOURCE'; resource: { api: Api; credential: Surface['credential']; handlers: ResourceHandlers } };
+
+/** A public route with a handler of its own (model details, token counting): built from the pipeline's deps. */
+export interface RouteHandler {
+  api: Api;
+  create(deps: PipelineDeps): (ctx: Context) => Promise<void>;
+}
 
 interface ModelList {
   api: Api;
@@ -39,7 +49,7 @@ export interface RouteDeps {
 }
 
 /** The surface registry: what speaks each public route of the route table (routes.ts). */
-function registry(deps: RouteDeps): { [K in PublicRouteKey]: (typeof ROUTES)[K]['methods'][0] extends 'GET' ? ModelList : Surface<any> } {
+function registry(deps: RouteDeps): Record<PublicRouteKey, ModelList | Surface<any> | RouteHandler> {
   return {
     query: sippSurface('query'),
     chat: sippSurface('chat'),
@@ -47,8 +57,10 @@ function registry(deps: RouteDeps): { [K in PublicRouteKey]: (typeof ROUTES)[K][
     openai_chat: openAIChatSurface,
     openai_completions: openAICompletionsSurface,
     openai_embeddings: openAIEmbeddingsSurface,
-    openai_models: { api: 'openai', credential: bearerCredential, render: renderModelList },
+    openai_models: { api: 'openai', create: createModelListHandler },
     anthropic_messages: anthropicMessagesSurface,
+    openai_model: { api: 'openai', create: createModelHandler },
+    anthropic_count_tokens: { api: 'anthropic', create: createCountTokensHandler },
     openai_responses: openAIResponsesSurface(deps.responses),
   };
 }
@@ -61,7 +73,9 @@ export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps = 
   const mounted = PUBLIC_ROUTE_KEYS.map((key): PublicRoute => {
     const path = routes[key];
     const served = surfaces[key];
-    return ROUTES[key].methods[0] === 'GET' ? { key, path, method: 'GET', list: served as ModelList } : { key, path, method: 'POST', surface: served as Surface<any> };
+    const method = ROUTES[key].methods[0] as 'GET' | 'POST';
+    if ('create' in served) return { key, path, method, handler: served };
+    return method === 'GET' ? { key, path, method, list: served as ModelList } : { key, path, method, surface: served as Surface<any> };
   });
   // Stored responses under the Responses route (docs/api.md#responses).
   const stored = responseResources(deps.responses);
@@ -76,5 +90,7 @@ export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps = 
 
 /** The API of each public path, so errors raised before routing already use its shape. */
 export function apiByPath(routes: readonly PublicRoute[]): ReadonlyMap<string, Api> {
-  return new Map(routes.map((r) => [r.path, r.method === 'POST' ? r.surface.api : r.method === 'GET' ? r.list.api : r.resource.api]));
+  return new Map(
+    routes.map((r) => [r.path, 'handler' in r ? r.handler.api : r.method === 'POST' ? r.surface.api : r.method === 'GET' ? r.list.api : r.resource.api]),
+  );
 }

@@ -5,6 +5,7 @@
  * neutral (`stop`, `tools`, `messages.<i>.content.<j>`, ...); each API surface
  * maps them to its own (e.g. `stop` → `stop_sequences` on the Anthropic surface).
  */
+import { IGNORABLE_FIELDS } from './ignored.js';
 import type { EmbedRequest, GenerationOptions, Message, TargetCapabilities, TextRequest } from './target.js';
 
 export interface CapabilityIssue {
@@ -33,6 +34,8 @@ const HARMLESS_DEFAULTS: Readonly<Record<string, (value: unknown) => boolean>> =
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
   service_tier: (v) => v === 'auto' || v === 'default',
 };
+
+const IGNORABLE: ReadonlySet<string> = new Set(IGNORABLE_FIELDS);
 
 const issue = (field: string, message: string): CapabilityIssue => ({ field, message });
 
@@ -74,12 +77,23 @@ function checkSampling(o: GenerationOptions, caps: TargetCapabilities, target: T
 }
 
 function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
-  if (caps.tools) return null;
+  if (caps.tools) return checkToolChoice(o);
   if (o.tools !== undefined && o.tools.length > 0) return issue('tools', `target "${target.name}" (${target.type}) does not support tools`);
   // tool_choice "none" asks for no tool use, which a target without tools honours.
   if (o.toolChoice !== undefined && o.toolChoice.type !== 'none') {
     return issue('tool_choice', `target "${target.name}" (${target.type}) does not support tools`);
   }
+  return null;
+}
+
+/** A tool_choice that forces a call needs a tool to call (every API refuses it otherwise). */
+function checkToolChoice(o: GenerationOptions): CapabilityIssue | null {
+  const choice = o.toolChoice;
+  const tools = o.tools ?? [];
+  if (choice?.type === 'tool' && !tools.some((t) => t.name === choice.name)) {
+    return issue('tool_choice', `no tool named "${choice.name}" in tools`);
+  }
+  if (choice?.type === 'required' && tools.length === 0) return issue('tool_choice', 'required needs at least one tool in tools');
   return null;
 }
 
@@ -112,6 +126,8 @@ function checkExtras(o: GenerationOptions, caps: TargetCapabilities, target: Tar
   for (const [key, value] of Object.entries(o.openaiExtras)) {
     // null (or absent) asks for the API's default.
     if (value === null || value === undefined) continue;
+    // Hint-only fields are ignored, not refused (target-call.ts names them; docs/api.md#ignored-fields).
+    if (IGNORABLE.has(key)) continue;
     const harmless = Object.hasOwn(HARMLESS_DEFAULTS, key) ? HARMLESS_DEFAULTS[key]! : undefined;
     if (harmless?.(value)) continue;
     return issue(key, `target "${target.name}" (${target.type}) does not support ${key}${harmless ? ' at this value' : ''}`);

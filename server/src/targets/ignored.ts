@@ -25,6 +25,8 @@ export const IGNORABLE_FIELDS = [
   'store',
   'thinking',
   'truncation',
+  'eager_input_streaming',
+  'metadata',
   'prompt_cache_retention',
   'verbosity',
 ] as const;

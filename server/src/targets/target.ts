@@ -5,6 +5,7 @@
 import type { FinishReason, Operation, Usage } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { IgnorableField } from './ignored.js';
 
 // ------------------------------------------------------------------ requests
@@ -71,7 +72,13 @@ export interface GenerationOptions {
    * form where it has one and otherwise ignores it, naming `reasoning` or
    * `thinking` in x-sipp-ignored (docs/api.md#ignored-fields).
    */
-  reasoning?: { effort?: 'minimal' | 'low' | 'medium' | 'high'; budgetTokens?: number; adaptive?: boolean };
+  reasoning?: {
+    effort?: 'minimal' | 'low' | 'medium' | 'high';
+    budgetTokens?: number;
+    adaptive?: boolean;
+    /** The client's fields it came from (`thinking`, `output_config`, `reasoning_effort` …), named when a target ignores it. */
+    from?: IgnorableField[];
+  };
   /** OpenAI `response_format` object (JSON mode / JSON schema), as the client sent it. */
   responseFormat?: Record<string, unknown>;
   /**
@@ -166,6 +173,12 @@ export interface TargetCapabilities {
   openaiExtras: boolean;
   /** Honours `EmbedRequest.dimensions`. */
   embeddingDimensions: boolean;
+  /**
+   * Translates `GenerationOptions.reasoning` into its own form (OpenAI
+   * reasoning models, Anthropic thinking). Absent or false: the hint is ignored
+   * and named in x-sipp-ignored (docs/api.md#ignored-fields).
+   */
+  reasoning?: boolean;
 }
 
 export type TargetType = 'local' | 'openai' | 'openai_compatible' | 'anthropic';
@@ -192,6 +205,49 @@ export interface TargetDescription {
   profile?: Record<string, number | string | null>;
 }
 
+// ------------------------------------------------------------- pass-through
+//
+// Same API in, same API out (docs/api.md#pass-through): when a surface speaks
+// the API a provider target speaks natively, the client's body is forwarded
+// with only `model` rewritten, and the answer relayed as the provider sent it.
+
+/** A provider wire API a surface can speak and a provider target can speak natively. */
+export type WireApi = 'anthropic_messages' | 'openai_chat' | 'openai_responses';
+
+export interface ForwardRequest {
+  api: WireApi;
+  /** HTTP method (default POST). */
+  method?: 'POST' | 'GET' | 'DELETE';
+  /** API path under the target's base URL when it is not the API's generation path (`/v1/messages/count_tokens`, `/responses/{id}`). */
+  path?: string;
+  /** The client's JSON body as sent (POST); the target replaces only `model`. */
+  body?: Record<string, unknown>;
+  /** The client's request headers; the target picks the ones its API defines (`anthropic-version`, `anthropic-beta`). */
+  headers: IncomingHttpHeaders;
+  stream: boolean;
+  /** The name the client asked for: the answer's `model` is renamed to it. */
+  model: string;
+}
+
+/** One server-sent event as the provider sent it (`event` absent for unnamed events). */
+export interface ForwardFrame {
+  event?: string;
+  data: string;
+}
+
+export type Forwarded =
+  | { kind: 'json'; body: unknown; usage?: Usage; finishReason?: FinishReason }
+  | {
+      kind: 'stream';
+      frames: AsyncIterator<ForwardFrame>;
+      /** Usage read from the frames so far (final once the stream ended). */
+      usage(): Usage | undefined;
+      /** The finish reason read from the frames, normalized (tracing); undefined until one came. */
+      finishReason(): FinishReason | undefined;
+      /** The provider's own error type when it sent an in-stream error frame (relayed as sent). */
+      errorType(): string | undefined;
+    };
+
 export interface Target {
   readonly name: string;
   readonly type: TargetType;
@@ -209,6 +265,20 @@ export interface Target {
    */
   stream(req: TextRequest, ctx: CallContext): AsyncIterable<StreamChunk>;
   embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult>;
+  /** Wire APIs this target speaks natively (pass-through); absent or empty = translation only. */
+  readonly forwards?: ReadonlySet<WireApi>;
+  /**
+   * Pass-through: sends the client's body in its own API (one of `forwards`),
+   * only `model` rewritten. Throws ProviderError (the provider's own status and
+   * error document) on a non-2xx answer, GatewayError on a transport fault.
+   * Streams: resolves once the response headers arrived.
+   */
+  forward?(req: ForwardRequest, ctx: CallContext): Promise<Forwarded>;
+  /**
+   * Input tokens of a chat request with the model's own tokenizer and chat
+   * template (local targets; `POST /v1/messages/count_tokens`, docs/api.md#count-tokens).
+   */
+  countTokens?(req: TextRequest, ctx: CallContext): Promise<number>;
   describe(): TargetDescription;
   /** Releases models, sockets and timers. */
   close(): Promise<void>;

@@ -23,7 +23,18 @@ const MUTATIONS: Array<{ method: string; path: string; json?: unknown }> = [
   { method: 'POST', path: '/api/security/blocklist', json: { entry: '127.0.0.0/8' } },
   { method: 'DELETE', path: '/api/security/blocklist/127.0.0.1' },
   { method: 'PUT', path: '/api/controls/concurrency', json: { limit: 1 } },
+  { method: 'POST', path: '/api/targets/chat/drain' },
+  { method: 'DELETE', path: '/api/targets/chat/drain' },
   { method: 'DELETE', path: '/api/session' },
+];
+
+/** What a browser adds to a request from another page (docs/dashboard.md "Sign-in, sessions, CSRF"). */
+const FORGED: Array<Record<string, string>> = [
+  { origin: 'http://evil.example' },
+  { origin: 'null' },
+  { 'sec-fetch-site': 'cross-site' },
+  { 'sec-fetch-site': 'same-site' },
+  { 'sec-fetch-site': 'cross-site', origin: 'http://evil.example' },
 ];
 
 describe('admin API', () => {
@@ -77,7 +88,49 @@ timeout_seconds = 5
     assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
     assert.equal(gw.gateway.controls.blocklist.size, 0);
     assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal((await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained, false, 'the target was not drained');
     assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
+  });
+
+  it('every mutating route with a valid cookie and CSRF token but a foreign Origin or Sec-Fetch-Site is 403 and changes nothing', async () => {
+    // A drained target stays drained: a forged release must not undo it either.
+    assert.equal((await admin.request('POST', '/api/targets/chat/drain')).status, 200);
+    for (const m of MUTATIONS) {
+      if (m.method === 'POST' && m.path === '/api/targets/chat/drain') continue;
+      for (const headers of FORGED) {
+        const r = await admin.request(m.method, m.path, { json: m.json, headers });
+        assert.equal(r.status, 403, `${m.method} ${m.path} ${JSON.stringify(headers)}`);
+        assert.equal(r.body.error.code, 'csrf_failed');
+        assert.doesNotMatch(r.body.error.message, /evil/, 'the refusal does not echo the header');
+      }
+    }
+    const forgedLogin = await new AdminClient(admin.baseUrl, seen).request('POST', '/api/session', {
+      json: { password: PASSWORD },
+      headers: { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' },
+    });
+    assert.equal(forgedLogin.status, 403, 'a cross-site sign-in (login CSRF) is refused');
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
+    assert.equal(gw.gateway.controls.blocklist.size, 0);
+    assert.equal(gw.gateway.controls.admission.limit, null);
+    assert.equal((await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained, true, 'still drained');
+    assert.equal((await admin.request('DELETE', '/api/targets/chat/drain')).status, 200);
+    assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
+  });
+
+  it("the dashboard's own requests (same Origin, Sec-Fetch-Site: same-origin) and header-less tools are accepted", async () => {
+    const browser = new AdminClient(admin.baseUrl, seen);
+    const own = { origin: new URL(gw.managementUrl).origin, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors' };
+    const signIn = await browser.request('POST', '/api/session', { json: { password: PASSWORD }, headers: own });
+    assert.equal(signIn.status, 200);
+    browser.csrf = signIn.body.csrfToken;
+    const settings = { enabled: true, requestsPerMinute: 6000, burst: 6000 };
+    assert.equal((await browser.request('PUT', '/api/security/rate-limit', { json: settings, headers: own })).status, 200);
+    assert.equal((await browser.request('POST', '/api/targets/chat/drain', { headers: own })).status, 200);
+    assert.equal((await browser.request('DELETE', '/api/targets/chat/drain', { headers: { 'sec-fetch-site': 'same-origin' } })).status, 200);
+    // A script without Origin / Fetch-Metadata headers (curl): the CSRF token alone.
+    assert.equal((await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } })).status, 200);
+    assert.equal((await browser.request('DELETE', '/api/session', { headers: own })).status, 200);
+    assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
   });
 
   it('every mutating route without a session is 401', async () => {

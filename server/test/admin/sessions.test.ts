@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { AdminClient, findSecrets, type Seen } from './admin-client.js';
 
@@ -161,19 +162,29 @@ describe('admin login throttling', () => {
     await gw?.stop();
   });
 
-  it('refuses a client with 429 + Retry-After after 5 failed logins, even with the right password', async () => {
+  it('slows a failing client: after two free failures each one doubles its wait (429 + Retry-After, even with the right password)', async () => {
     const c = new AdminClient(`${gw.managementUrl}/admin`, seen);
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 3; i++) {
       const r = await c.login(`wrong-${i}`);
       assert.equal(r.status, 401, `attempt ${i + 1}`);
+    }
+    // Escalate the wait to 8 s (failures 4-6 after waiting 1, 2 and 4 s), so the check below cannot race it.
+    for (let i = 0; i < 3; ) {
+      const r = await c.login(`wrong-more-${i}`);
+      if (r.status === 429) await sleep(Number(r.headers.get('retry-after')) * 1000);
+      else {
+        assert.equal(r.status, 401);
+        i++;
+      }
     }
     const refused = await c.login(PASSWORD);
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error.code, 'rate_limited');
     const retry = Number(refused.headers.get('retry-after'));
-    assert.ok(retry > 0 && retry <= 300, `Retry-After ${retry}`);
+    assert.ok(retry > 0 && retry <= 8, `Retry-After ${retry}`);
     assert.equal(c.cookies.size, 0);
     assert.ok(gw.logs.some((l) => l.includes('admin login failed')));
+    assert.ok(gw.logs.some((l) => l.includes('admin login slowed for this client')));
   });
 
   // Last test of the suite (node:test runs them in order): a leak fails a counted test, not an after hook.

@@ -240,31 +240,8 @@ describe('TrafficStats', () => {
 });
 
 describe('LoginThrottle', () => {
-  it('locks after maxFailures within the window, unlocks after it, success resets', () => {
-    const t = new LoginThrottle({ maxFailures: 3, windowMs: 1000, maxClients: 100 });
-    const now = 1_000_000;
-    t.failure('a', now);
-    t.failure('a', now + 1);
-    assert.equal(t.retryAfterSeconds('a', now + 2), 0);
-    t.failure('a', now + 2);
-    assert.equal(t.retryAfterSeconds('a', now + 3), 1);
-    assert.equal(t.retryAfterSeconds('b', now + 3), 0, 'other clients are unaffected');
-    assert.equal(t.retryAfterSeconds('a', now + 2000), 0);
-    t.failure('c', now);
-    t.failure('c', now);
-    t.success('c');
-    t.failure('c', now);
-    t.failure('c', now);
-    assert.equal(t.retryAfterSeconds('c', now), 0);
-  });
-  it('failures spread wider than the window do not lock', () => {
-    const t = new LoginThrottle({ maxFailures: 2, windowMs: 1000, maxClients: 100 });
-    t.failure('a', 0);
-    t.failure('a', 5000);
-    assert.equal(t.retryAfterSeconds('a', 5001), 0);
-  });
   it('stays bounded', () => {
-    const t = new LoginThrottle({ maxFailures: 2, windowMs: 1000, maxClients: 10 });
+    const t = new LoginThrottle({ maxClients: 10 });
     for (let i = 0; i < 100; i++) t.failure(`c${i}`, 0);
     assert.ok((t as unknown as { entries: Map<string, unknown> }).entries.size <= 10);
   });

@@ -66,7 +66,27 @@ describe('the stored document', () => {
   });
 
   it('a stored entry with a malformed expiry or note is a named error', () => {
-    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.1', addedAt: 1, expiresAt: 'soon' }] }), /blocklist\[0\]\.expiresAt must be null or epoch ms/);
-    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.1', addedAt: 1, note: 7 }] }), /blocklist\[0\]\.note must be null or a string/);
+    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.1', addedAt: 1, expiresAt: 'soon' }] }), /blocklist\[0\]\.expiresAt: must be null or epoch ms/);
+    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.1', addedAt: 1, note: 7 }] }), /blocklist\[0\]\.note: must be null or a string/);
+  });
+
+  it('applies the TOML / admin API ranges and names the entry: nothing invalid is dropped silently', () => {
+    const base = { blocklist: [] };
+    assert.throws(() => parseControlsDoc({ ...base, rateLimit: { enabled: true, requestsPerMinute: 60, burst: 1e300 } }), /rateLimit\.burst: must be (<= 1000000|a whole number)/);
+    assert.throws(() => parseControlsDoc({ ...base, rateLimit: { enabled: true, requestsPerMinute: 60, burst: 1.5 } }), /rateLimit\.burst: must be a whole number/);
+    assert.throws(() => parseControlsDoc({ ...base, rateLimit: { enabled: true, requestsPerMinute: Infinity, burst: 1 } }), /rateLimit\.requestsPerMinute/);
+    assert.throws(() => parseControlsDoc({ ...base, concurrencyLimit: 100_001 }), /concurrencyLimit: must be <= 100000/);
+    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: 'not-an-ip', addedAt: 1 }] }), /blocklist\[0\]\.ip: not a valid IP address or CIDR \("not-an-ip"\)/);
+    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.0/33', addedAt: 1 }] }), /blocklist\[0\]\.ip/);
+    assert.throws(() => parseControlsDoc({ blocklist: [{ ip: '10.0.0.1', addedAt: 1, note: 'n'.repeat(201) }] }), /blocklist\[0\]\.note/);
+    assert.throws(() => parseControlsDoc({ blocklist: [], extra: 1 }), /unknown field "extra"/);
+    assert.throws(() => parseControlsDoc({ blocklist: [], drained: [7] }), /drained\[0\]/);
+    // A valid but non-canonical entry is kept, in its canonical form.
+    assert.deepEqual(parseControlsDoc({ blocklist: [{ ip: '10.1.2.3/8', addedAt: 1 }] }).blocklist, [{ ip: '10.0.0.0/8', addedAt: 1 }]);
+    assert.deepEqual(parseControlsDoc({ blocklist: [], rateLimit: { enabled: true, requestsPerMinute: 1_000_000, burst: 1_000_000 } }).rateLimit, {
+      enabled: true,
+      requestsPerMinute: 1_000_000,
+      burst: 1_000_000,
+    });
   });
 });

@@ -40,7 +40,7 @@ describe('redis backend: unreachable at start', () => {
   });
   after(() => redis.stop());
 
-  test('serve starts ready with a warning and state errors; sign-in answers 503; all recovers when Redis comes up', async () => {
+  test('serve starts ready with a warning and state errors; sign-in works locally, the limit holds locally; all recovers when Redis comes up', async () => {
     const toml = chatGatewayToml(UPSTREAM, {
       security: '[security.rate_limit]\nenabled = true\nrequests_per_minute = 0.001\nburst = 2',
       extra: '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"\nheartbeat_seconds = 0.2\nreplica_timeout_seconds = 1\nresync_seconds = 60',
@@ -60,14 +60,14 @@ describe('redis backend: unreachable at start', () => {
       assert.match(r.output(), /state store \(redis\) unreachable; retrying in the background/);
       assert.ok((await metricValue(r.managementUrl, 'sipp_gateway_state_errors_total')) > 0);
       const a = new AdminClient(r.adminUrl, admin1.seen);
-      const refused = await a.login(ADMIN_PASSWORD);
-      assert.equal(refused.status, 503);
-      assert.deepEqual(refused.body.error, {
-        code: 'unavailable',
-        message: 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly',
-      });
-      // TOML defaults (no block yet) and on_error = "allow": no limit (401 = past the rate-limit step).
-      for (let i = 0; i < 4; i++) assert.equal(await blockedRequest(r.publicUrl), 401);
+      // Sign-in works with a session kept on this replica (docs/dashboard.md).
+      assert.equal((await a.login(ADMIN_PASSWORD)).status, 200);
+      assert.equal((await a.request('GET', '/api/session')).status, 200);
+      assert.match(r.output(), /admin session kept on this replica only/);
+      // TOML defaults (no block yet) and on_error = "allow": the limit holds locally (401 = past the rate-limit step).
+      const local: number[] = [];
+      for (let i = 0; i < 4; i++) local.push(await blockedRequest(r.publicUrl));
+      assert.deepEqual(local, [401, 401, 429, 429]);
 
       await redis.restart();
       // Back without a restart: the stored block applies (resync on reconnect, not the 60 s timer).
@@ -198,7 +198,29 @@ describe('memory backend with a state file', () => {
     writeFileSync(file, '{"blocklist": [{"ip": 7}]}');
     const shape = await runCli(['serve', '--config', path], env);
     assert.equal(shape.code, 1);
-    assert.match(shape.stderr, /is corrupt \(blocklist\[0\] must be \{ip: string, addedAt: number\}\)/);
+    assert.match(shape.stderr, /is corrupt \(blocklist\[0\]\.ip: must be a string/);
+  });
+
+  test('a state file with an out-of-range or invalid entry is a start-up error naming it, and the file is never rewritten', async () => {
+    const path = join(dir, 'strict.toml');
+    const file = join(dir, 'strict.json');
+    writeFileSync(path, toml(file));
+    const cases: Array<[string, RegExp]> = [
+      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 60, "burst": 1e300}}', /rateLimit\.burst: must be (<= 1000000|a whole number)/],
+      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 1e9, "burst": 5}}', /rateLimit\.requestsPerMinute: must be <= 1000000/],
+      ['{"blocklist": [], "concurrencyLimit": 1e12}', /concurrencyLimit: must be <= 100000/],
+      ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1}, {"ip": "10.0.0.300", "addedAt": 1}]}', /blocklist\[1\]\.ip: not a valid IP address or CIDR \("10\.0\.0\.300"\)/],
+      [`{"blocklist": [], "padding": "${'x'.repeat(1_000_000)}"}`, /unknown field "padding"/],
+      ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1, "colour": "red"}]}', /blocklist\[0\]: unknown field "colour"/],
+    ];
+    for (const [text, message] of cases) {
+      writeFileSync(file, text);
+      const res = await runCli(['serve', '--config', path], env);
+      assert.equal(res.code, 1, text.slice(0, 80));
+      assert.match(res.stderr, message);
+      assert.ok(res.stderr.length < 4_000, 'the error does not echo a huge value');
+      assert.equal(readFileSync(file, 'utf8'), text, 'never rewritten');
+    }
   });
 
   test('an unwritable state file is a clear start-up error', async () => {

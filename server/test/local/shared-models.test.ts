@@ -1,7 +1,8 @@
 /**
  * Real small models from ../shared/models/ when present (skipped with a
  * message otherwise): stories260K writes readable English; the 32k-token
- * Llama-2 tokenizer's non-ASCII output stays valid UTF-8 across SSE frames.
+ * Llama-2 tokenizer's non-ASCII output stays valid UTF-8 across SSE frames,
+ * and a forced tool call through its fallback chat wrapper parses.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -102,6 +103,33 @@ describe('llama-2-tiny-random.gguf', () => {
     }
     assert.ok(sawNonAscii, 'the large tokenizer produced non-ASCII text');
   });
+
+  it('makes a forced tool call whose arguments parse, with the fallback chat wrapper and a 32k vocabulary', { skip: tinyRandom.skip }, async () => {
+    const parameters = {
+      type: 'object',
+      properties: { city: { type: 'string' }, days: { type: 'integer' }, unit: { type: 'string', enum: ['c', 'f'] } },
+      required: ['city', 'days', 'unit'],
+    };
+    const r = await postJson(
+      `${gw.publicUrl}/v1/chat/completions`,
+      {
+        model: 'm',
+        messages: [{ role: 'user', content: 'Weather in Paris?' }],
+        tools: [{ type: 'function', function: { name: 'get_weather', description: 'Current weather', parameters } }],
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+        max_tokens: 200,
+        temperature: 0,
+      },
+      { token: TOKEN },
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.equal(gw.gateway.targets.get('m')!.describe().runtime?.chatTemplate, 'fallback:General');
+    const call = r.body.choices[0].message.tool_calls[0];
+    assert.equal(call.function.name, 'get_weather');
+    const args = JSON.parse(call.function.arguments);
+    assert.equal(typeof args.city, 'string');
+    assert.ok(Number.isInteger(args.days) && ['c', 'f'].includes(args.unit), call.function.arguments);
+  });
 });
 
 describe('without ../shared/models', () => {
@@ -114,8 +142,8 @@ describe('without ../shared/models', () => {
       encoding: 'utf8',
     });
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    // 3 real-model tests + this test itself, skipped in the inner run
-    assert.match(r.stdout, /^# skipped 4$/m);
+    // 4 real-model tests + this test itself, skipped in the inner run
+    assert.match(r.stdout, /^# skipped 5$/m);
     assert.match(r.stdout, /^# pass 0$/m);
     assert.match(r.stdout, /# SKIP stories260K\.gguf not found in \/nonexistent\/sipp-shared-models \(optional real-model tests\)/);
     assert.match(r.stdout, /# SKIP llama-2-tiny-random\.gguf not found in /);

@@ -64,4 +64,22 @@ describe('blocklist entries', () => {
     assert.ok(!b.has('10.0.0.1'));
     assert.equal(b.size, 1);
   });
+
+  it('an IPv4-mapped range is stored as the IPv4 range it covers; IPv6 ranges never match IPv4 clients', () => {
+    assert.equal(normalizeEntry('::ffff:127.0.0.1/96'), '0.0.0.0/0', 'not ::ffff:0.0.0.0/96');
+    assert.equal(normalizeEntry('::ffff:10.1.2.3/104'), '10.0.0.0/8');
+    assert.equal(normalizeEntry('::FFFF:192.0.2.77/120'), '192.0.2.0/24');
+    assert.equal(normalizeEntry('::ffff:0:0/95'), '::fffe:0:0/95', 'wider than the mapped block: stays IPv6');
+    const b = new Blocklist();
+    b.add('::/0');
+    assert.equal(b.has('2001:db8::1'), true, '::/0 blocks every IPv6 client');
+    assert.equal(b.has('192.0.2.1'), false, 'and no IPv4 client');
+    b.add('::ffff:10.1.2.3/104');
+    assert.equal(b.has('10.200.0.1'), true);
+    assert.equal(b.has('11.0.0.1'), false);
+    const all4 = new Blocklist();
+    all4.add('0.0.0.0/0');
+    assert.equal(all4.has('203.0.113.9'), true);
+    assert.equal(all4.has('2001:db8::1'), false);
+  });
 });

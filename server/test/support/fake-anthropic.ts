@@ -1,5 +1,6 @@
 /**
  * A fake Anthropic Messages API server for tests and benchmarks:
+ * `POST {url}/v1/messages/count_tokens` (`input_tokens` = 1000 + the number of messages),
  * `POST {url}/v1/messages` (finite JSON, or the full streaming event sequence
  * with `stream: true`: message_start, content_block_start, ping,
  * content_block_delta*, content_block_stop, message_delta, message_stop),
@@ -51,6 +52,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   let cache = new Map<string, Rendered>();
 
   const render = (path: string, body: any): Rendered | null => {
+    // Token counting: a deterministic count the tests can predict (1000 + one per message).
+    if (path === '/v1/messages/count_tokens') {
+      if (!body || typeof body.model !== 'string' || !Array.isArray(body.messages)) return { type: 'json', status: 400, body: errorBody(400) };
+      return { type: 'json', body: JSON.stringify({ input_tokens: 1000 + body.messages.length }) };
+    }
     if (path !== '/v1/messages') return null;
     const valid = body && typeof body.model === 'string' && Array.isArray(body.messages) && Number.isInteger(body.max_tokens);
     const key = !valid ? 'bad' : body.stream === true ? 'sse' : 'json';

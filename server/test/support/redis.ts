@@ -20,6 +20,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port and data dir. */
   restart(): Promise<void>;
+  /** SIGSTOP: frozen, connections stay open but nothing answers. */
+  freeze(): void;
+  /** SIGCONT after freeze(). */
+  thaw(): void;
   /** Stops it and removes its data dir. */
   stop(): Promise<void>;
 }
@@ -76,6 +80,13 @@ export async function startRedis(password = 'redis-secret-pw-4f2a9c'): Promise<T
       c.kill('SIGKILL');
       await exited(c);
     },
+    freeze() {
+      if (!child) throw new Error('redis is not running');
+      child.kill('SIGSTOP');
+    },
+    thaw() {
+      child?.kill('SIGCONT');
+    },
     async restart() {
       if (child) throw new Error('redis is still running');
       child = await launch(port, dir, password);
@@ -84,6 +95,7 @@ export async function startRedis(password = 'redis-secret-pw-4f2a9c'): Promise<T
       if (child) {
         const c = child;
         child = null;
+        c.kill('SIGCONT');
         c.kill('SIGTERM');
         await exited(c);
       }

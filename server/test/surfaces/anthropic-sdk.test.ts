@@ -144,7 +144,7 @@ describe('Anthropic SDK against the Anthropic surface', () => {
       [() => sdk('wrong-token').messages.create({ model: 'claude', max_tokens: 5, messages: user }), Anthropic.AuthenticationError, 401, 'authentication_error', 'authentication'],
       [() => sdk(RESTRICTED).messages.create({ model: 'gpt', max_tokens: 5, messages: user }), Anthropic.PermissionDeniedError, 403, 'permission_error', 'authorization'],
       [() => client.messages.create({ model: 'nope', max_tokens: 5, messages: user }), Anthropic.NotFoundError, 404, 'not_found_error', 'resolution'],
-      [() => client.messages.create({ model: 'claude', max_tokens: 5, messages: user, temperature: 1.5 } as Anthropic.MessageCreateParamsNonStreaming), Anthropic.BadRequestError, 400, 'invalid_request_error', 'invalid_request'],
+      [() => client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, temperature: 2.5 } as Anthropic.MessageCreateParamsNonStreaming), Anthropic.BadRequestError, 400, 'invalid_request_error', 'invalid_request'],
       [() => client.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), Anthropic.APIError, 413, 'invalid_request_error', 'payload_too_large'],
     ];
     for (const [call, cls, status, type, code] of cases) {
@@ -159,14 +159,15 @@ describe('Anthropic SDK against the Anthropic surface', () => {
       assert.ok(err.error.error.message.startsWith(`${code}: `), err.error.error.message);
       assert.equal(typeof err.headers.get('x-request-id'), 'string');
     }
-    const temp: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user, temperature: 1.5 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
-    assert.match(temp.error.error.message, /temperature: must be between 0 and 1/);
+    // Across APIs (an openai target) the gateway validates; on the anthropic target the provider does (pass-through).
+    const temp: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, temperature: 2.5 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
+    assert.match(temp.error.error.message, /temperature: /);
     const stop: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, stop_sequences: ['a', 'b', 'c', 'd', 'e'] }).catch((e) => e);
     assert.ok(Object(stop) instanceof Anthropic.BadRequestError);
     assert.match(stop.error.error.message, /stop_sequences: at most 4/, 'the neutral field is named in Anthropic terms');
-    const unknown: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user, top_k: 3 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
+    const unknown: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, top_k: 3 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
     assert.match(unknown.error.error.message, /top_k: /);
-    const missing: any = await client.messages.create({ model: 'claude', messages: user } as any).catch((e) => e);
+    const missing: any = await client.messages.create({ model: 'gpt', messages: user } as any).catch((e) => e);
     assert.match(missing.error.error.message, /max_tokens: /);
   });
 
@@ -184,9 +185,15 @@ describe('Anthropic SDK against the Anthropic surface', () => {
       rl.configure(saved);
     }
     rig.anthropic.setBehavior({ kind: 'status', status: 500 });
-    const e502: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user }).catch((e) => e);
+    const e500: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user }).catch((e) => e);
+    assert.ok(Object(e500) instanceof Anthropic.InternalServerError);
+    assert.equal(e500.status, 500, 'pass-through keeps the provider status');
+    assert.equal(e500.error.error.type, 'api_error');
+    rig.openai.setBehavior({ kind: 'status', status: 500 });
+    const e502: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user }).catch((e) => e);
+    rig.openai.setBehavior({ kind: 'normal' });
     assert.ok(Object(e502) instanceof Anthropic.InternalServerError);
-    assert.equal(e502.status, 502);
+    assert.equal(e502.status, 502, 'across APIs a provider failure is the gateway\'s 502');
     assert.equal(e502.error.error.type, 'api_error');
     rig.anthropic.setBehavior({ kind: 'stall-headers' });
     const e504: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user }).catch((e) => e);

@@ -3,7 +3,8 @@
  * surfaces, with the official SDKs: chat uses the model's chat template,
  * /v1/completions raw completion, /v1/embeddings the embedding context
  * (single and batch, float and base64); what a local target cannot honour
- * (images, tools, response_format, OpenAI extras) is a 400 naming the field.
+ * (images, a tool_choice naming no tool, response_format, OpenAI extras) is a
+ * 400 naming the field. Tools themselves: test/local/tools.test.ts.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
@@ -82,7 +83,15 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
     const image = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
     const cases: Array<[Promise<unknown>, string]> = [
       [openai.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, image] }] }), 'messages.0.content.1'],
-      [openai.chat.completions.create({ model: 'demo', messages: user, tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] }), 'tools'],
+      [
+        openai.chat.completions.create({
+          model: 'demo',
+          messages: user,
+          tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
+          tool_choice: { type: 'function', function: { name: 'g' } },
+        }),
+        'tool_choice',
+      ],
       [openai.chat.completions.create({ model: 'demo', messages: user, response_format: { type: 'json_object' } }), 'response_format'],
       [openai.chat.completions.create({ model: 'demo', messages: user, presence_penalty: 0.5 }), 'presence_penalty'],
       [openai.embeddings.create({ model: 'demo', input: 'x', dimensions: 8 }), 'dimensions'],

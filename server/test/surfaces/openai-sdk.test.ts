@@ -50,12 +50,13 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(r.choices[0]!.finish_reason, 'stop');
     assert.deepEqual(r.usage, { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 });
     const sent = rig.openai.requests.at(-1)!.body;
+    // Same API (OpenAI surface → openai target): the body goes as sent, only `model` rewritten (docs/api.md#pass-through).
     assert.equal(sent.model, 'gpt-test');
-    assert.equal(sent.messages[0].role, 'system');
+    assert.equal(sent.messages[0].role, 'developer');
     assert.equal(sent.max_completion_tokens, 20);
     assert.equal(sent.temperature, 0.3);
     assert.equal(sent.top_p, 0.5);
-    assert.deepEqual(sent.stop, ['END']);
+    assert.equal(sent.stop, 'END');
   });
 
   it('streaming chat: role delta first, content deltas, finish chunk, usage chunk, [DONE]', async () => {
@@ -199,7 +200,7 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       [() => sdk('wrong-token').chat.completions.create({ model: 'gpt', messages: msg }), OpenAI.AuthenticationError, 401, 'authentication'],
       [() => sdk(RESTRICTED).chat.completions.create({ model: 'gpt', messages: msg }), OpenAI.PermissionDeniedError, 403, 'authorization'],
       [() => client.chat.completions.create({ model: 'nope', messages: msg }), OpenAI.NotFoundError, 404, 'resolution'],
-      [() => client.chat.completions.create({ model: 'gpt', messages: msg, temperature: 5 }), OpenAI.BadRequestError, 400, 'invalid_request'],
+      [() => client.chat.completions.create({ model: 'claude', messages: msg, temperature: 5 }), OpenAI.BadRequestError, 400, 'invalid_request'],
       [() => client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), OpenAI.APIError, 413, 'payload_too_large'],
     ];
     for (const [call, cls, status, code] of cases) {
@@ -218,15 +219,15 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(bad.param, 'temperature');
     assert.equal(bad.type, 'invalid_request_error');
     const part: any = await client.chat.completions
-      .create({ model: 'gpt', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] })
+      .create({ model: 'claude', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] })
       .catch((e) => e);
     assert.ok(part instanceof OpenAI.BadRequestError);
     assert.equal(part.param, 'messages.0.content.0.type');
-    const n: any = await client.chat.completions.create({ model: 'gpt', messages: msg, n: 2 }).catch((e) => e);
+    const n: any = await client.chat.completions.create({ model: 'claude', messages: msg, n: 2 }).catch((e) => e);
     assert.equal(n.param, 'n');
-    const top: any = await client.chat.completions.create({ model: 'gpt', messages: msg, logprobs: true, top_logprobs: 2 }).catch((e) => e);
+    const top: any = await client.chat.completions.create({ model: 'claude', messages: msg, logprobs: true, top_logprobs: 2 }).catch((e) => e);
     assert.equal(top.param, 'logprobs');
-    // What frameworks send unasked, at the API defaults, passes on every target type.
+    // On the translation path (an anthropic target) what the gateway cannot carry back is refused by name., at the API defaults, passes on every target type.
     const defaults = { n: 1, logprobs: false, top_logprobs: 0, frequency_penalty: 0, presence_penalty: 0 };
     const ok = await client.chat.completions.create({ model: 'claude', messages: msg, ...defaults });
     assert.equal(ok.choices[0]!.message.content, 'Hello from Claude');
@@ -279,9 +280,16 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     }
   });
 
-  it('upstream faults raise InternalServerError: 502 upstream, 504 upstream_timeout', async () => {
+  it('upstream faults raise InternalServerError: the provider\'s own 500 (pass-through), 502 upstream (translated), 504 upstream_timeout', async () => {
     rig.openai.setBehavior({ kind: 'status', status: 500 });
-    const e502: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e500: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    assert.ok(e500 instanceof OpenAI.InternalServerError);
+    assert.equal(e500.status, 500);
+    assert.equal(e500.type, 'server_error');
+    assert.equal(e500.message, '500 fake upstream error 500');
+    rig.anthropic.setBehavior({ kind: 'status', status: 500 });
+    const e502: any = await client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    rig.anthropic.setBehavior({ kind: 'normal' });
     assert.ok(e502 instanceof OpenAI.InternalServerError);
     assert.equal(e502.status, 502);
     assert.equal(e502.code, 'upstream');
@@ -297,7 +305,8 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       for await (const _ of stream);
     })().catch((e) => e);
     assert.ok(mid instanceof OpenAI.APIError, String(mid));
-    assert.equal(mid.code, 'upstream');
+    // Pass-through relays the provider's own error frame as sent.
+    assert.equal(mid.message, 'fake upstream failure');
   });
 
   it('a client abort mid-stream frees the slot and aborts the upstream', async () => {

@@ -67,26 +67,51 @@ describe('checkTextCapabilities', () => {
     for (const kind of ['openai', 'openai_compatible', 'local'] as const) assert.equal(check(kind, query({ seed: 1 })), null, kind);
   });
 
-  it('refuses tools and a tool_choice other than none on local targets; providers take them', () => {
+  it('every target type takes tools and every tool_choice; a target without tools refuses them (not none)', () => {
     const tools = [{ name: 'f' }];
-    assert.deepEqual(check('local', query({ tools })), { field: 'tools', message: 'target "local" (local) does not support tools' });
-    assert.deepEqual(check('local', query({ toolChoice: { type: 'required' } })), { field: 'tool_choice', message: 'target "local" (local) does not support tools' });
-    assert.equal(check('local', query({ toolChoice: { type: 'none' }, tools: [] })), null);
-    for (const kind of ['openai', 'openai_compatible', 'anthropic'] as const) {
+    for (const kind of ['openai', 'openai_compatible', 'anthropic', 'local'] as const) {
       assert.equal(check(kind, query({ tools, toolChoice: { type: 'tool', name: 'f' }, parallelToolCalls: false })), null, kind);
+      assert.equal(check(kind, query({ tools, toolChoice: { type: 'required' } })), null, kind);
+      assert.equal(check(kind, query({ tools, toolChoice: { type: 'auto' } })), null, kind);
+    }
+    const noTools = { ...LOCAL_CAPS, tools: false };
+    const target = { name: 'plain', type: 'local' };
+    assert.deepEqual(checkTextCapabilities(query({ tools }), noTools, target), { field: 'tools', message: 'target "plain" (local) does not support tools' });
+    assert.deepEqual(checkTextCapabilities(query({ toolChoice: { type: 'required' } }), noTools, target), {
+      field: 'tool_choice',
+      message: 'target "plain" (local) does not support tools',
+    });
+    assert.equal(checkTextCapabilities(query({ toolChoice: { type: 'none' }, tools: [] }), noTools, target), null);
+  });
+
+  it('refuses a tool_choice that forces a call no tool can answer, naming tool_choice', () => {
+    for (const kind of ['openai', 'anthropic', 'local'] as const) {
+      assert.deepEqual(check(kind, query({ tools: [{ name: 'f' }], toolChoice: { type: 'tool', name: 'g' } })), {
+        field: 'tool_choice',
+        message: 'no tool named "g" in tools',
+      });
+      assert.deepEqual(check(kind, query({ toolChoice: { type: 'required' } })), { field: 'tool_choice', message: 'required needs at least one tool in tools' });
+      assert.equal(check(kind, query({ toolChoice: { type: 'none' } })), null);
+      assert.equal(check(kind, query({ toolChoice: { type: 'auto' } })), null);
     }
   });
 
-  it('refuses tool calls and tool results in the conversation on local targets, naming the message', () => {
+  it('takes tool calls and tool results in the conversation on every target type; a target without tools refuses them', () => {
     const withCall: Message[] = [
       { role: 'user', content: 'x' },
       { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] },
     ];
-    assert.deepEqual(check('local', chat(withCall)), { field: 'messages.1', message: 'target "local" (local) does not support tools (tool calls and tool results)' });
-    assert.equal(check('local', chat([{ role: 'assistant', content: 'plain', toolCalls: [] }])), null);
-    const withResult: Message[] = [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }, { role: 'tool', toolCallId: 'c', content: 'r' }];
-    assert.equal(check('local', chat(withResult))?.field, 'messages.2');
-    assert.equal(check('anthropic', chat([...withCall, { role: 'tool', toolCallId: 'c', content: 'r' }])), null);
+    const withResult: Message[] = [...withCall, { role: 'tool', toolCallId: 'c', content: 'r' }];
+    for (const kind of ['openai', 'openai_compatible', 'anthropic', 'local'] as const) assert.equal(check(kind, chat(withResult)), null, kind);
+    const noTools = { ...LOCAL_CAPS, tools: false };
+    const target = { name: 'plain', type: 'local' };
+    assert.deepEqual(checkTextCapabilities(chat(withCall), noTools, target), {
+      field: 'messages.1',
+      message: 'target "plain" (local) does not support tools (tool calls and tool results)',
+    });
+    assert.equal(checkTextCapabilities(chat([{ role: 'assistant', content: 'plain', toolCalls: [] }]), noTools, target), null);
+    const onlyResult: Message[] = [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y' }, { role: 'tool', toolCallId: 'c', content: 'r' }];
+    assert.equal(checkTextCapabilities(chat(onlyResult), noTools, target)?.field, 'messages.2');
   });
 
   it('refuses image parts on local targets naming messages.<i>.content.<j>; providers take them (anthropic not in system)', () => {
@@ -118,7 +143,10 @@ describe('checkTextCapabilities', () => {
     assert.deepEqual(check('local', query({ openaiExtras: { n: 2 } })), { field: 'n', message: 'target "local" (local) does not support n at this value' });
     assert.deepEqual(check('local', query({ openaiExtras: { frequency_penalty: 0.5 } }))?.field, 'frequency_penalty');
     assert.deepEqual(check('local', query({ openaiExtras: { logit_bias: { '50256': -100 } } }))?.field, 'logit_bias');
-    assert.deepEqual(check('anthropic', query({ openaiExtras: { reasoning_effort: 'low' } })), { field: 'reasoning_effort', message: 'target "claude" (anthropic) does not support reasoning_effort' });
+    // Hint-only fields are ignored (named in x-sipp-ignored by the call), never refused (docs/api.md#ignored-fields).
+    for (const kind of ['anthropic', 'local'] as const) {
+      assert.equal(check(kind, query({ openaiExtras: { reasoning_effort: 'low', prompt_cache_key: 'k', store: true, service_tier: 'flex', metadata: { a: '1' } } })), null, kind);
+    }
     // Not mistaken for a harmless default through the prototype chain.
     assert.equal(check('local', query({ openaiExtras: { toString: 1 } }))?.field, 'toString');
     for (const kind of ['openai', 'openai_compatible'] as const) assert.equal(check(kind, query({ openaiExtras: { n: 3, logprobs: true, reasoning_effort: 'low' } })), null, kind);

@@ -1,9 +1,9 @@
 /**
  * A local target (generated demo model, CPU) and the parts of the internal
  * request model it honours: the request stop string that ended generation is
- * reported (finite and streamed), `seed` makes sampling repeatable, and tool
- * calls, tool results and image parts that get past the capability check are
- * still a 400 naming the message, never dropped.
+ * reported (finite and streamed), `seed` makes sampling repeatable, and image
+ * parts and tool results without their call that get past the capability
+ * check are still a 400 naming the message, never dropped.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -60,10 +60,10 @@ describe('local target: request model', () => {
     assert.ok(new Set(first).size > 1, 'different seeds sample differently');
   });
 
-  it('refuses tool calls, tool results and images that reach it, naming the message', async () => {
+  it('refuses images and tool results for calls the conversation never made that reach it, naming the message', async () => {
     const cases: Array<[Message[], RegExp]> = [
-      [[{ role: 'user', content: 'x' }, { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] }], /^messages\.1: local targets do not support tools$/],
-      [[{ role: 'user', content: 'x' }, { role: 'tool', toolCallId: 'c', content: 'r' }], /^messages\.1: local targets do not support tools$/],
+      [[{ role: 'user', content: 'x' }, { role: 'tool', toolCallId: 'c', content: 'r' }], /^messages\.1: tool result for an unknown tool call id "c"$/],
+      [[{ role: 'user', content: 'x' }, { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{' }] }], /^messages\.1\.tool_calls\.0\.arguments: not valid JSON$/],
       [[{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image', source: { kind: 'url', url: 'https://img.example/a.png' } }] }], /^messages\.0\.content\.1: local targets do not support images$/],
     ];
     for (const [messages, message] of cases) {

@@ -87,3 +87,70 @@ export class SharedSessionStore implements SessionStore {
     await this.kv.del(`session:${key}`);
   }
 }
+
+/**
+ * The redis backend's store with a local fallback (docs/dashboard.md
+ * "Sign-in, sessions, CSRF"): while the shared store is unreachable a new
+ * session is kept in this process's memory, valid on this replica only, so
+ * the operator can still sign in during a Redis outage. Local sessions are
+ * looked up first and keep working when Redis is back; an unreadable shared
+ * session reads as signed out (sign in again), never as an error page.
+ */
+export class FallbackSessionStore implements SessionStore {
+  constructor(
+    private readonly shared: SessionStore,
+    private readonly local: MemorySessionStore,
+    /** Called when a session had to be kept locally. */
+    private readonly onLocal: () => void,
+    private readonly isUnavailable: (err: unknown) => boolean,
+  ) {}
+
+  async get(key: string): Promise<Record<string, unknown> | undefined> {
+    const mine = await this.local.get(key);
+    if (mine) return mine;
+    try {
+      const value = await this.shared.get(key);
+      if (value) this.remember(key);
+      return value;
+    } catch (err) {
+      if (this.isUnavailable(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Ids of sessions read from the shared store lately: signing one of them out must reach Redis. */
+  private readonly sharedSeen = new Set<string>();
+  private remember(key: string): void {
+    this.sharedSeen.delete(key);
+    this.sharedSeen.add(key);
+    if (this.sharedSeen.size > 1_000) this.sharedSeen.delete(this.sharedSeen.values().next().value!);
+  }
+
+  async set(key: string, value: Record<string, unknown>, maxAge: number | 'session' | undefined): Promise<void> {
+    if (await this.local.get(key)) return this.local.set(key, value, maxAge);
+    try {
+      await this.shared.set(key, value, maxAge);
+    } catch (err) {
+      if (!this.isUnavailable(err)) throw err;
+      await this.local.set(key, value, maxAge);
+      this.onLocal();
+    }
+  }
+
+  async destroy(key: string): Promise<void> {
+    const wasLocal = (await this.local.get(key)) !== undefined;
+    await this.local.destroy(key);
+    try {
+      await this.shared.destroy(key);
+      this.sharedSeen.delete(key);
+    } catch (err) {
+      // A local session, or an id never stored (a sign-in's fresh one), is gone already; a shared
+      // session must really be deleted (else 503: retry the sign-out).
+      if (!this.isUnavailable(err) || (!wasLocal && this.sharedSeen.has(key))) throw err;
+    }
+  }
+
+  sweep(): void {
+    this.local.sweep();
+  }
+}

@@ -14,14 +14,17 @@ import { normalizeIp } from '../../security/blocklist.js';
 import type { AuditLog } from '../audit-log.js';
 import { AdminError } from '../http/admin-error.js';
 import { readJson } from '../http/read-json.js';
-import { LoginThrottle, type LockoutScope } from './login-throttle.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LoginThrottle, type LockoutScope, type LoginThrottleRules } from './login-throttle.js';
 import { createPasswordCheck, safeEqual } from './password.js';
-import type { SharedKv } from '../../state/index.js';
-import { MemorySessionStore, SharedSessionStore, type SessionStore } from './session-store.js';
-import { SharedLoginThrottle } from './shared-login-throttle.js';
+import { StateUnavailableError, type SharedKv } from '../../state/index.js';
+import { FallbackSessionStore, MemorySessionStore, SharedSessionStore, type SessionStore } from './session-store.js';
+import { FallbackThrottle, SharedLoginThrottle } from './shared-login-throttle.js';
 
 export const SESSION_TTL_MS = 8 * 3600_000;
 export const SESSION_COOKIE = 'sipp_admin_session';
+/** A new source waits at most this long for the failed-login budget, then gets 429 with Retry-After. */
+export const MAX_LOGIN_WAIT_MS = 30_000;
 
 interface AdminSessionData {
   authenticated?: boolean;
@@ -69,8 +72,13 @@ export function peerOf(ctx: Context): string {
 }
 
 export function createSessions(opts: SessionsOptions): Sessions {
-  const store: SessionStore = opts.shared ? new SharedSessionStore(opts.shared) : new MemorySessionStore();
-  const throttle = opts.shared ? new SharedLoginThrottle(opts.shared) : (opts.throttle ?? new LoginThrottle());
+  const unavailable = (err: unknown) => err instanceof StateUnavailableError;
+  const store: SessionStore = opts.shared
+    ? new FallbackSessionStore(new SharedSessionStore(opts.shared), new MemorySessionStore(), () =>
+        opts.log.warn('admin session kept on this replica only: the shared session store (Redis) is unreachable'),
+      unavailable)
+    : new MemorySessionStore();
+  const throttle: LoginThrottleRules = opts.shared ? new FallbackThrottle(new SharedLoginThrottle(opts.shared), opts.throttle ?? new LoginThrottle()) : (opts.throttle ?? new LoginThrottle());
   const checkPassword = createPasswordCheck(opts.password);
   const sweeper = setInterval(() => {
     store.sweep?.();
@@ -127,26 +135,47 @@ export function createSessions(opts: SessionsOptions): Sessions {
     },
     async login(ctx) {
       const client = peerOf(ctx);
-      const refused = await throttle.refusal(client);
-      if (refused) {
-        opts.log.warn({ client, scope: refused.scope }, 'admin login refused: too many failed attempts');
+      // A new source waits for the budget (never refused outright); docs/dashboard.md "Sign-in, sessions, CSRF".
+      const began = Date.now();
+      let logged = false;
+      for (;;) {
+        const a = await throttle.admission(client);
+        if (a.kind === 'ok') {
+          if (a.budgetSpent) {
+            opts.onLockout?.('global');
+            opts.log.warn(
+              { client },
+              'admin login budget spent: addresses that failed before must wait, new addresses queue for the next check',
+            );
+          }
+          break;
+        }
+        const waited = Date.now() - began;
+        if (a.kind === 'wait' && waited + a.waitMs <= MAX_LOGIN_WAIT_MS) {
+          if (!logged) opts.log.info({ client }, 'admin login waits for the failed-login budget');
+          logged = true;
+          await sleep(Math.min(a.waitMs, 250));
+          continue;
+        }
+        const retryAfterSeconds = a.kind === 'refuse' ? a.retryAfterSeconds : Math.max(1, Math.ceil(a.waitMs / 1000));
+        opts.log.warn({ client, scope: a.kind === 'refuse' ? a.scope : 'global' }, 'admin login refused: too many failed attempts');
         throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', {
-          'Retry-After': String(refused.retryAfterSeconds),
+          'Retry-After': String(retryAfterSeconds),
         });
       }
-      const parsed = LoginRequestSchema.safeParse(await readJson(ctx));
-      if (!parsed.success) throw new AdminError('invalid_request', 'body must be {"password": string}');
+      const parsed = LoginRequestSchema.safeParse(await readJson(ctx).catch(async (err: unknown) => {
+        await throttle.release();
+        throw err;
+      }));
+      if (!parsed.success) {
+        await throttle.release();
+        throw new AdminError('invalid_request', 'body must be {"password": string}');
+      }
       if (!checkPassword(parsed.data.password)) {
         const tripped = await throttle.failure(client);
         opts.log.warn({ client }, 'admin login failed');
-        if (tripped) {
-          opts.onLockout?.(tripped);
-          opts.log.warn(
-            { client, scope: tripped },
-            tripped === 'global'
-              ? 'admin login locked for everyone: too many failed attempts from all addresses'
-              : 'admin login locked for this client: too many failed attempts',
-          );
+        if (tripped === 'client') {
+          opts.log.warn({ client }, 'admin login slowed for this client: each further failure doubles its wait');
         }
         opts.audit?.record({ action: 'login_failed', before: null, after: null, session: null, client });
         throw new AdminError('unauthenticated', 'wrong password');

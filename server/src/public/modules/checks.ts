@@ -12,6 +12,7 @@ import type { Blocklist } from '../../security/blocklist.js';
 import type { RateLimiter } from '../../security/rate-limit.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
 import { InvalidFieldError } from '../field-error.js';
+import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
 
 export function blocklistCheck(blocklist: Pick<Blocklist, 'has'>): PipelineModule {
@@ -54,16 +55,22 @@ export function tokenCheck(authenticate: Authenticator): PipelineModule {
   };
 }
 
-/** The token's target allowlist (`[[tokens]] targets`). */
-export const authorizationCheck: PipelineModule = {
-  name: 'authorization',
-  beforeRun(rc) {
-    const allowed = rc.caller?.allowed;
-    if (allowed && !allowed.has(rc.request.model)) {
-      throw new GatewayError('authorization', `this token may not use target "${rc.request.model}"`);
-    }
-  },
-};
+/**
+ * The token's target allowlist (`[[tokens]] targets`). An alias is allowed
+ * when the target or group it resolves to is (docs/configuration.md#aliases).
+ */
+export function authorizationCheck(router?: Pick<Router, 'canonical'>): PipelineModule {
+  return {
+    name: 'authorization',
+    beforeRun(rc) {
+      const allowed = rc.caller?.allowed;
+      const model = rc.request.model;
+      if (allowed && !allowed.has(model) && !(router && allowed.has(router.canonical(model)))) {
+        throw new GatewayError('authorization', `this token may not use target "${model}"`);
+      }
+    },
+  };
+}
 
 /**
  * Resolves `model` to a target or group (404 when neither exists) and keeps the
@@ -78,7 +85,11 @@ export function routeResolution(router: Pick<Router, 'resolve'>): PipelineModule
       const { request, fields } = rc;
       const call = request.call;
       rc.state.model = request.model;
+      const pt = request.passthrough;
       rc.route = router.resolve(request.model, call.operation, (target) => {
+        // Same API: the body goes as sent, the provider validates it (docs/api.md#pass-through).
+        if (pt && forwardsTo(target, pt.api)) return null;
+        if (pt?.parseError) return pt.parseError as Error;
         const issue =
           call.operation === 'embed'
             ? checkEmbedCapabilities(call.embed, target.capabilities, target)

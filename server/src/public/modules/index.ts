@@ -14,7 +14,7 @@ import { observe } from './observers.js';
 export interface PipelineModuleDeps {
   controls: Controls;
   authenticate: Authenticator;
-  router: Pick<Router, 'resolve'>;
+  router: Pick<Router, 'resolve' | 'canonical'>;
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
   observers: Readonly<Record<string, RequestObserver>>;
 }
@@ -26,7 +26,7 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     rateLimitCheck(deps.controls.rateLimiter),
     tokenCheck(deps.authenticate),
     // beforeRun: the checks on the parsed request, before any target runs.
-    authorizationCheck,
+    authorizationCheck(deps.router),
     routeResolution(deps.router),
     admissionCheck(deps.controls.admission),
     // afterFinish: observers of the finished request.

@@ -137,12 +137,58 @@ export function tracingModule(tracing: Tracing): PipelineModule {
           span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
           span.setAttribute('gen_ai.response.model', described.model);
           return { ...outcome, rest: traceStream(outcome, span, tracing.captureContent) };
+        case 'forward-json':
+          // Pass-through (docs/api.md#pass-through): the provider's own document.
+          usageAttributes(span, outcome.result.usage);
+          if (outcome.result.finishReason) span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
+          span.setAttribute('gen_ai.response.model', described.model);
+          span.end();
+          return outcome;
+        case 'forward-stream': {
+          span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
+          span.setAttribute('gen_ai.response.model', described.model);
+          const result = outcome.result;
+          const frames = onFinish(result.frames, (err) => {
+            usageAttributes(span, result.usage());
+            const finish = result.finishReason();
+            if (finish) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
+            if (err !== undefined) failSpan(span, err);
+            span.end();
+          });
+          return { ...outcome, result: { ...result, frames } };
+        }
       }
     },
     afterFinish(record, rc) {
       const spans = rc.get(SPANS);
       if (!spans) return;
       finishServerSpan(spans.server, record);
+    },
+  };
+}
+
+/** Calls `done` once when the iterator finishes, fails or is returned early (with the error, if any). */
+function onFinish<T>(it: AsyncIterator<T>, done: (err?: unknown) => void): AsyncIterator<T> {
+  let finished = false;
+  const finish = (err?: unknown) => {
+    if (finished) return;
+    finished = true;
+    done(err);
+  };
+  return {
+    async next() {
+      try {
+        const r = await it.next();
+        if (r.done) finish();
+        return r;
+      } catch (err) {
+        finish(err);
+        throw err;
+      }
+    },
+    async return(value?: unknown) {
+      finish();
+      return (await it.return?.(value)) ?? { done: true, value: undefined as T };
     },
   };
 }

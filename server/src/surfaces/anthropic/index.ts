@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { ParsedRequest, StreamRenderer, Surface } from '../../public/surface.js';
 import type { TextResult, ToolCall } from '../../targets/target.js';
+import { wireBasics } from '../fields.js';
 import { anthropicError } from './errors.js';
 import { anthropicField, parseMessagesRequest, type MessagePath } from './request.js';
 
@@ -128,10 +129,17 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
 export const anthropicMessagesSurface: Surface<AnthropicRequest> = {
   api: 'anthropic',
   operation: 'chat',
+  wire: { api: 'anthropic_messages', basics: wireBasics, hintHeaders: ['anthropic-beta'] },
   credential,
   parse(body) {
     const p = parseMessagesRequest(body);
-    return { model: p.model, stream: p.stream, paths: p.paths, call: { operation: 'chat', text: { operation: 'chat', messages: p.messages, options: p.options } } };
+    return {
+      model: p.model,
+      stream: p.stream,
+      paths: p.paths,
+      ignored: p.ignored,
+      call: { operation: 'chat', text: { operation: 'chat', messages: p.messages, options: p.options } },
+    };
   },
   field: (neutral, req) => anthropicField(neutral, req.paths),
   renderText,

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { InvalidFieldError } from '../../public/field-error.js';
+import type { IgnorableField } from '../../targets/ignored.js';
 import type { ContentPart, GenerationOptions, ImageSource, Message, ToolCall, ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 
@@ -38,7 +39,21 @@ const MessagesSchema = z.strictObject({
   service_tier: z.enum(['auto', 'standard_only']).nullish(),
   /** Prompt-caching hint: accepted, not forwarded (no effect on the answer). */
   cache_control: z.unknown().optional(),
+  context_management: z.unknown().optional(),
+  output_config: z.looseObject({ effort: z.string().nullish(), format: z.unknown().optional() }).nullish(),
 });
+
+/**
+ * Hint-only fields met while parsing for the translation path (docs/api.md#ignored-fields);
+ * module-level during one synchronous parse, then handed to the request.
+ */
+let hints = new Set<IgnorableField>();
+const hint = (field: IgnorableField): void => void hints.add(field);
+
+/** `cache_control` on a block, tool or the request: a caching hint other APIs have no use for. */
+function noteCache(v: Json): void {
+  if (v.cache_control != null) hint('cache_control');
+}
 
 function str(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new InvalidFieldError(field, 'expected string');
@@ -55,6 +70,7 @@ function image(block: Json, field: string): ImageSource {
 /** text / image blocks (user content, tool results, system). */
 function simpleBlock(b: unknown, field: string, images: boolean): ContentPart {
   if (!isObject(b)) throw new InvalidFieldError(field, 'expected object');
+  noteCache(b);
   if (b.type === 'text') return { type: 'text', text: str(b.text, `${field}.text`) };
   if (b.type === 'image' && images) return { type: 'image', source: image(b, field) };
   throw new InvalidFieldError(`${field}.type`, `content block type ${JSON.stringify(b.type)} is not supported here`);
@@ -63,8 +79,17 @@ function simpleBlock(b: unknown, field: string, images: boolean): ContentPart {
 function pushMessages(raw: unknown, i: number, out: Message[], paths: MessagePath[]): void {
   const f = `messages.${i}`;
   if (!isObject(raw)) throw new InvalidFieldError(f, 'expected object');
-  if (raw.role !== 'user' && raw.role !== 'assistant') throw new InvalidFieldError(`${f}.role`, 'must be one of "user", "assistant"');
+  if (raw.role !== 'user' && raw.role !== 'assistant' && raw.role !== 'system') {
+    throw new InvalidFieldError(`${f}.role`, 'must be one of "user", "assistant", "system"');
+  }
   const c = raw.content;
+  if (raw.role === 'system') {
+    // A system message inside `messages` (Claude Code sends them): a system message for the target.
+    if (typeof c !== 'string' && !Array.isArray(c)) throw new InvalidFieldError(`${f}.content`, 'expected string or array of content blocks');
+    out.push({ role: 'system', content: typeof c === 'string' ? c : c.map((b, j) => simpleBlock(b, `${f}.content.${j}`, false)) });
+    paths.push({ message: f, parts: typeof c === 'string' ? [] : c.map((_, j) => `${f}.content.${j}`) });
+    return;
+  }
   if (typeof c === 'string') {
     out.push({ role: raw.role, content: c });
     paths.push({ message: f, parts: [] });
@@ -77,7 +102,13 @@ function pushMessages(raw: unknown, i: number, out: Message[], paths: MessagePat
     const calls: ToolCall[] = [];
     c.forEach((b, j) => {
       const bf = `${f}.content.${j}`;
+      if (isObject(b) && (b.type === 'thinking' || b.type === 'redacted_thinking')) {
+        // Earlier thinking sent back: only an Anthropic target can read it.
+        hint('thinking');
+        return;
+      }
       if (isObject(b) && b.type === 'tool_use') {
+        noteCache(b);
         if (!isObject(b.input)) throw new InvalidFieldError(`${bf}.input`, 'expected object');
         calls.push({ id: str(b.id, `${bf}.id`), name: str(b.name, `${bf}.name`), arguments: JSON.stringify(b.input) });
       } else {
@@ -92,6 +123,7 @@ function pushMessages(raw: unknown, i: number, out: Message[], paths: MessagePat
   c.forEach((b, j) => {
     const bf = `${f}.content.${j}`;
     if (isObject(b) && b.type === 'tool_result') {
+      noteCache(b);
       const id = str(b.tool_use_id, `${bf}.tool_use_id`);
       const rc = b.content;
       let content: string | ContentPart[] = '';
@@ -126,6 +158,8 @@ function tools(raw: unknown[]): ToolDefinition[] {
     const f = `tools.${i}`;
     if (!isObject(t)) throw new InvalidFieldError(f, 'expected object');
     if (t.type != null && t.type !== 'custom') throw new InvalidFieldError(`${f}.type`, `server tool ${JSON.stringify(t.type)} is not supported by the gateway`);
+    noteCache(t);
+    if (t.eager_input_streaming != null) hint('eager_input_streaming');
     const def: ToolDefinition = { name: str(t.name, `${f}.name`) };
     if (typeof t.description === 'string') def.description = t.description;
     if (!isObject(t.input_schema)) throw new InvalidFieldError(`${f}.input_schema`, 'expected object');
@@ -151,6 +185,58 @@ export interface ParsedMessages {
   messages: Message[];
   options: GenerationOptions;
   paths: MessagePath[];
+  /** Hint-only fields the translation ignores whatever the target. */
+  ignored: IgnorableField[];
+}
+
+const EFFORTS = new Map<string, NonNullable<NonNullable<GenerationOptions['reasoning']>['effort']>>([
+  ['low', 'low'],
+  ['medium', 'medium'],
+  ['high', 'high'],
+  ['xhigh', 'high'],
+  ['max', 'high'],
+]);
+
+/**
+ * `thinking` (`enabled` with `budget_tokens`, `adaptive`) and
+ * `output_config.effort` → the internal reasoning hint, which each target
+ * translates or ignores (docs/api.md#ignored-fields).
+ */
+function reasoning(b: z.infer<typeof MessagesSchema>, options: GenerationOptions): void {
+  const r: NonNullable<GenerationOptions['reasoning']> = {};
+  const from: IgnorableField[] = [];
+  const t = b.thinking;
+  if (t != null) {
+    if (!isObject(t)) throw new InvalidFieldError('thinking', 'expected object');
+    if (t.type === 'enabled') {
+      if (typeof t.budget_tokens !== 'number' || !Number.isInteger(t.budget_tokens) || t.budget_tokens < 1) {
+        throw new InvalidFieldError('thinking.budget_tokens', 'expected a positive integer');
+      }
+      r.budgetTokens = t.budget_tokens;
+      from.push('thinking');
+    } else if (t.type === 'adaptive' || t.type === 'between_tools') {
+      r.adaptive = true;
+      from.push('thinking');
+    } else if (t.type !== 'disabled') {
+      throw new InvalidFieldError('thinking.type', 'must be one of "enabled", "adaptive", "disabled"');
+    }
+  }
+  const effort = b.output_config?.effort;
+  if (effort != null) {
+    const e = EFFORTS.get(effort);
+    if (!e) throw new InvalidFieldError('output_config.effort', 'must be one of "low", "medium", "high", "xhigh", "max"');
+    r.effort = e;
+    from.push('output_config');
+  }
+  if (from.length) options.reasoning = { ...r, from };
+}
+
+/** `output_config.format` (structured output) changes the answer: it becomes a JSON-schema response_format, or is refused. */
+function outputFormat(raw: unknown): Record<string, unknown> {
+  if (!isObject(raw) || raw.type !== 'json_schema' || !isObject(raw.schema)) {
+    throw new InvalidFieldError('output_config.format', 'expected {"type": "json_schema", "schema": {…}}');
+  }
+  return { type: 'json_schema', json_schema: { name: 'output', schema: raw.schema } };
 }
 
 export function parseMessagesRequest(body: Record<string, unknown>): ParsedMessages {
@@ -162,9 +248,7 @@ export function parseMessagesRequest(body: Record<string, unknown>): ParsedMessa
   }
   const b = r.data;
   if (b.top_k != null) throw new InvalidFieldError('top_k', 'top_k is not supported by the gateway');
-  if (b.thinking != null && !(isObject(b.thinking) && b.thinking.type === 'disabled')) {
-    throw new InvalidFieldError('thinking', 'extended thinking is not supported by the gateway');
-  }
+  hints = new Set();
   const messages: Message[] = [];
   const paths: MessagePath[] = [];
   if (b.system != null) {
@@ -180,7 +264,15 @@ export function parseMessagesRequest(body: Record<string, unknown>): ParsedMessa
   if (b.metadata?.user_id != null) options.user = b.metadata.user_id;
   if (b.tools != null) options.tools = tools(b.tools);
   if (b.tool_choice != null) toolChoice(b.tool_choice, options);
-  return { model: b.model, stream: b.stream === true, messages, options, paths };
+  reasoning(b, options);
+  if (b.output_config?.format != null) options.responseFormat = outputFormat(b.output_config.format);
+  if (b.cache_control != null) hint('cache_control');
+  if (b.context_management != null) hint('context_management');
+  if (b.service_tier != null) hint('service_tier');
+  if (b.metadata != null && Object.keys(b.metadata).some((k) => k !== 'user_id')) hint('metadata');
+  const ignored = [...hints];
+  hints = new Set();
+  return { model: b.model, stream: b.stream === true, messages, options, paths, ignored };
 }
 
 /** A neutral capability field in Anthropic's naming. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { InvalidFieldError } from '../../public/field-error.js';
 import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
 import type { TextResult } from '../../targets/target.js';
-import { failOn } from '../fields.js';
+import { failOn, wireBasics } from '../fields.js';
 import {
   dataFrame,
   extrasOf,
@@ -30,6 +30,7 @@ const ChatSchema = z.looseObject({
   max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   response_format: z.looseObject({ type: z.string() }).nullish(),
+  reasoning_effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullish(),
   ...samplingFields,
 });
 
@@ -66,6 +67,11 @@ function parse(body: Record<string, unknown>): OpenAIChatRequest {
   if (body.tool_choice != null) options.toolChoice = parseToolChoice(body.tool_choice);
   if (b.parallel_tool_calls != null) options.parallelToolCalls = b.parallel_tool_calls;
   if (b.response_format != null && b.response_format.type !== 'text') options.responseFormat = b.response_format;
+  // A reasoning hint: translated by targets that think, else ignored by name (docs/api.md#ignored-fields).
+  if (b.reasoning_effort != null && b.reasoning_effort !== 'none') {
+    const effort = b.reasoning_effort === 'xhigh' ? 'high' : b.reasoning_effort;
+    options.reasoning = { effort, from: ['reasoning_effort'] };
+  }
   const extras = extrasOf(body, KNOWN);
   if (extras) options.openaiExtras = extras;
   return {
@@ -119,6 +125,7 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
 export const openAIChatSurface: Surface<OpenAIChatRequest> = {
   api: 'openai',
   operation: 'chat',
+  wire: { api: 'openai_chat', basics: wireBasics },
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,

@@ -19,6 +19,7 @@ import type {
   TargetDescription,
   TextRequest,
   TextResult,
+  ToolCall,
 } from '../target.js';
 import {
   BackendUnavailableError,
@@ -28,6 +29,7 @@ import {
   type SelectedBackend,
 } from './backend.js';
 import { Embedder } from './embedding.js';
+import { generateWithTools, planToolChat, usesFunctionCalling, type ToolChatPlan } from './function-calling.js';
 import { generate, type GenerationSummary } from './generation.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
 import { LocalModelLoadError, loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
@@ -39,13 +41,20 @@ import { LocalStats } from './stats.js';
 export const DEFAULT_TEMPERATURE = 0.8;
 export const DEFAULT_TOP_P = 0.95;
 
+/**
+ * Context tokens a request with tools keeps free beyond its prompt and answer:
+ * the call syntax the wrapper writes itself (not counted as generated), so that
+ * node-llama-cpp never has to shift the context (drop early messages) to go on.
+ */
+const TOOL_CALL_HEADROOM = 16;
+
 const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 'embed']);
 
-/** Text in, text out: no tools, images, response formats or OpenAI-only fields. */
+/** Text and function tools (docs/local-models.md#tools); no images, response formats or OpenAI-only fields. */
 export const CAPABILITIES: TargetCapabilities = {
   temperature: { min: 0, max: 2 },
   maxStop: null,
-  tools: false,
+  tools: true,
   images: false,
   responseFormat: false,
   openaiExtras: false,
@@ -151,12 +160,27 @@ export class LocalTarget implements Target {
     }
   }
 
+  /** The prompt's tokens with this model's tokenizer and chat template (docs/api.md#count-tokens). */
+  async countTokens(req: TextRequest, ctx: CallContext): Promise<number> {
+    const r = this.requireReady();
+    try {
+      return this.prepare(r, req).tokens.length;
+    } catch (err) {
+      throw this.failure(err, ctx);
+    }
+  }
+
   async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
     let text = '';
+    const calls: ToolCall[] = [];
     for await (const chunk of this.stream(req, ctx)) {
       if (chunk.type === 'token') text += chunk.text;
-      else if (chunk.type === 'end') {
+      else if (chunk.type === 'tool_call') {
+        const call = (calls[chunk.index] ??= { id: chunk.id ?? '', name: chunk.name ?? '', arguments: '' });
+        call.arguments += chunk.arguments;
+      } else {
         const result: TextResult = { text, finishReason: chunk.finishReason, usage: chunk.usage };
+        if (calls.length > 0) result.toolCalls = calls;
         if (chunk.stopSequence !== undefined) result.stopSequence = chunk.stopSequence;
         return result;
       }
@@ -166,6 +190,10 @@ export class LocalTarget implements Target {
 
   async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk> {
     const r = this.requireReady();
+    if (req.operation === 'chat' && usesFunctionCalling(req.options.tools, req.options.toolChoice)) {
+      yield* this.streamWithTools(r, req, ctx);
+      return;
+    }
     const calledAt = performance.now();
     let prompt: PreparedPrompt;
     try {
@@ -226,6 +254,75 @@ export class LocalTarget implements Target {
       throw this.failure(err, ctx);
     } finally {
       // Runs on success, error and when the consumer stops early (client gone).
+      await gen.return(undefined as never).catch(() => undefined);
+      await seq.clearHistory().catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'clearing a sequence failed'));
+      lease.release();
+    }
+  }
+
+  /** Chat with function tools through node-llama-cpp's function calling (function-calling.ts). */
+  private async *streamWithTools(r: Ready, req: TextRequest & { operation: 'chat' }, ctx: CallContext): AsyncGenerator<StreamChunk> {
+    const calledAt = performance.now();
+    const o = req.options;
+    let plan: ToolChatPlan;
+    try {
+      plan = planToolChat(r.loaded.model, r.chat, req.messages, o.tools ?? [], o.toolChoice, o.parallelToolCalls);
+    } catch (err) {
+      throw this.failure(err, ctx);
+    }
+    const contextSize = r.loaded.context.contextSize;
+    if (plan.promptTokens + TOOL_CALL_HEADROOM >= contextSize) {
+      throw new GatewayError(
+        'invalid_request',
+        `messages: ${plan.promptTokens} tokens (with the tools) do not fit the target's context of ${contextSize} tokens`,
+      );
+    }
+    const lease = await r.pool.acquire(ctx.signal, { noWait: ctx.noWait });
+    const acquiredAt = performance.now();
+    const seq = lease.item;
+    const gen = generateWithTools(
+      seq,
+      plan,
+      {
+        maxTokens: Math.min(
+          o.maxTokens ?? this.config.runtime.default_max_tokens,
+          contextSize - plan.promptTokens - TOOL_CALL_HEADROOM,
+        ),
+        temperature: o.temperature ?? DEFAULT_TEMPERATURE,
+        topP: o.topP ?? DEFAULT_TOP_P,
+        stop: o.stop ?? [],
+        seed: o.seed,
+      },
+      ctx.signal,
+    );
+    try {
+      let step = await gen.next();
+      while (!step.done) {
+        yield step.value;
+        step = await gen.next();
+      }
+      const summary = step.value;
+      this.stats.record({
+        queueSeconds: (acquiredAt - calledAt) / 1000,
+        promptSeconds: summary.promptSeconds,
+        generationSeconds: summary.generationSeconds,
+        ttftSeconds: summary.firstTokenAt === null ? null : (summary.firstTokenAt - calledAt) / 1000,
+        inputTokens: summary.inputTokens,
+        outputTokens: summary.outputTokens,
+      });
+      yield {
+        type: 'end',
+        finishReason: summary.finishReason,
+        usage: {
+          input_tokens: summary.inputTokens,
+          output_tokens: summary.outputTokens,
+          total_tokens: summary.inputTokens + summary.outputTokens,
+        },
+        ...(summary.stopSequence !== undefined ? { stopSequence: summary.stopSequence } : {}),
+      };
+    } catch (err) {
+      throw this.failure(err, ctx);
+    } finally {
       await gen.return(undefined as never).catch(() => undefined);
       await seq.clearHistory().catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'clearing a sequence failed'));
       lease.release();

@@ -7,16 +7,14 @@
  *   renderer). A GGUF without a template falls back to node-llama-cpp's
  *   GeneralChatWrapper ("### System message" / "### Human" / "### Assistant").
  */
-import { GatewayError } from '../../errors.js';
-import { requireText } from '../content.js';
 import type { Message } from '../target.js';
+import { toChatHistory } from './tools.js';
 import {
   GeneralChatWrapper,
   LlamaText,
   SpecialToken,
   SpecialTokensText,
   resolveChatWrapper,
-  type ChatHistoryItem,
   type ChatWrapper,
   type LlamaModel,
   type Token,
@@ -52,16 +50,10 @@ export function prepareQuery(model: LlamaModel, prompt: string): PreparedPrompt 
 }
 
 export function prepareChat(model: LlamaModel, chat: ChatTemplateInfo, messages: readonly Message[]): PreparedPrompt {
-  // Text only: images and tools are refused by the capability check before a
-  // local target is called; should one get here anyway it is still a 400, never dropped.
-  const history: ChatHistoryItem[] = messages.map((m, i) => {
-    if (m.role === 'tool' || (m.role === 'assistant' && m.toolCalls && m.toolCalls.length > 0)) {
-      throw new GatewayError('invalid_request', `messages.${i}: local targets do not support tools`);
-    }
-    const text = requireText(m.content, i, 'local');
-    return m.role === 'assistant' ? { type: 'model', response: [text] } : { type: m.role === 'system' ? 'system' : 'user', text };
-  });
-  history.push({ type: 'model', response: [] });
+  // Text only: images are refused by the capability check before a local target
+  // is called; should one get here anyway it is still a 400, never dropped.
+  // Tool calls and results render in the wrapper's function-calling syntax (tools.ts).
+  const { history } = toChatHistory(messages);
   const state = chat.wrapper.generateContextState({ chatHistory: history });
   const tokens = state.contextText.tokenize(model.tokenizer);
   const stopTokens = new Set<Token>();

@@ -7,10 +7,12 @@ import { UpstreamClient } from './upstream-client.js';
 
 /** An `anthropic` target: the Messages API with `x-api-key` and `anthropic-version`; no embeddings. */
 export function createAnthropicTarget(config: AnthropicTargetConfig, deps: TargetDeps): ProviderTarget {
+  const key = deps.secret(config.api_key_env);
   const client = new UpstreamClient({
     baseUrl: config.base_url,
     timeoutMs: config.timeout_seconds * 1000,
-    headers: { 'x-api-key': deps.secret(config.api_key_env), 'anthropic-version': config.version },
+    headers: { 'x-api-key': key, 'anthropic-version': config.version },
+    credentialHeaders: ['x-api-key'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
     ...providerLimits(config),
@@ -24,10 +26,11 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
     client,
     dialect: {
       textPath: client.path('/v1/messages'),
-      textBody: (req, stream) => messagesBody(model, req, stream),
+      textBody: (req, stream, ctx) => messagesBody(model, req, stream, ctx?.ignore),
       readText: readMessage,
       streamReader: () => new AnthropicStreamReader(),
     },
+    native: { paths: { anthropic_messages: '/v1/messages' }, secrets: [key] },
     capabilities: {
       temperature: { min: 0, max: 1 },
       maxStop: null,
@@ -36,6 +39,7 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
       responseFormat: false,
       openaiExtras: false,
       embeddingDimensions: false,
+      reasoning: true,
     },
   });
 }

@@ -5,6 +5,7 @@
  */
 import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
+import type { IgnorableField } from '../ignored.js';
 import type { Content, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
 import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
 
@@ -157,7 +158,7 @@ function addToolOptions(body: Json, o: GenerationOptions): void {
  * user turn, assistant tool calls `tool_use` blocks. Anthropic has no `seed`:
  * a request with one is refused (the capability check refuses it first).
  */
-export function messagesBody(model: string, req: TextRequest, stream: boolean): Json {
+export function messagesBody(model: string, req: TextRequest, stream: boolean, ignore?: (field: IgnorableField) => void): Json {
   const messages: AnthropicMessage[] = [];
   const system: string[] = [];
   if (req.operation === 'query') {
@@ -180,8 +181,29 @@ export function messagesBody(model: string, req: TextRequest, stream: boolean): 
   if (o.stop !== undefined && o.stop.length > 0) body.stop_sequences = o.stop;
   addToolOptions(body, o);
   if (o.user !== undefined) body.metadata = { user_id: o.user };
+  if (o.reasoning !== undefined) {
+    const thinking = thinkingOf(o.reasoning, body.max_tokens as number);
+    if (thinking) body.thinking = thinking;
+    else for (const f of o.reasoning.from ?? ['reasoning']) ignore?.(f);
+  }
   if (stream) body.stream = true;
   return body;
+}
+
+/** Budget of thinking tokens per reasoning effort (Anthropic's minimum budget is 1024). */
+const EFFORT_BUDGET = { minimal: 1024, low: 2048, medium: 8192, high: 16384 } as const;
+
+/**
+ * The reasoning hint as Anthropic `thinking` (docs/api.md#ignored-fields):
+ * adaptive stays adaptive; an effort or budget becomes `enabled` with a
+ * budget below `max_tokens` (the API's rule); null when `max_tokens` leaves no
+ * room for the minimum budget (then the hint is ignored).
+ */
+export function thinkingOf(r: NonNullable<GenerationOptions['reasoning']>, maxTokens: number): Json | null {
+  if (r.adaptive && r.budgetTokens === undefined) return { type: 'adaptive' };
+  const wanted = r.budgetTokens ?? EFFORT_BUDGET[r.effort ?? 'medium'];
+  const budget = Math.min(wanted, maxTokens - 1);
+  return budget >= 1024 ? { type: 'enabled', budget_tokens: budget } : null;
 }
 
 export function readMessage(json: unknown): TextResult {

@@ -1,7 +1,7 @@
 import { providerLimits } from '../../config/limits.js';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
-import { chatCompletionBody, embeddingBody, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
+import { chatCompletionBody, embeddingBody, isReasoningModel, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
 import { ProviderTarget } from './provider-target.js';
 import { UpstreamClient } from './upstream-client.js';
 
@@ -12,6 +12,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
     baseUrl: config.base_url,
     timeoutMs: config.timeout_seconds * 1000,
     headers: { authorization: `Bearer ${secret}` },
+    credentialHeaders: ['authorization'],
     correlationHeader: config.correlation_header,
     targetName: config.name,
     ...providerLimits(config),
@@ -30,6 +31,7 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       streamReader: () => new OpenAIStreamReader(),
       embed: { path: client.path('/embeddings'), body: (req) => embeddingBody(model, req), read: readEmbedding },
     },
+    native: { paths: { openai_chat: '/chat/completions' }, secrets: [secret] },
     capabilities: {
       temperature: { min: 0, max: 2 },
       // OpenAI takes at most 4 stop sequences; compatible servers vary, so only the gateway's own limit applies.
@@ -39,6 +41,8 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       responseFormat: true,
       openaiExtras: true,
       embeddingDimensions: true,
+      // reasoning_effort only means something to OpenAI's reasoning models; compatible servers vary.
+      reasoning: type === 'openai' && isReasoningModel(model),
     },
   });
 }

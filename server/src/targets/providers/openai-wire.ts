@@ -52,6 +52,7 @@ export function chatCompletionBody(model: string, flavor: OpenAIFlavor, req: Tex
   if (o.responseFormat !== undefined) body.response_format = o.responseFormat;
   if (o.seed !== undefined) body.seed = o.seed;
   if (o.user !== undefined) body.user = o.user;
+  if (o.reasoning !== undefined) body.reasoning_effort = reasoningEffort(o.reasoning);
   if (stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };
@@ -64,6 +65,22 @@ export function chatCompletionBody(model: string, flavor: OpenAIFlavor, req: Tex
     }
   }
   return body;
+}
+
+/**
+ * The reasoning hint as `reasoning_effort` (docs/api.md#ignored-fields): the
+ * effort as given, else from Anthropic's thinking budget (< 4096 tokens low,
+ * < 16384 medium, more high), adaptive thinking medium.
+ */
+export function reasoningEffort(r: NonNullable<GenerationOptions['reasoning']>): string {
+  if (r.effort !== undefined) return r.effort;
+  if (r.budgetTokens !== undefined) return r.budgetTokens < 4096 ? 'low' : r.budgetTokens < 16384 ? 'medium' : 'high';
+  return 'medium';
+}
+
+/** OpenAI models that take `reasoning_effort` (o-series, gpt-5 family). */
+export function isReasoningModel(model: string): boolean {
+  return /^(o\d|gpt-5)/i.test(model);
 }
 
 function addToolOptions(body: Json, o: GenerationOptions): void {

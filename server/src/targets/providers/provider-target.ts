@@ -8,6 +8,8 @@ import type {
   CallContext,
   EmbedRequest,
   EmbedResult,
+  ForwardRequest,
+  Forwarded,
   StreamChunk,
   Target,
   TargetCapabilities,
@@ -15,7 +17,9 @@ import type {
   TargetType,
   TextRequest,
   TextResult,
+  WireApi,
 } from '../target.js';
+import { forwardRequest, type ForwardTargetInit } from './forward.js';
 import type { UpstreamClient } from './upstream-client.js';
 import type { Json } from './wire-shape.js';
 
@@ -29,7 +33,8 @@ export interface StreamReader {
 export interface ProviderDialect {
   /** Full request path of text generation (query and chat). */
   textPath: string;
-  textBody(req: TextRequest, stream: boolean): Json;
+  /** `ctx` lets a dialect name a hint it ignored (ctx.ignore). */
+  textBody(req: TextRequest, stream: boolean, ctx?: CallContext): Json;
   readText(json: unknown): TextResult;
   streamReader(): StreamReader;
   /** Absent when the provider has no embeddings API. */
@@ -44,6 +49,8 @@ export interface ProviderTargetInit {
   client: UpstreamClient;
   dialect: ProviderDialect;
   capabilities: TargetCapabilities;
+  /** Pass-through (docs/api.md#pass-through): the APIs spoken natively and their paths, and what to scrub from errors. */
+  native?: Omit<ForwardTargetInit, 'client' | 'model'>;
 }
 
 const TEXT_OPERATIONS: ReadonlySet<Operation> = new Set(['query', 'chat']);
@@ -58,6 +65,8 @@ export class ProviderTarget implements Target {
   private readonly baseUrl: string;
   private readonly client: UpstreamClient;
   private readonly dialect: ProviderDialect;
+  readonly forwards: ReadonlySet<WireApi>;
+  private readonly native: ForwardTargetInit | undefined;
 
   constructor(init: ProviderTargetInit) {
     this.name = init.name;
@@ -68,19 +77,28 @@ export class ProviderTarget implements Target {
     this.dialect = init.dialect;
     this.capabilities = init.capabilities;
     this.operations = init.dialect.embed ? ALL_OPERATIONS : TEXT_OPERATIONS;
+    this.native = init.native ? { ...init.native, client: init.client, model: init.model } : undefined;
+    this.forwards = new Set(Object.keys(init.native?.paths ?? {}) as WireApi[]);
+  }
+
+  forward(req: ForwardRequest, ctx: CallContext): Promise<Forwarded> {
+    if (!this.native || !this.forwards.has(req.api)) {
+      return Promise.reject(new GatewayError('internal', `target "${this.name}" does not speak ${req.api}`));
+    }
+    return forwardRequest(this.native, req, ctx);
   }
 
   /** Nothing to load: pools connect lazily, and start-up never contacts a provider. */
   async load(): Promise<void> {}
 
   async complete(req: TextRequest, ctx: CallContext): Promise<TextResult> {
-    const body = this.dialect.textBody(req, false);
+    const body = this.dialect.textBody(req, false, ctx);
     const json = await this.client.postJson(this.dialect.textPath, body, ctx);
     return this.dialect.readText(json);
   }
 
   async *stream(req: TextRequest, ctx: CallContext): AsyncGenerator<StreamChunk, void, undefined> {
-    const body = this.dialect.textBody(req, true);
+    const body = this.dialect.textBody(req, true, ctx);
     const reader = this.dialect.streamReader();
     for await (const event of this.client.postSse(this.dialect.textPath, body, ctx)) {
       yield* reader.accept(event.data);

@@ -56,6 +56,8 @@ export interface UpstreamClientOptions {
   timeoutMs: number;
   /** Headers sent on every request (auth, content type, version). */
   headers: Record<string, string>;
+  /** The credential headers among `headers`: pass-through headers never override them. */
+  credentialHeaders?: readonly string[];
   /** When set, `ctx.requestId` is sent under this header name. */
   correlationHeader?: string;
   /** Target name, for log lines only. */
@@ -70,6 +72,34 @@ export interface UpstreamClientOptions {
 
 type Phase = 'connect' | 'body' | 'stream';
 
+/** One pass-through exchange (see UpstreamClient.rawJson). */
+export interface RawExchange {
+  method: 'POST' | 'GET' | 'DELETE';
+  path: string;
+  body?: unknown;
+  /** Request headers on top of the target's own (never its credential). */
+  headers?: Record<string, string>;
+  /** The error for a non-2xx status, given the provider's wait (ms) and its bounded body text. */
+  statusError(status: number, retryAfterMs: number | undefined, body: string): Error;
+}
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** Reads at most `limit` bytes of a body as text, discarding the rest. */
+async function boundedText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
+      size += chunk.length;
+    }
+  } catch {
+    // A body cut short is read as far as it came.
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Splits a base URL into the pool's origin and the path prefix of every request. */
 export function splitBaseUrl(baseUrl: string): { origin: string; pathPrefix: string } {
   const url = new URL(baseUrl);
@@ -81,6 +111,7 @@ export class UpstreamClient {
   private readonly pathPrefix: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
+  private readonly credential: Record<string, string>;
   private readonly correlationHeader: string | undefined;
   private readonly targetName: string;
   private readonly maxEventBytes: number | undefined;
@@ -92,6 +123,7 @@ export class UpstreamClient {
     this.pathPrefix = pathPrefix;
     this.timeoutMs = options.timeoutMs;
     this.headers = { 'content-type': 'application/json', ...options.headers };
+    this.credential = Object.fromEntries((options.credentialHeaders ?? []).map((h) => [h, this.headers[h]!]));
     this.correlationHeader = options.correlationHeader?.toLowerCase();
     this.targetName = options.targetName;
     this.maxEventBytes = options.maxEventBytes;
@@ -135,14 +167,49 @@ export class UpstreamClient {
    * POSTs a JSON body and yields the server-sent events of the response.
    * Stopping the iteration early (return/throw) closes the upstream connection.
    */
-  async *postSse(path: string, body: unknown, ctx: CallContext): AsyncGenerator<SseEvent, void, undefined> {
-    const payload = this.serialize(body, ctx);
+  postSse(path: string, body: unknown, ctx: CallContext): AsyncGenerator<SseEvent, void, undefined> {
+    return this.sse(path, body, ctx);
+  }
+
+  /**
+   * Pass-through exchange (docs/api.md#pass-through): any method, extra
+   * headers (they override the target's, never its credential), the parsed
+   * JSON answer. A non-2xx status becomes `raw.statusError(status, wait, body)`.
+   */
+  async rawJson(raw: RawExchange, ctx: CallContext): Promise<unknown> {
+    const payload = raw.body === undefined ? null : this.serialize(raw.body, ctx);
+    const deadline = new Deadline(ctx.signal, this.timeoutMs);
+    let phase: Phase = 'connect';
+    try {
+      const res = await this.send(raw.path, payload, ctx, deadline.signal, raw.method, raw.headers);
+      await this.checkStatus(res, ctx, raw.statusError);
+      phase = 'body';
+      const text = await this.readCapped(res, ctx);
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw this.fault(ctx, 'upstream sent malformed JSON');
+      }
+    } catch (err) {
+      throw this.translate(err, deadline, phase, ctx);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** Pass-through stream: as postSse, with rawJson's method, headers and status mapping. */
+  rawSse(raw: RawExchange, ctx: CallContext): AsyncGenerator<SseEvent, void, undefined> {
+    return this.sse(raw.path, raw.body, ctx, raw);
+  }
+
+  private async *sse(path: string, body: unknown, ctx: CallContext, raw?: RawExchange): AsyncGenerator<SseEvent, void, undefined> {
+    const payload = body === undefined ? null : this.serialize(body, ctx);
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
     let res: Dispatcher.ResponseData | undefined;
     try {
-      res = await this.send(path, payload, ctx, deadline.signal);
-      await this.checkStatus(res, ctx);
+      res = await this.send(path, payload, ctx, deadline.signal, raw?.method, raw?.headers);
+      await this.checkStatus(res, ctx, raw?.statusError);
       phase = 'stream';
       deadline.rearm();
       if (this.keepaliveTimeoutMs !== undefined) deadline.watchContent(this.keepaliveTimeoutMs);
@@ -194,10 +261,18 @@ export class UpstreamClient {
     }
   }
 
-  private send(path: string, payload: string, ctx: CallContext, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    let headers = this.correlationHeader ? { ...this.headers, [this.correlationHeader]: ctx.requestId } : this.headers;
+  private send(
+    path: string,
+    payload: string | null,
+    ctx: CallContext,
+    signal: AbortSignal,
+    method: 'POST' | 'GET' | 'DELETE' = 'POST',
+    extra?: Record<string, string>,
+  ): Promise<Dispatcher.ResponseData> {
+    let headers = extra ? { ...this.headers, ...extra, ...this.credential } : this.headers;
+    if (this.correlationHeader) headers = { ...headers, [this.correlationHeader]: ctx.requestId };
     if (ctx.traceHeaders) headers = { ...headers, ...ctx.traceHeaders };
-    return this.pool.request({ method: 'POST', path, headers, body: payload, signal });
+    return this.pool.request({ method, path, headers, body: payload, signal });
   }
 
   /** Reads a finite body up to maxResponseBytes; a longer one is cut at once (never buffered whole). */
@@ -219,14 +294,15 @@ export class UpstreamClient {
     return Buffer.concat(chunks, total).toString('utf8');
   }
 
-  private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext): Promise<void> {
+  private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext, map?: RawExchange['statusError']): Promise<void> {
     if (res.statusCode >= 200 && res.statusCode < 300) return;
-    // Read (and discard) a bounded error body so the connection can be reused;
-    // its content is never logged or returned: it may echo a credential.
-    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    // Read a bounded error body so the connection can be reused; its content
+    // is never logged, and only a pass-through mapper sees it (it rebuilds the
+    // provider's error document from type and message, credentials scrubbed).
+    const text = map ? await boundedText(res.body, ERROR_BODY_LIMIT) : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
     const wait = retryAfterMs(res.headers, Date.now());
     ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait }, 'upstream returned an error status');
-    throw upstreamStatusError(res.statusCode, wait);
+    throw map ? map(res.statusCode, wait, text) : upstreamStatusError(res.statusCode, wait);
   }
 
   /**
