@@ -23,6 +23,7 @@ import { RateLimiter } from './security/rate-limit.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
 import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
+import { checkModelFiles } from './targets/model-files.js';
 import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
@@ -78,6 +79,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const logging = options.logging ?? createLogging({ env });
   const log = logging.component('sipp_gateway_server');
   const secrets = readSecrets(config, env);
+  await checkModelFiles(config.targets);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
   const databaseUrl = config.database?.backend === 'postgres' ? env[config.database.url_env!] : undefined;
   const traceSettings = tracingSettings(config.telemetry.traces, env);

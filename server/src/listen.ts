@@ -2,6 +2,7 @@ import { createServer, ServerResponse, type IncomingMessage, type Server } from 
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
+import { BIND_OVERRIDE_ENV } from './config/load.js';
 import { parseBind, type ListenerConfig } from './config/schema.js';
 import { deferContinue } from './http/expect-continue.js';
 
@@ -87,7 +88,7 @@ export function listen(
             : err.code === 'EADDRNOTAVAIL'
               ? 'is not an address of this machine'
               : `cannot be bound (${err.code ?? 'error'})`;
-      reject(new StartupError(`${field} ${bind} ${why}`));
+      reject(new StartupError(`${field} ${bind} ${why}${err.code === 'EADDRINUSE' ? movingHint(field) : ''}`));
     });
     server.listen({ host, port }, () => {
       const addr = server.address() as AddressInfo;
@@ -95,6 +96,13 @@ export function listen(
       resolve({ server, url: `http://${h}:${addr.port}` });
     });
   });
+}
+
+/** How to move a taken bind: the key, or its environment override (docs/configuration.md#environment-variables). */
+function movingHint(field: string): string {
+  const env = BIND_OVERRIDE_ENV[field as keyof typeof BIND_OVERRIDE_ENV];
+  if (!env) return '';
+  return `; stop what holds it, or move the gateway: set ${field} in the config file or ${env}=host:port in the environment (docs/configuration.md#environment-variables)`;
 }
 
 export function closeServer(server: Server): Promise<void> {

@@ -33,8 +33,9 @@ export const ASSETS_DIR_ENV = 'SIPP_GATEWAY_ADMIN_ASSETS_DIR';
 
 /** `admin-web/dist` next to the installed server package (not the working directory). */
 export function defaultAssetsDir(): string {
-  // This file is server/dist/src/admin/index.js.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../../admin-web/dist');
+  // This file is server/dist/src/admin/index.js (server/src/admin/index.ts when run from source, README.md#developer-loop).
+  const up = import.meta.url.endsWith('.ts') ? '../../../admin-web/dist' : '../../../../admin-web/dist';
+  return resolve(dirname(fileURLToPath(import.meta.url)), up);
 }
 
 function basePathOf(route: string): string {

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { RANGE_GEOMETRY } from '@sipp/shared';
 import { ROUTE_KEYS } from '../../src/routes.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
+import { until } from '../support/wait.js';
 import { AdminClient, findSecrets, missingSecurityHeaders, type Seen } from './admin-client.js';
 
 const PASSWORD = 'admin-pw-Wombat-5512';
@@ -145,7 +145,8 @@ timeout_seconds = 5
     assert.equal((await call()).status, 200);
     assert.equal((await call(RESTRICTED, { 'x-request-id': 'req-admin-visible-1' })).status, 200);
     assert.equal((await call('wrong-token')).status, 401);
-    await sleep(20);
+    // The statistics take a request when it has finished, just after its answer.
+    await until(async () => (await admin.request('GET', '/api/overview')).body.totals.requests === 3, 'the three requests in the statistics');
 
     const o = await admin.request('GET', '/api/overview');
     assert.equal(o.status, 200);
@@ -308,11 +309,11 @@ timeout_seconds = 5
     const r = await admin.request('PUT', '/api/controls/concurrency', { json: { limit: 1 } });
     assert.equal(r.status, 200);
     assert.equal(r.body.concurrency.limit, 1);
-    upstream.setBehavior({ kind: 'delay', ms: 500 });
+    // The first request holds the only slot while the test looks (3 s: generous for a loaded machine, below the 5 s timeout).
+    upstream.setBehavior({ kind: 'delay', ms: 3000 });
     try {
       const first = call();
-      const end = Date.now() + 5000;
-      while (gw.gateway.controls.admission.inFlight < 1 && Date.now() < end) await sleep(5);
+      await until(() => gw.gateway.controls.admission.inFlight >= 1, 'the first request to be admitted');
       const active = await admin.request('GET', '/api/overview');
       assert.equal(active.body.activeRequests, 1);
       assert.equal(active.body.controls.concurrencyLimit, 1);
@@ -365,7 +366,10 @@ timeout_seconds = 5
     assert.equal((await call(TOKEN, { 'x-request-id': 'explore-me-1' })).status, 200);
     const missing = await postJson(`${gw.publicUrl}/v1/chat`, { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN });
     assert.equal(missing.status, 404);
-    await sleep(20);
+    await until(
+      async () => (await admin.request('GET', '/api/targets?window=1h')).body.unrouted.models.some((m: any) => m.model === 'no-such-model'),
+      'the unrouted request in the statistics',
+    );
     const o = await admin.request('GET', '/api/overview?window=1m');
     assert.equal(o.body.current.window, '1m');
     assert.equal(o.body.current.seconds, 60);

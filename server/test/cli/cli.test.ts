@@ -5,15 +5,15 @@
  * drains then exits 0 on SIGTERM/SIGINT, also when npm's shell swallows them.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { CLI, runCli, startServe, waitForStatus } from '../support/cli.js';
+import { CLI, NODE_ARGS, runCli, startServe, waitForStatus } from '../support/cli.js';
+import { FROM_SOURCE, SERVER_ROOT } from '../support/paths.js';
 import { postJson } from '../support/http.js';
 import { freePort, until } from '../support/wait.js';
 import { portRefuses } from './ports.js';
@@ -105,8 +105,9 @@ describe('sipp-gateway CLI', () => {
     }
   });
 
-  it('the committed bin entry runs the built CLI, and says to build first when it is missing', async () => {
-    const bin = fileURLToPath(new URL('../../../bin/sipp-gateway.js', import.meta.url));
+  const unbuilt = FROM_SOURCE && !existsSync(join(SERVER_ROOT, 'dist/src/cli.js'));
+  it('the committed bin entry runs the built CLI, and says to build first when it is missing', { skip: unbuilt && 'needs `npm run build`' }, async () => {
+    const bin = join(SERVER_ROOT, 'bin/sipp-gateway.js');
     const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
     assert.equal(version.status, 0, version.stderr);
     assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
@@ -152,7 +153,7 @@ describe('sipp-gateway CLI', () => {
     const path = writeConfig('npm-parent.toml', config(upstream.url, pub, mgmt));
     // npm runs commands as `sh -c …`; npm forwards SIGTERM to that shell, which dies
     // without passing it on. npm_lifecycle_event is how npm marks its children.
-    const shell = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" serve --config "${path}"; echo shell-went-on`], {
+    const shell = spawn('sh', ['-c', `"${process.execPath}" ${NODE_ARGS.map((a) => `"${a}"`).join(' ')} "${CLI}" serve --config "${path}"; echo shell-went-on`], {
       env: { PATH: process.env.PATH ?? '', ...env(), npm_lifecycle_event: 'npx', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -162,7 +163,7 @@ describe('sipp-gateway CLI', () => {
     try {
       await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
       shell.kill('SIGTERM');
-      await until(async () => (await portRefuses(pub)) && (await portRefuses(mgmt)), 'both ports to be freed', 20_000);
+      await until(async () => (await portRefuses(pub)) && (await portRefuses(mgmt)), 'both ports to be freed');
       await until(() => stderr.includes('the npm process that started the gateway is gone, draining'), 'the drain message');
     } finally {
       try {
@@ -182,13 +183,29 @@ describe('sipp-gateway CLI', () => {
       const r = await runCli(['serve', '--config', path], env());
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`public_bind 127\\.0\\.0\\.1:${taken} is already in use`));
+      // …and says how to move it: the key, its environment override and where both are documented.
+      assert.match(r.stderr, /is already in use; stop what holds it, or move the gateway: set public_bind in the config file or SIPP_GATEWAY_PUBLIC_BIND=host:port in the environment \(docs\/configuration\.md#environment-variables\)/);
       const path2 = writeConfig('taken2.toml', config(upstream.url, await freePort(), taken));
       const r2 = await runCli(['serve', '--config', path2], env());
       assert.equal(r2.code, 1);
-      assert.match(r2.stderr, /management_bind .* is already in use/);
+      assert.match(r2.stderr, /management_bind .* is already in use; .*SIPP_GATEWAY_MANAGEMENT_BIND=host:port .*docs\/configuration\.md#environment-variables/);
     } finally {
       blocker.close();
     }
+  });
+
+  it('serve reports a missing model file before it listens, naming the directory a relative path was read from', async () => {
+    const path = writeConfig(
+      'missing-model.toml',
+      config(upstream.url, await freePort(), await freePort()) + '[[targets]]\nname = "llm"\ntype = "local"\nmodel = "models/absent-cli-model.gguf"\n',
+    );
+    const r = await runCli(['serve', '--config', path], { ...env(), LOG_LEVEL: 'info' });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `sipp-gateway: error: local target "llm": model file "models/absent-cli-model.gguf" (relative to the working directory ${process.cwd()}) does not exist\n`,
+    );
+    assert.doesNotMatch(r.stdout, /"msg":"listening"/, 'reported before the listeners bind');
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -10,9 +10,9 @@
  *     `serve` refuses the placeholder secrets of .env.example by name;
  *   - `npx sipp-gateway serve` also stops, freeing its ports, on SIGTERM to npx.
  * It needs git and the npm registry (or npm's cache): `npm ci` downloads about
- * 850 MB unless the cache already holds it (CI's own `npm ci` fills it).
- * `npm test -w server` runs it after the other files, alone and with its own
- * file timeout (`npm run test:fresh-clone`): it builds a whole second checkout.
+ * 970 MB unless the cache already holds it (CI's own `npm ci` fills it).
+ * `npm test` (scripts/test-all.sh) runs it last, alone and with its own file
+ * timeout (`npm run test:fresh-clone -w server`): it builds a whole second checkout.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -119,10 +119,13 @@ describe('fresh clone: install, start, configure as the README says', { timeout:
     }
     // The SDK snippets, exactly as the README shows them, as ES modules run by node
     // from the clone (where `npm ci` installed the official openai and @anthropic-ai/sdk packages).
-    const snippets = readmeCodeBlocks(repo, '### With the OpenAI or Anthropic SDK', 'ts');
+    const snippets = readmeCodeBlocks(repo, '### With the OpenAI or Anthropic SDK', 'js');
     assert.equal(snippets.length, 2, 'the README shows an OpenAI and an Anthropic snippet');
     for (const [i, code] of snippets.entries()) {
-      const file = join(repo, `readme-snippet-${i}.mjs`);
+      // Each snippet names the .mjs file it is run from (Node 20 runs top-level await there, not in .ts files).
+      const name = /^\/\/ ([\w-]+\.mjs)\n/.exec(code)?.[1];
+      assert.ok(name, `README SDK snippet ${i} starts with the .mjs file name it runs as:\n${code}`);
+      const file = join(repo, name);
       writeFileSync(file, code.replaceAll('127.0.0.1:8080', `127.0.0.1:${pub}`));
       const r = await run('node', [file], { cwd: repo, env: env() });
       assert.equal(r.code, 0, `README SDK snippet ${i}:\n${code}\n${r.output}`);

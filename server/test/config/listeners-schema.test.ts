@@ -1,7 +1,7 @@
 /** `[listeners.*]` and `management_allowed_hosts`: defaults and validation naming the field. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { MINIMAL_CONFIG, rejectsConfig } from '../support/config-text.js';
 
 const VALID = MINIMAL_CONFIG;

@@ -5,17 +5,15 @@
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfigText } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/schema.js';
+import { CLI, NODE_ARGS, REPO_ROOT } from '../support/paths.js';
 
 const execFileAsync = promisify(execFile);
 
-/** The repository root (this file compiles to server/dist/test/deployment/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const CLI = join(REPO_ROOT, 'server/dist/src/cli.js');
+export { CLI, REPO_ROOT };
 
 export function repoPath(...parts: string[]): string {
   return join(REPO_ROOT, ...parts);
@@ -78,10 +76,10 @@ export interface CliResult {
 /** Runs the built CLI to completion (for `check`). */
 export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [CLI, ...args], {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [...NODE_ARGS, CLI, ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', ...env },
-      timeout: 30_000,
+      timeout: 120_000, // against a hang only: a loaded machine starts node slowly
     });
     return { code: 0, stdout, stderr };
   } catch (err) {

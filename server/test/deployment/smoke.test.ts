@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { execForm, parseDockerfile, stageEnv } from './dockerfile.js';
+import { NODE_ARGS } from '../support/paths.js';
 import { CLI, parseDotenv, readRepoFile, REPO_ROOT, repoPath } from './files.js';
 
 const IMAGE_CONFIG = '/etc/sipp/gateway.toml';
@@ -79,7 +80,7 @@ function filledInEnvExample(): Map<string, string> {
 async function startLikeTheImage(configCopy: string, timeoutMs: number): Promise<Running> {
   const { argv, env } = imageInvocation(configCopy);
   const secrets = Object.fromEntries(filledInEnvExample());
-  const child = spawn(process.execPath, argv, {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...argv], {
     cwd: REPO_ROOT, // the image's WORKDIR /app
     env: { PATH: process.env.PATH ?? '', ...env, ...secrets, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

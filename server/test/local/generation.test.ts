@@ -75,8 +75,8 @@ describe('generate: chunked prompt evaluation', () => {
       assert.ok(a.length > 0);
       assert.equal(a, b, 'chunking does not change the greedy answer');
     } finally {
-      chunked.seq.dispose();
-      whole.seq.dispose();
+      await chunked.seq.dispose();
+      await whole.seq.dispose();
     }
   });
 
@@ -93,7 +93,7 @@ describe('generate: chunked prompt evaluation', () => {
       assert.deepEqual(r.evaluated, [], 'generation never started');
       assert.equal(r.seq.nextTokenIndex, 64, 'only the first chunk reached the context');
     } finally {
-      r.seq.dispose();
+      await r.seq.dispose();
     }
   });
 
@@ -106,7 +106,7 @@ describe('generate: chunked prompt evaluation', () => {
       await assert.rejects(generate(r.wrapped, model, prompt, GREEDY, ac.signal, 64).next(), /gone/);
       assert.deepEqual([r.chunks, r.evaluated], [[], []]);
     } finally {
-      r.seq.dispose();
+      await r.seq.dispose();
     }
   });
 
@@ -117,7 +117,7 @@ describe('generate: chunked prompt evaluation', () => {
       await textOf(generate(r.wrapped, model, prompt, { ...GREEDY, maxTokens: 2 }, new AbortController().signal, 64));
       assert.deepEqual([r.chunks, r.evaluated], [[], [prompt.tokens.length]]);
     } finally {
-      r.seq.dispose();
+      await r.seq.dispose();
     }
   });
 });

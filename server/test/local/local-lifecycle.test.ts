@@ -1,6 +1,7 @@
 /**
- * Local target lifecycle through the gateway: a missing or invalid model file
- * stops startup with a message naming target and path (readiness stays 503);
+ * Local target lifecycle through the gateway: a missing model file stops
+ * startup before the listeners bind, an invalid one stops loading (readiness
+ * stays 503), each with a message naming target and path;
  * a full queue is 429 admission; a client that disconnects mid-stream stops
  * its generation at once and frees the sequence.
  */
@@ -35,15 +36,31 @@ describe('local model load failures', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const cases: Array<[string, () => string, RegExp]> = [
+  // Checked before the listeners bind: `serve` stops before its `listening` line.
+  const early: Array<[string, () => string, RegExp]> = [
     ['a missing file', () => join(dir, 'absent.gguf'), /does not exist/],
+    ['a directory', () => dir, /is not a regular file/],
+  ];
+  for (const [what, path, message] of early) {
+    it(`refuses to start with ${what}, naming target and path, before listening`, async () => {
+      const model = path();
+      await assert.rejects(startTestGateway({ toml: localToml(model), env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN }, waitLoaded: false }), (err: Error) => {
+        assert.equal(err.name, 'StartupError');
+        assert.match(err.message, /local target "llm"/);
+        assert.ok(err.message.includes(`"${model}"`), err.message);
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+
+  const cases: Array<[string, () => string, RegExp]> = [
     ['a file that is not GGUF', () => (writeFileSync(join(dir, 'text.gguf'), 'not a model at all'), join(dir, 'text.gguf')), /is not a GGUF file/],
     [
       'a truncated GGUF',
       () => (writeFileSync(join(dir, 'cut.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(12)])), join(dir, 'cut.gguf')),
       /could not be loaded/,
     ],
-    ['a directory', () => dir, /is not a regular file/],
   ];
   for (const [what, path, message] of cases) {
     it(`refuses to become ready with ${what}, naming target and path`, async () => {
@@ -119,7 +136,7 @@ queue_size = 0
     const generatedBefore = (await metric('sipp_gateway_local_generated_tokens_total')) ?? 0;
     ac.abort();
     // Freed long before the 16000-token generation could have finished.
-    await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released', 3000);
+    await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released');
     assert.equal(await metric('sipp_gateway_local_busy_sequences'), 0);
     // An aborted generation is not counted as a finished one.
     assert.equal(await metric('sipp_gateway_local_generated_tokens_total'), generatedBefore);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { NODE_ARGS } from '../support/paths.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
 import { SHARED_MODELS_ENV, sharedModel, tomlString } from './models.js';
@@ -137,7 +138,7 @@ describe('without ../shared/models', () => {
     const self = fileURLToPath(import.meta.url);
     const env: NodeJS.ProcessEnv = { ...process.env, [SHARED_MODELS_ENV]: '/nonexistent/sipp-shared-models' };
     delete env.NODE_TEST_CONTEXT; // a plain `node --test` run, not a child of this runner
-    const r = spawnSync(process.execPath, ['--test', '--test-reporter=tap', self], {
+    const r = spawnSync(process.execPath, [...NODE_ARGS, '--test', '--test-reporter=tap', self], {
       env,
       encoding: 'utf8',
     });

@@ -243,15 +243,18 @@ describe('anthropic target', () => {
 
   it('times out stalled headers and a stream stalled after some tokens', async () => {
     const t = createProviderTarget(config(fake.url, { timeout_seconds: 0.25 }), deps);
+    // The stream's first tokens must arrive before the timeout: 2 s leaves a loaded machine room.
+    const patient = createProviderTarget(config(fake.url, { timeout_seconds: 2 }), deps);
     try {
       fake.setBehavior({ kind: 'stall-headers' });
       assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream_timeout', 'upstream did not answer within 0.25 s', secrets);
       fake.setBehavior({ kind: 'stall', afterChunks: 5 });
-      const { chunks, error } = await collectUntilError(t.stream(QUERY, makeCtx(deps)));
+      const { chunks, error } = await collectUntilError(patient.stream(QUERY, makeCtx(deps)));
       assert.deepEqual(tokensOf(chunks), ['Hello', ' from']);
       assertGatewayError(error, 'upstream_timeout', undefined, secrets);
     } finally {
       await t.close();
+      await patient.close();
     }
   });
 

@@ -9,6 +9,7 @@ import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../src/confi
 import { createProviderTarget } from '../../src/targets/providers/index.js';
 import type { Target, TextRequest } from '../../src/targets/target.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { until } from '../support/wait.js';
 import {
   assertGatewayError,
   assertNoSecretIn,
@@ -311,11 +312,19 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     });
 
     describe('timeouts', () => {
+      // `fast` (0.3 s) only meets upstreams that never answer, so the timeout fires whatever the machine's speed.
+      // Where a test needs bytes to arrive before the timeout, `patient` (2 s) leaves a loaded machine room:
+      // its gaps are a fraction of the timeout and only their sum exceeds it.
       let fast: Target;
+      let patient: Target;
       beforeEach(() => {
         fast = createProviderTarget(config(flavor, fake.url, { timeout_seconds: 0.3 }), deps);
+        patient = createProviderTarget(config(flavor, fake.url, { timeout_seconds: 2 }), deps);
       });
-      after(async () => fast?.close());
+      after(async () => {
+        await fast?.close();
+        await patient?.close();
+      });
 
       it('times out when the headers never come (finite, stream, embed) and closes the upstream request', async () => {
         fake.setBehavior({ kind: 'stall-headers' });
@@ -341,27 +350,27 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
       it('times out a stream that stalls after some tokens', async () => {
         fake.setBehavior({ kind: 'stall', afterChunks: 2 });
-        const { chunks, error } = await collectUntilError(fast.stream(QUERY, makeCtx(deps)));
+        const { chunks, error } = await collectUntilError(patient.stream(QUERY, makeCtx(deps)));
         assert.deepEqual(tokensOf(chunks), ['Gate']);
         assertGatewayError(error, 'upstream_timeout', undefined, secrets);
-        await fast.close();
+        await patient.close();
       });
 
       it('lets a stream run longer than the timeout while every gap stays below it', async () => {
-        fake.setBehavior({ kind: 'slow', gapMs: 100 }); // 7 frames: ~700 ms in total, gaps of 100 ms
-        const chunks = await collect(fast.stream(QUERY, makeCtx(deps)));
+        fake.setBehavior({ kind: 'slow', gapMs: 400 }); // 7 frames: ~2.8 s in total, gaps of 400 ms
+        const chunks = await collect(patient.stream(QUERY, makeCtx(deps)));
         assert.deepEqual(tokensOf(chunks), ['Gate', 'way', ' ready']);
-        await fast.close();
+        await patient.close();
       });
 
       it('does not count time the consumer holds a chunk as upstream silence', async () => {
         const chunks = [];
-        for await (const c of fast.stream(QUERY, makeCtx(deps))) {
+        for await (const c of patient.stream(QUERY, makeCtx(deps))) {
           chunks.push(c);
-          await new Promise((r) => setTimeout(r, 200)); // 4 × 200 ms > 300 ms timeout
+          await new Promise((r) => setTimeout(r, 600)); // 4 × 600 ms > 2 s timeout
         }
         assert.equal(chunks.at(-1)!.type, 'end');
-        await fast.close();
+        await patient.close();
       });
     });
 
@@ -389,8 +398,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         fake.setBehavior({ kind: 'stall-headers' });
         const controller = new AbortController();
         const before = fake.abortedCount;
+        const seen = fake.requests.length;
         const p = target.complete(QUERY, makeCtx(deps, controller.signal));
-        setTimeout(() => controller.abort(), 50);
+        // Abort once the upstream has the request (not after a fixed delay, which a loaded machine can outlast).
+        await until(() => fake.requests.length > seen, 'the upstream to receive the request');
+        controller.abort();
         const err = await rejection(p);
         assert.equal((err as Error).name, 'AbortError');
         await fake.waitForAborts(before + 1);
@@ -419,7 +431,7 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       await target.complete(QUERY, makeCtx(deps));
       assert.ok(fake.openConnections >= 1);
       await target.close();
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + 30_000; // a bound against hanging, not a speed claim
       while (fake.openConnections > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       assert.equal(fake.openConnections, 0);
     });

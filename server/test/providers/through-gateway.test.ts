@@ -37,7 +37,8 @@ type = "openai"
 model = "gpt-test"
 api_key_env = "OPENAI_KEY"
 base_url = "${openai.url}"
-timeout_seconds = 0.4
+# Generous: every test but the two stalls expects an answer (a loaded machine must not time it out).
+timeout_seconds = 3
 [[targets]]
 name = "claude"
 type = "anthropic"
@@ -249,7 +250,7 @@ timeout_seconds = 5
     const { value } = await reader.read();
     assert.match(Buffer.from(value!).toString(), /event: token/);
     controller.abort();
-    await anthropic.waitForAborts(abortsBefore + 1, 3000);
+    await anthropic.waitForAborts(abortsBefore + 1);
   });
 
   it('no provider key or token is in any log line of this suite, before or after the scrubber', () => {

@@ -21,7 +21,7 @@ describe('admission and disconnects', () => {
   before(async () => {
     upstream = await startFakeOpenAI();
     gw = await startTestGateway({
-      toml: chatGatewayToml(upstream.url, { top: 'max_concurrent_requests = 1', target: 'timeout_seconds = 2' }),
+      toml: chatGatewayToml(upstream.url, { top: 'max_concurrent_requests = 1', target: 'timeout_seconds = 10' }),
       env: { TEST_ADMIN_PASSWORD: 'pw-admin-xyz', T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
   });
@@ -31,7 +31,8 @@ describe('admission and disconnects', () => {
   });
 
   it('429 admission while the only slot is busy, then the slot comes back', async () => {
-    upstream.setBehavior({ kind: 'delay', ms: 400 });
+    // The first request holds the only slot while the second is tried (3 s: generous for a loaded machine).
+    upstream.setBehavior({ kind: 'delay', ms: 3000 });
     const first = postJson(`${gw.publicUrl}/v1/chat`, chat(), { token: TOKEN });
     await until(() => gw.gateway.controls.admission.inFlight === 1, 'the first request to be admitted');
     const second = await postJson(`${gw.publicUrl}/v1/chat`, chat(), { token: TOKEN });
@@ -67,7 +68,7 @@ describe('admission and disconnects', () => {
     const { value } = await reader.read();
     assert.match(Buffer.from(value!).toString(), /event: token/);
     controller.abort();
-    await upstream.waitForAborts(abortsBefore + 1, 3000);
+    await upstream.waitForAborts(abortsBefore + 1);
     await until(() => gw.gateway.controls.admission.inFlight === 0, 'the slot to be released');
     upstream.setBehavior({ kind: 'normal' });
     assert.equal((await postJson(`${gw.publicUrl}/v1/chat`, chat(), { token: TOKEN })).status, 200);
@@ -82,7 +83,7 @@ describe('admission and disconnects', () => {
     await until(() => gw.gateway.controls.admission.inFlight === 1, 'admission');
     controller.abort();
     assert.ok((await pending) instanceof Error);
-    await upstream.waitForAborts(abortsBefore + 1, 3000);
+    await upstream.waitForAborts(abortsBefore + 1);
     await until(() => gw.gateway.controls.admission.inFlight === 0, 'the slot to be released');
     upstream.setBehavior({ kind: 'normal' });
   });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { parseConfigText } from '../../src/config/load.js';
 import { rejectsConfig } from '../support/config-text.js';
 import { runCli } from '../support/cli.js';
 

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RateLimiter, takeToken, type RateLimitSettings } from '../../src/security/rate-limit.js';
 import { Admission } from '../../src/security/admission.js';
-import { Blocklist } from '../../src/security/blocklist.js';
 
 describe('token bucket', () => {
   it('allows a burst, then refills at requests_per_minute', () => {

@@ -1,8 +1,8 @@
 /** Runs the built CLI as a child process, as operators do. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { CLI, NODE_ARGS } from './paths.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export { CLI, NODE_ARGS };
 
 export interface CliResult {
   code: number | null;
@@ -11,9 +11,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<CliResult> {
+// Bounds (here and below) only stop a hung process: generous, since a loaded machine starts node slowly.
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_ARGS, CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -38,7 +39,7 @@ export interface ServeProcess {
 }
 
 export function startServe(configPath: string, env: Record<string, string>): ServeProcess {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [...NODE_ARGS, CLI, 'serve', '--config', configPath], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,7 +52,7 @@ export function startServe(configPath: string, env: Record<string, string>): Ser
 }
 
 /** Polls a URL until it answers `status` (or throws after timeoutMs). */
-export async function waitForStatus(url: string, status: number, timeoutMs = 20_000): Promise<void> {
+export async function waitForStatus(url: string, status: number, timeoutMs = 120_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < end) {

@@ -284,7 +284,7 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
     queueBehaviors(...b) {
       queued.push(...b);
     },
-    waitForAborts(n, timeoutMs = 5_000) {
+    waitForAborts(n, timeoutMs = 30_000) {
       return new Promise<void>((resolve, reject) => {
         if (aborted >= n) return resolve();
         const timer = setTimeout(() => {

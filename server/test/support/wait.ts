@@ -1,8 +1,11 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Polls `check` every 10 ms until it holds; throws naming `what` after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+/**
+ * Polls `check` every 10 ms until it holds; throws naming `what` after `timeoutMs`. The bound only stops a
+ * test that would otherwise hang: it is generous (a loaded CI machine), never a claim about speed.
+ */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -101,14 +101,14 @@ type = "openai"
 model = "gpt"
 api_key_env = "OPENAI_KEY"
 base_url = "${openai.url}"
-timeout_seconds = 1
+timeout_seconds = 3
 [[targets]]
 name = "an"
 type = "anthropic"
 model = "claude"
 api_key_env = "ANTHROPIC_KEY"
 base_url = "${anthropic.origin}"
-timeout_seconds = 1
+timeout_seconds = 3
 `,
       env: { ADMIN_PW: ADMIN, T: TOKEN, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
     });

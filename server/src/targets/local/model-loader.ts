@@ -4,6 +4,7 @@
  * message naming the target and the path.
  */
 import { open, stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import type { LocalRuntime } from '../../config/local-runtime.js';
 import type { SelectedBackend } from './backend.js';
@@ -21,9 +22,14 @@ export interface LoadedModel {
   sequences: LlamaContextSequence[];
 }
 
-/** Checks the file exists, is a regular readable file and starts with the GGUF magic. */
-export async function checkModelFile(target: string, path: string): Promise<void> {
-  const where = `local target "${target}": model file "${path}"`;
+/**
+ * Checks the file exists and is a regular file (what `serve` checks before it binds, targets/model-files.ts);
+ * returns how messages name it. A relative path is read from the working directory (docs/configuration.md),
+ * which the messages name.
+ */
+export async function checkModelPresent(target: string, path: string): Promise<string> {
+  const from = isAbsolute(path) ? '' : ` (relative to the working directory ${process.cwd()})`;
+  const where = `local target "${target}": model file "${path}"${from}`;
   let info;
   try {
     info = await stat(path);
@@ -32,6 +38,12 @@ export async function checkModelFile(target: string, path: string): Promise<void
     throw new LocalModelLoadError(code === 'ENOENT' ? `${where} does not exist` : `${where} cannot be read (${code ?? 'error'})`);
   }
   if (!info.isFile()) throw new LocalModelLoadError(`${where} is not a regular file`);
+  return where;
+}
+
+/** Checks the file exists, is a regular readable file and starts with the GGUF magic. */
+export async function checkModelFile(target: string, path: string): Promise<void> {
+  const where = await checkModelPresent(target, path);
   let magic: Buffer;
   try {
     const fh = await open(path, 'r');

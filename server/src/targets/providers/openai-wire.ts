@@ -4,7 +4,6 @@
  * Pure functions; the HTTP exchange lives in upstream-client.ts.
  */
 import type { FinishReason, Usage } from '@sipp/shared';
-import { GatewayError } from '../../errors.js';
 import type { Content, EmbedRequest, EmbedResult, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
 import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
 
