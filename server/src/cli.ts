@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 /**
- * sipp-gateway command line (SPEC §1):
+ * sipp-gateway command line (README.md, docs/operations.md#running-it):
  *   sipp-gateway check --config FILE   validate only (no secrets, models, network)
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
  *   sipp-gateway db migrate --config FILE   apply the usage database's migrations
  */
 import { parseArgs } from 'node:util';
-import { bindOverridesFromEnv, ConfigError, loadConfigFile } from './config/load.js';
+import { bindOverridesFromEnv, loadConfigFile } from './config/load.js';
 import { startGateway, type RunningGateway } from './gateway.js';
-import { StartupError } from './listen.js';
+import { ConfigError, StartupError } from './errors.js';
 import { migrateCommand } from './usage/migrate-command.js';
 import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';

@@ -1,38 +1,34 @@
 /**
- * Wires one gateway process: secrets → targets → security → telemetry →
- * public and management listeners; then loads targets (readiness waits for
- * them) and drains gracefully on shutdown.
+ * Wires one gateway process as a short list of named steps (the numbered
+ * comments below; the steps themselves are in startup.ts): secrets →
+ * controls and metrics → targets and router → [state] → admin, public and
+ * management apps → listeners → target loading (readiness waits for it).
+ * Shutdown drains, then closes in the one order of Teardown.
  */
-import { APIS, OPERATIONS, type IndexDocument } from '@sipp/shared';
 import type { Server } from 'node:http';
 import { createAdmin } from './admin/index.js';
 import { parseBind, type GatewayConfig } from './config/schema.js';
 import { readSecrets } from './config/secrets.js';
 import { InFlight } from './inflight.js';
-import { closeServer, listen, StartupError } from './listen.js';
+import { listen } from './listen.js';
 import { createManagementApp } from './management/app.js';
 import { createPublicApp } from './public/app.js';
 import { pipelineModules } from './public/modules/index.js';
-import { observe } from './public/modules/observers.js';
 import { composeStages, type PipelineModule } from './public/stages.js';
-import { Admission } from './security/admission.js';
 import { createAuthenticator } from './security/bearer.js';
-import { Blocklist } from './security/blocklist.js';
 import { createClientIdentifier } from './security/client-identity.js';
-import { RateLimiter } from './security/rate-limit.js';
+import type { Controls } from './security/controls.js';
 import { createRouter, type RoutingClock } from './routing/from-config.js';
 import type { Router } from './routing/router.js';
-import { MANAGEMENT_ROUTE_KEYS, pathsOf, PUBLIC_ROUTE_KEYS } from './routes.js';
+import { createControls, createTargets, indexDocument, loadTargets, Teardown, urlSecrets } from './startup.js';
 import { checkModelFiles } from './targets/model-files.js';
-import { createTarget } from './targets/registry.js';
 import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
+import { startTracing, tracingSettings } from './telemetry/tracing.js';
+import { startUsage, type UsageService } from './usage/index.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
-import { startTracing, tracingSettings } from './telemetry/tracing.js';
-import { tracingModule } from './public/modules/tracing.js';
-import { startUsage, type UsageService } from './usage/index.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -63,7 +59,7 @@ export interface RunningGateway {
   /** The two HTTP servers (tests observe their sockets). */
   servers: { public: Server; management: Server };
   /** Runtime controls (the admin API changes these). */
-  controls: { blocklist: Blocklist; rateLimiter: RateLimiter; admission: Admission };
+  controls: Controls;
   /** The [state] store: shared (redis) or local (memory) controls, sessions and fleet registry. */
   state: GatewayState;
   /** Usage history writer when `[database]` is configured. */
@@ -78,6 +74,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const env = options.env ?? process.env;
   const logging = options.logging ?? createLogging({ env });
   const log = logging.component('sipp_gateway_server');
+  const teardown = new Teardown();
+  let loadedAll = false;
+  let draining = false;
+  const ready = () => loadedAll && !draining;
+
+  // 1. Secrets, read once and registered with the log redactor before anything can log them; tracing when on.
   const secrets = readSecrets(config, env);
   await checkModelFiles(config.targets);
   const redisUrl = config.state.backend === 'redis' ? env[config.state.url_env] : undefined;
@@ -89,94 +91,79 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ...Object.values(traceSettings?.headers ?? {}),
   ]);
   // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
-  const tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null;
+  const tracing = (teardown.tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null);
   if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
 
-  const blocklist = new Blocklist();
-  const rl = config.security.rate_limit;
-  const rateLimiter = new RateLimiter({ enabled: rl.enabled, requestsPerMinute: rl.requests_per_minute, burst: rl.burst });
-  const admission = new Admission(config.max_concurrent_requests ?? null);
+  // 2. Runtime controls and metrics.
+  const controls = createControls(config);
   const metrics = createMetrics({
     targetNames: config.targets.map((t) => t.name),
-    activeRequests: () => admission.inFlight,
+    activeRequests: () => controls.admission.inFlight,
     maxConcurrentRequests: config.max_concurrent_requests ?? null,
-    // Read at scrape time, after `ready` below is defined.
-    ready: () => ready(),
+    ready,
     processMetrics: options.processMetrics,
   });
   // Usage history (docs/usage.md): written in the background, never on the request path.
-  const usage = config.database
+  const usage = (teardown.usage = config.database
     ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
-    : null;
+    : null);
 
-
-  const targetLog = logging.component('sipp_gateway_server::targets');
-  const targets = new Map<string, Target>();
-  for (const tc of config.targets) {
-    try {
-      targets.set(tc.name, await createTarget(tc, { log: targetLog.child({ target: tc.name }), registry: metrics.registry, secret: secrets.get }));
-    } catch (err) {
-      await Promise.allSettled([...targets.values()].map((t) => t.close()));
-      const message = (err as Error).message;
-      throw new StartupError(message.includes(`"${tc.name}"`) ? message : `target "${tc.name}" cannot be created: ${message}`);
-    }
-  }
-
+  // 3. Targets (created, not loaded) and the router over them.
+  const targets = (teardown.targets = await teardown.unwinding(
+    createTargets(config, { log: logging.component('sipp_gateway_server::targets'), registry: metrics.registry, secret: secrets.get }),
+  ));
   const routingMetrics = createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name));
   const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
   routingMetrics.watchCircuits(() => router.circuitStates());
 
+  // 4. The [state] store (shared or local controls, sessions, fleet registry).
   const startedAt = Date.now();
-  let state: GatewayState;
-  try {
-    state = await createGatewayState({
-      config: config.state,
-      env,
-      live: { blocklist, rateLimiter, admission, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
-      registry: metrics.registry,
-      log: logging.component('sipp_gateway_server::state'),
-      version: VERSION,
-      startedAt,
-      inFlight: () => admission.inFlight,
-    });
-  } catch (err) {
-    await Promise.allSettled([...targets.values()].map((t) => t.close()));
-    await usage?.close();
-    throw err;
-  }
-  if (state.buckets) rateLimiter.shareBuckets(state.buckets);
+  const state = (teardown.state = await teardown.unwinding(
+    createGatewayState({
+    config: config.state,
+    env,
+    live: { ...controls, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
+    registry: metrics.registry,
+    log: logging.component('sipp_gateway_server::state'),
+    version: VERSION,
+    startedAt,
+    inFlight: () => controls.admission.inFlight,
+    }),
+  ));
+  if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);
+  // Stored Responses API responses (docs/configuration.md#responses): in the [state] store, so closed with it.
+  const responses = createResponseStore({
+    ttlMs: config.responses.store_ttl_seconds * 1000,
+    maxStored: config.responses.max_stored,
+    maxStoredBytes: config.responses.max_stored_mb * 1_048_576,
+    kv: state.kv,
+  });
 
-  let loadedAll = false;
-  let draining = false;
-  const ready = () => loadedAll && !draining;
-
-  const admin = createAdmin({
+  // 5. The admin module, the public app (pipeline modules, docs/architecture.md) and the management app.
+  const admin = (teardown.admin = createAdmin({
     config,
     version: VERSION,
     startedAt,
     adminPassword: secrets.adminPassword,
     log: logging.component('sipp_gateway_server::admin'),
     registry: metrics.registry,
-    blocklist,
-    rateLimiter,
-    admission,
+    controls,
     targets: () => [...targets.values()].map((t) => t.describe()),
     router,
     ready,
     state,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
-  });
+  }));
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
-  const modules = (tracing ? [tracingModule(tracing)] : []).concat(pipelineModules({
-    controls: { blocklist, rateLimiter, admission },
+  const modules = pipelineModules({
+    tracing,
+    controls,
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
-    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer },
-  }))
-    .concat(usage ? [observe('usage', usage)] : [])
-    .concat(options.modules ?? []);
+    observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
+  }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
     config,
     maxRequestBytes: config.max_request_bytes,
@@ -188,30 +175,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
-    responses: createResponseStore({
-      ttlMs: config.responses.store_ttl_seconds * 1000,
-      maxStored: config.responses.max_stored,
-      maxStoredBytes: config.responses.max_stored_mb * 1_048_576,
-      kv: state.kv,
-    }),
+    responses,
     log: publicLog,
-  });
-
-  const indexDoc = (): IndexDocument => ({
-    name: 'sipp-gateway',
-    version: VERSION,
-    capabilities: [...OPERATIONS],
-    apis: [...APIS],
-    routes: { public: pathsOf(PUBLIC_ROUTE_KEYS, config.routes), management: pathsOf(MANAGEMENT_ROUTE_KEYS, config.routes) },
-    targets: [...targets.values()].map((t) => {
-      const d = t.describe();
-      return {
-        name: d.name,
-        type: d.type,
-        operations: d.operations,
-        ...(d.backend ? { backend: { requested: d.backend.requested, selected: d.backend.selected } } : {}),
-      };
-    }),
   });
 
   const managementApp = createManagementApp({
@@ -220,46 +185,31 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     admin,
     log: logging.component('sipp_gateway_server::management'),
     ready,
-    index: indexDoc,
+    index: () => indexDocument(config, targets),
     hosts: { bindHost: parseBind(config.management_bind)!.host, allowed: config.management_allowed_hosts },
   });
 
-  const servers: Server[] = [];
-  const closeTargets = async () => {
-    await Promise.allSettled([...targets.values()].map((t) => t.close()));
-  };
+  // 6. Listen on both binds.
   let pub: { server: Server; url: string };
   let mgmt: { server: Server; url: string };
   try {
     pub = await listen(publicApp, config.public_bind, 'public_bind', config.listeners.public, log);
-    servers.push(pub.server);
+    teardown.servers.push(pub.server);
     mgmt = await listen(managementApp, config.management_bind, 'management_bind', config.listeners.management, log);
-    servers.push(mgmt.server);
+    teardown.servers.push(mgmt.server);
   } catch (err) {
-    await Promise.all(servers.map(closeServer));
-    admin.close();
-    await closeTargets();
-    await state.close();
-    await usage?.close();
+    await teardown.close();
     throw err;
   }
   log.info({ public: pub.url, management: mgmt.url, version: VERSION }, 'listening');
 
-  const loaded = (async () => {
-    const began = performance.now();
-    for (const t of targets.values()) {
-      try {
-        await t.load();
-      } catch (err) {
-        const message = (err as Error).message;
-        throw new StartupError(message.includes(`"${t.name}"`) ? message : `target "${t.name}" failed to load: ${message}`);
-      }
-    }
+  // 7. Load the targets; readiness follows.
+  const loaded = loadTargets(targets, log).then(() => {
     loadedAll = true;
-    log.info({ targets: targets.size, ms: Math.round(performance.now() - began) }, 'targets loaded; ready');
-  })();
+  });
   loaded.catch(() => {});
 
+  // Shutdown: drain, cut what outlives the grace, then the one close order (Teardown).
   let shutdownPromise: Promise<void> | undefined;
   const graceMs = options.graceMs ?? 30_000;
   const shutdown = () =>
@@ -273,13 +223,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         log.warn({ inFlight: cut }, 'grace period over; cutting the remaining requests');
         await inflight.idle(CUT_SETTLE_MS);
       }
-      for (const s of servers) s.closeAllConnections();
-      await Promise.all(servers.map(closeServer));
-      admin.close();
-      await closeTargets();
-      await state.close();
-      // Every request has written its row (and ended its spans) by now: flush them.
-      await Promise.all([usage?.close(), tracing?.shutdown().catch(() => {})]);
+      for (const s of teardown.servers) s.closeAllConnections();
+      await teardown.close();
       log.info('stopped');
     })());
 
@@ -292,18 +237,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     targets,
     router,
     servers: { public: pub.server, management: mgmt.server },
-    controls: { blocklist, rateLimiter, admission },
+    controls,
     state,
     usage,
   };
-}
-
-/** A Redis or PostgreSQL URL and its password, for the log redactor (neither is ever logged on purpose). */
-function urlSecrets(url: string): string[] {
-  try {
-    const u = new URL(url);
-    return [url, decodeURIComponent(u.password)].filter((v) => v.length >= 4);
-  } catch {
-    return [url];
-  }
 }

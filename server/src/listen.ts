@@ -5,13 +5,10 @@ import type { Logger } from 'pino';
 import { BIND_OVERRIDE_ENV } from './config/load.js';
 import { parseBind, type ListenerConfig } from './config/schema.js';
 import { deferContinue } from './http/expect-continue.js';
+import { StartupError } from './errors.js';
 
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { StartupError };
 
 /**
  * A response that closes its connection when it is sent before the request

@@ -1,5 +1,5 @@
 /**
- * Admin Dashboard JSON API (SPEC §7): request bodies and response shapes,
+ * Admin Dashboard JSON API (docs/dashboard.md): request bodies and response shapes,
  * defined once and used by the server (`server/src/admin`) and the SPA
  * (`admin-web`). Nothing here ever carries a password, bearer token or
  * provider secret.

@@ -1,5 +1,5 @@
 /**
- * Public wire protocol of the gateway (SPEC §3): request bodies, responses,
+ * Public wire protocol of the gateway (docs/api.md): request bodies, responses,
  * SSE frames and error codes. One source of truth for server and dashboard.
  */
 import { z } from 'zod';
@@ -83,7 +83,8 @@ export const EmbedRequestSchema = z.looseObject({
   model: targetName,
   input: z.string(),
 });
-export type EmbedRequest = z.infer<typeof EmbedRequestSchema>;
+/** The `/v1/embed` body (the Sipp wire format); the internal request a target gets is `EmbedRequest` in server/src/targets/target.ts. */
+export type SippEmbedRequest = z.infer<typeof EmbedRequestSchema>;
 
 export interface Usage {
   input_tokens: number;
@@ -122,7 +123,7 @@ export type StreamFrame =
   | { event: 'done'; data: DoneFrame }
   | { event: 'error'; data: ErrorBody };
 
-/** Management index document (SPEC §5). */
+/** Management index document (docs/operations.md#health-and-readiness). */
 export interface IndexDocument {
   name: 'sipp-gateway';
   version: string;

@@ -11,7 +11,7 @@ import type { AuditLog } from './audit-log.js';
 import { peerOf, type Sessions } from './auth/sessions.js';
 import { configView } from './config-view.js';
 import { createControls, type Actor } from './controls.js';
-import { AdminError } from './http/admin-error.js';
+import { AdminError } from '../errors.js';
 import { readJson } from './http/read-json.js';
 import { requireSameOrigin } from './http/same-origin.js';
 import { circuitView, drainTarget, releaseTarget } from './routing.js';

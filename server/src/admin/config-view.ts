@@ -45,7 +45,7 @@ export function sanitize(value: unknown, key = ''): ConfigValue {
   return null;
 }
 
-export function configView(deps: AdminDeps): ConfigResponse {
+export function configView(deps: Pick<AdminDeps, 'version' | 'config'>): ConfigResponse {
   return {
     version: deps.version,
     metricsPath: deps.config.routes.metrics,

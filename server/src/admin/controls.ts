@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { normalizeEntry } from '../security/blocklist.js';
 import type { AuditLog } from './audit-log.js';
 import type { AdminDeps } from './deps.js';
-import { AdminError } from './http/admin-error.js';
+import { AdminError } from '../errors.js';
 
 /** Who made a change: the session's short id and the management client's address. */
 export interface Actor {
@@ -37,23 +37,23 @@ function entryParam(raw: string): string {
   return entry;
 }
 
-export function createControls(deps: AdminDeps, audit: AuditLog) {
+export function createControls(deps: Pick<AdminDeps, 'controls' | 'state'>, audit: AuditLog) {
   return {
     async setRateLimit(actor: Actor, body: unknown): Promise<void> {
       const parsed = RateLimitUpdateSchema.safeParse(body);
       if (!parsed.success) throw invalid(parsed.error);
-      const before = deps.rateLimiter.settings();
-      deps.rateLimiter.configure(parsed.data);
-      audit.record({ action: 'rate_limit.set', before, after: deps.rateLimiter.settings(), ...actor });
-      await deps.state.changed({ kind: 'rate_limit', settings: deps.rateLimiter.settings() });
+      const before = deps.controls.rateLimiter.settings();
+      deps.controls.rateLimiter.configure(parsed.data);
+      audit.record({ action: 'rate_limit.set', before, after: deps.controls.rateLimiter.settings(), ...actor });
+      await deps.state.changed({ kind: 'rate_limit', settings: deps.controls.rateLimiter.settings() });
     },
 
     async setConcurrency(actor: Actor, body: unknown): Promise<void> {
       const parsed = ConcurrencyUpdateSchema.safeParse(body);
       if (!parsed.success) throw invalid(parsed.error);
-      const before = { limit: deps.admission.limit };
-      deps.admission.setLimit(parsed.data.limit);
-      audit.record({ action: 'concurrency.set', before, after: { limit: deps.admission.limit }, ...actor });
+      const before = { limit: deps.controls.admission.limit };
+      deps.controls.admission.setLimit(parsed.data.limit);
+      audit.record({ action: 'concurrency.set', before, after: { limit: deps.controls.admission.limit }, ...actor });
       await deps.state.changed({ kind: 'concurrency', limit: parsed.data.limit });
     },
 
@@ -63,9 +63,9 @@ export function createControls(deps: AdminDeps, audit: AuditLog) {
       if (!parsed.success) throw invalid(parsed.error);
       const canonical = normalizeEntry(parsed.data.entry);
       if (canonical === null) throw new AdminError('invalid_request', 'entry: not a valid IP address or CIDR');
-      const before = deps.blocklist.get(canonical);
+      const before = deps.controls.blocklist.get(canonical);
       const note = parsed.data.note?.trim();
-      const added = deps.blocklist.add(canonical, { expiresInSeconds: parsed.data.expires_in_seconds, note: note ? note : undefined })!;
+      const added = deps.controls.blocklist.add(canonical, { expiresInSeconds: parsed.data.expires_in_seconds, note: note ? note : undefined })!;
       audit.record({ action: 'blocklist.add', before, after: added, ...actor });
       // The shared store keys entries by `ip`, which holds the canonical address or CIDR.
       await deps.state.changed({ kind: 'block', entry: { ip: added.entry, addedAt: added.addedAt, expiresAt: added.expiresAt, note: added.note } });
@@ -77,7 +77,7 @@ export function createControls(deps: AdminDeps, audit: AuditLog) {
     },
 
     async unblock(actor: Actor, raw: string): Promise<string> {
-      const removed = deps.blocklist.remove(entryParam(raw));
+      const removed = deps.controls.blocklist.remove(entryParam(raw));
       if (removed === null) throw new AdminError('not_found', 'entry: not on the blocklist');
       audit.record({ action: 'blocklist.remove', before: removed, after: null, ...actor });
       await deps.state.changed({ kind: 'unblock', ip: removed.entry });

@@ -7,9 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Router } from '../routing/router.js';
-import type { Admission } from '../security/admission.js';
-import type { Blocklist } from '../security/blocklist.js';
-import type { RateLimiter } from '../security/rate-limit.js';
+import type { Controls } from '../security/controls.js';
 import type { GatewayState } from '../state/index.js';
 import type { TargetDescription } from '../targets/target.js';
 
@@ -22,9 +20,8 @@ export interface AdminDeps {
   adminPassword: string;
   log: Logger;
   registry: Registry;
-  blocklist: Blocklist;
-  rateLimiter: RateLimiter;
-  admission: Admission;
+  /** The blocklist, rate limiter and admission (the admin API changes them). */
+  controls: Controls;
   /** Fresh descriptions of every target (runtime stats included). */
   targets(): TargetDescription[];
   /** Groups, circuits and the drain control. */

@@ -1,5 +1,5 @@
 /**
- * Admin Dashboard module (SPEC §7). It runs its own small Koa application so
+ * Admin Dashboard module (docs/dashboard.md). It runs its own small Koa application so
  * koa-session gets per-process signing keys and its own context; the
  * management listener hands every request under the admin route to it
  * (`middleware`) and reports every finished public request to `observer`.
@@ -9,13 +9,12 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Context, type Middleware } from 'koa';
 import { loginLockoutRecorder } from '../telemetry/metrics.js';
-import { StateUnavailableError } from '../state/index.js';
+import { StateUnavailableError, AdminError } from '../errors.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { createApi } from './api.js';
 import { AuditLog } from './audit-log.js';
 import { createSessions } from './auth/sessions.js';
 import type { AdminDeps } from './deps.js';
-import { AdminError } from './http/admin-error.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createStaticAssets } from './http/static-assets.js';
 import { TrafficStats } from './stats/traffic-stats.js';

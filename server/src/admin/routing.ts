@@ -5,9 +5,9 @@
  */
 import type { CircuitView, GroupView } from '@sipp/shared';
 import type { AdminDeps } from './deps.js';
-import { AdminError } from './http/admin-error.js';
+import { AdminError } from '../errors.js';
 
-export function circuitView(deps: AdminDeps, target: string): CircuitView | undefined {
+export function circuitView(deps: Pick<AdminDeps, 'router' | 'config'>, target: string): CircuitView | undefined {
   const breaker = deps.router.breaker(target);
   if (!breaker) return undefined;
   const configured = deps.config.targets.find((t) => t.name === target)?.circuit;
@@ -17,7 +17,7 @@ export function circuitView(deps: AdminDeps, target: string): CircuitView | unde
   };
 }
 
-export function groupViews(deps: AdminDeps): GroupView[] {
+export function groupViews(deps: Pick<AdminDeps, 'router'>): GroupView[] {
   return deps.router.groupDefinitions().map((g) => ({
     name: g.name,
     strategy: g.strategy,
@@ -27,20 +27,20 @@ export function groupViews(deps: AdminDeps): GroupView[] {
   }));
 }
 
-function breakerOf(deps: AdminDeps, name: string) {
+function breakerOf(deps: Pick<AdminDeps, 'router'>, name: string) {
   const breaker = deps.router.breaker(decodeURIComponentSafe(name));
   if (!breaker) throw new AdminError('not_found', 'no such target');
   return breaker;
 }
 
-export async function drainTarget(deps: AdminDeps, name: string): Promise<void> {
+export async function drainTarget(deps: Pick<AdminDeps, 'router' | 'log' | 'state'>, name: string): Promise<void> {
   const breaker = breakerOf(deps, name);
   breaker.drain();
   deps.log.info({ control: 'drain', target: breaker.target }, 'admin drained a target');
   await deps.state.changed({ kind: 'drain', target: breaker.target });
 }
 
-export async function releaseTarget(deps: AdminDeps, name: string): Promise<void> {
+export async function releaseTarget(deps: Pick<AdminDeps, 'router' | 'log' | 'state'>, name: string): Promise<void> {
   const breaker = breakerOf(deps, name);
   breaker.release();
   deps.log.info({ control: 'release', target: breaker.target }, 'admin released a target');

@@ -32,28 +32,28 @@ function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
     .map((d) => ({ target: d.name, requested: d.backend!.requested, selected: d.backend!.selected, devices: d.backend!.devices ?? [] }));
 }
 
-export function overview(deps: AdminDeps, stats: TrafficStats, window: StatsWindow, now = Date.now()): OverviewResponse {
+export function overview(deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config'>, stats: TrafficStats, window: StatsWindow, now = Date.now()): OverviewResponse {
   const descriptions = deps.targets();
   return {
     current: stats.window(window, now),
-    inFlight: { active: deps.admission.inFlight, limit: deps.admission.limit },
+    inFlight: { active: deps.controls.admission.inFlight, limit: deps.controls.admission.limit },
     version: deps.version,
     startedAt: deps.startedAt,
     uptimeSeconds: Math.max(0, Math.floor((now - deps.startedAt) / 1000)),
     ready: deps.ready(),
     totals: stats.totals(),
     latencyMs: stats.latency.summary(),
-    activeRequests: deps.admission.inFlight,
+    activeRequests: deps.controls.admission.inFlight,
     limits: { maxRequestBytes: deps.config.max_request_bytes, maxConcurrentRequests: deps.config.max_concurrent_requests ?? null },
-    controls: { concurrencyLimit: deps.admission.limit, configuredConcurrencyLimit: deps.config.max_concurrent_requests ?? null },
-    security: { rateLimit: deps.rateLimiter.settings(), blockedClients: deps.blocklist.size },
+    controls: { concurrencyLimit: deps.controls.admission.limit, configuredConcurrencyLimit: deps.config.max_concurrent_requests ?? null },
+    security: { rateLimit: deps.controls.rateLimiter.settings(), blockedClients: deps.controls.blocklist.size },
     localBackends: localBackends(descriptions),
     targets: descriptions.length,
     callers: deps.config.tokens.length,
   };
 }
 
-export function routes(deps: AdminDeps): RoutesResponse {
+export function routes(deps: Pick<AdminDeps, 'config' | 'router'>): RoutesResponse {
   const r = deps.config.routes;
   // Public routes also answer CORS preflight when origins are allowed.
   const cors = deps.config.allowed_origins.length > 0;
@@ -70,7 +70,7 @@ export function routes(deps: AdminDeps): RoutesResponse {
   };
 }
 
-export function targets(deps: AdminDeps, stats: TrafficStats, window: StatsWindow, now = Date.now()): TargetsResponse {
+export function targets(deps: Pick<AdminDeps, 'targets' | 'router' | 'config'>, stats: TrafficStats, window: StatsWindow, now = Date.now()): TargetsResponse {
   return {
     window,
     unrouted: stats.unroutedRow(window, now),
@@ -93,9 +93,9 @@ export function targets(deps: AdminDeps, stats: TrafficStats, window: StatsWindo
   };
 }
 
-export function clients(deps: AdminDeps, stats: TrafficStats): ClientsResponse {
+export function clients(deps: Pick<AdminDeps, 'controls'>, stats: TrafficStats): ClientsResponse {
   return {
-    clients: stats.clients.top(TOP_CLIENTS).map((c) => ({ ...c, blocked: deps.blocklist.has(c.client) })),
+    clients: stats.clients.top(TOP_CLIENTS).map((c) => ({ ...c, blocked: deps.controls.blocklist.has(c.client) })),
     trackedClients: stats.clients.size,
     recent: stats.recent.list(RECENT_REQUESTS),
   };
@@ -109,12 +109,12 @@ export function requests(stats: TrafficStats, filter: RequestFilter): RequestsRe
   return { requests: stats.recent.list(filter.limit, filter.keep), matched: stats.recent.countWhere(filter.keep), kept: stats.recent.size };
 }
 
-export function security(deps: AdminDeps, stats: TrafficStats): SecurityResponse {
+export function security(deps: Pick<AdminDeps, 'controls' | 'config'>, stats: TrafficStats): SecurityResponse {
   const totals = stats.totals();
   return {
-    rateLimit: deps.rateLimiter.settings(),
-    blocklist: deps.blocklist.list(),
-    concurrency: { limit: deps.admission.limit, configured: deps.config.max_concurrent_requests ?? null, inFlight: deps.admission.inFlight },
+    rateLimit: deps.controls.rateLimiter.settings(),
+    blocklist: deps.controls.blocklist.list(),
+    concurrency: { limit: deps.controls.admission.limit, configured: deps.config.max_concurrent_requests ?? null, inFlight: deps.controls.admission.inFlight },
     clientIp: { source: deps.config.security.client_ip.source, trustedProxyCidrs: [...deps.config.security.client_ip.trusted_proxy_cidrs] },
     totals: { rateLimitHits: totals.rateLimitHits, blocklistHits: totals.blocklistHits, admissionRejections: totals.admissionRejections },
   };

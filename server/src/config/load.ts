@@ -2,13 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigSchema, type GatewayConfig } from './schema.js';
 import { describeConfigIssue, friendlyDefaultMessage } from './issues.js';
+import { ConfigError } from '../errors.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { ConfigError };
 
 /**
  * Environment variables that replace a bind address of the file (so the demo,

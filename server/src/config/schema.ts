@@ -1,5 +1,5 @@
 /**
- * The TOML configuration schema (SPEC §2). Every rule `check` enforces lives
+ * The TOML configuration schema (docs/configuration.md). Every rule `check` enforces lives
  * here; error messages name the offending field by its TOML path.
  */
 import { isIP, isIPv6 } from 'node:net';

@@ -3,7 +3,7 @@
  * `serve` start. Errors name the variable, never its value.
  */
 import type { GatewayConfig } from './schema.js';
-import { ConfigError } from './load.js';
+import { ConfigError } from '../errors.js';
 
 export interface Secrets {
   adminPassword: string;

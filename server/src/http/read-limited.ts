@@ -7,16 +7,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { sendContinue } from './expect-continue.js';
+import { BodyReadError } from '../errors.js';
 
-export class BodyReadError extends Error {
-  constructor(
-    /** too_large: over the limit; aborted: the client went away mid-body. */
-    readonly reason: 'too_large' | 'aborted',
-  ) {
-    super(reason === 'too_large' ? 'request body is too large' : 'request body was aborted');
-    this.name = 'BodyReadError';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { BodyReadError };
 
 export function readLimited(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];

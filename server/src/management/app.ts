@@ -1,5 +1,5 @@
 /**
- * The management listener (SPEC §5): index, health, readiness, Prometheus
+ * The management listener (docs/operations.md#health-and-readiness): index, health, readiness, Prometheus
  * metrics and the Admin Dashboard. No bearer token; keep it private. Every
  * route first checks the Host header (host-allowlist.ts).
  * Public inference routes are never served here.

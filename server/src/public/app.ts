@@ -1,5 +1,5 @@
 /**
- * The public listener: inference routes only (SPEC §3). Management routes are
+ * The public listener: inference routes only (docs/api.md). Management routes are
  * never served here.
  */
 import cors from '@koa/cors';
@@ -11,9 +11,10 @@ import { GatewayError } from '../errors.js';
 import type { ClientIdentifier } from '../security/client-identity.js';
 import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
+import { ROUTE_HANDLERS } from './route-handlers.js';
 import { writeError } from './errors.js';
 import type { ResponseStore } from '../surfaces/responses/store.js';
-import { createListHandler, createResourceHandler, createSurfaceHandler, type PipelineDeps } from './pipeline.js';
+import { createSurfaceHandler, type PipelineDeps } from './pipeline.js';
 import { bindRequestContext, RequestContext } from './request-context.js';
 import { logRequest, newRequestState, requestIdFrom, requestRecord, type RequestState } from './request-state.js';
 
@@ -138,13 +139,12 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   for (const route of routes) {
     const { path } = route;
     let method: string = route.method;
-    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, route.handler.create(deps));
+    if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, ROUTE_HANDLERS[route.handler.handler](deps));
     else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
-    else if (route.method === 'GET') router.get(path, createListHandler(deps, route.list.api, route.list.credential, route.list.render));
     else {
-      const { api, credential, handlers } = route.resource;
-      if (handlers.GET) router.get(path, createResourceHandler(deps, api, credential, handlers.GET));
-      if (handlers.DELETE) router.delete(path, createResourceHandler(deps, api, credential, handlers.DELETE));
+      const { handlers } = route.resource;
+      if (handlers.GET) router.get(path, ROUTE_HANDLERS[handlers.GET](deps));
+      if (handlers.DELETE) router.delete(path, ROUTE_HANDLERS[handlers.DELETE](deps));
       method = Object.keys(handlers).join(', ');
     }
     router.options(path, (ctx) => {

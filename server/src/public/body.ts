@@ -4,8 +4,8 @@
  * and parses it as a JSON object.
  */
 import type { IncomingMessage } from 'node:http';
-import { GatewayError } from '../errors.js';
-import { BodyReadError, readLimited } from '../http/read-limited.js';
+import { BodyReadError, GatewayError } from '../errors.js';
+import { readLimited } from '../http/read-limited.js';
 
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   try {

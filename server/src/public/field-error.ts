@@ -1,15 +1,2 @@
-import { GatewayError } from '../errors.js';
-
-/**
- * A 400 `invalid_request` about one request field. `param` is the field in
- * the surface's own naming (OpenAI errors carry it as `param`); the message
- * starts with it, as every invalid_request message does.
- */
-export class InvalidFieldError extends GatewayError {
-  constructor(
-    readonly param: string,
-    detail: string,
-  ) {
-    super('invalid_request', `${param}: ${detail}`);
-  }
-}
+/** Defined with every error class in errors.ts; this path is kept for existing importers. */
+export { InvalidFieldError } from '../errors.js';

@@ -17,18 +17,16 @@ import type { Operation, Usage } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.js';
 import type { Router } from '../routing/router.js';
-import type { Caller } from '../security/bearer.js';
+import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { checkJsonDepth } from './json-depth.js';
-import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import { requestContext, type RunContext } from './request-context.js';
 import { noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
-import type { ParsedRequest, Surface } from './surface.js';
+import type { ParsedRequest, Surface } from '../surfaces/surface.js';
 import { callTarget, type CallOutcome } from './target-call.js';
 import { forwardCall, forwardsTo, pipeForwarded } from './forward.js';
 
@@ -68,7 +66,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     const run = rc as RunContext;
 
     // A surface's own async step once the caller is known (the Responses surface loads previous_response_id).
-    if (surface.prepare) await surface.prepare(request, rc.caller!);
+    if (surface.operation !== 'embed' && surface.prepare) await surface.prepare(request, rc.caller!);
 
     try {
       const short = await stages.beforeRun(run);
@@ -101,27 +99,25 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         if (ignored) ctx.set(IGNORED_HEADER, ignored);
         const outcome = served.value;
         try {
-          switch (outcome.kind) {
-            case 'forward-json':
-              applyUsage(st, outcome.result.usage);
-              ctx.body = outcome.result.body;
-              break;
-            case 'forward-stream':
-              st.stream = true;
-              await pipeForwarded(ctx, st, request.passthrough!.api, outcome, () => rc.releaseHolds());
-              break;
-            case 'embed':
-              applyUsage(st, outcome.result.usage);
-              ctx.body = surface.renderEmbed(request, request.model, outcome.result);
-              break;
-            case 'text':
-              applyUsage(st, outcome.result.usage);
-              ctx.body = await surface.renderText(request, request.model, outcome.result);
-              break;
-            case 'stream':
-              st.stream = true;
-              await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());
-              break;
+          // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
+          if (outcome.kind === 'forward-json') {
+            applyUsage(st, outcome.result.usage);
+            ctx.body = outcome.result.body;
+          } else if (outcome.kind === 'forward-stream') {
+            st.stream = true;
+            await pipeForwarded(ctx, st, request.passthrough!.api, outcome, () => rc.releaseHolds());
+          } else if (surface.operation === 'embed') {
+            if (outcome.kind !== 'embed') throw new Error(`a ${outcome.kind} outcome on an embeddings surface`);
+            applyUsage(st, outcome.result.usage);
+            ctx.body = surface.renderEmbed(request, request.model, outcome.result);
+          } else if (outcome.kind === 'text') {
+            applyUsage(st, outcome.result.usage);
+            ctx.body = await surface.renderText(request, request.model, outcome.result);
+          } else if (outcome.kind === 'stream') {
+            st.stream = true;
+            await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());
+          } else {
+            throw new Error('an embed outcome on a text surface');
           }
         } finally {
           served.done();
@@ -198,26 +194,6 @@ export function createListHandler(
     const allowed = rc.caller?.allowed;
     const names = [...deps.targets.keys(), ...deps.router.groupDefinitions().map((g) => g.name)];
     ctx.body = render(names.filter((n) => !allowed || allowed.has(n)));
-  };
-}
-
-/**
- * A stored-resource route (Responses retrieve / delete / input_items): the
- * same checks up to the token, then `handle` answers for this caller.
- */
-export function createResourceHandler(
-  deps: PipelineDeps,
-  api: RequestState['api'],
-  credential: Surface['credential'],
-  handle: (ctx: Context, caller: Caller) => Promise<unknown>,
-) {
-  return async function resource(ctx: Context): Promise<void> {
-    const rc = requestContext(ctx);
-    rc.state.api = api;
-    rc.credential = credential(ctx.req.headers);
-    await deps.stages.beforeBody(rc);
-    if (!rc.caller) throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', { 'www-authenticate': 'Bearer' });
-    ctx.body = await handle(ctx, rc.caller);
   };
 }
 

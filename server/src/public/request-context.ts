@@ -10,7 +10,7 @@ import type { Context } from 'koa';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Route } from '../routing/router.js';
 import type { Caller } from '../security/bearer.js';
-import type { ParsedRequest, Surface } from './surface.js';
+import type { ParsedRequest, Surface } from '../surfaces/surface.js';
 import type { RequestState } from './request-state.js';
 
 /** A typed key for a value a module keeps on the request (e.g. a budget reservation). */

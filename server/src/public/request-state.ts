@@ -5,35 +5,26 @@
  * dashboard, fleet) and writes the one request log line.
  */
 import { randomUUID } from 'node:crypto';
-import type { Api, Operation, RequestRecord } from '@sipp/shared';
+import type { RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { IgnorableField } from '../targets/ignored.js';
 
-export interface RequestState {
+/** The RequestRecord fields the request fills in as it goes, with the record's meaning (shared/src/traffic.ts). */
+type Recorded = Pick<
+  RequestRecord,
+  'api' | 'operation' | 'model' | 'target' | 'group' | 'attempts' | 'upstreamStatus' | 'caller' | 'client' | 'inputTokens' | 'outputTokens' | 'stream'
+>;
+
+/** A request in progress: the record's fields plus what finishing needs (timing, overrides, the stream's error frame). */
+export interface RequestState extends Recorded {
+  /** The record's `requestId`. */
   id: string;
+  /** performance.now() at arrival (the record's `durationMs` and `ttftMs` count from it). */
   startedAt: number;
-  client: string;
-  caller: string | null;
-  /** Public API surface the request arrived on. */
-  api: Api;
-  operation: Operation | null;
-  /** The `model` the client asked for (target or group name). */
-  model: string | null;
-  /** The target that served (or last tried) the request. */
-  target: string | null;
-  /** The group the request was routed through, if any. */
-  group: string | null;
-  /** Upstream attempts made. */
-  attempts: number;
-  /** Last provider error status seen, if any. */
-  upstreamStatus: number | null;
-  stream: boolean;
   /** performance.now() when the first token frame was written (streams). */
   firstTokenAt: number | null;
-  inputTokens: number;
-  outputTokens: number;
-  /** Set when the outcome is not a plain HTTP status (stream error frame, client gone). */
+  /** Set when the outcome is not a plain HTTP status (stream error frame, client gone); else the record's code is the answer's. */
   code: string | null;
   statusOverride: number | null;
   /**

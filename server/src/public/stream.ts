@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Release } from '../security/admission.js';
 import type { CallContext, StreamChunk } from '../targets/target.js';
 import type { RequestState } from './request-state.js';
-import type { StreamRenderer } from './surface.js';
+import type { StreamRenderer } from '../surfaces/surface.js';
 
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',

@@ -6,8 +6,8 @@
  */
 import { IGNORABLE_FIELDS, type IgnorableField } from '../targets/ignored.js';
 import type { CallContext, EmbedResult, StreamChunk, Target, TextRequest, TextResult } from '../targets/target.js';
+import type { TargetCall } from '../surfaces/surface.js';
 import type { ForwardOutcome } from './forward.js';
-import type { TargetCall } from './surface.js';
 
 export type CallOutcome =
   | ForwardOutcome

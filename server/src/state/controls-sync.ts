@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { applyControls, type ControlChange, type LiveControls } from './controls.js';
 import type { ControlsStore } from './controls-store.js';
 import { safeError } from './redis-connection.js';
-import { StateUnavailableError } from './errors.js';
+import { StateUnavailableError } from '../errors.js';
 
 export class ControlsSync {
   private timer: NodeJS.Timeout | undefined;

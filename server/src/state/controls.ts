@@ -6,9 +6,9 @@
  */
 import { BLOCK_NOTE_MAX, ConcurrencyUpdateSchema, RateLimitUpdateSchema } from '@sipp/shared';
 import { z } from 'zod';
-import type { Admission } from '../security/admission.js';
-import { normalizeEntry, type Blocklist, type BlocklistEntry } from '../security/blocklist.js';
-import type { RateLimiter, RateLimitSettings } from '../security/rate-limit.js';
+import { normalizeEntry, type BlocklistEntry } from '../security/blocklist.js';
+import type { Controls } from '../security/controls.js';
+import type { RateLimitSettings } from '../security/rate-limit.js';
 
 /** A stored blocklist entry; `ip` holds the canonical address or CIDR range (expiry and note are carried along). */
 export interface BlockEntry {
@@ -42,10 +42,7 @@ export interface DrainSwitch {
 }
 
 /** The live objects the public pipeline consults. */
-export interface LiveControls {
-  blocklist: Blocklist;
-  rateLimiter: RateLimiter;
-  admission: Admission;
+export interface LiveControls extends Controls {
   /** Each target's drain switch, by target name. */
   drains?: () => Iterable<readonly [string, DrainSwitch]>;
 }

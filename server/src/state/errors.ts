@@ -1,7 +1,2 @@
-/** The shared state store could not take a change (Redis unreachable, file unwritable). */
-export class StateUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StateUnavailableError';
-  }
-}
+/** Defined with every error class in errors.ts; this path is kept for existing importers. */
+export { StateUnavailableError } from '../errors.js';

@@ -8,7 +8,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { StartupError } from '../listen.js';
+import { StartupError } from '../errors.js';
 import { parseControlsDoc, type ControlsDoc } from './controls.js';
 
 const tempName = (path: string) => join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);

@@ -12,22 +12,8 @@
 import type { Logger } from 'pino';
 import { safeError } from './redis-connection.js';
 
-export class BudgetExceededError extends Error {
-  readonly code = 'ETIMEDOUT';
-  constructor(ms: number) {
-    super(`state store command exceeded its ${ms} ms budget`);
-    this.name = 'BudgetExceededError';
-  }
-}
-
-/** Thrown instead of calling Redis while the breaker skips it. */
-export class RedisSkippedError extends Error {
-  readonly code = 'ESKIPPED';
-  constructor() {
-    super('the shared state store is being skipped after consecutive failures');
-    this.name = 'RedisSkippedError';
-  }
-}
+export { BudgetExceededError, RedisSkippedError } from '../errors.js';
+import { BudgetExceededError, RedisSkippedError } from '../errors.js';
 
 export interface BreakerOptions {
   budgetMs: number;

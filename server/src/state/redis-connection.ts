@@ -9,7 +9,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { StartupError } from '../listen.js';
+import { StartupError } from '../errors.js';
 
 export const COMMAND_TIMEOUT_MS = 1_000;
 /** Reconnect attempts back off up to this, so a returning Redis is in use again within half a second. */

@@ -138,7 +138,8 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
         for (let i = 0; i < batch.length; i += 500) {
           const m = redis.pipeline();
           for (const [key, { count, settings }] of batch.slice(i, i + 500)) {
-            (m as unknown as WithTake).sippCharge(key, settings.requestsPerMinute / 60_000, settings.burst, count);
+            // Queued on the pipeline; its result comes with exec().
+            void (m as unknown as WithTake).sippCharge(key, settings.requestsPerMinute / 60_000, settings.burst, count);
           }
           await m.exec();
         }

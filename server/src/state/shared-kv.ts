@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { StateUnavailableError } from './errors.js';
+import { StateUnavailableError } from '../errors.js';
 import { RedisSkippedError, type RedisBreaker } from './redis-breaker.js';
 
 export interface SharedKv {

@@ -3,7 +3,7 @@
  * naming the field, `null` read as "unset", and field-name conversion.
  */
 import type { z } from 'zod';
-import { InvalidFieldError } from '../public/field-error.js';
+import { InvalidFieldError } from '../errors.js';
 import { fieldPath } from '../util/field-path.js';
 
 /** Throws the first zod issue as a 400 naming the field (`messages[0].role: expected string`). */

@@ -1,47 +1,42 @@
 /**
  * The public routes of every API surface: the route table (routes.ts) gives
  * the keys and `[routes]` the paths; this registry says which surface speaks
- * each. app.ts mounts them; pipeline.ts runs them.
+ * each. Routes that are not a surface (model details, token counting, the
+ * model list, stored responses) name the handler public/route-handlers.ts
+ * builds, so this folder never imports public/. app.ts mounts them;
+ * pipeline.ts runs them.
  */
 import type { Api } from '@sipp/shared';
-import type { Context } from 'koa';
 import type { GatewayConfig } from '../config/schema.js';
-import { createCountTokensHandler } from '../public/count-tokens.js';
-import { createModelHandler, createModelListHandler } from '../public/models.js';
-import type { PipelineDeps } from '../public/pipeline.js';
-import { bearerCredential, type Surface } from '../public/surface.js';
 import { PUBLIC_ROUTE_KEYS, type PublicRouteKey, ROUTES } from '../routes.js';
-import type { Caller } from '../security/bearer.js';
 import { anthropicMessagesSurface } from './anthropic/index.js';
 import { openAIChatSurface } from './openai/chat.js';
 import { openAICompletionsSurface } from './openai/completions.js';
 import { openAIEmbeddingsSurface } from './openai/embeddings.js';
-import { renderModelList } from './openai/models.js';
-import { openAIResponsesSurface, responseResources } from './responses/index.js';
+import { openAIResponsesSurface } from './responses/index.js';
 import { createResponseStore, type ResponseStore } from './responses/store.js';
-import { sippSurface } from './sipp/index.js';
+import { sippEmbedSurface, sippTextSurface } from './sipp/index.js';
+import type { Surface } from './surface.js';
+
+/** The public routes whose handler is not a surface (built by public/route-handlers.ts). */
+export type HandlerName =
+  | 'model_list'
+  | 'model'
+  | 'count_tokens'
+  | 'response_retrieve'
+  | 'response_delete'
+  | 'response_input_items';
+
+export interface RouteHandler {
+  api: Api;
+  handler: HandlerName;
+}
 
 export type PublicRoute =
   | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
-  | { key: PublicRouteKey; path: string; method: 'GET'; list: ModelList }
   | { key: PublicRouteKey; path: string; method: 'GET' | 'POST'; handler: RouteHandler }
-  /** Paths under a route's own (`/v1/responses/:id`): handlers by method. */
-  | { key: PublicRouteKey; path: string; method: 'RESOURCE'; resource: { api: Api; credential: Surface['credential']; handlers: ResourceHandlers } };
-
-/** A public route with a handler of its own (model details, token counting): built from the pipeline's deps. */
-export interface RouteHandler {
-  api: Api;
-  create(deps: PipelineDeps): (ctx: Context) => Promise<void>;
-}
-
-interface ModelList {
-  api: Api;
-  credential: Surface['credential'];
-  render: typeof renderModelList;
-}
-
-/** Handlers of a stored-resource path by HTTP method (`GET`, `DELETE`). */
-export type ResourceHandlers = Partial<Record<'GET' | 'DELETE', (ctx: Context, caller: Caller) => Promise<unknown>>>;
+  /** Paths under a route's own (`/v1/responses/:id`): a handler by HTTP method. */
+  | { key: PublicRouteKey; path: string; method: 'RESOURCE'; resource: { api: Api; handlers: Partial<Record<'GET' | 'DELETE', HandlerName>> } };
 
 export interface RouteDeps {
   /** Stored Responses API responses ([responses], docs/api.md#responses). */
@@ -49,18 +44,18 @@ export interface RouteDeps {
 }
 
 /** The surface registry: what speaks each public route of the route table (routes.ts). */
-function registry(deps: RouteDeps): Record<PublicRouteKey, ModelList | Surface<any> | RouteHandler> {
+function registry(deps: RouteDeps): Record<PublicRouteKey, Surface<any> | RouteHandler> {
   return {
-    query: sippSurface('query'),
-    chat: sippSurface('chat'),
-    embed: sippSurface('embed'),
+    query: sippTextSurface('query'),
+    chat: sippTextSurface('chat'),
+    embed: sippEmbedSurface,
     openai_chat: openAIChatSurface,
     openai_completions: openAICompletionsSurface,
     openai_embeddings: openAIEmbeddingsSurface,
-    openai_models: { api: 'openai', create: createModelListHandler },
+    openai_models: { api: 'openai', handler: 'model_list' },
     anthropic_messages: anthropicMessagesSurface,
-    openai_model: { api: 'openai', create: createModelHandler },
-    anthropic_count_tokens: { api: 'anthropic', create: createCountTokensHandler },
+    openai_model: { api: 'openai', handler: 'model' },
+    anthropic_count_tokens: { api: 'anthropic', handler: 'count_tokens' },
     openai_responses: openAIResponsesSurface(deps.responses),
   };
 }
@@ -74,23 +69,19 @@ export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps = 
     const path = routes[key];
     const served = surfaces[key];
     const method = ROUTES[key].methods[0] as 'GET' | 'POST';
-    if ('create' in served) return { key, path, method, handler: served };
-    return method === 'GET' ? { key, path, method, list: served as ModelList } : { key, path, method, surface: served as Surface<any> };
+    if ('handler' in served) return { key, path, method, handler: served };
+    return { key, path, method: 'POST', surface: served };
   });
   // Stored responses under the Responses route (docs/api.md#responses).
-  const stored = responseResources(deps.responses);
-  const resource = (handlers: ResourceHandlers) => ({ api: 'openai' as const, credential: bearerCredential, handlers });
   const base = routes.openai_responses;
   mounted.push(
-    { key: 'openai_responses', path: `${base}/:id`, method: 'RESOURCE', resource: resource({ GET: stored.retrieve, DELETE: stored.remove }) },
-    { key: 'openai_responses', path: `${base}/:id/input_items`, method: 'RESOURCE', resource: resource({ GET: stored.inputItems }) },
+    { key: 'openai_responses', path: `${base}/:id`, method: 'RESOURCE', resource: { api: 'openai', handlers: { GET: 'response_retrieve', DELETE: 'response_delete' } } },
+    { key: 'openai_responses', path: `${base}/:id/input_items`, method: 'RESOURCE', resource: { api: 'openai', handlers: { GET: 'response_input_items' } } },
   );
   return mounted;
 }
 
 /** The API of each public path, so errors raised before routing already use its shape. */
 export function apiByPath(routes: readonly PublicRoute[]): ReadonlyMap<string, Api> {
-  return new Map(
-    routes.map((r) => [r.path, 'handler' in r ? r.handler.api : r.method === 'POST' ? r.surface.api : r.method === 'GET' ? r.list.api : r.resource.api]),
-  );
+  return new Map(routes.map((r) => [r.path, 'handler' in r ? r.handler.api : r.method === 'RESOURCE' ? r.resource.api : r.surface.api]));
 }

@@ -69,8 +69,7 @@ function checkSampling(o: GenerationOptions, caps: TargetCapabilities, target: T
   if (o.stop !== undefined && caps.maxStop !== null && o.stop.length > caps.maxStop) {
     return issue('stop', `at most ${caps.maxStop} stop sequences on ${target.type} targets`);
   }
-  // Anthropic's Messages API has no seed; local and OpenAI-type targets take one.
-  if (o.seed !== undefined && target.type === 'anthropic') {
+  if (o.seed !== undefined && !caps.seed) {
     return issue('seed', `${target.type} targets do not support seed; leave it out`);
   }
   return null;
@@ -107,7 +106,7 @@ function checkMessages(messages: readonly Message[], caps: TargetCapabilities, t
     for (let j = 0; j < m.content.length; j++) {
       if (m.content[j]!.type !== 'image') continue;
       if (!caps.images) return issue(`messages.${i}.content.${j}`, `target "${target.name}" (${target.type}) does not support images`);
-      if (m.role === 'system' && target.type === 'anthropic') {
+      if (m.role === 'system' && !caps.systemImages) {
         return issue(`messages.${i}.content.${j}`, `${target.type} targets take text only in system messages`);
       }
     }

@@ -6,24 +6,10 @@
  * the target's credential scrubbed from the text. The gateway code (`upstream`
  * or `upstream_rate_limited`) still drives routing, records and metrics.
  */
-import { GatewayError, type UpstreamDetail } from '../errors.js';
-import type { ErrorCode } from '@sipp/shared';
 
-export class ProviderError extends GatewayError {
-  constructor(
-    code: ErrorCode,
-    message: string,
-    /** The HTTP status the client gets (the provider's). */
-    readonly providerStatus: number,
-    /** The error document the client gets (the provider's, sanitized). */
-    readonly body: unknown,
-    headers: Record<string, string> | undefined,
-    upstream: UpstreamDetail,
-  ) {
-    super(code, message, headers, upstream);
-    this.name = 'ProviderError';
-  }
-}
+import { isObject } from '../util/json.js';
+
+export { ProviderError } from '../errors.js';
 
 const MAX_TEXT = 2000;
 const TYPE_SHAPE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -40,7 +26,6 @@ function shaped(value: unknown): string | undefined {
   return typeof value === 'string' && TYPE_SHAPE.test(value) ? value : undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The provider's error document in its own API's shape, or null when its body

@@ -166,8 +166,12 @@ export interface TargetCapabilities {
   temperature: { min: number; max: number };
   /** Most stop strings the backend takes (OpenAI: 4); null = no limit beyond the gateway's own. */
   maxStop: number | null;
+  /** Takes `seed` (the Anthropic Messages API has none). */
+  seed: boolean;
   tools: boolean;
   images: boolean;
+  /** Takes images in system messages too (Anthropic: text only there). */
+  systemImages: boolean;
   responseFormat: boolean;
   /** Accepts `openaiExtras` (openai and openai_compatible targets). */
   openaiExtras: boolean;

@@ -1,5 +1,5 @@
 /**
- * Gateway Prometheus metrics (SPEC §6) on a registry of its own. Labels come
+ * Gateway Prometheus metrics (docs/operations.md#metrics) on a registry of its own. Labels come
  * only from fixed sets: API surface, operation, target name, status class.
  * Children for each label value are bound once so the hot path does no label
  * hashing.
@@ -171,7 +171,7 @@ const CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 const ATTEMPT_OUTCOMES = ['success', 'retryable_error', 'error'] as const;
 
 /**
- * Routing metrics (issue #10) on the gateway registry. Labels are configured
+ * Routing metrics (docs/configuration.md#groups--fallbacks-load-balancing-retries) on the gateway registry. Labels are configured
  * target and group names and fixed outcome/state words only.
  */
 export function createRoutingMetrics(

@@ -47,7 +47,7 @@ describe('config schema', () => {
     if (t.type === 'openai_compatible') assert.equal(t.timeout_seconds, 60);
   });
 
-  it('accepts every field of the SPEC example', () => {
+  it('accepts every field of the documented example (docs/configuration.md#examples)', () => {
     const c = parseConfigText(`
 public_bind = "0.0.0.0:8080"
 management_bind = "127.0.0.1:9090"

@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml and docker-compose.provider-only.yml keep the deployment
- * promises of SPEC §8 / issue #5, checked without a Docker engine; when
+ * promises of docs/docker.md, checked without a Docker engine; when
  * Debian's `docker-compose` is installed, it validates and normalizes them too.
  */
 import assert from 'node:assert/strict';

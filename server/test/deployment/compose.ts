@@ -1,5 +1,5 @@
 /**
- * The promises a Compose file makes for the gateway service (SPEC §8, issue #5),
+ * The promises a Compose file makes for the gateway service (docs/docker.md),
  * checked on the parsed YAML without a Docker engine: management port on
  * loopback only, config mounted read-only, secrets only through env_file,
  * a readiness healthcheck with what the image has, a read-only root with a

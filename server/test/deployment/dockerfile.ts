@@ -1,5 +1,5 @@
 /**
- * A small Dockerfile reader and the invariants the image must keep (issue #5):
+ * A small Dockerfile reader and the invariants the image must keep (docs/docker.md):
  * Node 20 on bookworm-slim, production dependencies only in the runtime,
  * a non-root USER, ports 8080/9090, `sipp-gateway serve --config
  * /etc/sipp/gateway.toml`, a readiness healthcheck without curl, and no

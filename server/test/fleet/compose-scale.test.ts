@@ -1,5 +1,5 @@
 /**
- * docker-compose.scale.yml (issue #12): three gateway replicas that each keep
+ * docker-compose.scale.yml (docs/operations.md#scaling-out): three gateway replicas that each keep
  * the single-gateway deployment promises (compose.ts), a persistent Redis
  * they share, and an nginx load balancer in front of their public ports with
  * the shipped nginx example's streaming settings. Management ports stay on

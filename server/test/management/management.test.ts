@@ -53,7 +53,7 @@ describe('management listener', () => {
     }
   });
 
-  it('exports the SPEC metric names with low-cardinality labels', async () => {
+  it('exports the documented metric names with low-cardinality labels', async () => {
     await postJson(`${gw.publicUrl}/v1/query`, { model: 'chat', prompt: 'hi' }, { token: TOKEN });
     await postJson(`${gw.publicUrl}/v1/query`, { model: 'chat', prompt: 'hi' }, { token: TOKEN });
     await postJson(`${gw.publicUrl}/v1/chat`, { model: 'chat' }, { token: TOKEN });

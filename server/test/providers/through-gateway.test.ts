@@ -1,6 +1,6 @@
 /**
  * Provider targets behind a real gateway (public HTTP API on loopback):
- * upstream faults become the SPEC's statuses and `event: error` frames, the
+ * upstream faults become the documented statuses (docs/api.md#errors) and `event: error` frames, the
  * client's request id reaches the upstream, a client disconnect reaches the
  * upstream as a closed connection, and no provider key ever shows up in a
  * response or a log line.

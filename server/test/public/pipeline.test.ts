@@ -1,5 +1,5 @@
 /**
- * The public listener end to end: every status/code pair of SPEC §3 that the
+ * The public listener end to end: every status/code pair of docs/api.md#errors that the
  * core produces, the check order, request ids and the response shapes, against
  * a real gateway and a real fake OpenAI-compatible upstream.
  */
@@ -53,7 +53,7 @@ token_env = "UPSTREAM_KEY"
     await upstream?.close();
   });
 
-  it('answers a finite chat with the SPEC response shape and the upstream id', async () => {
+  it('answers a finite chat with the documented response shape and the upstream id', async () => {
     const r = await postJson(url('chat'), { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
     assert.equal(r.status, 200);
     assert.match(r.headers.get('content-type')!, /application\/json/);

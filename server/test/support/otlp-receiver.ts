@@ -9,7 +9,6 @@ import { createRequire } from 'node:module';
 import { createServer, type Server } from 'node:http';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const root = require('otlp-proto-decoder/build/src/generated/root.js');
 const ExportTraceServiceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 

@@ -62,6 +62,19 @@ describe('checkTextCapabilities', () => {
     for (const kind of ['openai_compatible', 'anthropic', 'local'] as const) assert.equal(check(kind, query({ stop: five })), null, kind);
   });
 
+  it('capability flags decide, not the target type (a compatible server without seed; an anthropic-typed target with it)', () => {
+    const openaiCaps = providerTargets.openai.capabilities;
+    const systemImage: Message[] = [{ role: 'system', content: [IMAGE] }, { role: 'user', content: 'x' }];
+    const strict = { ...openaiCaps, seed: false, systemImages: false };
+    const compat = { name: 'vllm', type: 'openai_compatible' };
+    assert.equal(checkTextCapabilities(query({ seed: 1 }), strict, compat)?.field, 'seed');
+    assert.equal(checkTextCapabilities(chat(systemImage), strict, compat)?.field, 'messages.0.content.0');
+    const lenient = { ...providerTargets.anthropic.capabilities, seed: true, systemImages: true };
+    const claude = { name: 'claude', type: 'anthropic' };
+    assert.equal(checkTextCapabilities(query({ seed: 1 }), lenient, claude), null);
+    assert.equal(checkTextCapabilities(chat(systemImage), lenient, claude), null);
+  });
+
   it('refuses seed on anthropic targets only', () => {
     assert.deepEqual(check('anthropic', query({ seed: 1 })), { field: 'seed', message: 'anthropic targets do not support seed; leave it out' });
     for (const kind of ['openai', 'openai_compatible', 'local'] as const) assert.equal(check(kind, query({ seed: 1 })), null, kind);

@@ -1,5 +1,5 @@
 /**
- * Logs: one JSON line per request with the SPEC §6 fields, levels from LOG_LEVEL
+ * Logs: one JSON line per request with the fields of docs/operations.md#logs, levels from LOG_LEVEL
  * or RUST_LOG directives, and no secret or prompt in any line, response or
  * metric — even at trace level and on error paths.
  */
@@ -125,7 +125,7 @@ timeout_seconds = 3
     return r;
   };
 
-  it('writes one line per request with the SPEC fields', async () => {
+  it('writes one line per request with the documented fields', async () => {
     const before = gw.logs.length;
     const r = await call('/v1/chat', { model: 'oa', messages: [{ role: 'user', content: PROMPT }] });
     assert.equal(r.status, 200);

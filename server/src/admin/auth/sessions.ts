@@ -1,5 +1,5 @@
 /**
- * Admin sessions (SPEC §7): koa-session with the server-side memory store,
+ * Admin sessions (docs/dashboard.md): koa-session with the server-side memory store,
  * cookie scoped to the admin path, HttpOnly + SameSite=Strict, 8 h TTL. The
  * cookie only holds a random session id (signed with per-process keys); the
  * CSRF token lives in the session and is handed to the SPA in the JSON body.
@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/shared';
 import { normalizeIp } from '../../security/blocklist.js';
 import type { AuditLog } from '../audit-log.js';
-import { AdminError } from '../http/admin-error.js';
+import { AdminError } from '../../errors.js';
 import { readJson } from '../http/read-json.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LoginThrottle, type LockoutScope, type LoginThrottleRules } from './login-throttle.js';

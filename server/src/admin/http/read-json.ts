@@ -4,8 +4,8 @@
  * login throttle), so a deferred `100 Continue` goes out only then.
  */
 import type { Context } from 'koa';
-import { BodyReadError, readLimited } from '../../http/read-limited.js';
-import { AdminError } from './admin-error.js';
+import { readLimited } from '../../http/read-limited.js';
+import { BodyReadError, AdminError } from '../../errors.js';
 
 export const MAX_ADMIN_BODY_BYTES = 16 * 1024;
 

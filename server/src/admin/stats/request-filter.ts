@@ -4,7 +4,7 @@
  * several combine with AND. Unknown values of closed sets are a 400.
  */
 import { EXPLORER_CAPACITY, OPERATIONS, STATUS_CLASSES, type RequestRecord, type StatusClass } from '@sipp/shared';
-import { AdminError } from '../http/admin-error.js';
+import { AdminError } from '../../errors.js';
 import { normalizeIp } from '../../security/blocklist.js';
 
 export interface RequestFilter {

@@ -4,14 +4,13 @@
  * authorization → route resolution → admission before the run. They take the
  * one object they read, nothing wider.
  */
-import { GatewayError } from '../../errors.js';
+import { GatewayError, InvalidFieldError } from '../../errors.js';
 import type { Router } from '../../routing/router.js';
 import type { Admission } from '../../security/admission.js';
 import type { Authenticator } from '../../security/bearer.js';
 import type { Blocklist } from '../../security/blocklist.js';
 import type { RateLimiter } from '../../security/rate-limit.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
-import { InvalidFieldError } from '../field-error.js';
 import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
 

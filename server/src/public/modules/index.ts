@@ -7,11 +7,15 @@ import type { Router } from '../../routing/router.js';
 import type { Authenticator } from '../../security/bearer.js';
 import type { Controls } from '../../security/controls.js';
 import type { RequestObserver } from '../../telemetry/observer.js';
+import type { Tracing } from '../../telemetry/tracing.js';
 import type { PipelineModule } from '../stages.js';
 import { admissionCheck, authorizationCheck, blocklistCheck, rateLimitCheck, routeResolution, tokenCheck } from './checks.js';
 import { observe } from './observers.js';
+import { tracingModule } from './tracing.js';
 
 export interface PipelineModuleDeps {
+  /** OpenTelemetry traces, when on (docs/operations.md#traces); null registers nothing. */
+  tracing: Tracing | null;
   controls: Controls;
   authenticate: Authenticator;
   router: Pick<Router, 'resolve' | 'canonical'>;
@@ -21,6 +25,8 @@ export interface PipelineModuleDeps {
 
 export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
   return [
+    // First, so its SERVER span covers every check and its attempt spans wrap every other module's.
+    ...(deps.tracing ? [tracingModule(deps.tracing)] : []),
     // beforeBody: the checks before any body byte is read.
     blocklistCheck(deps.controls.blocklist),
     rateLimitCheck(deps.controls.rateLimiter),

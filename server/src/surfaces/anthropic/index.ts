@@ -7,7 +7,7 @@
 import type { FinishReason, Usage } from '@sipp/shared';
 import type { IncomingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { ParsedRequest, StreamRenderer, Surface } from '../../public/surface.js';
+import type { ParsedRequest, StreamRenderer, TextSurface } from '../surface.js';
 import type { TextResult, ToolCall } from '../../targets/target.js';
 import { wireBasics } from '../fields.js';
 import { anthropicError } from './errors.js';
@@ -126,7 +126,7 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
   };
 }
 
-export const anthropicMessagesSurface: Surface<AnthropicRequest> = {
+export const anthropicMessagesSurface: TextSurface<AnthropicRequest> = {
   api: 'anthropic',
   operation: 'chat',
   wire: { api: 'anthropic_messages', basics: wireBasics, hintHeaders: ['anthropic-beta'] },
@@ -143,8 +143,5 @@ export const anthropicMessagesSurface: Surface<AnthropicRequest> = {
   },
   field: (neutral, req) => anthropicField(neutral, req.paths),
   renderText,
-  renderEmbed: () => {
-    throw new Error('not an embeddings route');
-  },
   openStream,
 };

@@ -6,13 +6,12 @@
  * own field (`messages.2.content.1`).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 import type { IgnorableField } from '../../targets/ignored.js';
 import type { ContentPart, GenerationOptions, ImageSource, Message, ToolCall, ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { failOn } from '../fields.js';
+import { isObject, type Json } from '../../util/json.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Where an internal message (and each of its parts) came from in the client's body. */
 export interface MessagePath {

@@ -5,15 +5,15 @@
  * finish chunk, usage chunk on `stream_options.include_usage`, `[DONE]`).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { TextResult } from '../../targets/target.js';
 import { failOn, wireBasics } from '../fields.js';
 import {
   dataFrame,
   extrasOf,
   openAIFinish,
-  openAIUsage,
+  toOpenAIUsage,
   responseId,
   samplingFields,
   samplingOptions,
@@ -94,7 +94,7 @@ function renderText(_req: OpenAIChatRequest, model: string, result: TextResult):
     created: unixSeconds(),
     model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: openAIFinish(result.finishReason) }],
-    ...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+    ...(result.usage ? { usage: toOpenAIUsage(result.usage) } : {}),
   };
 }
 
@@ -122,7 +122,7 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
   };
 }
 
-export const openAIChatSurface: Surface<OpenAIChatRequest> = {
+export const openAIChatSurface: TextSurface<OpenAIChatRequest> = {
   api: 'openai',
   operation: 'chat',
   wire: { api: 'openai_chat', basics: wireBasics },
@@ -130,8 +130,5 @@ export const openAIChatSurface: Surface<OpenAIChatRequest> = {
   parse,
   field: (neutral) => neutral,
   renderText,
-  renderEmbed: () => {
-    throw new Error('not an embeddings route');
-  },
   openStream,
 };

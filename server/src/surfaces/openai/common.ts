@@ -5,7 +5,7 @@
 import type { FinishReason, Usage } from '@sipp/shared';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 import type { GenerationOptions } from '../../targets/target.js';
 
 /** Most stop strings the gateway takes at all; targets may take fewer (OpenAI: 4). */
@@ -74,13 +74,14 @@ export interface OpenAIUsage {
   total_tokens: number;
 }
 
-export function openAIUsage(u: Usage): OpenAIUsage {
+/** The internal Usage in the OpenAI wire shape (what the OpenAI surfaces answer). */
+export function toOpenAIUsage(u: Usage): OpenAIUsage {
   return { prompt_tokens: u.input_tokens, completion_tokens: u.output_tokens, total_tokens: u.total_tokens };
 }
 
 /** Usage for a stream whose target reported none: the tokens streamed. */
 export function streamedUsage(usage: Usage | undefined, outputTokens: number): OpenAIUsage {
-  return usage ? openAIUsage(usage) : { prompt_tokens: 0, completion_tokens: outputTokens, total_tokens: outputTokens };
+  return usage ? toOpenAIUsage(usage) : { prompt_tokens: 0, completion_tokens: outputTokens, total_tokens: outputTokens };
 }
 
 export function responseId(prefix: string): string {

@@ -3,15 +3,15 @@
  * surface: the internal `query` operation (local targets: raw completion).
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { TextResult } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 import {
   dataFrame,
   extrasOf,
   openAIFinish,
-  openAIUsage,
+  toOpenAIUsage,
   responseId,
   samplingFields,
   samplingOptions,
@@ -59,7 +59,7 @@ function renderText(_req: OpenAICompletionRequest, model: string, result: TextRe
     created: unixSeconds(),
     model,
     choices: [{ text: result.text, index: 0, logprobs: null, finish_reason: openAIFinish(result.finishReason) }],
-    ...(result.usage ? { usage: openAIUsage(result.usage) } : {}),
+    ...(result.usage ? { usage: toOpenAIUsage(result.usage) } : {}),
   };
 }
 
@@ -76,15 +76,12 @@ function openStream(req: OpenAICompletionRequest, model: string): StreamRenderer
   };
 }
 
-export const openAICompletionsSurface: Surface<OpenAICompletionRequest> = {
+export const openAICompletionsSurface: TextSurface<OpenAICompletionRequest> = {
   api: 'openai',
   operation: 'query',
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,
   renderText,
-  renderEmbed: () => {
-    throw new Error('not an embeddings route');
-  },
   openStream,
 };

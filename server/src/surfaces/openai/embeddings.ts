@@ -4,8 +4,8 @@
  * what the official SDK asks for by default), `dimensions`, `user`.
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type ParsedRequest, type Surface } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import { bearerCredential, type ParsedRequest, type EmbedSurface } from '../surface.js';
 import type { EmbedRequest, EmbedResult } from '../../targets/target.js';
 import { failOn } from '../fields.js';
 
@@ -56,17 +56,11 @@ function renderEmbed(req: OpenAIEmbeddingsRequest, model: string, result: EmbedR
   };
 }
 
-export const openAIEmbeddingsSurface: Surface<OpenAIEmbeddingsRequest> = {
+export const openAIEmbeddingsSurface: EmbedSurface<OpenAIEmbeddingsRequest> = {
   api: 'openai',
   operation: 'embed',
   credential: bearerCredential,
   parse,
   field: (neutral) => neutral,
-  renderText: () => {
-    throw new Error('not a text route');
-  },
   renderEmbed,
-  openStream: () => {
-    throw new Error('not a text route');
-  },
 };

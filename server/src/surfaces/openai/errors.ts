@@ -4,7 +4,7 @@
  * code (`rate_limited`, `admission`, `blocked`, ...), `param` the field at fault.
  */
 import type { GatewayError } from '../../errors.js';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string };

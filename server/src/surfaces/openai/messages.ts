@@ -3,11 +3,11 @@
  * capability field such as `messages.2.content.1` names the client's own
  * message and part). `developer` is a system message.
  */
-import { InvalidFieldError } from '../../public/field-error.js';
-import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
+import { InvalidFieldError } from '../../errors.js';
+import { isObject } from '../../util/json.js';
+
 
 function str(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new InvalidFieldError(field, 'expected string');

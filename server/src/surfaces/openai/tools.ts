@@ -1,9 +1,9 @@
 /** OpenAI `tools` / `tool_choice` → internal tool definitions and choice. */
-import { InvalidFieldError } from '../../public/field-error.js';
-import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
+import { InvalidFieldError } from '../../errors.js';
+import { isObject } from '../../util/json.js';
+
 
 export function parseTools(raw: unknown): ToolDefinition[] {
   if (!Array.isArray(raw)) throw new InvalidFieldError('tools', 'expected array');

@@ -4,22 +4,20 @@
  * (finite or streamed) on any target through the one pipeline; with `store`
  * (the default) the response is kept for `previous_response_id` chaining and
  * for `GET` / `DELETE {path}/{id}` and `GET {path}/{id}/input_items`, visible
- * only to the caller that created it.
+ * only to the caller that created it. Those stored-response routes are built
+ * in public/responses-resources.ts.
  */
-import type { Context } from 'koa';
-import { GatewayError } from '../../errors.js';
-import { InvalidFieldError } from '../../public/field-error.js';
-import { bearerCredential, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { GatewayError, InvalidFieldError, StateUnavailableError } from '../../errors.js';
 import type { Caller } from '../../security/bearer.js';
-import { StateUnavailableError } from '../../state/index.js';
 import type { TextResult } from '../../targets/target.js';
+import { bearerCredential, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { StoredItem } from './items.js';
 import { renderResponse, ResponsesStream } from './render.js';
 import { buildConversation, parseResponsesRequest, type ResponsesRequest } from './request.js';
-import { ownerOf, type ResponseStore, type StoredResponse } from './store.js';
+import { ownerOf, type ResponseStore } from './store.js';
 
-/** Runs a store operation; an unreachable store is a 503, never a lost response reported as kept. */
-async function guarded<T>(op: () => Promise<T>): Promise<T> {
+/** Runs a store operation (also for the stored-response routes, public/responses-resources.ts); an unreachable store is a 503, never a lost response reported as kept. */
+export async function guarded<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
@@ -42,7 +40,7 @@ function field(neutral: string, req: ResponsesRequest): string {
   return neutral;
 }
 
-export function openAIResponsesSurface(store: ResponseStore): Surface<ResponsesRequest> {
+export function openAIResponsesSurface(store: ResponseStore): TextSurface<ResponsesRequest> {
   const keep = (req: ResponsesRequest, response: Record<string, unknown>): Promise<void> =>
     guarded(() => store.put(req.owner!, req.id, { response, input: [...req.history, ...req.input] }));
 
@@ -67,9 +65,6 @@ export function openAIResponsesSurface(store: ResponseStore): Surface<ResponsesR
       if (req.echo.store) await keep(req, response);
       return response;
     },
-    renderEmbed: () => {
-      throw new Error('not an embeddings route');
-    },
     openStream(req: ResponsesRequest, model: string): StreamRenderer {
       const s = new ResponsesStream(req, model);
       return {
@@ -83,64 +78,6 @@ export function openAIResponsesSurface(store: ResponseStore): Surface<ResponsesR
           return s.end(final);
         },
         error: (e) => s.error(e),
-      };
-    },
-  };
-}
-
-function notFound(id: string): GatewayError {
-  return new GatewayError('not_found', `No response found with id '${id}'.`);
-}
-
-/** The routes under `{path}/{id}`: retrieve, delete, input_items (docs/api.md#responses). */
-export interface ResponseResources {
-  retrieve(ctx: Context, caller: Caller): Promise<unknown>;
-  remove(ctx: Context, caller: Caller): Promise<unknown>;
-  inputItems(ctx: Context, caller: Caller): Promise<unknown>;
-}
-
-const ID = /^[A-Za-z0-9_-]{1,256}$/;
-
-async function lookup(store: ResponseStore, ctx: Context, caller: Caller): Promise<StoredResponse> {
-  const id = String(ctx.params?.id ?? '');
-  const found = ID.test(id) ? await guarded(() => store.get(ownerOf(caller.label), id)) : null;
-  if (!found) throw notFound(id);
-  return found;
-}
-
-export function responseResources(store: ResponseStore): ResponseResources {
-  return {
-    async retrieve(ctx, caller) {
-      if (ctx.query.stream === 'true')
-        throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
-      return (await lookup(store, ctx, caller)).response;
-    },
-    async remove(ctx, caller) {
-      const id = String(ctx.params?.id ?? '');
-      if (!ID.test(id) || !(await guarded(() => store.delete(ownerOf(caller.label), id)))) throw notFound(id);
-      return { id, object: 'response', deleted: true };
-    },
-    async inputItems(ctx, caller) {
-      const stored = await lookup(store, ctx, caller);
-      const q = ctx.query;
-      const limit = q.limit === undefined ? 20 : Number(q.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-        throw new InvalidFieldError('limit', 'must be an integer from 1 to 100');
-      const order = q.order ?? 'desc';
-      if (order !== 'asc' && order !== 'desc') throw new InvalidFieldError('order', 'must be "asc" or "desc"');
-      let items = order === 'desc' ? [...stored.input].reverse() : [...stored.input];
-      if (typeof q.after === 'string') {
-        const at = items.findIndex((i) => i.id === q.after);
-        if (at < 0) throw new InvalidFieldError('after', 'no such item in this response');
-        items = items.slice(at + 1);
-      }
-      const data = items.slice(0, limit);
-      return {
-        object: 'list',
-        data,
-        first_id: data[0]?.id ?? null,
-        last_id: data.at(-1)?.id ?? null,
-        has_more: items.length > limit,
       };
     },
   };

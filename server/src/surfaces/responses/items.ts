@@ -10,7 +10,7 @@
  * and Messages need them.
  */
 import { randomBytes } from 'node:crypto';
-import { InvalidFieldError } from '../../public/field-error.js';
+import { InvalidFieldError } from '../../errors.js';
 import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 
 type Json = Record<string, unknown>;

@@ -14,7 +14,7 @@
  */
 import type { FinishReason, Usage } from '@sipp/shared';
 import type { GatewayError } from '../../errors.js';
-import type { EndChunk, ToolCallChunk } from '../../public/surface.js';
+import type { EndChunk, ToolCallChunk } from '../surface.js';
 import type { TextResult, ToolCall } from '../../targets/target.js';
 import { customInput, itemId } from './items.js';
 import type { ResponsesRequest } from './request.js';

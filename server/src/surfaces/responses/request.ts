@@ -7,8 +7,8 @@
  * items, `reasoning.summary` …) are ignored and named in x-sipp-ignored.
  */
 import { z } from 'zod';
-import { InvalidFieldError } from '../../public/field-error.js';
-import type { ParsedRequest } from '../../public/surface.js';
+import { InvalidFieldError } from '../../errors.js';
+import type { ParsedRequest } from '../surface.js';
 import type { IgnorableField } from '../../targets/ignored.js';
 import type { GenerationOptions, ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { failOn } from '../fields.js';

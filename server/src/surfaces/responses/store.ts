@@ -10,7 +10,6 @@
  * the id, so another caller's lookup misses (404) exactly like an unknown id.
  */
 import { createHash } from 'node:crypto';
-import type { SharedKv } from '../../state/index.js';
 import type { StoredItem } from './items.js';
 
 export interface StoredResponse {
@@ -18,6 +17,14 @@ export interface StoredResponse {
   response: Record<string, unknown>;
   /** The items the model saw as input: the chain's items, then this request's input. */
   input: StoredItem[];
+}
+
+/** What the store needs of the `[state]` key-value store (state/shared-kv.ts, passed in by gateway.ts). */
+export interface ResponseKv {
+  get(key: string): Promise<string | null>;
+  /** Sets with a time to live in ms. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
 }
 
 export interface ResponseStore {
@@ -39,7 +46,7 @@ export interface ResponseStoreOptions {
   /** Most bytes (of stored JSON text) this replica keeps in memory; the oldest entries go first. */
   maxStoredBytes?: number;
   /** Redis (shared by the fleet) when `[state] backend = "redis"`. */
-  kv: SharedKv | null;
+  kv: ResponseKv | null;
   now?: () => number;
 }
 
@@ -91,7 +98,7 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
   };
 }
 
-function redisStore(kv: SharedKv, ttlMs: number): ResponseStore {
+function redisStore(kv: ResponseKv, ttlMs: number): ResponseStore {
   return {
     async get(owner, id) {
       const v = await kv.get(key(owner, id));

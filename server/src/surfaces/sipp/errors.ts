@@ -1,7 +1,7 @@
 import type { ErrorBody } from '@sipp/shared';
 import type { GatewayError } from '../../errors.js';
 
-/** SPEC §3: `{"error":{"code","message"}}`. */
+/** docs/api.md#errors: `{"error":{"code","message"}}`. */
 export function sippError(e: GatewayError): ErrorBody {
   return { error: { code: e.code, message: e.message } };
 }

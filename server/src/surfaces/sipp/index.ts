@@ -1,5 +1,5 @@
 /**
- * The Sipp protocol (SPEC §3) as a surface: `/v1/query`, `/v1/chat`,
+ * The Sipp protocol (docs/api.md) as a surface: `/v1/query`, `/v1/chat`,
  * `/v1/embed`. Its wire format is unchanged byte for byte.
  */
 import {
@@ -13,7 +13,7 @@ import {
 } from '@sipp/shared';
 import { randomUUID } from 'node:crypto';
 import type { GatewayError } from '../../errors.js';
-import { bearerCredential, type ParsedRequest, type StreamRenderer, type Surface } from '../../public/surface.js';
+import { bearerCredential, type ParsedRequest, type EmbedSurface, type StreamRenderer, type TextOperation, type TextSurface } from '../surface.js';
 import type { EmbedResult, GenerationOptions, Message, TextResult } from '../../targets/target.js';
 import { bracketed, failOn, opt } from '../fields.js';
 import { sippError } from './errors.js';
@@ -74,26 +74,40 @@ const streamRenderer: StreamRenderer = {
   error: (e: GatewayError) => frame('error', sippError(e)),
 };
 
-export function sippSurface(operation: Operation): Surface {
+function renderText(_req: ParsedRequest, model: string, result: TextResult): TextResponse {
+  const response: TextResponse = { id: result.id ?? gatewayId(), model, text: result.text, finish_reason: result.finishReason };
+  if (result.usage) response.usage = result.usage;
+  return response;
+}
+
+function renderEmbed(_req: ParsedRequest, model: string, result: EmbedResult): EmbeddingResponse {
+  return {
+    id: result.id ?? gatewayId(),
+    model,
+    embedding: result.embeddings[0] ?? [],
+    ...(result.usage ? { usage: result.usage } : {}),
+  };
+}
+
+/** `/v1/query` and `/v1/chat`. */
+export function sippTextSurface(operation: TextOperation): TextSurface {
   return {
     api: 'sipp',
     operation,
     credential: bearerCredential,
     parse: (body) => parse(operation, body),
     field: bracketed,
-    renderText(_req, model, result: TextResult): TextResponse {
-      const response: TextResponse = { id: result.id ?? gatewayId(), model, text: result.text, finish_reason: result.finishReason };
-      if (result.usage) response.usage = result.usage;
-      return response;
-    },
-    renderEmbed(_req, model, result: EmbedResult): EmbeddingResponse {
-      return {
-        id: result.id ?? gatewayId(),
-        model,
-        embedding: result.embeddings[0] ?? [],
-        ...(result.usage ? { usage: result.usage } : {}),
-      };
-    },
+    renderText,
     openStream: () => streamRenderer,
   };
 }
+
+/** `/v1/embed`. */
+export const sippEmbedSurface: EmbedSurface = {
+  api: 'sipp',
+  operation: 'embed',
+  credential: bearerCredential,
+  parse: (body) => parse('embed', body),
+  field: bracketed,
+  renderEmbed,
+};

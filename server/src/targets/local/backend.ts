@@ -1,5 +1,5 @@
 /**
- * Compute backend selection for local targets (SPEC §4): `auto` picks the best
+ * Compute backend selection for local targets (docs/local-models.md): `auto` picks the best
  * available of CUDA, Metal, Vulkan, then CPU; `cpu` disables GPU offload; an
  * explicit GPU backend that is not available is a startup error naming it.
  *
@@ -7,6 +7,7 @@
  * real availability comes from node-llama-cpp's prebuilt binaries.
  */
 import { getLlamaGpuTypes } from 'node-llama-cpp';
+import { BackendUnavailableError } from '../../errors.js';
 
 export type RequestedBackend = 'auto' | 'cpu' | 'cuda' | 'metal' | 'vulkan';
 export type GpuBackend = 'cuda' | 'metal' | 'vulkan';
@@ -17,12 +18,8 @@ export type GpuAvailability = Record<GpuBackend, boolean>;
 /** Preference order for `auto`. */
 export const GPU_PREFERENCE: readonly GpuBackend[] = ['cuda', 'metal', 'vulkan'];
 
-export class BackendUnavailableError extends Error {
-  constructor(readonly backend: GpuBackend) {
-    super(`backend "${backend}" is not available on this machine (no working ${backend} build of llama.cpp or no ${backend} device)`);
-    this.name = 'BackendUnavailableError';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { BackendUnavailableError };
 
 export function selectBackend(requested: RequestedBackend, available: GpuAvailability): SelectedBackend {
   if (requested === 'cpu') return 'cpu';

@@ -5,7 +5,8 @@
  */
 import { getLlama, LlamaLogLevel, type Llama } from 'node-llama-cpp';
 import type { Logger } from 'pino';
-import { BackendUnavailableError, type SelectedBackend } from './backend.js';
+import { type SelectedBackend } from './backend.js';
+import { BackendUnavailableError } from '../../errors.js';
 
 interface Entry {
   llama: Promise<Llama>;

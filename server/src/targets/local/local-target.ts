@@ -7,7 +7,7 @@
 import type { Operation } from '@sipp/shared';
 import type { LlamaContextSequence } from 'node-llama-cpp';
 import type { LocalTargetConfig } from '../../config/schema.js';
-import { GatewayError } from '../../errors.js';
+import { BackendUnavailableError, GatewayError, LocalModelLoadError } from '../../errors.js';
 import type {
   CallContext,
   EmbedRequest,
@@ -21,18 +21,12 @@ import type {
   TextResult,
   ToolCall,
 } from '../target.js';
-import {
-  BackendUnavailableError,
-  detectGpuAvailability,
-  selectBackend,
-  type GpuAvailability,
-  type SelectedBackend,
-} from './backend.js';
+import { detectGpuAvailability, selectBackend, type GpuAvailability, type SelectedBackend } from './backend.js';
 import { Embedder } from './embedding.js';
 import { generateWithTools, planToolChat, usesFunctionCalling, type ToolChatPlan } from './function-calling.js';
 import { generate, type GenerationSummary } from './generation.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
-import { LocalModelLoadError, loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
+import { loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
 import { prepareChat, prepareQuery, resolveChatTemplate, type ChatTemplateInfo, type PreparedPrompt } from './prompt.js';
 import { SequencePool } from './sequence-pool.js';
 import { LocalStats } from './stats.js';
@@ -54,8 +48,10 @@ const OPERATIONS: ReadonlySet<Operation> = new Set<Operation>(['query', 'chat', 
 export const CAPABILITIES: TargetCapabilities = {
   temperature: { min: 0, max: 2 },
   maxStop: null,
+  seed: true,
   tools: true,
   images: false,
+  systemImages: false,
   responseFormat: false,
   openaiExtras: false,
   embeddingDimensions: false,

@@ -8,13 +8,10 @@ import { isAbsolute } from 'node:path';
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import type { LocalRuntime } from '../../config/local-runtime.js';
 import type { SelectedBackend } from './backend.js';
+import { LocalModelLoadError } from '../../errors.js';
 
-export class LocalModelLoadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LocalModelLoadError';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { LocalModelLoadError };
 
 export interface LoadedModel {
   model: LlamaModel;

@@ -34,8 +34,10 @@ export function createAnthropicTarget(config: AnthropicTargetConfig, deps: Targe
     capabilities: {
       temperature: { min: 0, max: 1 },
       maxStop: null,
+      seed: false,
       tools: true,
       images: true,
+      systemImages: false,
       responseFormat: false,
       openaiExtras: false,
       embeddingDimensions: false,

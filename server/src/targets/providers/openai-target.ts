@@ -36,8 +36,10 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       temperature: { min: 0, max: 2 },
       // OpenAI takes at most 4 stop sequences; compatible servers vary, so only the gateway's own limit applies.
       maxStop: type === 'openai' ? 4 : null,
+      seed: true,
       tools: true,
       images: true,
+      systemImages: true,
       responseFormat: true,
       openaiExtras: true,
       embeddingDimensions: true,

@@ -21,7 +21,8 @@ export function openAIFinishReason(raw: unknown): FinishReason {
   return normalizeReason(raw, FINISH_REASONS, 'stop');
 }
 
-export function openAIUsage(raw: unknown): Usage | undefined {
+/** Reads a provider's `usage` object (untrusted) into the internal Usage. */
+export function readOpenAIUsage(raw: unknown): Usage | undefined {
   if (!isObject(raw)) return undefined;
   const input = count(raw.prompt_tokens);
   const output = count(raw.completion_tokens);
@@ -164,7 +165,7 @@ export function readChatCompletion(json: unknown): TextResult {
   if (typeof json.id === 'string') result.id = json.id;
   const toolCalls = readToolCalls(choice.message.tool_calls);
   if (toolCalls) result.toolCalls = toolCalls;
-  const usage = openAIUsage(json.usage);
+  const usage = readOpenAIUsage(json.usage);
   if (usage) result.usage = usage;
   return result;
 }
@@ -222,7 +223,7 @@ export class OpenAIStreamReader {
     // Several OpenAI-compatible servers report a failure inside the stream.
     if (chunk.error !== undefined) throw upstreamContentError('upstream reported an error mid-stream');
     if (this.id === undefined && typeof chunk.id === 'string') this.id = chunk.id;
-    const usage = openAIUsage(chunk.usage);
+    const usage = readOpenAIUsage(chunk.usage);
     if (usage) this.usage = usage;
     if (!Array.isArray(chunk.choices)) return [];
     const choice: unknown = chunk.choices[0];

@@ -14,6 +14,7 @@
  * (its lines, the unterminated one included) may hold at most `maxEventBytes`,
  * beyond which push() throws SseEventTooLarge and keeps nothing.
  */
+import { SseEventTooLarge } from '../../errors.js';
 export interface SseEvent {
   /** The `event:` field, or "message" when the event had none. */
   event: string;
@@ -28,13 +29,8 @@ export interface SseParserOptions {
 
 export const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
 
-/** An upstream event (or one line of it) grew past `maxEventBytes`. */
-export class SseEventTooLarge extends Error {
-  constructor(readonly limit: number) {
-    super(`server-sent event larger than ${limit} bytes`);
-    this.name = 'SseEventTooLarge';
-  }
-}
+/** Defined with every error class in errors.ts; re-exported for existing importers. */
+export { SseEventTooLarge };
 
 const LF = 10;
 const CR = 13;

@@ -5,12 +5,9 @@
  */
 import type { FinishReason } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
+import { isObject, type Json } from '../../util/json.js';
 
-export type Json = Record<string, unknown>;
-
-export function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isObject, type Json };
 
 export function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
