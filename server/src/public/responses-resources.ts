@@ -34,7 +34,8 @@ async function lookup(store: ResponseStore, ctx: Context, caller: Caller): Promi
 }
 
 const retrieve: Handle = async (store, ctx, caller) => {
-  if (ctx.query.stream === 'true') throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
+  if (ctx.query.stream === 'true')
+    throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
   return (await lookup(store, ctx, caller)).response;
 };
 
@@ -48,7 +49,8 @@ const inputItems: Handle = async (store, ctx, caller) => {
   const stored = await lookup(store, ctx, caller);
   const q = ctx.query;
   const limit = q.limit === undefined ? 20 : Number(q.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidFieldError('limit', 'must be an integer from 1 to 100');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw new InvalidFieldError('limit', 'must be an integer from 1 to 100');
   const order = q.order ?? 'desc';
   if (order !== 'asc' && order !== 'desc') throw new InvalidFieldError('order', 'must be "asc" or "desc"');
   let items = order === 'desc' ? [...stored.input].reverse() : [...stored.input];
@@ -58,7 +60,13 @@ const inputItems: Handle = async (store, ctx, caller) => {
     items = items.slice(at + 1);
   }
   const data = items.slice(0, limit);
-  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > limit };
+  return {
+    object: 'list',
+    data,
+    first_id: data[0]?.id ?? null,
+    last_id: data.at(-1)?.id ?? null,
+    has_more: items.length > limit,
+  };
 };
 
 function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle) {
@@ -67,7 +75,8 @@ function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle) {
     rc.state.api = 'openai';
     rc.credential = bearerCredential(ctx.req.headers);
     await deps.stages.beforeBody(rc);
-    if (!rc.caller) throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', { 'www-authenticate': 'Bearer' });
+    if (!rc.caller)
+      throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', { 'www-authenticate': 'Bearer' });
     ctx.body = await handle(deps.responses, ctx, rc.caller);
   };
 }

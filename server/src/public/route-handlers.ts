@@ -10,7 +10,11 @@ import type { ResponseStore } from '../surfaces/responses/store.js';
 import { createCountTokensHandler } from './count-tokens.js';
 import { createModelHandler, createModelListHandler } from './models.js';
 import type { PipelineDeps } from './pipeline.js';
-import { createResponseDeleteHandler, createResponseInputItemsHandler, createResponseRetrieveHandler } from './responses-resources.js';
+import {
+  createResponseDeleteHandler,
+  createResponseInputItemsHandler,
+  createResponseRetrieveHandler,
+} from './responses-resources.js';
 
 /** The pipeline's deps plus the stores a handler answers from. */
 export interface RouteHandlerDeps extends PipelineDeps {

@@ -20,12 +20,7 @@ import type { Surface } from './surface.js';
 
 /** The public routes whose handler is not a surface (built by public/route-handlers.ts). */
 export type HandlerName =
-  | 'model_list'
-  | 'model'
-  | 'count_tokens'
-  | 'response_retrieve'
-  | 'response_delete'
-  | 'response_input_items';
+  'model_list' | 'model' | 'count_tokens' | 'response_retrieve' | 'response_delete' | 'response_input_items';
 
 export interface RouteHandler {
   api: Api;
@@ -36,7 +31,12 @@ export type PublicRoute =
   | { key: PublicRouteKey; path: string; method: 'POST'; surface: Surface<any> }
   | { key: PublicRouteKey; path: string; method: 'GET' | 'POST'; handler: RouteHandler }
   /** Paths under a route's own (`/v1/responses/:id`): a handler by HTTP method. */
-  | { key: PublicRouteKey; path: string; method: 'RESOURCE'; resource: { api: Api; handlers: Partial<Record<'GET' | 'DELETE', HandlerName>> } };
+  | {
+      key: PublicRouteKey;
+      path: string;
+      method: 'RESOURCE';
+      resource: { api: Api; handlers: Partial<Record<'GET' | 'DELETE', HandlerName>> };
+    };
 
 export interface RouteDeps {
   /** Stored Responses API responses ([responses], docs/api.md#responses). */
@@ -75,13 +75,25 @@ export function publicRoutes(routes: GatewayConfig['routes'], deps: RouteDeps = 
   // Stored responses under the Responses route (docs/api.md#responses).
   const base = routes.openai_responses;
   mounted.push(
-    { key: 'openai_responses', path: `${base}/:id`, method: 'RESOURCE', resource: { api: 'openai', handlers: { GET: 'response_retrieve', DELETE: 'response_delete' } } },
-    { key: 'openai_responses', path: `${base}/:id/input_items`, method: 'RESOURCE', resource: { api: 'openai', handlers: { GET: 'response_input_items' } } },
+    {
+      key: 'openai_responses',
+      path: `${base}/:id`,
+      method: 'RESOURCE',
+      resource: { api: 'openai', handlers: { GET: 'response_retrieve', DELETE: 'response_delete' } },
+    },
+    {
+      key: 'openai_responses',
+      path: `${base}/:id/input_items`,
+      method: 'RESOURCE',
+      resource: { api: 'openai', handlers: { GET: 'response_input_items' } },
+    },
   );
   return mounted;
 }
 
 /** The API of each public path, so errors raised before routing already use its shape. */
 export function apiByPath(routes: readonly PublicRoute[]): ReadonlyMap<string, Api> {
-  return new Map(routes.map((r) => [r.path, 'handler' in r ? r.handler.api : r.method === 'RESOURCE' ? r.resource.api : r.surface.api]));
+  return new Map(
+    routes.map((r) => [r.path, 'handler' in r ? r.handler.api : r.method === 'RESOURCE' ? r.resource.api : r.surface.api]),
+  );
 }
