@@ -3,7 +3,7 @@
  * as Markdown and written to bench-results/latest.md. Numbers are ratios from
  * one run (gateway vs direct); never assertions.
  *
- *   BENCH_ONLY=providers|state|local   run one part (state: memory vs redis rate limiting)
+ *   BENCH_ONLY=providers|responses|state|local   run one part (state: memory vs redis rate limiting)
  *   BENCH_SECONDS=5              seconds per provider measurement
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,10 @@ const sections: string[] = [
 ];
 if (!only || only === 'providers') {
   sections.push(await benchProviders({ seconds: Number(process.env.BENCH_SECONDS ?? 5) }));
+}
+if (!only || only === 'responses') {
+  const { benchResponses } = await import('./responses.js');
+  sections.push(await benchResponses({ seconds: Number(process.env.BENCH_SECONDS ?? 5) }));
 }
 if (!only || only === 'state') {
   const { benchStateBackends } = await import('./state.js');

@@ -61,7 +61,7 @@ function cpuSecondsOf(pid: number): number {
 }
 
 /** Runs `load` and returns it with the gateway's CPU microseconds per request. */
-async function measured(pid: number, run: () => Promise<Run>): Promise<Run & { cpuUs: number }> {
+export async function measured(pid: number, run: () => Promise<Run>): Promise<Run & { cpuUs: number }> {
   const before = cpuSecondsOf(pid);
   const r = await run();
   return { ...r, cpuUs: ((cpuSecondsOf(pid) - before) * 1e6) / Math.max(1, r.total) };

@@ -28,6 +28,7 @@ import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { startTracing, tracingSettings } from './telemetry/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { createResponseStore } from './surfaces/responses/store.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -130,6 +131,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }),
   ));
   if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);
+  // Stored Responses API responses (docs/configuration.md#responses): in the [state] store, so closed with it.
+  const responses = createResponseStore({
+    ttlMs: config.responses.store_ttl_seconds * 1000,
+    maxStored: config.responses.max_stored,
+    maxStoredBytes: config.responses.max_stored_mb * 1_048_576,
+    kv: state.kv,
+  });
 
   // 5. The admin module, the public app (pipeline modules, docs/architecture.md) and the management app.
   const admin = (teardown.admin = createAdmin({
@@ -168,6 +176,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     draining: () => draining,
     loading: () => !loadedAll,
     inflight,
+    responses,
     log: publicLog,
   });
 

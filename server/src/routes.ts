@@ -32,6 +32,8 @@ export const ROUTES = {
   anthropic_messages: { listener: 'public', path: '/v1/messages', methods: ['POST'], api: 'anthropic' },
   openai_model: { listener: 'public', path: '/v1/models/:id', methods: ['GET'], api: 'openai' },
   anthropic_count_tokens: { listener: 'public', path: '/v1/messages/count_tokens', methods: ['POST'], api: 'anthropic' },
+  // Also serves `{path}/{id}` (GET, DELETE) and `{path}/{id}/input_items` (GET): surfaces/index.ts.
+  openai_responses: { listener: 'public', path: '/v1/responses', methods: ['POST'], api: 'openai' },
   index: { listener: 'management', path: '/', methods: ['GET'] },
   health: { listener: 'management', path: '/healthz', methods: ['GET'] },
   readiness: { listener: 'management', path: '/readyz', methods: ['GET'] },

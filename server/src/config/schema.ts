@@ -172,6 +172,18 @@ export const StateSchema = z
 
 export type StateConfig = z.infer<typeof StateSchema>;
 
+/**
+ * [responses]: stored OpenAI Responses API responses (`store: true`), for
+ * `previous_response_id` chaining and retrieve / delete / input_items
+ * (docs/configuration.md#responses). Kept in the [state] store.
+ */
+const ResponsesTable = z.strictObject({
+  store_ttl_seconds: z.number().int().min(1, 'must be >= 1').max(30 * 86_400).default(3600),
+  max_stored: z.number().int().positive('must be > 0').max(10_000_000).default(10_000),
+  max_stored_mb: z.number().positive('must be > 0').max(1_048_576).default(256),
+});
+const ResponsesSchema = ResponsesTable.default(() => ResponsesTable.parse({}));
+
 /** `[routes]`: one path per route of the route table (routes.ts), defaulting to the table's. */
 const RoutesObject = z.strictObject(
   Object.fromEntries(ROUTE_KEYS.map((k) => [k, routePath.default(ROUTES[k].path)])) as Record<RouteKey, z.ZodDefault<typeof routePath>>,
@@ -249,6 +261,7 @@ export const ConfigSchema = z
     database: DatabaseSchema.optional(),
     telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     routes: RoutesSchema,
+    responses: ResponsesSchema,
     listeners: ListenersSchema,
     tokens: z.array(TokenSchema).min(1, 'at least one [[tokens]] entry is required'),
     targets: z.array(TargetSchema).min(1, 'at least one [[targets]] entry is required'),

@@ -13,6 +13,7 @@ import { errorBody } from '../surfaces/errors.js';
 import { apiByPath, publicRoutes } from '../surfaces/index.js';
 import { ROUTE_HANDLERS } from './route-handlers.js';
 import { writeError } from './errors.js';
+import type { ResponseStore } from '../surfaces/responses/store.js';
 import { createSurfaceHandler, type PipelineDeps } from './pipeline.js';
 import { bindRequestContext, RequestContext } from './request-context.js';
 import { logRequest, newRequestState, requestIdFrom, requestRecord, type RequestState } from './request-state.js';
@@ -26,6 +27,8 @@ export interface PublicAppDeps extends PipelineDeps {
   loading(): boolean;
   /** Tracks in-flight requests for graceful shutdown (see inflight.ts). */
   inflight: { begin(cut: () => void): () => void };
+  /** Stored Responses API responses (docs/api.md#responses). */
+  responses: ResponseStore;
 }
 
 const CORS_HEADERS = ['Authorization', 'Content-Type', 'x-request-id', 'x-api-key', 'anthropic-version', 'anthropic-beta'];
@@ -71,7 +74,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   app.proxy = false;
   app.silent = true;
   const log: Logger = deps.log;
-  const routes = publicRoutes(deps.config.routes);
+  const routes = publicRoutes(deps.config.routes, { responses: deps.responses });
   const apis = apiByPath(routes);
 
   // Outermost: request id, bookkeeping, error rendering, one log line.
@@ -124,7 +127,7 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
           const origin = ctx.get('origin');
           return allowed.has(origin) ? origin : '';
         },
-        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         allowHeaders: CORS_HEADERS,
         exposeHeaders: ['x-request-id', 'retry-after', 'x-sipp-target'],
         maxAge: 600,
@@ -134,9 +137,16 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
 
   const router = new Router();
   for (const route of routes) {
-    const { path, method } = route;
+    const { path } = route;
+    let method: string = route.method;
     if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, ROUTE_HANDLERS[route.handler.handler](deps));
-    else router.post(path, createSurfaceHandler(deps, route.surface));
+    else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
+    else {
+      const { handlers } = route.resource;
+      if (handlers.GET) router.get(path, ROUTE_HANDLERS[handlers.GET](deps));
+      if (handlers.DELETE) router.delete(path, ROUTE_HANDLERS[handlers.DELETE](deps));
+      method = Object.keys(handlers).join(', ');
+    }
     router.options(path, (ctx) => {
       // Preflight from an origin that is not allowed: no CORS headers, so the browser refuses.
       ctx.status = 204;

@@ -65,6 +65,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     rc.fields = surface;
     const run = rc as RunContext;
 
+    // A surface's own async step once the caller is known (the Responses surface loads previous_response_id).
+    if (surface.operation !== 'embed' && surface.prepare) await surface.prepare(request, rc.caller!);
+
     try {
       const short = await stages.beforeRun(run);
       const route = rc.route;
@@ -109,7 +112,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
             ctx.body = surface.renderEmbed(request, request.model, outcome.result);
           } else if (outcome.kind === 'text') {
             applyUsage(st, outcome.result.usage);
-            ctx.body = surface.renderText(request, request.model, outcome.result);
+            ctx.body = await surface.renderText(request, request.model, outcome.result);
           } else if (outcome.kind === 'stream') {
             st.stream = true;
             await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());

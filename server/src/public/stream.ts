@@ -75,7 +75,8 @@ export async function pipeStream(
           st.outputTokens = sequence;
         }
         release();
-        write(render.end(chunk, chunk.usage, st.outputTokens));
+        const tail = render.end(chunk, chunk.usage, st.outputTokens);
+        write(typeof tail === 'string' ? tail : await tail);
         if (open()) res.end();
         break;
       }

@@ -14,6 +14,7 @@
 import type { Api, Operation, Usage } from '@sipp/shared';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
+import type { Caller } from '../security/bearer.js';
 import type { IgnorableField } from '../targets/ignored.js';
 import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult, WireApi } from '../targets/target.js';
 
@@ -54,8 +55,8 @@ export interface StreamRenderer {
   /** A non-empty piece of text; `sequence` counts model tokens before it. */
   token(text: string, sequence: number): string;
   toolCall(chunk: ToolCallChunk): string;
-  /** The closing frames. `usage` is the target's, when it reported one. */
-  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string;
+  /** The closing frames. `usage` is the target's, when it reported one. May wait (e.g. to store the response first). */
+  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string | Promise<string>;
   /** A failure after the stream began. */
   error(err: GatewayError): string;
 }
@@ -85,6 +86,13 @@ interface SurfaceBase<P extends ParsedRequest> {
 /** A surface of a text operation (`query`, `chat`): a finite answer or a stream. */
 export interface TextSurface<P extends ParsedRequest = ParsedRequest> extends SurfaceBase<P> {
   readonly operation: TextOperation;
+  /**
+   * Optional step once the caller is known and allowed the model, before
+   * routing: e.g. the Responses surface loads `previous_response_id`
+   * (docs/api.md#responses). Throws GatewayError / InvalidFieldError.
+   */
+  prepare?(req: P, caller: Caller): Promise<void>;
+  /** The finite answer; may be a promise (e.g. to store the response first), which the pipeline awaits. */
   renderText(req: P, model: string, result: TextResult): unknown;
   openStream(req: P, model: string, requestId: string): StreamRenderer;
 }

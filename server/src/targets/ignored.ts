@@ -27,6 +27,8 @@ export const IGNORABLE_FIELDS = [
   'truncation',
   'eager_input_streaming',
   'metadata',
+  'prompt_cache_retention',
+  'verbosity',
 ] as const;
 
 export type IgnorableField = (typeof IGNORABLE_FIELDS)[number];

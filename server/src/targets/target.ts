@@ -48,6 +48,8 @@ export interface ToolDefinition {
   name: string;
   description?: string;
   parameters?: Record<string, unknown>;
+  /** OpenAI strict mode: the arguments must follow `parameters` exactly (forwarded to openai-type targets). */
+  strict?: boolean;
 }
 
 export type ToolChoice = { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string };

@@ -35,7 +35,9 @@ describe('config schema', () => {
       readiness: '/readyz', metrics: '/metrics', admin: '/admin',
       openai_chat: '/v1/chat/completions', openai_completions: '/v1/completions', openai_embeddings: '/v1/embeddings',
       openai_models: '/v1/models', anthropic_messages: '/v1/messages', openai_model: '/v1/models/:id', anthropic_count_tokens: '/v1/messages/count_tokens',
+      openai_responses: '/v1/responses',
     });
+    assert.deepEqual(c.responses, { store_ttl_seconds: 3600, max_stored: 10_000, max_stored_mb: 256 });
     assert.equal(c.security.client_ip.source, 'peer');
     assert.equal(c.security.rate_limit.enabled, false);
     assert.equal(c.security.rate_limit.requests_per_minute, 60);

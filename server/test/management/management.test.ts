@@ -40,6 +40,7 @@ describe('management listener', () => {
     assert.equal(doc.routes.public.openai_chat, '/v1/chat/completions');
     assert.equal(doc.routes.public.openai_models, '/v1/models');
     assert.equal(doc.routes.public.anthropic_messages, '/v1/messages');
+    assert.equal(doc.routes.public.openai_responses, '/v1/responses');
     assert.equal(doc.routes.management.metrics, '/metrics');
     assert.deepEqual(doc.targets, [{ name: 'chat', type: 'openai_compatible', operations: ['query', 'chat', 'embed'] }]);
     for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz-0123456789']) assert.ok(!text.includes(secret));

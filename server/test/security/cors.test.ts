@@ -37,9 +37,10 @@ describe('CORS on the public listener', () => {
     assert.equal(r.headers.get('access-control-allow-origin'), ALLOWED);
     assert.match(r.headers.get('access-control-allow-methods')!, /POST/);
     assert.match(r.headers.get('access-control-allow-methods')!, /OPTIONS/);
-    // GET only for the OpenAI model list (`GET /v1/models`).
+    // GET for the OpenAI model list and stored responses; DELETE only for `DELETE /v1/responses/{id}`.
     assert.match(r.headers.get('access-control-allow-methods')!, /GET/);
-    assert.doesNotMatch(r.headers.get('access-control-allow-methods')!, /DELETE|PUT|PATCH/);
+    assert.match(r.headers.get('access-control-allow-methods')!, /DELETE/);
+    assert.doesNotMatch(r.headers.get('access-control-allow-methods')!, /PUT|PATCH/);
     const allowHeaders = r.headers.get('access-control-allow-headers')!.toLowerCase();
     // x-api-key and anthropic-version: what the Anthropic SDK sends from a browser.
     for (const h of ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'anthropic-version']) assert.ok(allowHeaders.includes(h), h);

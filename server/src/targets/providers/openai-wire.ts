@@ -89,6 +89,7 @@ function addToolOptions(body: Json, o: GenerationOptions): void {
       const fn: Json = { name: t.name };
       if (t.description !== undefined) fn.description = t.description;
       if (t.parameters !== undefined) fn.parameters = t.parameters;
+      if (t.strict !== undefined) fn.strict = t.strict;
       return { type: 'function', function: fn };
     });
   }

@@ -1,0 +1,291 @@
+/**
+ * The Response object and the streaming event sequence of the OpenAI
+ * Responses API, as OpenAI sends them (docs/api.md#responses):
+ *
+ *   response.created → response.in_progress →
+ *   per output item: response.output_item.added →
+ *     message: response.content_part.added → response.output_text.delta… →
+ *              response.output_text.done → response.content_part.done
+ *     function_call: response.function_call_arguments.delta… → .done
+ *   → response.output_item.done … → response.completed (or response.incomplete)
+ *
+ * A failure after the stream began ends it with response.failed, then an
+ * `error` event. Every event carries `sequence_number`.
+ */
+import type { FinishReason, Usage } from '@sipp/shared';
+import type { GatewayError } from '../../errors.js';
+import type { EndChunk, ToolCallChunk } from '../surface.js';
+import type { TextResult, ToolCall } from '../../targets/target.js';
+import { customInput, itemId } from './items.js';
+import type { ResponsesRequest } from './request.js';
+
+type Json = Record<string, unknown>;
+
+export interface ResponsesUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+export function responsesUsage(u: Usage): ResponsesUsage {
+  return {
+    input_tokens: u.input_tokens,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: u.output_tokens,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: u.total_tokens,
+  };
+}
+
+export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
+
+/** The Response object; `output`, `usage` and the outcome vary, the rest echoes the request. */
+export function responseObject(
+  req: ResponsesRequest,
+  model: string,
+  status: ResponseStatus,
+  output: Json[],
+  extra: { usage?: ResponsesUsage | null; error?: { code: string; message: string } | null; incomplete?: string | null } = {},
+): Json {
+  const e = req.echo;
+  return {
+    id: req.id,
+    object: 'response',
+    created_at: req.createdAt,
+    status,
+    background: false,
+    error: extra.error ?? null,
+    incomplete_details: extra.incomplete ? { reason: extra.incomplete } : null,
+    instructions: e.instructions,
+    max_output_tokens: e.max_output_tokens,
+    max_tool_calls: null,
+    model,
+    output,
+    parallel_tool_calls: e.parallel_tool_calls,
+    previous_response_id: e.previous_response_id,
+    prompt_cache_key: e.prompt_cache_key,
+    reasoning: e.reasoning,
+    safety_identifier: e.safety_identifier,
+    service_tier: 'default',
+    store: e.store,
+    temperature: e.temperature,
+    text: e.text,
+    tool_choice: e.tool_choice,
+    tools: e.tools,
+    top_logprobs: 0,
+    top_p: e.top_p,
+    truncation: e.truncation,
+    usage: extra.usage ?? null,
+    user: e.user,
+    metadata: e.metadata,
+  };
+}
+
+/** `length` ends a response early: status `incomplete`, reason `max_output_tokens`; content_filter likewise. */
+function outcome(reason: FinishReason): { status: ResponseStatus; incomplete: string | null } {
+  if (reason === 'length') return { status: 'incomplete', incomplete: 'max_output_tokens' };
+  if (reason === 'content_filter') return { status: 'incomplete', incomplete: 'content_filter' };
+  return { status: 'completed', incomplete: null };
+}
+
+const textPart = (text: string): Json => ({ type: 'output_text', annotations: [], logprobs: [], text });
+
+function messageItem(id: string, status: string, text: string | null): Json {
+  return { id, type: 'message', status, content: text === null ? [] : [textPart(text)], role: 'assistant' };
+}
+
+function callItem(id: string, status: string, call: ToolCall): Json {
+  return { id, type: 'function_call', status, arguments: call.arguments, call_id: call.id, name: call.name };
+}
+
+/** A call of a `custom` tool: its freeform `input` is the translated function's `input` argument. */
+function customItem(id: string, status: string, call: ToolCall, input: string): Json {
+  return { id, type: 'custom_tool_call', status, call_id: call.id, name: call.name, input };
+}
+
+/** A finite result as the Response object. */
+export function renderResponse(req: ResponsesRequest, model: string, result: TextResult): Json {
+  const output: Json[] = [];
+  if (result.text || !result.toolCalls?.length) output.push(messageItem(itemId('msg'), 'completed', result.text));
+  for (const c of result.toolCalls ?? []) {
+    output.push(
+      req.customTools.has(c.name)
+        ? customItem(itemId('ctc'), 'completed', c, customInput(c.arguments))
+        : callItem(itemId('fc'), 'completed', c),
+    );
+  }
+  const { status, incomplete } = outcome(result.finishReason);
+  return responseObject(req, model, status, output, { usage: result.usage ? responsesUsage(result.usage) : null, incomplete });
+}
+
+/** One SSE frame: OpenAI names each event and repeats its type in the data. */
+function frame(type: string, seq: number, fields: Json): string {
+  return `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+}
+
+interface OpenItem {
+  kind: 'message' | 'function_call' | 'custom_tool_call';
+  id: string;
+  index: number;
+  text: string;
+  call?: ToolCall;
+  /** The target's tool-call index (function calls). */
+  callIndex?: number;
+  done: boolean;
+}
+
+/**
+ * The event sequence of one streamed response. `onEnd` runs with the final
+ * Response object before the closing events are written (storing it, so a
+ * chained request sent right after the stream sees it).
+ */
+export class ResponsesStream {
+  private seq = 0;
+  private readonly items: OpenItem[] = [];
+  private current: OpenItem | null = null;
+
+  constructor(
+    private readonly req: ResponsesRequest,
+    private readonly model: string,
+  ) {}
+
+  private ev(type: string, fields: Json): string {
+    return frame(type, this.seq++, fields);
+  }
+
+  private snapshot(status: ResponseStatus, extra: Parameters<typeof responseObject>[4] = {}): Json {
+    return responseObject(
+      this.req,
+      this.model,
+      status,
+      this.items.map((i) => this.itemJson(i, i.done ? 'completed' : 'in_progress')),
+      extra,
+    );
+  }
+
+  private itemJson(i: OpenItem, status: string): Json {
+    if (i.kind === 'message') return messageItem(i.id, status, i.text);
+    if (i.kind === 'custom_tool_call')
+      return customItem(i.id, status, i.call!, status === 'completed' ? customInput(i.call!.arguments) : '');
+    return callItem(i.id, status, i.call!);
+  }
+
+  start(): string {
+    const created = responseObject(this.req, this.model, 'in_progress', []);
+    return this.ev('response.created', { response: created }) + this.ev('response.in_progress', { response: created });
+  }
+
+  private close(): string {
+    const i = this.current;
+    if (!i) return '';
+    this.current = null;
+    i.done = true;
+    let out = '';
+    if (i.kind === 'message') {
+      const common = { item_id: i.id, output_index: i.index, content_index: 0 };
+      out += this.ev('response.output_text.done', { ...common, text: i.text, logprobs: [] });
+      out += this.ev('response.content_part.done', { ...common, part: textPart(i.text) });
+    } else if (i.kind === 'custom_tool_call') {
+      // The input is known once the translated arguments are complete: one delta, then done.
+      const input = customInput(i.call!.arguments);
+      const common = { item_id: i.id, output_index: i.index };
+      if (input) out += this.ev('response.custom_tool_call_input.delta', { ...common, delta: input });
+      out += this.ev('response.custom_tool_call_input.done', { ...common, input });
+    } else {
+      out += this.ev('response.function_call_arguments.done', {
+        item_id: i.id,
+        output_index: i.index,
+        name: i.call!.name,
+        arguments: i.call!.arguments,
+      });
+    }
+    return out + this.ev('response.output_item.done', { output_index: i.index, item: this.itemJson(i, 'completed') });
+  }
+
+  token(text: string): string {
+    let out = '';
+    let i = this.current;
+    if (!i || i.kind !== 'message') {
+      out += this.close();
+      i = { kind: 'message', id: itemId('msg'), index: this.items.length, text: '', done: false };
+      this.items.push(i);
+      this.current = i;
+      out += this.ev('response.output_item.added', { output_index: i.index, item: messageItem(i.id, 'in_progress', null) });
+      out += this.ev('response.content_part.added', {
+        item_id: i.id,
+        output_index: i.index,
+        content_index: 0,
+        part: textPart(''),
+      });
+    }
+    i.text += text;
+    return (
+      out +
+      this.ev('response.output_text.delta', { item_id: i.id, output_index: i.index, content_index: 0, delta: text, logprobs: [] })
+    );
+  }
+
+  toolCall(c: ToolCallChunk): string {
+    let out = '';
+    let i = this.items.find((x) => x.kind !== 'message' && x.callIndex === c.index && !x.done);
+    if (!i) {
+      out += this.close();
+      const call: ToolCall = { id: c.id ?? itemId('call'), name: c.name ?? '', arguments: '' };
+      const custom = this.req.customTools.has(call.name);
+      i = {
+        kind: custom ? 'custom_tool_call' : 'function_call',
+        id: itemId(custom ? 'ctc' : 'fc'),
+        index: this.items.length,
+        text: '',
+        call,
+        callIndex: c.index,
+        done: false,
+      };
+      this.items.push(i);
+      this.current = i;
+      out += this.ev('response.output_item.added', { output_index: i.index, item: this.itemJson(i, 'in_progress') });
+    } else if (c.name && !i.call!.name) {
+      i.call!.name = c.name;
+    }
+    if (c.arguments) {
+      i.call!.arguments += c.arguments;
+      if (i.kind === 'function_call')
+        out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
+    }
+    return out;
+  }
+
+  /** The final Response object for an `end` chunk (the closing events follow from `end`). */
+  finalResponse(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): Json {
+    const { status, incomplete } = outcome(chunk.finishReason);
+    const u = usage ?? { input_tokens: 0, output_tokens: outputTokens, total_tokens: outputTokens };
+    return this.snapshotAll(status, { usage: responsesUsage(u), incomplete });
+  }
+
+  private snapshotAll(status: ResponseStatus, extra: Parameters<typeof responseObject>[4]): Json {
+    return responseObject(
+      this.req,
+      this.model,
+      status,
+      this.items.map((i) => this.itemJson(i, 'completed')),
+      extra,
+    );
+  }
+
+  /** Closing events: the open item's done events, then response.completed / response.incomplete. */
+  end(final: Json): string {
+    const out = this.close();
+    const type = final.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+    return out + this.ev(type, { response: final });
+  }
+
+  error(e: GatewayError): string {
+    const error = { code: e.status === 429 ? 'rate_limit_exceeded' : 'server_error', message: e.message };
+    return (
+      this.ev('response.failed', { response: this.snapshot('failed', { error }) }) +
+      this.ev('error', { code: e.code, message: e.message, param: null })
+    );
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * Stored responses (`store: true`, the default) for `previous_response_id`
+ * chaining and `GET` / `DELETE /v1/responses/{id}` / `input_items`
+ * (docs/api.md#responses, docs/configuration.md#responses).
+ *
+ * Kept in the `[state]` store: this replica's memory (bounded by
+ * `[responses] max_stored`, oldest first out) or Redis, so a chain continues
+ * on any replica. Every entry expires after `store_ttl_seconds`. Entries are
+ * keyed by the owner — a hash of the caller identity, never the token — and
+ * the id, so another caller's lookup misses (404) exactly like an unknown id.
+ */
+import { createHash } from 'node:crypto';
+import type { StoredItem } from './items.js';
+
+export interface StoredResponse {
+  /** The Response object as it was returned. */
+  response: Record<string, unknown>;
+  /** The items the model saw as input: the chain's items, then this request's input. */
+  input: StoredItem[];
+}
+
+/** What the store needs of the `[state]` key-value store (state/shared-kv.ts, passed in by gateway.ts). */
+export interface ResponseKv {
+  get(key: string): Promise<string | null>;
+  /** Sets with a time to live in ms. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  del(key: string): Promise<void>;
+}
+
+export interface ResponseStore {
+  get(owner: string, id: string): Promise<StoredResponse | null>;
+  put(owner: string, id: string, value: StoredResponse): Promise<void>;
+  /** True when there was such a response (for this owner). */
+  delete(owner: string, id: string): Promise<boolean>;
+}
+
+/** The owner key of a caller: a hash of its identity (the caller label), never the secret. */
+export function ownerOf(callerLabel: string): string {
+  return createHash('sha256').update(`sipp-responses-owner\0${callerLabel}`).digest('hex').slice(0, 32);
+}
+
+export interface ResponseStoreOptions {
+  ttlMs: number;
+  /** Most entries this replica keeps in memory. */
+  maxStored: number;
+  /** Most bytes (of stored JSON text) this replica keeps in memory; the oldest entries go first. */
+  maxStoredBytes?: number;
+  /** Redis (shared by the fleet) when `[state] backend = "redis"`. */
+  kv: ResponseKv | null;
+  now?: () => number;
+}
+
+export function createResponseStore(o: ResponseStoreOptions): ResponseStore {
+  return o.kv ? redisStore(o.kv, o.ttlMs) : memoryStore(o.ttlMs, o.maxStored, o.maxStoredBytes ?? Infinity, o.now ?? Date.now);
+}
+
+const key = (owner: string, id: string): string => `responses:${owner}:${id}`;
+
+function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => number): ResponseStore {
+  // Insertion order is age order: a put moves the key to the end.
+  const entries = new Map<string, { value: string; expiresAt: number }>();
+  let bytes = 0;
+  const drop = (k: string): void => {
+    const e = entries.get(k);
+    if (!e) return;
+    bytes -= e.value.length;
+    entries.delete(k);
+  };
+  const live = (k: string): string | null => {
+    const e = entries.get(k);
+    if (!e) return null;
+    if (e.expiresAt <= now()) {
+      drop(k);
+      return null;
+    }
+    return e.value;
+  };
+  return {
+    async get(owner, id) {
+      const v = live(key(owner, id));
+      return v === null ? null : (JSON.parse(v) as StoredResponse);
+    },
+    async put(owner, id, value) {
+      const k = key(owner, id);
+      drop(k);
+      // Stored as JSON text: a later change to the caller's objects cannot alter it.
+      const text = JSON.stringify(value);
+      entries.set(k, { value: text, expiresAt: now() + ttlMs });
+      bytes += text.length;
+      while (entries.size > max || (bytes > maxBytes && entries.size > 0)) drop(entries.keys().next().value!);
+    },
+    async delete(owner, id) {
+      const k = key(owner, id);
+      const had = live(k) !== null;
+      drop(k);
+      return had;
+    },
+  };
+}
+
+function redisStore(kv: ResponseKv, ttlMs: number): ResponseStore {
+  return {
+    async get(owner, id) {
+      const v = await kv.get(key(owner, id));
+      return v === null ? null : (JSON.parse(v) as StoredResponse);
+    },
+    async put(owner, id, value) {
+      await kv.set(key(owner, id), JSON.stringify(value), ttlMs);
+    },
+    async delete(owner, id) {
+      const k = key(owner, id);
+      const had = (await kv.get(k)) !== null;
+      if (had) await kv.del(k);
+      return had;
+    },
+  };
+}
