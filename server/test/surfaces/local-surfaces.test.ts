@@ -90,7 +90,7 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
           tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }],
           tool_choice: { type: 'function', function: { name: 'g' } },
         }),
-        'tool_choice',
+        'tool_choice.function.name',
       ],
       [openai.chat.completions.create({ model: 'demo', messages: user, response_format: { type: 'json_object' } }), 'response_format'],
       [openai.chat.completions.create({ model: 'demo', messages: user, presence_penalty: 0.5 }), 'presence_penalty'],
