@@ -22,13 +22,20 @@ function precompress(): Plugin {
     async closeBundle() {
       const walk = async (dir: string): Promise<string[]> => {
         const entries = await readdir(dir, { withFileTypes: true });
-        const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? walk(join(dir, e.name)) : Promise.resolve([join(dir, e.name)]))));
+        const nested = await Promise.all(
+          entries.map((e) => (e.isDirectory() ? walk(join(dir, e.name)) : Promise.resolve([join(dir, e.name)]))),
+        );
         return nested.flat();
       };
       for (const file of await walk(outDir)) {
         if (!COMPRESSIBLE.test(file)) continue;
         const data = await readFile(file);
-        await writeFile(`${file}.br`, brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length } }));
+        await writeFile(
+          `${file}.br`,
+          brotliCompressSync(data, {
+            params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length },
+          }),
+        );
         await writeFile(`${file}.gz`, gzipSync(data, { level: 9 }));
       }
     },

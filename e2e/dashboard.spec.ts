@@ -120,9 +120,15 @@ test('the Overview shows current figures; the window and range selectors change 
 
   // Mixed traffic: 6 OK from three addresses and two callers, 2 upstream failures, 1 unauthenticated, 1 unknown model.
   for (let i = 0; i < 3; i++) expect((await chat({ requestId: `e2e-ok-${i}`, client: '203.0.113.10' })).status).toBe(200);
-  for (let i = 0; i < 2; i++) expect((await chat({ requestId: `e2e-batch-${i}`, client: '198.51.100.20', token: SECRETS.SIPP_E2E_BATCH_TOKEN })).status).toBe(200);
+  for (let i = 0; i < 2; i++)
+    expect(
+      (await chat({ requestId: `e2e-batch-${i}`, client: '198.51.100.20', token: SECRETS.SIPP_E2E_BATCH_TOKEN })).status,
+    ).toBe(200);
   expect((await chat({ requestId: 'e2e-local-0' })).status).toBe(200);
-  for (let i = 0; i < 2; i++) expect((await chat({ requestId: `e2e-fail-${i}`, client: '203.0.113.10', content: 'fail' })).status).toBeGreaterThanOrEqual(500);
+  for (let i = 0; i < 2; i++)
+    expect((await chat({ requestId: `e2e-fail-${i}`, client: '203.0.113.10', content: 'fail' })).status).toBeGreaterThanOrEqual(
+      500,
+    );
   expect((await chat({ requestId: 'e2e-unauth-0', client: '192.0.2.66', token: null })).status).toBe(401);
   expect((await chat({ requestId: 'e2e-nomodel-0', client: '203.0.113.10', model: 'no-such-model' })).status).toBe(404);
 
@@ -141,7 +147,10 @@ test('the Overview shows current figures; the window and range selectors change 
   await page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1h' }).click();
   await expect(page.getByTestId('tile-rps')).toHaveText('<0.01');
   await page.reload();
-  await expect(page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1h' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByRole('group', { name: 'Window' }).getByRole('button', { name: '1h' })).toHaveAttribute(
+    'aria-pressed',
+    'true',
+  );
 
   // Range: 10 s buckets at 15m, 1 min buckets at 6h — the per-second rate of the same requests changes.
   const chart = page.getByTestId('chart-requests');
@@ -176,7 +185,8 @@ test('one click from an error spike opens the explorer filtered to it', async ()
   const table = page.getByTestId('requests-table');
   await expect(table).toContainText('e2e-fail-');
   await expect(table).not.toContainText('e2e-ok-');
-  for (const status of await table.locator('tbody tr .pill').allTextContents()) expect(Number(status)).toBeGreaterThanOrEqual(500);
+  for (const status of await table.locator('tbody tr .pill').allTextContents())
+    expect(Number(status)).toBeGreaterThanOrEqual(500);
 });
 
 test('the explorer filters, searches, pauses and shows a request in detail', async () => {
@@ -215,7 +225,18 @@ test('the explorer filters, searches, pauses and shows a request in detail', asy
   await page.getByRole('button', { name: 'Details of e2e-late-0' }).click();
   const detail = page.getByTestId('request-detail');
   await expect(detail.getByTestId('detail-id')).toHaveText('e2e-late-0');
-  for (const text of ['API surface', 'sipp', 'Target asked for', 'assistant', 'Target served', 'e2e-client', '203.0.113.10', 'Upstream status', 'Time to first token', '7 / 2']) {
+  for (const text of [
+    'API surface',
+    'sipp',
+    'Target asked for',
+    'assistant',
+    'Target served',
+    'e2e-client',
+    '203.0.113.10',
+    'Upstream status',
+    'Time to first token',
+    '7 / 2',
+  ]) {
     await expect(detail).toContainText(text);
   }
   await detail.getByRole('button', { name: 'Copy' }).click();
@@ -362,10 +383,14 @@ async function lowestContrast(selector: string): Promise<{ ratio: number; text: 
     const parse = (c: string) => {
       const m = c.match(/rgba?\(([^)]+)\)/);
       if (!m) return [0, 0, 0, 0];
-      const p = m[1]!.split(/[ ,/]+/).filter(Boolean).map(Number);
+      const p = m[1]!
+        .split(/[ ,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [p[0]!, p[1]!, p[2]!, p[3] ?? 1];
     };
-    const over = (top: number[], bottom: number[]) => [0, 1, 2].map((i) => top[i]! * top[3]! + bottom[i]! * (1 - top[3]!)).concat(1);
+    const over = (top: number[], bottom: number[]) =>
+      [0, 1, 2].map((i) => top[i]! * top[3]! + bottom[i]! * (1 - top[3]!)).concat(1);
     const lum = (c: number[]) => {
       const ch = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
       return 0.2126 * ch(c[0]!) + 0.7152 * ch(c[1]!) + 0.0722 * ch(c[2]!);

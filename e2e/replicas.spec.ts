@@ -120,6 +120,9 @@ test('no fleet response carried a secret', async () => {
   expect(fleetBodies.length).toBeGreaterThan(0);
   expect(fleetBodies.some((b) => b.includes('"self":true'))).toBe(true);
   for (const [name, value] of Object.entries(SECRETS)) {
-    expect(fleetBodies.some((b) => b.includes(value)), `${name} in a fleet response`).toBe(false);
+    expect(
+      fleetBodies.some((b) => b.includes(value)),
+      `${name} in a fleet response`,
+    ).toBe(false);
   }
 });

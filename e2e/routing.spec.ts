@@ -40,7 +40,6 @@ async function ask(): Promise<{ status: number; target: string | null }> {
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
-
 test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
   primary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);

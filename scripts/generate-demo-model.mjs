@@ -49,7 +49,15 @@ const CHARS = [
   ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
   ...'0123456789',
   ...'.,;:!?\'"()-',
-  'é', 'ü', 'ß', 'ñ', '€', '→', '日', '本', '語',
+  'é',
+  'ü',
+  'ß',
+  'ñ',
+  '€',
+  '→',
+  '日',
+  '本',
+  '語',
 ];
 
 /** Token types as llama.cpp defines them. */
@@ -152,14 +160,42 @@ class ByteWriter {
 
 function writeValue(w, kind, value) {
   switch (kind) {
-    case 'u32': w.u32(GGUF_TYPE.UINT32); w.u32(value); break;
-    case 'f32': w.u32(GGUF_TYPE.FLOAT32); w.f32(value); break;
-    case 'bool': w.u32(GGUF_TYPE.BOOL); w.push(Buffer.from([value ? 1 : 0])); break;
-    case 'str': w.u32(GGUF_TYPE.STRING); w.str(value); break;
-    case 'str[]': w.u32(GGUF_TYPE.ARRAY); w.u32(GGUF_TYPE.STRING); w.u64(value.length); for (const s of value) w.str(s); break;
-    case 'f32[]': w.u32(GGUF_TYPE.ARRAY); w.u32(GGUF_TYPE.FLOAT32); w.u64(value.length); for (const v of value) w.f32(v); break;
-    case 'i32[]': w.u32(GGUF_TYPE.ARRAY); w.u32(GGUF_TYPE.INT32); w.u64(value.length); for (const v of value) w.i32(v); break;
-    default: throw new Error(`unknown kind ${kind}`);
+    case 'u32':
+      w.u32(GGUF_TYPE.UINT32);
+      w.u32(value);
+      break;
+    case 'f32':
+      w.u32(GGUF_TYPE.FLOAT32);
+      w.f32(value);
+      break;
+    case 'bool':
+      w.u32(GGUF_TYPE.BOOL);
+      w.push(Buffer.from([value ? 1 : 0]));
+      break;
+    case 'str':
+      w.u32(GGUF_TYPE.STRING);
+      w.str(value);
+      break;
+    case 'str[]':
+      w.u32(GGUF_TYPE.ARRAY);
+      w.u32(GGUF_TYPE.STRING);
+      w.u64(value.length);
+      for (const s of value) w.str(s);
+      break;
+    case 'f32[]':
+      w.u32(GGUF_TYPE.ARRAY);
+      w.u32(GGUF_TYPE.FLOAT32);
+      w.u64(value.length);
+      for (const v of value) w.f32(v);
+      break;
+    case 'i32[]':
+      w.u32(GGUF_TYPE.ARRAY);
+      w.u32(GGUF_TYPE.INT32);
+      w.u64(value.length);
+      for (const v of value) w.i32(v);
+      break;
+    default:
+      throw new Error(`unknown kind ${kind}`);
   }
 }
 

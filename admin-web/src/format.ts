@@ -39,7 +39,8 @@ export function ago(epochMs: number | null, now = Date.now()): string {
   return new Date(epochMs).toLocaleString();
 }
 
-export const clock = (epochMs: number): string => new Date(epochMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+export const clock = (epochMs: number): string =>
+  new Date(epochMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 export function statusClass(status: number): 'ok' | 'warn' | 'bad' {
   if (status < 400) return 'ok';

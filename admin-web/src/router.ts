@@ -28,7 +28,8 @@ function search(params?: Params): string {
   return s ? `?${s}` : '';
 }
 
-export const hrefOf = (id: ViewId, params?: Params): string => `${BASE_PATH}/${VIEWS.find((v) => v.id === id)!.path}${search(params)}`;
+export const hrefOf = (id: ViewId, params?: Params): string =>
+  `${BASE_PATH}/${VIEWS.find((v) => v.id === id)!.path}${search(params)}`;
 
 function current(): ViewId {
   const rest = window.location.pathname.slice(BASE_PATH.length).replace(/^\/+|\/+$/g, '');

@@ -33,7 +33,10 @@ export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { model: string; messages?: Array<{ content?: string }> };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        model: string;
+        messages?: Array<{ content?: string }>;
+      };
       if (body.messages?.at(-1)?.content === 'fail') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"provider exploded"}}');
         return;

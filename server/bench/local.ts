@@ -113,7 +113,11 @@ function streamOnce(port: number, agent: Agent): Promise<Sample> {
         path: '/v1/query',
         method: 'POST',
         agent,
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (res) => {
         res.setEncoding('utf8');
@@ -131,7 +135,8 @@ function streamOnce(port: number, agent: Agent): Promise<Sample> {
           partial = frames.pop()!;
           for (const frame of frames) {
             if (!first && frame.startsWith('event: token')) first = performance.now();
-            else if (frame.startsWith('event: usage')) tokens = JSON.parse(frame.slice(frame.indexOf('data: ') + 6)).output_tokens;
+            else if (frame.startsWith('event: usage'))
+              tokens = JSON.parse(frame.slice(frame.indexOf('data: ') + 6)).output_tokens;
             else if (frame.startsWith('event: error')) reject(new Error(`stream error: ${frame}`));
           }
         });

@@ -19,8 +19,14 @@ export interface Run {
   total: number;
 }
 
-
-export function load(opts: { url: string; connections: number; seconds?: number; amount?: number; headers: Record<string, string>; body: string }): Promise<Run> {
+export function load(opts: {
+  url: string;
+  connections: number;
+  seconds?: number;
+  amount?: number;
+  headers: Record<string, string>;
+  body: string;
+}): Promise<Run> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -94,7 +100,11 @@ token_env = "BENCH_UPSTREAM"
     const direct = (stream: boolean) => ({
       url: `${upstream.url}/chat/completions`,
       headers: { authorization: `Bearer ${upstream.apiKey}` },
-      body: JSON.stringify({ model: 'bench-model', messages, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+      body: JSON.stringify({
+        model: 'bench-model',
+        messages,
+        ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+      }),
     });
     const viaGateway = (stream: boolean) => ({
       url: `http://127.0.0.1:${gateway.port}/v1/chat`,
@@ -104,7 +114,11 @@ token_env = "BENCH_UPSTREAM"
     const viaOpenAIRoute = (stream: boolean) => ({
       url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`,
       headers: { authorization: `Bearer ${token}` },
-      body: JSON.stringify({ model: 'chat', messages, ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+      body: JSON.stringify({
+        model: 'chat',
+        messages,
+        ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+      }),
     });
     // Warm-up: JIT, connection pools.
     await load({ ...viaGateway(false), connections: 10, seconds: 2 });
@@ -151,7 +165,7 @@ token_env = "BENCH_UPSTREAM"
       '',
       '### OpenAI route vs Sipp route (same gateway, same fake upstream, same run)',
       '',
-      '`/v1/chat/completions` (with `stream_options.include_usage` when streaming) against `/v1/chat`. Latencies in ms (Sipp / OpenAI). Gateway CPU is the gateway process\'s user + system CPU time per request (µs, Sipp / OpenAI, ratio), the figure that stays meaningful on a busy shared host.',
+      "`/v1/chat/completions` (with `stream_options.include_usage` when streaming) against `/v1/chat`. Latencies in ms (Sipp / OpenAI). Gateway CPU is the gateway process's user + system CPU time per request (µs, Sipp / OpenAI, ratio), the figure that stays meaningful on a busy shared host.",
       '',
       '| scenario | concurrency | Sipp req/s | OpenAI req/s | ratio | mean latency | added mean | gateway CPU µs/req | p99 | errors |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

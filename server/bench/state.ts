@@ -32,9 +32,17 @@ ${state}
 `;
   const env = { BENCH_UPSTREAM: upstream.apiKey, BENCH_REDIS_URL: redis.url };
   const memory = await startBenchGateway(toml('backend = "memory"'), token, env);
-  const shared = await startBenchGateway(toml('backend = "redis"\nurl_env = "BENCH_REDIS_URL"\nkey_prefix = "bench:"'), token, env);
+  const shared = await startBenchGateway(
+    toml('backend = "redis"\nurl_env = "BENCH_REDIS_URL"\nkey_prefix = "bench:"'),
+    token,
+    env,
+  );
   const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
-  const via = (port: number) => ({ url: `http://127.0.0.1:${port}/v1/chat`, headers: { authorization: `Bearer ${token}` }, body });
+  const via = (port: number) => ({
+    url: `http://127.0.0.1:${port}/v1/chat`,
+    headers: { authorization: `Bearer ${token}` },
+    body,
+  });
   const rows: string[] = [];
   try {
     for (const g of [memory, shared]) await load({ ...via(g.port), connections: 10, seconds: 2 });

@@ -67,7 +67,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command !== 'check' && command !== 'serve' && command !== 'db') fail(`unknown command "${command}"\n${USAGE}`, 2);
-  if (command === 'db' && positionals[1] !== 'migrate') fail(`unknown db command "${positionals[1] ?? ''}" (use: db migrate)\n${USAGE}`, 2);
+  if (command === 'db' && positionals[1] !== 'migrate')
+    fail(`unknown db command "${positionals[1] ?? ''}" (use: db migrate)\n${USAGE}`, 2);
   const extra = positionals[command === 'db' ? 2 : 1];
   if (extra !== undefined) fail(`unexpected argument "${extra}"`, 2);
   if (!values.config) fail(`${command} needs --config FILE`, 2);

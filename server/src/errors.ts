@@ -124,7 +124,9 @@ export class BodyReadError extends Error {
 
 export class BackendUnavailableError extends Error {
   constructor(readonly backend: string) {
-    super(`backend "${backend}" is not available on this machine (no working ${backend} build of llama.cpp or no ${backend} device)`);
+    super(
+      `backend "${backend}" is not available on this machine (no working ${backend} build of llama.cpp or no ${backend} device)`,
+    );
     this.name = 'BackendUnavailableError';
   }
 }
@@ -185,7 +187,6 @@ export class RedisSkippedError extends Error {
     this.name = 'RedisSkippedError';
   }
 }
-
 
 /**
  * A provider's own error answer on a pass-through path (docs/api.md#pass-through):

@@ -92,7 +92,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   ]);
   // OpenTelemetry traces (docs/operations.md#traces): the SDK is loaded only when tracing is on.
   const tracing = (teardown.tracing = traceSettings ? await startTracing(config.telemetry.traces, traceSettings, VERSION) : null);
-  if (tracing) log.info({ endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
+  if (tracing)
+    log.info(
+      { endpoint: tracing.endpoint.replace(/\/\/[^@/]*@/, '//'), protocol: tracing.protocol },
+      'tracing on: exporting spans over OTLP/HTTP',
+    );
 
   // 2. Runtime controls and metrics.
   const controls = createControls(config);
@@ -110,24 +114,38 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   // 3. Targets (created, not loaded) and the router over them.
   const targets = (teardown.targets = await teardown.unwinding(
-    createTargets(config, { log: logging.component('sipp_gateway_server::targets'), registry: metrics.registry, secret: secrets.get }),
+    createTargets(config, {
+      log: logging.component('sipp_gateway_server::targets'),
+      registry: metrics.registry,
+      secret: secrets.get,
+    }),
   ));
-  const routingMetrics = createRoutingMetrics(metrics.registry, config.targets.map((t) => t.name), config.groups.map((g) => g.name));
-  const router = createRouter(config, targets, logging.component('sipp_gateway_server::routing'), routingMetrics, options.routing);
+  const routingMetrics = createRoutingMetrics(
+    metrics.registry,
+    config.targets.map((t) => t.name),
+    config.groups.map((g) => g.name),
+  );
+  const router = createRouter(
+    config,
+    targets,
+    logging.component('sipp_gateway_server::routing'),
+    routingMetrics,
+    options.routing,
+  );
   routingMetrics.watchCircuits(() => router.circuitStates());
 
   // 4. The [state] store (shared or local controls, sessions, fleet registry).
   const startedAt = Date.now();
   const state = (teardown.state = await teardown.unwinding(
     createGatewayState({
-    config: config.state,
-    env,
-    live: { ...controls, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
-    registry: metrics.registry,
-    log: logging.component('sipp_gateway_server::state'),
-    version: VERSION,
-    startedAt,
-    inFlight: () => controls.admission.inFlight,
+      config: config.state,
+      env,
+      live: { ...controls, drains: () => [...router.circuitStates()].map(([name]) => [name, router.breaker(name)!] as const) },
+      registry: metrics.registry,
+      log: logging.component('sipp_gateway_server::state'),
+      version: VERSION,
+      startedAt,
+      inFlight: () => controls.admission.inFlight,
     }),
   ));
   if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);

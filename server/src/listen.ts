@@ -72,7 +72,10 @@ export function listen(
     const now = performance.now();
     if (now - lastDropLog < MIN_LOG_INTERVAL_MS) return;
     lastDropLog = now;
-    log?.warn({ listener: field, max_connections: limits.max_connections, dropped }, 'max_connections reached; refusing new connections');
+    log?.warn(
+      { listener: field, max_connections: limits.max_connections, dropped },
+      'max_connections reached; refusing new connections',
+    );
     dropped = 0;
   });
   return new Promise((resolve, reject) => {

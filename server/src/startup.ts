@@ -38,7 +38,10 @@ export async function createTargets(
   const targets = new Map<string, Target>();
   for (const tc of config.targets) {
     try {
-      targets.set(tc.name, await createTarget(tc, { log: deps.log.child({ target: tc.name }), registry: deps.registry, secret: deps.secret }));
+      targets.set(
+        tc.name,
+        await createTarget(tc, { log: deps.log.child({ target: tc.name }), registry: deps.registry, secret: deps.secret }),
+      );
     } catch (err) {
       await closeTargets(targets);
       const message = (err as Error).message;

@@ -132,5 +132,10 @@ export interface IndexDocument {
   apis: Api[];
   /** Route paths by configured key (`query`, …, `openai_chat`, …, `anthropic_messages`). */
   routes: { public: Record<string, string>; management: Record<string, string> };
-  targets: Array<{ name: string; type: string; operations: Operation[]; backend?: { requested: string; selected: string | null } }>;
+  targets: Array<{
+    name: string;
+    type: string;
+    operations: Operation[];
+    backend?: { requested: string; selected: string | null };
+  }>;
 }

@@ -63,7 +63,12 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
   if (!res.ok) {
     const err = (parsed as AdminErrorBody | undefined)?.error;
     const retry = Number(res.headers.get('retry-after'));
-    throw new ApiError(res.status, err?.code ?? 'http_error', err?.message ?? `HTTP ${res.status}`, Number.isFinite(retry) && retry > 0 ? retry : null);
+    throw new ApiError(
+      res.status,
+      err?.code ?? 'http_error',
+      err?.message ?? `HTTP ${res.status}`,
+      Number.isFinite(retry) && retry > 0 ? retry : null,
+    );
   }
   return parsed as T;
 }

@@ -82,7 +82,8 @@ export const useOverview = (w: StatsWindow) => useLive<OverviewResponse>(`overvi
 export const useTimeseries = (r: TimeseriesRange) => useLive<TimeseriesResponse>(`timeseries?range=${r}`, 5000);
 export const useCallers = (w: StatsWindow) => useLive<CallersResponse>(`callers?window=${w}`);
 export const useTargets = (w: StatsWindow) => useLive<TargetsResponse>(`targets?window=${w}`, 5000);
-export const useRequests = (query: string, live: boolean) => useLive<RequestsResponse>(`requests${query ? `?${query}` : ''}`, REFRESH_MS, live);
+export const useRequests = (query: string, live: boolean) =>
+  useLive<RequestsResponse>(`requests${query ? `?${query}` : ''}`, REFRESH_MS, live);
 export const useClients = () => useLive<ClientsResponse>('clients');
 export const useSecurity = () => useLive<SecurityResponse>('security');
 export const useAudit = () => useLive<AuditResponse>('audit', 5000);
@@ -100,10 +101,13 @@ function useSecurityMutation<V>(fn: (v: V) => Promise<SecurityResponse>) {
   });
 }
 
-export const useSetRateLimit = () => useSecurityMutation((v: RateLimitUpdate) => api<SecurityResponse>('PUT', 'security/rate-limit', v));
-export const useSetConcurrency = () => useSecurityMutation((v: ConcurrencyUpdate) => api<SecurityResponse>('PUT', 'controls/concurrency', v));
+export const useSetRateLimit = () =>
+  useSecurityMutation((v: RateLimitUpdate) => api<SecurityResponse>('PUT', 'security/rate-limit', v));
+export const useSetConcurrency = () =>
+  useSecurityMutation((v: ConcurrencyUpdate) => api<SecurityResponse>('PUT', 'controls/concurrency', v));
 export const useBlock = () => useSecurityMutation((v: BlocklistAdd) => api<SecurityResponse>('POST', 'security/blocklist', v));
-export const useUnblock = () => useSecurityMutation((entry: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(entry)}`));
+export const useUnblock = () =>
+  useSecurityMutation((entry: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(entry)}`));
 
 function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
   const qc = useQueryClient();
@@ -117,5 +121,7 @@ function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
 }
 
 /** Drain: force a target's circuit open until released (routing). */
-export const useDrain = () => useTargetsMutation((name) => api<TargetsResponse>('POST', `targets/${encodeURIComponent(name)}/drain`));
-export const useRelease = () => useTargetsMutation((name) => api<TargetsResponse>('DELETE', `targets/${encodeURIComponent(name)}/drain`));
+export const useDrain = () =>
+  useTargetsMutation((name) => api<TargetsResponse>('POST', `targets/${encodeURIComponent(name)}/drain`));
+export const useRelease = () =>
+  useTargetsMutation((name) => api<TargetsResponse>('DELETE', `targets/${encodeURIComponent(name)}/drain`));

@@ -19,7 +19,9 @@ export function BlockAction({ client, blocked = false }: { client: string; block
           type="button"
           className="btn btn-small btn-danger"
           disabled={block.isPending}
-          onClick={() => block.mutate({ entry: client, note: 'blocked from the dashboard' }, { onSuccess: () => setStep('done') })}
+          onClick={() =>
+            block.mutate({ entry: client, note: 'blocked from the dashboard' }, { onSuccess: () => setStep('done') })
+          }
         >
           Confirm block
         </button>
@@ -34,7 +36,12 @@ export function BlockAction({ client, blocked = false }: { client: string; block
     return (
       <span className="confirm" role="status">
         <span className="pill pill-bad">blocked</span>
-        <button type="button" className="btn btn-small btn-ghost" disabled={unblock.isPending} onClick={() => unblock.mutate(client, { onSuccess: () => setStep('idle') })}>
+        <button
+          type="button"
+          className="btn btn-small btn-ghost"
+          disabled={unblock.isPending}
+          onClick={() => unblock.mutate(client, { onSuccess: () => setStep('idle') })}
+        >
           Undo
         </button>
         {error && <span className="field-error">{error instanceof ApiError ? error.message : 'failed'}</span>}

@@ -95,7 +95,9 @@ export function Chart({
   const [hover, setHover] = useState<number | null>(null);
   const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
   const positive = all.filter((v) => v > 0);
-  const scale = log ? logarithmic(positive.length ? Math.min(...positive) : 1, positive.length ? Math.max(...positive) : 10) : linear(Math.max(0, ...all));
+  const scale = log
+    ? logarithmic(positive.length ? Math.min(...positive) : 1, positive.length ? Math.max(...positive) : 10)
+    : linear(Math.max(0, ...all));
   const empty = all.every((v) => v === 0);
   const n = starts.length;
 
@@ -164,12 +166,21 @@ export function Chart({
           </svg>
           {empty && <div className="chart-empty">No traffic in this range</div>}
           {hover !== null && (
-            <div className={`chart-tip${hover > n / 2 ? ' chart-tip-left' : ''}`} style={{ left: `${(hover / Math.max(1, n - 1)) * 100}%` }} role="status" data-testid="chart-tooltip">
+            <div
+              className={`chart-tip${hover > n / 2 ? ' chart-tip-left' : ''}`}
+              style={{ left: `${(hover / Math.max(1, n - 1)) * 100}%` }}
+              role="status"
+              data-testid="chart-tooltip"
+            >
               <strong>{clock(starts[hover]!)}</strong>
-              <span className="muted"> · {bucketMs / 1000 >= 60 ? `${bucketMs / 60_000} min` : `${bucketMs / 1000} s`} bucket</span>
+              <span className="muted">
+                {' '}
+                · {bucketMs / 1000 >= 60 ? `${bucketMs / 60_000} min` : `${bucketMs / 1000} s`} bucket
+              </span>
               {series.map((s) => (
                 <div key={s.name}>
-                  <span className={`legend legend-${s.tone}`}>{s.name}</span>: {s.values[hover] === null ? '—' : `${format(s.values[hover]!)} ${unit}`}
+                  <span className={`legend legend-${s.tone}`}>{s.name}</span>:{' '}
+                  {s.values[hover] === null ? '—' : `${format(s.values[hover]!)} ${unit}`}
                 </div>
               ))}
               {onSelect && <div className="muted small">Click: {selectLabel.toLowerCase()}</div>}
@@ -189,7 +200,9 @@ export function Chart({
         ) : (
           <div className="table-wrap">
             <table>
-              <caption className="sr-only">{title} per bucket ({unit})</caption>
+              <caption className="sr-only">
+                {title} per bucket ({unit})
+              </caption>
               <thead>
                 <tr>
                   <th scope="col">Bucket start</th>

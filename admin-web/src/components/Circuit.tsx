@@ -45,11 +45,23 @@ export function CircuitPanel({ target, circuit }: { target: string; circuit: Cir
         </div>
       </dl>
       {circuit.drained ? (
-        <button type="button" className="btn btn-small" disabled={busy} onClick={() => release.mutate(target)} aria-label={`Release ${target}`}>
+        <button
+          type="button"
+          className="btn btn-small"
+          disabled={busy}
+          onClick={() => release.mutate(target)}
+          aria-label={`Release ${target}`}
+        >
           Release
         </button>
       ) : (
-        <button type="button" className="btn btn-small btn-ghost" disabled={busy} onClick={() => drain.mutate(target)} aria-label={`Drain ${target}`}>
+        <button
+          type="button"
+          className="btn btn-small btn-ghost"
+          disabled={busy}
+          onClick={() => drain.mutate(target)}
+          aria-label={`Drain ${target}`}
+        >
           Drain
         </button>
       )}
@@ -81,7 +93,8 @@ export function GroupsTable({ groups }: { groups: GroupView[] }) {
               </td>
               <td>{g.targets.map((t, i) => (g.weights ? `${t} (×${g.weights[i]})` : t)).join(' → ')}</td>
               <td className="small">
-                {g.retry.attempts}× per member · backoff {g.retry.backoffMs}–{g.retry.maxBackoffMs} ms · on {g.retry.on.join(', ')}
+                {g.retry.attempts}× per member · backoff {g.retry.backoffMs}–{g.retry.maxBackoffMs} ms · on{' '}
+                {g.retry.on.join(', ')}
               </td>
             </tr>
           ))}

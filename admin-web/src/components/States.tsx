@@ -41,7 +41,11 @@ export function QueryView<T>({
   if (query.data === undefined) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
   return (
     <>
-      {query.error ? <div className="stale-banner" role="status">Live updates paused: {query.error instanceof ApiError ? query.error.message : 'error'} — showing the last data.</div> : null}
+      {query.error ? (
+        <div className="stale-banner" role="status">
+          Live updates paused: {query.error instanceof ApiError ? query.error.message : 'error'} — showing the last data.
+        </div>
+      ) : null}
       {children(query.data)}
     </>
   );

@@ -1,6 +1,16 @@
 import type { ReactNode } from 'react';
 
-export function Tile({ label, value, hint, tone }: { label: string; value: ReactNode; hint?: ReactNode; tone?: 'ok' | 'warn' | 'bad' }) {
+export function Tile({
+  label,
+  value,
+  hint,
+  tone,
+}: {
+  label: string;
+  value: ReactNode;
+  hint?: ReactNode;
+  tone?: 'ok' | 'warn' | 'bad';
+}) {
   return (
     <div className={`tile${tone ? ` tile-${tone}` : ''}`}>
       <div className="tile-label">{label}</div>

@@ -10,7 +10,12 @@ import { navigate, useChoice } from '../router';
 export function CountLink({ n, params, label }: { n: number; params: Record<string, string>; label: string }) {
   if (n === 0) return <>0</>;
   return (
-    <button type="button" className="link num-link" onClick={() => navigate('requests', params)} aria-label={`${num(n)} ${label}: open in the request explorer`}>
+    <button
+      type="button"
+      className="link num-link"
+      onClick={() => navigate('requests', params)}
+      aria-label={`${num(n)} ${label}: open in the request explorer`}
+    >
       {num(n)}
     </button>
   );
@@ -38,14 +43,30 @@ export function Callers() {
                   <tr>
                     <th scope="col">Caller</th>
                     <th scope="col">Trend</th>
-                    <th scope="col" className="num">Req/s</th>
-                    <th scope="col" className="num">Requests</th>
-                    <th scope="col" className="num">Tokens in</th>
-                    <th scope="col" className="num">Tokens out</th>
-                    <th scope="col" className="num">4xx</th>
-                    <th scope="col" className="num">5xx</th>
-                    <th scope="col" className="num">429</th>
-                    <th scope="col" className="num">p50</th>
+                    <th scope="col" className="num">
+                      Req/s
+                    </th>
+                    <th scope="col" className="num">
+                      Requests
+                    </th>
+                    <th scope="col" className="num">
+                      Tokens in
+                    </th>
+                    <th scope="col" className="num">
+                      Tokens out
+                    </th>
+                    <th scope="col" className="num">
+                      4xx
+                    </th>
+                    <th scope="col" className="num">
+                      5xx
+                    </th>
+                    <th scope="col" className="num">
+                      429
+                    </th>
+                    <th scope="col" className="num">
+                      p50
+                    </th>
                     <th scope="col">Last seen</th>
                   </tr>
                 </thead>

@@ -16,18 +16,26 @@ export function Clients() {
           ) : (
             <div className="table-wrap">
               <table data-testid="clients-table">
-                <caption>
-                  Busiest client addresses since start ({num(data.trackedClients)} tracked)
-                </caption>
+                <caption>Busiest client addresses since start ({num(data.trackedClients)} tracked)</caption>
                 <thead>
                   <tr>
                     <th scope="col">Client</th>
                     <th scope="col">Caller</th>
-                    <th scope="col" className="num">Requests</th>
-                    <th scope="col" className="num">Errors</th>
-                    <th scope="col" className="num">Rate-limited</th>
-                    <th scope="col" className="num">Blocked hits</th>
-                    <th scope="col" className="num">Tokens</th>
+                    <th scope="col" className="num">
+                      Requests
+                    </th>
+                    <th scope="col" className="num">
+                      Errors
+                    </th>
+                    <th scope="col" className="num">
+                      Rate-limited
+                    </th>
+                    <th scope="col" className="num">
+                      Blocked hits
+                    </th>
+                    <th scope="col" className="num">
+                      Tokens
+                    </th>
                     <th scope="col">Last seen</th>
                     <th scope="col">Blocklist</th>
                   </tr>

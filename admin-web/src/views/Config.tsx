@@ -6,7 +6,15 @@ import { QueryView } from '../components/States';
 type Obj = { [key: string]: ConfigValue };
 const isObj = (v: ConfigValue | undefined): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: ConfigValue | undefined): string =>
-  v === undefined || v === null ? '—' : Array.isArray(v) ? (v.length ? v.map(text).join(', ') : 'none') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  v === undefined || v === null
+    ? '—'
+    : Array.isArray(v)
+      ? v.length
+        ? v.map(text).join(', ')
+        : 'none'
+      : typeof v === 'object'
+        ? JSON.stringify(v)
+        : String(v);
 
 /** Nested settings as a definition list. */
 function Settings({ value, testId }: { value: Obj; testId?: string }) {
@@ -22,7 +30,18 @@ function Settings({ value, testId }: { value: Obj; testId?: string }) {
   );
 }
 
-const SHOWN = new Set(['public_bind', 'management_bind', 'routes', 'max_request_bytes', 'max_concurrent_requests', 'allowed_origins', 'tokens', 'targets', 'security', 'admin_password_env']);
+const SHOWN = new Set([
+  'public_bind',
+  'management_bind',
+  'routes',
+  'max_request_bytes',
+  'max_concurrent_requests',
+  'allowed_origins',
+  'tokens',
+  'targets',
+  'security',
+  'admin_password_env',
+]);
 
 function RoutesTable() {
   const routes = useRoutes();
@@ -70,7 +89,8 @@ export function Config() {
     <section aria-labelledby="config-h">
       <h1 id="config-h">Configuration</h1>
       <p className="muted">
-        The effective configuration, read-only. Secrets never leave the gateway: tokens and keys appear by the name of the environment variable that holds them.
+        The effective configuration, read-only. Secrets never leave the gateway: tokens and keys appear by the name of the
+        environment variable that holds them.
       </p>
       <QueryView query={config}>
         {(data) => {
@@ -119,11 +139,19 @@ export function Config() {
                     </div>
                     <div>
                       <dt>Max concurrent requests</dt>
-                      <dd>{c.max_concurrent_requests === null || c.max_concurrent_requests === undefined ? 'unbounded' : text(c.max_concurrent_requests)}</dd>
+                      <dd>
+                        {c.max_concurrent_requests === null || c.max_concurrent_requests === undefined
+                          ? 'unbounded'
+                          : text(c.max_concurrent_requests)}
+                      </dd>
                     </div>
                     <div>
                       <dt>CORS origins</dt>
-                      <dd className="mono">{Array.isArray(c.allowed_origins) && c.allowed_origins.length ? text(c.allowed_origins) : 'none (browsers refused)'}</dd>
+                      <dd className="mono">
+                        {Array.isArray(c.allowed_origins) && c.allowed_origins.length
+                          ? text(c.allowed_origins)
+                          : 'none (browsers refused)'}
+                      </dd>
                     </div>
                   </dl>
                   <p className="muted small">Per-target timeouts are listed with the targets below.</p>
@@ -153,7 +181,13 @@ export function Config() {
                       <tr key={text(t.caller)}>
                         <th scope="row">{text(t.caller)}</th>
                         <td className="mono">{text(t.env)}</td>
-                        <td>{Array.isArray(t.targets) && t.targets.length ? text(t.targets) : <span className="muted">all targets</span>}</td>
+                        <td>
+                          {Array.isArray(t.targets) && t.targets.length ? (
+                            text(t.targets)
+                          ) : (
+                            <span className="muted">all targets</span>
+                          )}
+                        </td>
                       </tr>
                     ))}
                   </tbody>

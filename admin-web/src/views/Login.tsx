@@ -40,7 +40,11 @@ export function Login() {
             <div className="muted small">Admin Dashboard</div>
           </div>
         </div>
-        {expired && !message && <p className="notice" role="status">Your session expired. Sign in again.</p>}
+        {expired && !message && (
+          <p className="notice" role="status">
+            Your session expired. Sign in again.
+          </p>
+        )}
         <label>
           Admin password
           <input

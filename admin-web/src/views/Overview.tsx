@@ -7,7 +7,12 @@ import { Tile } from '../components/Tile';
 import { RANGES, WINDOWS, compact, duration, ms, num, pct, rate } from '../format';
 import { navigate, useChoice } from '../router';
 
-const WINDOW_TEXT: Record<StatsWindow, string> = { '1m': 'last minute', '5m': 'last 5 minutes', '15m': 'last 15 minutes', '1h': 'last hour' };
+const WINDOW_TEXT: Record<StatsWindow, string> = {
+  '1m': 'last minute',
+  '5m': 'last 5 minutes',
+  '15m': 'last 15 minutes',
+  '1h': 'last hour',
+};
 
 const tone = (r: number, requests: number) => (requests === 0 ? undefined : r > 0.1 ? 'bad' : r > 0.01 ? 'warn' : 'ok');
 
@@ -19,8 +24,16 @@ function Tiles({ o }: { o: OverviewResponse }) {
   return (
     <>
       <div className="tiles" data-testid="overview-tiles">
-        <Tile label="Requests / s" value={<span data-testid="tile-rps">{rate(c.requestsPerSecond)}</span>} hint={<span data-testid="window-requests">{num(c.requests)} requests</span>} />
-        <Tile label="Output tokens / s" value={rate(c.outputTokensPerSecond)} hint={`${rate(c.inputTokensPerSecond)} input tokens/s`} />
+        <Tile
+          label="Requests / s"
+          value={<span data-testid="tile-rps">{rate(c.requestsPerSecond)}</span>}
+          hint={<span data-testid="window-requests">{num(c.requests)} requests</span>}
+        />
+        <Tile
+          label="Output tokens / s"
+          value={rate(c.outputTokensPerSecond)}
+          hint={`${rate(c.inputTokensPerSecond)} input tokens/s`}
+        />
         <Tile
           label="Client errors (4xx)"
           value={<span data-testid="tile-4xx">{pct(c.clientErrorRate)}</span>}
@@ -57,12 +70,17 @@ function Tiles({ o }: { o: OverviewResponse }) {
           label="In flight"
           value={`${num(o.inFlight.active)}${limit === null ? '' : ` / ${num(limit)}`}`}
           tone={limit !== null && o.inFlight.active >= limit ? 'warn' : undefined}
-          hint={limit === null ? 'no concurrency limit' : `limit ${num(limit)}${o.controls.configuredConcurrencyLimit !== limit ? ' (changed at run time)' : ''}`}
+          hint={
+            limit === null
+              ? 'no concurrency limit'
+              : `limit ${num(limit)}${o.controls.configuredConcurrencyLimit !== limit ? ' (changed at run time)' : ''}`
+          }
         />
       </div>
       <p className="muted small totals-line" data-testid="totals-line">
-        Since start ({duration(o.uptimeSeconds)} ago, v{o.version}, {o.ready ? 'ready' : 'not ready'}): <span data-testid="total-requests">{num(t.requests)}</span> requests ·{' '}
-        {num(t.errors)} errors ({pct(t.errorRate)}) · {num(t.rateLimitHits)} rate-limited · {num(t.blocklistHits)} blocked · {compact(t.inputTokens)} tokens in /{' '}
+        Since start ({duration(o.uptimeSeconds)} ago, v{o.version}, {o.ready ? 'ready' : 'not ready'}):{' '}
+        <span data-testid="total-requests">{num(t.requests)}</span> requests · {num(t.errors)} errors ({pct(t.errorRate)}) ·{' '}
+        {num(t.rateLimitHits)} rate-limited · {num(t.blocklistHits)} blocked · {compact(t.inputTokens)} tokens in /{' '}
         {compact(t.outputTokens)} out · p50 {ms(o.latencyMs.p50)} / p99 {ms(o.latencyMs.p99)}
       </p>
       {o.localBackends.length > 0 && (
@@ -88,7 +106,12 @@ function Charts({ ts }: { ts: TimeseriesResponse }) {
   };
   const errorSpike = (i: number) => {
     const p = ts.points[i]!;
-    const status = p.serverErrors >= p.clientErrors && p.serverErrors >= p.rateLimited ? '5xx' : p.rateLimited > p.clientErrors ? '429' : '4xx';
+    const status =
+      p.serverErrors >= p.clientErrors && p.serverErrors >= p.rateLimited
+        ? '5xx'
+        : p.rateLimited > p.clientErrors
+          ? '429'
+          : '4xx';
     explore(p.serverErrors + p.clientErrors + p.rateLimited > 0 ? status : undefined)(i);
   };
   return (

@@ -8,7 +8,12 @@ import { Tile } from '../components/Tile';
 import { ago, compact, duration, num } from '../format';
 
 const useFleet = () =>
-  useQuery({ queryKey: ['fleet'], queryFn: () => api<FleetResponse>('GET', 'fleet'), refetchInterval: REFRESH_MS, refetchIntervalInBackground: false });
+  useQuery({
+    queryKey: ['fleet'],
+    queryFn: () => api<FleetResponse>('GET', 'fleet'),
+    refetchInterval: REFRESH_MS,
+    refetchIntervalInBackground: false,
+  });
 
 export function Replicas() {
   const fleet = useFleet();
@@ -22,15 +27,29 @@ export function Replicas() {
             <>
               <p className="muted">
                 State backend <span className="mono">{data.backend}</span>
-                {data.backend === 'redis' && !data.storeReachable && <strong className="bad-text"> · Redis unreachable: showing this replica only</strong>}
-                {' · '}a replica is down after {duration(Math.round(data.replicaTimeoutMs / 1000))} without a heartbeat. Prometheus metrics stay per
-                replica.
+                {data.backend === 'redis' && !data.storeReachable && (
+                  <strong className="bad-text"> · Redis unreachable: showing this replica only</strong>
+                )}
+                {' · '}a replica is down after {duration(Math.round(data.replicaTimeoutMs / 1000))} without a heartbeat.
+                Prometheus metrics stay per replica.
               </p>
               <div className="tiles" data-testid="fleet-tiles">
-                <Tile label="Replicas up" value={`${data.totals.up} / ${data.totals.replicas}`} tone={data.totals.up < data.totals.replicas ? 'warn' : 'ok'} />
+                <Tile
+                  label="Replicas up"
+                  value={`${data.totals.up} / ${data.totals.replicas}`}
+                  tone={data.totals.up < data.totals.replicas ? 'warn' : 'ok'}
+                />
                 <Tile label="In flight (fleet)" value={num(data.totals.inFlight)} hint={`this replica: ${num(self.inFlight)}`} />
-                <Tile label="Requests/s (fleet)" value={data.totals.requestsPerSecond.toFixed(2)} hint={`this replica: ${self.requestsPerSecond.toFixed(2)}`} />
-                <Tile label="Requests (fleet)" value={compact(data.totals.requestsTotal)} hint={`this replica: ${compact(self.requestsTotal)}`} />
+                <Tile
+                  label="Requests/s (fleet)"
+                  value={data.totals.requestsPerSecond.toFixed(2)}
+                  hint={`this replica: ${self.requestsPerSecond.toFixed(2)}`}
+                />
+                <Tile
+                  label="Requests (fleet)"
+                  value={compact(data.totals.requestsTotal)}
+                  hint={`this replica: ${compact(self.requestsTotal)}`}
+                />
               </div>
               <div className="table-wrap">
                 <table data-testid="replicas-table">

@@ -21,7 +21,12 @@ function TextFilter({ name, label, value, placeholder }: { name: string; label: 
   return (
     <label>
       {label}
-      <input name={name} value={value} placeholder={placeholder} onChange={(e) => setSearch({ [name]: e.target.value.trim() === '' ? null : e.target.value })} />
+      <input
+        name={name}
+        value={value}
+        placeholder={placeholder}
+        onChange={(e) => setSearch({ [name]: e.target.value.trim() === '' ? null : e.target.value })}
+      />
     </label>
   );
 }
@@ -145,7 +150,11 @@ export function Requests() {
           </p>
         )}
         {active && (
-          <button type="button" className="btn btn-ghost btn-small" onClick={() => setSearch(Object.fromEntries(FILTERS.map((f) => [f, null])))}>
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            onClick={() => setSearch(Object.fromEntries(FILTERS.map((f) => [f, null])))}
+          >
             Clear filters
           </button>
         )}
@@ -155,7 +164,8 @@ export function Requests() {
           {(data) => (
             <div className="explorer-list">
               <p className="muted small" role="status" data-testid="explorer-count">
-                {num(data.matched)} of the last {num(data.kept)} requests match{data.matched > data.requests.length ? ` (newest ${num(data.requests.length)} shown)` : ''}
+                {num(data.matched)} of the last {num(data.kept)} requests match
+                {data.matched > data.requests.length ? ` (newest ${num(data.requests.length)} shown)` : ''}
                 {!live && ' · paused'}
               </p>
               {data.requests.length === 0 ? (
@@ -173,8 +183,12 @@ export function Requests() {
                         <th scope="col">Caller</th>
                         <th scope="col">Client</th>
                         <th scope="col">Status</th>
-                        <th scope="col" className="num">Duration</th>
-                        <th scope="col" className="num">Tokens in/out</th>
+                        <th scope="col" className="num">
+                          Duration
+                        </th>
+                        <th scope="col" className="num">
+                          Tokens in/out
+                        </th>
                       </tr>
                     </thead>
                     <tbody>
@@ -182,7 +196,13 @@ export function Requests() {
                         <tr key={r.requestId + r.time} aria-selected={selected?.requestId === r.requestId}>
                           <td>{clock(r.time)}</td>
                           <td>
-                            <button type="button" className="link mono ellipsis" onClick={() => setSelected(r)} title={r.requestId} aria-label={`Details of ${r.requestId}`}>
+                            <button
+                              type="button"
+                              className="link mono ellipsis"
+                              onClick={() => setSelected(r)}
+                              title={r.requestId}
+                              aria-label={`Details of ${r.requestId}`}
+                            >
                               {r.requestId}
                             </button>
                           </td>

@@ -24,13 +24,19 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setTouched(true);
-    if (valid) save.mutate({ enabled, requestsPerMinute: rpmCheck.value!, burst: burstCheck.value! }, { onSuccess: () => setTouched(false) });
+    if (valid)
+      save.mutate(
+        { enabled, requestsPerMinute: rpmCheck.value!, burst: burstCheck.value! },
+        { onSuccess: () => setTouched(false) },
+      );
   };
 
   return (
     <form className="card form" onSubmit={submit} noValidate aria-labelledby="rl-h">
       <h2 id="rl-h">Rate limit</h2>
-      <p className="muted small">Per-client token bucket on the public listener. Applies to the next request; reset on restart.</p>
+      <p className="muted small">
+        Per-client token bucket on the public listener. Applies to the next request; reset on restart.
+      </p>
       <label className="check">
         <input type="checkbox" checked={enabled} onChange={(e) => setEnabled(e.target.checked)} name="enabled" />
         Enabled
@@ -69,7 +75,12 @@ function RateLimitForm({ current }: { current: SecurityResponse['rateLimit'] }) 
         <button type="submit" className="btn" disabled={save.isPending || (touched && !valid)}>
           {save.isPending ? 'Saving…' : 'Apply'}
         </button>
-        {dirty && <span className="muted small">Unsaved: currently {current.enabled ? `${num(current.requestsPerMinute)}/min, burst ${num(current.burst)}` : 'disabled'}</span>}
+        {dirty && (
+          <span className="muted small">
+            Unsaved: currently{' '}
+            {current.enabled ? `${num(current.requestsPerMinute)}/min, burst ${num(current.burst)}` : 'disabled'}
+          </span>
+        )}
         {save.isSuccess && !dirty && <span className="ok-text small">Applied</span>}
         {save.error && <span className="field-error">{errorText(save.error)}</span>}
       </div>
@@ -94,12 +105,20 @@ function ConcurrencyForm({ current }: { current: SecurityResponse['concurrency']
     >
       <h2 id="cc-h">Concurrency</h2>
       <p className="muted small">
-        Maximum in-flight inference requests; extra requests get 429. Configured: {current.configured ?? 'unbounded'} · in flight now: {num(current.inFlight)}.
+        Maximum in-flight inference requests; extra requests get 429. Configured: {current.configured ?? 'unbounded'} · in flight
+        now: {num(current.inFlight)}.
       </p>
       <div className="fields">
         <label>
           Limit (empty = unbounded)
-          <input inputMode="numeric" name="concurrency" value={value} placeholder="unbounded" onChange={(e) => setValue(e.target.value)} aria-invalid={!!error} />
+          <input
+            inputMode="numeric"
+            name="concurrency"
+            value={value}
+            placeholder="unbounded"
+            onChange={(e) => setValue(e.target.value)}
+            aria-invalid={!!error}
+          />
           {error && <span className="field-error">{error}</span>}
         </label>
       </div>
@@ -129,11 +148,18 @@ function Blocklist({ data }: { data: SecurityResponse }) {
   const block = useBlock();
   const unblock = useUnblock();
   const trimmed = entry.trim();
-  const localError = trimmed && !looksLikeEntry(trimmed) ? 'Enter an IPv4/IPv6 address or a CIDR range such as 10.0.0.0/24' : note.length > 200 ? 'The note is limited to 200 characters' : null;
+  const localError =
+    trimmed && !looksLikeEntry(trimmed)
+      ? 'Enter an IPv4/IPv6 address or a CIDR range such as 10.0.0.0/24'
+      : note.length > 200
+        ? 'The note is limited to 200 characters'
+        : null;
   return (
     <div className="card" aria-labelledby="bl-h">
       <h2 id="bl-h">Blocklist</h2>
-      <p className="muted small">Blocked clients get 403 on their next public request. Entries are single addresses or CIDR ranges, optionally expiring.</p>
+      <p className="muted small">
+        Blocked clients get 403 on their next public request. Entries are single addresses or CIDR ranges, optionally expiring.
+      </p>
       <form
         className="block-form"
         noValidate
@@ -141,7 +167,11 @@ function Blocklist({ data }: { data: SecurityResponse }) {
           e.preventDefault();
           if (!trimmed || localError) return;
           block.mutate(
-            { entry: trimmed, ...(expiry ? { expires_in_seconds: Number(expiry) } : {}), ...(note.trim() ? { note: note.trim() } : {}) },
+            {
+              entry: trimmed,
+              ...(expiry ? { expires_in_seconds: Number(expiry) } : {}),
+              ...(note.trim() ? { note: note.trim() } : {}),
+            },
             {
               onSuccess: () => {
                 setEntry('');
@@ -153,7 +183,13 @@ function Blocklist({ data }: { data: SecurityResponse }) {
       >
         <label>
           Address or CIDR to block
-          <input name="entry" placeholder="203.0.113.7, 10.0.0.0/24 or 2001:db8::/32" value={entry} onChange={(e) => setEntry(e.target.value)} aria-invalid={!!localError} />
+          <input
+            name="entry"
+            placeholder="203.0.113.7, 10.0.0.0/24 or 2001:db8::/32"
+            value={entry}
+            onChange={(e) => setEntry(e.target.value)}
+            aria-invalid={!!localError}
+          />
         </label>
         <label>
           Expires after
@@ -199,7 +235,13 @@ function Blocklist({ data }: { data: SecurityResponse }) {
                   <td>{b.expiresAt === null ? 'never' : new Date(b.expiresAt).toLocaleString()}</td>
                   <td>{b.note ?? '—'}</td>
                   <td>
-                    <button type="button" className="btn btn-small btn-ghost" disabled={unblock.isPending} onClick={() => unblock.mutate(b.entry)} aria-label={`Unblock ${b.entry}`}>
+                    <button
+                      type="button"
+                      className="btn btn-small btn-ghost"
+                      disabled={unblock.isPending}
+                      onClick={() => unblock.mutate(b.entry)}
+                      aria-label={`Unblock ${b.entry}`}
+                    >
                       Remove
                     </button>
                   </td>
@@ -217,7 +259,15 @@ function Blocklist({ data }: { data: SecurityResponse }) {
           <>
             {' '}
             · trusted proxies:{' '}
-            {data.clientIp.trustedProxyCidrs.length === 0 ? <span className="muted">none (the header is ignored)</span> : data.clientIp.trustedProxyCidrs.map((c) => <span key={c} className="pill mono">{c}</span>)}
+            {data.clientIp.trustedProxyCidrs.length === 0 ? (
+              <span className="muted">none (the header is ignored)</span>
+            ) : (
+              data.clientIp.trustedProxyCidrs.map((c) => (
+                <span key={c} className="pill mono">
+                  {c}
+                </span>
+              ))
+            )}
           </>
         )}
         {data.clientIp.source === 'peer' && <span className="muted"> (the TCP peer address; forwarded headers are ignored)</span>}
@@ -226,7 +276,8 @@ function Blocklist({ data }: { data: SecurityResponse }) {
   );
 }
 
-const show = (v: unknown): string => (v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const show = (v: unknown): string =>
+  v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 
 function AuditLog() {
   const audit = useAudit();
@@ -277,7 +328,9 @@ export function Security() {
   return (
     <section aria-labelledby="security-h">
       <h1 id="security-h">Security</h1>
-      <p className="muted">Runtime controls take effect on the next public request. They are kept in memory only and reset when the gateway restarts.</p>
+      <p className="muted">
+        Runtime controls take effect on the next public request. They are kept in memory only and reset when the gateway restarts.
+      </p>
       <QueryView query={security}>
         {(data) => (
           <>

@@ -15,7 +15,11 @@ const CIRCUIT_PILL: Record<CircuitView['state'], string> = { closed: 'pill-ok', 
 
 function CircuitCell({ c }: { c: CircuitView | undefined }) {
   if (!c) return <>—</>;
-  return <span className={`pill ${c.drained ? 'pill-bad' : CIRCUIT_PILL[c.state]}`}>{c.drained ? 'drained' : c.state.replace('_', '-')}</span>;
+  return (
+    <span className={`pill ${c.drained ? 'pill-bad' : CIRCUIT_PILL[c.state]}`}>
+      {c.drained ? 'drained' : c.state.replace('_', '-')}
+    </span>
+  );
 }
 
 function Row({
@@ -38,9 +42,7 @@ function Row({
       <th scope="row">
         {name ?? <span className="muted">no target (rejected before routing)</span>}
         {models && models.length > 0 && (
-          <div className="muted small">
-            asked for: {models.map((m) => `${m.model} (${num(m.count)})`).join(', ')}
-          </div>
+          <div className="muted small">asked for: {models.map((m) => `${m.model} (${num(m.count)})`).join(', ')}</div>
         )}
       </th>
       <td>
@@ -81,15 +83,31 @@ function TargetsTable({ data }: { data: TargetsResponse }) {
           <tr>
             <th scope="col">Target</th>
             <th scope="col">Trend</th>
-            <th scope="col" className="num">Req/s</th>
-            <th scope="col" className="num">Requests</th>
-            <th scope="col" className="num">4xx</th>
-            <th scope="col" className="num">5xx</th>
-            <th scope="col" className="num">429</th>
+            <th scope="col" className="num">
+              Req/s
+            </th>
+            <th scope="col" className="num">
+              Requests
+            </th>
+            <th scope="col" className="num">
+              4xx
+            </th>
+            <th scope="col" className="num">
+              5xx
+            </th>
+            <th scope="col" className="num">
+              429
+            </th>
             <th scope="col">Top error codes</th>
-            <th scope="col" className="num">p50 / p99</th>
-            <th scope="col" className="num">TTFT p50</th>
-            <th scope="col" className="num">Out tokens/s</th>
+            <th scope="col" className="num">
+              p50 / p99
+            </th>
+            <th scope="col" className="num">
+              TTFT p50
+            </th>
+            <th scope="col" className="num">
+              Out tokens/s
+            </th>
             <th scope="col">Health</th>
             <th scope="col">Circuit</th>
             <th scope="col">Last error</th>
@@ -227,13 +245,13 @@ export function Targets() {
             <Empty>No targets configured.</Empty>
           ) : (
             <>
-            <TargetsTable data={data} />
-            <h2>Details</h2>
-            <div className="cards">
-              {data.targets.map((t) => (
-                <TargetCard key={t.name} t={t} />
-              ))}
-            </div>
+              <TargetsTable data={data} />
+              <h2>Details</h2>
+              <div className="cards">
+                {data.targets.map((t) => (
+                  <TargetCard key={t.name} t={t} />
+                ))}
+              </div>
             </>
           )
         }

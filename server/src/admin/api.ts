@@ -5,7 +5,14 @@
  * x-sipp-admin-csrf). Every answer, errors included, is `no-store`.
  */
 import type { Context } from 'koa';
-import { DEFAULT_RANGE, DEFAULT_WINDOW, STATS_WINDOWS, TIMESERIES_RANGES, type StatsWindow, type TimeseriesRange } from '@sipp/shared';
+import {
+  DEFAULT_RANGE,
+  DEFAULT_WINDOW,
+  STATS_WINDOWS,
+  TIMESERIES_RANGES,
+  type StatsWindow,
+  type TimeseriesRange,
+} from '@sipp/shared';
 import type { AdminDeps } from './deps.js';
 import type { AuditLog } from './audit-log.js';
 import { peerOf, type Sessions } from './auth/sessions.js';
@@ -33,7 +40,8 @@ function choice<T extends string>(ctx: Context, name: string, allowed: readonly 
   const raw = ctx.query[name];
   const v = Array.isArray(raw) ? raw[0] : raw;
   if (v === undefined || v === '') return fallback;
-  if (!(allowed as readonly string[]).includes(v)) throw new AdminError('invalid_request', `${name}: must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new AdminError('invalid_request', `${name}: must be one of ${allowed.join(', ')}`);
   return v as T;
 }
 

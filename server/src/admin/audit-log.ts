@@ -21,7 +21,14 @@ export class AuditLog {
 
   /** Records one action; values must already be free of secrets. */
   record(entry: Omit<AuditEntry, 'time'> & { time?: number }): AuditEntry {
-    const full: AuditEntry = { time: entry.time ?? this.clock(), action: entry.action, before: entry.before ?? null, after: entry.after ?? null, session: entry.session, client: entry.client };
+    const full: AuditEntry = {
+      time: entry.time ?? this.clock(),
+      action: entry.action,
+      before: entry.before ?? null,
+      after: entry.after ?? null,
+      session: entry.session,
+      client: entry.client,
+    };
     this.ring.push(full);
     if (this.ring.length > this.capacity) this.ring.shift();
     this.log.info({ audit: full }, `admin action ${full.action}`);

@@ -13,7 +13,20 @@ import type { AdminDeps } from './deps.js';
 
 export const REDACTED = '[redacted]';
 /** A key is a secret when one of its words is one of these… */
-const SECRET_WORDS = new Set(['password', 'passwd', 'passphrase', 'secret', 'secrets', 'token', 'apikey', 'credential', 'credentials', 'authorization', 'cookie', 'cookies']);
+const SECRET_WORDS = new Set([
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'secrets',
+  'token',
+  'apikey',
+  'credential',
+  'credentials',
+  'authorization',
+  'cookie',
+  'cookies',
+]);
 /** …or its last word is one of these (`db_pass`, `private_key`; but `key_prefix` is not). */
 const SECRET_LAST_WORDS = new Set(['pass', 'key']);
 

@@ -21,7 +21,8 @@ export interface Actor {
 function invalid(error: z.ZodError): AdminError {
   const issue = error.issues[0];
   const field = issue && issue.path.length ? issue.path.join('.') : 'body';
-  const message = issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue?.message ?? 'invalid';
+  const message =
+    issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
   return new AdminError('invalid_request', `${field}: ${message}`);
 }
 
@@ -65,10 +66,16 @@ export function createControls(deps: Pick<AdminDeps, 'controls' | 'state'>, audi
       if (canonical === null) throw new AdminError('invalid_request', 'entry: not a valid IP address or CIDR');
       const before = deps.controls.blocklist.get(canonical);
       const note = parsed.data.note?.trim();
-      const added = deps.controls.blocklist.add(canonical, { expiresInSeconds: parsed.data.expires_in_seconds, note: note ? note : undefined })!;
+      const added = deps.controls.blocklist.add(canonical, {
+        expiresInSeconds: parsed.data.expires_in_seconds,
+        note: note ? note : undefined,
+      })!;
       audit.record({ action: 'blocklist.add', before, after: added, ...actor });
       // The shared store keys entries by `ip`, which holds the canonical address or CIDR.
-      await deps.state.changed({ kind: 'block', entry: { ip: added.entry, addedAt: added.addedAt, expiresAt: added.expiresAt, note: added.note } });
+      await deps.state.changed({
+        kind: 'block',
+        entry: { ip: added.entry, addedAt: added.addedAt, expiresAt: added.expiresAt, note: added.note },
+      });
       return added.entry;
     },
 

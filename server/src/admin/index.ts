@@ -74,7 +74,10 @@ export function createAdmin(deps: AdminDeps): AdminModule {
     } catch (err) {
       if (err instanceof StateUnavailableError) {
         const signIn = ctx.method === 'POST' && ctx.state.adminApiPath === '/session';
-        err = new AdminError('unavailable', signIn ? 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly' : err.message);
+        err = new AdminError(
+          'unavailable',
+          signIn ? 'sign-in is unavailable: the shared session store (Redis) is unreachable; retry shortly' : err.message,
+        );
       }
       if (err instanceof AdminError) {
         ctx.status = err.status;

@@ -29,10 +29,20 @@ export const RECENT_REQUESTS = 100;
 function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
   return descriptions
     .filter((d) => d.type === 'local' && d.backend)
-    .map((d) => ({ target: d.name, requested: d.backend!.requested, selected: d.backend!.selected, devices: d.backend!.devices ?? [] }));
+    .map((d) => ({
+      target: d.name,
+      requested: d.backend!.requested,
+      selected: d.backend!.selected,
+      devices: d.backend!.devices ?? [],
+    }));
 }
 
-export function overview(deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config'>, stats: TrafficStats, window: StatsWindow, now = Date.now()): OverviewResponse {
+export function overview(
+  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config'>,
+  stats: TrafficStats,
+  window: StatsWindow,
+  now = Date.now(),
+): OverviewResponse {
   const descriptions = deps.targets();
   return {
     current: stats.window(window, now),
@@ -44,8 +54,14 @@ export function overview(deps: Pick<AdminDeps, 'targets' | 'controls' | 'version
     totals: stats.totals(),
     latencyMs: stats.latency.summary(),
     activeRequests: deps.controls.admission.inFlight,
-    limits: { maxRequestBytes: deps.config.max_request_bytes, maxConcurrentRequests: deps.config.max_concurrent_requests ?? null },
-    controls: { concurrencyLimit: deps.controls.admission.limit, configuredConcurrencyLimit: deps.config.max_concurrent_requests ?? null },
+    limits: {
+      maxRequestBytes: deps.config.max_request_bytes,
+      maxConcurrentRequests: deps.config.max_concurrent_requests ?? null,
+    },
+    controls: {
+      concurrencyLimit: deps.controls.admission.limit,
+      configuredConcurrencyLimit: deps.config.max_concurrent_requests ?? null,
+    },
     security: { rateLimit: deps.controls.rateLimiter.settings(), blockedClients: deps.controls.blocklist.size },
     localBackends: localBackends(descriptions),
     targets: descriptions.length,
@@ -70,26 +86,31 @@ export function routes(deps: Pick<AdminDeps, 'config' | 'router'>): RoutesRespon
   };
 }
 
-export function targets(deps: Pick<AdminDeps, 'targets' | 'router' | 'config'>, stats: TrafficStats, window: StatsWindow, now = Date.now()): TargetsResponse {
+export function targets(
+  deps: Pick<AdminDeps, 'targets' | 'router' | 'config'>,
+  stats: TrafficStats,
+  window: StatsWindow,
+  now = Date.now(),
+): TargetsResponse {
   return {
     window,
     unrouted: stats.unroutedRow(window, now),
-    targets: deps.targets().map(
-      (d): TargetView => ({
-        name: d.name,
-        type: d.type,
-        model: d.model,
-        operations: [...d.operations],
-        baseUrl: d.baseUrl ?? null,
-        backend: d.backend ? { requested: d.backend.requested, selected: d.backend.selected, devices: d.backend.devices ?? [] } : null,
-        stats: d.stats ?? null,
-        traffic: stats.target(d.name),
-        window: stats.targetRow(d.name, window, now),
-        runtime: d.runtime ?? null,
-        profile: d.profile ?? null,
-        circuit: circuitView(deps, d.name),
-      }),
-    ),
+    targets: deps.targets().map((d): TargetView => ({
+      name: d.name,
+      type: d.type,
+      model: d.model,
+      operations: [...d.operations],
+      baseUrl: d.baseUrl ?? null,
+      backend: d.backend
+        ? { requested: d.backend.requested, selected: d.backend.selected, devices: d.backend.devices ?? [] }
+        : null,
+      stats: d.stats ?? null,
+      traffic: stats.target(d.name),
+      window: stats.targetRow(d.name, window, now),
+      runtime: d.runtime ?? null,
+      profile: d.profile ?? null,
+      circuit: circuitView(deps, d.name),
+    })),
   };
 }
 
@@ -106,7 +127,11 @@ export function callers(stats: TrafficStats, window: StatsWindow, now = Date.now
 }
 
 export function requests(stats: TrafficStats, filter: RequestFilter): RequestsResponse {
-  return { requests: stats.recent.list(filter.limit, filter.keep), matched: stats.recent.countWhere(filter.keep), kept: stats.recent.size };
+  return {
+    requests: stats.recent.list(filter.limit, filter.keep),
+    matched: stats.recent.countWhere(filter.keep),
+    kept: stats.recent.size,
+  };
 }
 
 export function security(deps: Pick<AdminDeps, 'controls' | 'config'>, stats: TrafficStats): SecurityResponse {
@@ -114,8 +139,19 @@ export function security(deps: Pick<AdminDeps, 'controls' | 'config'>, stats: Tr
   return {
     rateLimit: deps.controls.rateLimiter.settings(),
     blocklist: deps.controls.blocklist.list(),
-    concurrency: { limit: deps.controls.admission.limit, configured: deps.config.max_concurrent_requests ?? null, inFlight: deps.controls.admission.inFlight },
-    clientIp: { source: deps.config.security.client_ip.source, trustedProxyCidrs: [...deps.config.security.client_ip.trusted_proxy_cidrs] },
-    totals: { rateLimitHits: totals.rateLimitHits, blocklistHits: totals.blocklistHits, admissionRejections: totals.admissionRejections },
+    concurrency: {
+      limit: deps.controls.admission.limit,
+      configured: deps.config.max_concurrent_requests ?? null,
+      inFlight: deps.controls.admission.inFlight,
+    },
+    clientIp: {
+      source: deps.config.security.client_ip.source,
+      trustedProxyCidrs: [...deps.config.security.client_ip.trusted_proxy_cidrs],
+    },
+    totals: {
+      rateLimitHits: totals.rateLimitHits,
+      blocklistHits: totals.blocklistHits,
+      admissionRejections: totals.admissionRejections,
+    },
   };
 }

@@ -36,7 +36,11 @@ export function checkAliases(ctx: z.RefinementCtx, targets: readonly Owner[], gr
       (o.aliases ?? []).forEach((alias, j) => {
         const path = [table, i, 'aliases', j];
         if (!isGlob(alias) && names.has(alias)) {
-          ctx.addIssue({ code: 'custom', path, message: `"${alias}" is already a target or group name (an alias may not shadow one)` });
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `"${alias}" is already a target or group name (an alias may not shadow one)`,
+          });
           return;
         }
         const other = claimed.get(alias);
@@ -68,7 +72,8 @@ export class AliasTable {
   constructor(owners: readonly Owner[]) {
     for (const o of owners) {
       for (const alias of o.aliases ?? []) {
-        if (isGlob(alias)) this.globs.push({ glob: alias, re: globRegExp(alias), literal: alias.replaceAll('*', '').length, name: o.name });
+        if (isGlob(alias))
+          this.globs.push({ glob: alias, re: globRegExp(alias), literal: alias.replaceAll('*', '').length, name: o.name });
         else this.exact.set(alias, o.name);
       }
     }

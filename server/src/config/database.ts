@@ -21,13 +21,21 @@ export const DatabaseSchema = z
   })
   .superRefine((d, ctx) => {
     if (d.backend === 'postgres' && d.url_env === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'is required for backend = "postgres" (the environment variable that holds the PostgreSQL URL)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url_env'],
+        message: 'is required for backend = "postgres" (the environment variable that holds the PostgreSQL URL)',
+      });
     }
     if (d.backend === 'embedded' && d.url_env !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['url_env'], message: 'only applies to backend = "postgres"' });
     }
     if (d.rollup_retention_days < d.raw_retention_days) {
-      ctx.addIssue({ code: 'custom', path: ['rollup_retention_days'], message: 'must be >= raw_retention_days (rollups summarise the raw rows)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollup_retention_days'],
+        message: 'must be >= raw_retention_days (rollups summarise the raw rows)',
+      });
     }
   });
 

@@ -24,7 +24,8 @@ const RetrySchema = z
       .default([...RETRY_ON]),
   })
   .superRefine((r, ctx) => {
-    if (r.max_backoff_ms < r.backoff_ms) ctx.addIssue({ code: 'custom', path: ['max_backoff_ms'], message: 'must be ≥ backoff_ms' });
+    if (r.max_backoff_ms < r.backoff_ms)
+      ctx.addIssue({ code: 'custom', path: ['max_backoff_ms'], message: 'must be ≥ backoff_ms' });
   });
 
 const memberName = z.string().min(1, 'must not be empty');
@@ -62,7 +63,11 @@ export function checkGroups(ctx: z.RefinementCtx, targets: ReadonlyArray<{ name:
   const groupNames = new Set<string>();
   groups.forEach((g, i) => {
     if (targetNames.has(g.name)) {
-      ctx.addIssue({ code: 'custom', path: ['groups', i, 'name'], message: `"${g.name}" is already a target name (groups and targets share one namespace)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['groups', i, 'name'],
+        message: `"${g.name}" is already a target name (groups and targets share one namespace)`,
+      });
     } else if (groupNames.has(g.name)) {
       ctx.addIssue({ code: 'custom', path: ['groups', i, 'name'], message: `duplicate group name "${g.name}"` });
     }
@@ -71,7 +76,9 @@ export function checkGroups(ctx: z.RefinementCtx, targets: ReadonlyArray<{ name:
   groups.forEach((g, i) => {
     g.targets.forEach((member, j) => {
       if (targetNames.has(member)) return;
-      const message = groupNames.has(member) ? `"${member}" is a group; groups may not contain groups` : `unknown target "${member}"`;
+      const message = groupNames.has(member)
+        ? `"${member}" is a group; groups may not contain groups`
+        : `unknown target "${member}"`;
       ctx.addIssue({ code: 'custom', path: ['groups', i, 'targets', j], message });
     });
   });

@@ -60,12 +60,17 @@ export function friendlyDefaultMessage(issue: RawIssue): string | undefined {
       return `expected ${withArticle(expected)}, got ${withArticle(got)}${hint}`;
     }
     case 'too_small':
-      if (issue.origin === 'string') return issue.minimum === 1 ? 'must not be empty' : `must be at least ${plural(issue.minimum, 'character', 'characters')} long`;
-      if (issue.origin === 'array' || issue.origin === 'set') return `must have at least ${plural(issue.minimum, 'entry', 'entries')}`;
+      if (issue.origin === 'string')
+        return issue.minimum === 1
+          ? 'must not be empty'
+          : `must be at least ${plural(issue.minimum, 'character', 'characters')} long`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `must have at least ${plural(issue.minimum, 'entry', 'entries')}`;
       return `must be ${issue.inclusive ? '>=' : '>'} ${String(issue.minimum)}`;
     case 'too_big':
       if (issue.origin === 'string') return `must be at most ${plural(issue.maximum, 'character', 'characters')} long`;
-      if (issue.origin === 'array' || issue.origin === 'set') return `must have at most ${plural(issue.maximum, 'entry', 'entries')}`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `must have at most ${plural(issue.maximum, 'entry', 'entries')}`;
       return `must be ${issue.inclusive ? '<=' : '<'} ${String(issue.maximum)}`;
     case 'invalid_value':
       return issue.values.length === 1

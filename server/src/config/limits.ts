@@ -16,15 +16,29 @@ export const PROVIDER_LIMIT_DEFAULTS = {
 /** Keys shared by the `openai`, `openai_compatible` and `anthropic` target tables (unset: PROVIDER_LIMIT_DEFAULTS). */
 export const PROVIDER_LIMIT_KEYS = {
   /** Most bytes one server-sent event (or one line of it) from the provider may hold; over it: 502 `upstream_protocol`. */
-  max_event_bytes: z.number().int('must be an integer').min(1024, 'must be >= 1024').max(1024 * MiB).optional(),
+  max_event_bytes: z
+    .number()
+    .int('must be an integer')
+    .min(1024, 'must be >= 1024')
+    .max(1024 * MiB)
+    .optional(),
   /** Most bytes of a finite provider answer; over it: 502 `upstream_too_large`. */
-  max_response_bytes: z.number().int('must be an integer').min(1024, 'must be >= 1024').max(4096 * MiB).optional(),
+  max_response_bytes: z
+    .number()
+    .int('must be an integer')
+    .min(1024, 'must be >= 1024')
+    .max(4096 * MiB)
+    .optional(),
   /** Longest a stream may go on keep-alives alone (comments, `ping` events) without content; then 504 `upstream_timeout`. */
   keepalive_timeout_seconds: z.number().positive('must be > 0').max(86_400).optional(),
 };
 
 /** The client options of a provider target's limits, defaults applied. */
-export function providerLimits(t: { max_event_bytes?: number; max_response_bytes?: number; keepalive_timeout_seconds?: number }): {
+export function providerLimits(t: {
+  max_event_bytes?: number;
+  max_response_bytes?: number;
+  keepalive_timeout_seconds?: number;
+}): {
   maxEventBytes: number;
   maxResponseBytes: number;
   keepaliveTimeoutMs: number;

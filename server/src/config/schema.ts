@@ -41,22 +41,18 @@ export function parseBind(value: string): BindAddress | null {
   return { host, port };
 }
 
-const bind = z
-  .string()
-  .refine((s) => parseBind(s) !== null, 'must be "host:port" (IPv6 as "[::1]:port", port 0-65535)');
+const bind = z.string().refine((s) => parseBind(s) !== null, 'must be "host:port" (IPv6 as "[::1]:port", port 0-65535)');
 
 const positiveSeconds = z.number().positive('must be > 0').max(86_400);
 
-const httpUrl = z
-  .string()
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL without credentials, query or fragment');
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}, 'must be an http(s) URL without credentials, query or fragment');
 
 const LocalTargetSchema = z.strictObject({
   name: label,
@@ -76,7 +72,10 @@ const OpenAITargetSchema = z.strictObject({
   api_key_env: envName,
   base_url: httpUrl.default('https://api.openai.com/v1'),
   timeout_seconds: positiveSeconds.default(60),
-  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  correlation_header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+    .optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
@@ -88,7 +87,10 @@ const CompatibleTargetSchema = z.strictObject({
   model: label,
   base_url: httpUrl,
   token_env: envName,
-  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  correlation_header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+    .optional(),
   timeout_seconds: positiveSeconds.default(60),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
@@ -103,7 +105,10 @@ const AnthropicTargetSchema = z.strictObject({
   base_url: httpUrl.default('https://api.anthropic.com'),
   version: z.string().min(1).default('2023-06-01'),
   timeout_seconds: positiveSeconds.default(60),
-  correlation_header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name').optional(),
+  correlation_header: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+    .optional(),
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
@@ -163,7 +168,11 @@ export const StateSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.backend === 'redis' && s.file !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['file'], message: 'only applies to backend = "memory" (Redis is the durable store)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['file'],
+        message: 'only applies to backend = "memory" (Redis is the durable store)',
+      });
     }
     if (s.replica_timeout_seconds <= s.heartbeat_seconds) {
       ctx.addIssue({ code: 'custom', path: ['replica_timeout_seconds'], message: 'must be greater than heartbeat_seconds' });
@@ -178,7 +187,12 @@ export type StateConfig = z.infer<typeof StateSchema>;
  * (docs/configuration.md#responses). Kept in the [state] store.
  */
 const ResponsesTable = z.strictObject({
-  store_ttl_seconds: z.number().int().min(1, 'must be >= 1').max(30 * 86_400).default(3600),
+  store_ttl_seconds: z
+    .number()
+    .int()
+    .min(1, 'must be >= 1')
+    .max(30 * 86_400)
+    .default(3600),
   max_stored: z.number().int().positive('must be > 0').max(10_000_000).default(10_000),
   max_stored_mb: z.number().positive('must be > 0').max(1_048_576).default(256),
 });
@@ -186,7 +200,10 @@ const ResponsesSchema = ResponsesTable.default(() => ResponsesTable.parse({}));
 
 /** `[routes]`: one path per route of the route table (routes.ts), defaulting to the table's. */
 const RoutesObject = z.strictObject(
-  Object.fromEntries(ROUTE_KEYS.map((k) => [k, routePath.default(ROUTES[k].path)])) as Record<RouteKey, z.ZodDefault<typeof routePath>>,
+  Object.fromEntries(ROUTE_KEYS.map((k) => [k, routePath.default(ROUTES[k].path)])) as Record<
+    RouteKey,
+    z.ZodDefault<typeof routePath>
+  >,
 );
 const RoutesSchema = RoutesObject.default(() => RoutesObject.parse({}));
 
@@ -224,7 +241,10 @@ const ListenersSchema = ListenersTable.default(() => ListenersTable.parse({}));
 const allowedHost = z
   .string()
   .transform((s) => s.toLowerCase().replace(/\.$/, ''))
-  .refine((s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s) || isIP(s) !== 0, 'must be a host name or IP address without port or brackets');
+  .refine(
+    (s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s) || isIP(s) !== 0,
+    'must be a host name or IP address without port or brackets',
+  );
 
 const TokenSchema = z.strictObject({
   env: envName,
@@ -276,10 +296,15 @@ export const ConfigSchema = z
     }
     const r = cfg.routes;
     // The routes of one listener must be distinct (the route table says which listener serves which key).
-    for (const keys of [PUBLIC_ROUTE_KEYS, MANAGEMENT_ROUTE_KEYS]) checkDistinct(ctx, keys.map((k) => [k, r[k]]));
+    for (const keys of [PUBLIC_ROUTE_KEYS, MANAGEMENT_ROUTE_KEYS])
+      checkDistinct(
+        ctx,
+        keys.map((k) => [k, r[k]]),
+      );
     const names = new Set<string>();
     cfg.targets.forEach((t, i) => {
-      if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      if (names.has(t.name))
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       names.add(t.name);
     });
     checkGroups(ctx, cfg.targets, cfg.groups);
@@ -287,10 +312,16 @@ export const ConfigSchema = z
     for (const g of cfg.groups) names.add(g.name);
     const callers = new Set<string>();
     cfg.tokens.forEach((t, i) => {
-      if (callers.has(t.caller)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'caller'], message: `duplicate caller label "${t.caller}"` });
+      if (callers.has(t.caller))
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'caller'], message: `duplicate caller label "${t.caller}"` });
       callers.add(t.caller);
       t.targets.forEach((name, j) => {
-        if (!names.has(name)) ctx.addIssue({ code: 'custom', path: ['tokens', i, 'targets', j], message: `unknown target "${name}" (no target or group has this name)` });
+        if (!names.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tokens', i, 'targets', j],
+            message: `unknown target "${name}" (no target or group has this name)`,
+          });
       });
     });
   });

@@ -56,17 +56,23 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     if (t.type === 'openai_compatible') read(t.token_env, `targets[${i}].token_env`);
   });
   if (config.database?.backend === 'postgres') {
-    read(config.database.url_env!, 'database.url_env', (url) => shortUrlPassword(url, ['postgres:', 'postgresql:'], 'PostgreSQL'));
+    read(config.database.url_env!, 'database.url_env', (url) =>
+      shortUrlPassword(url, ['postgres:', 'postgresql:'], 'PostgreSQL'),
+    );
   }
-  const redisProblem = config.state.backend === 'redis' ? shortUrlPassword(env[config.state.url_env], ['redis:', 'rediss:'], 'Redis') : null;
+  const redisProblem =
+    config.state.backend === 'redis' ? shortUrlPassword(env[config.state.url_env], ['redis:', 'rediss:'], 'Redis') : null;
   if (redisProblem) problems.push(`environment variable ${config.state.url_env} (state.url_env) ${redisProblem}`);
   if (problems.length === 1) throw new ConfigError(problems[0]!);
-  if (problems.length > 1) throw new ConfigError(`${problems.length} secrets cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (problems.length > 1)
+    throw new ConfigError(`${problems.length} secrets cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   const seen = new Map<string, number>();
   tokens.forEach((value, i) => {
     const other = seen.get(value);
     if (other !== undefined) {
-      throw new ConfigError(`tokens[${i}] (${config.tokens[i]!.env}) has the same value as tokens[${other}] (${config.tokens[other]!.env}); callers must be distinguishable`);
+      throw new ConfigError(
+        `tokens[${i}] (${config.tokens[i]!.env}) has the same value as tokens[${other}] (${config.tokens[other]!.env}); callers must be distinguishable`,
+      );
     }
     seen.set(value, i);
   });
@@ -89,7 +95,8 @@ function shortUrlPassword(url: string | undefined, protocols: readonly string[],
     const u = new URL(url);
     if (!protocols.includes(u.protocol)) return null;
     const password = decodeURIComponent(u.password);
-    if (password && password.length < MIN_SECRET_LENGTH) return `holds a ${what} password shorter than ${MIN_SECRET_LENGTH} characters (use a random one, e.g. openssl rand -hex 32)`;
+    if (password && password.length < MIN_SECRET_LENGTH)
+      return `holds a ${what} password shorter than ${MIN_SECRET_LENGTH} characters (use a random one, e.g. openssl rand -hex 32)`;
   } catch {
     return null;
   }

@@ -60,7 +60,11 @@ function cutForShutdown(ctx: Context, st: RequestState): void {
     if (res.chunkedEncoding) res.socket?.write('0\r\n\r\n');
   } else {
     st.cutStatus = 503;
-    res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(error), connection: 'close' });
+    res.writeHead(503, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(error),
+      connection: 'close',
+    });
     res.write(error);
   }
   // Node corks the socket for a tick on write: flush now, then close.

@@ -15,7 +15,12 @@ import { SSE_HEADERS } from './stream.js';
 
 export type ForwardOutcome =
   | { kind: 'forward-json'; result: Extract<Forwarded, { kind: 'json' }> }
-  | { kind: 'forward-stream'; result: Extract<Forwarded, { kind: 'stream' }>; first: IteratorResult<ForwardFrame>; callCtx: CallContext };
+  | {
+      kind: 'forward-stream';
+      result: Extract<Forwarded, { kind: 'stream' }>;
+      first: IteratorResult<ForwardFrame>;
+      callCtx: CallContext;
+    };
 
 /** Whether this member takes the surface's API as is (then nothing of the body is parsed or refused by the gateway). */
 export function forwardsTo(target: Target, api: WireApi | undefined): boolean {
@@ -35,7 +40,14 @@ export async function forwardCall(target: Target, req: ForwardRequest, ctx: Call
 }
 
 const frameText = (f: ForwardFrame): string =>
-  (f.event !== undefined ? `event: ${f.event}\n` : '') + (f.data.includes('\n') ? f.data.split('\n').map((l) => `data: ${l}\n`).join('') : `data: ${f.data}\n`) + '\n';
+  (f.event !== undefined ? `event: ${f.event}\n` : '') +
+  (f.data.includes('\n')
+    ? f.data
+        .split('\n')
+        .map((l) => `data: ${l}\n`)
+        .join('')
+    : `data: ${f.data}\n`) +
+  '\n';
 
 /** The gateway's own error frame, in the API's stream format, for a failure after the stream began. */
 export function forwardErrorFrame(api: WireApi, e: GatewayError): string {

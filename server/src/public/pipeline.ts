@@ -115,7 +115,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
             ctx.body = await surface.renderText(request, request.model, outcome.result);
           } else if (outcome.kind === 'stream') {
             st.stream = true;
-            await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () => rc.releaseHolds());
+            await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () =>
+              rc.releaseHolds(),
+            );
           } else {
             throw new Error('an embed outcome on a text surface');
           }
@@ -144,7 +146,11 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
  * body the internal request cannot hold (a field only the provider knows)
  * still reaches them; the other members get the parse error as their refusal.
  */
-function parseRequest<P extends ParsedRequest>(surface: Surface<P>, body: Record<string, unknown>, headers: IncomingHttpHeaders): P {
+function parseRequest<P extends ParsedRequest>(
+  surface: Surface<P>,
+  body: Record<string, unknown>,
+  headers: IncomingHttpHeaders,
+): P {
   const wire = surface.wire;
   if (!wire) return surface.parse(body);
   const passthrough = { api: wire.api, body, headers, hintHeaders: wire.hintHeaders ?? [], parseError: null as unknown };
@@ -159,7 +165,11 @@ function parseRequest<P extends ParsedRequest>(surface: Surface<P>, body: Record
     }
     passthrough.parseError = err;
     // `call` is never used, nor the surface's renderers: only members that take the body as sent can serve (modules/checks.ts).
-    return { ...basics, call: { operation: 'chat', text: { operation: 'chat', messages: [], options: {} } }, passthrough } as ParsedRequest as P;
+    return {
+      ...basics,
+      call: { operation: 'chat', text: { operation: 'chat', messages: [], options: {} } },
+      passthrough,
+    } as ParsedRequest as P;
   }
 }
 
@@ -167,7 +177,11 @@ function parseRequest<P extends ParsedRequest>(surface: Surface<P>, body: Record
 function attemptOn(target: Target, request: ParsedRequest, st: RequestState, call: CallContext): Promise<CallOutcome> {
   const pt = request.passthrough;
   if (pt && forwardsTo(target, pt.api)) {
-    return forwardCall(target, { api: pt.api, body: pt.body, headers: pt.headers, stream: request.stream, model: request.model }, call);
+    return forwardCall(
+      target,
+      { api: pt.api, body: pt.body, headers: pt.headers, stream: request.stream, model: request.model },
+      call,
+    );
   }
   // Hints the translation leaves out (docs/api.md#ignored-fields).
   for (const field of request.ignored ?? []) noteIgnored(st, field);

@@ -13,7 +13,18 @@ import type { IgnorableField } from '../targets/ignored.js';
 /** The RequestRecord fields the request fills in as it goes, with the record's meaning (shared/src/traffic.ts). */
 type Recorded = Pick<
   RequestRecord,
-  'api' | 'operation' | 'model' | 'target' | 'group' | 'attempts' | 'upstreamStatus' | 'caller' | 'client' | 'inputTokens' | 'outputTokens' | 'stream'
+  | 'api'
+  | 'operation'
+  | 'model'
+  | 'target'
+  | 'group'
+  | 'attempts'
+  | 'upstreamStatus'
+  | 'caller'
+  | 'client'
+  | 'inputTokens'
+  | 'outputTokens'
+  | 'stream'
 >;
 
 /** A request in progress: the record's fields plus what finishing needs (timing, overrides, the stream's error frame). */

@@ -39,7 +39,8 @@ const IGNORABLE: ReadonlySet<string> = new Set(IGNORABLE_FIELDS);
 function withoutHints(req: TextRequest, target: Target, ctx: CallContext): TextRequest {
   const o = req.options;
   const dropReasoning = o.reasoning !== undefined && !target.capabilities.reasoning;
-  const extras = o.openaiExtras && !target.capabilities.openaiExtras ? Object.keys(o.openaiExtras).filter((k) => IGNORABLE.has(k)) : [];
+  const extras =
+    o.openaiExtras && !target.capabilities.openaiExtras ? Object.keys(o.openaiExtras).filter((k) => IGNORABLE.has(k)) : [];
   if (!dropReasoning && extras.length === 0) return req;
   const options = { ...o };
   if (dropReasoning) {

@@ -40,5 +40,13 @@ export function createRouter(
   clock: RoutingClock = {},
 ): Router {
   const aliases = new AliasTable([...config.targets, ...config.groups]);
-  return new Router({ targets, groups: groupDefinitions(config), circuits: circuitSettings(config), aliases, log, metrics, ...clock });
+  return new Router({
+    targets,
+    groups: groupDefinitions(config),
+    circuits: circuitSettings(config),
+    aliases,
+    log,
+    metrics,
+    ...clock,
+  });
 }

@@ -162,7 +162,9 @@ export class Router {
     if (operable.length === 0) {
       throw new GatewayError(
         'invalid_request',
-        group ? `no member of group "${group.name}" supports ${operation}` : `target "${direct!.name}" (${direct!.type}) does not support ${operation}`,
+        group
+          ? `no member of group "${group.name}" supports ${operation}`
+          : `target "${direct!.name}" (${direct!.type}) does not support ${operation}`,
       );
     }
     let firstRefusal: Error | null = null;
@@ -270,9 +272,11 @@ export class Router {
     const kind = failureKind(err);
     const upstream = err instanceof GatewayError ? err.upstream : undefined;
     if (upstream?.upstreamStatus !== undefined) trace.upstreamStatus = upstream.upstreamStatus;
-    if (kind === 'busy') permit.abandon(); // load, not a fault
+    if (kind === 'busy')
+      permit.abandon(); // load, not a fault
     else if (kind !== null) permit.failure(kind);
-    else if (upstream) permit.success(); // it answered (e.g. 400): the upstream is alive
+    else if (upstream)
+      permit.success(); // it answered (e.g. 400): the upstream is alive
     else permit.abandon();
     // The metric says whether the failure was of a transient kind, whatever
     // this request's policy does with it (direct requests never retry).

@@ -18,7 +18,11 @@ export function normalizeIp(value: string): string | null {
   const zone = text.indexOf('%');
   if (zone !== -1) text = text.slice(0, zone);
   const version = isIP(text);
-  if (version === 4) return text.split('.').map((o) => String(Number(o))).join('.');
+  if (version === 4)
+    return text
+      .split('.')
+      .map((o) => String(Number(o)))
+      .join('.');
   if (version !== 6) return null;
   const mapped = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(text);
   if (mapped && isIP(mapped[1]!) === 4) return mapped[1]!;

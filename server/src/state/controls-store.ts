@@ -61,7 +61,8 @@ export function createRedisControlsStore(redis: Redis, subscriber: Redis, prefix
   return {
     async load() {
       type Reply = [Error | null, Record<string, string>];
-      const results = (await redis.multi().hgetall(controlsKey).hgetall(blocklistKey).hgetall(drainsKey).exec()) as Reply[] | null;
+      const results = (await redis.multi().hgetall(controlsKey).hgetall(blocklistKey).hgetall(drainsKey).exec()) as
+        Reply[] | null;
       if (!results) throw new Error('transaction aborted');
       const [[e1, controls], [e2, blocked], [e3, drains]] = results as [Reply, Reply, Reply];
       if (e1 || e2 || e3) throw e1 ?? e2 ?? e3;

@@ -60,7 +60,9 @@ export class ControlsSync {
     } catch (err) {
       this.countError();
       this.log.error({ err: safeError(err), control: change.kind }, 'runtime control change could not be stored');
-      throw new StateUnavailableError('the change applies to this replica only: the state store could not save it; retry when it is reachable');
+      throw new StateUnavailableError(
+        'the change applies to this replica only: the state store could not save it; retry when it is reachable',
+      );
     }
   }
 

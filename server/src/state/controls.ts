@@ -74,7 +74,13 @@ export function applyControls(target: LiveControls, doc: ControlsDoc, now = Date
   const wanted: BlocklistEntry[] = [];
   for (const e of doc.blocklist) {
     const entry = live(e, now) ? normalizeEntry(e.ip) : null;
-    if (entry !== null) wanted.push({ entry, addedAt: e.addedAt, expiresAt: e.expiresAt ?? null, note: typeof e.note === 'string' ? e.note : null });
+    if (entry !== null)
+      wanted.push({
+        entry,
+        addedAt: e.addedAt,
+        expiresAt: e.expiresAt ?? null,
+        note: typeof e.note === 'string' ? e.note : null,
+      });
   }
   const key = (list: BlocklistEntry[]) => JSON.stringify(list.map((e) => [e.entry, e.expiresAt, e.note]).sort());
   if (key(wanted) !== key(target.blocklist.list())) target.blocklist.replaceAll(wanted);
@@ -120,8 +126,17 @@ const StoredBlockSchema = z.strictObject({
     return canonical;
   }),
   addedAt: z.number({ error: 'must be epoch ms' }).int('must be epoch ms').nonnegative('must be epoch ms'),
-  expiresAt: z.number({ error: 'must be null or epoch ms' }).int('must be null or epoch ms').nonnegative('must be null or epoch ms').nullable().optional(),
-  note: z.string({ error: 'must be null or a string' }).max(BLOCK_NOTE_MAX, `must be at most ${BLOCK_NOTE_MAX} characters`).nullable().optional(),
+  expiresAt: z
+    .number({ error: 'must be null or epoch ms' })
+    .int('must be null or epoch ms')
+    .nonnegative('must be null or epoch ms')
+    .nullable()
+    .optional(),
+  note: z
+    .string({ error: 'must be null or a string' })
+    .max(BLOCK_NOTE_MAX, `must be at most ${BLOCK_NOTE_MAX} characters`)
+    .nullable()
+    .optional(),
 });
 
 /** The whole document: the same ranges as the TOML and the admin API (shared/src/admin.ts), no unknown field. */
@@ -129,7 +144,9 @@ const ControlsDocSchema = z.strictObject({
   rateLimit: RateLimitUpdateSchema.optional(),
   concurrencyLimit: ConcurrencyUpdateSchema.shape.limit.optional(),
   blocklist: z.array(StoredBlockSchema).default([]),
-  drained: z.array(z.string({ error: 'must be a target name' }).min(1, 'must be a target name').max(256, 'must be a target name')).optional(),
+  drained: z
+    .array(z.string({ error: 'must be a target name' }).min(1, 'must be a target name').max(256, 'must be a target name'))
+    .optional(),
 });
 
 /** "blocklist[1].ip: …" for the first problem of a failed parse. */

@@ -80,7 +80,10 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
     if ((err as { message?: unknown } | undefined)?.message !== 'Command timed out') return;
     timeoutsSinceLine++;
     if (Date.now() - lastTimeoutLine < 60_000) return;
-    o.log.warn({ timeouts: timeoutsSinceLine, timeoutMs: COMMAND_TIMEOUT_MS }, 'state store (redis) background command timed out');
+    o.log.warn(
+      { timeouts: timeoutsSinceLine, timeoutMs: COMMAND_TIMEOUT_MS },
+      'state store (redis) background command timed out',
+    );
     lastTimeoutLine = Date.now();
     timeoutsSinceLine = 0;
   };
@@ -185,7 +188,7 @@ function breakerMetrics(registry: Registry) {
     }),
     local: new Counter({
       name: 'sipp_gateway_state_local_rate_decisions_total',
-      help: 'Rate-limit decisions taken locally (this replica\'s share of the limit) because Redis was skipped or failed.',
+      help: "Rate-limit decisions taken locally (this replica's share of the limit) because Redis was skipped or failed.",
       registers: [registry],
     }),
   };

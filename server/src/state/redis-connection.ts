@@ -72,7 +72,12 @@ export function connectRedis(url: string, log: Logger, countError: () => void): 
     countError();
     if (!warned) {
       warned = true;
-      log.warn({ err: safeError(err) }, wasUp ? 'state store (redis) connection lost; reconnecting' : 'state store (redis) unreachable; retrying in the background');
+      log.warn(
+        { err: safeError(err) },
+        wasUp
+          ? 'state store (redis) connection lost; reconnecting'
+          : 'state store (redis) unreachable; retrying in the background',
+      );
     }
   };
   client.on('error', onError);

@@ -124,9 +124,13 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
       } catch (err) {
         if (!(err instanceof RedisSkippedError)) options.countError();
         if (options.onError === 'allow') return decideLocally(key, s);
-        throw new GatewayError('unavailable', 'rate limiting is unavailable (the shared state store is unreachable); retry later', {
-          'retry-after': '1',
-        });
+        throw new GatewayError(
+          'unavailable',
+          'rate limiting is unavailable (the shared state store is unreachable); retry later',
+          {
+            'retry-after': '1',
+          },
+        );
       }
     },
     async flushCharges() {

@@ -48,7 +48,11 @@ export function createRedisKv(redis: Redis, prefix: string, countError: () => vo
     sharedSecret: (name, proposal) =>
       guard(async () => {
         const candidate = proposal ?? randomBytes(32).toString('hex');
-        const res = await redis.multi().set(k(`secret:${name}`), candidate, 'NX').get(k(`secret:${name}`)).exec();
+        const res = await redis
+          .multi()
+          .set(k(`secret:${name}`), candidate, 'NX')
+          .get(k(`secret:${name}`))
+          .exec();
         const value = res?.[1]?.[1];
         if (typeof value !== 'string') throw new Error('no secret');
         return value;

@@ -41,6 +41,7 @@ export function wireBasics(body: Record<string, unknown>): { model: string; stre
     throw new InvalidFieldError('model', model === undefined ? 'required' : 'expected a non-empty string');
   }
   const stream = body.stream;
-  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new InvalidFieldError('stream', 'expected boolean');
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean')
+    throw new InvalidFieldError('stream', 'expected boolean');
   return { model, stream: stream === true };
 }

@@ -18,9 +18,7 @@ import type { Caller } from '../security/bearer.js';
 import type { IgnorableField } from '../targets/ignored.js';
 import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult, WireApi } from '../targets/target.js';
 
-export type TargetCall =
-  | { operation: 'query' | 'chat'; text: TextRequest }
-  | { operation: 'embed'; embed: EmbedRequest };
+export type TargetCall = { operation: 'query' | 'chat'; text: TextRequest } | { operation: 'embed'; embed: EmbedRequest };
 
 /** A validated request in the internal model, plus whatever the surface needs to render the answer. */
 export interface ParsedRequest {

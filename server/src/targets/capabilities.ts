@@ -55,7 +55,10 @@ export function checkTextCapabilities(req: TextRequest, caps: TargetCapabilities
 
 export function checkEmbedCapabilities(req: EmbedRequest, caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
   if (req.dimensions !== undefined && !caps.embeddingDimensions) {
-    return issue('dimensions', `target "${target.name}" (${target.type}) does not support dimensions; leave it out to get the model's own size`);
+    return issue(
+      'dimensions',
+      `target "${target.name}" (${target.type}) does not support dimensions; leave it out to get the model's own size`,
+    );
   }
   return null;
 }
@@ -78,7 +81,8 @@ function checkSampling(o: GenerationOptions, caps: TargetCapabilities, target: T
 function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
   // A tool_choice naming a missing tool is refused for every target before routing (request-checks.ts).
   if (caps.tools) return null;
-  if (o.tools !== undefined && o.tools.length > 0) return issue('tools', `target "${target.name}" (${target.type}) does not support tools`);
+  if (o.tools !== undefined && o.tools.length > 0)
+    return issue('tools', `target "${target.name}" (${target.type}) does not support tools`);
   // tool_choice "none" asks for no tool use, which a target without tools honours.
   if (o.toolChoice !== undefined && o.toolChoice.type !== 'none') {
     return issue('tool_choice', `target "${target.name}" (${target.type}) does not support tools`);
@@ -86,17 +90,20 @@ function checkTools(o: GenerationOptions, caps: TargetCapabilities, target: Targ
   return null;
 }
 
-
 function checkMessages(messages: readonly Message[], caps: TargetCapabilities, target: TargetRef): CapabilityIssue | null {
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
     if (!caps.tools && (m.role === 'tool' || (m.role === 'assistant' && m.toolCalls !== undefined && m.toolCalls.length > 0))) {
-      return issue(`messages.${i}`, `target "${target.name}" (${target.type}) does not support tools (tool calls and tool results)`);
+      return issue(
+        `messages.${i}`,
+        `target "${target.name}" (${target.type}) does not support tools (tool calls and tool results)`,
+      );
     }
     if (typeof m.content === 'string') continue;
     for (let j = 0; j < m.content.length; j++) {
       if (m.content[j]!.type !== 'image') continue;
-      if (!caps.images) return issue(`messages.${i}.content.${j}`, `target "${target.name}" (${target.type}) does not support images`);
+      if (!caps.images)
+        return issue(`messages.${i}.content.${j}`, `target "${target.name}" (${target.type}) does not support images`);
       if (m.role === 'system' && !caps.systemImages) {
         return issue(`messages.${i}.content.${j}`, `${target.type} targets take text only in system messages`);
       }

@@ -21,7 +21,8 @@ export function contentText(content: Content): string {
 export function requireText(content: Content, index: number, targetType: string): string {
   if (typeof content !== 'string') {
     const j = content.findIndex((part) => part.type !== 'text');
-    if (j >= 0) throw new GatewayError('invalid_request', `messages.${index}.content.${j}: ${targetType} targets do not support images`);
+    if (j >= 0)
+      throw new GatewayError('invalid_request', `messages.${index}.content.${j}: ${targetType} targets do not support images`);
   }
   return contentText(content);
 }

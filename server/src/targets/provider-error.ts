@@ -26,7 +26,6 @@ function shaped(value: unknown): string | undefined {
   return typeof value === 'string' && TYPE_SHAPE.test(value) ? value : undefined;
 }
 
-
 /**
  * The provider's error document in its own API's shape, or null when its body
  * was not one (then the gateway's own error is sent, with the provider's status).

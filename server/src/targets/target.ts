@@ -17,8 +17,7 @@ import type { IgnorableField } from './ignored.js';
 
 /** An image given inline (base64) or by URL. */
 export type ImageSource =
-  | { kind: 'url'; url: string; detail?: 'auto' | 'low' | 'high' }
-  | { kind: 'base64'; mediaType: string; data: string };
+  { kind: 'url'; url: string; detail?: 'auto' | 'low' | 'high' } | { kind: 'base64'; mediaType: string; data: string };
 
 export type ContentPart = { type: 'text'; text: string } | { type: 'image'; source: ImageSource };
 
@@ -90,9 +89,7 @@ export interface GenerationOptions {
 }
 
 /** A query (raw prompt) or chat (messages) generation request, already validated. */
-export type TextInput =
-  | { operation: 'query'; prompt: string }
-  | { operation: 'chat'; messages: Message[] };
+export type TextInput = { operation: 'query'; prompt: string } | { operation: 'chat'; messages: Message[] };
 
 export interface CallContext {
   /** The gateway request id (x-request-id), for correlation headers and logs. */

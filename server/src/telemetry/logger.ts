@@ -45,7 +45,13 @@ export function parseLevelDirectives(value: string | undefined, fallback: LevelN
       continue;
     }
     const target = part.slice(0, eq).trim();
-    const level = RUST_TO_PINO[part.slice(eq + 1).trim().toLowerCase()];
+    const level =
+      RUST_TO_PINO[
+        part
+          .slice(eq + 1)
+          .trim()
+          .toLowerCase()
+      ];
     if (target && level) plan.components.push([target, level]);
   }
   plan.components.sort((a, b) => b[0].length - a[0].length);
@@ -121,7 +127,10 @@ export function createLogging(options: LoggingOptions = {}): Logging {
       // A short value would reveal itself by what it blanks out (`sipp_gateway_server::[REDACTED]`
       // for the password `admin`); `serve` refuses such secrets, and this refuses to pretend to hide one.
       const short = values.find((v) => v && v.length < MIN_SECRET_LENGTH);
-      if (short !== undefined) throw new Error(`refusing to redact a secret shorter than ${MIN_SECRET_LENGTH} characters (docs/configuration.md#secrets)`);
+      if (short !== undefined)
+        throw new Error(
+          `refusing to redact a secret shorter than ${MIN_SECRET_LENGTH} characters (docs/configuration.md#secrets)`,
+        );
       // Also scrub JSON-escaped forms, since lines are JSON text.
       const all = new Set<string>(secrets);
       for (const v of values) {

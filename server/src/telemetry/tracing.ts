@@ -40,7 +40,13 @@ export function tracingSettings(cfg: TracesConfig, env: NodeJS.ProcessEnv): Trac
   const p = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?.trim() || env.OTEL_EXPORTER_OTLP_PROTOCOL?.trim();
   const protocol = p === 'http/json' || p === 'http/protobuf' ? p : cfg.protocol;
   const headers = cfg.headers_env ? parseHeaders(env[cfg.headers_env] ?? '') : {};
-  return { endpoint, protocol, headers, serviceName: env.OTEL_SERVICE_NAME?.trim() || 'sipp-gateway', sampler: samplerFrom(cfg.sampling_ratio, env) };
+  return {
+    endpoint,
+    protocol,
+    headers,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'sipp-gateway',
+    sampler: samplerFrom(cfg.sampling_ratio, env),
+  };
 }
 
 function samplerFrom(ratio: number, env: NodeJS.ProcessEnv): TracingSettings['sampler'] {
@@ -77,19 +83,33 @@ export function parseHeaders(text: string): Record<string, string> {
 }
 
 export async function startTracing(cfg: TracesConfig, settings: TracingSettings, version: string): Promise<Tracing> {
-  const [{ TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOnSampler, AlwaysOffSampler }, { resourceFromAttributes }] =
-    await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/resources')]);
+  const [
+    { TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOnSampler, AlwaysOffSampler },
+    { resourceFromAttributes },
+  ] = await Promise.all([import('@opentelemetry/sdk-trace'), import('@opentelemetry/resources')]);
   const exporterOptions = { url: settings.endpoint, headers: settings.headers };
   const exporter =
     settings.protocol === 'http/json'
       ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter(exporterOptions)
       : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter(exporterOptions);
   const s = settings.sampler;
-  const root = s.kind === 'always_on' ? new AlwaysOnSampler() : s.kind === 'always_off' ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(s.ratio);
+  const root =
+    s.kind === 'always_on'
+      ? new AlwaysOnSampler()
+      : s.kind === 'always_off'
+        ? new AlwaysOffSampler()
+        : new TraceIdRatioBasedSampler(s.ratio);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName, 'service.version': version }),
     sampler: s.parentBased ? new ParentBasedSampler({ root }) : root,
-    spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: cfg.export_delay_ms, maxQueueSize: 8192, maxExportBatchSize: 512 })],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        scheduledDelayMillis: cfg.export_delay_ms,
+        maxQueueSize: 8192,
+        maxExportBatchSize: 512,
+      }),
+    ],
   });
   return {
     tracer: provider.getTracer('sipp-gateway', version),

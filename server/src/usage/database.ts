@@ -37,7 +37,13 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
   return {
     backend: 'embedded',
     query,
-    transaction: (fn) => db.transaction((tx) => fn({ query: async <T>(sql: string, params?: readonly unknown[]) => (await tx.query<T>(sql, params as unknown[] | undefined)).rows })),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: async <T>(sql: string, params?: readonly unknown[]) =>
+            (await tx.query<T>(sql, params as unknown[] | undefined)).rows,
+        }),
+      ),
     close: () => db.close(),
   };
 }
@@ -58,7 +64,10 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
       const client = await pool.connect();
       try {
         await client.query('BEGIN');
-        const out = await fn({ query: async <T>(sql: string, params?: readonly unknown[]) => (await client.query(sql, params as unknown[] | undefined)).rows as T[] });
+        const out = await fn({
+          query: async <T>(sql: string, params?: readonly unknown[]) =>
+            (await client.query(sql, params as unknown[] | undefined)).rows as T[],
+        });
         await client.query('COMMIT');
         return out;
       } catch (err) {

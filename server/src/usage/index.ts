@@ -60,7 +60,11 @@ const RETENTION_EVERY_MS = 3_600_000;
 
 export function startUsage(cfg: DatabaseConfig, deps: { env: NodeJS.ProcessEnv; log: Logger; registry: Registry }): UsageService {
   const target = databaseTarget(cfg, deps.env);
-  const written = new Counter({ name: 'sipp_gateway_usage_rows_written_total', help: 'Usage rows written to the usage database.', registers: [deps.registry] });
+  const written = new Counter({
+    name: 'sipp_gateway_usage_rows_written_total',
+    help: 'Usage rows written to the usage database.',
+    registers: [deps.registry],
+  });
   const dropped = new Counter({
     name: 'sipp_gateway_usage_rows_dropped_total',
     help: 'Usage rows lost because the database was unreachable and the on-disk spool was full.',
@@ -104,7 +108,9 @@ export function startUsage(cfg: DatabaseConfig, deps: { env: NodeJS.ProcessEnv; 
     },
   });
   // Start opening now (in the background: requests never wait for it).
-  database().catch((err: unknown) => deps.log.warn({ err: { message: (err as Error).message } }, 'usage database not reachable yet; rows are spooled'));
+  database().catch((err: unknown) =>
+    deps.log.warn({ err: { message: (err as Error).message } }, 'usage database not reachable yet; rows are spooled'),
+  );
   const retention = setInterval(() => void applyRetention(), RETENTION_EVERY_MS);
   retention.unref();
   async function applyRetention(): Promise<void> {

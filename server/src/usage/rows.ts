@@ -66,7 +66,15 @@ FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c[2]}[]`).join(', ')}) AS u(${
 ON CONFLICT (row_id) DO NOTHING
 RETURNING row_id`;
 
-const ROLLUP_SUMS = ['requests', 'errors', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'cost_usd'] as const;
+const ROLLUP_SUMS = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'cost_usd',
+] as const;
 
 const UPSERT_ROLLUPS = `INSERT INTO usage_rollups (period, bucket, key_id, caller, target, model, ${ROLLUP_SUMS.join(', ')})
 SELECT u.period, to_timestamp(u.bucket / 1000.0), u.key_id, u.caller, u.target, u.model, ${ROLLUP_SUMS.map((s) => `u.${s}`).join(', ')}
@@ -99,7 +107,10 @@ interface Sum {
 export function rollup(rows: readonly UsageRow[]): Sum[] {
   const sums = new Map<string, Sum>();
   for (const r of rows) {
-    for (const [period, size] of [['hour', HOUR], ['day', DAY]] as const) {
+    for (const [period, size] of [
+      ['hour', HOUR],
+      ['day', DAY],
+    ] as const) {
       const bucket = Math.floor(r.time / size) * size;
       const keyId = r.keyId ?? '';
       const caller = r.caller ?? '';
@@ -108,7 +119,21 @@ export function rollup(rows: readonly UsageRow[]): Sum[] {
       const k = `${period}\u0000${bucket}\u0000${keyId}\u0000${caller}\u0000${target}\u0000${model}`;
       let s = sums.get(k);
       if (!s) {
-        s = { period, bucket, keyId, caller, target, model, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+        s = {
+          period,
+          bucket,
+          keyId,
+          caller,
+          target,
+          model,
+          requests: 0,
+          errors: 0,
+          inputTokens: 0,
+          outputTokens: 0,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+          costUsd: 0,
+        };
         sums.set(k, s);
       }
       s.requests += 1;

@@ -91,7 +91,10 @@ export class UsageWriter {
       } catch (err) {
         if (!this.failing) {
           this.failing = true;
-          this.o.log.warn({ err: { message: (err as Error).message } }, 'usage database write failed; spooling rows to disk until it answers');
+          this.o.log.warn(
+            { err: { message: (err as Error).message } },
+            'usage database write failed; spooling rows to disk until it answers',
+          );
         }
         // This batch and whatever else is queued go to disk now: the database
         // just failed, and rows on disk survive a crash of the gateway.

@@ -32,7 +32,13 @@ export class AdminClient {
   async request<T = any>(
     method: string,
     path: string,
-    options: { json?: unknown; body?: string; headers?: Record<string, string>; csrf?: boolean | string; cookie?: string | null } = {},
+    options: {
+      json?: unknown;
+      body?: string;
+      headers?: Record<string, string>;
+      csrf?: boolean | string;
+      cookie?: string | null;
+    } = {},
   ): Promise<AdminResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     const cookie = options.cookie === undefined ? this.cookieHeader() : options.cookie;

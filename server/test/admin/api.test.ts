@@ -44,7 +44,8 @@ describe('admin API', () => {
   let admin: AdminClient;
   const seen: Seen[] = [];
   const chat = () => ({ model: 'chat', messages: [{ role: 'user', content: 'hello' }] });
-  const call = (token = TOKEN, headers: Record<string, string> = {}) => postJson(`${gw.publicUrl}/v1/chat`, chat(), { token, headers });
+  const call = (token = TOKEN, headers: Record<string, string> = {}) =>
+    postJson(`${gw.publicUrl}/v1/chat`, chat(), { token, headers });
 
   before(async () => {
     upstream = await startFakeOpenAI();
@@ -88,7 +89,11 @@ timeout_seconds = 5
     assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
     assert.equal(gw.gateway.controls.blocklist.size, 0);
     assert.equal(gw.gateway.controls.admission.limit, null);
-    assert.equal((await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained, false, 'the target was not drained');
+    assert.equal(
+      (await admin.request('GET', '/api/targets')).body.targets[0].circuit.drained,
+      false,
+      'the target was not drained',
+    );
     assert.equal((await admin.request('GET', '/api/session')).status, 200, 'session survived');
   });
 
@@ -126,9 +131,16 @@ timeout_seconds = 5
     const settings = { enabled: true, requestsPerMinute: 6000, burst: 6000 };
     assert.equal((await browser.request('PUT', '/api/security/rate-limit', { json: settings, headers: own })).status, 200);
     assert.equal((await browser.request('POST', '/api/targets/chat/drain', { headers: own })).status, 200);
-    assert.equal((await browser.request('DELETE', '/api/targets/chat/drain', { headers: { 'sec-fetch-site': 'same-origin' } })).status, 200);
+    assert.equal(
+      (await browser.request('DELETE', '/api/targets/chat/drain', { headers: { 'sec-fetch-site': 'same-origin' } })).status,
+      200,
+    );
     // A script without Origin / Fetch-Metadata headers (curl): the CSRF token alone.
-    assert.equal((await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } })).status, 200);
+    assert.equal(
+      (await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } }))
+        .status,
+      200,
+    );
     assert.equal((await browser.request('DELETE', '/api/session', { headers: own })).status, 200);
     assert.deepEqual(gw.gateway.controls.rateLimiter.settings(), { enabled: false, requestsPerMinute: 60, burst: 60 });
   });
@@ -146,7 +158,10 @@ timeout_seconds = 5
     assert.equal((await call(RESTRICTED, { 'x-request-id': 'req-admin-visible-1' })).status, 200);
     assert.equal((await call('wrong-token')).status, 401);
     // The statistics take a request when it has finished, just after its answer.
-    await until(async () => (await admin.request('GET', '/api/overview')).body.totals.requests === 3, 'the three requests in the statistics');
+    await until(
+      async () => (await admin.request('GET', '/api/overview')).body.totals.requests === 3,
+      'the three requests in the statistics',
+    );
 
     const o = await admin.request('GET', '/api/overview');
     assert.equal(o.status, 200);
@@ -237,19 +252,37 @@ timeout_seconds = 5
       assert.equal(r.status, 400, `${path} ${JSON.stringify(json)}`);
       assert.equal(r.body.error.code, 'invalid_request');
     }
-    const notJson = await admin.request('PUT', '/api/controls/concurrency', { body: '{"limit":', headers: { 'content-type': 'application/json' } });
+    const notJson = await admin.request('PUT', '/api/controls/concurrency', {
+      body: '{"limit":',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(notJson.status, 400);
     for (const ip of ['not-an-ip', '999.1.1.1', '1.2.3', 'fe80%3A%3Azz', '%E0%A4%A']) {
       const r = await admin.request('POST', `/api/security/blocklist/${ip}`);
       assert.equal(r.status, 400, ip);
       assert.equal(r.body.error.code, 'invalid_request');
     }
-    for (const json of [{ entry: 'nope' }, { entry: '10.0.0.0/33' }, {}, { entry: '10.0.0.1', expires_in_seconds: 0 }, { entry: '10.0.0.1', expires_in_seconds: 1.5 }, { entry: '10.0.0.1', note: 'x'.repeat(201) }, { entry: '10.0.0.1', extra: 1 }]) {
+    for (const json of [
+      { entry: 'nope' },
+      { entry: '10.0.0.0/33' },
+      {},
+      { entry: '10.0.0.1', expires_in_seconds: 0 },
+      { entry: '10.0.0.1', expires_in_seconds: 1.5 },
+      { entry: '10.0.0.1', note: 'x'.repeat(201) },
+      { entry: '10.0.0.1', extra: 1 },
+    ]) {
       const r = await admin.request('POST', '/api/security/blocklist', { json });
       assert.equal(r.status, 400, JSON.stringify(json));
       assert.equal(r.body.error.code, 'invalid_request');
     }
-    for (const q of ['overview?window=2m', 'callers?window=1d', 'targets?window=x', 'timeseries?range=7d', 'requests?status=6xx', 'requests?limit=0']) {
+    for (const q of [
+      'overview?window=2m',
+      'callers?window=1d',
+      'targets?window=x',
+      'timeseries?range=7d',
+      'requests?status=6xx',
+      'requests?limit=0',
+    ]) {
       const r = await admin.request('GET', `/api/${q}`);
       assert.equal(r.status, 400, q);
       assert.equal(r.body.error.code, 'invalid_request');
@@ -264,7 +297,10 @@ timeout_seconds = 5
   it('blocklist entries are normalized', async () => {
     const r = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('::ffff:10.0.0.7')}`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.blocklist.map((b: any) => b.entry), ['10.0.0.7']);
+    assert.deepEqual(
+      r.body.blocklist.map((b: any) => b.entry),
+      ['10.0.0.7'],
+    );
     const v6 = await admin.request('POST', `/api/security/blocklist/${encodeURIComponent('2001:DB8:0:0::1')}`);
     assert.ok(v6.body.blocklist.some((b: any) => b.entry === '2001:db8::1'));
     assert.equal((await admin.request('DELETE', '/api/security/blocklist/10.0.0.7')).status, 200);
@@ -275,7 +311,10 @@ timeout_seconds = 5
   it('blocking an IP makes its very next public call 403 blocked; unblocking restores it', async () => {
     const r = await admin.request('POST', '/api/security/blocklist/127.0.0.1');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.blocklist.map((b: any) => b.entry), ['127.0.0.1']);
+    assert.deepEqual(
+      r.body.blocklist.map((b: any) => b.entry),
+      ['127.0.0.1'],
+    );
     const blocked = await call();
     assert.equal(blocked.status, 403);
     assert.equal(blocked.body.error.code, 'blocked');
@@ -300,7 +339,9 @@ timeout_seconds = 5
     const o = await admin.request('GET', '/api/overview');
     assert.equal(o.body.totals.rateLimitHits, 1);
     assert.equal(o.body.security.rateLimit.enabled, true);
-    const off = await admin.request('PUT', '/api/security/rate-limit', { json: { enabled: false, requestsPerMinute: 60, burst: 60 } });
+    const off = await admin.request('PUT', '/api/security/rate-limit', {
+      json: { enabled: false, requestsPerMinute: 60, burst: 60 },
+    });
     assert.equal(off.status, 200);
     assert.equal((await call()).status, 200);
   });
@@ -324,7 +365,10 @@ timeout_seconds = 5
       const lifted = await admin.request('PUT', '/api/controls/concurrency', { json: { limit: null } });
       assert.equal(lifted.body.concurrency.limit, null);
       const both = await Promise.all([call(), call()]);
-      assert.deepEqual(both.map((b) => b.status), [200, 200]);
+      assert.deepEqual(
+        both.map((b) => b.status),
+        [200, 200],
+      );
     } finally {
       upstream.setBehavior({ kind: 'normal' });
     }
@@ -333,7 +377,9 @@ timeout_seconds = 5
   });
 
   it('a CIDR with expiry and note blocks the range; DELETE takes the URL-encoded CIDR; both land in the audit log', async () => {
-    const r = await admin.request('POST', '/api/security/blocklist', { json: { entry: '127.0.0.77/8', expires_in_seconds: 3600, note: 'whole loopback' } });
+    const r = await admin.request('POST', '/api/security/blocklist', {
+      json: { entry: '127.0.0.77/8', expires_in_seconds: 3600, note: 'whole loopback' },
+    });
     assert.equal(r.status, 200);
     const [e] = r.body.blocklist;
     assert.equal(e.entry, '127.0.0.0/8');
@@ -357,17 +403,26 @@ timeout_seconds = 5
     assert.match(added.session, /^[0-9a-f]{8}$/);
     assert.equal(added.client, '127.0.0.1');
     assert.ok(audit.body.entries.some((x: any) => x.action === 'login' && x.session === added.session));
-    assert.ok(audit.body.entries.some((x: any) => x.action === 'rate_limit.set' && x.before.enabled === false && x.after.enabled === true));
+    assert.ok(
+      audit.body.entries.some(
+        (x: any) => x.action === 'rate_limit.set' && x.before.enabled === false && x.after.enabled === true,
+      ),
+    );
     const logged = gw.logs.filter((l) => l.includes('"action":"blocklist.add"') && l.includes('whole loopback'));
     assert.equal(logged.length, 1, 'every action is written to the log');
   });
 
   it('windowed overview, callers, targets and the request explorer', async () => {
     assert.equal((await call(TOKEN, { 'x-request-id': 'explore-me-1' })).status, 200);
-    const missing = await postJson(`${gw.publicUrl}/v1/chat`, { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN });
+    const missing = await postJson(
+      `${gw.publicUrl}/v1/chat`,
+      { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] },
+      { token: TOKEN },
+    );
     assert.equal(missing.status, 404);
     await until(
-      async () => (await admin.request('GET', '/api/targets?window=1h')).body.unrouted.models.some((m: any) => m.model === 'no-such-model'),
+      async () =>
+        (await admin.request('GET', '/api/targets?window=1h')).body.unrouted.models.some((m: any) => m.model === 'no-such-model'),
       'the unrouted request in the statistics',
     );
     const o = await admin.request('GET', '/api/overview?window=1m');
@@ -392,11 +447,16 @@ timeout_seconds = 5
     assert.ok(targets.body.unrouted.models.some((m: any) => m.model === 'no-such-model'));
 
     const found = await admin.request('GET', '/api/requests?q=explore-me');
-    assert.deepEqual(found.body.requests.map((r: any) => r.requestId), ['explore-me-1']);
+    assert.deepEqual(
+      found.body.requests.map((r: any) => r.requestId),
+      ['explore-me-1'],
+    );
     assert.equal(found.body.matched, 1);
     const notFound = await admin.request('GET', '/api/requests?status=4xx&target=-');
     assert.ok(notFound.body.requests.length >= 1);
-    assert.ok(notFound.body.requests.every((r: any) => r.status >= 400 && r.status < 500 && r.status !== 429 && r.target === null));
+    assert.ok(
+      notFound.body.requests.every((r: any) => r.status >= 400 && r.status < 500 && r.status !== 429 && r.target === null),
+    );
     const none = await admin.request('GET', '/api/requests?caller=restricted-client&status=5xx');
     assert.deepEqual(none.body.requests, []);
   });
@@ -408,7 +468,13 @@ timeout_seconds = 5
     assert.equal(typeof r.body.version, 'string');
     const c = r.body.config;
     assert.equal(c.admin_password_env, 'TEST_ADMIN_PASSWORD');
-    assert.deepEqual(c.tokens.map((t: any) => [t.caller, t.env]), [['ops-client', 'T'], ['restricted-client', 'R']]);
+    assert.deepEqual(
+      c.tokens.map((t: any) => [t.caller, t.env]),
+      [
+        ['ops-client', 'T'],
+        ['restricted-client', 'R'],
+      ],
+    );
     assert.equal(c.targets[0].token_env, 'UPSTREAM_KEY');
     assert.equal(c.targets[0].base_url, upstream.url);
     for (const secret of Object.values(env)) assert.ok(!r.text.includes(secret));
@@ -428,7 +494,9 @@ timeout_seconds = 5
 
   it('every admin response of this suite (API answers and errors) carried the security headers', () => {
     assert.ok(seen.length > 20);
-    const bad = seen.flatMap((r) => missingSecurityHeaders(new Headers(JSON.parse(r.headers))).map((p) => `${r.status} ${r.url}: ${p}`));
+    const bad = seen.flatMap((r) =>
+      missingSecurityHeaders(new Headers(JSON.parse(r.headers))).map((p) => `${r.status} ${r.url}: ${p}`),
+    );
     assert.deepEqual(bad, []);
   });
 

@@ -7,7 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { LoginThrottle, type LoginAdmission, type LoginThrottleRules, type ThrottleOptions } from '../../src/admin/auth/login-throttle.js';
+import {
+  LoginThrottle,
+  type LoginAdmission,
+  type LoginThrottleRules,
+  type ThrottleOptions,
+} from '../../src/admin/auth/login-throttle.js';
 import { SharedLoginThrottle } from '../../src/admin/auth/shared-login-throttle.js';
 import { createRedisKv } from '../../src/state/shared-kv.js';
 import { loginFrom } from '../support/login-from.js';
@@ -31,7 +36,10 @@ const implementations: Array<[string, (opts: Partial<ThrottleOptions>) => Promis
     async (opts) => {
       redis ??= await startRedis();
       redisClient ??= new Redis(redis.url);
-      return new SharedLoginThrottle(createRedisKv(redisClient, `budget${++prefixes}:`, () => {}), opts);
+      return new SharedLoginThrottle(
+        createRedisKv(redisClient, `budget${++prefixes}:`, () => {}),
+        opts,
+      );
     },
   ],
 ];
@@ -48,7 +56,15 @@ async function attempt(t: LoginThrottleRules, client: string, now: number, right
 
 for (const [name, make] of implementations) {
   describe(`${name}: slow guessing down, never lock the operator out`, () => {
-    const opts = { freeFailures: 2, baseDelayMs: 1_000, maxDelayMs: 300_000, forgetMs: 900_000, budget: 30, refillMs: 2_000, waiterStaleMs: 3_000 };
+    const opts = {
+      freeFailures: 2,
+      baseDelayMs: 1_000,
+      maxDelayMs: 300_000,
+      forgetMs: 900_000,
+      budget: 30,
+      refillMs: 2_000,
+      waiterStaleMs: 3_000,
+    };
 
     it('per source: two free failures, then an exponential delay (1 s, 2 s, 4 s …) refused with Retry-After; others unaffected', async () => {
       const t = await make(opts);

@@ -111,7 +111,10 @@ describe('admin sessions', () => {
     await c.login(PASSWORD);
     const sid = c.cookies.get('sipp_admin_session')!;
     assert.equal((await c.request('GET', '/api/session', { cookie: `sipp_admin_session=${sid}` })).status, 401);
-    assert.equal((await c.request('GET', '/api/session', { cookie: 'sipp_admin_session=abc; sipp_admin_session.sig=def' })).status, 401);
+    assert.equal(
+      (await c.request('GET', '/api/session', { cookie: 'sipp_admin_session=abc; sipp_admin_session.sig=def' })).status,
+      401,
+    );
   });
 
   it('logout needs the CSRF token, ends the session server-side and clears the cookie', async () => {
@@ -169,7 +172,7 @@ describe('admin login throttling', () => {
       assert.equal(r.status, 401, `attempt ${i + 1}`);
     }
     // Escalate the wait to 8 s (failures 4-6 after waiting 1, 2 and 4 s), so the check below cannot race it.
-    for (let i = 0; i < 3; ) {
+    for (let i = 0; i < 3;) {
       const r = await c.login(`wrong-more-${i}`);
       if (r.status === 429) await sleep(Number(r.headers.get('retry-after')) * 1000);
       else {

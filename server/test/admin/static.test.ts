@@ -19,7 +19,10 @@ const INDEX = `<!doctype html>
 </head><body><div id="root"></div></body></html>`;
 
 /** Raw GET without URL normalization (fetch would resolve "..", "%2e%2e" stays but "/../" would not). */
-function rawGet(url: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawGet(
+  url: string,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
@@ -93,12 +96,27 @@ describe('admin static assets', () => {
   });
 
   it('every kind of admin response carries the documented security headers (COOP, CORP, Permissions-Policy included)', async () => {
-    for (const p of ['/', '/index.html', '/deep/link', '/assets/index-AbC123.js', '/assets/logo.svg', '/assets/absent.js', '/favicon.ico', '/api/session', '/api/overview', '/api/nope']) {
+    for (const p of [
+      '/',
+      '/index.html',
+      '/deep/link',
+      '/assets/index-AbC123.js',
+      '/assets/logo.svg',
+      '/assets/absent.js',
+      '/favicon.ico',
+      '/api/session',
+      '/api/overview',
+      '/api/nope',
+    ]) {
       const res = await fetch(url(p));
       await res.arrayBuffer();
       assert.deepEqual(missingSecurityHeaders(res.headers), [], `${res.status} ${p}`);
     }
-    const login = await fetch(url('/api/session'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"password":"wrong"}' });
+    const login = await fetch(url('/api/session'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"password":"wrong"}',
+    });
     await login.arrayBuffer();
     assert.deepEqual(missingSecurityHeaders(login.headers), [], `${login.status} POST /api/session`);
   });
@@ -143,7 +161,7 @@ describe('admin static assets', () => {
       }
       assert.equal(res.status, 404, p);
       assert.equal(res.headers.get('cache-control'), 'no-store');
-      assert.equal(((await res.json()) as any).error.code, "not_found");
+      assert.equal(((await res.json()) as any).error.code, 'not_found');
     }
     const post = await fetch(url('/traffic'), { method: 'POST' });
     assert.equal(post.status, 404);
@@ -192,16 +210,21 @@ describe('admin static assets', () => {
   it('serves precompressed brotli/gzip variants with Content-Encoding and Vary: Accept-Encoding', async () => {
     const get = async (path: string, acceptEncoding: string) => {
       const u = new URL(url(path));
-      return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-        const req = request({ host: u.hostname, port: u.port, path: u.pathname, headers: { 'accept-encoding': acceptEncoding } }, (res) => {
-          let body = '';
-          res.setEncoding('latin1');
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
+        (resolve, reject) => {
+          const req = request(
+            { host: u.hostname, port: u.port, path: u.pathname, headers: { 'accept-encoding': acceptEncoding } },
+            (res) => {
+              let body = '';
+              res.setEncoding('latin1');
+              res.on('data', (c) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        },
+      );
     };
     const cases: Array<[string, string, string | undefined, string]> = [
       ['/assets/packed-1.js', 'gzip, deflate, br', 'br', 'brotli-bytes'],

@@ -39,7 +39,8 @@ describe('LatencyHistogram', () => {
   it('percentiles are within 8 % of the exact values', () => {
     const h = new LatencyHistogram();
     for (let i = 1; i <= 1000; i++) h.observe(i);
-    const within = (got: number | null, want: number) => assert.ok(got !== null && Math.abs(got - want) / want <= 0.08, `${got} vs ${want}`);
+    const within = (got: number | null, want: number) =>
+      assert.ok(got !== null && Math.abs(got - want) / want <= 0.08, `${got} vs ${want}`);
     within(h.percentile(0.5), 500);
     within(h.percentile(0.9), 900);
     within(h.percentile(0.99), 990);
@@ -117,8 +118,18 @@ describe('TrafficStats windows', () => {
     assert.equal(h1.serverErrors, 1);
     assert.equal(h1.serverErrorRate, 1 / 10);
     const callers = s.callerRows('1m', t0);
-    assert.deepEqual(callers.map((c) => [c.caller, c.requests]), [['c', 9], ['idle', 0], [null, 0]]);
-    assert.equal(callers[0]!.spark.reduce((a, b) => a + b, 0), 9);
+    assert.deepEqual(
+      callers.map((c) => [c.caller, c.requests]),
+      [
+        ['c', 9],
+        ['idle', 0],
+        [null, 0],
+      ],
+    );
+    assert.equal(
+      callers[0]!.spark.reduce((a, b) => a + b, 0),
+      9,
+    );
   });
   it('rates are averages over the whole window', () => {
     const s = new TrafficStats([]);
@@ -178,7 +189,15 @@ describe('request explorer filter', () => {
     assert.deepEqual(ids({ status: '5xx', q: 'zzz' }), []);
   });
   it('rejects unknown classes, operations, limits and times', () => {
-    for (const q of [{ status: '6xx' }, { operation: 'dance' }, { limit: '0' }, { limit: '1001' }, { limit: 'x' }, { from: 'yesterday' }, { q: 'x'.repeat(201) }]) {
+    for (const q of [
+      { status: '6xx' },
+      { operation: 'dance' },
+      { limit: '0' },
+      { limit: '1001' },
+      { limit: 'x' },
+      { from: 'yesterday' },
+      { q: 'x'.repeat(201) },
+    ]) {
       assert.throws(() => parseRequestFilter(q), /invalid|must|too long/, JSON.stringify(q));
     }
   });
@@ -197,7 +216,13 @@ describe('ClientStats', () => {
     cs.record(rec({ client: 'a' }));
     cs.record(rec({ client: 'd' }));
     assert.equal(cs.size, 3);
-    assert.deepEqual(cs.top(10).map((c) => c.client).sort(), ['a', 'c', 'd']);
+    assert.deepEqual(
+      cs
+        .top(10)
+        .map((c) => c.client)
+        .sort(),
+      ['a', 'c', 'd'],
+    );
     assert.equal(cs.top(1)[0]!.client, 'a');
   });
   it('counts errors, rate-limit and blocklist hits, keeps the last caller label', () => {
@@ -218,8 +243,14 @@ describe('RecentRequests', () => {
   it('keeps the newest N, newest first', () => {
     const r = new RecentRequests(3);
     for (let i = 0; i < 5; i++) r.record(rec({ requestId: `id${i}` }));
-    assert.deepEqual(r.list().map((x) => x.requestId), ['id4', 'id3', 'id2']);
-    assert.deepEqual(r.list(1).map((x) => x.requestId), ['id4']);
+    assert.deepEqual(
+      r.list().map((x) => x.requestId),
+      ['id4', 'id3', 'id2'],
+    );
+    assert.deepEqual(
+      r.list(1).map((x) => x.requestId),
+      ['id4'],
+    );
   });
 });
 

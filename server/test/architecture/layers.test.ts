@@ -82,7 +82,9 @@ describe('layers', () => {
   it('every error class is defined in errors.ts', () => {
     const elsewhere = files
       .filter((f) => relative(SRC, f) !== 'errors.ts')
-      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/class (\w+) extends (?:\w*Error)\b/g)].map((m) => `${relative(SRC, f)}: ${m[1]}`));
+      .flatMap((f) =>
+        [...readFileSync(f, 'utf8').matchAll(/class (\w+) extends (?:\w*Error)\b/g)].map((m) => `${relative(SRC, f)}: ${m[1]}`),
+      );
     assert.deepEqual(elsewhere, []);
   });
 });

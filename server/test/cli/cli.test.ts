@@ -27,7 +27,6 @@ function writeConfig(name: string, body: string): string {
   return path;
 }
 
-
 function config(upstreamUrl: string, pub: number, mgmt: number, extra = ''): string {
   return `public_bind = "127.0.0.1:${pub}"
 management_bind = "127.0.0.1:${mgmt}"
@@ -64,7 +63,10 @@ describe('sipp-gateway CLI', () => {
   });
 
   it('check names the first problem and exits non-zero', async () => {
-    const path = writeConfig('bad.toml', config(upstream.url, 18080, 19090).replace('caller = "cli"', 'caller = "cli"\ncolour = "red"'));
+    const path = writeConfig(
+      'bad.toml',
+      config(upstream.url, 18080, 19090).replace('caller = "cli"', 'caller = "cli"\ncolour = "red"'),
+    );
     const r = await runCli(['check', '--config', path]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /unknown key "colour" in tokens\[0\]/);
@@ -93,8 +95,14 @@ describe('sipp-gateway CLI', () => {
       [{ ...env(), GW_TOKEN: '   ' }, /GW_TOKEN \(tokens\[0\]\.env\) is blank/],
       [{ ADMIN_PW: 'a', GW_TOKEN: TOKEN }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) is not set/],
       [{ ...env(), GW_TOKEN: 'has space-SECRETPART' }, /GW_TOKEN \(tokens\[0\]\.env\) contains whitespace/],
-      [{ ...env(), ADMIN_PW: 'replace-with-admin-password' }, /ADMIN_PW \(admin_password_env\) still holds the placeholder value from \.env\.example/],
-      [{ ...env(), UPSTREAM_KEY: 'replace-with-compatible-provider-token' }, /UPSTREAM_KEY \(targets\[0\]\.token_env\) still holds the placeholder/],
+      [
+        { ...env(), ADMIN_PW: 'replace-with-admin-password' },
+        /ADMIN_PW \(admin_password_env\) still holds the placeholder value from \.env\.example/,
+      ],
+      [
+        { ...env(), UPSTREAM_KEY: 'replace-with-compatible-provider-token' },
+        /UPSTREAM_KEY \(targets\[0\]\.token_env\) still holds the placeholder/,
+      ],
       [{ ...env(), GW_TOKEN: 'Qz9shortTok' }, /GW_TOKEN \(tokens\[0\]\.env\) is shorter than 16 characters/],
       [
         { ADMIN_PW: 'Qz9adm', GW_TOKEN: '  ' },
@@ -105,25 +113,35 @@ describe('sipp-gateway CLI', () => {
       const r = await runCli(['serve', '--config', path], e);
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, re);
-      for (const v of Object.values(e)) if (v.trim().length > 2) assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v), 'secret value printed');
+      for (const v of Object.values(e))
+        if (v.trim().length > 2) assert.ok(!r.stderr.includes(v) && !r.stdout.includes(v), 'secret value printed');
       assert.ok(!r.stderr.includes('SECRETPART'));
     }
   });
 
   const unbuilt = FROM_SOURCE && !existsSync(join(SERVER_ROOT, 'dist/src/cli.js'));
-  it('the committed bin entry runs the built CLI, and says to build first when it is missing', { skip: unbuilt && 'needs `npm run build`' }, async () => {
-    const bin = join(SERVER_ROOT, 'bin/sipp-gateway.js');
-    const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
-    assert.equal(version.status, 0, version.stderr);
-    assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
-    const unbuilt = join(dir, 'unbuilt-checkout');
-    mkdirSync(join(unbuilt, 'bin'), { recursive: true });
-    copyFileSync(bin, join(unbuilt, 'bin/sipp-gateway.js'));
-    const r = spawnSync(process.execPath, [join(unbuilt, 'bin/sipp-gateway.js'), 'check', '--config', 'x.toml'], { encoding: 'utf8' });
-    assert.equal(r.status, 1);
-    assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'sipp-gateway: error: the gateway is not built yet (server/dist/src/cli.js is missing); run `npm run build` first, from the repository root\n');
-  });
+  it(
+    'the committed bin entry runs the built CLI, and says to build first when it is missing',
+    { skip: unbuilt && 'needs `npm run build`' },
+    async () => {
+      const bin = join(SERVER_ROOT, 'bin/sipp-gateway.js');
+      const version = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
+      assert.equal(version.status, 0, version.stderr);
+      assert.match(version.stdout, /^sipp-gateway \d+\.\d+\.\d+/);
+      const unbuilt = join(dir, 'unbuilt-checkout');
+      mkdirSync(join(unbuilt, 'bin'), { recursive: true });
+      copyFileSync(bin, join(unbuilt, 'bin/sipp-gateway.js'));
+      const r = spawnSync(process.execPath, [join(unbuilt, 'bin/sipp-gateway.js'), 'check', '--config', 'x.toml'], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 1);
+      assert.equal(r.stdout, '');
+      assert.equal(
+        r.stderr,
+        'sipp-gateway: error: the gateway is not built yet (server/dist/src/cli.js is missing); run `npm run build` first, from the repository root\n',
+      );
+    },
+  );
 
   it('check explains a missing [security] table as a sentence about the file', async () => {
     const path = writeConfig('nosec.toml', config(upstream.url, 18080, 19090).replace('[security]\n', ''));
@@ -138,12 +156,19 @@ describe('sipp-gateway CLI', () => {
     const path = writeConfig('override.toml', config(upstream.url, 1, 2));
     const bad = await runCli(['check', '--config', path], { SIPP_GATEWAY_PUBLIC_BIND: 'localhost' });
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /public_bind: must be "host:port" .*\(the value comes from the environment variable SIPP_GATEWAY_PUBLIC_BIND\)/);
+    assert.match(
+      bad.stderr,
+      /public_bind: must be "host:port" .*\(the value comes from the environment variable SIPP_GATEWAY_PUBLIC_BIND\)/,
+    );
     const overrides = { SIPP_GATEWAY_PUBLIC_BIND: `127.0.0.1:${pub}`, SIPP_GATEWAY_MANAGEMENT_BIND: `127.0.0.1:${mgmt}` };
     const proc = startServe(path, { ...env(), ...overrides, SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
     try {
       await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
-      const r = await postJson(`http://127.0.0.1:${pub}/v1/chat`, { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+      const r = await postJson(
+        `http://127.0.0.1:${pub}/v1/chat`,
+        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+        { token: TOKEN },
+      );
       assert.equal(r.status, 200);
       proc.child.kill('SIGTERM');
       assert.equal(await proc.exited, 0);
@@ -158,11 +183,18 @@ describe('sipp-gateway CLI', () => {
     const path = writeConfig('npm-parent.toml', config(upstream.url, pub, mgmt));
     // npm runs commands as `sh -c …`; npm forwards SIGTERM to that shell, which dies
     // without passing it on. npm_lifecycle_event is how npm marks its children.
-    const shell = spawn('sh', ['-c', `"${process.execPath}" ${NODE_ARGS.map((a) => `"${a}"`).join(' ')} "${CLI}" serve --config "${path}"; echo shell-went-on`], {
-      env: { PATH: process.env.PATH ?? '', ...env(), npm_lifecycle_event: 'npx', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    const shell = spawn(
+      'sh',
+      [
+        '-c',
+        `"${process.execPath}" ${NODE_ARGS.map((a) => `"${a}"`).join(' ')} "${CLI}" serve --config "${path}"; echo shell-went-on`,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env(), npm_lifecycle_event: 'npx', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     let stderr = '';
     shell.stderr!.on('data', (d) => (stderr += d));
     try {
@@ -189,11 +221,17 @@ describe('sipp-gateway CLI', () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, new RegExp(`public_bind 127\\.0\\.0\\.1:${taken} is already in use`));
       // …and says how to move it: the key, its environment override and where both are documented.
-      assert.match(r.stderr, /is already in use; stop what holds it, or move the gateway: set public_bind in the config file or SIPP_GATEWAY_PUBLIC_BIND=host:port in the environment \(docs\/configuration\.md#environment-variables\)/);
+      assert.match(
+        r.stderr,
+        /is already in use; stop what holds it, or move the gateway: set public_bind in the config file or SIPP_GATEWAY_PUBLIC_BIND=host:port in the environment \(docs\/configuration\.md#environment-variables\)/,
+      );
       const path2 = writeConfig('taken2.toml', config(upstream.url, await freePort(), taken));
       const r2 = await runCli(['serve', '--config', path2], env());
       assert.equal(r2.code, 1);
-      assert.match(r2.stderr, /management_bind .* is already in use; .*SIPP_GATEWAY_MANAGEMENT_BIND=host:port .*docs\/configuration\.md#environment-variables/);
+      assert.match(
+        r2.stderr,
+        /management_bind .* is already in use; .*SIPP_GATEWAY_MANAGEMENT_BIND=host:port .*docs\/configuration\.md#environment-variables/,
+      );
     } finally {
       blocker.close();
     }
@@ -202,7 +240,8 @@ describe('sipp-gateway CLI', () => {
   it('serve reports a missing model file before it listens, naming the directory a relative path was read from', async () => {
     const path = writeConfig(
       'missing-model.toml',
-      config(upstream.url, await freePort(), await freePort()) + '[[targets]]\nname = "llm"\ntype = "local"\nmodel = "models/absent-cli-model.gguf"\n',
+      config(upstream.url, await freePort(), await freePort()) +
+        '[[targets]]\nname = "llm"\ntype = "local"\nmodel = "models/absent-cli-model.gguf"\n',
     );
     const r = await runCli(['serve', '--config', path], { ...env(), LOG_LEVEL: 'info' });
     assert.equal(r.code, 1, r.stderr);
@@ -221,7 +260,11 @@ describe('sipp-gateway CLI', () => {
       const proc = startServe(path, { ...env(), LOG_LEVEL: 'info', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
       try {
         await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
-        const r = await postJson(`http://127.0.0.1:${pub}/v1/chat`, { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+        const r = await postJson(
+          `http://127.0.0.1:${pub}/v1/chat`,
+          { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+          { token: TOKEN },
+        );
         assert.equal(r.status, 200);
         upstream.setBehavior({ kind: 'slow', gapMs: 100 });
         const res = await fetch(`http://127.0.0.1:${pub}/v1/chat`, {
@@ -233,7 +276,11 @@ describe('sipp-gateway CLI', () => {
         proc.child.kill(signal);
         assert.match(await body, /event: done/, 'the in-flight stream completes during the drain');
         assert.equal(await proc.exited, 0);
-        const lines = proc.stdout().trim().split('\n').map((l) => JSON.parse(l));
+        const lines = proc
+          .stdout()
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
         assert.ok(lines.some((l) => l.msg === 'listening'));
         assert.ok(lines.some((l) => l.msg === 'draining'));
         assert.ok(lines.some((l) => l.msg === 'stopped'));

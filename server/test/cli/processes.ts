@@ -19,7 +19,9 @@ export function start(command: string, args: string[], options: { cwd: string; e
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | string>((resolve) => child.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
   return {
     child,
     output: () => out,
@@ -35,7 +37,11 @@ export function start(command: string, args: string[], options: { cwd: string; e
 }
 
 /** Runs a command to completion. */
-export async function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | string; output: string }> {
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<{ code: number | string; output: string }> {
   const p = start(command, args, options);
   try {
     const code = await p.exited;
@@ -53,7 +59,15 @@ export async function run(command: string, args: string[], options: { cwd: strin
 export function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'NODE_TEST_CONTEXT' || k.startsWith('SIPP_') || k === 'LOG_LEVEL' || k === 'RUST_LOG') continue;
+    if (
+      /^npm_/i.test(k) ||
+      k === 'INIT_CWD' ||
+      k === 'NODE_TEST_CONTEXT' ||
+      k.startsWith('SIPP_') ||
+      k === 'LOG_LEVEL' ||
+      k === 'RUST_LOG'
+    )
+      continue;
     env[k] = v;
   }
   return { ...env, ...extra };

@@ -9,7 +9,10 @@ export function readmeShellBlock(repoRoot: string, heading: string): string[] {
   if (section < 0) throw new Error(`README.md has no "## ${heading}" section`);
   const m = /```sh\n([\s\S]*?)```/.exec(text.slice(section));
   if (!m) throw new Error(`README.md "## ${heading}" has no sh block`);
-  return m[1]!.replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() !== '');
+  return m[1]!
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 }
 
 /** Every ```<lang> block under the heading line `heading` (e.g. "### With the OpenAI or Anthropic SDK"), up to the next heading. */

@@ -36,37 +36,104 @@ function messageFor(toml: string, overrides = {}): string {
 const cases: Array<[string, string, string]> = [
   // missing keys and tables (invalid_type with nothing there)
   ['a missing table that may be empty', variant('[security]\n', ''), 'missing required table [security] (it may be empty)'],
-  ['a missing top-level key', variant('admin_password_env = "ADMIN_PW"\n', ''), 'missing required key "admin_password_env" (a string)'],
+  [
+    'a missing top-level key',
+    variant('admin_password_env = "ADMIN_PW"\n', ''),
+    'missing required key "admin_password_env" (a string)',
+  ],
   ['a missing key in an array entry', variant('model = "m"\n', ''), 'missing required key "model" in targets[0] (a string)'],
-  ['missing array-of-tables entries', variant('[[tokens]]\nenv = "TOKEN_A"\ncaller = "client-a"\n', ''), 'missing required [[tokens]] entries (at least one is needed)'],
+  [
+    'missing array-of-tables entries',
+    variant('[[tokens]]\nenv = "TOKEN_A"\ncaller = "client-a"\n', ''),
+    'missing required [[tokens]] entries (at least one is needed)',
+  ],
   // wrong types (invalid_type with a value)
-  ['a quoted number', variant('api_key_env = "OPENAI_KEY"', 'api_key_env = "OPENAI_KEY"\ntimeout_seconds = "30"'), 'targets[0].timeout_seconds: expected a number, got a string (remove the quotes)'],
-  ['a quoted boolean', variant('[security]', '[security.rate_limit]\nenabled = "yes"'), 'security.rate_limit.enabled: expected a boolean (true or false), got a string (write true or false without quotes)'],
-  ['a fraction where a whole number goes', `max_request_bytes = 1.5\n${VALID}`, 'max_request_bytes: expected a whole number, got a fractional number'],
-  ['a scalar where a table goes', variant('[security]\n', '').replace('admin_password_env = "ADMIN_PW"', 'admin_password_env = "ADMIN_PW"\nsecurity = 5'), 'security: expected a table, got an integer'],
+  [
+    'a quoted number',
+    variant('api_key_env = "OPENAI_KEY"', 'api_key_env = "OPENAI_KEY"\ntimeout_seconds = "30"'),
+    'targets[0].timeout_seconds: expected a number, got a string (remove the quotes)',
+  ],
+  [
+    'a quoted boolean',
+    variant('[security]', '[security.rate_limit]\nenabled = "yes"'),
+    'security.rate_limit.enabled: expected a boolean (true or false), got a string (write true or false without quotes)',
+  ],
+  [
+    'a fraction where a whole number goes',
+    `max_request_bytes = 1.5\n${VALID}`,
+    'max_request_bytes: expected a whole number, got a fractional number',
+  ],
+  [
+    'a scalar where a table goes',
+    variant('[security]\n', '').replace('admin_password_env = "ADMIN_PW"', 'admin_password_env = "ADMIN_PW"\nsecurity = 5'),
+    'security: expected a table, got an integer',
+  ],
   ['an array where a string goes', variant('model = "m"', 'model = ["m"]'), 'targets[0].model: expected a string, got an array'],
   ['a date where a number goes', `max_request_bytes = 1979-05-27\n${VALID}`, 'max_request_bytes: expected a number, got a date'],
-  ['a string where an array goes', variant('caller = "client-a"', 'caller = "client-a"\ntargets = "p"'), 'tokens[0].targets: expected an array, got a string'],
+  [
+    'a string where an array goes',
+    variant('caller = "client-a"', 'caller = "client-a"\ntargets = "p"'),
+    'tokens[0].targets: expected an array, got a string',
+  ],
   // ranges (too_small / too_big), with and without a message in the schema
-  ['a number at or below its minimum', variant('[security]', '[security.rate_limit]\nburst = 0'), 'security.rate_limit.burst: must be > 0'],
-  ['a number above its maximum', variant('[security]', '[security.rate_limit]\nburst = 2000000'), 'security.rate_limit.burst: must be <= 1000000'],
+  [
+    'a number at or below its minimum',
+    variant('[security]', '[security.rate_limit]\nburst = 0'),
+    'security.rate_limit.burst: must be > 0',
+  ],
+  [
+    'a number above its maximum',
+    variant('[security]', '[security.rate_limit]\nburst = 2000000'),
+    'security.rate_limit.burst: must be <= 1000000',
+  ],
   ['an empty label', variant('caller = "client-a"', 'caller = ""'), 'tokens[0].caller: must not be empty'],
-  ['an empty version string', variant('type = "openai"', 'type = "anthropic"').replace('api_key_env = "OPENAI_KEY"', 'api_key_env = "OPENAI_KEY"\nversion = ""'), 'targets[0].version: must not be empty'],
+  [
+    'an empty version string',
+    variant('type = "openai"', 'type = "anthropic"').replace(
+      'api_key_env = "OPENAI_KEY"',
+      'api_key_env = "OPENAI_KEY"\nversion = ""',
+    ),
+    'targets[0].version: must not be empty',
+  ],
   // choices (invalid_value / discriminated union)
-  ['an unknown enum value', variant('[security]', '[security.client_ip]\nsource = "proxy"'), 'security.client_ip.source: must be one of "peer", "x_forwarded_for", "x_real_ip"'],
-  ['an unknown target type', variant('type = "openai"', 'type = "ollama"'), 'targets[0].type: must be one of "local", "openai", "openai_compatible", "anthropic"'],
-  ['a missing target type', variant('type = "openai"\n', ''), 'targets[0].type: must be one of "local", "openai", "openai_compatible", "anthropic"'],
+  [
+    'an unknown enum value',
+    variant('[security]', '[security.client_ip]\nsource = "proxy"'),
+    'security.client_ip.source: must be one of "peer", "x_forwarded_for", "x_real_ip"',
+  ],
+  [
+    'an unknown target type',
+    variant('type = "openai"', 'type = "ollama"'),
+    'targets[0].type: must be one of "local", "openai", "openai_compatible", "anthropic"',
+  ],
+  [
+    'a missing target type',
+    variant('type = "openai"\n', ''),
+    'targets[0].type: must be one of "local", "openai", "openai_compatible", "anthropic"',
+  ],
   // unknown keys (unrecognized_keys)
   ['an unknown top-level key', `colour = "red"\n${VALID}`, 'unknown key "colour" at the top level'],
-  ['two unknown keys in a table', variant('[security]', '[security.rate_limit]\nburts = 5\nrate = 1'), 'unknown keys "burts", "rate" in security.rate_limit'],
+  [
+    'two unknown keys in a table',
+    variant('[security]', '[security.rate_limit]\nburts = 5\nrate = 1'),
+    'unknown keys "burts", "rate" in security.rate_limit',
+  ],
   [
     'a top-level key written under a table header',
     variant('[security]', '[security]\nmax_request_bytes = 10'),
     'unknown key "max_request_bytes" in security ("max_request_bytes" is a top-level key: in TOML every key after a [table] header belongs to that table, so write it above the first header)',
   ],
   // refinements keep the schema's own sentence (custom)
-  ['a bad bind address', `public_bind = "localhost"\n${VALID}`, 'public_bind: must be "host:port" (IPv6 as "[::1]:port", port 0-65535)'],
-  ['a bad environment variable name', variant('env = "TOKEN_A"', 'env = "TOKEN-A"'), 'tokens[0].env: must be an environment variable name (a letter or _, then letters, digits or _)'],
+  [
+    'a bad bind address',
+    `public_bind = "localhost"\n${VALID}`,
+    'public_bind: must be "host:port" (IPv6 as "[::1]:port", port 0-65535)',
+  ],
+  [
+    'a bad environment variable name',
+    variant('env = "TOKEN_A"', 'env = "TOKEN-A"'),
+    'tokens[0].env: must be an environment variable name (a letter or _, then letters, digits or _)',
+  ],
 ];
 
 describe('configuration error messages', () => {
@@ -75,7 +142,8 @@ describe('configuration error messages', () => {
   }
 
   it('never uses zod wording in any of them', () => {
-    for (const [, toml] of cases) assert.doesNotMatch(messageFor(toml), /Invalid input|received|Too (small|big)|Invalid option|Unrecognized/);
+    for (const [, toml] of cases)
+      assert.doesNotMatch(messageFor(toml), /Invalid input|received|Too (small|big)|Invalid option|Unrecognized/);
   });
 
   it('never echoes a value from the file', () => {
@@ -124,11 +192,17 @@ describe('configuration error messages', () => {
       messageFor(VALID, { public_bind: 'localhost' }),
       'public_bind: must be "host:port" (IPv6 as "[::1]:port", port 0-65535) (the value comes from the environment variable SIPP_GATEWAY_PUBLIC_BIND)',
     );
-    assert.match(messageFor(VALID, { management_bind: '127.0.0.1:8080' }), /^management_bind: must differ from public_bind \(the value comes from the environment variable SIPP_GATEWAY_MANAGEMENT_BIND\)$/);
+    assert.match(
+      messageFor(VALID, { management_bind: '127.0.0.1:8080' }),
+      /^management_bind: must differ from public_bind \(the value comes from the environment variable SIPP_GATEWAY_MANAGEMENT_BIND\)$/,
+    );
   });
 
   it('applies bind overrides over the file', () => {
-    const c = parseConfigText(`public_bind = "127.0.0.1:1"\n${VALID}`, { public_bind: '127.0.0.1:8181', management_bind: '[::1]:9191' });
+    const c = parseConfigText(`public_bind = "127.0.0.1:1"\n${VALID}`, {
+      public_bind: '127.0.0.1:8181',
+      management_bind: '[::1]:9191',
+    });
     assert.equal(c.public_bind, '127.0.0.1:8181');
     assert.equal(c.management_bind, '[::1]:9191');
   });

@@ -22,7 +22,12 @@ function tableAfter(text: string, heading: string | null): string[][] {
   const rows: string[][] = [];
   for (const line of lines.slice(start + 2)) {
     if (!line.startsWith('|')) break;
-    rows.push(line.slice(1, -1).split(' | ').map((c) => c.trim()));
+    rows.push(
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((c) => c.trim()),
+    );
   }
   return rows;
 }
@@ -54,6 +59,9 @@ describe('route table and docs', () => {
     const mounted = publicRoutes(defaults)
       .filter((r) => r.method !== 'RESOURCE')
       .map((r) => [r.key, r.path, r.method]);
-    assert.deepEqual(mounted, PUBLIC_ROUTE_KEYS.map((k) => [k, ROUTES[k].path, ROUTES[k].methods[0]]));
+    assert.deepEqual(
+      mounted,
+      PUBLIC_ROUTE_KEYS.map((k) => [k, ROUTES[k].path, ROUTES[k].methods[0]]),
+    );
   });
 });

@@ -35,7 +35,12 @@ describe('placeholder secrets', () => {
         const placeholder = EXAMPLE.get(name);
         assert.ok(placeholder, `.env.example lists ${name}`);
         const message = refusal(() => readSecrets(config, { ...realValues(names), [name]: placeholder }));
-        assert.match(message, new RegExp(`^environment variable ${name} \\([^)]+\\) still holds the placeholder value from \\.env\\.example; set a real secret$`));
+        assert.match(
+          message,
+          new RegExp(
+            `^environment variable ${name} \\([^)]+\\) still holds the placeholder value from \\.env\\.example; set a real secret$`,
+          ),
+        );
         assert.ok(!message.includes(placeholder), 'the placeholder value is not echoed');
       }
     });
@@ -46,7 +51,10 @@ describe('placeholder secrets', () => {
     const names = secretEnvNames(config);
     const name = config.admin_password_env;
     for (const value of ['replace-with-admin-password', ' Replace-With-x ', 'REPLACE-WITH-ANYTHING']) {
-      assert.match(refusal(() => readSecrets(config, { ...realValues(names), [name]: value })), new RegExp(`^environment variable ${name} `));
+      assert.match(
+        refusal(() => readSecrets(config, { ...realValues(names), [name]: value })),
+        new RegExp(`^environment variable ${name} `),
+      );
     }
     for (const value of ['do-not-replace-with-this', 'replacewith-0123456789', 'x-replace-with-y-0123456789']) {
       assert.doesNotThrow(() => readSecrets(config, { ...realValues(names), [name]: value }));
@@ -65,7 +73,10 @@ describe('secret strength and reporting (docs/configuration.md#secrets)', () => 
         assert.match(message, new RegExp(`^environment variable ${name} \\([^)]+\\) is shorter than 16 characters`));
         assert.ok(!message.includes(value), 'the value is not echoed');
       }
-      assert.doesNotThrow(() => readSecrets(config, { ...realValues(names), [name]: 'sixteen-chars-xy' }), 'exactly 16 characters is enough');
+      assert.doesNotThrow(
+        () => readSecrets(config, { ...realValues(names), [name]: 'sixteen-chars-xy' }),
+        'exactly 16 characters is enough',
+      );
     }
   });
 
@@ -75,7 +86,7 @@ describe('secret strength and reporting (docs/configuration.md#secrets)', () => 
     const env = { ...realValues(names), [blank]: '  ', [placeholder]: 'replace-with-something', [short]: 'pw' };
     delete env[missing];
     const message = refusal(() => readSecrets(config, env));
-    assert.match(message, /^4 secrets cannot be used:\n(  - environment variable [^\n]+(\n|$)){4}$/);
+    assert.match(message, /^4 secrets cannot be used:\n( {2}- environment variable [^\n]+(\n|$)){4}$/);
     assert.match(message, new RegExp(`environment variable ${missing} \\([^)]+\\) is not set`));
     assert.match(message, new RegExp(`environment variable ${blank} \\([^)]+\\) is blank`));
     assert.match(message, new RegExp(`environment variable ${placeholder} \\([^)]+\\) still holds the placeholder value`));
@@ -152,7 +163,10 @@ api_key_env = "K"
     const message = refusal(() => readSecrets(config, { ...env, P: 'postgres://sipp:Qz9pw@127.0.0.1:5432/sipp' }));
     assert.match(message, /^environment variable P \(database\.url_env\) holds a PostgreSQL password shorter than 16 characters/);
     assert.ok(!message.includes('Qz9pw'));
-    assert.match(refusal(() => readSecrets(config, env)), /^environment variable P \(database\.url_env\) is not set$/);
+    assert.match(
+      refusal(() => readSecrets(config, env)),
+      /^environment variable P \(database\.url_env\) is not set$/,
+    );
     assert.doesNotThrow(() => readSecrets(config, { ...env, P: 'postgres://sipp:sixteen-chars-xy@127.0.0.1:5432/sipp' }));
   });
 });

@@ -49,15 +49,23 @@ function exported(text: string): Set<string> {
 const promtool = await which('promtool');
 
 describe('Prometheus alert rules', () => {
-  test('promtool check rules accepts alerts.yml', { skip: promtool ? false : 'promtool is not installed (Debian package prometheus)' }, async () => {
-    const { stdout } = await execFileAsync(promtool!, ['check', 'rules', repoPath(RULES)]);
-    assert.match(stdout, /SUCCESS: 5 rules found/);
-  });
+  test(
+    'promtool check rules accepts alerts.yml',
+    { skip: promtool ? false : 'promtool is not installed (Debian package prometheus)' },
+    async () => {
+      const { stdout } = await execFileAsync(promtool!, ['check', 'rules', repoPath(RULES)]);
+      assert.match(stdout, /SUCCESS: 5 rules found/);
+    },
+  );
 
-  test('the rules fire on their unit-test series (promtool test rules)', { skip: promtool ? false : 'promtool is not installed (Debian package prometheus)' }, async () => {
-    const { stdout } = await execFileAsync(promtool!, ['test', 'rules', repoPath(RULE_TESTS)]);
-    assert.match(stdout, /SUCCESS/);
-  });
+  test(
+    'the rules fire on their unit-test series (promtool test rules)',
+    { skip: promtool ? false : 'promtool is not installed (Debian package prometheus)' },
+    async () => {
+      const { stdout } = await execFileAsync(promtool!, ['test', 'rules', repoPath(RULE_TESTS)]);
+      assert.match(stdout, /SUCCESS/);
+    },
+  );
 
   test('the documented alerts are the shipped ones', () => {
     const docs = readRepoFile('docs/operations.md');
@@ -73,7 +81,11 @@ describe('every metric the rules and the Grafana dashboard use exists on a defau
     fake = await startFakeOpenAI();
     gw = await startTestGateway({
       toml: chatGatewayToml(fake.url),
-      env: { TEST_ADMIN_PASSWORD: 'alerts-test-admin-password', T: 'alerts-test-token-0123456789', UPSTREAM_KEY: 'sk-upstream-alerts-0123456789' },
+      env: {
+        TEST_ADMIN_PASSWORD: 'alerts-test-admin-password',
+        T: 'alerts-test-token-0123456789',
+        UPSTREAM_KEY: 'sk-upstream-alerts-0123456789',
+      },
       processMetrics: true,
     });
     const scrape = await getText(`${gw.managementUrl}/metrics`);

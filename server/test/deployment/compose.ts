@@ -26,7 +26,11 @@ export function parsePort(entry: unknown): PortMapping {
   }
   if (entry && typeof entry === 'object') {
     const o = entry as { host_ip?: string; published?: string | number; target?: string | number };
-    return { hostIp: o.host_ip, published: o.published === undefined ? undefined : String(o.published), target: Number(o.target) };
+    return {
+      hostIp: o.host_ip,
+      published: o.published === undefined ? undefined : String(o.published),
+      target: Number(o.target),
+    };
   }
   throw new Error(`unreadable port entry ${JSON.stringify(entry)}`);
 }
@@ -98,15 +102,21 @@ export function composeProblems(doc: Doc, text: string, expect: ComposeExpectati
   if (svc.network_mode === 'host') problems.push('network_mode: host would expose the management listener on every interface');
   if (svc.privileged === true) problems.push('privileged: true');
   if (Array.isArray(svc.cap_add) && svc.cap_add.length) problems.push(`cap_add: ${svc.cap_add.join(', ')}`);
-  if (svc.user !== undefined && /^(root|0)(:|$)/.test(String(svc.user))) problems.push(`user: ${svc.user} runs the gateway as root`);
+  if (svc.user !== undefined && /^(root|0)(:|$)/.test(String(svc.user)))
+    problems.push(`user: ${svc.user} runs the gateway as root`);
 
   // Ports: public published, management only on loopback.
   const ports = ((svc.ports ?? []) as unknown[]).map(parsePort);
-  if (!ports.some((p) => p.target === expect.publicPort && p.published !== undefined)) problems.push(`public port ${expect.publicPort} is not published`);
+  if (!ports.some((p) => p.target === expect.publicPort && p.published !== undefined))
+    problems.push(`public port ${expect.publicPort} is not published`);
   const mgmt = ports.filter((p) => p.target === expect.managementPort);
-  if (mgmt.length === 0) problems.push(`management port ${expect.managementPort} is not published on loopback (healthcheck aside, operators need it through an SSH tunnel)`);
+  if (mgmt.length === 0)
+    problems.push(
+      `management port ${expect.managementPort} is not published on loopback (healthcheck aside, operators need it through an SSH tunnel)`,
+    );
   for (const p of mgmt) {
-    if (!p.hostIp || !LOOPBACK.has(p.hostIp)) problems.push(`management port ${expect.managementPort} is published on ${p.hostIp ?? 'every interface'}, not loopback`);
+    if (!p.hostIp || !LOOPBACK.has(p.hostIp))
+      problems.push(`management port ${expect.managementPort} is published on ${p.hostIp ?? 'every interface'}, not loopback`);
   }
 
   // Mounts: the TOML read-only at the config path; every bind mount read-only.
@@ -119,25 +129,30 @@ export function composeProblems(doc: Doc, text: string, expect: ComposeExpectati
   if (expect.models === 'absent' && models) problems.push('the provider-only stack mounts /models');
 
   // Secrets: only through env_file (a private .env), never inline.
-  const envFiles = ([] as unknown[]).concat(svc.env_file ?? []).map((e) => (typeof e === 'string' ? e : (e as { path?: string })?.path));
+  const envFiles = ([] as unknown[])
+    .concat(svc.env_file ?? [])
+    .map((e) => (typeof e === 'string' ? e : (e as { path?: string })?.path));
   if (!envFiles.some((f) => f === '.env' || f === './.env')) problems.push('env_file does not read the private .env');
   const environment: string[] = Array.isArray(svc.environment)
     ? (svc.environment as string[]).map((e) => e.split('=')[0]!)
     : Object.keys(svc.environment ?? {});
   for (const name of environment) {
-    if (expect.secretNames.includes(name) || /(TOKEN|SECRET|PASSWORD|API_?KEY)/i.test(name)) problems.push(`environment sets ${name}; secrets come only from env_file`);
+    if (expect.secretNames.includes(name) || /(TOKEN|SECRET|PASSWORD|API_?KEY)/i.test(name))
+      problems.push(`environment sets ${name}; secrets come only from env_file`);
   }
   for (const name of expect.secretNames) {
     if (text.includes(name)) problems.push(`the compose file names secret variable ${name}`);
   }
-  if (doc.secrets || svc.secrets) problems.push('compose secrets are not how the gateway reads secrets (it reads the environment)');
+  if (doc.secrets || svc.secrets)
+    problems.push('compose secrets are not how the gateway reads secrets (it reads the environment)');
 
   // Healthcheck: readiness, with node (the image has no curl).
   const test = svc.healthcheck?.test;
   if (!Array.isArray(test)) problems.push('healthcheck.test must be an exec-form list');
   else {
     const joined = test.join(' ');
-    if (test[0] !== 'CMD' || test[1] !== 'node') problems.push(`healthcheck runs ${JSON.stringify(test.slice(0, 2))}, expected ["CMD", "node", ...]`);
+    if (test[0] !== 'CMD' || test[1] !== 'node')
+      problems.push(`healthcheck runs ${JSON.stringify(test.slice(0, 2))}, expected ["CMD", "node", ...]`);
     if (!joined.includes(`http://127.0.0.1:${expect.managementPort}${expect.readinessRoute}`)) {
       problems.push(`healthcheck does not probe readiness at http://127.0.0.1:${expect.managementPort}${expect.readinessRoute}`);
     }
@@ -150,10 +165,13 @@ export function composeProblems(doc: Doc, text: string, expect: ComposeExpectati
   const tmpfs = ([] as unknown[]).concat(svc.tmpfs ?? []).map(String);
   if (!tmpfs.some((t) => t === '/tmp' || t.startsWith('/tmp:'))) problems.push('no tmpfs for /tmp');
   const secOpts = ((svc.security_opt ?? []) as unknown[]).map(String);
-  if (!secOpts.some((o) => o === 'no-new-privileges:true' || o === 'no-new-privileges')) problems.push('security_opt lacks no-new-privileges');
+  if (!secOpts.some((o) => o === 'no-new-privileges:true' || o === 'no-new-privileges'))
+    problems.push('security_opt lacks no-new-privileges');
   const stop = parseDuration(svc.stop_grace_period);
   if (stop === null) problems.push('no stop_grace_period');
-  else if (stop < expect.minStopSeconds) problems.push(`stop_grace_period ${svc.stop_grace_period} is shorter than the gateway's ${expect.minStopSeconds}s drain`);
-  if (svc.stop_signal !== undefined && svc.stop_signal !== 'SIGTERM') problems.push(`stop_signal ${svc.stop_signal}; the gateway drains on SIGTERM`);
+  else if (stop < expect.minStopSeconds)
+    problems.push(`stop_grace_period ${svc.stop_grace_period} is shorter than the gateway's ${expect.minStopSeconds}s drain`);
+  if (svc.stop_signal !== undefined && svc.stop_signal !== 'SIGTERM')
+    problems.push(`stop_signal ${svc.stop_signal}; the gateway drains on SIGTERM`);
   return problems;
 }

@@ -37,7 +37,12 @@ describe('Dockerfile', () => {
 
   test('the CPU image drops GPU builds of llama.cpp; the CUDA image keeps the CUDA build', () => {
     const df = parseDockerfile(text);
-    const runOf = (name: string) => df.stages.find((s) => s.name === name)!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    const runOf = (name: string) =>
+      df.stages
+        .find((s) => s.name === name)!
+        .instructions.filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join('\n');
     assert.match(runOf('prod-deps-cpu'), /@node-llama-cpp/);
     assert.doesNotMatch(runOf('prod-deps-cpu'), /cuda/);
     assert.match(runOf('prod-deps-cuda'), /"\$arch-cuda"/);
@@ -45,7 +50,9 @@ describe('Dockerfile', () => {
 
   test('installs without lifecycle scripts (llama.cpp comes prebuilt, never compiled in the image)', () => {
     const df = parseDockerfile(text);
-    const installs = df.stages.flatMap((s) => s.instructions).filter((i) => i.keyword === 'RUN' && /npm (ci|install)\b/.test(i.args));
+    const installs = df.stages
+      .flatMap((s) => s.instructions)
+      .filter((i) => i.keyword === 'RUN' && /npm (ci|install)\b/.test(i.args));
     assert.ok(installs.length >= 2);
     for (const i of installs) {
       assert.match(i.args, /npm ci\b/, `line ${i.line} uses the lockfile`);
@@ -63,20 +70,56 @@ describe('Dockerfile invariant checker rejects each broken promise', () => {
     ['no USER', (t) => t.replace(/^USER .*$/gm, ''), /no USER instruction/],
     ['USER root', (t) => t.replace(/^USER .*$/gm, 'USER root'), /USER is root/],
     ['USER 0', (t) => t.replace(/^USER .*$/gm, 'USER 0:0'), /USER is 0:0/],
-    ['ENV with a secret', (t) => t.replace('ENV NODE_ENV=production', 'ENV NODE_ENV=production OPENAI_API_KEY=sk-123'), /ENV OPENAI_API_KEY bakes a secret/],
-    ['ARG with a secret-looking name', (t) => t.replace('ARG NODE_IMAGE=', 'ARG NPM_TOKEN=abc\nARG NODE_IMAGE='), /ARG NPM_TOKEN bakes a secret/],
+    [
+      'ENV with a secret',
+      (t) => t.replace('ENV NODE_ENV=production', 'ENV NODE_ENV=production OPENAI_API_KEY=sk-123'),
+      /ENV OPENAI_API_KEY bakes a secret/,
+    ],
+    [
+      'ARG with a secret-looking name',
+      (t) => t.replace('ARG NODE_IMAGE=', 'ARG NPM_TOKEN=abc\nARG NODE_IMAGE='),
+      /ARG NPM_TOKEN bakes a secret/,
+    ],
     ['copying .env', (t) => t.replace('COPY shared/ shared/', 'COPY .env ./\nCOPY shared/ shared/'), /copies a \.env file/],
-    ['dev dependencies in the runtime', (t) => t.replace(/COPY --from=prod-deps-cpu \/app\/node_modules/, 'COPY --from=build /src/node_modules'), /do not come from an "npm ci --omit=dev" stage/],
+    [
+      'dev dependencies in the runtime',
+      (t) => t.replace(/COPY --from=prod-deps-cpu \/app\/node_modules/, 'COPY --from=build /src/node_modules'),
+      /do not come from an "npm ci --omit=dev" stage/,
+    ],
     ['prod stage without --omit=dev', (t) => t.replace('--omit=dev ', ''), /do not come from an "npm ci --omit=dev" stage/],
-    ['runtime copying the build context', (t) => t.replace(/(FROM \$\{NODE_IMAGE\} AS runtime\n)/, '$1COPY . /app\n'), /COPY from the build context/],
+    [
+      'runtime copying the build context',
+      (t) => t.replace(/(FROM \$\{NODE_IMAGE\} AS runtime\n)/, '$1COPY . /app\n'),
+      /COPY from the build context/,
+    ],
     ['another command', (t) => t.replace(/CMD \["serve"/g, 'CMD ["check"'), /runs \["sipp-gateway","check"/],
-    ['shell-form entrypoint', (t) => t.replace(/ENTRYPOINT \["sipp-gateway"\]/g, 'ENTRYPOINT sipp-gateway'), /ENTRYPOINT in shell form/],
+    [
+      'shell-form entrypoint',
+      (t) => t.replace(/ENTRYPOINT \["sipp-gateway"\]/g, 'ENTRYPOINT sipp-gateway'),
+      /ENTRYPOINT in shell form/,
+    ],
     ['port not exposed', (t) => t.replace(/EXPOSE 8080 9090/g, 'EXPOSE 8080'), /does not EXPOSE 9090/],
-    ['healthcheck with curl', (t) => t.replace(/CMD \["node", "-e", "fetch[^\n]*/g, 'CMD ["curl", "-f", "http://127.0.0.1:9090/readyz"]'), /HEALTHCHECK must use node/],
-    ['healthcheck on the wrong route', (t) => t.replaceAll('9090/readyz', '9090/healthz'), /HEALTHCHECK does not probe http:\/\/127\.0\.0\.1:9090\/readyz/],
+    [
+      'healthcheck with curl',
+      (t) => t.replace(/CMD \["node", "-e", "fetch[^\n]*/g, 'CMD ["curl", "-f", "http://127.0.0.1:9090/readyz"]'),
+      /HEALTHCHECK must use node/,
+    ],
+    [
+      'healthcheck on the wrong route',
+      (t) => t.replaceAll('9090/readyz', '9090/healthz'),
+      /HEALTHCHECK does not probe http:\/\/127\.0\.0\.1:9090\/readyz/,
+    ],
     ['no healthcheck', (t) => t.replace(/HEALTHCHECK[^\n]*\\\n[^\n]*\n/g, ''), /no HEALTHCHECK/],
-    ['another base image', (t) => t.replace('ARG NODE_IMAGE=node:20-bookworm-slim', 'ARG NODE_IMAGE=node:20-alpine'), /based on "node:20-alpine"/],
-    ['admin-web not built', (t) => t.replace('npm run build -w shared -w server -w admin-web', 'npm run build -w shared -w server'), /does not build workspace admin-web/],
+    [
+      'another base image',
+      (t) => t.replace('ARG NODE_IMAGE=node:20-bookworm-slim', 'ARG NODE_IMAGE=node:20-alpine'),
+      /based on "node:20-alpine"/,
+    ],
+    [
+      'admin-web not built',
+      (t) => t.replace('npm run build -w shared -w server -w admin-web', 'npm run build -w shared -w server'),
+      /does not build workspace admin-web/,
+    ],
     ['a non-runtime default stage', (t) => `${t}\nFROM runtime AS debug\nUSER root\n`, /the last \(default\) stage is "debug"/],
   ];
   for (const [name, mutate, problem] of cases) {
@@ -84,14 +127,19 @@ describe('Dockerfile invariant checker rejects each broken promise', () => {
       const broken = mutate(text);
       assert.notEqual(broken, text, 'the mutation applies to the current Dockerfile');
       const problems = dockerfileProblems(parseDockerfile(broken), EXPECT);
-      assert.ok(problems.some((p) => problem.test(p)), `expected ${problem} in ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => problem.test(p)),
+        `expected ${problem} in ${JSON.stringify(problems)}`,
+      );
     });
   }
 });
 
 describe('Dockerfile reader', () => {
   test('joins continuations, skips comments, substitutes global ARGs in FROM', () => {
-    const df = parseDockerfile('# c\nARG BASE=debian:12\nFROM ${BASE} AS one\nRUN a \\\n  # inside\n  && b\nFROM one\nCMD ["x", "y"]\n');
+    const df = parseDockerfile(
+      '# c\nARG BASE=debian:12\nFROM ${BASE} AS one\nRUN a \\\n  # inside\n  && b\nFROM one\nCMD ["x", "y"]\n',
+    );
     assert.equal(df.stages[0]!.base, 'debian:12');
     assert.equal(df.stages[0]!.name, 'one');
     assert.equal(df.stages[0]!.instructions[0]!.args, 'a && b');

@@ -52,7 +52,10 @@ export function parseDockerfile(text: string): ParsedDockerfile {
   for (const ins of instructions) {
     if (ins.keyword === 'FROM') {
       const m = /^(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?$/i.exec(ins.args);
-      const image = (m?.[1] ?? ins.args).replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string, b: string) => globalArgs.get(a ?? b) ?? '');
+      const image = (m?.[1] ?? ins.args).replace(
+        /\$\{(\w+)\}|\$(\w+)/g,
+        (_, a: string, b: string) => globalArgs.get(a ?? b) ?? '',
+      );
       stages.push({ name: m?.[2], base: image, instructions: [] });
     } else if (stages.length === 0) {
       if (ins.keyword === 'ARG') {
@@ -137,7 +140,8 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
   const builders = df.stages.filter((s) => s.instructions.some((i) => i.keyword === 'RUN' && /npm run build\b/.test(i.args)));
   if (builders.length === 0) problems.push('no stage runs "npm run build"');
   for (const b of builders) {
-    if (b.base !== expect.nodeImage) problems.push(`build stage "${b.name}" is based on "${b.base}", expected "${expect.nodeImage}"`);
+    if (b.base !== expect.nodeImage)
+      problems.push(`build stage "${b.name}" is based on "${b.base}", expected "${expect.nodeImage}"`);
     const build = b.instructions.find((i) => i.keyword === 'RUN' && /npm run build\b/.test(i.args))!;
     for (const ws of ['shared', 'server', 'admin-web']) {
       if (!new RegExp(`-w ${ws}\\b`).test(build.args)) problems.push(`stage "${b.name}" does not build workspace ${ws}`);
@@ -151,7 +155,9 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
     if (!user) problems.push(`${where}: no USER instruction (it would run as root)`);
     else if (/^(root|0)(:|$)/.test(user)) problems.push(`${where}: USER is ${user}`);
 
-    const exposed = stage.instructions.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(/\s+/).map((p) => Number(p.split('/')[0])));
+    const exposed = stage.instructions
+      .filter((i) => i.keyword === 'EXPOSE')
+      .flatMap((i) => i.args.split(/\s+/).map((p) => Number(p.split('/')[0])));
     for (const port of expect.ports) if (!exposed.includes(port)) problems.push(`${where}: does not EXPOSE ${port}`);
 
     const entry = lastArgs(stage, 'ENTRYPOINT');
@@ -160,16 +166,20 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
     if (JSON.stringify(command) !== JSON.stringify(expect.command)) {
       problems.push(`${where}: runs ${JSON.stringify(command)}, expected ${JSON.stringify(expect.command)}`);
     }
-    if (entry && !entry.args.trim().startsWith('[')) problems.push(`${where}: ENTRYPOINT in shell form would not receive SIGTERM`);
+    if (entry && !entry.args.trim().startsWith('['))
+      problems.push(`${where}: ENTRYPOINT in shell form would not receive SIGTERM`);
 
     const health = lastArgs(stage, 'HEALTHCHECK');
     if (!health) problems.push(`${where}: no HEALTHCHECK`);
     else {
       const m = /\bCMD\s+(.*)$/s.exec(health.args);
       const probe = m ? execForm(m[1]!) : [];
-      if (probe[0] !== 'node') problems.push(`${where}: HEALTHCHECK must use node (what the image has), got ${JSON.stringify(probe[0])}`);
-      if (!probe.join(' ').includes(expect.readinessUrl)) problems.push(`${where}: HEALTHCHECK does not probe ${expect.readinessUrl}`);
-      if (/\b(curl|wget)\b/.test(health.args)) problems.push(`${where}: HEALTHCHECK uses curl/wget, which the image does not ship`);
+      if (probe[0] !== 'node')
+        problems.push(`${where}: HEALTHCHECK must use node (what the image has), got ${JSON.stringify(probe[0])}`);
+      if (!probe.join(' ').includes(expect.readinessUrl))
+        problems.push(`${where}: HEALTHCHECK does not probe ${expect.readinessUrl}`);
+      if (/\b(curl|wget)\b/.test(health.args))
+        problems.push(`${where}: HEALTHCHECK uses curl/wget, which the image does not ship`);
     }
 
     // Production dependencies only: node_modules must come from a stage that
@@ -181,11 +191,15 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
       const source = from ? stageByName(df, from) : undefined;
       const prodOnly =
         source !== undefined &&
-        lineage(df, source).some((s) => s.instructions.some((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args) && /--omit=dev\b/.test(i.args)));
+        lineage(df, source).some((s) =>
+          s.instructions.some((i) => i.keyword === 'RUN' && /npm ci\b/.test(i.args) && /--omit=dev\b/.test(i.args)),
+        );
       if (!prodOnly) problems.push(`${where}: node_modules (line ${copy.line}) do not come from an "npm ci --omit=dev" stage`);
     }
     for (const copy of stage.instructions.filter((i) => i.keyword === 'COPY' && !/--from=/.test(i.args))) {
-      problems.push(`${where}: COPY from the build context (line ${copy.line}); the runtime takes only built output from other stages`);
+      problems.push(
+        `${where}: COPY from the build context (line ${copy.line}); the runtime takes only built output from other stages`,
+      );
     }
   }
   if (runtimes.length === 0) problems.push('no runtime stage');
@@ -194,11 +208,14 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
   for (const ins of df.instructions) {
     if (ins.keyword === 'ENV' || ins.keyword === 'ARG') {
       for (const name of declaredNames(ins)) {
-        if (SECRET_NAME.test(name) || expect.secretNames.includes(name)) problems.push(`line ${ins.line}: ${ins.keyword} ${name} bakes a secret into the image`);
+        if (SECRET_NAME.test(name) || expect.secretNames.includes(name))
+          problems.push(`line ${ins.line}: ${ins.keyword} ${name} bakes a secret into the image`);
       }
     }
-    if ((ins.keyword === 'COPY' || ins.keyword === 'ADD') && /(^|[\s/])\.env\b/.test(ins.args)) problems.push(`line ${ins.line}: ${ins.keyword} copies a .env file into the image`);
-    if (ins.keyword === 'ADD' && /https?:\/\//.test(ins.args)) problems.push(`line ${ins.line}: ADD fetches a URL; use a pinned package instead`);
+    if ((ins.keyword === 'COPY' || ins.keyword === 'ADD') && /(^|[\s/])\.env\b/.test(ins.args))
+      problems.push(`line ${ins.line}: ${ins.keyword} copies a .env file into the image`);
+    if (ins.keyword === 'ADD' && /https?:\/\//.test(ins.args))
+      problems.push(`line ${ins.line}: ADD fetches a URL; use a pinned package instead`);
     for (const name of expect.secretNames) {
       if (ins.keyword !== 'RUN' && ins.args.includes(name)) problems.push(`line ${ins.line}: mentions secret variable ${name}`);
     }
@@ -208,7 +225,10 @@ export function dockerfileProblems(df: ParsedDockerfile, expect: ImageExpectatio
 
 /** Problems with .dockerignore: what must never reach the build context. */
 export function dockerignoreProblems(text: string): string[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const problems: string[] = [];
   const required: Array<[string, RegExp]> = [
     ['.env', /^\.env$/],

@@ -89,10 +89,12 @@ export function nginxProblems(conf: string, expect: NginxExpectations): string[]
     if (route !== '/' && locationMatches(header, route)) problems.push(`the API location also matches management route ${route}`);
   }
 
-  const directive = (name: string): string[] => [...api.matchAll(new RegExp(`^\\s*${name}\\s+([^;]+);`, 'gm'))].map((m) => m[1]!.trim());
+  const directive = (name: string): string[] =>
+    [...api.matchAll(new RegExp(`^\\s*${name}\\s+([^;]+);`, 'gm'))].map((m) => m[1]!.trim());
   if (!directive('proxy_buffering').includes('off')) problems.push('proxy_buffering is not off (SSE frames would be held back)');
   if (!directive('proxy_cache').includes('off')) problems.push('proxy_cache is not off');
-  if (!directive('proxy_http_version').includes('1.1')) problems.push('proxy_http_version is not 1.1 (no keep-alive, chunked streaming to the gateway)');
+  if (!directive('proxy_http_version').includes('1.1'))
+    problems.push('proxy_http_version is not 1.1 (no keep-alive, chunked streaming to the gateway)');
   const read = directive('proxy_read_timeout').map(nginxSeconds);
   if (read.length === 0 || read.some((s) => !(s >= expect.minReadTimeoutSeconds))) {
     problems.push(`proxy_read_timeout must be >= ${expect.minReadTimeoutSeconds}s (nginx's default 60s cuts long streams)`);
@@ -101,17 +103,20 @@ export function nginxProblems(conf: string, expect: NginxExpectations): string[]
   const headers = directive('proxy_set_header').map((h) => h.split(/\s+/));
   const header_ = (name: string) => headers.find((h) => h[0]!.toLowerCase() === name.toLowerCase());
   if (!header_('X-Request-Id')) problems.push('X-Request-Id is not forwarded');
-  if (header_('X-Real-IP')?.[1] !== '$remote_addr') problems.push('X-Real-IP is not set to $remote_addr (clients could spoof it)');
+  if (header_('X-Real-IP')?.[1] !== '$remote_addr')
+    problems.push('X-Real-IP is not set to $remote_addr (clients could spoof it)');
   if (!header_('X-Forwarded-For')) problems.push('X-Forwarded-For is not set');
 
-  if (new RegExp(`:${expect.managementPort}\\b`).test(text)) problems.push(`the proxy points at the management port ${expect.managementPort}`);
+  if (new RegExp(`:${expect.managementPort}\\b`).test(text))
+    problems.push(`the proxy points at the management port ${expect.managementPort}`);
   for (const route of expect.managementRoutes) {
     if (route === '/') continue;
     const block = locationBlock(conf, new RegExp(`^=?\\s*${route.replace(/[/.]/g, '\\$&')}$`));
     if (block && /proxy_pass/.test(block.body)) problems.push(`management route ${route} is proxied`);
   }
   const fallback = locationBlock(conf, /^\/$/);
-  if (fallback === null || !/return\s+404/.test(fallback.body)) problems.push('other paths are not answered 404 (location / { return 404; })');
+  if (fallback === null || !/return\s+404/.test(fallback.body))
+    problems.push('other paths are not answered 404 (location / { return 404; })');
   if (!/\bssl_certificate\s/.test(text)) problems.push('no TLS (ssl_certificate)');
   return problems;
 }

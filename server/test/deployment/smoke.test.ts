@@ -168,7 +168,11 @@ describe('smoke: the image command on the docker configs', () => {
         assert.equal(await runProbe(probe), 0, 'the compose healthcheck passes on a ready gateway');
 
         // The public listener is up and authenticates; management routes are not served there.
-        const unauth = await fetch(`${gw.publicUrl}/v1/query`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+        const unauth = await fetch(`${gw.publicUrl}/v1/query`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json' },
+        });
         assert.equal(unauth.status, 401);
         await unauth.text();
         const notHere = await fetch(`${gw.publicUrl}/readyz`);

@@ -55,7 +55,10 @@ describe(FILE, () => {
         minStopSeconds: 35,
         models: 'absent',
       });
-      assert.deepEqual(problems.filter((p) => p !== `public port ${publicPort} is not published`), []);
+      assert.deepEqual(
+        problems.filter((p) => p !== `public port ${publicPort} is not published`),
+        [],
+      );
       const ports = (doc.services[name].ports as unknown[]).map(parsePort);
       assert.ok(!ports.some((p) => p.target === publicPort), 'the public port is reached through nginx only');
       const envFiles = doc.services[name].env_file as string[];
@@ -64,7 +67,9 @@ describe(FILE, () => {
   }
 
   test('one loopback management port per replica', () => {
-    const published = GATEWAYS.map((g) => (doc.services[g].ports as unknown[]).map(parsePort).find((p) => p.target === managementPort)!);
+    const published = GATEWAYS.map((g) =>
+      (doc.services[g].ports as unknown[]).map(parsePort).find((p) => p.target === managementPort)!,
+    );
     for (const p of published) assert.equal(p.hostIp, '127.0.0.1');
     assert.equal(new Set(published.map((p) => p.published)).size, GATEWAYS.length);
   });
@@ -81,16 +86,26 @@ describe(FILE, () => {
 
   test('nginx balances the three public ports with the nginx example streaming settings', () => {
     const lb = doc.services.lb;
-    assert.deepEqual((lb.ports as unknown[]).map(parsePort).map((p) => p.target), [8080]);
+    assert.deepEqual(
+      (lb.ports as unknown[]).map(parsePort).map((p) => p.target),
+      [8080],
+    );
     const mount = (lb.volumes as unknown[]).map(parseMount).find((m) => m.target === '/etc/nginx/conf.d/default.conf');
     assert.ok(mount?.readOnly);
     const conf = readRepoFile(mount.source!.replace(/^\.\//, ''));
     for (const g of GATEWAYS) assert.match(conf, new RegExp(`server ${g}:${publicPort}\\b`));
     const example = publicLocation(readRepoFile('deploy/nginx/sipp-gateway.conf'));
-    const streaming = example.filter((d) => /^(proxy_buffering|proxy_cache|gzip|chunked_transfer_encoding|proxy_http_version|proxy_read_timeout|proxy_send_timeout|send_timeout|proxy_connect_timeout|proxy_set_header)\b/.test(d));
+    const streaming = example.filter((d) =>
+      /^(proxy_buffering|proxy_cache|gzip|chunked_transfer_encoding|proxy_http_version|proxy_read_timeout|proxy_send_timeout|send_timeout|proxy_connect_timeout|proxy_set_header)\b/.test(
+        d,
+      ),
+    );
     assert.ok(streaming.length >= 10);
     const mine = new Set(publicLocation(conf));
-    assert.deepEqual(streaming.filter((d) => !mine.has(d)), []);
+    assert.deepEqual(
+      streaming.filter((d) => !mine.has(d)),
+      [],
+    );
   });
 
   test('docker-compose config accepts it', async (t) => {
@@ -104,11 +119,18 @@ describe(FILE, () => {
       copyFileSync(repoPath(FILE), join(dir, FILE));
       copyFileSync(repoPath('.env.example'), join(dir, '.env'));
       copyFileSync(repoPath('.env.redis.example'), join(dir, '.env.redis'));
-      const { stdout } = await promisify(execFile)(bin, ['-f', FILE, 'config'], { cwd: dir, timeout: 60_000, env: { PATH: process.env.PATH ?? '' } });
+      const { stdout } = await promisify(execFile)(bin, ['-f', FILE, 'config'], {
+        cwd: dir,
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '' },
+      });
       const normalized = parseYaml(stdout) as Record<string, any>;
       for (const g of GATEWAYS) {
         const mgmt = (normalized.services[g].ports as unknown[]).map(parsePort);
-        assert.deepEqual(mgmt.map((p) => [p.hostIp, p.target]), [['127.0.0.1', managementPort]]);
+        assert.deepEqual(
+          mgmt.map((p) => [p.hostIp, p.target]),
+          [['127.0.0.1', managementPort]],
+        );
         assert.equal(normalized.services[g].read_only, true);
       }
     } finally {

@@ -60,7 +60,11 @@ breaker_seconds = 0.3`,
 async function chat(r: Replica, ip: string, token: string | null = TOKEN): Promise<number> {
   const res = await fetch(`${r.publicUrl}/v1/chat`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      'x-forwarded-for': ip,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
   });
   await res.arrayBuffer();
@@ -122,7 +126,11 @@ describe('fleet: three replicas sharing one Redis', () => {
     assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: settings })).status, 200);
     for (const r of replicas.slice(1)) {
       const c = sameSession(a, r);
-      await until(async () => (await c.request('GET', '/api/security')).body.rateLimit.requestsPerMinute === settings.requestsPerMinute, 'the new rate on every replica', PROPAGATION_MS);
+      await until(
+        async () => (await c.request('GET', '/api/security')).body.rateLimit.requestsPerMinute === settings.requestsPerMinute,
+        'the new rate on every replica',
+        PROPAGATION_MS,
+      );
     }
     // Ten workers keep asking (round-robin over the replicas) until the bucket has refused REFUSALS requests,
     // however long that takes on this machine (not for a fixed time: a loaded machine may answer only a
@@ -143,7 +151,10 @@ describe('fleet: three replicas sharing one Redis', () => {
     await Promise.all(
       Array.from({ length: 10 }, async () => {
         while (refused < REFUSALS || performance.now() - began < 1500) {
-          assert.ok(performance.now() - began < 120_000, `still under ${REFUSALS} refusals after 2 min (admitted ${ok}, refused ${refused})`);
+          assert.ok(
+            performance.now() - began < 120_000,
+            `still under ${REFUSALS} refusals after 2 min (admitted ${ok}, refused ${refused})`,
+          );
           const sent = performance.now();
           const status = await chat(replicas[i++ % 3]!, '10.0.2.1', null);
           const answered = performance.now();
@@ -159,7 +170,10 @@ describe('fleet: three replicas sharing one Redis', () => {
     assert.ok(refused >= REFUSALS, `the workers outpaced the refill (admitted ${ok}, refused ${refused})`);
     const low = settings.burst + perMs * (lastSent - firstAnswered);
     const high = settings.burst + perMs * (lastAnswered - firstSent);
-    assert.ok(ok >= Math.floor(low * 0.95) - 1 && ok <= Math.ceil(high * 1.05) + 1, `admitted ${ok}, expected ${low.toFixed(1)}..${high.toFixed(1)} ±5%`);
+    assert.ok(
+      ok >= Math.floor(low * 0.95) - 1 && ok <= Math.ceil(high * 1.05) + 1,
+      `admitted ${ok}, expected ${low.toFixed(1)}..${high.toFixed(1)} ±5%`,
+    );
   });
 
   test('a block through replica 1 refuses the client on replicas 2 and 3 by pub/sub (well before a resync); unblocking likewise', async () => {
@@ -168,9 +182,17 @@ describe('fleet: three replicas sharing one Redis', () => {
     const ip = '10.0.3.1';
     for (const r of replicas) assert.notEqual(await chat(r, ip), 403);
     assert.equal((await a.request('POST', `/api/security/blocklist/${ip}`)).status, 200);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, ip)) === 403, 'the block on another replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) => until(async () => (await chat(r, ip)) === 403, 'the block on another replica', PROPAGATION_MS)),
+    );
     assert.equal((await a.request('DELETE', `/api/security/blocklist/${ip}`)).status, 200);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, ip)) !== 403, 'the unblock on another replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) => until(async () => (await chat(r, ip)) !== 403, 'the unblock on another replica', PROPAGATION_MS)),
+    );
   });
 
   test('a CIDR block with expiry and note through replica 1: refused on 2 and 3 by pub/sub, listed there, gone everywhere once it expires (a resync does not bring it back)', async () => {
@@ -179,37 +201,72 @@ describe('fleet: three replicas sharing one Redis', () => {
     const inside = '10.0.6.77';
     const outside = '10.0.7.1';
     const note = 'scanner from the 10.0.6 range';
-    const added = await a.request('POST', '/api/security/blocklist', { json: { entry: '10.0.6.5/24', expires_in_seconds: 20, note } });
+    const added = await a.request('POST', '/api/security/blocklist', {
+      json: { entry: '10.0.6.5/24', expires_in_seconds: 20, note },
+    });
     assert.equal(added.status, 200, added.text);
-    const mine = (await a.request('GET', '/api/security')).body.blocklist.find((e: { entry: string }) => e.entry === '10.0.6.0/24');
+    const mine = (await a.request('GET', '/api/security')).body.blocklist.find(
+      (e: { entry: string }) => e.entry === '10.0.6.0/24',
+    );
     assert.equal(mine.note, note);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, inside)) === 403, 'the range block on another replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) => until(async () => (await chat(r, inside)) === 403, 'the range block on another replica', PROPAGATION_MS)),
+    );
     for (const r of replicas.slice(1)) {
       assert.notEqual(await chat(r, outside), 403, 'outside the range');
       const listed = (await sameSession(a, r).request('GET', '/api/security')).body.blocklist;
-      assert.deepEqual(listed.find((e: { entry: string }) => e.entry === '10.0.6.0/24'), mine, 'same entry, note and expiry on every replica');
+      assert.deepEqual(
+        listed.find((e: { entry: string }) => e.entry === '10.0.6.0/24'),
+        mine,
+        'same entry, note and expiry on every replica',
+      );
     }
     const listedAnywhere = async () => {
-      for (const r of replicas) if ((await sameSession(a, r).request('GET', '/api/security')).body.blocklist.some((e: { entry: string }) => e.entry === '10.0.6.0/24')) return true;
+      for (const r of replicas)
+        if (
+          (await sameSession(a, r).request('GET', '/api/security')).body.blocklist.some(
+            (e: { entry: string }) => e.entry === '10.0.6.0/24',
+          )
+        )
+          return true;
       return false;
     };
     // The matcher drops it at its expiry, with no notice from the store.
     const bound = mine.expiresAt - Date.now() + PROPAGATION_MS;
-    await Promise.all(replicas.map((r) => until(async () => (await chat(r, inside)) !== 403, 'the range block to expire', bound)));
+    await Promise.all(
+      replicas.map((r) => until(async () => (await chat(r, inside)) !== 403, 'the range block to expire', bound)),
+    );
     assert.equal(await listedAnywhere(), false);
     // Any change makes every replica reload the stored controls, where the expired entry still lies.
-    assert.equal((await a.request('POST', '/api/security/blocklist', { json: { entry: '10.0.6.250', note: 'resync' } })).status, 200);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) === 403, 'the resync on another replica', PROPAGATION_MS)));
+    assert.equal(
+      (await a.request('POST', '/api/security/blocklist', { json: { entry: '10.0.6.250', note: 'resync' } })).status,
+      200,
+    );
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) => until(async () => (await chat(r, '10.0.6.250')) === 403, 'the resync on another replica', PROPAGATION_MS)),
+    );
     for (const r of replicas) assert.notEqual(await chat(r, inside), 403, 'the expired range stays gone after a resync');
     assert.equal(await listedAnywhere(), false);
     const store = new Redis(redis.url);
     try {
-      assert.deepEqual(await store.hkeys('fleet:blocklist'), ['10.0.6.250'], 'the next block dropped the expired one from the store');
+      assert.deepEqual(
+        await store.hkeys('fleet:blocklist'),
+        ['10.0.6.250'],
+        'the next block dropped the expired one from the store',
+      );
     } finally {
       store.disconnect();
     }
     assert.equal((await a.request('DELETE', '/api/security/blocklist/10.0.6.250')).status, 200);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await chat(r, '10.0.6.250')) !== 403, 'the unblock on another replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) => until(async () => (await chat(r, '10.0.6.250')) !== 403, 'the unblock on another replica', PROPAGATION_MS)),
+    );
   });
 
   test('sign in on replica 1, act on replica 2 with its cookie and CSRF token, sign out on 3: the cookie is dead on 1', async () => {
@@ -226,14 +283,21 @@ describe('fleet: three replicas sharing one Redis', () => {
     assert.equal((await two.request('GET', '/api/session')).status, 401);
   });
 
-  const drained = async (c: AdminClient) => (await c.request('GET', '/api/targets')).body.targets.find((t: { name: string }) => t.name === 'chat').circuit.drained;
+  const drained = async (c: AdminClient) =>
+    (await c.request('GET', '/api/targets')).body.targets.find((t: { name: string }) => t.name === 'chat').circuit.drained;
 
   test('controls survive restarting all three replicas (a target drain included, applied fleet-wide by pub/sub)', async () => {
     const a = admin(replicas[0]!);
     await a.login(ADMIN_PASSWORD);
     assert.equal((await a.request('POST', '/api/security/blocklist/10.0.4.4')).status, 200);
     assert.equal((await a.request('POST', '/api/targets/chat/drain')).status, 200);
-    await Promise.all(replicas.slice(1).map((r) => until(async () => (await drained(sameSession(a, r))) === true, 'the drain on another replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas
+        .slice(1)
+        .map((r) =>
+          until(async () => (await drained(sameSession(a, r))) === true, 'the drain on another replica', PROPAGATION_MS),
+        ),
+    );
     assert.equal(await chat(replicas[2]!, '10.0.4.5'), 503);
     await Promise.all(replicas.map((r) => r.stop()));
     retired.push(...replicas);
@@ -244,19 +308,29 @@ describe('fleet: three replicas sharing one Redis', () => {
       const sec = (await sameSession(fresh, r).request('GET', '/api/security')).body;
       assert.deepEqual(sec.rateLimit, { enabled: true, requestsPerMinute: 300, burst: 20 }, 'rate limit overrides the TOML');
       assert.equal(sec.concurrency.limit, 7);
-      assert.deepEqual(sec.blocklist.map((b: { entry: string }) => b.entry), ['10.0.4.4'], 'the expired range block did not come back');
+      assert.deepEqual(
+        sec.blocklist.map((b: { entry: string }) => b.entry),
+        ['10.0.4.4'],
+        'the expired range block did not come back',
+      );
       assert.notEqual(await chat(r, '10.0.6.77'), 403);
       assert.equal(await chat(r, '10.0.4.4'), 403);
       assert.equal(await drained(sameSession(fresh, r)), true, 'the drain survives the restart');
     }
     assert.equal((await fresh.request('DELETE', '/api/targets/chat/drain')).status, 200);
-    await Promise.all(replicas.map((r) => until(async () => (await drained(sameSession(fresh, r))) === false, 'the release on every replica', PROPAGATION_MS)));
+    await Promise.all(
+      replicas.map((r) =>
+        until(async () => (await drained(sameSession(fresh, r))) === false, 'the release on every replica', PROPAGATION_MS),
+      ),
+    );
   });
 
   test('a replica killed mid-load: the others serve without errors and the fleet view shows it down', async () => {
     const a = admin(replicas[1]!);
     await a.login(ADMIN_PASSWORD);
-    const victimId = (await sameSession(a, replicas[0]!).request('GET', '/api/fleet')).body.replicas.find((r: { self: boolean }) => r.self).id;
+    const victimId = (await sameSession(a, replicas[0]!).request('GET', '/api/fleet')).body.replicas.find(
+      (r: { self: boolean }) => r.self,
+    ).id;
     const before = (await a.request('GET', '/api/fleet')).body;
     assert.equal(before.totals.up, 3);
     assert.ok(before.replicas.find((r: { id: string }) => r.id === victimId).up);
@@ -273,7 +347,8 @@ describe('fleet: three replicas sharing one Redis', () => {
     await replicas[0]!.kill();
     const killedAt = performance.now();
     await until(
-      async () => (await a.request('GET', '/api/fleet')).body.replicas.find((r: { id: string }) => r.id === victimId)?.up === false,
+      async () =>
+        (await a.request('GET', '/api/fleet')).body.replicas.find((r: { id: string }) => r.id === victimId)?.up === false,
       'the fleet view to show the killed replica down',
       // A generous bound (a loaded machine), not a speed claim.
       (TIMEOUT_S + 2 * HEARTBEAT_S) * 1000 + PROPAGATION_MS,
@@ -296,8 +371,16 @@ describe('fleet: three replicas sharing one Redis', () => {
     retired.push(deny);
     const a = admin(live[0]!);
     await a.login(ADMIN_PASSWORD);
-    assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 0.001, burst: 5 } })).status, 200);
-    await until(async () => (await sameSession(a, live[1]!).request('GET', '/api/security')).body.rateLimit.burst === 5, 'the new limit on replica 3', PROPAGATION_MS);
+    assert.equal(
+      (await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 0.001, burst: 5 } }))
+        .status,
+      200,
+    );
+    await until(
+      async () => (await sameSession(a, live[1]!).request('GET', '/api/security')).body.rateLimit.burst === 5,
+      'the new limit on replica 3',
+      PROPAGATION_MS,
+    );
     const errorsBefore = await metricValue(live[0]!.managementUrl, 'sipp_gateway_state_errors_total');
     assert.equal(await chat(deny, '10.2.0.1'), 200);
 
@@ -344,7 +427,7 @@ describe('fleet: three replicas sharing one Redis', () => {
     for (let i = 0; i < 3; i++) statuses.push((await admin(live[i % 2]!).login('wrong-password')).status);
     assert.deepEqual(statuses, [401, 401, 401], 'two free failures, the third starts the delays');
     // Each further failure doubles the wait (1 s, 2 s, 4 s): wait them out on alternating replicas.
-    for (let i = 0; i < 3; ) {
+    for (let i = 0; i < 3;) {
       const r = await admin(live[i % 2]!).login('wrong-password');
       if (r.status === 429) await sleep(Number(r.headers.get('retry-after')) * 1000);
       else {
@@ -365,7 +448,8 @@ describe('fleet: three replicas sharing one Redis', () => {
     const fleet = await Promise.all([0, 1, 2].map(() => startReplica(dir, fleetToml(upstream.url, { prefix: 'budget:' }), env)));
     retired.push(...fleet);
     const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await loginFrom(fleet[i % 3]!.managementUrl, `127.30.${i}.1`, `guess-${i}`)).status);
+    for (let i = 0; i < 30; i++)
+      statuses.push((await loginFrom(fleet[i % 3]!.managementUrl, `127.30.${i}.1`, `guess-${i}`)).status);
     assert.deepEqual(statuses, Array(30).fill(401));
     const again = await loginFrom(fleet[0]!.managementUrl, '127.30.0.1', 'guess-again');
     assert.ok(again.status === 429 || again.status === 401, `status ${again.status}`);
@@ -373,11 +457,25 @@ describe('fleet: three replicas sharing one Redis', () => {
       const operator = await loginFrom(r.managementUrl, `127.31.0.${i + 1}`, ADMIN_PASSWORD);
       assert.equal(operator.status, 200, 'a new address waits for the budget, it is never locked out');
     }
-    assert.equal(fleet.map((r) => r.output()).join('\n').match(/admin login budget spent/g)?.length, 1, 'one replica reports it, once');
+    assert.equal(
+      fleet
+        .map((r) => r.output())
+        .join('\n')
+        .match(/admin login budget spent/g)?.length,
+      1,
+      'one replica reports it, once',
+    );
   });
 
   test('the Redis URL and password appear in no log line, metric, error or dashboard response', async () => {
-    const metrics = await Promise.all(replicas.slice(1).map(async (r) => ({ url: '/metrics', status: 200, headers: '', text: await (await fetch(`${r.managementUrl}/metrics`)).text() })));
+    const metrics = await Promise.all(
+      replicas.slice(1).map(async (r) => ({
+        url: '/metrics',
+        status: 200,
+        headers: '',
+        text: await (await fetch(`${r.managementUrl}/metrics`)).text(),
+      })),
+    );
     const outputs = [...replicas, ...retired].map((r) => r.output());
     assert.deepEqual(findSecrets([redis.password, redis.url], [...seen, ...metrics], outputs), []);
     // Nothing even tried to log it (the log redactor would have hidden it).

@@ -65,7 +65,12 @@ describe('a frozen Redis (SIGSTOP) with on_error = "allow"', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sipp-frozen-'));
     [redis, upstream] = await Promise.all([startRedis(), startFakeOpenAI({ record: false })]);
-    const env = { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T: TOKEN, UPSTREAM_KEY: upstream.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url };
+    const env = {
+      TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      T: TOKEN,
+      UPSTREAM_KEY: upstream.apiKey,
+      SIPP_GATEWAY_REDIS_URL: redis.url,
+    };
     [a, b] = await Promise.all([startReplica(dir, toml(upstream.url), env), startReplica(dir, toml(upstream.url), env)]);
   });
 
@@ -80,7 +85,11 @@ describe('a frozen Redis (SIGSTOP) with on_error = "allow"', () => {
     // Both replicas know the fleet has two live members (each enforces half the limit during the outage).
     const op = new AdminClient(a.adminUrl);
     assert.equal((await op.login(ADMIN_PASSWORD)).status, 200);
-    await until(async () => (await op.request('GET', '/api/fleet')).body.totals.up === 2, 'both replicas in the fleet view', 20_000);
+    await until(
+      async () => (await op.request('GET', '/api/fleet')).body.totals.up === 2,
+      'both replicas in the fleet view',
+      20_000,
+    );
     await sleep(1_500); // several heartbeats (0.2 s) after that: each replica has counted the other
 
     redis.freeze();
@@ -90,7 +99,10 @@ describe('a frozen Redis (SIGSTOP) with on_error = "allow"', () => {
     for (let i = 0; i < 20; i++) statuses.push(await chat(a, `10.8.0.${i + 1}`));
     const elapsed = performance.now() - began;
     assert.deepEqual([...new Set(statuses)], [200]);
-    assert.ok(elapsed < (20 * REDIS_TIMEOUT_MS) / 2, `20 requests took ${Math.round(elapsed)} ms: they waited for the frozen Redis`);
+    assert.ok(
+      elapsed < (20 * REDIS_TIMEOUT_MS) / 2,
+      `20 requests took ${Math.round(elapsed)} ms: they waited for the frozen Redis`,
+    );
     assert.ok((await metricValue(a.managementUrl, 'sipp_gateway_state_local_rate_decisions_total')) >= 17, 'decided locally');
     assert.equal(await metricValue(a.managementUrl, 'sipp_gateway_state_redis_skipped'), 1);
     assert.equal(await metricValue(a.managementUrl, 'sipp_gateway_state_breaker_trips_total'), 1);
@@ -110,7 +122,11 @@ describe('a frozen Redis (SIGSTOP) with on_error = "allow"', () => {
     assert.match(a.output(), /admin session kept on this replica only/);
 
     // Background commands (the 0.2 s heartbeat) wait ioredis' 1 s timeout: that is logged too, not only counted.
-    await until(() => /"level":"warn"[^\n]*state store \(redis\) background command timed out/.test(a.output()), 'the background timeout line', 20_000);
+    await until(
+      () => /"level":"warn"[^\n]*state store \(redis\) background command timed out/.test(a.output()),
+      'the background timeout line',
+      20_000,
+    );
 
     // 4. Redis back: the breaker closes (warn line) and the 5 admitted meanwhile are charged to the shared bucket.
     redis.thaw();

@@ -46,7 +46,10 @@ describe('RedisBreaker (injected clock)', () => {
 
     let called = 0;
     now = 1_999;
-    await assert.rejects(b.run(async () => void called++), RedisSkippedError);
+    await assert.rejects(
+      b.run(async () => void called++),
+      RedisSkippedError,
+    );
     assert.equal(called, 0, 'Redis is not called while skipped');
 
     now = 2_000;
@@ -92,7 +95,10 @@ describe('RedisBreaker (injected clock)', () => {
     const { log, warns } = capture();
     let timeouts = 0;
     const b = new RedisBreaker({ budgetMs: 20, failures: 5, openMs: 1000, log, onTimeout: () => timeouts++ });
-    await assert.rejects(b.run(() => new Promise(() => {})), BudgetExceededError);
+    await assert.rejects(
+      b.run(() => new Promise(() => {})),
+      BudgetExceededError,
+    );
     assert.equal(timeouts, 1);
     assert.deepEqual(warns(), ['state store (redis) command timed out']);
   });
@@ -111,7 +117,7 @@ describe('shared buckets while Redis is skipped (real Redis)', () => {
     await redis?.stop();
   });
 
-  it("each replica enforces its share (limit ÷ live replicas) locally, and what it admitted is charged to the shared bucket on recovery", async () => {
+  it('each replica enforces its share (limit ÷ live replicas) locally, and what it admitted is charged to the shared bucket on recovery', async () => {
     redis = await startRedis();
     client = new Redis(redis.url);
     let now = 0;
@@ -141,7 +147,11 @@ describe('shared buckets while Redis is skipped (real Redis)', () => {
     await buckets.flushCharges();
     const afterwards = [];
     for (let i = 0; i < 8; i++) afterwards.push((await buckets.take('10.0.0.1', s)).ok);
-    assert.deepEqual(afterwards, [true, true, true, true, true, false, false, false], 'the shared burst of 10 less the 5 admitted meanwhile');
+    assert.deepEqual(
+      afterwards,
+      [true, true, true, true, true, false, false, false],
+      'the shared burst of 10 less the 5 admitted meanwhile',
+    );
     assert.equal(local, 8, 'no further local decision');
   });
 });

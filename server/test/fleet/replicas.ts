@@ -31,7 +31,8 @@ export async function startReplica(dir: string, toml: string, env: Record<string
   void proc.exited.then((c) => (exitCode = c));
   await until(
     () => {
-      if (exitCode !== undefined) throw new Error(`replica exited (${exitCode}) before listening:\n${proc.stderr()}\n${proc.stdout()}`);
+      if (exitCode !== undefined)
+        throw new Error(`replica exited (${exitCode}) before listening:\n${proc.stderr()}\n${proc.stdout()}`);
       for (const line of proc.stdout().split('\n')) {
         if (!line.includes('"msg":"listening"')) continue;
         listening = JSON.parse(line) as { public: string; management: string };

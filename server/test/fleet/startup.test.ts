@@ -46,7 +46,8 @@ describe('redis backend: unreachable at start', () => {
   test('serve starts ready with a warning and state errors; sign-in works locally, the limit holds locally; all recovers when Redis comes up', async () => {
     const toml = chatGatewayToml(UPSTREAM, {
       security: '[security.rate_limit]\nenabled = true\nrequests_per_minute = 0.001\nburst = 2',
-      extra: '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"\nheartbeat_seconds = 0.2\nreplica_timeout_seconds = 1\nresync_seconds = 60',
+      extra:
+        '[state]\nbackend = "redis"\nurl_env = "FLEET_REDIS"\nheartbeat_seconds = 0.2\nreplica_timeout_seconds = 1\nresync_seconds = 60',
     });
     const replicaEnv = { ...env, FLEET_REDIS: redis.url };
     // A first replica stores a block in Redis, then Redis goes away.
@@ -74,11 +75,19 @@ describe('redis backend: unreachable at start', () => {
 
       await redis.restart();
       // Back without a restart: the stored block applies (resync on reconnect, not the 60 s timer).
-      await until(async () => (await blockedRequest(r.publicUrl)) === 403, 'the stored block once Redis is back', RECONNECT_BOUND_MS);
+      await until(
+        async () => (await blockedRequest(r.publicUrl)) === 403,
+        'the stored block once Redis is back',
+        RECONNECT_BOUND_MS,
+      );
       await until(async () => (await a.login(ADMIN_PASSWORD)).status === 200, 'sign-in once Redis is back', RECONNECT_BOUND_MS);
       assert.equal((await a.request('DELETE', '/api/security/blocklist/127.0.0.1')).status, 200);
       // Fresh settings, fresh shared bucket (polling above may have taken a token from the old one).
-      assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 0.001, burst: 3 } })).status, 200);
+      assert.equal(
+        (await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 0.001, burst: 3 } }))
+          .status,
+        200,
+      );
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) statuses.push(await blockedRequest(r.publicUrl));
       assert.deepEqual(statuses, [401, 401, 401, 429], 'the shared limit applies again');
@@ -118,7 +127,10 @@ describe('memory backend with a state file', () => {
     const a = new AdminClient(`${gw.managementUrl}/admin`);
     await a.login(ADMIN_PASSWORD);
     assert.equal((await a.request('POST', '/api/security/blocklist/192.0.2.7')).status, 200);
-    assert.equal((await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 30, burst: 4 } })).status, 200);
+    assert.equal(
+      (await a.request('PUT', '/api/security/rate-limit', { json: { enabled: true, requestsPerMinute: 30, burst: 4 } })).status,
+      200,
+    );
     assert.equal((await a.request('PUT', '/api/controls/concurrency', { json: { limit: 3 } })).status, 200);
     assert.equal((await a.request('POST', '/api/targets/chat/drain')).status, 200);
     const range = { entry: '198.51.100.9/24', expires_in_seconds: 3600, note: 'abuse report 17' };
@@ -126,13 +138,19 @@ describe('memory backend with a state file', () => {
     const rangeEntry = gw.gateway.controls.blocklist.get('198.51.100.0/24');
     assert.equal(rangeEntry?.note, 'abuse report 17');
     // Last, a block that expires before the restart: the file still holds it, the load must drop it.
-    assert.equal((await a.request('POST', '/api/security/blocklist', { json: { entry: '127.0.0.0/8', expires_in_seconds: 1 } })).status, 200);
+    assert.equal(
+      (await a.request('POST', '/api/security/blocklist', { json: { entry: '127.0.0.0/8', expires_in_seconds: 1 } })).status,
+      200,
+    );
     assert.equal(await blockedRequest(gw.publicUrl), 403);
     await until(async () => (await blockedRequest(gw.publicUrl)) !== 403, 'the short block to expire');
     await gw.stop();
     const stored = JSON.parse(readFileSync(file, 'utf8'));
     assert.deepEqual(stored.rateLimit, { enabled: true, requestsPerMinute: 30, burst: 4 });
-    assert.ok(stored.blocklist.some((e: { ip: string }) => e.ip === '127.0.0.0/8'), 'the expired block is still in the file');
+    assert.ok(
+      stored.blocklist.some((e: { ip: string }) => e.ip === '127.0.0.0/8'),
+      'the expired block is still in the file',
+    );
 
     gw = await startTestGateway({ toml: toml(file), env, logLevel: 'info' });
     try {
@@ -140,7 +158,10 @@ describe('memory backend with a state file', () => {
       await b.login(ADMIN_PASSWORD);
       const fleet = (await b.request('GET', '/api/fleet')).body;
       assert.equal(fleet.backend, 'memory');
-      assert.deepEqual(fleet.replicas.map((r: { self: boolean; up: boolean }) => [r.self, r.up]), [[true, true]]);
+      assert.deepEqual(
+        fleet.replicas.map((r: { self: boolean; up: boolean }) => [r.self, r.up]),
+        [[true, true]],
+      );
       assert.equal(fleet.totals.up, 1);
       const c = gw.gateway.controls;
       assert.deepEqual(c.rateLimiter.settings(), { enabled: true, requestsPerMinute: 30, burst: 4 });
@@ -195,7 +216,10 @@ describe('memory backend with a state file', () => {
     writeFileSync(path, toml(file));
     const res = await runCli(['serve', '--config', path], env);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, new RegExp(`\\[state\\] file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is corrupt \\(.+\\); fix it, or move it away`));
+    assert.match(
+      res.stderr,
+      new RegExp(`\\[state\\] file ${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is corrupt \\(.+\\); fix it, or move it away`),
+    );
     assert.equal(readFileSync(file, 'utf8'), '{"blocklist": [', 'never overwritten');
 
     writeFileSync(file, '{"blocklist": [{"ip": 7}]}');
@@ -209,10 +233,19 @@ describe('memory backend with a state file', () => {
     const file = join(dir, 'strict.json');
     writeFileSync(path, toml(file));
     const cases: Array<[string, RegExp]> = [
-      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 60, "burst": 1e300}}', /rateLimit\.burst: must be (<= 1000000|a whole number)/],
-      ['{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 1e9, "burst": 5}}', /rateLimit\.requestsPerMinute: must be <= 1000000/],
+      [
+        '{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 60, "burst": 1e300}}',
+        /rateLimit\.burst: must be (<= 1000000|a whole number)/,
+      ],
+      [
+        '{"blocklist": [], "rateLimit": {"enabled": true, "requestsPerMinute": 1e9, "burst": 5}}',
+        /rateLimit\.requestsPerMinute: must be <= 1000000/,
+      ],
       ['{"blocklist": [], "concurrencyLimit": 1e12}', /concurrencyLimit: must be <= 100000/],
-      ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1}, {"ip": "10.0.0.300", "addedAt": 1}]}', /blocklist\[1\]\.ip: not a valid IP address or CIDR \("10\.0\.0\.300"\)/],
+      [
+        '{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1}, {"ip": "10.0.0.300", "addedAt": 1}]}',
+        /blocklist\[1\]\.ip: not a valid IP address or CIDR \("10\.0\.0\.300"\)/,
+      ],
       [`{"blocklist": [], "padding": "${'x'.repeat(1_000_000)}"}`, /unknown field "padding"/],
       ['{"blocklist": [{"ip": "10.0.0.1", "addedAt": 1, "colour": "red"}]}', /blocklist\[0\]: unknown field "colour"/],
     ];
@@ -256,7 +289,10 @@ describe('check validates [state] without reading secrets', () => {
       ['[state]\non_error = "maybe"', /state\.on_error/],
       ['[state]\nkey_prefix = "a b"', /state\.key_prefix: must use only letters, digits/],
       ['[state]\nurl_env = "NOT-A-NAME"', /state\.url_env: must be an environment variable name/],
-      ['[state]\nheartbeat_seconds = 2\nreplica_timeout_seconds = 1', /state\.replica_timeout_seconds: must be greater than heartbeat_seconds/],
+      [
+        '[state]\nheartbeat_seconds = 2\nreplica_timeout_seconds = 1',
+        /state\.replica_timeout_seconds: must be greater than heartbeat_seconds/,
+      ],
       ['[state]\nredis_url = "redis://x"', /state/],
     ];
     for (const [state, message] of cases) {

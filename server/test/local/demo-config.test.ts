@@ -49,7 +49,11 @@ describe('config/demo.toml', () => {
   });
 
   it('answers a query without max_tokens with a short, finite text', async () => {
-    const r = await postJson(`${gw.publicUrl}/v1/query`, { model: 'demo', prompt: 'Once upon a time' }, { token: 'demo-client-token' });
+    const r = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'demo', prompt: 'Once upon a time' },
+      { token: 'demo-client-token' },
+    );
     assert.equal(r.status, 200);
     assert.ok(r.body.usage.output_tokens <= 64);
   });

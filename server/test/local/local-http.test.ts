@@ -70,7 +70,10 @@ default_max_tokens = 24
     assert.equal(r.body.usage.output_tokens, 0);
     const s = await query({ prompt: 'this is the end', max_tokens: 50, stream: true });
     const events = parseSse(s.text);
-    assert.deepEqual(events.map((e) => e.event), ['usage', 'done']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['usage', 'done'],
+    );
     assert.deepEqual(events.at(-1)!.data, { finish_reason: 'stop' });
   });
 
@@ -143,7 +146,10 @@ default_max_tokens = 24
 
     const s = await query({ prompt, max_tokens: 40, stop: ['never-appears-xyz', stop], stream: true });
     const events = parseSse(s.text);
-    const text = events.filter((e) => e.event === 'token').map((e) => e.data.text).join('');
+    const text = events
+      .filter((e) => e.event === 'token')
+      .map((e) => e.data.text)
+      .join('');
     assert.equal(text, expected);
     assert.ok(!text.includes(stop));
     assert.deepEqual(events.at(-1), { event: 'done', data: { finish_reason: 'stop' } });

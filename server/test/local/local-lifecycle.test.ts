@@ -28,7 +28,6 @@ type = "local"
 model = ${tomlString(model)}
 ${extra}`;
 
-
 describe('local model load failures', () => {
   let dir: string;
   before(() => {
@@ -44,18 +43,25 @@ describe('local model load failures', () => {
   for (const [what, path, message] of early) {
     it(`refuses to start with ${what}, naming target and path, before listening`, async () => {
       const model = path();
-      await assert.rejects(startTestGateway({ toml: localToml(model), env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN }, waitLoaded: false }), (err: Error) => {
-        assert.equal(err.name, 'StartupError');
-        assert.match(err.message, /local target "llm"/);
-        assert.ok(err.message.includes(`"${model}"`), err.message);
-        assert.match(err.message, message);
-        return true;
-      });
+      await assert.rejects(
+        startTestGateway({ toml: localToml(model), env: { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN }, waitLoaded: false }),
+        (err: Error) => {
+          assert.equal(err.name, 'StartupError');
+          assert.match(err.message, /local target "llm"/);
+          assert.ok(err.message.includes(`"${model}"`), err.message);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     });
   }
 
   const cases: Array<[string, () => string, RegExp]> = [
-    ['a file that is not GGUF', () => (writeFileSync(join(dir, 'text.gguf'), 'not a model at all'), join(dir, 'text.gguf')), /is not a GGUF file/],
+    [
+      'a file that is not GGUF',
+      () => (writeFileSync(join(dir, 'text.gguf'), 'not a model at all'), join(dir, 'text.gguf')),
+      /is not a GGUF file/,
+    ],
     [
       'a truncated GGUF',
       () => (writeFileSync(join(dir, 'cut.gguf'), Buffer.concat([Buffer.from('GGUF'), Buffer.alloc(12)])), join(dir, 'cut.gguf')),
@@ -141,13 +147,24 @@ queue_size = 0
     // An aborted generation is not counted as a finished one.
     assert.equal(await metric('sipp_gateway_local_generated_tokens_total'), generatedBefore);
 
-    const next = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    const next = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 },
+      { token: TOKEN },
+    );
     assert.equal(next.status, 200, next.text);
     assert.equal(next.body.usage.output_tokens, 3);
     // The freed sequence starts clean: same answer as a fresh greedy run.
-    const again = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    const again = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 },
+      { token: TOKEN },
+    );
     assert.equal(again.body.text, next.body.text);
-    assert.ok(gw.logs.some((l) => l.includes('"client_closed_request"') || l.includes('499')), 'the dropped stream is logged');
+    assert.ok(
+      gw.logs.some((l) => l.includes('"client_closed_request"') || l.includes('499')),
+      'the dropped stream is logged',
+    );
   });
 });
 
@@ -178,7 +195,9 @@ batch_size = 16
   it('frees the slot within one chunk of the prompt, and the next request is served', async () => {
     const target = gw.gateway.targets.get('llm')!;
     // White-box view of how many tokens the target's one sequence has evaluated.
-    const evaluated = () => (target as unknown as { ready: { loaded: { sequences: Array<{ tokenMeter: { usedInputTokens: number } }> } } }).ready.loaded.sequences[0]!.tokenMeter.usedInputTokens;
+    const evaluated = () =>
+      (target as unknown as { ready: { loaded: { sequences: Array<{ tokenMeter: { usedInputTokens: number } }> } } }).ready.loaded
+        .sequences[0]!.tokenMeter.usedInputTokens;
 
     // Uninterrupted run of the same prompt: how many tokens the whole prompt is.
     let before = evaluated();
@@ -201,12 +220,16 @@ batch_size = 16
     }).catch((err: Error) => err);
     await until(() => target.describe().runtime?.busySequences === 1, 'the sequence to be taken');
     ac.abort();
-    assert.equal((await dropped as Error).name, 'AbortError');
+    assert.equal(((await dropped) as Error).name, 'AbortError');
     await until(() => target.describe().runtime?.busySequences === 0, 'the sequence to be released');
     const used = evaluated() - before;
     assert.ok(used < fullUsed / 2, `released after ${used} of ${fullUsed} prompt tokens`);
 
-    const next = await postJson(`${gw.publicUrl}/v1/query`, { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 }, { token: TOKEN });
+    const next = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'llm', prompt: 'hi', max_tokens: 3, temperature: 0 },
+      { token: TOKEN },
+    );
     assert.equal(next.status, 200, next.text);
     assert.equal(next.body.usage.output_tokens, 3);
     await until(() => gw.logs.some((l) => l.includes('"client_closed_request"')), 'the dropped request to be logged as 499');

@@ -27,8 +27,7 @@ const PROFILE = [
 describe('local stats modes', () => {
   let gw: TestGateway;
   let metrics: string;
-  const series = (name: string, target: string) =>
-    metrics.split('\n').find((l) => l.startsWith(`${name}{target="${target}"}`));
+  const series = (name: string, target: string) => metrics.split('\n').find((l) => l.startsWith(`${name}{target="${target}"}`));
   const value = (name: string, target: string) => Number(series(name, target)?.split(' ').at(-1));
 
   before(async () => {
@@ -83,7 +82,10 @@ ${target('deep', 'profile')}`,
     assert.equal(value('sipp_gateway_local_queue_depth', 'basic'), 0);
     for (const line of metrics.split('\n').filter((l) => l.startsWith('sipp_gateway_local_'))) {
       const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
-      const names = labels.split(',').map((kv) => kv.split('=')[0]).filter((n) => n !== 'le');
+      const names = labels
+        .split(',')
+        .map((kv) => kv.split('=')[0])
+        .filter((n) => n !== 'le');
       assert.deepEqual(names, ['target'], line);
     }
     const d = gw.gateway.targets.get('basic')!.describe();

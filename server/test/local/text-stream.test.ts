@@ -46,7 +46,10 @@ describe('IncrementalDetokenizer', () => {
     const d = new IncrementalDetokenizer((t, last) => (seen.push([...last]), byteDetok(t)), [1, 2, 3]);
     d.push(65);
     d.push(66);
-    assert.deepEqual(seen, [[1, 2, 3], [1, 2, 3, 65]]);
+    assert.deepEqual(seen, [
+      [1, 2, 3],
+      [1, 2, 3, 65],
+    ]);
   });
 });
 

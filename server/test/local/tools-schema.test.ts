@@ -10,7 +10,9 @@ import { GatewayError } from '../../src/errors.js';
 import { toChatFunctions, toChatHistory, toGrammarSchema } from '../../src/targets/local/tools.js';
 import type { Message } from '../../src/targets/target.js';
 
-const ANY = { oneOf: [{ type: ['string', 'number', 'boolean', 'null'] }, { type: 'array' }, { type: 'object', additionalProperties: true }] };
+const ANY = {
+  oneOf: [{ type: ['string', 'number', 'boolean', 'null'] }, { type: 'array' }, { type: 'object', additionalProperties: true }],
+};
 
 describe('toGrammarSchema', () => {
   it('keeps required-only objects as one object with every property', () => {
@@ -39,7 +41,13 @@ describe('toGrammarSchema', () => {
     );
     const many = toGrammarSchema({
       type: 'object',
-      properties: { r: { type: 'string' }, o1: { type: 'string' }, o2: { type: 'string' }, o3: { type: 'string' }, o4: { type: 'string' } },
+      properties: {
+        r: { type: 'string' },
+        o1: { type: 'string' },
+        o2: { type: 'string' },
+        o3: { type: 'string' },
+        o4: { type: 'string' },
+      },
       required: ['r'],
     }) as unknown as { oneOf: Array<{ properties: object }> };
     assert.deepEqual(
@@ -49,9 +57,13 @@ describe('toGrammarSchema', () => {
   });
 
   it('translates anyOf, type lists, nullable, enums, consts, arrays, string limits and date formats', () => {
-    assert.deepEqual(toGrammarSchema({ anyOf: [{ type: 'string' }, { type: 'integer' }] }), { oneOf: [{ type: 'string' }, { type: 'integer' }] });
+    assert.deepEqual(toGrammarSchema({ anyOf: [{ type: 'string' }, { type: 'integer' }] }), {
+      oneOf: [{ type: 'string' }, { type: 'integer' }],
+    });
     assert.deepEqual(toGrammarSchema({ type: ['string', 'null'] }), { type: ['string', 'null'] });
-    assert.deepEqual(toGrammarSchema({ type: ['object', 'null'] }), { oneOf: [{ type: 'object', properties: {} }, { type: 'null' }] });
+    assert.deepEqual(toGrammarSchema({ type: ['object', 'null'] }), {
+      oneOf: [{ type: 'object', properties: {} }, { type: 'null' }],
+    });
     assert.deepEqual(toGrammarSchema({ type: 'string', nullable: true }), { oneOf: [{ type: 'string' }, { type: 'null' }] });
     assert.deepEqual(toGrammarSchema({ enum: ['c', 'f'] }), { enum: ['c', 'f'] });
     assert.deepEqual(toGrammarSchema({ const: 3 }), { const: 3 });
@@ -87,10 +99,13 @@ describe('toGrammarSchema', () => {
   });
 
   it('makes chat functions: description kept, no parameters means none', () => {
-    assert.deepEqual(toChatFunctions([{ name: 'now' }, { name: 'f', description: 'd', parameters: { type: 'object', properties: {} } }]), {
-      now: {},
-      f: { description: 'd', params: { type: 'object', properties: {} } },
-    });
+    assert.deepEqual(
+      toChatFunctions([{ name: 'now' }, { name: 'f', description: 'd', parameters: { type: 'object', properties: {} } }]),
+      {
+        now: {},
+        f: { description: 'd', params: { type: 'object', properties: {} } },
+      },
+    );
   });
 });
 
@@ -101,7 +116,11 @@ describe('toChatHistory', () => {
     const messages: Message[] = [
       { role: 'system', content: 'be brief' },
       { role: 'user', content: 'weather?' },
-      { role: 'assistant', content: 'checking', toolCalls: [call('a', 'get_weather', '{"city":"Paris"}'), call('b', 'get_time', '')] },
+      {
+        role: 'assistant',
+        content: 'checking',
+        toolCalls: [call('a', 'get_weather', '{"city":"Paris"}'), call('b', 'get_time', '')],
+      },
       { role: 'tool', toolCallId: 'b', content: 'noon' },
       { role: 'tool', toolCallId: 'a', content: '{"temp": 21}', isError: false },
     ];
@@ -141,9 +160,24 @@ describe('toChatHistory', () => {
   });
 
   it('refuses a tool result for an unknown call and arguments that are not JSON, naming the message', () => {
-    const unknown = (): unknown => toChatHistory([{ role: 'user', content: 'x' }, { role: 'tool', toolCallId: 'nope', content: 'r' }]);
-    assert.throws(unknown, (e: unknown) => e instanceof GatewayError && /^messages\.1: tool result for an unknown tool call id "nope"$/.test(e.message));
-    const bad = (): unknown => toChatHistory([{ role: 'user', content: 'x' }, { role: 'assistant', content: '', toolCalls: [call('a', 'f', '{oops')] }]);
-    assert.throws(bad, (e: unknown) => e instanceof GatewayError && /^messages\.1\.tool_calls\.0\.arguments: not valid JSON$/.test(e.message));
+    const unknown = (): unknown =>
+      toChatHistory([
+        { role: 'user', content: 'x' },
+        { role: 'tool', toolCallId: 'nope', content: 'r' },
+      ]);
+    assert.throws(
+      unknown,
+      (e: unknown) =>
+        e instanceof GatewayError && /^messages\.1: tool result for an unknown tool call id "nope"$/.test(e.message),
+    );
+    const bad = (): unknown =>
+      toChatHistory([
+        { role: 'user', content: 'x' },
+        { role: 'assistant', content: '', toolCalls: [call('a', 'f', '{oops')] },
+      ]);
+    assert.throws(
+      bad,
+      (e: unknown) => e instanceof GatewayError && /^messages\.1\.tool_calls\.0\.arguments: not valid JSON$/.test(e.message),
+    );
   });
 });

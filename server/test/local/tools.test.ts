@@ -34,10 +34,18 @@ const WEATHER = {
 const TIME = {
   name: 'get_time',
   description: 'The time in a time zone',
-  parameters: { type: 'object', properties: { zone: { type: 'string' }, seconds: { type: 'boolean' } }, required: ['zone', 'seconds'] },
+  parameters: {
+    type: 'object',
+    properties: { zone: { type: 'string' }, seconds: { type: 'boolean' } },
+    required: ['zone', 'seconds'],
+  },
 };
 const openaiTool = (t: typeof WEATHER | typeof TIME) => ({ type: 'function' as const, function: t });
-const anthropicTool = (t: typeof WEATHER | typeof TIME) => ({ name: t.name, description: t.description, input_schema: t.parameters as any });
+const anthropicTool = (t: typeof WEATHER | typeof TIME) => ({
+  name: t.name,
+  description: t.description,
+  input_schema: t.parameters as any,
+});
 
 /** A function tool call (the SDK's union also has custom tool calls). */
 function fnCall(c: OpenAI.ChatCompletionMessageToolCall | undefined): OpenAI.ChatCompletionMessageFunctionToolCall {
@@ -109,11 +117,14 @@ default_max_tokens = 64
     assert.match(call.id, /^call_[A-Za-z0-9_-]{8,}$/);
     assert.equal(call.function.name, 'get_weather');
     assertArguments('get_weather', JSON.parse(call.function.arguments));
-    assert.match(call.function.arguments, /^\{.*\}$/s, 'nothing after the JSON (the grammar\'s end marker is not sent)');
+    assert.match(call.function.arguments, /^\{.*\}$/s, "nothing after the JSON (the grammar's end marker is not sent)");
     assert.ok(r.usage!.completion_tokens > 0 && r.usage!.completion_tokens <= 256, JSON.stringify(r.usage));
 
     // Only the named tool can be called, also when it is not the one the model would pick.
-    const other = await openai.chat.completions.create({ ...forced, tool_choice: { type: 'function', function: { name: 'get_time' } } });
+    const other = await openai.chat.completions.create({
+      ...forced,
+      tool_choice: { type: 'function', function: { name: 'get_time' } },
+    });
     const timeCall = fnCall(other.choices[0]!.message.tool_calls?.[0]);
     assert.equal(timeCall.function.name, 'get_time');
     assertArguments('get_time', JSON.parse(timeCall.function.arguments));
@@ -142,9 +153,17 @@ default_max_tokens = 64
     const pick = {
       name: 'pick',
       description: 'Pick a unit and a count',
-      parameters: { type: 'object', properties: { unit: { type: 'string', enum: ['c', 'f'] }, n: { type: 'integer' } }, required: ['unit', 'n'] },
+      parameters: {
+        type: 'object',
+        properties: { unit: { type: 'string', enum: ['c', 'f'] }, n: { type: 'integer' } },
+        required: ['unit', 'n'],
+      },
     };
-    const r = await openai.chat.completions.create({ ...forced, tools: [openaiTool(pick as any)], tool_choice: { type: 'function', function: { name: 'pick' } } });
+    const r = await openai.chat.completions.create({
+      ...forced,
+      tools: [openaiTool(pick as any)],
+      tool_choice: { type: 'function', function: { name: 'pick' } },
+    });
     assert.equal(r.choices[0]!.finish_reason, 'tool_calls');
     const call = fnCall(r.choices[0]!.message.tool_calls?.[0]);
     const args = JSON.parse(call.function.arguments);
@@ -179,13 +198,28 @@ default_max_tokens = 64
     assert.ok(['length', 'stop', 'tool_calls'].includes(auto.choices[0]!.finish_reason));
     assert.ok(auto.usage!.prompt_tokens > plain.usage!.prompt_tokens + 100, JSON.stringify([auto.usage, plain.usage]));
     const longer = { ...WEATHER, description: `${WEATHER.description}, in degrees of the given unit, for the next few days` };
-    const described = await openai.chat.completions.create({ ...forced, tools: [openaiTool(longer), openaiTool(TIME)], tool_choice: 'auto', max_tokens: 1 });
+    const described = await openai.chat.completions.create({
+      ...forced,
+      tools: [openaiTool(longer), openaiTool(TIME)],
+      tool_choice: 'auto',
+      max_tokens: 1,
+    });
     assert.ok(described.usage!.prompt_tokens > auto.usage!.prompt_tokens + 5, 'the description is in the prompt');
     // A forced call's prompt lists every tool too (the call prefix is written after it).
-    const named = await openai.chat.completions.create({ ...forced, tool_choice: { type: 'function', function: { name: 'get_time' } }, max_tokens: 12 });
+    const named = await openai.chat.completions.create({
+      ...forced,
+      tool_choice: { type: 'function', function: { name: 'get_time' } },
+      max_tokens: 12,
+    });
     assert.equal(named.usage!.prompt_tokens, auto.usage!.prompt_tokens);
     // Default: auto.
-    const unset = await openai.chat.completions.create({ model: 'demo', messages: ask, tools: forced.tools, max_tokens: 1, temperature: 0 });
+    const unset = await openai.chat.completions.create({
+      model: 'demo',
+      messages: ask,
+      tools: forced.tools,
+      max_tokens: 1,
+      temperature: 0,
+    });
     assert.equal(unset.usage!.prompt_tokens, auto.usage!.prompt_tokens);
   });
 
@@ -197,7 +231,12 @@ default_max_tokens = 64
       { role: 'assistant', content: null, tool_calls: [{ id: call.id, type: 'function', function: call.function }] },
       { role: 'tool', tool_call_id: call.id, content: result },
     ];
-    const short = await openai.chat.completions.create({ ...forced, messages: turn('{"temp": 21}'), tool_choice: 'auto', max_tokens: 16 });
+    const short = await openai.chat.completions.create({
+      ...forced,
+      messages: turn('{"temp": 21}'),
+      tool_choice: 'auto',
+      max_tokens: 16,
+    });
     assert.ok(short.choices[0]!.message.content !== null || short.choices[0]!.message.tool_calls, 'an answer');
     const long = await openai.chat.completions.create({
       ...forced,
@@ -216,7 +255,10 @@ default_max_tokens = 64
       .create({ ...forced, messages: [...ask, { role: 'tool', tool_call_id: 'call_unknown', content: 'x' }] })
       .catch((e) => e);
     assert.ok(err instanceof OpenAI.BadRequestError, String(err));
-    assert.match(err.message, /messages\.1\.tool_call_id: answers tool call "call_unknown", which no earlier assistant message made/);
+    assert.match(
+      err.message,
+      /messages\.1\.tool_call_id: answers tool call "call_unknown", which no earlier assistant message made/,
+    );
   });
 
   it('OpenAI: a budget too small for the arguments ends with length and the call as written so far', async () => {
@@ -315,9 +357,16 @@ default_max_tokens = 64
       { role: 'assistant', content: [{ type: 'tool_use', id: use.id, name: use.name, input: use.input }] },
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny, 21 degrees' }] },
     ];
-    const answer = await anthropic.messages.create({ ...anthropicForced, messages, tool_choice: { type: 'auto' }, max_tokens: 12 });
+    const answer = await anthropic.messages.create({
+      ...anthropicForced,
+      messages,
+      tool_choice: { type: 'auto' },
+      max_tokens: 12,
+    });
     assert.ok(answer.content.length > 0);
-    const final = await anthropic.messages.stream({ ...anthropicForced, messages, tool_choice: { type: 'none' }, max_tokens: 8 }).finalMessage();
+    const final = await anthropic.messages
+      .stream({ ...anthropicForced, messages, tool_choice: { type: 'none' }, max_tokens: 8 })
+      .finalMessage();
     assert.equal(final.stop_reason, 'max_tokens');
     assert.equal(final.content[0]!.type, 'text');
   });

@@ -27,7 +27,14 @@ function withHost(url: string, method: string, path: string, host: string): Prom
   const body = method === 'POST' ? JSON.stringify({ password: PASSWORD }) : undefined;
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, method, path, setHost: false, headers: { host, connection: 'close', ...(body ? { 'content-type': 'application/json' } : {}) } },
+      {
+        host: u.hostname,
+        port: u.port,
+        method,
+        path,
+        setHost: false,
+        headers: { host, connection: 'close', ...(body ? { 'content-type': 'application/json' } : {}) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -56,7 +63,18 @@ describe('management Host check', () => {
   });
 
   it('accepts localhost, loopback addresses (IPv4 and IPv6, with or without port) and the allowed hosts, on every route', async () => {
-    const hosts = ['localhost', `localhost:${port}`, `127.0.0.1:${port}`, '127.9.8.7', `[::1]:${port}`, '[::1]', 'LOCALHOST:19090', 'gateway-admin.internal', 'Gateway-Admin.Internal:443', 'localhost.'];
+    const hosts = [
+      'localhost',
+      `localhost:${port}`,
+      `127.0.0.1:${port}`,
+      '127.9.8.7',
+      `[::1]:${port}`,
+      '[::1]',
+      'LOCALHOST:19090',
+      'gateway-admin.internal',
+      'Gateway-Admin.Internal:443',
+      'localhost.',
+    ];
     for (const host of hosts) {
       for (const [method, path] of ROUTES) {
         const r = await withHost(gw.managementUrl, method, path, host);
@@ -67,7 +85,18 @@ describe('management Host check', () => {
   });
 
   it('refuses every other Host with 421 and a message that says what to do, on every route', async () => {
-    const hosts = [`evil.example:${port}`, 'evil.example', 'localhost.evil.example', '127.0.0.1.evil.example', 'gateway-admin.internal.evil.example', '10.1.2.3:9090', `[::2]:${port}`, `localhost:${port}x`, '[::1', ''];
+    const hosts = [
+      `evil.example:${port}`,
+      'evil.example',
+      'localhost.evil.example',
+      '127.0.0.1.evil.example',
+      'gateway-admin.internal.evil.example',
+      '10.1.2.3:9090',
+      `[::2]:${port}`,
+      `localhost:${port}x`,
+      '[::1',
+      '',
+    ];
     for (const host of hosts) {
       for (const [method, path] of ROUTES) {
         const r = await withHost(gw.managementUrl, method, path, host);

@@ -91,9 +91,14 @@ describe('management listener', () => {
     // Labels only from fixed sets (routing adds outcome, group and circuit state): no caller, IP, token or request id in any series.
     for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) {
       const labels = /\{(.*)\}/.exec(line)?.[1] ?? '';
-      for (const m of labels.matchAll(/(\w+)="/g)) assert.ok(['api', 'operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!), `label ${m[1]} in ${line}`);
+      for (const m of labels.matchAll(/(\w+)="/g))
+        assert.ok(
+          ['api', 'operation', 'status_class', 'target', 'le', 'outcome', 'group', 'to'].includes(m[1]!),
+          `label ${m[1]} in ${line}`,
+        );
     }
-    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz-0123456789', '127.0.0.1']) assert.ok(!text.includes(secret), secret);
+    for (const secret of [TOKEN, upstream.apiKey, 'pw-admin-xyz-0123456789', '127.0.0.1'])
+      assert.ok(!text.includes(secret), secret);
   });
 
   it('readiness flips to 503 while draining', async () => {
@@ -112,7 +117,11 @@ describe('management listener', () => {
     const stopping = other.stop();
     const ready = await getText(`${other.managementUrl}/readyz`);
     assert.equal(ready.status, 503);
-    const refused = await postJson(`${other.publicUrl}/v1/chat`, { model: 'chat', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN });
+    const refused = await postJson(
+      `${other.publicUrl}/v1/chat`,
+      { model: 'chat', messages: [{ role: 'user', content: 'x' }] },
+      { token: TOKEN },
+    );
     assert.equal(refused.status, 503);
     assert.equal(refused.body.error.code, 'shutting_down');
     // The in-flight stream still finishes cleanly.

@@ -17,7 +17,15 @@ import { PNG_B64, TOOL_CONVERSATION, WEATHER_TOOL } from './conversation.js';
 import { assertGatewayError, assertNoSecretIn, collect, makeCtx, makeDeps, rejection, type CapturedDeps } from './harness.js';
 
 function config(baseUrl: string): AnthropicTargetConfig {
-  return { name: 'claude', type: 'anthropic', model: 'claude-test', api_key_env: 'ANTHROPIC_KEY', base_url: baseUrl, version: '2023-06-01', timeout_seconds: 5 };
+  return {
+    name: 'claude',
+    type: 'anthropic',
+    model: 'claude-test',
+    api_key_env: 'ANTHROPIC_KEY',
+    base_url: baseUrl,
+    version: '2023-06-01',
+    timeout_seconds: 5,
+  };
 }
 
 const ask = (options: TextRequest['options']): TextRequest => ({ operation: 'query', prompt: 'Weather?', options });
@@ -45,7 +53,18 @@ describe('anthropic target: full request model', () => {
   });
 
   it('translates system parts, images, tool calls and tool results (consecutive results merged into one user turn, is_error kept)', async () => {
-    await target.complete({ operation: 'chat', messages: [...TOOL_CONVERSATION, { role: 'tool', toolCallId: 'call_3', content: 'sunny' }, { role: 'user', content: 'Thanks' }], options: {} }, makeCtx(deps));
+    await target.complete(
+      {
+        operation: 'chat',
+        messages: [
+          ...TOOL_CONVERSATION,
+          { role: 'tool', toolCallId: 'call_3', content: 'sunny' },
+          { role: 'user', content: 'Thanks' },
+        ],
+        options: {},
+      },
+      makeCtx(deps),
+    );
     assert.deepEqual(fake.requests[0]!.body, {
       model: 'claude-test',
       max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
@@ -73,8 +92,20 @@ describe('anthropic target: full request model', () => {
             { type: 'tool_result', tool_use_id: 'call_2', content: [{ type: 'text', text: 'timezone unknown' }], is_error: true },
           ],
         },
-        { role: 'assistant', content: [{ type: 'text', text: 'Checked.' }, { type: 'tool_use', id: 'call_3', name: 'get_weather', input: {} }] },
-        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_3', content: 'sunny' }, { type: 'text', text: 'Thanks' }] },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'text', text: 'Checked.' },
+            { type: 'tool_use', id: 'call_3', name: 'get_weather', input: {} },
+          ],
+        },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'call_3', content: 'sunny' },
+            { type: 'text', text: 'Thanks' },
+          ],
+        },
       ],
     });
   });
@@ -98,20 +129,37 @@ describe('anthropic target: full request model', () => {
       model: 'claude-test',
       max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
       system: 'A\n\nB',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'one\n\ntwo' }, { type: 'text', text: 'three' }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'one\n\ntwo' },
+            { type: 'text', text: 'three' },
+          ],
+        },
+      ],
     });
   });
 
   for (const [choice, wire] of [
     [{ type: 'auto' }, { type: 'auto', disable_parallel_tool_use: true }],
     [{ type: 'required' }, { type: 'any', disable_parallel_tool_use: true }],
-    [{ type: 'tool', name: 'get_weather' }, { type: 'tool', name: 'get_weather', disable_parallel_tool_use: true }],
+    [
+      { type: 'tool', name: 'get_weather' },
+      { type: 'tool', name: 'get_weather', disable_parallel_tool_use: true },
+    ],
     [{ type: 'none' }, { type: 'none' }],
     [undefined, { type: 'auto', disable_parallel_tool_use: true }],
   ] as Array<[ToolChoice | undefined, unknown]>) {
     it(`maps tool_choice ${JSON.stringify(choice)} with parallelToolCalls false → ${JSON.stringify(wire)}; tools, user, stop`, async () => {
       await target.complete(
-        ask({ tools: [WEATHER_TOOL, { name: 'noop' }], toolChoice: choice, parallelToolCalls: false, user: 'end-user-7', stop: ['###'] }),
+        ask({
+          tools: [WEATHER_TOOL, { name: 'noop' }],
+          toolChoice: choice,
+          parallelToolCalls: false,
+          user: 'end-user-7',
+          stop: ['###'],
+        }),
         makeCtx(deps),
       );
       assert.deepEqual(fake.requests[0]!.body, {
@@ -130,10 +178,17 @@ describe('anthropic target: full request model', () => {
   }
 
   it('sends tool_choice without disable_parallel_tool_use when parallel calls are allowed, and none at all without tools or choice', async () => {
-    await target.complete(ask({ tools: [WEATHER_TOOL], toolChoice: { type: 'required' }, parallelToolCalls: true }), makeCtx(deps));
+    await target.complete(
+      ask({ tools: [WEATHER_TOOL], toolChoice: { type: 'required' }, parallelToolCalls: true }),
+      makeCtx(deps),
+    );
     assert.deepEqual(fake.requests[0]!.body.tool_choice, { type: 'any' });
     await target.complete(ask({ parallelToolCalls: false }), makeCtx(deps));
-    assert.deepEqual(fake.requests[1]!.body, { model: 'claude-test', max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS, messages: [{ role: 'user', content: 'Weather?' }] });
+    assert.deepEqual(fake.requests[1]!.body, {
+      model: 'claude-test',
+      max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages: [{ role: 'user', content: 'Weather?' }],
+    });
   });
 
   it('refuses invalid tool call arguments, seed and system images with invalid_request naming the field, without calling upstream', async () => {
@@ -141,22 +196,51 @@ describe('anthropic target: full request model', () => {
       operation: 'chat',
       messages: [
         { role: 'user', content: 'x' },
-        { role: 'assistant', content: '', toolCalls: [{ id: 'c0', name: 'f', arguments: '{}' }, { id: 'c1', name: 'f', arguments: args }] },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [
+            { id: 'c0', name: 'f', arguments: '{}' },
+            { id: 'c1', name: 'f', arguments: args },
+          ],
+        },
       ],
       options: {},
     });
-    assertGatewayError(await rejection(target.complete(call('{"city": '), makeCtx(deps))), 'invalid_request', /^messages\.1\.tool_calls\.1\.arguments: .*not valid JSON/);
-    assertGatewayError(await rejection(target.complete(call('[1,2]'), makeCtx(deps))), 'invalid_request', /^messages\.1\.tool_calls\.1\.arguments: must be a JSON object/);
-    assertGatewayError(await rejection(collect(target.stream(ask({ seed: 7 }), makeCtx(deps)))), 'invalid_request', 'seed: anthropic targets do not support seed');
+    assertGatewayError(
+      await rejection(target.complete(call('{"city": '), makeCtx(deps))),
+      'invalid_request',
+      /^messages\.1\.tool_calls\.1\.arguments: .*not valid JSON/,
+    );
+    assertGatewayError(
+      await rejection(target.complete(call('[1,2]'), makeCtx(deps))),
+      'invalid_request',
+      /^messages\.1\.tool_calls\.1\.arguments: must be a JSON object/,
+    );
+    assertGatewayError(
+      await rejection(collect(target.stream(ask({ seed: 7 }), makeCtx(deps)))),
+      'invalid_request',
+      'seed: anthropic targets do not support seed',
+    );
     const systemImage: TextRequest = {
       operation: 'chat',
       messages: [
-        { role: 'system', content: [{ type: 'text', text: 'x' }, { type: 'image', source: { kind: 'url', url: 'https://img.example/a.png' } }] },
+        {
+          role: 'system',
+          content: [
+            { type: 'text', text: 'x' },
+            { type: 'image', source: { kind: 'url', url: 'https://img.example/a.png' } },
+          ],
+        },
         { role: 'user', content: 'hi' },
       ],
       options: {},
     };
-    assertGatewayError(await rejection(target.complete(systemImage, makeCtx(deps))), 'invalid_request', /^messages\.0\.content\.1: /);
+    assertGatewayError(
+      await rejection(target.complete(systemImage, makeCtx(deps))),
+      'invalid_request',
+      /^messages\.0\.content\.1: /,
+    );
     assert.equal(fake.requests.length, 0);
   });
 
@@ -199,7 +283,12 @@ describe('anthropic target: full request model', () => {
       { type: 'tool_call', index: 0, arguments: ' "Oslo"}' },
       { type: 'tool_call', index: 1, id: 'toolu_2', name: 'noop', arguments: '' },
       { type: 'tool_call', index: 1, arguments: '{}' },
-      { type: 'end', finishReason: 'tool_calls', usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 }, id: 'msg_fake_01' },
+      {
+        type: 'end',
+        finishReason: 'tool_calls',
+        usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 },
+        id: 'msg_fake_01',
+      },
     ]);
   });
 
@@ -218,7 +307,13 @@ describe('anthropic target: full request model', () => {
     assert.equal(result.finishReason, 'stop');
     assert.equal(result.stopSequence, '###');
     const end = (await collect(target.stream(ask({ stop: ['###'] }), makeCtx(deps)))).at(-1);
-    assert.deepEqual(end, { type: 'end', finishReason: 'stop', usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 }, id: 'msg_fake_01', stopSequence: '###' });
+    assert.deepEqual(end, {
+      type: 'end',
+      finishReason: 'stop',
+      usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 },
+      id: 'msg_fake_01',
+      stopSequence: '###',
+    });
   });
 
   it('reports no stopSequence on end_turn', async () => {
@@ -232,7 +327,10 @@ describe('anthropic target: full request model', () => {
     const reader = new AnthropicStreamReader();
     reader.accept(JSON.stringify({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
     assert.throws(
-      () => reader.accept(JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } })),
+      () =>
+        reader.accept(
+          JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } }),
+        ),
       (err: unknown) => Boolean(assertGatewayError(err, 'upstream', 'upstream sent malformed stream data')),
     );
   });

@@ -30,7 +30,16 @@ import {
 const QUERY: TextRequest = { operation: 'query', prompt: 'Say hi', options: {} };
 
 function config(baseUrl: string, extra: Partial<AnthropicTargetConfig> = {}): AnthropicTargetConfig {
-  return { name: 'claude', type: 'anthropic', model: 'claude-test', api_key_env: 'ANTHROPIC_KEY', base_url: baseUrl, version: '2023-06-01', timeout_seconds: 5, ...extra };
+  return {
+    name: 'claude',
+    type: 'anthropic',
+    model: 'claude-test',
+    api_key_env: 'ANTHROPIC_KEY',
+    base_url: baseUrl,
+    version: '2023-06-01',
+    timeout_seconds: 5,
+    ...extra,
+  };
 }
 
 describe('anthropic target', () => {
@@ -47,7 +56,10 @@ describe('anthropic target', () => {
     await target.close();
     await fake.close();
   });
-  const it = itScanningLogs(() => deps, () => secrets);
+  const it = itScanningLogs(
+    () => deps,
+    () => secrets,
+  );
   beforeEach(async () => {
     if (target) await target.close();
     fake.setBehavior({ kind: 'normal' });
@@ -60,20 +72,35 @@ describe('anthropic target', () => {
   it('reads its key once and describes itself without it; operations exclude embed', () => {
     assert.deepEqual(deps.asked, ['ANTHROPIC_KEY']);
     const d = target.describe();
-    assert.deepEqual(d, { name: 'claude', type: 'anthropic', model: 'claude-test', operations: ['query', 'chat'], baseUrl: fake.url });
+    assert.deepEqual(d, {
+      name: 'claude',
+      type: 'anthropic',
+      model: 'claude-test',
+      operations: ['query', 'chat'],
+      baseUrl: fake.url,
+    });
     assert.ok(!JSON.stringify(d).includes(fake.apiKey));
     assert.equal(target.operations.has('embed'), false);
   });
 
   it('maps a query to one user message on /v1/messages with x-api-key, anthropic-version and a default max_tokens', async () => {
     const result = await target.complete(QUERY, makeCtx(deps));
-    assert.deepEqual(result, { id: 'msg_fake_01', text: 'Hello from Claude', finishReason: 'stop', usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 } });
+    assert.deepEqual(result, {
+      id: 'msg_fake_01',
+      text: 'Hello from Claude',
+      finishReason: 'stop',
+      usage: { input_tokens: 12, output_tokens: 3, total_tokens: 15 },
+    });
     const r = fake.requests[0]!;
     assert.equal(r.path, '/v1/messages');
     assert.equal(r.headers['x-api-key'], fake.apiKey);
     assert.equal(r.headers['anthropic-version'], '2023-06-01');
     assert.equal(r.headers.authorization, undefined);
-    assert.deepEqual(r.body, { model: 'claude-test', max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS, messages: [{ role: 'user', content: 'Say hi' }] });
+    assert.deepEqual(r.body, {
+      model: 'claude-test',
+      max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
+      messages: [{ role: 'user', content: 'Say hi' }],
+    });
   });
 
   it('sends the configured version and honours a base URL path prefix', async () => {
@@ -148,7 +175,12 @@ describe('anthropic target', () => {
       const finite = await target.complete(QUERY, makeCtx(deps));
       assert.equal(finite.finishReason, normalized);
       const end = (await collect(target.stream(QUERY, makeCtx(deps)))).at(-1)!;
-      assert.deepEqual(end, { type: 'end', finishReason: normalized, usage: { input_tokens: 12, output_tokens: 7, total_tokens: 19 }, id: 'msg_fake_01' });
+      assert.deepEqual(end, {
+        type: 'end',
+        finishReason: normalized,
+        usage: { input_tokens: 12, output_tokens: 7, total_tokens: 19 },
+        id: 'msg_fake_01',
+      });
     });
   }
 
@@ -170,26 +202,70 @@ describe('anthropic target', () => {
   });
 
   it("passes upstream HTTP 400 back as invalid_request with Anthropic's message, the key removed", async () => {
-    fake.setBehavior({ kind: 'status', status: 400, body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `messages.0: key ${fake.apiKey} and\nmore` } }) });
+    fake.setBehavior({
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: `messages.0: key ${fake.apiKey} and\nmore` },
+      }),
+    });
     const detail = { phase: 'status' as const, upstreamStatus: 400 };
     const message = 'upstream rejected the request (HTTP 400): messages.0: key [redacted] and more';
-    assert.equal(assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'invalid_request', message, detail, secrets).status, 400);
-    assertUpstreamError(await rejection(collect(target.stream(QUERY, makeCtx(deps)))), 'invalid_request', message, detail, secrets);
+    assert.equal(
+      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'invalid_request', message, detail, secrets)
+        .status,
+      400,
+    );
+    assertUpstreamError(
+      await rejection(collect(target.stream(QUERY, makeCtx(deps)))),
+      'invalid_request',
+      message,
+      detail,
+      secrets,
+    );
   });
 
   for (const status of [529, 500, 401]) {
     it(`maps upstream HTTP ${status} to 502 upstream naming the status, without the upstream body`, async () => {
-      fake.setBehavior({ kind: 'status', status, body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey} rejected` } }) });
+      fake.setBehavior({
+        kind: 'status',
+        status,
+        body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey} rejected` } }),
+      });
       const detail = { phase: 'status' as const, upstreamStatus: status };
-      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', statusMessage(status), detail, secrets);
-      assertUpstreamError(await rejection(collect(target.stream(QUERY, makeCtx(deps)))), 'upstream', statusMessage(status), detail, secrets);
+      assertUpstreamError(
+        await rejection(target.complete(QUERY, makeCtx(deps))),
+        'upstream',
+        statusMessage(status),
+        detail,
+        secrets,
+      );
+      assertUpstreamError(
+        await rejection(collect(target.stream(QUERY, makeCtx(deps)))),
+        'upstream',
+        statusMessage(status),
+        detail,
+        secrets,
+      );
     });
   }
 
   it('maps upstream HTTP 429 to 429 upstream_rate_limited with its Retry-After (finite and stream)', async () => {
-    fake.setBehavior({ kind: 'status', status: 429, body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey}` } }), headers: { 'retry-after': '12' } });
+    fake.setBehavior({
+      kind: 'status',
+      status: 429,
+      body: JSON.stringify({ type: 'error', error: { message: `key ${fake.apiKey}` } }),
+      headers: { 'retry-after': '12' },
+    });
     for (const run of [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps)))]) {
-      const e = assertUpstreamError(await rejection(run()), 'upstream_rate_limited', /HTTP 429/, { phase: 'status', upstreamStatus: 429, retryAfterMs: 12_000 }, secrets);
+      const e = assertUpstreamError(
+        await rejection(run()),
+        'upstream_rate_limited',
+        /HTTP 429/,
+        { phase: 'status', upstreamStatus: 429, retryAfterMs: 12_000 },
+        secrets,
+      );
       assert.deepEqual(e.headers, { 'retry-after': '12' });
     }
   });
@@ -209,12 +285,23 @@ describe('anthropic target', () => {
     fake.setBehavior({ kind: 'provider-error', afterChunks: 4 });
     const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
     assert.deepEqual(tokensOf(chunks), ['Hello']);
-    assertUpstreamError(error, 'upstream', 'upstream reported an error mid-stream (overloaded_error)', { phase: 'stream' }, secrets);
+    assertUpstreamError(
+      error,
+      'upstream',
+      'upstream reported an error mid-stream (overloaded_error)',
+      { phase: 'stream' },
+      secrets,
+    );
   });
 
   it('maps malformed JSON and malformed SSE data to upstream', async () => {
     fake.setBehavior({ kind: 'malformed', afterChunks: 5 });
-    assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
+    assertGatewayError(
+      await rejection(target.complete(QUERY, makeCtx(deps))),
+      'upstream',
+      'upstream sent malformed JSON',
+      secrets,
+    );
     const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
     assert.deepEqual(tokensOf(chunks), ['Hello', ' from']);
     assertGatewayError(error, 'upstream', 'upstream sent malformed stream data', secrets);
@@ -232,7 +319,12 @@ describe('anthropic target', () => {
     const { chunks, error } = await collectUntilError(target.stream(QUERY, makeCtx(deps)));
     assert.deepEqual(tokensOf(chunks), ['Hello']);
     assertGatewayError(error, 'upstream', 'upstream stream ended unexpectedly', secrets);
-    assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream response ended unexpectedly', secrets);
+    assertGatewayError(
+      await rejection(target.complete(QUERY, makeCtx(deps))),
+      'upstream',
+      'upstream response ended unexpectedly',
+      secrets,
+    );
   });
 
   it('maps a refused connection to upstream', async () => {
@@ -246,7 +338,12 @@ describe('anthropic target', () => {
 
   it('maps a response without content blocks to upstream', async () => {
     fake.setBehavior({ kind: 'status', status: 200, body: JSON.stringify({ id: 'msg', type: 'message' }) });
-    assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
+    assertGatewayError(
+      await rejection(target.complete(QUERY, makeCtx(deps))),
+      'upstream',
+      'upstream sent an unexpected response',
+      secrets,
+    );
   });
 
   it('times out stalled headers and a stream stalled after some tokens', async () => {
@@ -255,7 +352,12 @@ describe('anthropic target', () => {
     const patient = createProviderTarget(config(fake.url, { timeout_seconds: 2 }), deps);
     try {
       fake.setBehavior({ kind: 'stall-headers' });
-      assertGatewayError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream_timeout', 'upstream did not answer within 0.25 s', secrets);
+      assertGatewayError(
+        await rejection(t.complete(QUERY, makeCtx(deps))),
+        'upstream_timeout',
+        'upstream did not answer within 0.25 s',
+        secrets,
+      );
       fake.setBehavior({ kind: 'stall', afterChunks: 5 });
       const { chunks, error } = await collectUntilError(patient.stream(QUERY, makeCtx(deps)));
       assert.deepEqual(tokensOf(chunks), ['Hello', ' from']);

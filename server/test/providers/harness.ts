@@ -33,7 +33,11 @@ export function makeDeps(secrets: Record<string, string>): CapturedDeps {
   };
 }
 
-export function makeCtx(deps: CapturedDeps, signal: AbortSignal = new AbortController().signal, requestId = 'req-test-1'): CallContext {
+export function makeCtx(
+  deps: CapturedDeps,
+  signal: AbortSignal = new AbortController().signal,
+  requestId = 'req-test-1',
+): CallContext {
   return { requestId, signal, log: deps.log.child({ requestId }) };
 }
 
@@ -55,13 +59,19 @@ export async function collectUntilError(stream: AsyncIterable<StreamChunk>): Pro
 }
 
 /** Asserts a GatewayError with this code (and message, when given) that leaks none of `secrets`. */
-export function assertGatewayError(err: unknown, code: ErrorCode, message?: string | RegExp, secrets: string[] = []): GatewayError {
+export function assertGatewayError(
+  err: unknown,
+  code: ErrorCode,
+  message?: string | RegExp,
+  secrets: string[] = [],
+): GatewayError {
   assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
   assert.equal(err.code, code, `code (message: ${err.message})`);
   if (typeof message === 'string') assert.equal(err.message, message);
   else if (message) assert.match(err.message, message);
   const headers = JSON.stringify(err.headers ?? {});
-  for (const s of secrets) assert.ok(!err.message.includes(s) && !String(err.stack).includes(s) && !headers.includes(s), 'error leaks a secret');
+  for (const s of secrets)
+    assert.ok(!err.message.includes(s) && !String(err.stack).includes(s) && !headers.includes(s), 'error leaks a secret');
   return err;
 }
 

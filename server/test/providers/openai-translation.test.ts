@@ -13,13 +13,23 @@ import { OpenAIStreamReader } from '../../src/targets/providers/openai-wire.js';
 import type { Target, TextRequest } from '../../src/targets/target.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { PNG_B64, TOOL_CONVERSATION, WEATHER_TOOL } from './conversation.js';
-import { assertGatewayError, assertNoSecretIn, collect, collectUntilError, makeCtx, makeDeps, type CapturedDeps } from './harness.js';
+import {
+  assertGatewayError,
+  assertNoSecretIn,
+  collect,
+  collectUntilError,
+  makeCtx,
+  makeDeps,
+  type CapturedDeps,
+} from './harness.js';
 
 type Flavor = 'openai' | 'openai_compatible';
 
 function config(flavor: Flavor, baseUrl: string): OpenAITargetConfig | CompatibleTargetConfig {
   const common = { name: `${flavor}-t`, model: 'served-model', base_url: baseUrl, timeout_seconds: 5 };
-  return flavor === 'openai' ? { ...common, type: 'openai', api_key_env: 'KEY' } : { ...common, type: 'openai_compatible', token_env: 'KEY' };
+  return flavor === 'openai'
+    ? { ...common, type: 'openai', api_key_env: 'KEY' }
+    : { ...common, type: 'openai_compatible', token_env: 'KEY' };
 }
 
 for (const flavor of ['openai', 'openai_compatible'] as const) {
@@ -69,7 +79,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
           },
           { role: 'tool', tool_call_id: 'call_1', content: '18°C, cloudy' },
           { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: 'timezone unknown' }] },
-          { role: 'assistant', content: 'Checked.', tool_calls: [{ id: 'call_3', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+          {
+            role: 'assistant',
+            content: 'Checked.',
+            tool_calls: [{ id: 'call_3', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
         ],
       });
     });
@@ -78,7 +92,10 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       [{ type: 'auto' }, 'auto'],
       [{ type: 'none' }, 'none'],
       [{ type: 'required' }, 'required'],
-      [{ type: 'tool', name: 'get_weather' }, { type: 'function', function: { name: 'get_weather' } }],
+      [
+        { type: 'tool', name: 'get_weather' },
+        { type: 'function', function: { name: 'get_weather' } },
+      ],
     ] as const) {
       it(`maps tool_choice ${JSON.stringify(choice)} → ${JSON.stringify(wire)} with tools, parallel_tool_calls, response_format, seed and user`, async () => {
         const req: TextRequest = {
@@ -111,8 +128,15 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     }
 
     it('sends parallel_tool_calls only with tools (OpenAI refuses it alone; it means nothing without tools)', async () => {
-      await target.complete({ operation: 'query', prompt: 'x', options: { parallelToolCalls: true, toolChoice: { type: 'none' } } }, makeCtx(deps));
-      assert.deepEqual(fake.requests[0]!.body, { model: 'served-model', messages: [{ role: 'user', content: 'x' }], tool_choice: 'none' });
+      await target.complete(
+        { operation: 'query', prompt: 'x', options: { parallelToolCalls: true, toolChoice: { type: 'none' } } },
+        makeCtx(deps),
+      );
+      assert.deepEqual(fake.requests[0]!.body, {
+        model: 'served-model',
+        messages: [{ role: 'user', content: 'x' }],
+        tool_choice: 'none',
+      });
     });
 
     it('merges openaiExtras last without overriding a field the gateway sets (model, messages, stream, stream_options, mapped options)', async () => {
@@ -189,15 +213,28 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         { type: 'tool_call', index: 0, arguments: 'ty":"Oslo"}' },
         { type: 'tool_call', index: 1, id: 'call_b', name: 'noop', arguments: '' },
         { type: 'tool_call', index: 1, arguments: '{}' },
-        { type: 'end', finishReason: 'tool_calls', usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 }, id: 'chatcmpl-fake-1' },
+        {
+          type: 'end',
+          finishReason: 'tool_calls',
+          usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 },
+          id: 'chatcmpl-fake-1',
+        },
       ]);
     });
 
     it('refuses a tool call delta whose first piece lacks the id or name as malformed upstream data', () => {
-      for (const item of [{ index: 0, function: { arguments: '{}' } }, { index: 0, id: 'call_x', function: { arguments: '' } }, { function: { arguments: '{}' } }, { index: -1, id: 'call_x', function: { name: 'f' } }]) {
+      for (const item of [
+        { index: 0, function: { arguments: '{}' } },
+        { index: 0, id: 'call_x', function: { arguments: '' } },
+        { function: { arguments: '{}' } },
+        { index: -1, id: 'call_x', function: { name: 'f' } },
+      ]) {
         const reader = new OpenAIStreamReader();
         assert.throws(
-          () => reader.accept(JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls: [item] }, finish_reason: null }] })),
+          () =>
+            reader.accept(
+              JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls: [item] }, finish_reason: null }] }),
+            ),
           (err: unknown) => Boolean(assertGatewayError(err, 'upstream', 'upstream sent malformed stream data')),
         );
       }
@@ -205,7 +242,8 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('reads tool call deltas without index (some compatible servers): an id starts the next call, no id continues the last', () => {
       const reader = new OpenAIStreamReader();
-      const delta = (tool_calls: unknown[]) => JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }] });
+      const delta = (tool_calls: unknown[]) =>
+        JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }] });
       assert.deepEqual(
         [
           delta([{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a"' } }]),
@@ -232,9 +270,15 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     });
 
     it('a stream failing after a tool call piece keeps the pieces seen and fails with upstream', async () => {
-      fake.setReply({ tokens: [], finishReason: 'tool_calls', toolCalls: [{ id: 'call_a', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }] });
+      fake.setReply({
+        tokens: [],
+        finishReason: 'tool_calls',
+        toolCalls: [{ id: 'call_a', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }],
+      });
       fake.setBehavior({ kind: 'provider-error', afterChunks: 3 });
-      const { chunks, error } = await collectUntilError(target.stream({ operation: 'query', prompt: 'x', options: {} }, makeCtx(deps)));
+      const { chunks, error } = await collectUntilError(
+        target.stream({ operation: 'query', prompt: 'x', options: {} }, makeCtx(deps)),
+      );
       assert.deepEqual(chunks, [
         { type: 'tool_call', index: 0, id: 'call_a', name: 'get_weather', arguments: '' },
         { type: 'tool_call', index: 0, arguments: '{"city":' },

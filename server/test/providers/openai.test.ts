@@ -38,8 +38,18 @@ const CHAT: TextRequest = {
 
 type Flavor = 'openai' | 'openai_compatible';
 
-function config(flavor: Flavor, baseUrl: string, extra: { timeout_seconds?: number; correlation_header?: string } = {}): OpenAITargetConfig | CompatibleTargetConfig {
-  const common = { name: `${flavor}-t`, model: 'served-model', base_url: baseUrl, timeout_seconds: extra.timeout_seconds ?? 5, correlation_header: extra.correlation_header };
+function config(
+  flavor: Flavor,
+  baseUrl: string,
+  extra: { timeout_seconds?: number; correlation_header?: string } = {},
+): OpenAITargetConfig | CompatibleTargetConfig {
+  const common = {
+    name: `${flavor}-t`,
+    model: 'served-model',
+    base_url: baseUrl,
+    timeout_seconds: extra.timeout_seconds ?? 5,
+    correlation_header: extra.correlation_header,
+  };
   return flavor === 'openai'
     ? { ...common, type: 'openai', api_key_env: 'OPENAI_KEY' }
     : { ...common, type: 'openai_compatible', token_env: 'PROVIDER_TOKEN' };
@@ -70,7 +80,10 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     after(async () => {
       await target.close();
     });
-    const it = itScanningLogs(() => deps, () => secrets);
+    const it = itScanningLogs(
+      () => deps,
+      () => secrets,
+    );
 
     it('reads its credential once, from the configured env var', () => {
       assert.deepEqual(deps.asked, [flavor === 'openai' ? 'OPENAI_KEY' : 'PROVIDER_TOKEN']);
@@ -79,14 +92,25 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     it('describes itself without credentials', async () => {
       await target.load();
       const d = target.describe();
-      assert.deepEqual(d, { name: `${flavor}-t`, type: flavor, model: 'served-model', operations: ['query', 'chat', 'embed'], baseUrl: fake.url });
+      assert.deepEqual(d, {
+        name: `${flavor}-t`,
+        type: flavor,
+        model: 'served-model',
+        operations: ['query', 'chat', 'embed'],
+        baseUrl: fake.url,
+      });
       assert.ok(!JSON.stringify(d).includes(fake.apiKey));
       assert.deepEqual([...target.operations], ['query', 'chat', 'embed']);
     });
 
     it('maps a query to one user message on /chat/completions under the base path, with the bearer credential', async () => {
       const result = await target.complete(QUERY, makeCtx(deps));
-      assert.deepEqual(result, { id: 'chatcmpl-fake-1', text: 'Gateway ready', finishReason: 'stop', usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 } });
+      assert.deepEqual(result, {
+        id: 'chatcmpl-fake-1',
+        text: 'Gateway ready',
+        finishReason: 'stop',
+        usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 },
+      });
       assert.equal(fake.requests.length, 1);
       const r = fake.requests[0]!;
       assert.equal(r.method, 'POST');
@@ -101,7 +125,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       const req: TextRequest = {
         operation: 'chat',
         // An extra field on a message (tolerated by the public schema) must not be forwarded.
-        messages: [...CHAT.messages, { role: 'assistant', content: 'Hello!', name: 'x' } as never, { role: 'user', content: 'Again' }],
+        messages: [
+          ...CHAT.messages,
+          { role: 'assistant', content: 'Hello!', name: 'x' } as never,
+          { role: 'user', content: 'Again' },
+        ],
         options: { maxTokens: 32, temperature: 0.2, topP: 0.9, stop: ['\n\n', 'END'] },
       };
       await target.complete(req, makeCtx(deps));
@@ -140,7 +168,12 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         { type: 'token', text: 'Gate' },
         { type: 'token', text: 'way' },
         { type: 'token', text: ' ready' },
-        { type: 'end', finishReason: 'stop', usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 }, id: 'chatcmpl-fake-1' },
+        {
+          type: 'end',
+          finishReason: 'stop',
+          usage: { input_tokens: 8, output_tokens: 3, total_tokens: 11 },
+          id: 'chatcmpl-fake-1',
+        },
       ]);
       const body = fake.requests[0]!.body;
       assert.equal(body.stream, true);
@@ -195,7 +228,11 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       assert.equal(new Set(ids).size, 1, `connections used: ${ids.join(',')}`);
     });
 
-    const calls = () => [() => target.complete(QUERY, makeCtx(deps)), () => collect(target.stream(QUERY, makeCtx(deps))), () => target.embed({ inputs: ['x'] }, makeCtx(deps))];
+    const calls = () => [
+      () => target.complete(QUERY, makeCtx(deps)),
+      () => collect(target.stream(QUERY, makeCtx(deps))),
+      () => target.embed({ inputs: ['x'] }, makeCtx(deps)),
+    ];
     const leakyBody = () => JSON.stringify({ error: { message: `bad key ${fake.apiKey}` } });
 
     for (const [status, code] of [
@@ -206,7 +243,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       it(`passes upstream HTTP ${status} back as ${code} with the provider's message, credential removed (finite, stream, embed)`, async () => {
         fake.setBehavior({ kind: 'status', status, body: leakyBody(), headers: { 'retry-after': '5', 'x-echo': fake.apiKey } });
         for (const run of calls()) {
-          const e = assertUpstreamError(await rejection(run()), code, `upstream rejected the request (HTTP ${status}): bad key [redacted]`, { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 }, secrets);
+          const e = assertUpstreamError(
+            await rejection(run()),
+            code,
+            `upstream rejected the request (HTTP ${status}): bad key [redacted]`,
+            { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 },
+            secrets,
+          );
           assert.equal(e.status, status === 413 ? 413 : 400);
           assert.equal(e.headers, undefined, 'only a 429 passes Retry-After on');
         }
@@ -218,7 +261,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
         fake.setBehavior({ kind: 'status', status, body: leakyBody(), headers: { 'retry-after': '5', 'x-echo': fake.apiKey } });
         for (const run of calls()) {
           const err = await rejection(run());
-          const e = assertUpstreamError(err, 'upstream', statusMessage(status), { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 }, secrets);
+          const e = assertUpstreamError(
+            err,
+            'upstream',
+            statusMessage(status),
+            { phase: 'status', upstreamStatus: status, retryAfterMs: 5000 },
+            secrets,
+          );
           assert.equal(e.status, 502);
           assert.equal(e.headers, undefined, 'only a 429 passes Retry-After on');
         }
@@ -235,7 +284,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       it(`maps upstream HTTP 429 to 429 upstream_rate_limited passing ${label} on`, async () => {
         fake.setBehavior({ kind: 'status', status: 429, body: leakyBody(), headers });
         for (const run of calls()) {
-          const e = assertUpstreamError(await rejection(run()), 'upstream_rate_limited', /HTTP 429/, { phase: 'status', upstreamStatus: 429, retryAfterMs }, secrets);
+          const e = assertUpstreamError(
+            await rejection(run()),
+            'upstream_rate_limited',
+            /HTTP 429/,
+            { phase: 'status', upstreamStatus: 429, retryAfterMs },
+            secrets,
+          );
           assert.equal(e.status, 429);
           assert.deepEqual(e.headers, { 'retry-after': header });
         }
@@ -243,10 +298,22 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     }
 
     it('maps upstream HTTP 429 with Retry-After as an HTTP date to Retry-After in seconds, capped at 300 s', async () => {
-      fake.setBehavior({ kind: 'status', status: 429, headers: { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() } });
-      const e = assertGatewayError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream_rate_limited', /HTTP 429/, secrets);
+      fake.setBehavior({
+        kind: 'status',
+        status: 429,
+        headers: { 'retry-after': new Date(Date.now() + 3_600_000).toUTCString() },
+      });
+      const e = assertGatewayError(
+        await rejection(target.complete(QUERY, makeCtx(deps))),
+        'upstream_rate_limited',
+        /HTTP 429/,
+        secrets,
+      );
       assert.deepEqual(e.headers, { 'retry-after': '300' });
-      assert.ok(e.upstream!.retryAfterMs! > 3_500_000 && e.upstream!.retryAfterMs! <= 3_600_000, String(e.upstream!.retryAfterMs));
+      assert.ok(
+        e.upstream!.retryAfterMs! > 3_500_000 && e.upstream!.retryAfterMs! <= 3_600_000,
+        String(e.upstream!.retryAfterMs),
+      );
     });
 
     for (const [label, headers] of [
@@ -255,7 +322,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
     ] as const) {
       it(`maps upstream HTTP 429 with ${label} to 429 upstream_rate_limited without Retry-After`, async () => {
         fake.setBehavior({ kind: 'status', status: 429, headers });
-        const e = assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream_rate_limited', undefined, { phase: 'status', upstreamStatus: 429 }, secrets);
+        const e = assertUpstreamError(
+          await rejection(target.complete(QUERY, makeCtx(deps))),
+          'upstream_rate_limited',
+          undefined,
+          { phase: 'status', upstreamStatus: 429 },
+          secrets,
+        );
         assert.equal(e.headers, undefined);
       });
     }
@@ -273,8 +346,19 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps malformed JSON to upstream', async () => {
       fake.setBehavior({ kind: 'malformed' });
-      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', { phase: 'stream' }, secrets);
-      assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent malformed JSON', secrets);
+      assertUpstreamError(
+        await rejection(target.complete(QUERY, makeCtx(deps))),
+        'upstream',
+        'upstream sent malformed JSON',
+        { phase: 'stream' },
+        secrets,
+      );
+      assertGatewayError(
+        await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))),
+        'upstream',
+        'upstream sent malformed JSON',
+        secrets,
+      );
     });
 
     it('maps malformed SSE data mid-stream to upstream after the good tokens', async () => {
@@ -306,15 +390,32 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps a connection reset mid-body (finite) to upstream', async () => {
       fake.setBehavior({ kind: 'reset' });
-      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream response ended unexpectedly', { phase: 'stream' }, secrets);
+      assertUpstreamError(
+        await rejection(target.complete(QUERY, makeCtx(deps))),
+        'upstream',
+        'upstream response ended unexpectedly',
+        { phase: 'stream' },
+        secrets,
+      );
     });
 
     it('maps a refused connection to upstream', async () => {
       const port = await closedPort();
       const t = createProviderTarget(config(flavor, `http://127.0.0.1:${port}/v1`), deps);
       try {
-        assertUpstreamError(await rejection(t.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream connection failed', { phase: 'connect' }, secrets);
-        assertGatewayError(await rejection(collect(t.stream(QUERY, makeCtx(deps)))), 'upstream', 'upstream connection failed', secrets);
+        assertUpstreamError(
+          await rejection(t.complete(QUERY, makeCtx(deps))),
+          'upstream',
+          'upstream connection failed',
+          { phase: 'connect' },
+          secrets,
+        );
+        assertGatewayError(
+          await rejection(collect(t.stream(QUERY, makeCtx(deps)))),
+          'upstream',
+          'upstream connection failed',
+          secrets,
+        );
       } finally {
         await t.close();
       }
@@ -322,8 +423,19 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
     it('maps an unexpected response shape to upstream', async () => {
       fake.setBehavior({ kind: 'status', status: 200, body: JSON.stringify({ object: 'list', nothing: true }) });
-      assertUpstreamError(await rejection(target.complete(QUERY, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', { phase: 'stream' }, secrets);
-      assertGatewayError(await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream', 'upstream sent an unexpected response', secrets);
+      assertUpstreamError(
+        await rejection(target.complete(QUERY, makeCtx(deps))),
+        'upstream',
+        'upstream sent an unexpected response',
+        { phase: 'stream' },
+        secrets,
+      );
+      assertGatewayError(
+        await rejection(target.embed({ inputs: ['x'] }, makeCtx(deps))),
+        'upstream',
+        'upstream sent an unexpected response',
+        secrets,
+      );
     });
 
     describe('timeouts', () => {
@@ -344,7 +456,13 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
       it('times out when the headers never come (finite, stream, embed) and closes the upstream request', async () => {
         fake.setBehavior({ kind: 'stall-headers' });
         const before = fake.abortedCount;
-        assertUpstreamError(await rejection(fast.complete(QUERY, makeCtx(deps))), 'upstream_timeout', undefined, { phase: 'timeout' }, secrets);
+        assertUpstreamError(
+          await rejection(fast.complete(QUERY, makeCtx(deps))),
+          'upstream_timeout',
+          undefined,
+          { phase: 'timeout' },
+          secrets,
+        );
         assertGatewayError(await rejection(collect(fast.stream(QUERY, makeCtx(deps)))), 'upstream_timeout', undefined, secrets);
         assertGatewayError(await rejection(fast.embed({ inputs: ['x'] }, makeCtx(deps))), 'upstream_timeout', undefined, secrets);
         await fake.waitForAborts(before + 3);
@@ -353,7 +471,12 @@ for (const flavor of ['openai', 'openai_compatible'] as const) {
 
       it('times out when a finite body stalls after the headers', async () => {
         fake.setBehavior({ kind: 'stall' });
-        assertGatewayError(await rejection(fast.complete(QUERY, makeCtx(deps))), 'upstream_timeout', 'upstream did not answer within 0.3 s', secrets);
+        assertGatewayError(
+          await rejection(fast.complete(QUERY, makeCtx(deps))),
+          'upstream_timeout',
+          'upstream did not answer within 0.3 s',
+          secrets,
+        );
         await fast.close();
       });
 

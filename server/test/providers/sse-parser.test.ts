@@ -24,10 +24,14 @@ describe('SseParser', () => {
     const text = 'event: delta\ndata: {"text":"héllo ✓"}\n\ndata: [DONE]\n\n';
     const bytes = enc.encode(text);
     for (let i = 1; i < bytes.length; i++) {
-      assert.deepEqual(parseChunks([bytes.subarray(0, i), bytes.subarray(i)]), [
-        { event: 'delta', data: '{"text":"héllo ✓"}' },
-        { event: 'message', data: '[DONE]' },
-      ], `split at ${i}`);
+      assert.deepEqual(
+        parseChunks([bytes.subarray(0, i), bytes.subarray(i)]),
+        [
+          { event: 'delta', data: '{"text":"héllo ✓"}' },
+          { event: 'message', data: '[DONE]' },
+        ],
+        `split at ${i}`,
+      );
     }
   });
 
@@ -43,7 +47,9 @@ describe('SseParser', () => {
   });
 
   it('joins multi-line data, ignores comments, id/retry and unknown fields, keeps values without a space', () => {
-    assert.deepEqual(parseChunks([': keep-alive\nid: 7\nretry: 10\nfoo: bar\ndata:x\ndata: y\n\n']), [{ event: 'message', data: 'x\ny' }]);
+    assert.deepEqual(parseChunks([': keep-alive\nid: 7\nretry: 10\nfoo: bar\ndata:x\ndata: y\n\n']), [
+      { event: 'message', data: 'x\ny' },
+    ]);
   });
 
   it('dispatches nothing for an event without data and drops an unterminated trailing event', () => {
@@ -79,10 +85,17 @@ describe('SseParser', () => {
 
   it('refuses a line or event over maxEventBytes (bytes, not characters) as soon as it is crossed', () => {
     const p = new SseParser({ maxEventBytes: 64 });
-    assert.deepEqual(p.push(enc.encode(`data: ${'a'.repeat(58)}\n\n`)), [{ event: 'message', data: 'a'.repeat(58) }], 'exactly 64 bytes is allowed');
+    assert.deepEqual(
+      p.push(enc.encode(`data: ${'a'.repeat(58)}\n\n`)),
+      [{ event: 'message', data: 'a'.repeat(58) }],
+      'exactly 64 bytes is allowed',
+    );
     p.push(enc.encode('data: '));
     // 20 three-byte characters: 60 bytes, 20 characters.
-    assert.throws(() => p.push(enc.encode('✓'.repeat(20))), (e) => e instanceof SseEventTooLarge && e.limit === 64);
+    assert.throws(
+      () => p.push(enc.encode('✓'.repeat(20))),
+      (e) => e instanceof SseEventTooLarge && e.limit === 64,
+    );
     // Several lines of one event count together; a comment line does not add to the event.
     const q = new SseParser({ maxEventBytes: 64 });
     assert.deepEqual(q.push(enc.encode(`: ${'c'.repeat(60)}\ndata: ${'b'.repeat(30)}\n`)), []);

@@ -20,7 +20,11 @@ describe('provider targets through the gateway', () => {
   let gw: TestGateway;
   let secrets: string[];
   const url = (op: string) => `${gw.publicUrl}/v1/${op}`;
-  const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+  const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+    model,
+    messages: [{ role: 'user', content: 'hi' }],
+    ...extra,
+  });
 
   before(async () => {
     openai = await startFakeOpenAI({ apiKey: 'sk-openai-through-gateway-secret' });
@@ -120,7 +124,12 @@ timeout_seconds = 5
   });
 
   it('turns an upstream 503 into a sanitized 502 upstream error naming the status, recorded as upstreamStatus', async () => {
-    openai.setBehavior({ kind: 'status', status: 503, body: `{"error":{"message":"key ${openai.apiKey} overloaded"}}`, headers: { 'x-echo-key': openai.apiKey } });
+    openai.setBehavior({
+      kind: 'status',
+      status: 503,
+      body: `{"error":{"message":"key ${openai.apiKey} overloaded"}}`,
+      headers: { 'x-echo-key': openai.apiKey },
+    });
     const r = await postJson(url('chat'), chat('gpt'), { token: TOKEN });
     assert.equal(r.status, 502);
     assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream failed (HTTP 503)' } });
@@ -134,7 +143,11 @@ timeout_seconds = 5
   });
 
   it('turns a refused-by-key 401 from the upstream into 502, not 401, naming the status', async () => {
-    anthropic.setBehavior({ kind: 'status', status: 401, body: `{"type":"error","error":{"message":"bad key ${anthropic.apiKey}"}}` });
+    anthropic.setBehavior({
+      kind: 'status',
+      status: 401,
+      body: `{"type":"error","error":{"message":"bad key ${anthropic.apiKey}"}}`,
+    });
     const r = await postJson(url('chat'), chat('claude'), { token: TOKEN });
     assert.equal(r.status, 502);
     assert.deepEqual(r.body, { error: { code: 'upstream', message: 'upstream rejected the request (HTTP 401)' } });
@@ -145,7 +158,12 @@ timeout_seconds = 5
 
   for (const stream of [false, true]) {
     it(`turns a provider 429 into 429 upstream_rate_limited with its Retry-After (${stream ? 'stream, before the first byte' : 'finite'})`, async () => {
-      openai.setBehavior({ kind: 'status', status: 429, body: `{"error":{"message":"slow down ${openai.apiKey}"}}`, headers: { 'retry-after-ms': '2500' } });
+      openai.setBehavior({
+        kind: 'status',
+        status: 429,
+        body: `{"error":{"message":"slow down ${openai.apiKey}"}}`,
+        headers: { 'retry-after-ms': '2500' },
+      });
       const r = await postJson(url('chat'), chat('gpt', { stream }), { token: TOKEN });
       assert.equal(r.status, 429);
       assert.equal(r.body.error.code, 'upstream_rate_limited');
@@ -231,7 +249,10 @@ timeout_seconds = 5
     const r = await postJson(url('chat'), chat('claude', { stream: true }), { token: TOKEN });
     assert.deepEqual(parseSse(r.text), [
       { event: 'token', data: { text: 'Hello', sequence: 0 } },
-      { event: 'error', data: { error: { code: 'upstream', message: 'upstream reported an error mid-stream (overloaded_error)' } } },
+      {
+        event: 'error',
+        data: { error: { code: 'upstream', message: 'upstream reported an error mid-stream (overloaded_error)' } },
+      },
     ]);
   });
 

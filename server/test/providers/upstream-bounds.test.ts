@@ -91,8 +91,13 @@ describe('upstream bounds and failure classes through the gateway', () => {
   let oaSdk: OpenAI;
   let antSdk: Anthropic;
   const url = (op: string) => `${gw.publicUrl}/v1/${op}`;
-  const post = (op: string, body: unknown) => postJson(url(op), body, { token: TOKEN, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
-  const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+  const post = (op: string, body: unknown) =>
+    postJson(url(op), body, { token: TOKEN, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+  const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+    model,
+    messages: [{ role: 'user', content: 'hi' }],
+    ...extra,
+  });
   /** The target's circuit is still closed: a normal request to it alone is served (threshold 1: one counted failure opens it). */
   const assertServed = async (model: string) => {
     openai.setBehavior({ kind: 'normal' });
@@ -110,7 +115,12 @@ describe('upstream bounds and failure classes through the gateway', () => {
 env = "T"
 caller = "c"
 ${providerTargets(openai.url, anthropic.url)}`,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-upstream-bounds-1', T: TOKEN, UPSTREAM_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
+      env: {
+        TEST_ADMIN_PASSWORD: 'admin-pw-upstream-bounds-1',
+        T: TOKEN,
+        UPSTREAM_KEY: openai.apiKey,
+        ANTHROPIC_KEY: anthropic.apiKey,
+      },
     });
     oaSdk = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0, timeout: ANSWER_WITHIN_MS });
     antSdk = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0, timeout: ANSWER_WITHIN_MS });
@@ -152,7 +162,11 @@ ${providerTargets(openai.url, anthropic.url)}`,
 
     it('after the stream began: the OpenAI surface ends it with its error frame (OpenAI SDK)', async () => {
       openai.setBehavior({ kind: 'huge-line', bytes: 8 * MiB, chunkBytes: 16 * 1024, afterChunks: 2 });
-      const stream = await oaSdk.chat.completions.create({ model: 'oa', messages: [{ role: 'user', content: 'hi' }], stream: true });
+      const stream = await oaSdk.chat.completions.create({
+        model: 'oa',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+      });
       let text = '';
       const err = await rejection(
         (async () => {
@@ -177,7 +191,10 @@ ${providerTargets(openai.url, anthropic.url)}`,
       const r = await post('chat', chat('claude', { stream: true }));
       assert.equal(r.status, 200);
       const frames = parseSse(r.text);
-      assert.deepEqual(frames.at(-1), { event: 'error', data: { error: { code: 'upstream_protocol', message: 'upstream sent an event larger than 1048576 bytes' } } });
+      assert.deepEqual(frames.at(-1), {
+        event: 'error',
+        data: { error: { code: 'upstream_protocol', message: 'upstream sent an event larger than 1048576 bytes' } },
+      });
       await assertServed('claude');
     });
   });
@@ -206,7 +223,10 @@ ${providerTargets(openai.url, anthropic.url)}`,
       assert.equal(r.status, 200);
       const frames = parseSse(r.text);
       assert.deepEqual(frames[0], { event: 'token', data: { text: 'Gate', sequence: 0 } });
-      assert.deepEqual(frames.at(-1), { event: 'error', data: { error: { code: 'upstream_timeout', message: 'upstream sent only keep-alives for 1 s' } } });
+      assert.deepEqual(frames.at(-1), {
+        event: 'error',
+        data: { error: { code: 'upstream_timeout', message: 'upstream sent only keep-alives for 1 s' } },
+      });
     });
 
     it("Anthropic's ping events count as keep-alives too: 504 before any content", async () => {
@@ -220,7 +240,8 @@ ${providerTargets(openai.url, anthropic.url)}`,
 
   describe('nesting depth (max_json_depth, default 64)', () => {
     /** tools[0].function.parameters is at level 5; `extra` more levels below it. */
-    const toolsAt = (extra: number) => chat('oa', { tools: [{ type: 'function', function: { name: 'f', parameters: nest(extra) } }] });
+    const toolsAt = (extra: number) =>
+      chat('oa', { tools: [{ type: 'function', function: { name: 'f', parameters: nest(extra) } }] });
 
     it('accepts exactly 64 levels and refuses 65 with 400 invalid_request naming the field, before any upstream call', async () => {
       const sent = openai.requests.length;
@@ -230,14 +251,21 @@ ${providerTargets(openai.url, anthropic.url)}`,
       assert.equal(r.status, 400, r.text);
       assert.equal(r.body.error.code, 'invalid_request');
       assert.equal(r.body.error.param, 'tools[0].function.parameters.a.a');
-      assert.match(r.body.error.message, /^tools\[0\]\.function\.parameters\.a\.a: nested deeper than 64 levels \(max_json_depth\)$/);
+      assert.match(
+        r.body.error.message,
+        /^tools\[0\]\.function\.parameters\.a\.a: nested deeper than 64 levels \(max_json_depth\)$/,
+      );
       assert.equal(openai.requests.length, sent + 1, 'nothing was sent upstream');
     });
 
     it('names the field for response_format, metadata and an Anthropic tool_use input', async () => {
       const deep = DEEP;
       const cases: Array<[string, unknown, RegExp]> = [
-        ['chat/completions', chat('oa', { response_format: { type: 'json_schema', json_schema: { name: 's', schema: deep } } }), /^response_format\.json_schema\.schema\.a\.a\.a: /],
+        [
+          'chat/completions',
+          chat('oa', { response_format: { type: 'json_schema', json_schema: { name: 's', schema: deep } } }),
+          /^response_format\.json_schema\.schema\.a\.a\.a: /,
+        ],
         ['chat/completions', chat('oa', { metadata: deep }), /^metadata\.a\.a\.a\.a\.a: /],
         [
           'messages',
@@ -255,7 +283,9 @@ ${providerTargets(openai.url, anthropic.url)}`,
       ];
       const sent = openai.requests.length;
       for (const [op, body, message] of cases) {
-        const r = await postJson(url(op), deepJson(body, 10_000), { headers: { 'x-api-key': TOKEN, authorization: `Bearer ${TOKEN}` } });
+        const r = await postJson(url(op), deepJson(body, 10_000), {
+          headers: { 'x-api-key': TOKEN, authorization: `Bearer ${TOKEN}` },
+        });
         assert.equal(r.status, 400, `${op}: ${r.text}`);
         assert.match(r.body.error.message, message);
       }
@@ -313,13 +343,24 @@ ${circuit}
     it(`${stream ? 'stream' : 'finite'}: 500 internal, no upstream call, no retry, no fallback, circuits closed, the cause logged`, async () => {
       const sent = openai.requests.length;
       const logFrom = gw.logs.length;
-      const body = { model: 'g', stream, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'f', parameters: DEEP } }] };
-      const r = await postJson(`${gw.publicUrl}/v1/chat/completions`, deepJson(body, 100_000), { token: TOKEN, signal: AbortSignal.timeout(ANSWER_WITHIN_MS) });
+      const body = {
+        model: 'g',
+        stream,
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [{ type: 'function', function: { name: 'f', parameters: DEEP } }],
+      };
+      const r = await postJson(`${gw.publicUrl}/v1/chat/completions`, deepJson(body, 100_000), {
+        token: TOKEN,
+        signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+      });
       assert.equal(r.status, 500, r.text);
       assert.equal(r.body.error.code, 'internal');
       assert.equal(openai.requests.length, sent, 'nothing reached the upstream');
       const lines = gw.logs.slice(logFrom).map((l) => JSON.parse(l));
-      assert.deepEqual(lines.filter((l) => l.msg === 'fallback' || l.msg === 'circuit transition'), []);
+      assert.deepEqual(
+        lines.filter((l) => l.msg === 'fallback' || l.msg === 'circuit transition'),
+        [],
+      );
       const request = lines.find((l) => l.msg === 'request');
       assert.equal(request.attempts, 1, 'tried once');
       const failure = lines.find((l) => l.level === 'error' && l.cause?.message === 'Maximum call stack size exceeded');
@@ -328,7 +369,11 @@ ${circuit}
       assert.equal(failure.stage, 'build');
       assert.equal(failure.phase, undefined, 'not reported as an upstream phase (connect)');
       // Both circuits are closed (threshold 1): x serves the group's next request.
-      const ok = await postJson(`${gw.publicUrl}/v1/chat/completions`, { model: 'g', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
+      const ok = await postJson(
+        `${gw.publicUrl}/v1/chat/completions`,
+        { model: 'g', messages: [{ role: 'user', content: 'hi' }] },
+        { token: TOKEN },
+      );
       assert.equal(ok.status, 200, ok.text);
       assert.equal(ok.headers.get('x-sipp-target'), 'x');
     });
@@ -346,11 +391,19 @@ describe('UpstreamClient: local faults and transport faults', () => {
 
   it('a body that cannot be serialized is 500 internal without UpstreamDetail, logged with its cause, and sends nothing', async () => {
     const deps = makeDeps({});
-    const client = new UpstreamClient({ baseUrl: openai.url, timeoutMs: 30_000, headers: { authorization: `Bearer ${openai.apiKey}` }, targetName: 't' });
+    const client = new UpstreamClient({
+      baseUrl: openai.url,
+      timeoutMs: 30_000,
+      headers: { authorization: `Bearer ${openai.apiKey}` },
+      targetName: 't',
+    });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     const sent = openai.requests.length;
-    for (const call of [() => client.postJson(client.path('/chat/completions'), cyclic, makeCtx(deps)), () => client.postSse(client.path('/chat/completions'), cyclic, makeCtx(deps)).next()]) {
+    for (const call of [
+      () => client.postJson(client.path('/chat/completions'), cyclic, makeCtx(deps)),
+      () => client.postSse(client.path('/chat/completions'), cyclic, makeCtx(deps)).next(),
+    ]) {
       const err = await rejection(call());
       assert.ok(err instanceof GatewayError);
       assert.equal(err.code, 'internal');
@@ -358,15 +411,38 @@ describe('UpstreamClient: local faults and transport faults', () => {
     }
     assert.equal(openai.requests.length, sent);
     const lines = deps.lines.map((l) => JSON.parse(l));
-    assert.equal(lines.filter((l) => l.level === 50 && l.stage === 'build' && l.cause?.name === 'TypeError' && /circular/i.test(l.cause.message)).length, 2);
+    assert.equal(
+      lines.filter(
+        (l) => l.level === 50 && l.stage === 'build' && l.cause?.name === 'TypeError' && /circular/i.test(l.cause.message),
+      ).length,
+      2,
+    );
     await client.close();
   });
 
   it('tells the host’s faults from the gateway’s own', () => {
-    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'HPE_INVALID_CONSTANT']) {
+    for (const code of [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'UND_ERR_SOCKET',
+      'UND_ERR_CONNECT_TIMEOUT',
+      'CERT_HAS_EXPIRED',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'HPE_INVALID_CONSTANT',
+    ]) {
       assert.equal(isTransportFault(Object.assign(new Error('x'), { code })), true, code);
     }
-    for (const err of [new TypeError('x'), new RangeError('Maximum call stack size exceeded'), Object.assign(new TypeError('x'), { code: 'ERR_INVALID_ARG_TYPE' }), Object.assign(new Error('x'), { code: 'UND_ERR_INVALID_ARG' }), null, 'x']) {
+    for (const err of [
+      new TypeError('x'),
+      new RangeError('Maximum call stack size exceeded'),
+      Object.assign(new TypeError('x'), { code: 'ERR_INVALID_ARG_TYPE' }),
+      Object.assign(new Error('x'), { code: 'UND_ERR_INVALID_ARG' }),
+      null,
+      'x',
+    ]) {
       assert.equal(isTransportFault(err), false, String(err));
     }
   });

@@ -1,7 +1,12 @@
 /** The provider-status mapping: which wait a provider asked for, and what the client is told. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { providerMessage, retryAfterHeader, retryAfterMs, upstreamStatusError } from '../../src/targets/providers/upstream-status.js';
+import {
+  providerMessage,
+  retryAfterHeader,
+  retryAfterMs,
+  upstreamStatusError,
+} from '../../src/targets/providers/upstream-status.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 
@@ -12,7 +17,11 @@ describe('provider Retry-After', () => {
     assert.equal(retryAfterMs({ 'retry-after': 'Thu, 01 Jan 2026 12:00:42 GMT' }, NOW), 42_000);
     assert.equal(retryAfterMs({ 'retry-after': 'Wed, 31 Dec 2025 12:00:00 GMT' }, NOW), 0, 'a date in the past means now');
     assert.equal(retryAfterMs({ 'retry-after-ms': '1200.5', 'retry-after': '9' }, NOW), 1200.5);
-    assert.equal(retryAfterMs({ 'retry-after-ms': 'soon', 'retry-after': '9' }, NOW), 9000, 'an unreadable retry-after-ms falls back');
+    assert.equal(
+      retryAfterMs({ 'retry-after-ms': 'soon', 'retry-after': '9' }, NOW),
+      9000,
+      'an unreadable retry-after-ms falls back',
+    );
   });
 
   it('keeps long waits exact (routing compares them with its own limits) and caps only the client header at 300 s', () => {
@@ -86,11 +95,20 @@ describe('provider rejections of the request itself (400, 413, 422)', () => {
 
   it('take the message from the provider error shapes, cleaned and without credentials', () => {
     const key = 'sk-proj-abcdefghijklmnop';
-    assert.equal(providerMessage(JSON.stringify({ error: { message: 'Invalid image', type: 'invalid_request_error' } }), [key]), 'Invalid image');
-    assert.equal(providerMessage(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'bad\r\n\tinput' } }), []), 'bad input');
+    assert.equal(
+      providerMessage(JSON.stringify({ error: { message: 'Invalid image', type: 'invalid_request_error' } }), [key]),
+      'Invalid image',
+    );
+    assert.equal(
+      providerMessage(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'bad\r\n\tinput' } }), []),
+      'bad input',
+    );
     assert.equal(providerMessage(JSON.stringify({ detail: 'vLLM says no' }), []), 'vLLM says no');
     assert.equal(providerMessage(JSON.stringify({ message: `uses ${key}` }), [key]), 'uses [redacted]');
-    assert.equal(providerMessage(JSON.stringify({ message: 'key sk-other-0123456789 and Bearer abc.def' }), []), 'key [redacted] and Bearer [redacted]');
+    assert.equal(
+      providerMessage(JSON.stringify({ message: 'key sk-other-0123456789 and Bearer abc.def' }), []),
+      'key [redacted] and Bearer [redacted]',
+    );
     assert.equal(providerMessage(JSON.stringify({ message: 'x'.repeat(1000) }), [])!.length, 300);
     assert.equal(providerMessage('<html>Bad Request</html>', []), undefined);
     assert.equal(providerMessage(JSON.stringify({ error: { code: 400 } }), []), undefined);

@@ -14,7 +14,11 @@ import { RawConnection, requestHead } from '../support/raw-http.js';
 import { until } from '../support/wait.js';
 
 const TOKEN = 'tok-client-aborts-0123456789';
-const ENV = (upstream: FakeOpenAI) => ({ TEST_ADMIN_PASSWORD: 'pw-admin-aborts-0123456789', T: TOKEN, UPSTREAM_KEY: upstream.apiKey });
+const ENV = (upstream: FakeOpenAI) => ({
+  TEST_ADMIN_PASSWORD: 'pw-admin-aborts-0123456789',
+  T: TOKEN,
+  UPSTREAM_KEY: upstream.apiKey,
+});
 
 type Line = { level: string; msg: string; reqId?: string; status?: number; code?: string | null };
 const lines = (gw: TestGateway): Line[] => gw.logs.map((l) => JSON.parse(l) as Line);
@@ -35,7 +39,9 @@ describe('client aborts are 499 client_closed_request, logged once at info', () 
 
   /** Lines at info or above that belong to request `id` (by id or by message). */
   function infoLinesOf(id: string): Line[] {
-    return lines(gw).filter((l) => ['info', 'warn', 'error', 'fatal'].includes(l.level) && (l.reqId === id || JSON.stringify(l).includes(id)));
+    return lines(gw).filter(
+      (l) => ['info', 'warn', 'error', 'fatal'].includes(l.level) && (l.reqId === id || JSON.stringify(l).includes(id)),
+    );
   }
 
   it('a client that disconnects mid-upload', async () => {
@@ -44,8 +50,13 @@ describe('client aborts are 499 client_closed_request, logged once at info', () 
     gw.gateway.servers.public.once('request', () => (started = true));
     const c = await RawConnection.open(gw.publicUrl);
     await c.write(
-      requestHead('POST', '/v1/query', { host: 'localhost', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': '1000', 'x-request-id': id }) +
-        '{"model":"chat","prompt":"',
+      requestHead('POST', '/v1/query', {
+        host: 'localhost',
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'content-length': '1000',
+        'x-request-id': id,
+      }) + '{"model":"chat","prompt":"',
     );
     await until(() => started, 'the gateway to take the request');
     c.close();
@@ -104,7 +115,13 @@ describe('requests still running when the drain grace runs out', () => {
     const stream = await RawConnection.open(gw.publicUrl);
     const body = JSON.stringify({ model: 'chat', prompt: 'hi', stream: true });
     await stream.write(
-      requestHead('POST', '/v1/query', { host: 'localhost', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': String(body.length), 'x-request-id': 'cut-stream' }) + body,
+      requestHead('POST', '/v1/query', {
+        host: 'localhost',
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+        'x-request-id': 'cut-stream',
+      }) + body,
     );
     await stream.waitFor('event: token');
 
@@ -119,10 +136,16 @@ describe('requests still running when the drain grace runs out', () => {
 
     await gw.stop();
     await stream.waitClosed();
-    const sse = stream.received.slice(stream.received.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '').replace(/^[0-9a-f]+\r\n/, '');
+    const sse = stream.received
+      .slice(stream.received.indexOf('\r\n\r\n') + 4)
+      .replace(/\r\n[0-9a-f]+\r\n/g, '')
+      .replace(/^[0-9a-f]+\r\n/, '');
     const events = parseSse(sse.replace(/\r\n0\r\n\r\n$/, '').replace(/\r\n/g, ''));
     assert.equal(events[0]?.event, 'token');
-    assert.deepEqual(events.at(-1), { event: 'error', data: { error: { code: 'shutting_down', message: 'the gateway is shutting down' } } });
+    assert.deepEqual(events.at(-1), {
+      event: 'error',
+      data: { error: { code: 'shutting_down', message: 'the gateway is shutting down' } },
+    });
 
     const r = await finite;
     assert.equal(r.status, 503);
@@ -136,8 +159,15 @@ describe('requests still running when the drain grace runs out', () => {
     assert.ok(f, 'the finite request has its request line');
     assert.equal(f.code, 'shutting_down');
     assert.equal(f.status, 503);
-    assert.deepEqual(lines(gw).filter((l) => l.level === 'error'), [], 'no error line');
+    assert.deepEqual(
+      lines(gw).filter((l) => l.level === 'error'),
+      [],
+      'no error line',
+    );
     const stopped = lines(gw).findIndex((l) => l.msg === 'stopped');
-    assert.ok(lines(gw).findIndex((l) => l.reqId === 'cut-stream' && l.msg === 'request') < stopped, 'logged before the gateway stopped');
+    assert.ok(
+      lines(gw).findIndex((l) => l.reqId === 'cut-stream' && l.msg === 'request') < stopped,
+      'logged before the gateway stopped',
+    );
   });
 });

@@ -12,7 +12,6 @@ import { postJson } from '../support/http.js';
 
 const TOKEN = 'tok-concurrency-0123456789';
 
-
 describe('admission and disconnects', () => {
   let upstream: FakeOpenAI;
   let gw: TestGateway;
@@ -79,7 +78,9 @@ describe('admission and disconnects', () => {
     upstream.setBehavior({ kind: 'delay', ms: 1500 });
     const abortsBefore = upstream.abortedCount;
     const controller = new AbortController();
-    const pending = postJson(`${gw.publicUrl}/v1/chat`, chat(), { token: TOKEN, signal: controller.signal }).catch((e: Error) => e);
+    const pending = postJson(`${gw.publicUrl}/v1/chat`, chat(), { token: TOKEN, signal: controller.signal }).catch(
+      (e: Error) => e,
+    );
     await until(() => gw.gateway.controls.admission.inFlight === 1, 'admission');
     controller.abort();
     assert.ok((await pending) instanceof Error);

@@ -55,7 +55,11 @@ describe('listener limits (slowloris)', () => {
     const slow = await Promise.all(Array.from({ length: 5 }, () => slowHead(gw.publicUrl)));
     let pendingWhenServed: boolean | undefined;
     gw.gateway.servers.public.once('request', () => (pendingWhenServed = slow.every((s) => !s.conn.closed)));
-    const ok = await postJson(`${gw.publicUrl}/v1/query`, { model: 'chat', prompt: 'hi' }, { token: TOKEN, headers: { connection: 'close' } });
+    const ok = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'chat', prompt: 'hi' },
+      { token: TOKEN, headers: { connection: 'close' } },
+    );
     assert.equal(ok.status, 200);
     assert.equal(pendingWhenServed, true, 'the slow sockets were still pending when the normal request was taken');
     for (const s of slow) {
@@ -72,13 +76,24 @@ describe('listener limits (slowloris)', () => {
     assert.equal(extra.received, '', 'no answer on a dropped connection');
     assert.ok(slow.every((s) => !s.conn.closed));
     for (const s of slow) await s.conn.waitClosed();
-    const ok = await postJson(`${gw.publicUrl}/v1/query`, { model: 'chat', prompt: 'hi' }, { token: TOKEN, headers: { connection: 'close' } });
+    const ok = await postJson(
+      `${gw.publicUrl}/v1/query`,
+      { model: 'chat', prompt: 'hi' },
+      { token: TOKEN, headers: { connection: 'close' } },
+    );
     assert.equal(ok.status, 200);
   });
 
   it('a body sent too slowly is cut at the request timeout; a long stream answer is not', async () => {
     const c = await RawConnection.open(gw.publicUrl);
-    await c.write(requestHead('POST', '/v1/query', { host: 'localhost', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': '1000' }));
+    await c.write(
+      requestHead('POST', '/v1/query', {
+        host: 'localhost',
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'content-length': '1000',
+      }),
+    );
     const timer = setInterval(() => void c.write(' '), 50);
     await c.waitClosed();
     clearInterval(timer);

@@ -31,7 +31,8 @@ describe('refused requests are not read further', () => {
       toml: chatGatewayToml(upstream.url, { top: `max_request_bytes = ${MAX}` }),
       env: { TEST_ADMIN_PASSWORD: PASSWORD, T: TOKEN, UPSTREAM_KEY: upstream.apiKey },
     });
-    for (const s of [gw.gateway.servers.public, gw.gateway.servers.management]) s.on('connection', (sock: Socket) => serverSockets.push(sock));
+    for (const s of [gw.gateway.servers.public, gw.gateway.servers.management])
+      s.on('connection', (sock: Socket) => serverSockets.push(sock));
   });
   beforeEach(() => {
     serverSockets.length = 0;
@@ -44,7 +45,12 @@ describe('refused requests are not read further', () => {
   });
 
   const chunkedHead = (path: string, headers: Record<string, string> = {}, method = 'POST') =>
-    requestHead(method, path, { host: 'localhost', 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...headers });
+    requestHead(method, path, {
+      host: 'localhost',
+      'content-type': 'application/json',
+      'transfer-encoding': 'chunked',
+      ...headers,
+    });
 
   /** Streams a never-ending chunked body after `head`; returns the connection once the gateway closed it. */
   async function endlessBody(url: string, head: string): Promise<RawConnection> {
@@ -75,10 +81,14 @@ describe('refused requests are not read further', () => {
     const cases: Array<[number, string, () => void]> = [
       [401, 'authentication', () => {}],
       [403, 'blocked', () => gw.gateway.controls.blocklist.add('127.0.0.1')],
-      [429, 'rate_limited', () => {
-        gw.gateway.controls.rateLimiter.configure({ enabled: true, requestsPerMinute: 1, burst: 1 });
-        gw.gateway.controls.rateLimiter.take('127.0.0.1');
-      }],
+      [
+        429,
+        'rate_limited',
+        () => {
+          gw.gateway.controls.rateLimiter.configure({ enabled: true, requestsPerMinute: 1, burst: 1 });
+          gw.gateway.controls.rateLimiter.take('127.0.0.1');
+        },
+      ],
     ];
     for (const [status, code, arrange] of cases) {
       serverSockets.length = 0;
@@ -105,7 +115,14 @@ describe('refused requests are not read further', () => {
   it('a request that was answered normally keeps its connection alive', async () => {
     const c = await RawConnection.open(gw.publicUrl);
     const body = JSON.stringify({ model: 'chat', prompt: 'hi' });
-    await c.write(requestHead('POST', '/v1/query', { host: 'localhost', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': String(body.length) }) + body);
+    await c.write(
+      requestHead('POST', '/v1/query', {
+        host: 'localhost',
+        authorization: `Bearer ${TOKEN}`,
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+      }) + body,
+    );
     await c.waitFor('"text"');
     assert.equal(c.statuses()[0], 200);
     assert.doesNotMatch(c.received, /connection: close/i);
@@ -116,7 +133,13 @@ describe('refused requests are not read further', () => {
   describe('Expect: 100-continue', () => {
     const body = JSON.stringify({ model: 'chat', prompt: 'hi' });
     const head = (headers: Record<string, string>) =>
-      requestHead('POST', '/v1/query', { host: 'localhost', 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue', ...headers });
+      requestHead('POST', '/v1/query', {
+        host: 'localhost',
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+        expect: '100-continue',
+        ...headers,
+      });
 
     it('a bad token gets 401 without a 100 Continue, and the connection closes', async () => {
       const c = await RawConnection.open(gw.publicUrl);
@@ -148,7 +171,12 @@ describe('refused requests are not read further', () => {
       const login = JSON.stringify({ password: PASSWORD });
       const c = await RawConnection.open(gw.managementUrl);
       await c.write(
-        requestHead('POST', '/admin/api/session', { host: 'localhost', 'content-type': 'application/json', 'content-length': String(login.length), expect: '100-continue' }),
+        requestHead('POST', '/admin/api/session', {
+          host: 'localhost',
+          'content-type': 'application/json',
+          'content-length': String(login.length),
+          expect: '100-continue',
+        }),
       );
       await c.waitFor('\r\n\r\n');
       assert.deepEqual(c.statuses(), [100]);
@@ -159,7 +187,12 @@ describe('refused requests are not read further', () => {
 
       const m = await RawConnection.open(gw.managementUrl);
       await m.write(
-        requestHead('PUT', '/admin/api/controls/concurrency', { host: 'localhost', 'content-type': 'application/json', 'content-length': '13', expect: '100-continue' }),
+        requestHead('PUT', '/admin/api/controls/concurrency', {
+          host: 'localhost',
+          'content-type': 'application/json',
+          'content-length': '13',
+          expect: '100-continue',
+        }),
       );
       await m.waitClosed();
       assert.deepEqual(m.statuses(), [401]);

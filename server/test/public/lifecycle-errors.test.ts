@@ -59,7 +59,9 @@ describe('start-up and model failures on the public listener', () => {
     assert.equal(ok.status, 200);
     // Pull the llama.cpp context and model out from under the target, as a native
     // failure would: node-llama-cpp then throws inside generation and embedding.
-    const internals = gw.gateway.targets.get('m') as unknown as { ready: { loaded: { context: { dispose(): Promise<void> }; model: { dispose(): Promise<void> } } } };
+    const internals = gw.gateway.targets.get('m') as unknown as {
+      ready: { loaded: { context: { dispose(): Promise<void> }; model: { dispose(): Promise<void> } } };
+    };
     await internals.ready.loaded.context.dispose();
     await internals.ready.loaded.model.dispose();
     for (const stream of [false, true]) {

@@ -67,7 +67,11 @@ token_env = "UPSTREAM_KEY"
   });
 
   it('answers query (one user message upstream) and embed', async () => {
-    const q = await postJson(url('query'), { model: 'chat', prompt: 'say it', max_tokens: 5, temperature: 0.2, top_p: 0.9, stop: ['\n'] }, { token: TOKEN });
+    const q = await postJson(
+      url('query'),
+      { model: 'chat', prompt: 'say it', max_tokens: 5, temperature: 0.2, top_p: 0.9, stop: ['\n'] },
+      { token: TOKEN },
+    );
     assert.equal(q.status, 200);
     assert.equal(q.body.text, 'Gateway ready');
     const sent = upstream.requests.at(-1)!.body;
@@ -83,7 +87,12 @@ token_env = "UPSTREAM_KEY"
   it('never forwards unknown top-level or message fields upstream', async () => {
     const r = await postJson(
       url('chat'),
-      { model: 'chat', messages: [{ role: 'user', content: 'x', name: 'inject' }], tools: [{ evil: true }], logit_bias: { 1: 100 } },
+      {
+        model: 'chat',
+        messages: [{ role: 'user', content: 'x', name: 'inject' }],
+        tools: [{ evil: true }],
+        logit_bias: { 1: 100 },
+      },
       { token: TOKEN },
     );
     assert.equal(r.status, 200);
@@ -113,29 +122,51 @@ token_env = "UPSTREAM_KEY"
   });
 
   it('echoes a client x-request-id and generates one otherwise, on success and error', async () => {
-    const a = await postJson(url('chat'), { model: 'chat', messages: [{ role: 'user', content: 'x' }] }, { token: TOKEN, headers: { 'x-request-id': 'trace-abc.123' } });
+    const a = await postJson(
+      url('chat'),
+      { model: 'chat', messages: [{ role: 'user', content: 'x' }] },
+      { token: TOKEN, headers: { 'x-request-id': 'trace-abc.123' } },
+    );
     assert.equal(a.headers.get('x-request-id'), 'trace-abc.123');
     const b = await postJson(url('chat'), {}, {});
     assert.equal(b.status, 401);
     assert.match(b.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
     const c = await postJson(url('chat'), {}, { headers: { 'x-request-id': 'bad id with spaces' } });
     assert.notEqual(c.headers.get('x-request-id'), 'bad id with spaces');
-    assert.ok(gw.logs.some((l) => l.includes('"reqId":"trace-abc.123"')), 'request id is on the log line');
+    assert.ok(
+      gw.logs.some((l) => l.includes('"reqId":"trace-abc.123"')),
+      'request id is on the log line',
+    );
   });
 
   describe('error table', () => {
     const chat = { model: 'chat', messages: [{ role: 'user', content: 'hi' }] };
     const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]> = [
       ['no Authorization header', () => postJson(url('chat'), chat), 401, 'authentication'],
-      ['a malformed Authorization header', () => postJson(url('chat'), chat, { headers: { authorization: `Basic ${TOKEN}` } }), 401, 'authentication'],
+      [
+        'a malformed Authorization header',
+        () => postJson(url('chat'), chat, { headers: { authorization: `Basic ${TOKEN}` } }),
+        401,
+        'authentication',
+      ],
       ['an unknown bearer token', () => postJson(url('chat'), chat, { token: 'tok-nope' }), 401, 'authentication'],
       ['a body that is not JSON', () => postJson(url('chat'), '{"model":', { token: TOKEN }), 400, 'invalid_json'],
       ['a JSON array body', () => postJson(url('chat'), '[1,2]', { token: TOKEN }), 400, 'invalid_request'],
       ['a missing field', () => postJson(url('query'), { model: 'chat' }, { token: TOKEN }), 400, 'invalid_request'],
       ['a target the token may not use', () => postJson(url('chat'), chat, { token: RESTRICTED }), 403, 'authorization'],
-      ['an unconfigured target (restricted token: still 403)', () => postJson(url('chat'), { ...chat, model: 'ghost' }, { token: RESTRICTED }), 403, 'authorization'],
+      [
+        'an unconfigured target (restricted token: still 403)',
+        () => postJson(url('chat'), { ...chat, model: 'ghost' }, { token: RESTRICTED }),
+        403,
+        'authorization',
+      ],
       ['an unconfigured target', () => postJson(url('chat'), { ...chat, model: 'ghost' }, { token: TOKEN }), 404, 'resolution'],
-      ['a body over max_request_bytes', () => postJson(url('query'), { model: 'chat', prompt: 'x'.repeat(5000) }, { token: TOKEN }), 413, 'payload_too_large'],
+      [
+        'a body over max_request_bytes',
+        () => postJson(url('query'), { model: 'chat', prompt: 'x'.repeat(5000) }, { token: TOKEN }),
+        413,
+        'payload_too_large',
+      ],
     ];
     for (const [name, call, status, code] of cases) {
       it(`${status} ${code} for ${name}`, async () => {
@@ -177,10 +208,14 @@ token_env = "UPSTREAM_KEY"
 
     it('413 from a chunked body without Content-Length, and the connection stays usable', async () => {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(url('query'), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        });
+        const req = httpRequest(
+          url('query'),
+          { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          },
+        );
         req.on('error', reject);
         for (let i = 0; i < 10; i++) req.write('x'.repeat(1000));
         req.end();
@@ -244,7 +279,11 @@ token_env = "UPSTREAM_KEY"
     it('the body comes before authorization, authorization before existence', async () => {
       const bad = await postJson(url('chat'), '{not json', { token: RESTRICTED });
       assert.equal(bad.status, 400);
-      const ghost = await postJson(url('chat'), { model: 'ghost', messages: [{ role: 'user', content: 'x' }] }, { token: RESTRICTED });
+      const ghost = await postJson(
+        url('chat'),
+        { model: 'ghost', messages: [{ role: 'user', content: 'x' }] },
+        { token: RESTRICTED },
+      );
       assert.equal(ghost.status, 403);
     });
   });

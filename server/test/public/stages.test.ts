@@ -38,7 +38,13 @@ describe('pipeline stages', () => {
       if (rc.headers['x-test'] === 'reject-run') throw new GatewayError('authorization', 'probe budget exhausted');
       if (rc.headers['x-test'] === 'crash-run') throw new Error('probe bug');
       if (rc.headers['x-test'] === 'cache-hit') {
-        return { served: 'cache', outcome: { kind: 'text', result: { text: 'from cache', finishReason: 'stop', usage: { input_tokens: 2, output_tokens: 3, total_tokens: 5 } } } };
+        return {
+          served: 'cache',
+          outcome: {
+            kind: 'text',
+            result: { text: 'from cache', finishReason: 'stop', usage: { input_tokens: 2, output_tokens: 3, total_tokens: 5 } },
+          },
+        };
       }
     },
     async aroundAttempt(attempt, next) {

@@ -13,7 +13,12 @@ import { parseSse, postJson } from '../support/http.js';
 const TOKEN = 'tok-target-double-0123456789';
 
 /** A target whose stream yields exactly `chunks()` and whose finite answer is `result()`. */
-function targetDouble(name: string, capabilities: TargetCapabilities, chunks: () => StreamChunk[], result: () => TextResult | undefined): Target {
+function targetDouble(
+  name: string,
+  capabilities: TargetCapabilities,
+  chunks: () => StreamChunk[],
+  result: () => TextResult | undefined,
+): Target {
   return {
     name,
     type: 'openai_compatible',
@@ -48,7 +53,15 @@ describe('streams from a target double', () => {
     const real = gw.gateway.targets.get('chat')!;
     await real.close();
     // The gateway routes through this map: the double takes the configured target's place.
-    (gw.gateway.targets as Map<string, Target>).set('chat', targetDouble('chat', real.capabilities, () => chunks, () => result));
+    (gw.gateway.targets as Map<string, Target>).set(
+      'chat',
+      targetDouble(
+        'chat',
+        real.capabilities,
+        () => chunks,
+        () => result,
+      ),
+    );
   });
   after(async () => {
     await gw?.stop();
@@ -96,7 +109,10 @@ describe('streams from a target double', () => {
   it('ends a stream whose target stops without an end chunk with an execution error frame', async () => {
     chunks = [{ type: 'token', text: 'a' }];
     const events = parseSse((await stream()).text);
-    assert.deepEqual(events.map((e) => e.event), ['token', 'error']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['token', 'error'],
+    );
     assert.equal(events[1]!.data.error.code, 'execution');
   });
 

@@ -10,7 +10,12 @@ import { CircuitBreaker, type CircuitTransition } from '../../src/routing/circui
 function breaker(settings: { failureThreshold: number; openMs: number } | null = { failureThreshold: 3, openMs: 10_000 }) {
   const clock = { t: 1_000_000 };
   const transitions: CircuitTransition[] = [];
-  const b = new CircuitBreaker('p', settings, () => clock.t, (t) => transitions.push(t));
+  const b = new CircuitBreaker(
+    'p',
+    settings,
+    () => clock.t,
+    (t) => transitions.push(t),
+  );
   return { b, clock, transitions };
 }
 
@@ -26,7 +31,10 @@ describe('circuit breaker', () => {
     fail(b, 'timeout');
     assert.equal(b.snapshot().state, 'open');
     assert.equal(b.admit(), null);
-    assert.deepEqual(transitions.map((t) => [t.from, t.to]), [['closed', 'open']]);
+    assert.deepEqual(
+      transitions.map((t) => [t.from, t.to]),
+      [['closed', 'open']],
+    );
     assert.match(transitions[0]!.reason, /3 consecutive failures \(last timeout\)/);
     assert.deepEqual(b.snapshot().lastFailure, { time: 1_000_000, code: 'timeout' });
   });
@@ -58,7 +66,10 @@ describe('circuit breaker', () => {
     probe.success();
     assert.equal(b.snapshot().state, 'closed');
     assert.ok(b.admit());
-    assert.deepEqual(transitions.map((t) => t.to), ['open', 'half_open', 'closed']);
+    assert.deepEqual(
+      transitions.map((t) => t.to),
+      ['open', 'half_open', 'closed'],
+    );
   });
 
   it('a failed probe reopens for another open_seconds', () => {
@@ -108,9 +119,12 @@ describe('circuit breaker', () => {
     assert.equal(b.retryAfterMs(), null);
     b.release();
     assert.ok(b.admit());
-    assert.deepEqual(transitions.map((t) => [t.to, t.reason]), [
-      ['open', 'drained by operator'],
-      ['closed', 'released by operator'],
-    ]);
+    assert.deepEqual(
+      transitions.map((t) => [t.to, t.reason]),
+      [
+        ['open', 'drained by operator'],
+        ['closed', 'released by operator'],
+      ],
+    );
   });
 });

@@ -55,7 +55,11 @@ describe('target groups through the gateway', () => {
   let sleepHook: ((ms: number, signal: AbortSignal) => Promise<void>) | null = null;
   let env: Record<string, string>;
 
-  const chat = (model: string, extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+  const chat = (model: string, extra: Record<string, unknown> = {}) => ({
+    model,
+    messages: [{ role: 'user', content: 'hi' }],
+    ...extra,
+  });
   const send = (model: string, o: { stream?: boolean; token?: string; id?: string; signal?: AbortSignal } = {}) =>
     postJson(`${gw.publicUrl}/v1/chat`, chat(model, o.stream ? { stream: true } : {}), {
       token: o.token ?? TOKEN,
@@ -146,7 +150,10 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
     assert.equal(b.requests.length, 1);
     assert.deepEqual(sleeps, [50], 'full jitter: random 0.5 × backoff_ms 100');
     const line = requestLine('rt-5xx');
-    assert.deepEqual([line.model, line.group, line.target, line.attempts, line.upstreamStatus, line.status], ['chat', 'chat', 'b', 3, 503, 200]);
+    assert.deepEqual(
+      [line.model, line.group, line.target, line.attempts, line.upstreamStatus, line.status],
+      ['chat', 'chat', 'b', 3, 503, 200],
+    );
     const fallback = gw.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'fallback' && l.reqId === 'rt-5xx');
     assert.deepEqual([fallback.from, fallback.to, fallback.reason], ['a', 'b', '5xx']);
   });
@@ -178,7 +185,7 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
     assert.equal(a.requests.length, 2);
   });
 
-  it("a provider 429 with a short Retry-After is retried after it; a long one falls over at once", async () => {
+  it('a provider 429 with a short Retry-After is retried after it; a long one falls over at once', async () => {
     a.queueBehaviors({ kind: 'status', status: 429, headers: { 'retry-after': '1' } });
     const short = await send('chat');
     assert.equal(short.headers.get('x-sipp-target'), 'a');
@@ -197,7 +204,10 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
     a.setBehavior({ kind: 'status', status: 400 });
     const r = await send('chat');
     assert.equal(r.status, 400, "the client's own mistake, passed back (docs/api.md#errors)");
-    assert.deepEqual(r.body.error, { code: 'invalid_request', message: 'upstream rejected the request (HTTP 400): fake upstream error 400' });
+    assert.deepEqual(r.body.error, {
+      code: 'invalid_request',
+      message: 'upstream rejected the request (HTTP 400): fake upstream error 400',
+    });
     assert.equal(r.headers.get('x-sipp-target'), 'a');
     assert.equal(a.requests.length, 1);
     assert.equal(b.requests.length, 0);
@@ -285,7 +295,14 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
     assert.ok(circuit.successRate5m > 0 && circuit.successRate5m < 1);
 
     const lines = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'circuit transition' && l.target === 'x');
-    assert.deepEqual(lines.map((l) => [l.from, l.to]), [['closed', 'open'], ['open', 'half_open'], ['half_open', 'closed']]);
+    assert.deepEqual(
+      lines.map((l) => [l.from, l.to]),
+      [
+        ['closed', 'open'],
+        ['open', 'half_open'],
+        ['half_open', 'closed'],
+      ],
+    );
     assert.ok(lines.every((l) => typeof l.reason === 'string' && l.reason.length > 0));
     const text = await metrics();
     assert.match(text, /sipp_gateway_circuit_state\{target="x"\} 0/);
@@ -294,7 +311,10 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
   });
 
   it('round_robin and weighted spread 1,000 requests within ±10% of the weights', async () => {
-    for (const [name, weights] of [['rr', [1, 1, 1]], ['w', [1, 3, 1]]] as const) {
+    for (const [name, weights] of [
+      ['rr', [1, 1, 1]],
+      ['w', [1, 3, 1]],
+    ] as const) {
       const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
       for (let batch = 0; batch < 50; batch++) {
         const rs = await Promise.all(Array.from({ length: 20 }, () => send(name)));
@@ -399,7 +419,11 @@ ${group('slow-retry', 'fallback', ['a', 'b'], '[groups.retry]\nattempts = 3\nbac
     assert.equal((await send('chat')).headers.get('x-sipp-target'), 'a');
     const logs = gw.logs.map((l) => JSON.parse(l));
     assert.ok(logs.some((l) => l.msg === 'admin drained a target' && l.target === 'a'));
-    assert.ok(logs.some((l) => l.msg === 'circuit transition' && l.target === 'a' && l.to === 'open' && l.reason === 'drained by operator'));
+    assert.ok(
+      logs.some(
+        (l) => l.msg === 'circuit transition' && l.target === 'a' && l.to === 'open' && l.reason === 'drained by operator',
+      ),
+    );
   });
 
   it('the routes view lists groups with strategy, members and weights', async () => {

@@ -19,7 +19,13 @@ function target(name: string, operations: Operation[] = ['query', 'chat', 'embed
 const fault = (upstream: UpstreamDetail) => new GatewayError('upstream', 'upstream failed', undefined, upstream);
 const ALL_ON = new Set(['connect', 'timeout', '429', '5xx', 'busy'] as const);
 
-function setup(o: { group?: Partial<GroupDefinition>; circuits?: Record<string, { failureThreshold: number; openMs: number }>; targets?: Target[] } = {}) {
+function setup(
+  o: {
+    group?: Partial<GroupDefinition>;
+    circuits?: Record<string, { failureThreshold: number; openMs: number }>;
+    targets?: Target[];
+  } = {},
+) {
   const targets = o.targets ?? [target('a'), target('b'), target('c')];
   const clock = { t: 0 };
   const sleeps: number[] = [];
@@ -65,15 +71,26 @@ function scripted(script: Record<string, unknown[]>) {
 
 describe('router', () => {
   it('retries a member `attempts` times with backoff, then falls over to the next', async () => {
-    const { router, sleeps, attempts, fallbacks, logs } = setup({ group: { retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000, on: ALL_ON } } });
-    const s = scripted({ a: [fault({ phase: 'status', upstreamStatus: 500 }), fault({ phase: 'status', upstreamStatus: 502 }), fault({ phase: 'connect' })] });
+    const { router, sleeps, attempts, fallbacks, logs } = setup({
+      group: { retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 1000, on: ALL_ON } },
+    });
+    const s = scripted({
+      a: [
+        fault({ phase: 'status', upstreamStatus: 500 }),
+        fault({ phase: 'status', upstreamStatus: 502 }),
+        fault({ phase: 'connect' }),
+      ],
+    });
     const tr = trace();
     const served = await router.run(router.resolve('g', 'chat'), new AbortController().signal, tr, s.fn);
     assert.equal(served.value, 'b');
     assert.deepEqual(s.calls, ['a', 'a', 'a', 'b']);
     assert.deepEqual(sleeps, [50, 100]);
     assert.deepEqual(tr, { target: 'b', group: 'g', attempts: 4, upstreamStatus: 502 });
-    assert.deepEqual(attempts.map((a) => a[1]), ['retryable_error', 'retryable_error', 'retryable_error', 'success']);
+    assert.deepEqual(
+      attempts.map((a) => a[1]),
+      ['retryable_error', 'retryable_error', 'retryable_error', 'success'],
+    );
     assert.deepEqual(fallbacks, ['g']);
     const line = logs.find((l) => l.msg === 'fallback');
     assert.deepEqual([line.group, line.from, line.to, line.reason], ['g', 'a', 'b', 'connect']);
@@ -96,8 +113,15 @@ describe('router', () => {
 
   it('rethrows the last error when every member failed', async () => {
     const { router } = setup();
-    const s = scripted({ a: [fault({ phase: 'connect' })], b: [fault({ phase: 'connect' })], c: [fault({ phase: 'status', upstreamStatus: 503 })] });
-    await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn), (e: GatewayError) => e.upstream?.upstreamStatus === 503);
+    const s = scripted({
+      a: [fault({ phase: 'connect' })],
+      b: [fault({ phase: 'connect' })],
+      c: [fault({ phase: 'status', upstreamStatus: 503 })],
+    });
+    await assert.rejects(
+      router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn),
+      (e: GatewayError) => e.upstream?.upstreamStatus === 503,
+    );
     assert.deepEqual(s.calls, ['a', 'b', 'c']);
   });
 
@@ -134,12 +158,14 @@ describe('router', () => {
     const s = scripted({ a: [fault({ phase: 'connect' })], b: [fault({ phase: 'connect' })] });
     const signal = new AbortController().signal;
     clock.t = 0;
-    await assert.rejects(router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => {
-      if (t.name === 'c') clock.t = 4000;
-      return s.fn(t).then(() => {
-        throw fault({ phase: 'connect' });
-      });
-    }));
+    await assert.rejects(
+      router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => {
+        if (t.name === 'c') clock.t = 4000;
+        return s.fn(t).then(() => {
+          throw fault({ phase: 'connect' });
+        });
+      }),
+    );
     clock.t = 6500;
     const calls = s.calls.length;
     await assert.rejects(router.run(router.resolve('g', 'chat'), signal, trace(), s.fn), (e: GatewayError) => {
@@ -155,7 +181,9 @@ describe('router', () => {
     const { router } = setup();
     router.breaker('a')!.drain();
     const s = scripted({});
-    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn), { code: 'unavailable' });
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn), {
+      code: 'unavailable',
+    });
     assert.deepEqual(s.calls, []);
     router.breaker('a')!.release();
     assert.equal((await router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn)).value, 'a');
@@ -171,9 +199,13 @@ describe('router', () => {
 
   it("skips members the caller's capability check refuses; all refused → the first refusal", async () => {
     const { router } = setup();
-    const noTools = (t: Target) => (t.name === 'b' ? null : new GatewayError('invalid_request', `tools: target "${t.name}" cannot call tools`));
+    const noTools = (t: Target) =>
+      t.name === 'b' ? null : new GatewayError('invalid_request', `tools: target "${t.name}" cannot call tools`);
     const route = router.resolve('g', 'chat', noTools);
-    assert.deepEqual(route.members.map((t) => t.name), ['b']);
+    assert.deepEqual(
+      route.members.map((t) => t.name),
+      ['b'],
+    );
     const s = scripted({});
     assert.equal((await router.run(route, new AbortController().signal, trace(), s.fn)).value, 'b');
     assert.throws(() => router.resolve('g', 'chat', (t) => new GatewayError('invalid_request', `tools: ${t.name}`)), /tools: a/);
@@ -189,7 +221,10 @@ describe('router', () => {
       if (t.name === 'a') throw fault({ phase: 'busy' });
       return 1;
     });
-    assert.deepEqual(seen, [['a', true], ['b', false]]);
+    assert.deepEqual(seen, [
+      ['a', true],
+      ['b', false],
+    ]);
     assert.equal(router.breaker('a')!.snapshot().consecutiveFailures, 0, 'busy is load, not a circuit failure');
   });
 
@@ -210,7 +245,14 @@ describe('router', () => {
     const calls: string[] = [];
     const router = new Router({
       targets: new Map(targets.map((t) => [t.name, t])),
-      groups: [{ name: 'g', strategy: 'fallback', targets: ['a', 'b'], retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 100, on: ALL_ON } }],
+      groups: [
+        {
+          name: 'g',
+          strategy: 'fallback',
+          targets: ['a', 'b'],
+          retry: { attempts: 3, backoffMs: 100, maxBackoffMs: 100, on: ALL_ON },
+        },
+      ],
       circuits: new Map(),
       log: pino({ level: 'silent' }),
       random: () => 0.5,
@@ -258,7 +300,10 @@ describe('router', () => {
         circuits: { a: { failureThreshold: 1, openMs: 60_000 } },
       });
       const s = scripted({ a: [err] });
-      await assert.rejects(router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn), (e) => e === err);
+      await assert.rejects(
+        router.run(router.resolve('g', 'chat'), new AbortController().signal, trace(), s.fn),
+        (e) => e === err,
+      );
       assert.deepEqual(s.calls, ['a'], `${err.message}: tried once`);
       assert.deepEqual(fallbacks, [], `${err.message}: no fallback`);
       const snap = router.breaker('a')!.snapshot();

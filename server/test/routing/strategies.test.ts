@@ -14,15 +14,30 @@ const firsts = (s: ReturnType<typeof createStrategy>, n: number) => {
 describe('strategies', () => {
   it('fallback keeps the listed order', () => {
     const s = createStrategy('fallback', 3);
-    assert.deepEqual(s.order(() => 0), [0, 1, 2]);
-    assert.deepEqual(s.order(() => 0), [0, 1, 2]);
+    assert.deepEqual(
+      s.order(() => 0),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      s.order(() => 0),
+      [0, 1, 2],
+    );
   });
 
   it('round_robin rotates the first pick and falls through the rest in order', () => {
     const s = createStrategy('round_robin', 3);
-    assert.deepEqual(s.order(() => 0), [0, 1, 2]);
-    assert.deepEqual(s.order(() => 0), [1, 0, 2]);
-    assert.deepEqual(s.order(() => 0), [2, 0, 1]);
+    assert.deepEqual(
+      s.order(() => 0),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      s.order(() => 0),
+      [1, 0, 2],
+    );
+    assert.deepEqual(
+      s.order(() => 0),
+      [2, 0, 1],
+    );
     assert.deepEqual(firsts(s, 999), [333, 333, 333]);
   });
 
@@ -36,7 +51,10 @@ describe('strategies', () => {
   it('least_busy picks the fewest in-flight, ties in listed order', () => {
     const s = createStrategy('least_busy', 3);
     const loads = [4, 1, 1];
-    assert.deepEqual(s.order((i) => loads[i]!), [1, 2, 0]);
+    assert.deepEqual(
+      s.order((i) => loads[i]!),
+      [1, 2, 0],
+    );
   });
 });
 
@@ -59,16 +77,40 @@ describe('retry policy', () => {
   });
 
   it('backs off exponentially with full jitter under the cap', () => {
-    assert.equal(backoffMs(1, settings, () => 0.5), 50);
-    assert.equal(backoffMs(2, settings, () => 0.5), 100);
-    assert.equal(backoffMs(3, settings, () => 0.999), 399);
-    assert.equal(backoffMs(10, settings, () => 0.999), 999);
-    assert.equal(backoffMs(3, settings, () => 0), 0);
+    assert.equal(
+      backoffMs(1, settings, () => 0.5),
+      50,
+    );
+    assert.equal(
+      backoffMs(2, settings, () => 0.5),
+      100,
+    );
+    assert.equal(
+      backoffMs(3, settings, () => 0.999),
+      399,
+    );
+    assert.equal(
+      backoffMs(10, settings, () => 0.999),
+      999,
+    );
+    assert.equal(
+      backoffMs(3, settings, () => 0),
+      0,
+    );
   });
 
   it("honours a provider's Retry-After that fits max_backoff_ms, else moves on", () => {
-    assert.equal(retryDelayMs(up({ phase: 'status', upstreamStatus: 429, retryAfterMs: 700 }), 1, settings, () => 0), 700);
-    assert.equal(retryDelayMs(up({ phase: 'status', upstreamStatus: 429, retryAfterMs: 5000 }), 1, settings, () => 0), null);
-    assert.equal(retryDelayMs(up({ phase: 'status', upstreamStatus: 503 }), 1, settings, () => 0.5), 50);
+    assert.equal(
+      retryDelayMs(up({ phase: 'status', upstreamStatus: 429, retryAfterMs: 700 }), 1, settings, () => 0),
+      700,
+    );
+    assert.equal(
+      retryDelayMs(up({ phase: 'status', upstreamStatus: 429, retryAfterMs: 5000 }), 1, settings, () => 0),
+      null,
+    );
+    assert.equal(
+      retryDelayMs(up({ phase: 'status', upstreamStatus: 503 }), 1, settings, () => 0.5),
+      50,
+    );
   });
 });

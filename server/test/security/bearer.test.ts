@@ -48,7 +48,16 @@ describe('bearer token matching', () => {
   }
 
   it('refuses missing and malformed headers', () => {
-    for (const h of [undefined, '', 'Bearer', 'Bearer ', `Basic ${TOKEN}`, TOKEN, `Bearer ${TOKEN} extra`, `Bearer ${'x'.repeat(9000)}`]) {
+    for (const h of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      `Basic ${TOKEN}`,
+      TOKEN,
+      `Bearer ${TOKEN} extra`,
+      `Bearer ${'x'.repeat(9000)}`,
+    ]) {
       assert.equal(auth(h), null, String(h).slice(0, 40));
     }
   });

@@ -12,7 +12,18 @@ describe('blocklist entries', () => {
     assert.equal(normalizeEntry('0.0.0.0/0'), '0.0.0.0/0');
     assert.equal(normalizeEntry('2001:db8:ffff::1/33'), '2001:db8:8000::/33');
     assert.equal(normalizeEntry('2001:db8::1/128'), '2001:db8::1');
-    for (const bad of ['not an ip', '999.1.1.1', '1.2.3', '10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/-1', '10.0.0.0/8/8', '', 'x'.repeat(65)]) {
+    for (const bad of [
+      'not an ip',
+      '999.1.1.1',
+      '1.2.3',
+      '10.0.0.0/33',
+      '2001:db8::/129',
+      '10.0.0.0/',
+      '10.0.0.0/-1',
+      '10.0.0.0/8/8',
+      '',
+      'x'.repeat(65),
+    ]) {
       assert.equal(normalizeEntry(bad), null, bad);
     }
   });
@@ -30,7 +41,17 @@ describe('blocklist entries', () => {
     assert.ok(b.has('2001:db8:1::5'));
     assert.ok(!b.has('2001:db9::5'));
     assert.ok(!b.has('unknown'));
-    assert.deepEqual(b.list().map((e) => [e.entry, e.note]).sort(), [['10.1.0.0/16', 'scanner'], ['192.0.2.1', null], ['2001:db8::/32', null]]);
+    assert.deepEqual(
+      b
+        .list()
+        .map((e) => [e.entry, e.note])
+        .sort(),
+      [
+        ['10.1.0.0/16', 'scanner'],
+        ['192.0.2.1', null],
+        ['2001:db8::/32', null],
+      ],
+    );
     assert.equal(b.remove('10.1.9.9/16')!.entry, '10.1.0.0/16', 'any spelling of the range removes it');
     assert.ok(!b.has('10.1.255.254'));
     assert.equal(b.remove('10.1.0.0/16'), null);
@@ -49,7 +70,10 @@ describe('blocklist entries', () => {
     now += 1;
     assert.ok(!b.has('10.9.9.9'), 'expired');
     assert.ok(b.has('192.0.2.1'), 'entries without expiry stay');
-    assert.deepEqual(b.list().map((x) => x.entry), ['192.0.2.1']);
+    assert.deepEqual(
+      b.list().map((x) => x.entry),
+      ['192.0.2.1'],
+    );
   });
 
   it('can be replaced or changed from outside (a shared store)', () => {

@@ -13,7 +13,6 @@ import { postJson } from '../support/http.js';
 
 const TOKEN = 'tok-identity-0123456789';
 
-
 describe('client identity', () => {
   let upstream: FakeOpenAI;
   const gateways: TestGateway[] = [];
@@ -38,13 +37,22 @@ describe('client identity', () => {
   it('x_forwarded_for from a trusted proxy identifies the client (blocklist applies to it)', async () => {
     const gw = await start('source = "x_forwarded_for"\ntrusted_proxy_cidrs = ["127.0.0.0/8"]');
     gw.gateway.controls.blocklist.add('203.0.113.9');
-    const blocked = await postJson(`${gw.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-forwarded-for': '203.0.113.9' } });
+    const blocked = await postJson(`${gw.publicUrl}/v1/chat`, chat, {
+      token: TOKEN,
+      headers: { 'x-forwarded-for': '203.0.113.9' },
+    });
     assert.equal(blocked.status, 403);
     assert.equal(blocked.body.error.code, 'blocked');
     // The right-most untrusted hop is the client; earlier hops are client-controlled.
-    const viaChain = await postJson(`${gw.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.4, 127.0.0.2' } });
+    const viaChain = await postJson(`${gw.publicUrl}/v1/chat`, chat, {
+      token: TOKEN,
+      headers: { 'x-forwarded-for': '203.0.113.9, 198.51.100.4, 127.0.0.2' },
+    });
     assert.equal(viaChain.status, 200);
-    const other = await postJson(`${gw.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-forwarded-for': '198.51.100.4' } });
+    const other = await postJson(`${gw.publicUrl}/v1/chat`, chat, {
+      token: TOKEN,
+      headers: { 'x-forwarded-for': '198.51.100.4' },
+    });
     assert.equal(other.status, 200);
     assert.ok(gw.logs.some((l) => l.includes('"client":"198.51.100.4"')));
   });
@@ -52,7 +60,10 @@ describe('client identity', () => {
   it('ignores x-forwarded-for from an untrusted peer (no spoofing past the blocklist)', async () => {
     const gw = await start('source = "x_forwarded_for"\ntrusted_proxy_cidrs = ["10.0.0.0/8"]');
     gw.gateway.controls.blocklist.add('127.0.0.1');
-    const spoofed = await postJson(`${gw.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-forwarded-for': '198.51.100.77' } });
+    const spoofed = await postJson(`${gw.publicUrl}/v1/chat`, chat, {
+      token: TOKEN,
+      headers: { 'x-forwarded-for': '198.51.100.77' },
+    });
     assert.equal(spoofed.status, 403, 'the peer address is still the identity');
     gw.gateway.controls.blocklist.remove('127.0.0.1');
     gw.gateway.controls.blocklist.add('198.51.100.77');
@@ -72,7 +83,10 @@ describe('client identity', () => {
 
     const untrusted = await start('source = "x_real_ip"\ntrusted_proxy_cidrs = ["10.1.0.0/16"]');
     untrusted.gateway.controls.rateLimiter.configure({ enabled: true, requestsPerMinute: 1, burst: 1 });
-    assert.equal((await postJson(`${untrusted.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-real-ip': '192.0.2.1' } })).status, 200);
+    assert.equal(
+      (await postJson(`${untrusted.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-real-ip': '192.0.2.1' } })).status,
+      200,
+    );
     const spoof = await postJson(`${untrusted.publicUrl}/v1/chat`, chat, { token: TOKEN, headers: { 'x-real-ip': '192.0.2.2' } });
     assert.equal(spoof.status, 429, 'a new x-real-ip from an untrusted peer does not buy a new bucket');
   });

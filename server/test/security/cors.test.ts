@@ -6,7 +6,6 @@ import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/
 const TOKEN = 'tok-cors-0123456789';
 const ALLOWED = 'https://app.example.com';
 
-
 describe('CORS on the public listener', () => {
   let upstream: FakeOpenAI;
   let withCors: TestGateway;
@@ -16,7 +15,10 @@ describe('CORS on the public listener', () => {
 
   before(async () => {
     upstream = await startFakeOpenAI();
-    withCors = await startTestGateway({ toml: chatGatewayToml(upstream.url, { top: `allowed_origins = ["${ALLOWED}"]` }), env: env() });
+    withCors = await startTestGateway({
+      toml: chatGatewayToml(upstream.url, { top: `allowed_origins = ["${ALLOWED}"]` }),
+      env: env(),
+    });
     without = await startTestGateway({ toml: chatGatewayToml(upstream.url, { top: 'allowed_origins = []' }), env: env() });
   });
   after(async () => {
@@ -28,7 +30,11 @@ describe('CORS on the public listener', () => {
   const preflight = (base: string, origin: string) =>
     fetch(`${base}/v1/chat`, {
       method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
 
   it('answers a preflight from an allowed origin with exact-origin headers', async () => {
@@ -43,7 +49,8 @@ describe('CORS on the public listener', () => {
     assert.doesNotMatch(r.headers.get('access-control-allow-methods')!, /PUT|PATCH/);
     const allowHeaders = r.headers.get('access-control-allow-headers')!.toLowerCase();
     // x-api-key and anthropic-version: what the Anthropic SDK sends from a browser.
-    for (const h of ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'anthropic-version']) assert.ok(allowHeaders.includes(h), h);
+    for (const h of ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'anthropic-version'])
+      assert.ok(allowHeaders.includes(h), h);
     assert.match(r.headers.get('vary') ?? '', /origin/i);
   });
 

@@ -115,12 +115,18 @@ describe('takeToken (the pure bucket arithmetic)', () => {
       bucket: { tokens: 0.75, updated: 1250 },
       decision: { ok: false, retryAfterSeconds: 1 },
     });
-    assert.deepEqual(takeToken({ tokens: 0.5, updated: 1000 }, limits, 1500), { bucket: { tokens: 0, updated: 1500 }, decision: { ok: true } });
+    assert.deepEqual(takeToken({ tokens: 0.5, updated: 1000 }, limits, 1500), {
+      bucket: { tokens: 0, updated: 1500 },
+      decision: { ok: true },
+    });
   });
 
   it('never refills above burst, and a clock that steps back refills nothing', () => {
     assert.deepEqual(takeToken({ tokens: 2, updated: 0 }, limits, 10_000_000).bucket, { tokens: 3, updated: 10_000_000 });
-    assert.deepEqual(takeToken({ tokens: 0, updated: 5000 }, limits, 1000), { bucket: { tokens: 0, updated: 1000 }, decision: { ok: false, retryAfterSeconds: 1 } });
+    assert.deepEqual(takeToken({ tokens: 0, updated: 5000 }, limits, 1000), {
+      bucket: { tokens: 0, updated: 1000 },
+      decision: { ok: false, retryAfterSeconds: 1 },
+    });
   });
 });
 

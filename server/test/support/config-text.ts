@@ -29,9 +29,12 @@ export function variantOf(base: string, from: string, to: string): string {
 
 /** Asserts that parsing `toml` fails with a ConfigError whose message matches. */
 export function rejectsConfig(toml: string, expected: RegExp): void {
-  assert.throws(() => parseConfigText(toml), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
-    assert.match(err.message, expected);
-    return true;
-  });
+  assert.throws(
+    () => parseConfigText(toml),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
+      assert.match(err.message, expected);
+      return true;
+    },
+  );
 }

@@ -54,7 +54,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const render = (path: string, body: any): Rendered | null => {
     // Token counting: a deterministic count the tests can predict (1000 + one per message).
     if (path === '/v1/messages/count_tokens') {
-      if (!body || typeof body.model !== 'string' || !Array.isArray(body.messages)) return { type: 'json', status: 400, body: errorBody(400) };
+      if (!body || typeof body.model !== 'string' || !Array.isArray(body.messages))
+        return { type: 'json', status: 400, body: errorBody(400) };
       return { type: 'json', body: JSON.stringify({ input_tokens: 1000 + body.messages.length }) };
     }
     if (path !== '/v1/messages') return null;
@@ -70,7 +71,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
 
   const core = await startFakeUpstream(
     {
-      authorized: (headers: IncomingHttpHeaders) => headers['x-api-key'] === apiKey && typeof headers['anthropic-version'] === 'string',
+      authorized: (headers: IncomingHttpHeaders) =>
+        headers['x-api-key'] === apiKey && typeof headers['anthropic-version'] === 'string',
       errorBody,
       render,
     },
@@ -88,7 +90,15 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
 
 function errorBody(status: number): string {
   const type =
-    status === 401 ? 'authentication_error' : status === 400 ? 'invalid_request_error' : status === 429 ? 'rate_limit_error' : status === 529 ? 'overloaded_error' : 'api_error';
+    status === 401
+      ? 'authentication_error'
+      : status === 400
+        ? 'invalid_request_error'
+        : status === 429
+          ? 'rate_limit_error'
+          : status === 529
+            ? 'overloaded_error'
+            : 'api_error';
   return JSON.stringify({ type: 'error', error: { type, message: `fake upstream error ${status}` } });
 }
 
@@ -105,7 +115,12 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
         model,
         content: [
           ...(r.tokens.length > 0 || !r.toolCalls?.length ? [{ type: 'text', text: r.tokens.join('') }] : []),
-          ...(r.toolCalls ?? []).map((c) => ({ type: 'tool_use', id: c.id, name: c.name, input: JSON.parse(c.arguments.join('') || '{}') })),
+          ...(r.toolCalls ?? []).map((c) => ({
+            type: 'tool_use',
+            id: c.id,
+            name: c.name,
+            input: JSON.parse(c.arguments.join('') || '{}'),
+          })),
         ],
         stop_reason: r.stopReason,
         stop_sequence: r.stopSequence ?? null,
@@ -118,7 +133,16 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
   const firstTool = text ? 1 : 0;
   const frames = [
     ev('message_start', {
-      message: { id: r.id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: r.inputTokens, output_tokens: 1 } },
+      message: {
+        id: r.id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: r.inputTokens, output_tokens: 1 },
+      },
     }),
     ...(text
       ? [
@@ -130,10 +154,15 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
       : [ev('ping', {})]),
     ...(r.toolCalls ?? []).flatMap((c, k) => [
       ev('content_block_start', { index: firstTool + k, content_block: { type: 'tool_use', id: c.id, name: c.name, input: {} } }),
-      ...c.arguments.map((partial_json) => ev('content_block_delta', { index: firstTool + k, delta: { type: 'input_json_delta', partial_json } })),
+      ...c.arguments.map((partial_json) =>
+        ev('content_block_delta', { index: firstTool + k, delta: { type: 'input_json_delta', partial_json } }),
+      ),
       ev('content_block_stop', { index: firstTool + k }),
     ]),
-    ev('message_delta', { delta: { stop_reason: r.stopReason, stop_sequence: r.stopSequence ?? null }, usage: { output_tokens: r.outputTokens } }),
+    ev('message_delta', {
+      delta: { stop_reason: r.stopReason, stop_sequence: r.stopSequence ?? null },
+      usage: { output_tokens: r.outputTokens },
+    }),
     ev('message_stop', {}),
   ];
   return {

@@ -67,7 +67,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       else key = body.stream === true ? (body.stream_options?.include_usage === true ? 'sse+usage' : 'sse') : 'json';
     } else if (path === '/v1/embeddings') {
       const input = body?.input;
-      const inputs = typeof input === 'string' ? 1 : Array.isArray(input) && input.length > 0 && input.every((i: unknown) => typeof i === 'string') ? input.length : 0;
+      const inputs =
+        typeof input === 'string'
+          ? 1
+          : Array.isArray(input) && input.length > 0 && input.every((i: unknown) => typeof i === 'string')
+            ? input.length
+            : 0;
       key = body && typeof body.model === 'string' && inputs > 0 ? (inputs === 1 ? 'embed' : `embed:${inputs}`) : 'bad';
     } else return null;
     let rendered = cache.get(key);
@@ -102,7 +107,11 @@ function errorBody(status: number): string {
 }
 
 function renderOpenAI(key: string, r: OpenAIReply): Rendered {
-  const usage = { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens };
+  const usage = {
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    total_tokens: r.promptTokens + r.completionTokens,
+  };
   const created = 1_700_000_000;
   const model = 'fake-model';
   switch (key) {
@@ -111,7 +120,12 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
     case 'embed':
       return {
         type: 'json',
-        body: JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: r.embedding }], model, usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens } }),
+        body: JSON.stringify({
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding: r.embedding }],
+          model,
+          usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens },
+        }),
       };
     default:
       if (key.startsWith('embed:')) return renderBatchEmbedding(Number(key.slice(6)), r, model);
@@ -124,8 +138,15 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
  * order (each item names its `index`), as the API allows.
  */
 function renderBatchEmbedding(inputs: number, r: OpenAIReply, model: string): Rendered {
-  const data = Array.from({ length: inputs }, (_, i) => ({ object: 'embedding', index: i, embedding: r.embedding.map((v) => v + i) })).reverse();
-  return { type: 'json', body: JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens } }) };
+  const data = Array.from({ length: inputs }, (_, i) => ({
+    object: 'embedding',
+    index: i,
+    embedding: r.embedding.map((v) => v + i),
+  })).reverse();
+  return {
+    type: 'json',
+    body: JSON.stringify({ object: 'list', data, model, usage: { prompt_tokens: r.promptTokens, total_tokens: r.promptTokens } }),
+  };
 }
 
 function finiteMessage(r: OpenAIReply): Record<string, unknown> {
@@ -135,7 +156,11 @@ function finiteMessage(r: OpenAIReply): Record<string, unknown> {
     role: 'assistant',
     content: text === '' ? null : text,
     refusal: null,
-    tool_calls: r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } })),
+    tool_calls: r.toolCalls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments.join('') },
+    })),
   };
 }
 
@@ -144,7 +169,9 @@ function toolCallDeltas(r: OpenAIReply): Array<Record<string, unknown>> {
   const deltas: Array<Record<string, unknown>> = [];
   (r.toolCalls ?? []).forEach((c, index) => {
     if (r.toolCallsInOneDelta) {
-      deltas.push({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } }] });
+      deltas.push({
+        tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments.join('') } }],
+      });
       return;
     }
     deltas.push({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] });
@@ -169,9 +196,16 @@ function renderChat(key: string, r: OpenAIReply, usage: Record<string, number>, 
       };
     default: {
       const base = { id: r.id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_fake' };
-      const frames = [sseFrame({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })];
-      for (const t of r.tokens) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] }));
-      for (const delta of toolCallDeltas(r)) frames.push(sseFrame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] }));
+      const frames = [
+        sseFrame({
+          ...base,
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+        }),
+      ];
+      for (const t of r.tokens)
+        frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: { content: t }, logprobs: null, finish_reason: null }] }));
+      for (const delta of toolCallDeltas(r))
+        frames.push(sseFrame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] }));
       frames.push(sseFrame({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: r.finishReason }] }));
       if (key === 'sse+usage' && !r.omitUsage) frames.push(sseFrame({ ...base, choices: [], usage }));
       frames.push(sseFrame('[DONE]'));

@@ -62,8 +62,7 @@ export interface Midway {
 
 /** What a provider module renders for one request. */
 export type Rendered =
-  | { type: 'json'; status?: number; body: string }
-  | { type: 'sse'; frames: string[]; errorFrame: string; malformedFrame: string };
+  { type: 'json'; status?: number; body: string } | { type: 'sse'; frames: string[]; errorFrame: string; malformedFrame: string };
 
 export interface ProviderWire {
   /** Whether the request carries the expected credential (and mandatory headers). */
@@ -130,7 +129,13 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
         body = undefined;
       }
       if (record) {
-        requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, connection: socketIds.get(req.socket) ?? -1 });
+        requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          headers: req.headers,
+          body,
+          connection: socketIds.get(req.socket) ?? -1,
+        });
       }
       const current = queued.shift() ?? behavior;
       let resetByFake = false;
@@ -183,7 +188,8 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     const frames = rendered.frames;
-    const n = 'afterChunks' in b && b.afterChunks !== undefined ? Math.min(b.afterChunks, frames.length) : Math.min(1, frames.length);
+    const n =
+      'afterChunks' in b && b.afterChunks !== undefined ? Math.min(b.afterChunks, frames.length) : Math.min(1, frames.length);
     switch (b.kind) {
       case 'normal':
         res.end(frames.join(''));
@@ -217,7 +223,14 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
         return;
       case 'huge-line':
         res.write(frames.slice(0, n).join(''));
-        void writeBulk(res, Buffer.from('data: '), b.bytes, b.chunkBytes, Buffer.from(`\n\n${frames.slice(n).join('')}`), b.midway);
+        void writeBulk(
+          res,
+          Buffer.from('data: '),
+          b.bytes,
+          b.chunkBytes,
+          Buffer.from(`\n\n${frames.slice(n).join('')}`),
+          b.midway,
+        );
         return;
       case 'pings': {
         res.write(frames.slice(0, n).join(''));
@@ -233,7 +246,14 @@ export async function startFakeUpstream(wire: ProviderWire, options: FakeUpstrea
   }
 
   /** Writes head, `bytes` filler bytes in `chunk` pieces (waiting on backpressure), then tail; stops when the client leaves. */
-  async function writeBulk(res: ServerResponse, head: Buffer, bytes: number, chunk: number, tail: Buffer, midway?: Midway): Promise<void> {
+  async function writeBulk(
+    res: ServerResponse,
+    head: Buffer,
+    bytes: number,
+    chunk: number,
+    tail: Buffer,
+    midway?: Midway,
+  ): Promise<void> {
     const piece = Buffer.alloc(chunk, 'x');
     let sent = 0;
     lastBulkBytes = 0;

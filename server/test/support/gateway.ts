@@ -42,7 +42,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   const toml = `public_bind = "127.0.0.1:0"\nmanagement_bind = "127.0.0.1:0"\n${options.toml}`;
   const config = parseConfigText(toml);
   const env = { LOG_LEVEL: options.logLevel ?? 'trace', ...options.env };
-  const logging = createLogging({ env, destination: { write: (line: string) => void logs.push(line) }, rawTap: (line) => void rawLogs.push(line) });
+  const logging = createLogging({
+    env,
+    destination: { write: (line: string) => void logs.push(line) },
+    rawTap: (line) => void rawLogs.push(line),
+  });
   const gateway = await startGateway({
     config,
     env,

@@ -102,7 +102,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const type = String(req.headers['content-type'] ?? '');
       contentTypes.push(type);
       rawBodies.push(body);
-      const doc = type.includes('json') ? JSON.parse(body.toString('utf8')) : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: Number });
+      const doc = type.includes('json')
+        ? JSON.parse(body.toString('utf8'))
+        : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: Number });
       spans.push(...spansOf(doc));
       for (const w of waiters) w();
       if (type.includes('json')) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

@@ -87,9 +87,13 @@ export async function startPostgres(password = 'pg-secret-pw-7d1e3b'): Promise<T
   };
   await launch();
   const psql = async (sql: string, database = 'sipp'): Promise<string> => {
-    const { stdout } = await execFileAsync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'sipp', '-d', database, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
-      env: { ...process.env, PGPASSWORD: password },
-    });
+    const { stdout } = await execFileAsync(
+      'psql',
+      ['-h', '127.0.0.1', '-p', String(port), '-U', 'sipp', '-d', database, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      {
+        env: { ...process.env, PGPASSWORD: password },
+      },
+    );
     return stdout;
   };
   await psql('CREATE DATABASE sipp', 'postgres');

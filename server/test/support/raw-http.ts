@@ -33,7 +33,11 @@ export class RawConnection {
   static open(url: string, options: { localAddress?: string } = {}): Promise<RawConnection> {
     const u = new URL(url);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port), localAddress: options.localAddress });
+      const socket = connect({
+        host: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port),
+        localAddress: options.localAddress,
+      });
       socket.once('connect', () => resolve(new RawConnection(socket)));
       socket.once('error', reject);
     });
@@ -89,7 +93,11 @@ export class RawConnection {
    * connection; fails after `maxBytes` (the server never stopped reading).
    */
   async pumpChunks(chunkBytes = 8192, maxBytes = 256 * 1024 * 1024): Promise<void> {
-    const chunk = Buffer.concat([Buffer.from(`${chunkBytes.toString(16)}\r\n`), Buffer.alloc(chunkBytes, 0x61), Buffer.from('\r\n')]);
+    const chunk = Buffer.concat([
+      Buffer.from(`${chunkBytes.toString(16)}\r\n`),
+      Buffer.alloc(chunkBytes, 0x61),
+      Buffer.from('\r\n'),
+    ]);
     while (!this.closed) {
       if (this.written > maxBytes) throw new Error(`the server was still reading after ${this.written} bytes`);
       if (!(await this.write(chunk))) break;

@@ -57,7 +57,13 @@ describe('Anthropic SDK against the Anthropic surface', () => {
   });
 
   it('finite message on an openai target: system becomes a system message, length → max_tokens', async () => {
-    const m = await client.messages.create({ model: 'gpt', max_tokens: 9, system: [{ type: 'text', text: 'be brief' }], messages: user, stop_sequences: ['X'] });
+    const m = await client.messages.create({
+      model: 'gpt',
+      max_tokens: 9,
+      system: [{ type: 'text', text: 'be brief' }],
+      messages: user,
+      stop_sequences: ['X'],
+    });
     assert.deepEqual(m.content, [{ type: 'text', text: 'Gateway ready' }]);
     assert.equal(m.stop_reason, 'end_turn');
     assert.deepEqual(m.usage, { input_tokens: 8, output_tokens: 3 });
@@ -96,7 +102,17 @@ describe('Anthropic SDK against the Anthropic surface', () => {
       });
     assert.deepEqual(
       events.map((e) => e.type),
-      ['message_start', 'content_block_start', 'ping', 'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'],
+      [
+        'message_start',
+        'content_block_start',
+        'ping',
+        'content_block_delta',
+        'content_block_delta',
+        'content_block_delta',
+        'content_block_stop',
+        'message_delta',
+        'message_stop',
+      ],
     );
     assert.equal(events[0].message.model, 'gpt');
     assert.deepEqual(events[1], { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
@@ -141,11 +157,48 @@ describe('Anthropic SDK against the Anthropic surface', () => {
 
   it('errors raise the SDK classes with the Anthropic error shape and the gateway code', async () => {
     const cases: Array<[() => Promise<unknown>, new (...a: any[]) => Error, number, string, string]> = [
-      [() => sdk('wrong-token').messages.create({ model: 'claude', max_tokens: 5, messages: user }), Anthropic.AuthenticationError, 401, 'authentication_error', 'authentication'],
-      [() => sdk(RESTRICTED).messages.create({ model: 'gpt', max_tokens: 5, messages: user }), Anthropic.PermissionDeniedError, 403, 'permission_error', 'authorization'],
-      [() => client.messages.create({ model: 'nope', max_tokens: 5, messages: user }), Anthropic.NotFoundError, 404, 'not_found_error', 'resolution'],
-      [() => client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, temperature: 2.5 } as Anthropic.MessageCreateParamsNonStreaming), Anthropic.BadRequestError, 400, 'invalid_request_error', 'invalid_request'],
-      [() => client.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), Anthropic.APIError, 413, 'invalid_request_error', 'payload_too_large'],
+      [
+        () => sdk('wrong-token').messages.create({ model: 'claude', max_tokens: 5, messages: user }),
+        Anthropic.AuthenticationError,
+        401,
+        'authentication_error',
+        'authentication',
+      ],
+      [
+        () => sdk(RESTRICTED).messages.create({ model: 'gpt', max_tokens: 5, messages: user }),
+        Anthropic.PermissionDeniedError,
+        403,
+        'permission_error',
+        'authorization',
+      ],
+      [
+        () => client.messages.create({ model: 'nope', max_tokens: 5, messages: user }),
+        Anthropic.NotFoundError,
+        404,
+        'not_found_error',
+        'resolution',
+      ],
+      [
+        () =>
+          client.messages.create({
+            model: 'gpt',
+            max_tokens: 5,
+            messages: user,
+            temperature: 2.5,
+          } as Anthropic.MessageCreateParamsNonStreaming),
+        Anthropic.BadRequestError,
+        400,
+        'invalid_request_error',
+        'invalid_request',
+      ],
+      [
+        () =>
+          client.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }),
+        Anthropic.APIError,
+        413,
+        'invalid_request_error',
+        'payload_too_large',
+      ],
     ];
     for (const [call, cls, status, type, code] of cases) {
       const err: any = await call().then(
@@ -160,12 +213,18 @@ describe('Anthropic SDK against the Anthropic surface', () => {
       assert.equal(typeof err.headers.get('x-request-id'), 'string');
     }
     // Across APIs (an openai target) the gateway validates; on the anthropic target the provider does (pass-through).
-    const temp: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, temperature: 2.5 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
+    const temp: any = await client.messages
+      .create({ model: 'gpt', max_tokens: 5, messages: user, temperature: 2.5 } as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((e) => e);
     assert.match(temp.error.error.message, /temperature: /);
-    const stop: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, stop_sequences: ['a', 'b', 'c', 'd', 'e'] }).catch((e) => e);
+    const stop: any = await client.messages
+      .create({ model: 'gpt', max_tokens: 5, messages: user, stop_sequences: ['a', 'b', 'c', 'd', 'e'] })
+      .catch((e) => e);
     assert.ok(Object(stop) instanceof Anthropic.BadRequestError);
     assert.match(stop.error.error.message, /stop_sequences: at most 4/, 'the neutral field is named in Anthropic terms');
-    const unknown: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user, top_k: 3 } as Anthropic.MessageCreateParamsNonStreaming).catch((e) => e);
+    const unknown: any = await client.messages
+      .create({ model: 'gpt', max_tokens: 5, messages: user, top_k: 3 } as Anthropic.MessageCreateParamsNonStreaming)
+      .catch((e) => e);
     assert.match(unknown.error.error.message, /top_k: /);
     const missing: any = await client.messages.create({ model: 'gpt', messages: user } as any).catch((e) => e);
     assert.match(missing.error.error.message, /max_tokens: /);
@@ -193,7 +252,7 @@ describe('Anthropic SDK against the Anthropic surface', () => {
     const e502: any = await client.messages.create({ model: 'gpt', max_tokens: 5, messages: user }).catch((e) => e);
     rig.openai.setBehavior({ kind: 'normal' });
     assert.ok(Object(e502) instanceof Anthropic.InternalServerError);
-    assert.equal(e502.status, 502, 'across APIs a provider failure is the gateway\'s 502');
+    assert.equal(e502.status, 502, "across APIs a provider failure is the gateway's 502");
     assert.equal(e502.error.error.type, 'api_error');
     rig.anthropic.setBehavior({ kind: 'stall-headers' });
     const e504: any = await client.messages.create({ model: 'claude', max_tokens: 5, messages: user }).catch((e) => e);
@@ -210,7 +269,10 @@ describe('Anthropic SDK against the Anthropic surface', () => {
   it('a client abort mid-stream frees the slot and aborts the upstream; the record says api anthropic', async () => {
     rig.anthropic.setBehavior({ kind: 'slow', gapMs: 100 });
     const aborted = rig.anthropic.abortedCount;
-    const stream = client.messages.stream({ model: 'claude', max_tokens: 20, messages: user }, { headers: { 'x-request-id': 'req-anthropic-abort-1' } });
+    const stream = client.messages.stream(
+      { model: 'claude', max_tokens: 20, messages: user },
+      { headers: { 'x-request-id': 'req-anthropic-abort-1' } },
+    );
     stream.on('text', () => stream.abort());
     const err = await stream.finalMessage().catch((e) => e);
     assert.ok(err instanceof Anthropic.APIUserAbortError, String(err));

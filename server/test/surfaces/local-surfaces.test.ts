@@ -33,7 +33,9 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
     assert.ok(r.choices[0]!.message.content!.length > 0);
     assert.equal(r.usage!.completion_tokens, 6);
     assert.ok(r.usage!.prompt_tokens > 0);
-    const final = await openai.chat.completions.stream({ model: 'demo', messages: user, max_tokens: 6, temperature: 0 }).finalChatCompletion();
+    const final = await openai.chat.completions
+      .stream({ model: 'demo', messages: user, max_tokens: 6, temperature: 0 })
+      .finalChatCompletion();
     assert.equal(final.choices[0]!.message.content, r.choices[0]!.message.content, 'same text streamed at temperature 0');
     assert.equal(final.choices[0]!.finish_reason, 'length');
   });
@@ -48,7 +50,13 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
       body: JSON.stringify({ model: 'demo', prompt: 'Once upon a time', max_tokens: 5, temperature: 0 }),
     });
     assert.equal(((await sipp.json()) as any).text, r.choices[0]!.text, 'the same raw completion as the Sipp query route');
-    const stream = await openai.completions.create({ model: 'demo', prompt: 'Once upon a time', max_tokens: 5, temperature: 0, stream: true });
+    const stream = await openai.completions.create({
+      model: 'demo',
+      prompt: 'Once upon a time',
+      max_tokens: 5,
+      temperature: 0,
+      stream: true,
+    });
     let text = '';
     for await (const c of stream) text += c.choices[0]?.text ?? '';
     assert.equal(text, r.choices[0]!.text);
@@ -59,7 +67,10 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
     const vec = single.data[0]!.embedding;
     assert.ok(vec.length > 0);
     const batch = await openai.embeddings.create({ model: 'demo', input: ['world', 'hello'], encoding_format: 'float' });
-    assert.deepEqual(batch.data.map((d) => d.index), [0, 1]);
+    assert.deepEqual(
+      batch.data.map((d) => d.index),
+      [0, 1],
+    );
     assert.deepEqual(batch.data[1]!.embedding, vec);
     assert.notDeepEqual(batch.data[0]!.embedding, vec);
     const b64 = await openai.embeddings.create({ model: 'demo', input: ['world', 'hello'] });
@@ -82,7 +93,13 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
   it('refuses what a local target cannot honour with a 400 naming the field', async () => {
     const image = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } };
     const cases: Array<[Promise<unknown>, string]> = [
-      [openai.chat.completions.create({ model: 'demo', messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, image] }] }), 'messages.0.content.1'],
+      [
+        openai.chat.completions.create({
+          model: 'demo',
+          messages: [{ role: 'user', content: [{ type: 'text', text: 'see' }, image] }],
+        }),
+        'messages.0.content.1',
+      ],
       [
         openai.chat.completions.create({
           model: 'demo',
@@ -92,7 +109,10 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
         }),
         'tool_choice.function.name',
       ],
-      [openai.chat.completions.create({ model: 'demo', messages: user, response_format: { type: 'json_object' } }), 'response_format'],
+      [
+        openai.chat.completions.create({ model: 'demo', messages: user, response_format: { type: 'json_object' } }),
+        'response_format',
+      ],
       [openai.chat.completions.create({ model: 'demo', messages: user, presence_penalty: 0.5 }), 'presence_penalty'],
       [openai.embeddings.create({ model: 'demo', input: 'x', dimensions: 8 }), 'dimensions'],
     ];
@@ -108,7 +128,13 @@ describe('a local target behind the OpenAI and Anthropic surfaces', () => {
         messages: [
           { role: 'user', content: 'first' },
           { role: 'assistant', content: 'ok' },
-          { role: 'user', content: [{ type: 'text', text: 'see' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'see' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+            ],
+          },
         ],
         system: 'sys',
       })

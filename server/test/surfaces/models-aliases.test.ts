@@ -46,11 +46,20 @@ aliases = ["smart-*"]
     assert.deepEqual(cfg.targets[0]!.aliases, ['claude-*', 'gpt-5']);
   });
   it('refuses an alias two targets claim, naming the field', () => {
-    assert.throws(() => parseConfigText(configWith(`${target('a', '["gpt-5"]')}${target('b', '["gpt-5"]')}`)), /targets\[1\]\.aliases\[0\]: alias "gpt-5" is already claimed by "a"/);
-    assert.throws(() => parseConfigText(configWith(`${target('a', '["x-*"]')}${target('b', '["x-*"]')}`)), /already claimed by "a"/);
+    assert.throws(
+      () => parseConfigText(configWith(`${target('a', '["gpt-5"]')}${target('b', '["gpt-5"]')}`)),
+      /targets\[1\]\.aliases\[0\]: alias "gpt-5" is already claimed by "a"/,
+    );
+    assert.throws(
+      () => parseConfigText(configWith(`${target('a', '["x-*"]')}${target('b', '["x-*"]')}`)),
+      /already claimed by "a"/,
+    );
   });
   it('refuses an alias that shadows a target or group name', () => {
-    assert.throws(() => parseConfigText(configWith(`${target('a', '["b"]')}${target('b', '[]')}`)), /targets\[0\]\.aliases\[0\]: "b" is already a target or group name/);
+    assert.throws(
+      () => parseConfigText(configWith(`${target('a', '["b"]')}${target('b', '[]')}`)),
+      /targets\[0\]\.aliases\[0\]: "b" is already a target or group name/,
+    );
     assert.throws(
       () =>
         parseConfigText(
@@ -120,7 +129,13 @@ name = "coding"
 targets = ["gpt", "claude"]
 aliases = ["gpt-5*"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-aliases-0123456789', T_FULL: FULL, T_CLAUDE: CLAUDE_ONLY, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
+      env: {
+        TEST_ADMIN_PASSWORD: 'pw-aliases-0123456789',
+        T_FULL: FULL,
+        T_CLAUDE: CLAUDE_ONLY,
+        ANTHROPIC_KEY: anthropic.apiKey,
+        OPENAI_KEY: openai.apiKey,
+      },
     });
   });
   after(async () => {
@@ -130,7 +145,9 @@ aliases = ["gpt-5*"]
   });
 
   const servedBy = async (key: string, model: string): Promise<string | null> => {
-    const { data, response } = await claudeSdk(key).messages.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const { data, response } = await claudeSdk(key)
+      .messages.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
     assert.equal(data.model, model, 'the answer names the model asked');
     return response.headers.get('x-sipp-target');
   };
@@ -142,13 +159,17 @@ aliases = ["gpt-5*"]
     assert.equal(await servedBy(FULL, 'claude-haiku-4-5-20251001'), 'claude');
     assert.equal(anthropic.requests.at(-1)!.body.model, 'claude-upstream');
     assert.equal(await servedBy(FULL, 'gpt-5-codex'), 'gpt', 'a group alias routes through the group (first member gpt)');
-    const miss: any = await claudeSdk(FULL).messages.create({ model: 'gemini-pro', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const miss: any = await claudeSdk(FULL)
+      .messages.create({ model: 'gemini-pro', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.equal(miss.status, 404);
   });
 
   it('allowlists apply to what an alias resolves to', async () => {
     assert.equal(await servedBy(CLAUDE_ONLY, 'claude-sonnet-4-5'), 'claude');
-    const denied: any = await claudeSdk(CLAUDE_ONLY).messages.create({ model: 'claude-opus-4-1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const denied: any = await claudeSdk(CLAUDE_ONLY)
+      .messages.create({ model: 'claude-opus-4-1', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.equal(denied.status, 403, 'claude-opus-4-1 is claude-big, which the token may not use');
   });
 
@@ -176,9 +197,13 @@ aliases = ["gpt-5*"]
     assert.equal(a.type, 'model');
     assert.equal(a.id, 'claude-sonnet-4-5');
     assert.equal(a.display_name, 'claude-sonnet-4-5');
-    const unknown: any = await openaiSdk(FULL).models.retrieve('gemini').catch((e) => e);
+    const unknown: any = await openaiSdk(FULL)
+      .models.retrieve('gemini')
+      .catch((e) => e);
     assert.equal(unknown.status, 404);
-    const hidden: any = await claudeSdk(CLAUDE_ONLY).models.retrieve('gpt').catch((e) => e);
+    const hidden: any = await claudeSdk(CLAUDE_ONLY)
+      .models.retrieve('gpt')
+      .catch((e) => e);
     assert.equal(hidden.status, 404);
     assert.equal(hidden.error.error.type, 'not_found_error');
     const noToken = await fetch(`${gw.publicUrl}/v1/models/gpt`);
@@ -192,7 +217,10 @@ aliases = ["gpt-5*"]
       { role: 'user' as const, content: 'now' },
     ];
     const sdk = claudeSdk(FULL);
-    const forwarded = await sdk.messages.countTokens({ model: 'claude-sonnet-4-5', messages, system: 'be brief' }, { headers: { 'anthropic-beta': 'token-counting-2024-11-01' } });
+    const forwarded = await sdk.messages.countTokens(
+      { model: 'claude-sonnet-4-5', messages, system: 'be brief' },
+      { headers: { 'anthropic-beta': 'token-counting-2024-11-01' } },
+    );
     assert.equal(forwarded.input_tokens, 1003);
     const got = anthropic.requests.at(-1)!;
     assert.equal(got.path, '/v1/messages/count_tokens');
@@ -208,7 +236,9 @@ aliases = ["gpt-5*"]
     assert.equal(local.input_tokens, generated.usage.input_tokens, 'the same tokens the model is fed');
     assert.ok(local.input_tokens > 0);
 
-    const denied: any = await claudeSdk(CLAUDE_ONLY).messages.countTokens({ model: 'gpt', messages }).catch((e) => e);
+    const denied: any = await claudeSdk(CLAUDE_ONLY)
+      .messages.countTokens({ model: 'gpt', messages })
+      .catch((e) => e);
     assert.equal(denied.status, 403);
   });
 });

@@ -34,7 +34,13 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       model: 'gpt',
       messages: [
         { role: 'developer', content: 'be brief' },
-        { role: 'user', content: [{ type: 'text', text: 'say ' }, { type: 'text', text: 'hi' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'say ' },
+            { type: 'text', text: 'hi' },
+          ],
+        },
       ],
       max_completion_tokens: 20,
       temperature: 0.3,
@@ -63,7 +69,12 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     const res = await fetch(`${rig.openaiBase}/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }),
+      body: JSON.stringify({
+        model: 'gpt',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^text\/event-stream/);
@@ -80,10 +91,17 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       assert.equal(c.model, 'gpt');
     }
     assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' });
-    assert.deepEqual(chunks.slice(1, 4).map((c) => c.choices[0].delta.content), ['Gate', 'way', ' ready']);
+    assert.deepEqual(
+      chunks.slice(1, 4).map((c) => c.choices[0].delta.content),
+      ['Gate', 'way', ' ready'],
+    );
     assert.equal(chunks[4].choices[0].finish_reason, 'stop');
     assert.deepEqual(chunks[4].choices[0].delta, {});
-    assert.deepEqual(chunks[5], { ...chunks[5], choices: [], usage: { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 } });
+    assert.deepEqual(chunks[5], {
+      ...chunks[5],
+      choices: [],
+      usage: { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 },
+    });
     assert.equal(chunks.length, 6);
 
     const noUsage = await fetch(`${rig.openaiBase}/chat/completions`, {
@@ -101,7 +119,12 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       ['gpt', 'Gateway ready'],
       ['claude', 'Hello from Claude'],
     ] as const) {
-      const stream = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+      const stream = await client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
       let text = '';
       let finish: string | null = null;
       let usage: OpenAI.CompletionUsage | null | undefined;
@@ -113,7 +136,9 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       assert.equal(text, expected);
       assert.equal(finish, 'stop');
       assert.ok(usage && usage.total_tokens > 0);
-      const final = await client.chat.completions.stream({ model, messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion();
+      const final = await client.chat.completions
+        .stream({ model, messages: [{ role: 'user', content: 'hi' }] })
+        .finalChatCompletion();
       assert.equal(final.choices[0]!.message.content, expected);
       assert.equal(final.choices[0]!.finish_reason, 'stop');
     }
@@ -141,7 +166,13 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(r.choices[0]!.finish_reason, 'stop');
     assert.deepEqual(r.usage, { prompt_tokens: 8, completion_tokens: 3, total_tokens: 11 });
     assert.deepEqual(rig.openai.requests.at(-1)!.body.messages, [{ role: 'user', content: 'Once' }]);
-    const stream = await client.completions.create({ model: 'claude', prompt: 'Once', max_tokens: 5, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.completions.create({
+      model: 'claude',
+      prompt: 'Once',
+      max_tokens: 5,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let finish: string | null = null;
     let usage: OpenAI.CompletionUsage | undefined;
@@ -189,7 +220,9 @@ describe('OpenAI SDK against the OpenAI surface', () => {
       .withResponse();
     assert.equal(hot.data.model, 'smart');
     assert.equal(hot.response.headers.get('x-sipp-target'), 'gpt', 'claude (0-1) is skipped for temperature 1.5');
-    const cool = await client.chat.completions.create({ model: 'smart', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5 }).withResponse();
+    const cool = await client.chat.completions
+      .create({ model: 'smart', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5 })
+      .withResponse();
     assert.equal(cool.response.headers.get('x-sipp-target'), 'claude');
     assert.equal(cool.data.choices[0]!.message.content, 'Hello from Claude');
   });
@@ -197,11 +230,31 @@ describe('OpenAI SDK against the OpenAI surface', () => {
   it('errors raise the SDK classes, with the gateway code, param and request id', async () => {
     const msg = [{ role: 'user' as const, content: 'hi' }];
     const cases: Array<[() => Promise<unknown>, new (...a: any[]) => Error, number, string]> = [
-      [() => sdk('wrong-token').chat.completions.create({ model: 'gpt', messages: msg }), OpenAI.AuthenticationError, 401, 'authentication'],
-      [() => sdk(RESTRICTED).chat.completions.create({ model: 'gpt', messages: msg }), OpenAI.PermissionDeniedError, 403, 'authorization'],
+      [
+        () => sdk('wrong-token').chat.completions.create({ model: 'gpt', messages: msg }),
+        OpenAI.AuthenticationError,
+        401,
+        'authentication',
+      ],
+      [
+        () => sdk(RESTRICTED).chat.completions.create({ model: 'gpt', messages: msg }),
+        OpenAI.PermissionDeniedError,
+        403,
+        'authorization',
+      ],
       [() => client.chat.completions.create({ model: 'nope', messages: msg }), OpenAI.NotFoundError, 404, 'resolution'],
-      [() => client.chat.completions.create({ model: 'claude', messages: msg, temperature: 5 }), OpenAI.BadRequestError, 400, 'invalid_request'],
-      [() => client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }), OpenAI.APIError, 413, 'payload_too_large'],
+      [
+        () => client.chat.completions.create({ model: 'claude', messages: msg, temperature: 5 }),
+        OpenAI.BadRequestError,
+        400,
+        'invalid_request',
+      ],
+      [
+        () => client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }),
+        OpenAI.APIError,
+        413,
+        'payload_too_large',
+      ],
     ];
     for (const [call, cls, status, code] of cases) {
       const err: any = await call().then(
@@ -219,28 +272,40 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     assert.equal(bad.param, 'temperature');
     assert.equal(bad.type, 'invalid_request_error');
     const part: any = await client.chat.completions
-      .create({ model: 'claude', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }] })
+      .create({
+        model: 'claude',
+        messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }],
+      })
       .catch((e) => e);
     assert.ok(part instanceof OpenAI.BadRequestError);
     assert.equal(part.param, 'messages.0.content.0.type');
     const n: any = await client.chat.completions.create({ model: 'claude', messages: msg, n: 2 }).catch((e) => e);
     assert.equal(n.param, 'n');
-    const top: any = await client.chat.completions.create({ model: 'claude', messages: msg, logprobs: true, top_logprobs: 2 }).catch((e) => e);
+    const top: any = await client.chat.completions
+      .create({ model: 'claude', messages: msg, logprobs: true, top_logprobs: 2 })
+      .catch((e) => e);
     assert.equal(top.param, 'logprobs');
     // On the translation path (an anthropic target) what the gateway cannot carry back is refused by name., at the API defaults, passes on every target type.
     const defaults = { n: 1, logprobs: false, top_logprobs: 0, frequency_penalty: 0, presence_penalty: 0 };
     const ok = await client.chat.completions.create({ model: 'claude', messages: msg, ...defaults });
     assert.equal(ok.choices[0]!.message.content, 'Hello from Claude');
-    const echoed = await client.chat.completions.create({ model: 'gpt', messages: msg }, { headers: { 'x-request-id': 'req-openai-echo-1' } }).withResponse();
+    const echoed = await client.chat.completions
+      .create({ model: 'gpt', messages: msg }, { headers: { 'x-request-id': 'req-openai-echo-1' } })
+      .withResponse();
     assert.equal(echoed.request_id, 'req-openai-echo-1');
   });
 
-  it('a wrong method is a 405 in the OpenAI error shape, naming the route\'s method', async () => {
+  it("a wrong method is a 405 in the OpenAI error shape, naming the route's method", async () => {
     const get = await fetch(`${rig.openaiBase}/chat/completions`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(get.status, 405);
     assert.equal(get.headers.get('allow'), 'POST, OPTIONS');
     assert.deepEqual(await get.json(), {
-      error: { message: 'method GET is not allowed; use POST', type: 'invalid_request_error', param: null, code: 'method_not_allowed' },
+      error: {
+        message: 'method GET is not allowed; use POST',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'method_not_allowed',
+      },
     });
     const post = await fetch(`${rig.openaiBase}/models`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(post.status, 405);
@@ -256,7 +321,9 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     rl.configure({ enabled: true, requestsPerMinute: 1, burst: 1 });
     try {
       await client.models.list();
-      const err: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+      const err: any = await client.chat.completions
+        .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e) => e);
       assert.ok(err instanceof OpenAI.RateLimitError);
       assert.equal(err.code, 'rate_limited');
       assert.ok(Number(err.headers.get('retry-after')) >= 1);
@@ -270,7 +337,9 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     try {
       const first = client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] });
       await until(() => admission.inFlight === 1, 'the first request to be admitted');
-      const err: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+      const err: any = await client.chat.completions
+        .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+        .catch((e) => e);
       assert.ok(err instanceof OpenAI.RateLimitError);
       assert.equal(err.code, 'admission');
       assert.equal(err.headers.get('retry-after'), '1');
@@ -280,27 +349,37 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     }
   });
 
-  it('upstream faults raise InternalServerError: the provider\'s own 500 (pass-through), 502 upstream (translated), 504 upstream_timeout', async () => {
+  it("upstream faults raise InternalServerError: the provider's own 500 (pass-through), 502 upstream (translated), 504 upstream_timeout", async () => {
     rig.openai.setBehavior({ kind: 'status', status: 500 });
-    const e500: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e500: any = await client.chat.completions
+      .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.ok(e500 instanceof OpenAI.InternalServerError);
     assert.equal(e500.status, 500);
     assert.equal(e500.type, 'server_error');
     assert.equal(e500.message, '500 fake upstream error 500');
     rig.anthropic.setBehavior({ kind: 'status', status: 500 });
-    const e502: any = await client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e502: any = await client.chat.completions
+      .create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     rig.anthropic.setBehavior({ kind: 'normal' });
     assert.ok(e502 instanceof OpenAI.InternalServerError);
     assert.equal(e502.status, 502);
     assert.equal(e502.code, 'upstream');
     rig.openai.setBehavior({ kind: 'stall-headers' });
-    const e504: any = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e504: any = await client.chat.completions
+      .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.ok(e504 instanceof OpenAI.InternalServerError);
     assert.equal(e504.status, 504);
     assert.equal(e504.code, 'upstream_timeout');
     // A stream that breaks after it began: the SDK raises the error frame as an APIError.
     rig.openai.setBehavior({ kind: 'provider-error', afterChunks: 2 });
-    const stream = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     const mid: any = await (async () => {
       for await (const _ of stream);
     })().catch((e) => e);
@@ -313,7 +392,10 @@ describe('OpenAI SDK against the OpenAI surface', () => {
     rig.openai.setBehavior({ kind: 'slow', gapMs: 100 });
     const aborted = rig.openai.abortedCount;
     const controller = new AbortController();
-    const stream = await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: controller.signal });
+    const stream = await client.chat.completions.create(
+      { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true },
+      { signal: controller.signal },
+    );
     let chunks = 0;
     const err = await (async () => {
       for await (const chunk of stream) {
@@ -330,7 +412,10 @@ describe('OpenAI SDK against the OpenAI surface', () => {
   });
 
   it('records and metrics count these requests under their operation with api "openai"', async () => {
-    await client.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': 'req-openai-record-1' } });
+    await client.chat.completions.create(
+      { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] },
+      { headers: { 'x-request-id': 'req-openai-record-1' } },
+    );
     const rec = requestRecords(rig.gw).find((r) => r.reqId === 'req-openai-record-1');
     assert.equal(rec.api, 'openai');
     assert.equal(rec.operation, 'chat');

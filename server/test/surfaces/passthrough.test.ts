@@ -81,7 +81,12 @@ timeout_seconds = 5
 name = "mixed"
 targets = ["claude", "gpt"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-passthrough-0123456789', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
+      env: {
+        TEST_ADMIN_PASSWORD: 'pw-passthrough-0123456789',
+        T: TOKEN,
+        ANTHROPIC_KEY: anthropic.apiKey,
+        OPENAI_KEY: openai.apiKey,
+      },
     });
     claude = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0 });
     gpt = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
@@ -106,7 +111,13 @@ targets = ["claude", "gpt"]
     ],
     messages: [
       { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
-      { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'sig-1' }, { type: 'text', text: 'hello' }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'hm', signature: 'sig-1' },
+          { type: 'text', text: 'hello' },
+        ],
+      },
       { role: 'system', content: 'a system note inside messages' },
       { role: 'user', content: 'go on' },
     ],
@@ -114,7 +125,15 @@ targets = ["claude", "gpt"]
     context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
     output_config: { effort: 'high' },
     metadata: { user_id: 'session-42' },
-    tools: [{ name: 'Read', description: 'read a file', input_schema: { type: 'object', properties: {} }, cache_control: { type: 'ephemeral' }, eager_input_streaming: true }],
+    tools: [
+      {
+        name: 'Read',
+        description: 'read a file',
+        input_schema: { type: 'object', properties: {} },
+        cache_control: { type: 'ephemeral' },
+        eager_input_streaming: true,
+      },
+    ],
     service_tier: 'auto',
     a_future_field: { nested: [1, 2, 3] },
     stream,
@@ -123,7 +142,12 @@ targets = ["claude", "gpt"]
   it('Anthropic Messages → anthropic target: the body and beta headers arrive exactly as sent (only model rewritten)', async () => {
     const body = claudeCodeBody(false);
     const { data, response } = await claude.messages
-      .create(body as any, { headers: { 'anthropic-beta': 'context-management-2025-06-27,interleaved-thinking-2025-05-14', 'anthropic-version': '2023-06-01-client' } })
+      .create(body as any, {
+        headers: {
+          'anthropic-beta': 'context-management-2025-06-27,interleaved-thinking-2025-05-14',
+          'anthropic-version': '2023-06-01-client',
+        },
+      })
       .withResponse();
     assert.equal(response.status, 200);
     assert.equal(data.model, 'claude', 'the answer names the model the client asked for');
@@ -162,7 +186,11 @@ targets = ["claude", "gpt"]
     (expected[0]![1] as any).message.model = 'claude';
     const res = await fetch(`${gw.publicUrl}/v1/messages`, {
       method: 'POST',
-      headers: { 'x-api-key': TOKEN, 'content-type': 'application/json', 'anthropic-beta': 'fine-grained-tool-streaming-2025-05-14' },
+      headers: {
+        'x-api-key': TOKEN,
+        'content-type': 'application/json',
+        'anthropic-beta': 'fine-grained-tool-streaming-2025-05-14',
+      },
       body: JSON.stringify(body),
     });
     assert.equal(res.status, 200);
@@ -221,65 +249,103 @@ targets = ["claude", "gpt"]
     assert.equal(rec.inputTokens, 8);
     assert.equal(rec.outputTokens, 3);
     const chunks: string[] = [];
-    for await (const c of (await gpt.chat.completions.create({ ...streamBody, stream: true } as any)) as any) chunks.push((c as any).choices[0]?.delta?.content ?? '');
+    for await (const c of (await gpt.chat.completions.create({ ...streamBody, stream: true } as any)) as any)
+      chunks.push((c as any).choices[0]?.delta?.content ?? '');
     assert.equal(chunks.join(''), 'Gateway ready');
   });
 
-  it("provider errors keep their status, type, message and Retry-After (400, 429, 529), with the key scrubbed; a 4xx moves no circuit and does not fall over", async () => {
+  it('provider errors keep their status, type, message and Retry-After (400, 429, 529), with the key scrubbed; a 4xx moves no circuit and does not fall over', async () => {
     anthropic.queueBehaviors({
       kind: 'status',
       status: 400,
-      body: JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: `context_management: bad edit (key ${anthropic.apiKey})` } }),
+      body: JSON.stringify({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: `context_management: bad edit (key ${anthropic.apiKey})` },
+      }),
     });
-    const e400: any = await claude.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e400: any = await claude.messages
+      .create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.ok(e400 instanceof Anthropic.BadRequestError);
     assert.equal(e400.status, 400);
-    assert.deepEqual(e400.error, { type: 'error', error: { type: 'invalid_request_error', message: 'context_management: bad edit (key [redacted])' } });
+    assert.deepEqual(e400.error, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'context_management: bad edit (key [redacted])' },
+    });
     // Threshold 1: had the 400 counted, the circuit would be open and the next call a 503.
     const okAfter = await claude.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(okAfter.model, 'claude');
 
     anthropic.queueBehaviors({ kind: 'status', status: 429, headers: { 'retry-after': '7' } });
     // (a 429 is retryable and counts for the circuit as ever: asked of a target without one)
-    const e429: any = await claude.messages.create({ model: 'claude-nocircuit', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e429: any = await claude.messages
+      .create({ model: 'claude-nocircuit', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.ok(e429 instanceof Anthropic.RateLimitError);
     assert.equal(e429.headers.get('retry-after'), '7');
     assert.deepEqual(e429.error, { type: 'error', error: { type: 'rate_limit_error', message: 'fake upstream error 429' } });
 
     anthropic.queueBehaviors({ kind: 'status', status: 529 });
-    const d529: any = await claude.messages.create({ model: 'claude-nocircuit', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const d529: any = await claude.messages
+      .create({ model: 'claude-nocircuit', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.equal(d529.status, 529);
     assert.deepEqual(d529.error, { type: 'error', error: { type: 'overloaded_error', message: 'fake upstream error 529' } });
 
     // A 4xx on a group member is the answer: no fallback to the openai member.
     anthropic.queueBehaviors({ kind: 'status', status: 400 });
     const before = openai.requests.length;
-    const g400: any = await claude.messages.create({ model: 'mixed', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const g400: any = await claude.messages
+      .create({ model: 'mixed', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.equal(g400.status, 400);
     assert.equal(g400.error.error.message, 'fake upstream error 400');
     assert.equal(openai.requests.length, before, 'no fallback on a 4xx');
 
-    openai.setBehavior({ kind: 'status', status: 400, body: JSON.stringify({ error: { message: "Unsupported value: 'verbosity'", type: 'invalid_request_error', param: 'verbosity', code: 'unsupported_value' } }) });
-    const o400: any = await gpt.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    openai.setBehavior({
+      kind: 'status',
+      status: 400,
+      body: JSON.stringify({
+        error: {
+          message: "Unsupported value: 'verbosity'",
+          type: 'invalid_request_error',
+          param: 'verbosity',
+          code: 'unsupported_value',
+        },
+      }),
+    });
+    const o400: any = await gpt.chat.completions
+      .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.ok(o400 instanceof OpenAI.BadRequestError);
     assert.equal(o400.param, 'verbosity');
     assert.equal(o400.code, 'unsupported_value');
     assert.equal(o400.message, "400 Unsupported value: 'verbosity'");
     openai.setBehavior({ kind: 'normal' });
-    assert.equal((await gpt.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })).model, 'gpt', 'the circuit stayed closed');
+    assert.equal(
+      (await gpt.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })).model,
+      'gpt',
+      'the circuit stayed closed',
+    );
 
     // 529 (overloaded) is a 5xx: it stays 529 for a direct request, and a group falls over to its next member (translated).
     anthropic.setBehavior({ kind: 'status', status: 529 });
-    const g = await claude.messages.create({ model: 'mixed', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const g = await claude.messages
+      .create({ model: 'mixed', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse();
     assert.equal(g.response.headers.get('x-sipp-target'), 'gpt');
     assert.deepEqual(g.data.content, [{ type: 'text', text: 'Gateway ready' }]);
-    const e529: any = await claude.messages.create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    const e529: any = await claude.messages
+      .create({ model: 'claude', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e) => e);
     assert.equal(e529.status, 503, 'the 529 in the group opened the circuit (threshold 1): a 5xx counts');
   });
 
   it('a provider 401 is the gateway credential: 502 upstream, not the provider answer', async () => {
     openai.setBehavior({ kind: 'status', status: 401 });
-    const e: any = await gpt.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }).catch((x) => x);
+    const e: any = await gpt.chat.completions
+      .create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((x) => x);
     assert.equal(e.status, 502);
     assert.equal(e.code, 'upstream');
     for (const s of [anthropic.apiKey, openai.apiKey]) assert.ok(!JSON.stringify(e.error).includes(s));

@@ -77,7 +77,13 @@ ${local}
 name = "smart"
 targets = ["claude", "gpt"]
 `,
-    env: { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, T_FULL: TOKEN, T_CLAUDE: RESTRICTED, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
+    env: {
+      TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      T_FULL: TOKEN,
+      T_CLAUDE: RESTRICTED,
+      OPENAI_KEY: openai.apiKey,
+      ANTHROPIC_KEY: anthropic.apiKey,
+    },
   });
   return {
     openai,

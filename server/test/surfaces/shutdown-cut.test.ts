@@ -44,7 +44,11 @@ async function cutStream(path: string, body: object, firstFrame: string): Promis
 
 describe('shutdown cut of a stream, per surface', () => {
   it('OpenAI: a final data: {"error":…} frame with code shutting_down', async () => {
-    const text = await cutStream('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, '"content":"Gate"');
+    const text = await cutStream(
+      '/v1/chat/completions',
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+      '"content":"Gate"',
+    );
     const frames = text.split('\n\n').filter(Boolean);
     assert.deepEqual(JSON.parse(frames.at(-1)!.replace(/^data: /, '')), {
       error: { message: 'the gateway is shutting down', type: 'server_error', param: null, code: 'shutting_down' },
@@ -52,7 +56,11 @@ describe('shutdown cut of a stream, per surface', () => {
   });
 
   it('Anthropic: a final event: error with overloaded_error', async () => {
-    const text = await cutStream('/v1/messages', { model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }, 'text_delta');
+    const text = await cutStream(
+      '/v1/messages',
+      { model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+      'text_delta',
+    );
     const last = text.split('\n\n').filter(Boolean).at(-1)!;
     assert.equal(last.split('\n')[0], 'event: error');
     assert.deepEqual(JSON.parse(last.split('\n')[1]!.replace(/^data: /, '')), {

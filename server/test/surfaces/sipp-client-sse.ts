@@ -18,7 +18,8 @@ export class SippProtocolError extends Error {}
 
 const U32 = (v: unknown): number | null => {
   if (v === null || v === undefined) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new SippProtocolError(`usage count ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new SippProtocolError(`usage count ${JSON.stringify(v)}`);
   return v;
 };
 
@@ -45,7 +46,11 @@ export function readLikeSippClient(body: string): ClientStreamResult {
         out.text += value.text;
         break;
       case 'usage':
-        out.usage = { input_tokens: U32(value.input_tokens), output_tokens: U32(value.output_tokens), total_tokens: U32(value.total_tokens) };
+        out.usage = {
+          input_tokens: U32(value.input_tokens),
+          output_tokens: U32(value.output_tokens),
+          total_tokens: U32(value.total_tokens),
+        };
         break;
       case 'done':
         out.finishReason = value?.finish_reason === 'length' ? 'length' : 'stop';

@@ -62,7 +62,12 @@ model = "claude-test"
 api_key_env = "ANTHROPIC_KEY"
 base_url = "${anthropic.url}"
 `,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-sipp-client-1', T: TOKEN, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
+      env: {
+        TEST_ADMIN_PASSWORD: 'admin-pw-sipp-client-1',
+        T: TOKEN,
+        OPENAI_KEY: openai.apiKey,
+        ANTHROPIC_KEY: anthropic.apiKey,
+      },
     });
   });
   after(async () => {
@@ -102,7 +107,11 @@ base_url = "${anthropic.url}"
   }
 
   it('tolerates flattened endpoint options and f32-widened numbers, forwarding the numbers as sent', async () => {
-    const body = chatBody('gpt', false, ',"seed":7,"user":"x"').replace('"temperature":null', '"temperature":0.699999988079071').replace('"top_p":null', '"top_p":0.8999999761581421').replace('"max_tokens":null', '"max_tokens":64').replace('"stop":[]', '"stop":["\\n"]');
+    const body = chatBody('gpt', false, ',"seed":7,"user":"x"')
+      .replace('"temperature":null', '"temperature":0.699999988079071')
+      .replace('"top_p":null', '"top_p":0.8999999761581421')
+      .replace('"max_tokens":null', '"max_tokens":64')
+      .replace('"stop":[]', '"stop":["\\n"]');
     const r = await postJson(url('chat'), body, { token: TOKEN });
     assert.equal(r.status, 200, r.text);
     const sent = openai.requests.at(-1)!.body;
@@ -131,16 +140,32 @@ base_url = "${anthropic.url}"
 
   it('checks temperature per target type: 0-1 on anthropic, 0-2 on openai, as a 400 naming the field', async () => {
     const sent = openai.requests.length + anthropic.requests.length;
-    const claude = await postJson(url('chat'), { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 }, { token: TOKEN });
+    const claude = await postJson(
+      url('chat'),
+      { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 },
+      { token: TOKEN },
+    );
     assert.equal(claude.status, 400);
     assert.equal(claude.body.error.code, 'invalid_request');
     assert.match(claude.body.error.message, /^temperature: must be between 0 and 1 for .*anthropic/);
     assert.equal(openai.requests.length + anthropic.requests.length, sent, 'refused before any upstream call');
-    const ok = await postJson(url('chat'), { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1 }, { token: TOKEN });
+    const ok = await postJson(
+      url('chat'),
+      { model: 'claude', messages: [{ role: 'user', content: 'hi' }], temperature: 1 },
+      { token: TOKEN },
+    );
     assert.equal(ok.status, 200);
-    const gpt = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 }, { token: TOKEN });
+    const gpt = await postJson(
+      url('chat'),
+      { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], temperature: 1.5 },
+      { token: TOKEN },
+    );
     assert.equal(gpt.status, 200);
-    const tooHot = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], temperature: 2.01 }, { token: TOKEN });
+    const tooHot = await postJson(
+      url('chat'),
+      { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], temperature: 2.01 },
+      { token: TOKEN },
+    );
     assert.equal(tooHot.status, 400);
     assert.match(tooHot.body.error.message, /^temperature: /);
   });
@@ -174,7 +199,11 @@ base_url = "${anthropic.url}"
   });
 
   it('the Sipp stream and JSON bodies are byte for byte what they were', async () => {
-    const r = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, { token: TOKEN });
+    const r = await postJson(
+      url('chat'),
+      { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true },
+      { token: TOKEN },
+    );
     assert.equal(
       r.text,
       'event: token\ndata: {"text":"Gate","sequence":0}\n\n' +
@@ -184,17 +213,32 @@ base_url = "${anthropic.url}"
         'event: done\ndata: {"finish_reason":"stop"}\n\n',
     );
     const finite = await postJson(url('chat'), { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN });
-    assert.equal(finite.text, '{"id":"chatcmpl-fake-1","model":"gpt","text":"Gateway ready","finish_reason":"stop","usage":{"input_tokens":8,"output_tokens":3,"total_tokens":11}}');
+    assert.equal(
+      finite.text,
+      '{"id":"chatcmpl-fake-1","model":"gpt","text":"Gateway ready","finish_reason":"stop","usage":{"input_tokens":8,"output_tokens":3,"total_tokens":11}}',
+    );
     const bad = await postJson(url('chat'), { model: 'gpt', messages: [] }, { token: TOKEN });
-    assert.equal(bad.text, '{"error":{"code":"invalid_request","message":"messages: Too small: expected array to have >=1 items"}}');
+    assert.equal(
+      bad.text,
+      '{"error":{"code":"invalid_request","message":"messages: Too small: expected array to have >=1 items"}}',
+    );
   });
 
   it('the reader itself refuses what the client refuses (so the checks above can fail)', () => {
-    assert.throws(() => readLikeSippClient('data: {"text":"x"}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'), SippProtocolError);
-    assert.throws(() => readLikeSippClient('event: ping\ndata: {}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'), SippProtocolError);
+    assert.throws(
+      () => readLikeSippClient('data: {"text":"x"}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'),
+      SippProtocolError,
+    );
+    assert.throws(
+      () => readLikeSippClient('event: ping\ndata: {}\n\nevent: done\ndata: {"finish_reason":"stop"}\n\n'),
+      SippProtocolError,
+    );
     assert.throws(() => readLikeSippClient('event: token\ndata: keep-alive\n\n'), SippProtocolError);
     assert.throws(() => readLikeSippClient('event: token\ndata: {"text":"x"}\n\n'), SippProtocolError);
-    assert.throws(() => readLikeSippClient('event: usage\ndata: {"input_tokens":-1}\n\nevent: done\ndata: {}\n\n'), SippProtocolError);
+    assert.throws(
+      () => readLikeSippClient('event: usage\ndata: {"input_tokens":-1}\n\nevent: done\ndata: {}\n\n'),
+      SippProtocolError,
+    );
     assert.equal(readLikeSippClient(': comment\n\nevent: done\ndata: {"finish_reason":"length"}\n\n').finishReason, 'length');
   });
 });

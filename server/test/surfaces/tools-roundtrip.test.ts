@@ -34,13 +34,19 @@ describe('tool calling and images across APIs with the official SDKs', () => {
   });
 
   describe('OpenAI surface → Anthropic target', () => {
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: WEATHER_SCHEMA } }];
+    const tools: OpenAI.ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: WEATHER_SCHEMA } },
+    ];
     const ask: OpenAI.ChatCompletionMessageParam[] = [
       { role: 'system', content: 'You are terse.' },
       { role: 'user', content: 'Weather in Paris?' },
     ];
     beforeEach(() => {
-      rig.anthropic.setReply({ tokens: [], toolCalls: [{ id: 'toolu_01', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] }], stopReason: 'tool_use' });
+      rig.anthropic.setReply({
+        tokens: [],
+        toolCalls: [{ id: 'toolu_01', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] }],
+        stopReason: 'tool_use',
+      });
     });
 
     it('finite: tool_calls come back with finish_reason tool_calls; the result goes back as tool_result', async () => {
@@ -48,7 +54,9 @@ describe('tool calling and images across APIs with the official SDKs', () => {
       const choice = r.choices[0]!;
       assert.equal(choice.finish_reason, 'tool_calls');
       assert.equal(choice.message.content, null);
-      assert.deepEqual(choice.message.tool_calls, [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]);
+      assert.deepEqual(choice.message.tool_calls, [
+        { id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      ]);
       const sent = rig.anthropic.requests.at(-1)!.body;
       assert.deepEqual(sent.tools, [{ name: 'get_weather', description: 'Weather now', input_schema: WEATHER_SCHEMA }]);
       assert.equal(sent.tool_choice.type, 'any');
@@ -82,14 +90,27 @@ describe('tool calling and images across APIs with the official SDKs', () => {
         .filter((f) => f && f !== 'data: [DONE]')
         .map((f) => JSON.parse(f.slice(6)));
       const calls = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
-      assert.deepEqual(calls[0], { index: 0, id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '' } });
-      assert.deepEqual(calls.slice(1).map((c: any) => c.function.arguments), ['{"city":', '"Paris"}']);
+      assert.deepEqual(calls[0], {
+        index: 0,
+        id: 'toolu_01',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '' },
+      });
+      assert.deepEqual(
+        calls.slice(1).map((c: any) => c.function.arguments),
+        ['{"city":', '"Paris"}'],
+      );
       assert.ok(calls.slice(1).every((c: any) => c.id === undefined && c.index === 0));
       assert.equal(chunks.at(-1).choices[0].finish_reason, 'tool_calls');
 
       const final = await openai.chat.completions.stream({ model: 'claude', messages: ask, tools }).finalChatCompletion();
       assert.equal(final.choices[0]!.finish_reason, 'tool_calls');
-      assert.deepEqual(final.choices[0]!.message.tool_calls?.map((c) => (c.type === 'function' ? [c.id, c.function.name, c.function.arguments] : [])), [['toolu_01', 'get_weather', '{"city":"Paris"}']]);
+      assert.deepEqual(
+        final.choices[0]!.message.tool_calls?.map((c) =>
+          c.type === 'function' ? [c.id, c.function.name, c.function.arguments] : [],
+        ),
+        [['toolu_01', 'get_weather', '{"city":"Paris"}']],
+      );
     });
 
     it('image parts reach the Anthropic target as image blocks', async () => {
@@ -114,18 +135,33 @@ describe('tool calling and images across APIs with the official SDKs', () => {
   });
 
   describe('Anthropic surface → OpenAI target', () => {
-    const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'Weather now', input_schema: WEATHER_SCHEMA as Anthropic.Tool.InputSchema }];
+    const tools: Anthropic.Tool[] = [
+      { name: 'get_weather', description: 'Weather now', input_schema: WEATHER_SCHEMA as Anthropic.Tool.InputSchema },
+    ];
     const ask: Anthropic.MessageParam[] = [{ role: 'user', content: 'Weather in Paris?' }];
     beforeEach(() => {
-      rig.openai.setReply({ tokens: [], toolCalls: [{ id: 'call_01', name: 'get_weather', arguments: ['{"city"', ':"Paris"}'] }], finishReason: 'tool_calls' });
+      rig.openai.setReply({
+        tokens: [],
+        toolCalls: [{ id: 'call_01', name: 'get_weather', arguments: ['{"city"', ':"Paris"}'] }],
+        finishReason: 'tool_calls',
+      });
     });
 
     it('finite: tool_use blocks come back with stop_reason tool_use; the tool_result goes back as a tool message', async () => {
-      const m = await anthropic.messages.create({ model: 'gpt', max_tokens: 50, system: 'You are terse.', messages: ask, tools, tool_choice: { type: 'any' } });
+      const m = await anthropic.messages.create({
+        model: 'gpt',
+        max_tokens: 50,
+        system: 'You are terse.',
+        messages: ask,
+        tools,
+        tool_choice: { type: 'any' },
+      });
       assert.equal(m.stop_reason, 'tool_use');
       assert.deepEqual(m.content, [{ type: 'tool_use', id: 'call_01', name: 'get_weather', input: { city: 'Paris' } }]);
       const sent = rig.openai.requests.at(-1)!.body;
-      assert.deepEqual(sent.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: WEATHER_SCHEMA } }]);
+      assert.deepEqual(sent.tools, [
+        { type: 'function', function: { name: 'get_weather', description: 'Weather now', parameters: WEATHER_SCHEMA } },
+      ]);
       assert.equal(sent.tool_choice, 'required');
 
       rig.openai.setReply({ tokens: ['Sunny'], finishReason: 'stop' });
@@ -133,12 +169,18 @@ describe('tool calling and images across APIs with the official SDKs', () => {
         model: 'gpt',
         max_tokens: 50,
         tools,
-        messages: [...ask, { role: 'assistant', content: m.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_01', content: '{"sky":"clear"}' }] }],
+        messages: [
+          ...ask,
+          { role: 'assistant', content: m.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_01', content: '{"sky":"clear"}' }] },
+        ],
       });
       assert.deepEqual(second.content, [{ type: 'text', text: 'Sunny' }]);
       const turn = rig.openai.requests.at(-1)!.body.messages;
       const assistant = turn.find((x: any) => x.role === 'assistant');
-      assert.deepEqual(assistant.tool_calls, [{ id: 'call_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]);
+      assert.deepEqual(assistant.tool_calls, [
+        { id: 'call_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      ]);
       const tool = turn.find((x: any) => x.role === 'tool');
       assert.equal(tool.tool_call_id, 'call_01');
       assert.ok(JSON.stringify(tool.content).includes('clear'));
@@ -161,11 +203,19 @@ describe('tool calling and images across APIs with the official SDKs', () => {
     });
 
     it('streaming: a tool call whose first delta carries id, name and the full arguments (vLLM, Ollama) opens its block first', async () => {
-      rig.openai.setReply({ tokens: [], toolCalls: [{ id: 'call_07', name: 'get_weather', arguments: ['{"city":"Paris"}'] }], toolCallsInOneDelta: true, finishReason: 'tool_calls' });
+      rig.openai.setReply({
+        tokens: [],
+        toolCalls: [{ id: 'call_07', name: 'get_weather', arguments: ['{"city":"Paris"}'] }],
+        toolCallsInOneDelta: true,
+        finishReason: 'tool_calls',
+      });
       const raw = await anthropic.messages.create({ model: 'gpt', max_tokens: 50, messages: ask, tools, stream: true });
       const kinds: string[] = [];
       for await (const ev of raw) kinds.push(ev.type === 'content_block_delta' ? `${ev.type}:${ev.delta.type}` : ev.type);
-      assert.deepEqual(kinds.filter((k) => k.startsWith('content_block')), ['content_block_start', 'content_block_delta:input_json_delta', 'content_block_stop']);
+      assert.deepEqual(
+        kinds.filter((k) => k.startsWith('content_block')),
+        ['content_block_start', 'content_block_delta:input_json_delta', 'content_block_stop'],
+      );
       const final = await anthropic.messages.stream({ model: 'gpt', max_tokens: 50, messages: ask, tools }).finalMessage();
       assert.equal(final.stop_reason, 'tool_use');
       assert.deepEqual(final.content, [{ type: 'tool_use', id: 'call_07', name: 'get_weather', input: { city: 'Paris' } }]);

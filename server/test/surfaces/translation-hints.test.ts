@@ -26,7 +26,13 @@ const claudeCode = (model: string) => ({
   system: [{ type: 'text', text: 'You are an agent.', cache_control: { type: 'ephemeral' } }],
   messages: [
     { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }] },
-    { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'sig' }, { type: 'text', text: 'hello' }] },
+    {
+      role: 'assistant',
+      content: [
+        { type: 'thinking', thinking: 'hm', signature: 'sig' },
+        { type: 'text', text: 'hello' },
+      ],
+    },
     { role: 'system', content: 'mid-conversation note' },
     { role: 'user', content: 'go on' },
   ],
@@ -93,10 +99,18 @@ default_max_tokens = 8
   const ignored = (h: Headers): string[] => (h.get('x-sipp-ignored') ?? '').split(',').filter(Boolean);
 
   it('Anthropic Messages → OpenAI reasoning model: thinking/effort become reasoning_effort, system messages stay system, hints named', async () => {
-    const { data, response } = await claude.messages.create(claudeCode('gpt5') as any, { headers: { 'anthropic-beta': 'context-management-2025-06-27' } }).withResponse();
+    const { data, response } = await claude.messages
+      .create(claudeCode('gpt5') as any, { headers: { 'anthropic-beta': 'context-management-2025-06-27' } })
+      .withResponse();
     assert.equal(response.status, 200);
     assert.deepEqual(data.content, [{ type: 'text', text: 'Gateway ready' }]);
-    assert.deepEqual(ignored(response.headers), ['anthropic-beta', 'cache_control', 'context_management', 'service_tier', 'thinking']);
+    assert.deepEqual(ignored(response.headers), [
+      'anthropic-beta',
+      'cache_control',
+      'context_management',
+      'service_tier',
+      'thinking',
+    ]);
     const sent = openai.requests.at(-1)!.body;
     assert.equal(sent.reasoning_effort, 'high', 'output_config.effort wins over adaptive');
     assert.deepEqual(
@@ -114,7 +128,13 @@ default_max_tokens = 8
 
   it('Anthropic Messages → OpenAI model that cannot think: thinking and output_config are ignored by name (streaming too)', async () => {
     const { response } = await claude.messages.create(claudeCode('gpt4') as any).withResponse();
-    assert.deepEqual(ignored(response.headers), ['cache_control', 'context_management', 'output_config', 'service_tier', 'thinking']);
+    assert.deepEqual(ignored(response.headers), [
+      'cache_control',
+      'context_management',
+      'output_config',
+      'service_tier',
+      'thinking',
+    ]);
     assert.equal(openai.requests.at(-1)!.body.reasoning_effort, undefined);
     const res = await fetch(`${gw.publicUrl}/v1/messages`, {
       method: 'POST',
@@ -130,7 +150,13 @@ default_max_tokens = 8
     const { data, response } = await claude.messages.create({ ...claudeCode('demo'), max_tokens: 4 } as any).withResponse();
     assert.equal(response.status, 200);
     assert.equal(data.model, 'demo');
-    assert.deepEqual(ignored(response.headers), ['cache_control', 'context_management', 'output_config', 'service_tier', 'thinking']);
+    assert.deepEqual(ignored(response.headers), [
+      'cache_control',
+      'context_management',
+      'output_config',
+      'service_tier',
+      'thinking',
+    ]);
   });
 
   it('Chat Completions → Anthropic: reasoning_effort becomes a thinking budget; OpenAI hints are ignored by name, not refused', async () => {
@@ -154,28 +180,50 @@ default_max_tokens = 8
     for (const k of ['prompt_cache_key', 'store', 'service_tier', 'metadata']) assert.equal(sent[k], undefined, k);
 
     // No room for Anthropic's minimum thinking budget: the hint is ignored by name.
-    const small = await oai.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 100, reasoning_effort: 'high' }).withResponse();
+    const small = await oai.chat.completions
+      .create({
+        model: 'claude',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_completion_tokens: 100,
+        reasoning_effort: 'high',
+      })
+      .withResponse();
     assert.deepEqual(ignored(small.response.headers), ['reasoning_effort']);
     assert.equal(anthropic.requests.at(-1)!.body.thinking, undefined);
   });
 
   it('Chat Completions → local target: reasoning_effort and prompt_cache_key ignored by name', async () => {
     const r = await oai.chat.completions
-      .create({ model: 'demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, reasoning_effort: 'medium', prompt_cache_key: 'k' } as any)
+      .create({
+        model: 'demo',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 4,
+        reasoning_effort: 'medium',
+        prompt_cache_key: 'k',
+      } as any)
       .withResponse();
     assert.equal(r.response.status, 200);
     assert.deepEqual(ignored(r.response.headers), ['prompt_cache_key', 'reasoning_effort']);
   });
 
   it('fields that change the answer are still refused with a 400 naming them', async () => {
-    const topK: any = await claude.messages.create({ model: 'gpt5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], top_k: 5 } as any).catch((e) => e);
+    const topK: any = await claude.messages
+      .create({ model: 'gpt5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], top_k: 5 } as any)
+      .catch((e) => e);
     assert.equal(topK.status, 400);
     assert.match(topK.error.error.message, /top_k/);
-    const n: any = await oai.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], n: 2 }).catch((e) => e);
+    const n: any = await oai.chat.completions
+      .create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }], n: 2 })
+      .catch((e) => e);
     assert.equal(n.status, 400);
     assert.equal(n.param, 'n');
     const fmt: any = await claude.messages
-      .create({ model: 'demo', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], output_config: { format: { type: 'json_schema', schema: { type: 'object' } } } } as any)
+      .create({
+        model: 'demo',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'hi' }],
+        output_config: { format: { type: 'json_schema', schema: { type: 'object' } } },
+      } as any)
       .catch((e) => e);
     assert.equal(fmt.status, 400, 'structured output to a target without response_format');
     assert.match(fmt.error.error.message, /response_format|output_config/);

@@ -23,7 +23,14 @@ describe('local target: request model', () => {
 
   before(async () => {
     target = createLocalTarget(
-      { name: 'local', type: 'local', model: ensureDemoModel(), backend: 'cpu', stats: 'off', runtime: LocalRuntimeSchema.parse({ context_size: 256, parallel: 1 }) },
+      {
+        name: 'local',
+        type: 'local',
+        model: ensureDemoModel(),
+        backend: 'cpu',
+        stats: 'off',
+        runtime: LocalRuntimeSchema.parse({ context_size: 256, parallel: 1 }),
+      },
       deps,
       { detectGpus: async () => ({ cuda: false, metal: false, vulkan: false }) },
     );
@@ -52,7 +59,8 @@ describe('local target: request model', () => {
   });
 
   it('samples repeatably with a seed', async () => {
-    const sample = async (seed: number) => (await target.complete(query({ temperature: 2, maxTokens: 12, seed }), makeCtx(deps))).text;
+    const sample = async (seed: number) =>
+      (await target.complete(query({ temperature: 2, maxTokens: 12, seed }), makeCtx(deps))).text;
     const seeds = [1, 2, 3, 4, 5];
     const first = await Promise.all(seeds.map(sample));
     const again = await Promise.all(seeds.map(sample));
@@ -62,16 +70,61 @@ describe('local target: request model', () => {
 
   it('refuses images and tool results for calls the conversation never made that reach it, naming the message', async () => {
     const cases: Array<[Message[], RegExp]> = [
-      [[{ role: 'user', content: 'x' }, { role: 'tool', toolCallId: 'c', content: 'r' }], /^messages\.1: tool result for an unknown tool call id "c"$/],
-      [[{ role: 'user', content: 'x' }, { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{' }] }], /^messages\.1\.tool_calls\.0\.arguments: not valid JSON$/],
-      [[{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image', source: { kind: 'url', url: 'https://img.example/a.png' } }] }], /^messages\.0\.content\.1: local targets do not support images$/],
+      [
+        [
+          { role: 'user', content: 'x' },
+          { role: 'tool', toolCallId: 'c', content: 'r' },
+        ],
+        /^messages\.1: tool result for an unknown tool call id "c"$/,
+      ],
+      [
+        [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{' }] },
+        ],
+        /^messages\.1\.tool_calls\.0\.arguments: not valid JSON$/,
+      ],
+      [
+        [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'x' },
+              { type: 'image', source: { kind: 'url', url: 'https://img.example/a.png' } },
+            ],
+          },
+        ],
+        /^messages\.0\.content\.1: local targets do not support images$/,
+      ],
     ];
     for (const [messages, message] of cases) {
-      assertGatewayError(await rejection(target.complete({ operation: 'chat', messages, options: {} }, makeCtx(deps))), 'invalid_request', message);
+      assertGatewayError(
+        await rejection(target.complete({ operation: 'chat', messages, options: {} }, makeCtx(deps))),
+        'invalid_request',
+        message,
+      );
     }
     // Text parts are joined: the same answer as the plain string.
-    const parts = await target.complete({ operation: 'chat', messages: [{ role: 'user', content: [{ type: 'text', text: 'hel' }, { type: 'text', text: 'lo' }] }], options: GREEDY }, makeCtx(deps));
-    const plain = await target.complete({ operation: 'chat', messages: [{ role: 'user', content: 'hello' }], options: GREEDY }, makeCtx(deps));
+    const parts = await target.complete(
+      {
+        operation: 'chat',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'hel' },
+              { type: 'text', text: 'lo' },
+            ],
+          },
+        ],
+        options: GREEDY,
+      },
+      makeCtx(deps),
+    );
+    const plain = await target.complete(
+      { operation: 'chat', messages: [{ role: 'user', content: 'hello' }], options: GREEDY },
+      makeCtx(deps),
+    );
     assert.equal(parts.text, plain.text);
   });
 });

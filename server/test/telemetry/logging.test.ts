@@ -34,13 +34,22 @@ describe('log level directives', () => {
 
   it('LOG_LEVEL wins over RUST_LOG and component levels apply', () => {
     const lines: string[] = [];
-    const logging = createLogging({ env: { RUST_LOG: 'warn,sipp_gateway_server::public=debug' }, destination: { write: (l: string) => void lines.push(l) } });
+    const logging = createLogging({
+      env: { RUST_LOG: 'warn,sipp_gateway_server::public=debug' },
+      destination: { write: (l: string) => void lines.push(l) },
+    });
     logging.component('sipp_gateway_server::public').debug('public-debug');
     logging.component('sipp_gateway_server::admin').info('admin-info');
     logging.component('sipp_gateway_server::admin').warn('admin-warn');
-    assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['public-debug', 'admin-warn']);
+    assert.deepEqual(
+      lines.map((l) => JSON.parse(l).msg),
+      ['public-debug', 'admin-warn'],
+    );
     const l2: string[] = [];
-    const byLogLevel = createLogging({ env: { RUST_LOG: 'trace', LOG_LEVEL: 'error' }, destination: { write: (l: string) => void l2.push(l) } });
+    const byLogLevel = createLogging({
+      env: { RUST_LOG: 'trace', LOG_LEVEL: 'error' },
+      destination: { write: (l: string) => void l2.push(l) },
+    });
     byLogLevel.component('sipp_gateway_server').info('hidden');
     assert.equal(l2.length, 0);
   });
@@ -48,7 +57,11 @@ describe('log level directives', () => {
   it('taps every line before the scrubber (test hook), so tests can tell a real leak from a scrubbed one', () => {
     const lines: string[] = [];
     const raw: string[] = [];
-    const logging = createLogging({ env: { LOG_LEVEL: 'info' }, destination: { write: (l: string) => void lines.push(l) }, rawTap: (l) => void raw.push(l) });
+    const logging = createLogging({
+      env: { LOG_LEVEL: 'info' },
+      destination: { write: (l: string) => void lines.push(l) },
+      rawTap: (l) => void raw.push(l),
+    });
     logging.addSecrets(['plain-secret-value']);
     logging.root.info('oops plain-secret-value');
     logging.root.debug('below the level');
@@ -73,7 +86,10 @@ describe('log level directives', () => {
     const logging = createLogging({ env: { LOG_LEVEL: 'info' }, destination: { write: (l: string) => void lines.push(l) } });
     for (const short of ['admin', 't', 'fifteen-chars-x']) assert.throws(() => logging.addSecrets([short]), /shorter than 16/);
     logging.component('sipp_gateway_server::admin').info('admin signed in at time 0');
-    assert.ok(lines[0]!.includes('sipp_gateway_server::admin') && lines[0]!.includes('admin signed in at time'), 'nothing was blanked out');
+    assert.ok(
+      lines[0]!.includes('sipp_gateway_server::admin') && lines[0]!.includes('admin signed in at time'),
+      'nothing was blanked out',
+    );
     assert.doesNotThrow(() => logging.addSecrets(['sixteen-chars-xy']));
   });
 
@@ -138,7 +154,10 @@ timeout_seconds = 3
     const before = gw.logs.length;
     const r = await call('/v1/chat', { model: 'oa', messages: [{ role: 'user', content: PROMPT }] });
     assert.equal(r.status, 200);
-    const lines = gw.logs.slice(before).map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
+    const lines = gw.logs
+      .slice(before)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'request');
     assert.equal(lines.length, 1);
     const line = lines[0];
     assert.equal(line.reqId, r.headers.get('x-request-id'));

@@ -24,9 +24,19 @@ const CLIENT_SPAN = '00f067aa0ba902b7';
 const SERVER = 2;
 const CLIENT = 3;
 
-const traces = (receiver: OtlpReceiver, more = '') => `[telemetry.traces]\nenabled = true\nendpoint = "${receiver.url}"\nexport_delay_ms = 20\n${more}`;
+const traces = (receiver: OtlpReceiver, more = '') =>
+  `[telemetry.traces]\nenabled = true\nendpoint = "${receiver.url}"\nexport_delay_ms = 20\n${more}`;
 const chat = (gw: TestGateway, headers: Record<string, string> = {}, stream = false) =>
-  postJson(`${gw.publicUrl}/v1/chat/completions`, { model: 'chat', messages: [{ role: 'user', content: PROMPT }], stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }, { token: TOKEN, headers });
+  postJson(
+    `${gw.publicUrl}/v1/chat/completions`,
+    {
+      model: 'chat',
+      messages: [{ role: 'user', content: PROMPT }],
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    },
+    { token: TOKEN, headers },
+  );
 
 function byTrace(spans: ReceivedSpan[], traceId: string) {
   const mine = spans.filter((s) => s.traceId === traceId);
@@ -74,7 +84,11 @@ describe('traces: defaults (protobuf, honour the client, no content)', () => {
     assert.deepEqual(c.attributes['gen_ai.response.finish_reasons'], ['stop']);
 
     const upstream = fake.requests.at(-1)!;
-    assert.equal(upstream.headers.traceparent, `00-${CLIENT_TRACE}-${c.spanId}-01`, 'the provider joins the trace under the attempt span');
+    assert.equal(
+      upstream.headers.traceparent,
+      `00-${CLIENT_TRACE}-${c.spanId}-01`,
+      'the provider joins the trace under the attempt span',
+    );
   });
 
   test('the trace id is in the request log line and the request record', async () => {
@@ -112,7 +126,8 @@ describe('traces: defaults (protobuf, honour the client, no content)', () => {
 
   test('no prompt, completion or secret was exported', () => {
     const all = Buffer.concat(receiver.rawBodies);
-    for (const secret of [PROMPT, TOKEN, UPSTREAM_KEY, ADMIN, 'Hello from the fake']) assert.equal(all.indexOf(secret), -1, `not exported: ${secret}`);
+    for (const secret of [PROMPT, TOKEN, UPSTREAM_KEY, ADMIN, 'Hello from the fake'])
+      assert.equal(all.indexOf(secret), -1, `not exported: ${secret}`);
     assert.ok(receiver.contentTypes.every((t) => t === 'application/x-protobuf'));
   });
 });
@@ -153,7 +168,11 @@ targets = ["down", "chat"]
   });
 
   test('link: a new trace that links to the client span; content captured; the fallback is an event', async () => {
-    const res = await postJson(`${gw.publicUrl}/v1/chat/completions`, { model: 'g', messages: [{ role: 'user', content: PROMPT }] }, { token: TOKEN, headers: { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` } });
+    const res = await postJson(
+      `${gw.publicUrl}/v1/chat/completions`,
+      { model: 'g', messages: [{ role: 'user', content: PROMPT }] },
+      { token: TOKEN, headers: { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` } },
+    );
     assert.equal(res.status, 200);
     const spans = await receiver.waitForSpans(3);
     const server = spans.find((s) => s.kind === SERVER)!;
@@ -171,7 +190,8 @@ targets = ["down", "chat"]
     assert.ok(String(served.attributes['gen_ai.output.messages']).length > 0);
     assert.ok(receiver.contentTypes.every((t) => t.startsWith('application/json')));
     const all = Buffer.concat(receiver.rawBodies);
-    for (const secret of [TOKEN, UPSTREAM_KEY, ADMIN]) assert.equal(all.indexOf(secret), -1, 'secrets never, even with capture_content');
+    for (const secret of [TOKEN, UPSTREAM_KEY, ADMIN])
+      assert.equal(all.indexOf(secret), -1, 'secrets never, even with capture_content');
   });
 });
 
@@ -186,7 +206,10 @@ describe('traces: sampling', () => {
   });
 
   test('ratio 0 keeps no new trace, but a sampled client parent is honoured', async () => {
-    const gw = await startTestGateway({ toml: chatGatewayToml(fake.url, { extra: traces(receiver, 'sampling_ratio = 0') }), env });
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, { extra: traces(receiver, 'sampling_ratio = 0') }),
+      env,
+    });
     let unsampledId: string;
     try {
       const a = await chat(gw);
@@ -207,9 +230,15 @@ describe('tracing settings from the environment', () => {
   test('off unless enabled or an OTLP endpoint variable is set', () => {
     assert.equal(tracingSettings(off, {}), null);
     assert.equal(tracingSettings(off, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' })?.endpoint, 'http://c:4318/v1/traces');
-    assert.equal(tracingSettings(off, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom' })?.endpoint, 'http://c:4318/custom');
+    assert.equal(
+      tracingSettings(off, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom' })?.endpoint,
+      'http://c:4318/custom',
+    );
     assert.equal(tracingSettings(TracesSchema.parse({ enabled: true }), { OTEL_SDK_DISABLED: 'true' }), null);
-    assert.equal(tracingSettings(TracesSchema.parse({ enabled: true, endpoint: 'http://x:1/' }), {})?.endpoint, 'http://x:1/v1/traces');
+    assert.equal(
+      tracingSettings(TracesSchema.parse({ enabled: true, endpoint: 'http://x:1/' }), {})?.endpoint,
+      'http://x:1/v1/traces',
+    );
   });
   test('protocol, sampler, service name and headers', () => {
     const on = TracesSchema.parse({ enabled: true, headers_env: 'OTLP_HEADERS' });
@@ -224,7 +253,11 @@ describe('tracing settings from the environment', () => {
     assert.deepEqual(s.sampler, { kind: 'ratio', ratio: 0.1, parentBased: true });
     assert.equal(s.serviceName, 'edge-gw');
     assert.deepEqual(s.headers, { 'x-honeycomb-team': 'abc=', 'x-other': '1' });
-    assert.deepEqual(tracingSettings(on, { OTEL_TRACES_SAMPLER: 'always_off' })!.sampler, { kind: 'always_off', ratio: 0, parentBased: false });
+    assert.deepEqual(tracingSettings(on, { OTEL_TRACES_SAMPLER: 'always_off' })!.sampler, {
+      kind: 'always_off',
+      ratio: 0,
+      parentBased: false,
+    });
     assert.equal(tracingSettings(on, {})!.protocol, 'http/protobuf');
   });
 });

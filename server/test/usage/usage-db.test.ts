@@ -53,13 +53,22 @@ describe('rollups and migrations (no database)', () => {
     const sums = rollup(rows);
     const day = (t: number) => Math.floor(t / (24 * HOUR)) * 24 * HOUR;
     const a = sums.filter((s) => s.keyId === 'key-a' && s.period === 'day').sort((x, y) => x.bucket - y.bucket);
-    assert.deepEqual(a.map((s) => [s.bucket, s.requests, s.errors, s.inputTokens]), [
-      [day(T0), 1, 1, 10],
-      [day(T0 + HOUR), 1, 0, 10],
-    ]);
+    assert.deepEqual(
+      a.map((s) => [s.bucket, s.requests, s.errors, s.inputTokens]),
+      [
+        [day(T0), 1, 1, 10],
+        [day(T0 + HOUR), 1, 0, 10],
+      ],
+    );
     const hours = sums.filter((s) => s.period === 'hour');
-    assert.equal(hours.reduce((n, s) => n + s.requests, 0), 4);
-    assert.equal(sums.filter((s) => s.period === 'day').reduce((n, s) => n + s.requests, 0), 4);
+    assert.equal(
+      hours.reduce((n, s) => n + s.requests, 0),
+      4,
+    );
+    assert.equal(
+      sums.filter((s) => s.period === 'day').reduce((n, s) => n + s.requests, 0),
+      4,
+    );
   });
 
   test('every migration splits into statements and versions only grow', () => {
@@ -92,7 +101,10 @@ describe('usage database on PostgreSQL', { skip }, () => {
     const dbs = await Promise.all([0, 1, 2].map(() => openDatabase({ backend: 'postgres', url: pg.url })));
     const results = await Promise.all(dbs.map((d) => migrate(d)));
     await Promise.all(dbs.map((d) => d.close()));
-    assert.deepEqual(results.flatMap((r) => r.applied).sort(), MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(
+      results.flatMap((r) => r.applied).sort(),
+      MIGRATIONS.map((m) => m.version),
+    );
     assert.ok(results.every((r) => r.current === MIGRATIONS.at(-1)!.version));
     assert.equal((await pg.psql('SELECT count(*) FROM sipp_schema_migrations')).trim(), String(MIGRATIONS.length));
     db = await openDatabase({ backend: 'postgres', url: pg.url });
@@ -104,7 +116,9 @@ describe('usage database on PostgreSQL', { skip }, () => {
     const rows = Array.from({ length: 2000 }, (_, i) => row(i));
     assert.equal(await db.transaction((tx) => insertBatch(tx, rows)), 2000);
     assert.equal(await db.transaction((tx) => insertBatch(tx, rows.slice(0, 500))), 0, 'rows already present are skipped');
-    const [raw] = await db.query<{ n: string; inp: string; cost: number }>('SELECT count(*) n, sum(input_tokens) inp, sum(cost_usd) cost FROM usage_rows');
+    const [raw] = await db.query<{ n: string; inp: string; cost: number }>(
+      'SELECT count(*) n, sum(input_tokens) inp, sum(cost_usd) cost FROM usage_rows',
+    );
     assert.equal(Number(raw!.n), 2000);
     for (const period of ['hour', 'day']) {
       const [r] = await db.query<{ n: string; e: string; inp: string; cost: number }>(

@@ -47,7 +47,10 @@ describe('usage rows on PostgreSQL', { skip: postgresBin() ? false : POSTGRES_MI
 
   test('db migrate applies the schema once and names no secret', async () => {
     const cfg = join(dir, 'gateway.toml');
-    writeFileSync(cfg, `${chatGatewayToml(fake.url)}\n[database]\nbackend = "postgres"\nurl_env = "USAGE_DB_URL"\ndata_dir = "${dir}"\n`);
+    writeFileSync(
+      cfg,
+      `${chatGatewayToml(fake.url)}\n[database]\nbackend = "postgres"\nurl_env = "USAGE_DB_URL"\ndata_dir = "${dir}"\n`,
+    );
     const first = await runCli(['db', 'migrate', '--config', cfg], { USAGE_DB_URL: pg.url }, 60_000);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /usage database \(postgres\) migrated: applied 1; schema version 1/);
@@ -86,12 +89,17 @@ describe('usage rows on PostgreSQL', { skip: postgresBin() ? false : POSTGRES_MI
     assert.equal(Number((await pg.psql('SELECT count(*) FROM usage_rows')).trim()), sent);
     const byStatus = (await pg.psql('SELECT status, count(*) FROM usage_rows GROUP BY status ORDER BY status')).trim();
     assert.equal(byStatus, `200|${sent - 2}\n400|1\n401|1`);
-    const ok = (await pg.psql(`SELECT caller, api, operation, model, target, input_tokens > 0, stream FROM usage_rows WHERE status = 200 LIMIT 1`)).trim();
+    const ok = (
+      await pg.psql(
+        `SELECT caller, api, operation, model, target, input_tokens > 0, stream FROM usage_rows WHERE status = 200 LIMIT 1`,
+      )
+    ).trim();
     assert.equal(ok, 'c|openai|chat|chat|chat|t|f');
     assert.equal((await pg.psql(`SELECT caller IS NULL, code FROM usage_rows WHERE status = 401`)).trim(), 't|authentication');
     assert.equal(Number((await pg.psql(`SELECT sum(requests) FROM usage_rollups WHERE period = 'day'`)).trim()), sent);
     const dump = await pg.psql('SELECT * FROM usage_rows; SELECT * FROM usage_rollups;');
-    for (const secret of [TOKEN, ADMIN, UPSTREAM_KEY, pg.password]) assert.ok(!dump.includes(secret), 'no secret in the database');
+    for (const secret of [TOKEN, ADMIN, UPSTREAM_KEY, pg.password])
+      assert.ok(!dump.includes(secret), 'no secret in the database');
   });
 });
 
@@ -120,7 +128,9 @@ describe('usage rows in the embedded database', () => {
     }
     const db = await openDatabase({ backend: 'embedded', dataDir: join(dir, 'usage-db') });
     try {
-      const rows = await db.query<{ status: number; n: number }>('SELECT status, count(*)::int AS n FROM usage_rows GROUP BY status ORDER BY status');
+      const rows = await db.query<{ status: number; n: number }>(
+        'SELECT status, count(*)::int AS n FROM usage_rows GROUP BY status ORDER BY status',
+      );
       assert.deepEqual(rows, [
         { status: 200, n: 2 },
         { status: 401, n: 2 },

@@ -94,7 +94,8 @@ export class LoginThrottle implements LoginThrottleRules {
   }
 
   private refill(now: number): void {
-    if (this.updated !== -Infinity) this.tokens = Math.min(this.opts.budget, this.tokens + Math.max(0, now - this.updated) / this.opts.refillMs);
+    if (this.updated !== -Infinity)
+      this.tokens = Math.min(this.opts.budget, this.tokens + Math.max(0, now - this.updated) / this.opts.refillMs);
     this.updated = now;
   }
 

@@ -74,11 +74,16 @@ export function peerOf(ctx: Context): string {
 export function createSessions(opts: SessionsOptions): Sessions {
   const unavailable = (err: unknown) => err instanceof StateUnavailableError;
   const store: SessionStore = opts.shared
-    ? new FallbackSessionStore(new SharedSessionStore(opts.shared), new MemorySessionStore(), () =>
-        opts.log.warn('admin session kept on this replica only: the shared session store (Redis) is unreachable'),
-      unavailable)
+    ? new FallbackSessionStore(
+        new SharedSessionStore(opts.shared),
+        new MemorySessionStore(),
+        () => opts.log.warn('admin session kept on this replica only: the shared session store (Redis) is unreachable'),
+        unavailable,
+      )
     : new MemorySessionStore();
-  const throttle: LoginThrottleRules = opts.shared ? new FallbackThrottle(new SharedLoginThrottle(opts.shared), opts.throttle ?? new LoginThrottle()) : (opts.throttle ?? new LoginThrottle());
+  const throttle: LoginThrottleRules = opts.shared
+    ? new FallbackThrottle(new SharedLoginThrottle(opts.shared), opts.throttle ?? new LoginThrottle())
+    : (opts.throttle ?? new LoginThrottle());
   const checkPassword = createPasswordCheck(opts.password);
   const sweeper = setInterval(() => {
     store.sweep?.();
@@ -158,15 +163,20 @@ export function createSessions(opts: SessionsOptions): Sessions {
           continue;
         }
         const retryAfterSeconds = a.kind === 'refuse' ? a.retryAfterSeconds : Math.max(1, Math.ceil(a.waitMs / 1000));
-        opts.log.warn({ client, scope: a.kind === 'refuse' ? a.scope : 'global' }, 'admin login refused: too many failed attempts');
+        opts.log.warn(
+          { client, scope: a.kind === 'refuse' ? a.scope : 'global' },
+          'admin login refused: too many failed attempts',
+        );
         throw new AdminError('rate_limited', 'too many failed sign-in attempts; try again later', {
           'Retry-After': String(retryAfterSeconds),
         });
       }
-      const parsed = LoginRequestSchema.safeParse(await readJson(ctx).catch(async (err: unknown) => {
-        await throttle.release();
-        throw err;
-      }));
+      const parsed = LoginRequestSchema.safeParse(
+        await readJson(ctx).catch(async (err: unknown) => {
+          await throttle.release();
+          throw err;
+        }),
+      );
       if (!parsed.success) {
         await throttle.release();
         throw new AdminError('invalid_request', 'body must be {"password": string}');

@@ -112,10 +112,11 @@ export class SharedLoginThrottle implements LoginThrottleRules {
 
   async admission(client: string, now = Date.now()): Promise<LoginAdmission> {
     const o = this.opts;
-    const [failuresRaw, lastRaw] = (await this.kv.script("return redis.call('HMGET', KEYS[1], 'failures', 'last')", [clientKey(client)], [])) as [
-      string | null,
-      string | null,
-    ];
+    const [failuresRaw, lastRaw] = (await this.kv.script(
+      "return redis.call('HMGET', KEYS[1], 'failures', 'last')",
+      [clientKey(client)],
+      [],
+    )) as [string | null, string | null];
     let failures = Number(failuresRaw ?? 0);
     const last = Number(lastRaw ?? 0);
     if (now - last > o.forgetMs) failures = 0;
@@ -170,20 +171,32 @@ export class FallbackThrottle implements LoginThrottleRules {
   }
 
   admission(client: string, now = Date.now()): Promise<LoginAdmission> {
-    return this.either(() => this.shared.admission(client, now), () => this.local.admission(client, now));
+    return this.either(
+      () => this.shared.admission(client, now),
+      () => this.local.admission(client, now),
+    );
   }
 
   failure(client: string, now = Date.now()): Promise<LockoutScope | null> {
-    return this.either(() => this.shared.failure(client, now), () => this.local.failure(client, now));
+    return this.either(
+      () => this.shared.failure(client, now),
+      () => this.local.failure(client, now),
+    );
   }
 
   async success(client: string, now = Date.now()): Promise<void> {
     this.local.success(client, now);
-    await this.either(() => this.shared.success(client, now), () => undefined);
+    await this.either(
+      () => this.shared.success(client, now),
+      () => undefined,
+    );
   }
 
   release(now = Date.now()): Promise<void> {
-    return this.either(() => this.shared.release(now), () => this.local.release(now));
+    return this.either(
+      () => this.shared.release(now),
+      () => this.local.release(now),
+    );
   }
 
   sweep(): void {

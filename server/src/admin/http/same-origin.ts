@@ -21,7 +21,10 @@ function ownOrigin(ctx: Context): string | null {
 export function requireSameOrigin(ctx: Context): void {
   const site = ctx.get('sec-fetch-site');
   if (site && site.toLowerCase() !== 'same-origin') {
-    throw new AdminError('csrf_failed', `cross-origin request refused (Sec-Fetch-Site: ${site === 'cross-site' || site === 'same-site' || site === 'none' ? site : 'other'})`);
+    throw new AdminError(
+      'csrf_failed',
+      `cross-origin request refused (Sec-Fetch-Site: ${site === 'cross-site' || site === 'same-site' || site === 'none' ? site : 'other'})`,
+    );
   }
   const origin = ctx.get('origin');
   if (origin && origin.toLowerCase() !== ownOrigin(ctx)) {

@@ -47,8 +47,7 @@ export function contentTypeOf(file: string): string {
   return CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
-const escapeAttr = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeAttr = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Safe path segments of `rel` ("/a/b.js" → ["a","b.js"]), or null for anything suspicious. */
 export function safeSegments(rel: string): string[] | null {

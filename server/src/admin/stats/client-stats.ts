@@ -21,7 +21,17 @@ export class ClientStats {
         const oldest = this.clients.keys().next();
         if (!oldest.done) this.clients.delete(oldest.value);
       }
-      c = { client: r.client, caller: null, requests: 0, errors: 0, rateLimitHits: 0, blocklistHits: 0, inputTokens: 0, outputTokens: 0, lastSeen: 0 };
+      c = {
+        client: r.client,
+        caller: null,
+        requests: 0,
+        errors: 0,
+        rateLimitHits: 0,
+        blocklistHits: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        lastSeen: 0,
+      };
     }
     this.clients.set(r.client, c);
     c.requests++;

@@ -217,8 +217,15 @@ export class TrafficStats {
   }
 
   /** Configured callers (idle ones included) and the unauthenticated requests (caller null). */
-  callerRows(window: StatsWindow, now = Date.now()): Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }> {
-    const rows = [...this.callers].map(([caller, c]) => ({ caller: caller as string | null, lastSeen: c.lastSeen, ...this.row(c.ring, window, now).figures }));
+  callerRows(
+    window: StatsWindow,
+    now = Date.now(),
+  ): Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }> {
+    const rows = [...this.callers].map(([caller, c]) => ({
+      caller: caller as string | null,
+      lastSeen: c.lastSeen,
+      ...this.row(c.ring, window, now).figures,
+    }));
     rows.push({ caller: null, lastSeen: this.anonymous.lastSeen, ...this.row(this.anonymous.ring, window, now).figures });
     return rows;
   }
@@ -253,7 +260,10 @@ export class TrafficStats {
     }
     return {
       ...this.targetWindow(this.unrouted, window, now),
-      models: [...models].map(([model, count]) => ({ model, count })).sort((a, b) => b.count - a.count).slice(0, 10),
+      models: [...models]
+        .map(([model, count]) => ({ model, count }))
+        .sort((a, b) => b.count - a.count)
+        .slice(0, 10),
     };
   }
 }

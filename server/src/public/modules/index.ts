@@ -9,7 +9,15 @@ import type { Controls } from '../../security/controls.js';
 import type { RequestObserver } from '../../telemetry/observer.js';
 import type { Tracing } from '../../telemetry/tracing.js';
 import type { PipelineModule } from '../stages.js';
-import { admissionCheck, authorizationCheck, blocklistCheck, clientMistakesCheck, rateLimitCheck, routeResolution, tokenCheck } from './checks.js';
+import {
+  admissionCheck,
+  authorizationCheck,
+  blocklistCheck,
+  clientMistakesCheck,
+  rateLimitCheck,
+  routeResolution,
+  tokenCheck,
+} from './checks.js';
 import type { RequestPolicy } from '../../targets/request-checks.js';
 import { observe } from './observers.js';
 import { tracingModule } from './tracing.js';

@@ -47,7 +47,12 @@ const headerGetter: TextMapGetter<RequestContext['headers']> = {
 /** gen_ai.operation.name per gateway operation. */
 const GEN_AI_OPERATION: Record<Operation, string> = { chat: 'chat', query: 'text_completion', embed: 'embeddings' };
 /** gen_ai.provider.name per target type (well-known values where the conventions have one). */
-const GEN_AI_PROVIDER: Record<TargetType, string> = { openai: 'openai', openai_compatible: 'openai', anthropic: 'anthropic', local: 'llama.cpp' };
+const GEN_AI_PROVIDER: Record<TargetType, string> = {
+  openai: 'openai',
+  openai_compatible: 'openai',
+  anthropic: 'anthropic',
+  local: 'llama.cpp',
+};
 
 export function tracingModule(tracing: Tracing): PipelineModule {
   const { tracer } = tracing;
@@ -81,7 +86,10 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       const described = target.describe();
       const op = GEN_AI_OPERATION[rc.request.call.operation];
       if (spans.lastTarget !== null) {
-        spans.server.addEvent(spans.lastTarget === target.name ? 'retry' : 'fallback', { 'sipp.target': target.name, 'sipp.attempt': attempt.number });
+        spans.server.addEvent(spans.lastTarget === target.name ? 'retry' : 'fallback', {
+          'sipp.target': target.name,
+          'sipp.attempt': attempt.number,
+        });
       }
       spans.lastTarget = target.name;
       const attributes: Attributes = {
@@ -123,7 +131,8 @@ export function tracingModule(tracing: Tracing): PipelineModule {
           span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
           if (outcome.result.id) span.setAttribute('gen_ai.response.id', outcome.result.id);
           span.setAttribute('gen_ai.response.model', described.model);
-          if (tracing.captureContent) span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: outcome.result.text }]));
+          if (tracing.captureContent)
+            span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: outcome.result.text }]));
           span.end();
           return outcome;
         case 'embed':
@@ -226,7 +235,11 @@ function inputContent(req: TextRequest): string {
 }
 
 /** Passes the stream's chunks on, ending the attempt span with the stream (usage, finish reason, or the failure). */
-function traceStream(outcome: Extract<CallOutcome, { kind: 'stream' }>, span: Span, capture: boolean): AsyncIterator<StreamChunk> {
+function traceStream(
+  outcome: Extract<CallOutcome, { kind: 'stream' }>,
+  span: Span,
+  capture: boolean,
+): AsyncIterator<StreamChunk> {
   const { rest } = outcome;
   let text = '';
   let ended = false;

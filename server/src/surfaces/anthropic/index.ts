@@ -85,14 +85,24 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
     open = null;
     return event('content_block_stop', `{"type":"content_block_stop","index":${index}}`);
   };
-  const delta = (d: unknown): string => event('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":${JSON.stringify(d)}}`);
+  const delta = (d: unknown): string =>
+    event('content_block_delta', `{"type":"content_block_delta","index":${index},"delta":${JSON.stringify(d)}}`);
   return {
     start: () =>
       event(
         'message_start',
         JSON.stringify({
           type: 'message_start',
-          message: { id: messageId(), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } },
+          message: {
+            id: messageId(),
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 0, output_tokens: 0 },
+          },
         }),
       ),
     token(text) {
@@ -106,7 +116,14 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
     toolCall(c) {
       let out = '';
       if (open === null || open === 'text' || open.tool !== c.index) {
-        out = stopBlock() + startBlock({ type: 'tool_use', id: c.id ?? `toolu_${randomUUID().replaceAll('-', '')}`, name: c.name ?? '', input: {} });
+        out =
+          stopBlock() +
+          startBlock({
+            type: 'tool_use',
+            id: c.id ?? `toolu_${randomUUID().replaceAll('-', '')}`,
+            name: c.name ?? '',
+            input: {},
+          });
         open = { tool: c.index };
       }
       return c.arguments ? out + delta({ type: 'input_json_delta', partial_json: c.arguments }) : out;
@@ -117,7 +134,11 @@ function openStream(_req: AnthropicRequest, model: string): StreamRenderer {
         stopBlock() +
         event(
           'message_delta',
-          JSON.stringify({ type: 'message_delta', delta: { stop_reason: stopReason(chunk.finishReason, chunk.stopSequence), stop_sequence: chunk.stopSequence ?? null }, usage: u }),
+          JSON.stringify({
+            type: 'message_delta',
+            delta: { stop_reason: stopReason(chunk.finishReason, chunk.stopSequence), stop_sequence: chunk.stopSequence ?? null },
+            usage: u,
+          }),
         ) +
         event('message_stop', '{"type":"message_stop"}')
       );

@@ -8,10 +8,17 @@
 import { z } from 'zod';
 import { InvalidFieldError } from '../../errors.js';
 import type { IgnorableField } from '../../targets/ignored.js';
-import type { ContentPart, GenerationOptions, ImageSource, Message, ToolCall, ToolChoice, ToolDefinition } from '../../targets/target.js';
+import type {
+  ContentPart,
+  GenerationOptions,
+  ImageSource,
+  Message,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
+} from '../../targets/target.js';
 import { failOn } from '../fields.js';
 import { isObject, type Json } from '../../util/json.js';
-
 
 /** Where an internal message (and each of its parts) came from in the client's body. */
 export interface MessagePath {
@@ -61,7 +68,12 @@ function str(v: unknown, field: string): string {
 
 function image(block: Json, field: string): ImageSource {
   const s = block.source;
-  if (isObject(s) && s.type === 'base64') return { kind: 'base64', mediaType: str(s.media_type, `${field}.source.media_type`), data: str(s.data, `${field}.source.data`) };
+  if (isObject(s) && s.type === 'base64')
+    return {
+      kind: 'base64',
+      mediaType: str(s.media_type, `${field}.source.media_type`),
+      data: str(s.data, `${field}.source.data`),
+    };
   if (isObject(s) && s.type === 'url') return { kind: 'url', url: str(s.url, `${field}.source.url`) };
   throw new InvalidFieldError(`${field}.source`, 'expected a base64 or url image source');
 }
@@ -84,8 +96,12 @@ function pushMessages(raw: unknown, i: number, out: Message[], paths: MessagePat
   const c = raw.content;
   if (raw.role === 'system') {
     // A system message inside `messages` (Claude Code sends them): a system message for the target.
-    if (typeof c !== 'string' && !Array.isArray(c)) throw new InvalidFieldError(`${f}.content`, 'expected string or array of content blocks');
-    out.push({ role: 'system', content: typeof c === 'string' ? c : c.map((b, j) => simpleBlock(b, `${f}.content.${j}`, false)) });
+    if (typeof c !== 'string' && !Array.isArray(c))
+      throw new InvalidFieldError(`${f}.content`, 'expected string or array of content blocks');
+    out.push({
+      role: 'system',
+      content: typeof c === 'string' ? c : c.map((b, j) => simpleBlock(b, `${f}.content.${j}`, false)),
+    });
     paths.push({ message: f, parts: typeof c === 'string' ? [] : c.map((_, j) => `${f}.content.${j}`) });
     return;
   }
@@ -134,7 +150,11 @@ function pushMessages(raw: unknown, i: number, out: Message[], paths: MessagePat
           return simpleBlock(p, `${bf}.content.${k}`, true);
         });
       } else if (rc != null) throw new InvalidFieldError(`${bf}.content`, 'expected string or array of content blocks');
-      out.push(b.is_error === true ? { role: 'tool', toolCallId: id, content, isError: true } : { role: 'tool', toolCallId: id, content });
+      out.push(
+        b.is_error === true
+          ? { role: 'tool', toolCallId: id, content, isError: true }
+          : { role: 'tool', toolCallId: id, content },
+      );
       paths.push({ message: bf, parts: resultPaths });
     } else {
       parts.push(simpleBlock(b, bf, true));
@@ -156,7 +176,8 @@ function tools(raw: unknown[]): ToolDefinition[] {
   return raw.map((t, i) => {
     const f = `tools.${i}`;
     if (!isObject(t)) throw new InvalidFieldError(f, 'expected object');
-    if (t.type != null && t.type !== 'custom') throw new InvalidFieldError(`${f}.type`, `server tool ${JSON.stringify(t.type)} is not supported by the gateway`);
+    if (t.type != null && t.type !== 'custom')
+      throw new InvalidFieldError(`${f}.type`, `server tool ${JSON.stringify(t.type)} is not supported by the gateway`);
     noteCache(t);
     if (t.eager_input_streaming != null) hint('eager_input_streaming');
     const def: ToolDefinition = { name: str(t.name, `${f}.name`) };

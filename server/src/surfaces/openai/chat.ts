@@ -35,7 +35,17 @@ const ChatSchema = z.looseObject({
 });
 
 /** Fields read here; any other non-null top-level field is an OpenAI extra. */
-const KNOWN = new Set([...Object.keys(ChatSchema.shape), 'tools', 'tool_choice', 'logprobs', 'top_logprobs', 'functions', 'function_call', 'audio', 'modalities']);
+const KNOWN = new Set([
+  ...Object.keys(ChatSchema.shape),
+  'tools',
+  'tool_choice',
+  'logprobs',
+  'top_logprobs',
+  'functions',
+  'function_call',
+  'audio',
+  'modalities',
+]);
 
 export interface OpenAIChatRequest extends ParsedRequest {
   includeUsage: boolean;
@@ -86,7 +96,11 @@ function renderText(_req: OpenAIChatRequest, model: string, result: TextResult):
   const message: Record<string, unknown> = { role: 'assistant', content: result.text, refusal: null };
   if (result.toolCalls?.length) {
     if (!result.text) message.content = null;
-    message.tool_calls = result.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+    message.tool_calls = result.toolCalls.map((c) => ({
+      id: c.id,
+      type: 'function',
+      function: { name: c.name, arguments: c.arguments },
+    }));
   }
   return {
     id: result.id ?? responseId('chatcmpl'),
@@ -100,9 +114,16 @@ function renderText(_req: OpenAIChatRequest, model: string, result: TextResult):
 
 /** Chunks share one prefix, rendered once per stream. */
 function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
-  const head = JSON.stringify({ id: responseId('chatcmpl'), object: 'chat.completion.chunk', created: unixSeconds(), model }).slice(0, -1);
+  const head = JSON.stringify({
+    id: responseId('chatcmpl'),
+    object: 'chat.completion.chunk',
+    created: unixSeconds(),
+    model,
+  }).slice(0, -1);
   const choice = (delta: unknown, finish: string | null): string =>
-    dataFrame(`${head},"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]}`);
+    dataFrame(
+      `${head},"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]}`,
+    );
   return {
     start: () => choice({ role: 'assistant', content: '' }, null),
     token: (text) => choice({ content: text }, null),
@@ -117,7 +138,8 @@ function openStream(req: OpenAIChatRequest, model: string): StreamRenderer {
         },
         null,
       ),
-    end: (chunk, usage, outputTokens) => streamEnd(head, choice({}, openAIFinish(chunk.finishReason)), req.includeUsage, usage, outputTokens),
+    end: (chunk, usage, outputTokens) =>
+      streamEnd(head, choice({}, openAIFinish(chunk.finishReason)), req.includeUsage, usage, outputTokens),
     error: (e) => dataFrame(JSON.stringify(openAIError(e))),
   };
 }

@@ -101,7 +101,15 @@ export const DONE_FRAME = 'data: [DONE]\n\n';
  * `stream_options.include_usage`) a chunk with empty `choices` and the usage,
  * then `[DONE]`. `head` is the chunk's JSON without its closing brace.
  */
-export function streamEnd(head: string, finishChunk: string, includeUsage: boolean, usage: Usage | undefined, outputTokens: number): string {
-  const usageChunk = includeUsage ? dataFrame(`${head},"choices":[],"usage":${JSON.stringify(streamedUsage(usage, outputTokens))}}`) : '';
+export function streamEnd(
+  head: string,
+  finishChunk: string,
+  includeUsage: boolean,
+  usage: Usage | undefined,
+  outputTokens: number,
+): string {
+  const usageChunk = includeUsage
+    ? dataFrame(`${head},"choices":[],"usage":${JSON.stringify(streamedUsage(usage, outputTokens))}}`)
+    : '';
   return finishChunk + usageChunk + DONE_FRAME;
 }

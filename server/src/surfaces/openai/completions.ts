@@ -39,7 +39,8 @@ function parse(body: Record<string, unknown>): OpenAICompletionRequest {
   if (body.echo === true) throw new InvalidFieldError('echo', 'echo is not supported by the gateway');
   if (body.logprobs != null) throw new InvalidFieldError('logprobs', 'logprobs are not supported by the gateway');
   if (body.suffix != null) throw new InvalidFieldError('suffix', 'suffix is not supported by the gateway');
-  if (typeof body.best_of === 'number' && body.best_of > 1) throw new InvalidFieldError('best_of', 'only best_of = 1 is supported');
+  if (typeof body.best_of === 'number' && body.best_of > 1)
+    throw new InvalidFieldError('best_of', 'only best_of = 1 is supported');
   const options = samplingOptions(b, b.max_tokens);
   const extras = extrasOf(body, KNOWN);
   if (extras) options.openaiExtras = extras;
@@ -66,12 +67,15 @@ function renderText(_req: OpenAICompletionRequest, model: string, result: TextRe
 function openStream(req: OpenAICompletionRequest, model: string): StreamRenderer {
   const head = JSON.stringify({ id: responseId('cmpl'), object: 'text_completion', created: unixSeconds(), model }).slice(0, -1);
   const choice = (text: string, finish: string | null): string =>
-    dataFrame(`${head},"choices":[{"text":${JSON.stringify(text)},"index":0,"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]}`);
+    dataFrame(
+      `${head},"choices":[{"text":${JSON.stringify(text)},"index":0,"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]}`,
+    );
   return {
     start: () => '',
     token: (text) => choice(text, null),
     toolCall: () => '',
-    end: (chunk, usage, outputTokens) => streamEnd(head, choice('', openAIFinish(chunk.finishReason)), req.includeUsage, usage, outputTokens),
+    end: (chunk, usage, outputTokens) =>
+      streamEnd(head, choice('', openAIFinish(chunk.finishReason)), req.includeUsage, usage, outputTokens),
     error: (e) => dataFrame(JSON.stringify(openAIError(e))),
   };
 }

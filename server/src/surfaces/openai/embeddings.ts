@@ -30,7 +30,10 @@ function parse(body: Record<string, unknown>): OpenAIEmbeddingsRequest {
     const issue = r.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') throw new InvalidFieldError(issue.keys[0]!, 'unknown field');
     if (issue.path[0] === 'input' && issue.code === 'invalid_union') {
-      throw new InvalidFieldError('input', `expected a string or an array of 1 to ${MAX_EMBED_INPUTS} strings (token arrays are not supported)`);
+      throw new InvalidFieldError(
+        'input',
+        `expected a string or an array of 1 to ${MAX_EMBED_INPUTS} strings (token arrays are not supported)`,
+      );
     }
     failOn(r.error, 'dots');
   }

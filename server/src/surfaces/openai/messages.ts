@@ -8,7 +8,6 @@ import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
 import { isObject } from '../../util/json.js';
 
-
 function str(v: unknown, field: string): string {
   if (typeof v !== 'string') throw new InvalidFieldError(field, 'expected string');
   return v;
@@ -29,7 +28,8 @@ function part(p: unknown, field: string, images: boolean): ContentPart {
     }
     const m = DATA_URL.exec(url);
     if (m) return { type: 'image', source: { kind: 'base64', mediaType: m[1]!, data: m[2]! } };
-    if (!/^https?:\/\//i.test(url)) throw new InvalidFieldError(`${field}.image_url.url`, 'must be an http(s) URL or a base64 data URL');
+    if (!/^https?:\/\//i.test(url))
+      throw new InvalidFieldError(`${field}.image_url.url`, 'must be an http(s) URL or a base64 data URL');
     return { type: 'image', source: detail ? { kind: 'url', url, detail } : { kind: 'url', url } };
   }
   throw new InvalidFieldError(`${field}.type`, `content part type ${JSON.stringify(p.type)} is not supported here`);
@@ -47,7 +47,11 @@ function toolCalls(v: unknown, field: string): ToolCall[] {
     const f = `${field}.${j}`;
     if (!isObject(c) || !isObject(c.function)) throw new InvalidFieldError(`${f}.function`, 'expected object');
     if (c.type != null && c.type !== 'function') throw new InvalidFieldError(`${f}.type`, 'must be "function"');
-    return { id: str(c.id, `${f}.id`), name: str(c.function.name, `${f}.function.name`), arguments: str(c.function.arguments, `${f}.function.arguments`) };
+    return {
+      id: str(c.id, `${f}.id`),
+      name: str(c.function.name, `${f}.function.name`),
+      arguments: str(c.function.arguments, `${f}.function.arguments`),
+    };
   });
 }
 
@@ -68,7 +72,11 @@ export function parseMessages(raw: unknown): Message[] {
         return { role: 'assistant', content: text, toolCalls: toolCalls(m.tool_calls, `${f}.tool_calls`) };
       }
       case 'tool':
-        return { role: 'tool', toolCallId: str(m.tool_call_id, `${f}.tool_call_id`), content: content(m.content, `${f}.content`, false) };
+        return {
+          role: 'tool',
+          toolCallId: str(m.tool_call_id, `${f}.tool_call_id`),
+          content: content(m.content, `${f}.content`, false),
+        };
       default:
         throw new InvalidFieldError(`${f}.role`, 'must be one of "system", "developer", "user", "assistant", "tool"');
     }

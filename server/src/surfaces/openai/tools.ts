@@ -4,7 +4,6 @@ import type { ToolChoice, ToolDefinition } from '../../targets/target.js';
 import { InvalidFieldError } from '../../errors.js';
 import { isObject } from '../../util/json.js';
 
-
 export function parseTools(raw: unknown): ToolDefinition[] {
   if (!Array.isArray(raw)) throw new InvalidFieldError('tools', 'expected array');
   return raw.map((t, i) => {

@@ -13,7 +13,14 @@ import {
 } from '@sipp/shared';
 import { randomUUID } from 'node:crypto';
 import type { GatewayError } from '../../errors.js';
-import { bearerCredential, type ParsedRequest, type EmbedSurface, type StreamRenderer, type TextOperation, type TextSurface } from '../surface.js';
+import {
+  bearerCredential,
+  type ParsedRequest,
+  type EmbedSurface,
+  type StreamRenderer,
+  type TextOperation,
+  type TextSurface,
+} from '../surface.js';
 import type { EmbedResult, GenerationOptions, Message, TextResult } from '../../targets/target.js';
 import { bracketed, failOn, opt } from '../fields.js';
 import { sippError } from './errors.js';
@@ -46,7 +53,11 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
       const r = QueryRequestSchema.safeParse(body);
       if (!r.success) failOn(r.error);
       const b = r.data;
-      return { model: b.model, stream: b.stream === true, call: { operation, text: { operation, prompt: b.prompt, options: options(b) } } };
+      return {
+        model: b.model,
+        stream: b.stream === true,
+        call: { operation, text: { operation, prompt: b.prompt, options: options(b) } },
+      };
     }
     case 'chat': {
       const r = ChatRequestSchema.safeParse(body);
@@ -54,7 +65,11 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
       const b = r.data;
       // Only role and content travel on: extra per-message fields are never forwarded.
       const messages: Message[] = b.messages.map((m) => ({ role: m.role, content: m.content }));
-      return { model: b.model, stream: b.stream === true, call: { operation, text: { operation, messages, options: options(b) } } };
+      return {
+        model: b.model,
+        stream: b.stream === true,
+        call: { operation, text: { operation, messages, options: options(b) } },
+      };
     }
     case 'embed': {
       const r = EmbedRequestSchema.safeParse(body);
@@ -70,7 +85,8 @@ const streamRenderer: StreamRenderer = {
   start: () => '',
   token: (text, sequence) => frame('token', { text, sequence }),
   toolCall: () => '',
-  end: (chunk, usage: Usage | undefined) => (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
+  end: (chunk, usage: Usage | undefined) =>
+    (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
   error: (e: GatewayError) => frame('error', sippError(e)),
 };
 

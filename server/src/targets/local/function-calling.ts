@@ -122,7 +122,11 @@ export function planToolChat(
   const forced = choice?.type === 'required' || choice?.type === 'tool';
   const wrapper = forced ? forcedCallWrapper(chat.wrapper, all) : chat.wrapper;
   const { history } = toChatHistory(messages);
-  const state = wrapper.generateContextState({ chatHistory: history, availableFunctions: functions, documentFunctionParams: true });
+  const state = wrapper.generateContextState({
+    chatHistory: history,
+    availableFunctions: functions,
+    documentFunctionParams: true,
+  });
   let skeleton = 0;
   for (const fn of Object.values(functions)) {
     if (fn.params) skeleton = Math.max(skeleton, model.tokenize(skeletonJson(fn.params, fn.params, 0), false).length);
@@ -150,7 +154,7 @@ function skeletonJson(schema: GbnfJsonSchema, root: GbnfJsonSchema, depth: numbe
   if ('const' in s) return JSON.stringify(s.const);
   if (Array.isArray(s.enum)) return JSON.stringify(s.enum[0] ?? null);
   if (typeof s.$ref === 'string') {
-    const defs = ((s.$defs ?? (root as Record<string, unknown>).$defs) ?? {}) as Record<string, GbnfJsonSchema>;
+    const defs = (s.$defs ?? (root as Record<string, unknown>).$defs ?? {}) as Record<string, GbnfJsonSchema>;
     const def = defs[s.$ref.replace('#/$defs/', '')];
     return def ? skeletonJson(def, root, depth + 1) : 'null';
   }
@@ -194,7 +198,11 @@ function closingBias(model: LlamaModel): TokenBias {
   const seen = new Set<Token>();
   const candidates = ['"', '}', ']', ',', '"}', '"]', '",', '},', '}]', ']}', '}}', '],', '"}}', '"]}'];
   for (const text of candidates) {
-    const variants = [model.tokenize(text, false, 'trimLeadingSpace'), model.tokenize(text, false), model.tokenize(` ${text}`, false)];
+    const variants = [
+      model.tokenize(text, false, 'trimLeadingSpace'),
+      model.tokenize(text, false),
+      model.tokenize(` ${text}`, false),
+    ];
     for (const tokens of variants) {
       if (tokens.length !== 1 || seen.has(tokens[0]!)) continue;
       const token = tokens[0]!;
@@ -253,7 +261,10 @@ const callId = (): string => `call_${randomBytes(12).toString('base64url')}`;
  */
 export function argumentsOfRawCall(wrapper: ChatWrapper, name: string, raw: LlamaTextJSON): string | undefined {
   const call = wrapper.settings.functions.call;
-  const text = (t: unknown): string => LlamaText(t as LlamaText).toString().replaceAll('{{functionName}}', name);
+  const text = (t: unknown): string =>
+    LlamaText(t as LlamaText)
+      .toString()
+      .replaceAll('{{functionName}}', name);
   const before = text(call.prefix) + name + text(call.paramsPrefix);
   const after = text(call.suffix);
   const full = LlamaText.fromJSON(raw).toString();
@@ -390,7 +401,8 @@ export async function* generateWithTools(
     if (signal.aborted) throw signal.reason;
     // A call cut off by the budget: what it wrote, as decoded.
     for (const [index, call] of calls) {
-      if (call.lossy !== null) yield { type: 'tool_call', index, arguments: (call.held + call.lossy).replace(TRAILING_NEWLINES, '') };
+      if (call.lossy !== null)
+        yield { type: 'tool_call', index, arguments: (call.held + call.lossy).replace(TRAILING_NEWLINES, '') };
     }
     const meta = result.metadata;
     let finishReason: FinishReason = 'stop';

@@ -257,7 +257,11 @@ export class LocalTarget implements Target {
   }
 
   /** Chat with function tools through node-llama-cpp's function calling (function-calling.ts). */
-  private async *streamWithTools(r: Ready, req: TextRequest & { operation: 'chat' }, ctx: CallContext): AsyncGenerator<StreamChunk> {
+  private async *streamWithTools(
+    r: Ready,
+    req: TextRequest & { operation: 'chat' },
+    ctx: CallContext,
+  ): AsyncGenerator<StreamChunk> {
     const calledAt = performance.now();
     const o = req.options;
     let plan: ToolChatPlan;

@@ -96,7 +96,10 @@ class ProfileMetrics {
     const h = (name: string, help: string) =>
       new Histogram({ name, help, labelNames: ['target'], buckets: LATENCY_BUCKETS, registers: [registry] });
     this.queueWait = h('sipp_gateway_local_queue_wait_seconds', 'Time requests waited for a free sequence of a local target.');
-    this.prompt = h('sipp_gateway_local_prompt_processing_seconds', 'Prompt processing (prefill) time per request of a local target.');
+    this.prompt = h(
+      'sipp_gateway_local_prompt_processing_seconds',
+      'Prompt processing (prefill) time per request of a local target.',
+    );
     this.generation = h('sipp_gateway_local_generation_seconds', 'Token generation (decode) time per request of a local target.');
   }
 }

@@ -5,7 +5,13 @@
  * conversation with tool calls and tool results becomes the chat history the
  * model's chat wrapper renders in its own function-calling syntax.
  */
-import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, GbnfJsonSchema } from 'node-llama-cpp';
+import type {
+  ChatHistoryItem,
+  ChatModelFunctionCall,
+  ChatModelFunctions,
+  ChatModelResponse,
+  GbnfJsonSchema,
+} from 'node-llama-cpp';
 import { GatewayError } from '../../errors.js';
 import { requireText } from '../content.js';
 import type { Message, ToolDefinition } from '../target.js';
@@ -120,9 +126,12 @@ function convertObject(s: Json, depth: number): GbnfJsonSchema {
   const required = new Set(Array.isArray(s.required) ? s.required.filter((r): r is string => typeof r === 'string') : []);
   const converted: Record<string, GbnfJsonSchema> = {};
   for (const name of names) converted[name] = convert(props[name], depth + 1);
-  const additional = s.additionalProperties === true
-    ? true
-    : isObject(s.additionalProperties) ? convert(s.additionalProperties, depth + 1) : undefined;
+  const additional =
+    s.additionalProperties === true
+      ? true
+      : isObject(s.additionalProperties)
+        ? convert(s.additionalProperties, depth + 1)
+        : undefined;
 
   const variant = (keep: (name: string) => boolean): GbnfJsonSchema => {
     const properties: Record<string, GbnfJsonSchema> = {};
@@ -132,7 +141,11 @@ function convertObject(s: Json, depth: number): GbnfJsonSchema {
       : { type: 'object', properties, additionalProperties: additional };
   };
   const optional = names.filter((n) => !required.has(n));
-  if (optional.length === 0) return describe(variant(() => true), s);
+  if (optional.length === 0)
+    return describe(
+      variant(() => true),
+      s,
+    );
   // node-llama-cpp writes every listed property: alternatives let the model leave optional ones out.
   const variants: GbnfJsonSchema[] = [];
   if (optional.length <= MAX_OPTIONAL_SUBSETS) {
@@ -141,7 +154,10 @@ function convertObject(s: Json, depth: number): GbnfJsonSchema {
       variants.push(variant((n) => required.has(n) || chosen.has(n)));
     }
   } else {
-    variants.push(variant((n) => required.has(n)), variant(() => true));
+    variants.push(
+      variant((n) => required.has(n)),
+      variant(() => true),
+    );
   }
   return describe({ oneOf: variants }, s);
 }

@@ -7,7 +7,17 @@ import type { FinishReason, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { IgnorableField } from '../ignored.js';
 import type { Content, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
-import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
+import {
+  count,
+  isObject,
+  malformedStream,
+  normalizeReason,
+  parseStreamData,
+  streamEndedEarly,
+  unexpectedResponse,
+  upstreamContentError,
+  type Json,
+} from './wire-shape.js';
 
 /**
  * Anthropic requires `max_tokens` on every request; the gateway's API makes it
@@ -57,7 +67,8 @@ function blocksOf(content: Content): Block[] {
     const src = part.source;
     return {
       type: 'image',
-      source: src.kind === 'base64' ? { type: 'base64', media_type: src.mediaType, data: src.data } : { type: 'url', url: src.url },
+      source:
+        src.kind === 'base64' ? { type: 'base64', media_type: src.mediaType, data: src.data } : { type: 'url', url: src.url },
     };
   });
 }
@@ -67,7 +78,8 @@ function systemText(content: Content, index: number): string {
   if (typeof content === 'string') return content;
   let text = '';
   content.forEach((part, j) => {
-    if (part.type !== 'text') throw invalid(`messages.${index}.content.${j}`, 'anthropic targets take text only in system messages');
+    if (part.type !== 'text')
+      throw invalid(`messages.${index}.content.${j}`, 'anthropic targets take text only in system messages');
     text += part.text;
   });
   return text;
@@ -80,9 +92,13 @@ function toolInput(call: ToolCall, index: number, k: number): Json {
   try {
     input = JSON.parse(call.arguments);
   } catch {
-    throw invalid(`messages.${index}.tool_calls.${k}.arguments`, 'must be a JSON object for anthropic targets (it is not valid JSON)');
+    throw invalid(
+      `messages.${index}.tool_calls.${k}.arguments`,
+      'must be a JSON object for anthropic targets (it is not valid JSON)',
+    );
   }
-  if (!isObject(input)) throw invalid(`messages.${index}.tool_calls.${k}.arguments`, 'must be a JSON object for anthropic targets');
+  if (!isObject(input))
+    throw invalid(`messages.${index}.tool_calls.${k}.arguments`, 'must be a JSON object for anthropic targets');
   return input;
 }
 
@@ -92,12 +108,17 @@ function anthropicTurn(m: Exclude<Message, { role: 'system' }>, index: number): 
     case 'user':
       return { role: 'user', content: typeof m.content === 'string' ? m.content : blocksOf(m.content) };
     case 'assistant': {
-      if (!m.toolCalls || m.toolCalls.length === 0) return { role: 'assistant', content: typeof m.content === 'string' ? m.content : blocksOf(m.content) };
+      if (!m.toolCalls || m.toolCalls.length === 0)
+        return { role: 'assistant', content: typeof m.content === 'string' ? m.content : blocksOf(m.content) };
       const uses = m.toolCalls.map((c, k) => ({ type: 'tool_use', id: c.id, name: c.name, input: toolInput(c, index, k) }));
       return { role: 'assistant', content: [...blocksOf(m.content), ...uses] };
     }
     case 'tool': {
-      const result: Block = { type: 'tool_result', tool_use_id: m.toolCallId, content: typeof m.content === 'string' ? m.content : blocksOf(m.content) };
+      const result: Block = {
+        type: 'tool_result',
+        tool_use_id: m.toolCallId,
+        content: typeof m.content === 'string' ? m.content : blocksOf(m.content),
+      };
       if (m.isError) result.is_error = true;
       return { role: 'user', content: [result] };
     }
@@ -273,7 +294,8 @@ export class AnthropicStreamReader {
       case 'content_block_start': {
         const block = event.content_block;
         if (!isObject(block) || block.type !== 'tool_use') return null;
-        if (!Number.isInteger(event.index) || typeof block.id !== 'string' || typeof block.name !== 'string') throw malformedStream();
+        if (!Number.isInteger(event.index) || typeof block.id !== 'string' || typeof block.name !== 'string')
+          throw malformedStream();
         const index = this.toolBlocks.size;
         this.toolBlocks.set(event.index as number, index);
         // The block's `input` is `{}` here; the arguments follow as input_json_delta text.
@@ -294,7 +316,8 @@ export class AnthropicStreamReader {
       case 'message_delta': {
         if (isObject(event.delta) && event.delta.stop_reason != null) {
           this.stop = anthropicStopReason(event.delta.stop_reason);
-          if (event.delta.stop_reason === 'stop_sequence' && typeof event.delta.stop_sequence === 'string') this.stopSequence = event.delta.stop_sequence;
+          if (event.delta.stop_reason === 'stop_sequence' && typeof event.delta.stop_sequence === 'string')
+            this.stopSequence = event.delta.stop_sequence;
         }
         if (isObject(event.usage)) {
           this.sawUsage = true;

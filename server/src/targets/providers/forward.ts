@@ -46,9 +46,14 @@ interface FrameReader {
   errorType(): string | undefined;
 }
 
-const usage = (input: number, output: number): Usage => ({ input_tokens: input, output_tokens: output, total_tokens: input + output });
+const usage = (input: number, output: number): Usage => ({
+  input_tokens: input,
+  output_tokens: output,
+  total_tokens: input + output,
+});
 
-const anthropicInput = (u: Json): number => count(u.input_tokens) + count(u.cache_creation_input_tokens) + count(u.cache_read_input_tokens);
+const anthropicInput = (u: Json): number =>
+  count(u.input_tokens) + count(u.cache_creation_input_tokens) + count(u.cache_read_input_tokens);
 
 function renameModel(obj: unknown, model: string): boolean {
   if (!isObject(obj) || typeof obj.model !== 'string' || obj.model === model) return false;

@@ -1,7 +1,14 @@
 import { providerLimits } from '../../config/limits.js';
 import type { CompatibleTargetConfig, OpenAITargetConfig } from '../../config/schema.js';
 import type { TargetDeps } from '../target.js';
-import { chatCompletionBody, embeddingBody, isReasoningModel, OpenAIStreamReader, readChatCompletion, readEmbedding } from './openai-wire.js';
+import {
+  chatCompletionBody,
+  embeddingBody,
+  isReasoningModel,
+  OpenAIStreamReader,
+  readChatCompletion,
+  readEmbedding,
+} from './openai-wire.js';
 import { ProviderTarget } from './provider-target.js';
 import { UpstreamClient } from './upstream-client.js';
 

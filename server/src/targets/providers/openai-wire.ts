@@ -4,8 +4,28 @@
  * Pure functions; the HTTP exchange lives in upstream-client.ts.
  */
 import type { FinishReason, Usage } from '@sipp/shared';
-import type { Content, EmbedRequest, EmbedResult, GenerationOptions, Message, StreamChunk, TextRequest, TextResult, ToolCall } from '../target.js';
-import { count, isObject, malformedStream, normalizeReason, parseStreamData, streamEndedEarly, unexpectedResponse, upstreamContentError, type Json } from './wire-shape.js';
+import type {
+  Content,
+  EmbedRequest,
+  EmbedResult,
+  GenerationOptions,
+  Message,
+  StreamChunk,
+  TextRequest,
+  TextResult,
+  ToolCall,
+} from '../target.js';
+import {
+  count,
+  isObject,
+  malformedStream,
+  normalizeReason,
+  parseStreamData,
+  streamEndedEarly,
+  unexpectedResponse,
+  upstreamContentError,
+  type Json,
+} from './wire-shape.js';
 
 export type OpenAIFlavor = 'openai' | 'openai_compatible';
 
@@ -94,7 +114,8 @@ function addToolOptions(body: Json, o: GenerationOptions): void {
     });
   }
   if (o.toolChoice !== undefined) {
-    body.tool_choice = o.toolChoice.type === 'tool' ? { type: 'function', function: { name: o.toolChoice.name } } : o.toolChoice.type;
+    body.tool_choice =
+      o.toolChoice.type === 'tool' ? { type: 'function', function: { name: o.toolChoice.name } } : o.toolChoice.type;
   }
   // OpenAI refuses parallel_tool_calls without tools, where it means nothing anyway.
   if (o.parallelToolCalls !== undefined && body.tools !== undefined) body.parallel_tool_calls = o.parallelToolCalls;
@@ -192,7 +213,11 @@ export function readEmbedding(json: unknown, inputs: number): EmbedResult {
   if (typeof json.id === 'string') result.id = json.id;
   if (isObject(json.usage)) {
     const input = count(json.usage.prompt_tokens);
-    result.usage = { input_tokens: input, output_tokens: 0, total_tokens: typeof json.usage.total_tokens === 'number' ? count(json.usage.total_tokens) : input };
+    result.usage = {
+      input_tokens: input,
+      output_tokens: 0,
+      total_tokens: typeof json.usage.total_tokens === 'number' ? count(json.usage.total_tokens) : input,
+    };
   }
   return result;
 }
@@ -228,7 +253,8 @@ export class OpenAIStreamReader {
     if (!Array.isArray(chunk.choices)) return [];
     const choice: unknown = chunk.choices[0];
     if (!isObject(choice)) return [];
-    if (choice.finish_reason !== null && choice.finish_reason !== undefined) this.finish = openAIFinishReason(choice.finish_reason);
+    if (choice.finish_reason !== null && choice.finish_reason !== undefined)
+      this.finish = openAIFinishReason(choice.finish_reason);
     const delta = choice.delta;
     if (!isObject(delta)) return [];
     const out: StreamChunk[] = [];

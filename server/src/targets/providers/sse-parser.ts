@@ -65,7 +65,8 @@ export class SseParser {
       // One leading byte-order mark is not part of the stream (a BOM split across chunks is rare enough to ignore).
       if (bytes.length === 0) return events;
       this.atStart = false;
-      if (bytes.length >= 3 && bytes[0] === UTF8_BOM[0] && bytes[1] === UTF8_BOM[1] && bytes[2] === UTF8_BOM[2]) bytes = bytes.subarray(3);
+      if (bytes.length >= 3 && bytes[0] === UTF8_BOM[0] && bytes[1] === UTF8_BOM[1] && bytes[2] === UTF8_BOM[2])
+        bytes = bytes.subarray(3);
     }
     let start = 0;
     if (this.skipLeadingLf && bytes.length > 0) {

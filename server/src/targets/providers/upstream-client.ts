@@ -203,7 +203,12 @@ export class UpstreamClient {
     return this.sse(raw.path, raw.body, ctx, raw);
   }
 
-  private async *sse(path: string, body: unknown, ctx: CallContext, raw?: RawExchange): AsyncGenerator<SseEvent, void, undefined> {
+  private async *sse(
+    path: string,
+    body: unknown,
+    ctx: CallContext,
+    raw?: RawExchange,
+  ): AsyncGenerator<SseEvent, void, undefined> {
     const payload = body === undefined ? null : this.serialize(body, ctx);
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
@@ -221,7 +226,8 @@ export class UpstreamClient {
         try {
           events = parser.push(chunk);
         } catch (err) {
-          if (err instanceof SseEventTooLarge) throw this.protocolFault(ctx, 'upstream_protocol', `upstream sent an event larger than ${err.limit} bytes`);
+          if (err instanceof SseEventTooLarge)
+            throw this.protocolFault(ctx, 'upstream_protocol', `upstream sent an event larger than ${err.limit} bytes`);
           throw err;
         }
         for (const event of events) {
@@ -302,9 +308,15 @@ export class UpstreamClient {
     // document from it; otherwise only a client rejection's cleaned message
     // goes back (upstream-status.ts), credentials scrubbed.
     const rejection = isClientRejection(res.statusCode);
-    const text = map || rejection ? await boundedText(res.body, ERROR_BODY_LIMIT) : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
+    const text =
+      map || rejection
+        ? await boundedText(res.body, ERROR_BODY_LIMIT)
+        : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
     const wait = retryAfterMs(res.headers, Date.now());
-    ctx.log.warn({ target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait }, 'upstream returned an error status');
+    ctx.log.warn(
+      { target: this.targetName, upstreamStatus: res.statusCode, retryAfterMs: wait },
+      'upstream returned an error status',
+    );
     if (map) throw map(res.statusCode, wait, text);
     const credentials = Object.values(this.headers).flatMap((v) => [v, v.replace(/^bearer\s+/i, '')]);
     throw upstreamStatusError(res.statusCode, wait, rejection ? providerMessage(text, credentials) : undefined);
@@ -340,10 +352,14 @@ export class UpstreamClient {
       if (deadline.keepaliveOnly) {
         const seconds = (this.keepaliveTimeoutMs ?? 0) / 1000;
         ctx.log.warn({ target: this.targetName, phase, keepaliveTimeoutSeconds: seconds }, 'upstream sent only keep-alives');
-        return new GatewayError('upstream_timeout', `upstream sent only keep-alives for ${seconds} s`, undefined, { phase: 'timeout' });
+        return new GatewayError('upstream_timeout', `upstream sent only keep-alives for ${seconds} s`, undefined, {
+          phase: 'timeout',
+        });
       }
       ctx.log.warn({ target: this.targetName, phase }, 'upstream timed out');
-      return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`, undefined, { phase: 'timeout' });
+      return new GatewayError('upstream_timeout', `upstream did not answer within ${this.timeoutMs / 1000} s`, undefined, {
+        phase: 'timeout',
+      });
     }
     if (err instanceof GatewayError) return err;
     if (!isTransportFault(err)) return this.localFault(ctx, err, phase === 'connect' ? 'send' : 'read');

@@ -67,7 +67,8 @@ export function providerMessage(body: string, secrets: readonly string[]): strin
   } catch {
     return undefined;
   }
-  const obj = (v: unknown): Record<string, unknown> | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  const obj = (v: unknown): Record<string, unknown> | undefined =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   const top = obj(doc);
   const candidates = [obj(top?.error)?.message, top?.error, top?.message, top?.detail];
   let message = candidates.find((c): c is string => typeof c === 'string' && c.trim() !== '');
@@ -85,10 +86,19 @@ export function providerMessage(body: string, secrets: readonly string[]): strin
 
 /** The client-facing error for a provider's non-2xx status (`message`: providerMessage of its body, for client rejections). */
 export function upstreamStatusError(status: number, retryAfter: number | undefined, message?: string): GatewayError {
-  const upstream = { phase: 'status' as const, upstreamStatus: status, ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
+  const upstream = {
+    phase: 'status' as const,
+    upstreamStatus: status,
+    ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+  };
   if (status === 429) {
     const headers = retryAfter !== undefined ? { 'retry-after': retryAfterHeader(retryAfter) } : undefined;
-    return new GatewayError('upstream_rate_limited', 'the upstream provider is rate limiting requests (HTTP 429); retry later', headers, upstream);
+    return new GatewayError(
+      'upstream_rate_limited',
+      'the upstream provider is rate limiting requests (HTTP 429); retry later',
+      headers,
+      upstream,
+    );
   }
   if (isClientRejection(status)) {
     const text = `upstream rejected the request (HTTP ${status})${message ? `: ${message}` : ''}`;
