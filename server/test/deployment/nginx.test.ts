@@ -323,16 +323,19 @@ http {
 async function sweepPublicRoutes(base: string, dispatcher: Agent, token: string): Promise<void> {
   for (const route of ROUTES) {
     const post = route.method === 'POST';
-    const res = await undiciFetch(`${base}${route.path}`, {
-      method: route.method,
+    // A resource route (GET/DELETE on /v1/responses/:id) is tried with GET; path parameters get a made-up id.
+    const method = route.method === 'RESOURCE' ? 'GET' : route.method;
+    const path = route.path.replace(/:[a-z_]+/g, 'resp_0123');
+    const res = await undiciFetch(`${base}${path}`, {
+      method,
       dispatcher,
       headers: post ? { 'content-type': 'application/json' } : {},
       body: post ? '{}' : undefined,
     });
     const text = await res.text();
-    assert.equal(res.status, 401, `${route.method} ${route.path} through nginx: ${res.status} ${text.slice(0, 200)}`);
-    assert.ok(res.headers.get('x-request-id'), `${route.method} ${route.path} is answered by the gateway`);
-    assert.doesNotThrow(() => JSON.parse(text), `${route.path}: the gateway's JSON error`);
+    assert.equal(res.status, 401, `${method} ${path} through nginx: ${res.status} ${text.slice(0, 200)}`);
+    assert.ok(res.headers.get('x-request-id'), `${method} ${path} is answered by the gateway`);
+    assert.doesNotThrow(() => JSON.parse(text), `${path}: the gateway's JSON error`);
   }
   const fetch = ((url: string, init?: object) =>
     undiciFetch(url, { ...init, dispatcher } as never)) as unknown as typeof globalThis.fetch;
