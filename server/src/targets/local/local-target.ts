@@ -23,7 +23,13 @@ import type {
 } from '../target.js';
 import { detectGpuAvailability, selectBackend, type GpuAvailability, type SelectedBackend } from './backend.js';
 import { Embedder } from './embedding.js';
-import { generateWithTools, planToolChat, usesFunctionCalling, type ToolChatPlan } from './function-calling.js';
+import {
+  generateWithTools,
+  planToolChat,
+  usesFunctionCalling,
+  type ToolChatPlan,
+  type ToolGenerationSummary,
+} from './function-calling.js';
 import { generate, type GenerationSummary } from './generation.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
 import { loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
@@ -227,25 +233,7 @@ export class LocalTarget implements Target {
         yield { type: 'token', text: step.value.text, tokens: step.value.tokens };
         step = await gen.next();
       }
-      const summary: GenerationSummary = step.value;
-      this.stats.record({
-        queueSeconds: (acquiredAt - calledAt) / 1000,
-        promptSeconds: summary.promptSeconds,
-        generationSeconds: summary.generationSeconds,
-        ttftSeconds: summary.firstTokenAt === null ? null : (summary.firstTokenAt - calledAt) / 1000,
-        inputTokens: summary.inputTokens,
-        outputTokens: summary.outputTokens,
-      });
-      yield {
-        type: 'end',
-        finishReason: summary.finishReason,
-        usage: {
-          input_tokens: summary.inputTokens,
-          output_tokens: summary.outputTokens,
-          total_tokens: summary.inputTokens + summary.outputTokens,
-        },
-        ...(summary.stopSequence !== undefined ? { stopSequence: summary.stopSequence } : {}),
-      };
+      yield this.finished(step.value, calledAt, acquiredAt);
     } catch (err) {
       throw this.failure(err, ctx);
     } finally {
@@ -254,6 +242,28 @@ export class LocalTarget implements Target {
       await seq.clearHistory().catch((err: unknown) => ctx.log.warn({ err: String(err) }, 'clearing a sequence failed'));
       lease.release();
     }
+  }
+
+  /** Records a finished generation's timings in the stats and makes the stream's end chunk. */
+  private finished(summary: GenerationSummary | ToolGenerationSummary, calledAt: number, acquiredAt: number): StreamChunk {
+    this.stats.record({
+      queueSeconds: (acquiredAt - calledAt) / 1000,
+      promptSeconds: summary.promptSeconds,
+      generationSeconds: summary.generationSeconds,
+      ttftSeconds: summary.firstTokenAt === null ? null : (summary.firstTokenAt - calledAt) / 1000,
+      inputTokens: summary.inputTokens,
+      outputTokens: summary.outputTokens,
+    });
+    return {
+      type: 'end',
+      finishReason: summary.finishReason,
+      usage: {
+        input_tokens: summary.inputTokens,
+        output_tokens: summary.outputTokens,
+        total_tokens: summary.inputTokens + summary.outputTokens,
+      },
+      ...(summary.stopSequence !== undefined ? { stopSequence: summary.stopSequence } : {}),
+    };
   }
 
   /** Chat with function tools through node-llama-cpp's function calling (function-calling.ts). */
@@ -301,25 +311,7 @@ export class LocalTarget implements Target {
         yield step.value;
         step = await gen.next();
       }
-      const summary = step.value;
-      this.stats.record({
-        queueSeconds: (acquiredAt - calledAt) / 1000,
-        promptSeconds: summary.promptSeconds,
-        generationSeconds: summary.generationSeconds,
-        ttftSeconds: summary.firstTokenAt === null ? null : (summary.firstTokenAt - calledAt) / 1000,
-        inputTokens: summary.inputTokens,
-        outputTokens: summary.outputTokens,
-      });
-      yield {
-        type: 'end',
-        finishReason: summary.finishReason,
-        usage: {
-          input_tokens: summary.inputTokens,
-          output_tokens: summary.outputTokens,
-          total_tokens: summary.inputTokens + summary.outputTokens,
-        },
-        ...(summary.stopSequence !== undefined ? { stopSequence: summary.stopSequence } : {}),
-      };
+      yield this.finished(step.value, calledAt, acquiredAt);
     } catch (err) {
       throw this.failure(err, ctx);
     } finally {
