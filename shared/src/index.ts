@@ -3,3 +3,4 @@ export * from './traffic.js';
 export * from './admin.js';
 export * from './routing.js';
 export * from './fleet.js';
+export * from './budgets.js';

@@ -23,6 +23,8 @@ export interface RequestRecord {
   upstreamStatus: number | null;
   /** Configured caller label of the bearer token; null when not authenticated. */
   caller: string | null;
+  /** Id of the managed API key that authenticated the request (docs/keys.md); null/absent for config tokens. */
+  keyId?: string | null;
   /** Normalized client IP. */
   client: string;
   status: number;
@@ -33,6 +35,12 @@ export interface RequestRecord {
   ttftMs: number | null;
   inputTokens: number;
   outputTokens: number;
+  /** Input tokens read from the provider's prompt cache (priced apart; docs/budgets.md#cost). */
+  cacheReadTokens?: number;
+  /** Input tokens written to the provider's prompt cache. */
+  cacheWriteTokens?: number;
+  /** What the request cost in USD from the served target's `pricing` (0 when unpriced or nothing was generated). */
+  costUsd?: number;
   stream: boolean;
   /**
    * Hint-only fields the gateway ignored for this request (docs/api.md#ignored-fields),

@@ -4,12 +4,18 @@
  * exit, so timing reveals neither which token matched nor how much of it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { KeyLimits } from '@sipp/shared';
 import type { TokenConfig } from '../config/schema.js';
 
 export interface Caller {
+  /** The caller (team or person) the token belongs to; callers group keys. */
   label: string;
   /** null = every target allowed. */
   allowed: ReadonlySet<string> | null;
+  /** Id of the managed key (docs/keys.md); absent for a config token. */
+  keyId?: string;
+  /** The key's or config token's rpm / tpm / budget; absent = unlimited. */
+  limits?: KeyLimits;
 }
 
 export type Digest = (value: string) => Buffer;
