@@ -198,6 +198,25 @@ export interface OverviewResponse {
   localBackends: LocalBackendView[];
   targets: number;
   callers: number;
+  /** One verdict over the last 5 minutes and the circuits now (docs/dashboard.md#health-verdict). */
+  health: HealthVerdict;
+  /** Every circuit that is not closed (open, half-open or drained), with the seconds until it lets a request through. */
+  circuits: CircuitStripEntry[];
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'down';
+
+export interface HealthVerdict {
+  status: HealthStatus;
+  /** Why it is not healthy, one line each (empty when healthy). */
+  reasons: string[];
+}
+
+export interface CircuitStripEntry {
+  target: string;
+  state: 'open' | 'half_open' | 'drained';
+  /** Seconds until an open circuit lets a probe through (0 when due or half-open); null when drained (until released). */
+  retryInSeconds: number | null;
 }
 
 export interface TimeseriesPoint {
@@ -262,6 +281,8 @@ export interface TargetWindowView extends WindowRowFigures {
   health: TargetHealth;
   lastErrorAt: number | null;
   lastErrorCode: string | null;
+  /** Refusal reasons in the window (RequestRecord.reason: circuit_open, drained, no_member …), most frequent first. */
+  reasons: Array<{ reason: string; count: number }>;
 }
 
 export interface RouteView {
@@ -313,8 +334,21 @@ export interface TargetView {
 export interface TargetsResponse {
   window: StatsWindow;
   targets: TargetView[];
-  /** Requests rejected before a target was known (401, 404 …), with the model names asked for. */
+  /**
+   * Requests that named no target or group (404 `resolution`) or were refused
+   * before the body was read (401, 403 blocked, 429 rate limit …), with the model names asked for.
+   */
   unrouted: TargetWindowView & { models: Array<{ model: string; count: number }> };
+  /** Each `[[groups]]` entry: every request routed through it (served by a member or refused). */
+  groups: GroupTrafficView[];
+}
+
+export interface GroupTrafficView {
+  name: string;
+  strategy: string;
+  members: string[];
+  traffic: TargetTraffic;
+  window: TargetWindowView;
 }
 
 export interface ClientView {
@@ -350,7 +384,16 @@ export interface RequestsResponse {
   matched: number;
   /** Requests kept (EXPLORER_CAPACITY at most). */
   kept: number;
+  /** Pass as `cursor` (same filter and sort) for the next page; null on the last page. */
+  nextCursor: string | null;
 }
+
+/** Explorer order (`GET requests?sort=`): newest first, or slowest / slowest first token first. */
+export const REQUEST_SORTS = ['time', 'duration', 'ttft'] as const;
+export type RequestSort = (typeof REQUEST_SORTS)[number];
+/** Explorer export formats (`GET requests?format=`). */
+export const REQUEST_EXPORT_FORMATS = ['csv', 'json'] as const;
+export type RequestExportFormat = (typeof REQUEST_EXPORT_FORMATS)[number];
 
 /** One admin action, as `GET audit` lists it and the log records it. */
 export interface AuditEntry {

@@ -13,14 +13,24 @@ export interface RequestRecord {
   operation: Operation | null;
   /** The `model` the client asked for (a target or group name); null before the body was read. */
   model: string | null;
-  /** The target that served (or last tried) the request; null when none was reached. */
+  /**
+   * The target that served (or last tried) the request; for a request refused
+   * before any attempt, the target or group it asked for (aliases resolved);
+   * null only when `model` names no target or group (or was never read).
+   */
   target: string | null;
   /** The group the request was routed through, when `model` named one. */
   group: string | null;
-  /** Upstream attempts made (0 when no target was called). */
-  attempts: number;
-  /** Status of the last provider response when it was an error (e.g. 429, 503); null otherwise. */
+  /** Every call to a target, in time order: the served (or last) attempt is last; empty when no target was called. */
+  attempts: AttemptRecord[];
+  /** The last attempt's provider status when it was an error (e.g. 429, 503); null otherwise (a served request: null). */
   upstreamStatus: number | null;
+  /**
+   * Why the gateway refused the request itself (docs/dashboard.md#reasons):
+   * `circuit_open`, `drained`, `no_member`, `rate_limited`, `blocked`,
+   * `admission`, `budget_exceeded`, … ; null when it was not refused.
+   */
+  reason: string | null;
   /** Configured caller label of the bearer token; null when not authenticated. */
   caller: string | null;
   /** Id of the managed API key that authenticated the request (docs/keys.md); null/absent for config tokens. */
@@ -50,3 +60,21 @@ export interface RequestRecord {
   /** The OpenTelemetry trace id of this request, when tracing is on and sampled it (docs/operations.md#traces). */
   traceId?: string;
 }
+
+/** One call to a target within a request (a first try, a retry or a fallback). */
+export interface AttemptRecord {
+  target: string;
+  /** The HTTP status this attempt came to: 200 when it served, else its error's status (499 when the client left). */
+  status: number;
+  /** The provider's HTTP status when it answered with an error; null otherwise. */
+  upstreamStatus: number | null;
+  /** Milliseconds from the call to its outcome (a stream: to its first chunk). */
+  latencyMs: number;
+  /** Milliseconds of retry backoff waited just before this attempt (0 for the first try and a plain fallback). */
+  backoffMs: number;
+  /** The attempt's error code (e.g. `upstream`, `upstream_timeout`); null when it succeeded. */
+  error: string | null;
+}
+
+/** Reasons the router gives for a refusal without any attempt (docs/dashboard.md#reasons). */
+export const ROUTING_REASONS = ['circuit_open', 'drained', 'no_member'] as const;

@@ -22,6 +22,7 @@ import { AdminError } from '../errors.js';
 import { readJson } from './http/read-json.js';
 import { requireSameOrigin } from './http/same-origin.js';
 import { circuitView, drainTarget, releaseTarget } from './routing.js';
+import { exportFileName, requestsCsv } from './request-export.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
@@ -43,6 +44,20 @@ function choice<T extends string>(ctx: Context, name: string, allowed: readonly 
   if (!(allowed as readonly string[]).includes(v))
     throw new AdminError('invalid_request', `${name}: must be one of ${allowed.join(', ')}`);
   return v as T;
+}
+
+/** The explorer's page, or with `format=` the download of every matching request (docs/dashboard.md#api). */
+function requestsOrExport(ctx: Context, stats: TrafficStats): unknown {
+  const filter = parseRequestFilter(ctx.query);
+  if (filter.format === null) return views.requests(stats, filter);
+  const all = views.requestsExport(stats, filter);
+  ctx.set('Content-Disposition', `attachment; filename="${exportFileName(filter.format)}"`);
+  if (filter.format === 'json') {
+    ctx.type = 'application/json';
+    return all;
+  }
+  ctx.type = 'text/csv; charset=utf-8';
+  return requestsCsv(all.requests);
 }
 
 const windowOf = (ctx: Context) => choice<StatsWindow>(ctx, 'window', STATS_WINDOWS, DEFAULT_WINDOW);
@@ -80,7 +95,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     { method: 'GET', path: '/timeseries', guard: 'session', handle: (ctx) => stats.timeseries.snapshot(rangeOf(ctx)) },
     { method: 'GET', path: '/callers', guard: 'session', handle: (ctx) => views.callers(stats, windowOf(ctx)) },
     { method: 'GET', path: '/targets', guard: 'session', handle: (ctx) => views.targets(deps, stats, windowOf(ctx)) },
-    { method: 'GET', path: '/requests', guard: 'session', handle: (ctx) => views.requests(stats, parseRequestFilter(ctx.query)) },
+    { method: 'GET', path: '/requests', guard: 'session', handle: (ctx) => requestsOrExport(ctx, stats) },
     { method: 'GET', path: '/routes', guard: 'session', handle: () => views.routes(deps) },
     { method: 'GET', path: '/clients', guard: 'session', handle: () => views.clients(deps, stats) },
     { method: 'GET', path: '/config', guard: 'session', handle: () => configView(deps) },

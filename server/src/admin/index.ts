@@ -45,7 +45,7 @@ export function createAdmin(deps: AdminDeps): AdminModule {
   const basePath = basePathOf(deps.config.routes.admin);
   const stats = new TrafficStats(
     deps.config.targets.map((t) => t.name),
-    { callers: deps.config.tokens.map((t) => t.caller) },
+    { callers: deps.config.tokens.map((t) => t.caller), groups: deps.router.groupDefinitions().map((g) => g.name) },
   );
   const audit = new AuditLog(deps.log);
   const assets = createStaticAssets(deps.assetsDir || process.env[ASSETS_DIR_ENV] || defaultAssetsDir(), basePath);

@@ -19,8 +19,10 @@ import type {
 import { ROUTE_KEYS, ROUTES } from '../routes.js';
 import type { TargetDescription } from '../targets/target.js';
 import type { AdminDeps } from './deps.js';
+import { healthVerdict, openCircuits } from './health.js';
 import { circuitView, groupViews } from './routing.js';
-import type { RequestFilter } from './stats/request-filter.js';
+import type { RequestsExport } from './request-export.js';
+import { encodeCursor, type RequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 
 export const TOP_CLIENTS = 50;
@@ -38,19 +40,31 @@ function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
 }
 
 export function overview(
-  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config'>,
+  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config' | 'router'>,
   stats: TrafficStats,
   window: StatsWindow,
   now = Date.now(),
 ): OverviewResponse {
   const descriptions = deps.targets();
+  const circuits = openCircuits(deps.router);
+  const ready = deps.ready();
   return {
+    health: healthVerdict({
+      stats,
+      circuits,
+      targets: descriptions.length,
+      ready,
+      inFlight: deps.controls.admission.inFlight,
+      limit: deps.controls.admission.limit,
+      now,
+    }),
+    circuits,
     current: stats.window(window, now),
     inFlight: { active: deps.controls.admission.inFlight, limit: deps.controls.admission.limit },
     version: deps.version,
     startedAt: deps.startedAt,
     uptimeSeconds: Math.max(0, Math.floor((now - deps.startedAt) / 1000)),
-    ready: deps.ready(),
+    ready,
     totals: stats.totals(),
     latencyMs: stats.latency.summary(),
     activeRequests: deps.controls.admission.inFlight,
@@ -95,6 +109,13 @@ export function targets(
   return {
     window,
     unrouted: stats.unroutedRow(window, now),
+    groups: deps.router.groupDefinitions().map((g) => ({
+      name: g.name,
+      strategy: g.strategy,
+      members: [...g.targets],
+      traffic: stats.group(g.name),
+      window: stats.groupRow(g.name, window, now),
+    })),
     targets: deps.targets().map((d): TargetView => ({
       name: d.name,
       type: d.type,
@@ -127,11 +148,19 @@ export function callers(stats: TrafficStats, window: StatsWindow, now = Date.now
 }
 
 export function requests(stats: TrafficStats, filter: RequestFilter): RequestsResponse {
+  const page = stats.recent.page(filter.keep, filter.sort, filter.limit, filter.cursor);
   return {
-    requests: stats.recent.list(filter.limit, filter.keep),
-    matched: stats.recent.countWhere(filter.keep),
+    requests: page.requests,
+    matched: page.matched,
     kept: stats.recent.size,
+    nextCursor: page.next ? encodeCursor(page.next) : null,
   };
+}
+
+/** Every matching request in the filter's sort (the export ignores `limit` and `cursor`). */
+export function requestsExport(stats: TrafficStats, filter: RequestFilter): RequestsExport {
+  const page = stats.recent.page(filter.keep, filter.sort, stats.recent.capacity, null);
+  return { requests: page.requests, matched: page.matched, kept: stats.recent.size };
 }
 
 export function security(deps: Pick<AdminDeps, 'controls' | 'config'>, stats: TrafficStats): SecurityResponse {

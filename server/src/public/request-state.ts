@@ -25,6 +25,7 @@ type Recorded = Pick<
   | 'inputTokens'
   | 'outputTokens'
   | 'stream'
+  | 'reason'
 >;
 
 /** A request in progress: the record's fields plus what finishing needs (timing, overrides, the stream's error frame). */
@@ -50,7 +51,16 @@ export interface RequestState extends Recorded {
   ignored: Set<IgnorableField> | null;
   /** The trace this request's spans belong to, when tracing recorded it (docs/operations.md#traces). */
   traceId: string | null;
+  /** The target or group `model` names, once the body is parsed (null when it names neither): the record's target of a refusal. */
+  asked: string | null;
 }
+
+/**
+ * Refusals the gateway decides itself, whose error code is the record's
+ * `reason` (docs/dashboard.md#reasons); the router's own reasons
+ * (`circuit_open`, `drained`, `no_member`) are set where it refuses.
+ */
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['blocked', 'rate_limited', 'admission', 'budget_exceeded']);
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
@@ -70,8 +80,10 @@ export function newRequestState(id: string): RequestState {
     model: null,
     target: null,
     group: null,
-    attempts: 0,
+    attempts: [],
     upstreamStatus: null,
+    reason: null,
+    asked: null,
     stream: false,
     firstTokenAt: null,
     inputTokens: 0,
@@ -96,10 +108,11 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     api: st.api,
     operation: st.operation,
     model: st.model,
-    target: st.target,
+    target: st.target ?? st.asked,
     group: st.group,
     attempts: st.attempts,
     upstreamStatus: st.upstreamStatus,
+    reason: st.reason ?? (finalCode !== null && REFUSAL_CODES.has(finalCode) ? finalCode : null),
     caller: st.caller,
     client: st.client,
     status: finalStatus,

@@ -86,11 +86,13 @@ export async function pipeStream(
     if (callCtx.signal.aborted) {
       st.statusOverride = 499;
       st.code = 'client_closed_request';
+      keepStreamed(st, sequence);
     } else if (open()) {
       // The target ended without an `end` chunk: that is a broken stream.
       throw new GatewayError('execution', 'stream ended without a finish reason');
     }
   } catch (err) {
+    keepStreamed(st, sequence);
     if (callCtx.signal.aborted) {
       st.statusOverride = 499;
       st.code = 'client_closed_request';
@@ -104,4 +106,9 @@ export async function pipeStream(
     if (open()) res.end(pending || undefined);
     void rest.return?.().catch(() => {});
   }
+}
+
+/** A stream cut short (client gone, target failed) keeps the tokens already sent in the record (docs/dashboard.md#reasons). */
+function keepStreamed(st: RequestState, streamed: number): void {
+  if (st.outputTokens === 0) st.outputTokens = streamed;
 }

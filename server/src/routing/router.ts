@@ -9,7 +9,7 @@
  * A direct target request is a group of one with no retries: its circuit still
  * applies (open or drained → 503 `unavailable`).
  */
-import type { CircuitState, GroupStrategy, Operation, RetryOn } from '@sipp/shared';
+import type { AttemptRecord, CircuitState, GroupStrategy, Operation, RetryOn } from '@sipp/shared';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.js';
@@ -67,8 +67,11 @@ export interface RouteTrace {
   id?: string;
   target: string | null;
   group: string | null;
-  attempts: number;
+  /** Each call, in time order (docs/dashboard.md#reasons). */
+  attempts: AttemptRecord[];
   upstreamStatus: number | null;
+  /** Set when the router refused without calling anyone: `circuit_open`, `drained` or `no_member`. */
+  reason: string | null;
 }
 
 export interface Served<T> {
@@ -123,6 +126,12 @@ export class Router {
   /** Exact aliases and the target or group each names (model listings). */
   aliasNames(): Array<[alias: string, name: string]> {
     return this.options.aliases?.exactAliases() ?? [];
+  }
+
+  /** The target or group `model` names (aliases resolved), or null when it names neither. */
+  known(model: string): string | null {
+    const name = this.canonical(model);
+    return this.groups.has(name) || this.options.targets.has(name) ? name : null;
   }
 
   /** Configured groups, in configuration order. */
@@ -207,6 +216,7 @@ export class Router {
 
     let lastError: unknown = null;
     let previous: { target: string; reason: string } | null = null;
+    let backoffMs = 0;
     for (let m = 0; m < members.length; m++) {
       const target = members[m]!;
       const breaker = this.breakers.get(target.name)!;
@@ -219,8 +229,20 @@ export class Router {
         }
         if (previous && previous.target !== target.name && group) this.fellBack(group.name, previous, target.name, trace.id);
         previous = null;
-        trace.attempts += 1;
         trace.target = target.name;
+        const started = performance.now();
+        const waited = backoffMs;
+        backoffMs = 0;
+        const book = (status: number, error: string | null, err?: unknown): void => {
+          trace.attempts.push({
+            target: target.name,
+            status,
+            upstreamStatus: (err instanceof GatewayError && err.upstream?.upstreamStatus) || null,
+            latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+            backoffMs: waited,
+            error,
+          });
+        };
         // Spill instead of queueing only when something else could still take the request.
         const another = tryNo < retry.attempts || members.slice(m + 1).some((t) => this.breakers.get(t.name)!.available());
         const noWait = retry.on.has('busy') && another;
@@ -232,8 +254,10 @@ export class Router {
           this.leave(target.name);
           if (signal.aborted) {
             permit.abandon();
+            book(499, 'client_closed_request', err);
             throw abortReason(signal);
           }
+          book(err instanceof GatewayError ? err.status : 500, err instanceof GatewayError ? err.code : 'internal', err);
           const kind = this.failed(target.name, permit, err, trace);
           const retryable = kind !== null && retry.on.has(kind);
           if (!retryable) throw err;
@@ -247,8 +271,12 @@ export class Router {
           } catch (sleepErr) {
             throw signal.aborted ? abortReason(signal) : sleepErr;
           }
+          backoffMs = wait;
           continue;
         }
+        book(200, null);
+        // The record's upstream status is the served attempt's (the earlier ones are in `attempts`).
+        trace.upstreamStatus = null;
         permit.success();
         this.options.metrics?.attempt(target.name, 'success');
         let left = false;
@@ -264,6 +292,10 @@ export class Router {
       }
     }
     if (lastError !== null) throw lastError;
+    // Refused without a call: the record counts it under the asked target or group, with the reason.
+    if (trace.attempts.length === 0) {
+      trace.reason = group ? 'no_member' : this.breakers.get(members[0]!.name)!.snapshot().drained ? 'drained' : 'circuit_open';
+    }
     throw this.unavailable(model, members);
   }
 
@@ -271,7 +303,7 @@ export class Router {
   private failed(target: string, permit: CircuitPermit, err: unknown, trace: RouteTrace): RetryOn | null {
     const kind = failureKind(err);
     const upstream = err instanceof GatewayError ? err.upstream : undefined;
-    if (upstream?.upstreamStatus !== undefined) trace.upstreamStatus = upstream.upstreamStatus;
+    trace.upstreamStatus = upstream?.upstreamStatus ?? null;
     if (kind === 'busy')
       permit.abandon(); // load, not a fault
     else if (kind !== null) permit.failure(kind);

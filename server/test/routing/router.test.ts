@@ -55,7 +55,7 @@ function setup(
   return { router, clock, sleeps, attempts, fallbacks, logs };
 }
 
-const trace = (): RouteTrace => ({ target: null, group: null, attempts: 0, upstreamStatus: null });
+const trace = (): RouteTrace => ({ target: null, group: null, attempts: [], upstreamStatus: null, reason: null });
 
 /** An attempt function that fails per target as scripted (a queue of errors per name), else answers its name. */
 function scripted(script: Record<string, unknown[]>) {
@@ -86,7 +86,18 @@ describe('router', () => {
     assert.equal(served.value, 'b');
     assert.deepEqual(s.calls, ['a', 'a', 'a', 'b']);
     assert.deepEqual(sleeps, [50, 100]);
-    assert.deepEqual(tr, { target: 'b', group: 'g', attempts: 4, upstreamStatus: 502 });
+    // Every call in time order, the served one last; the record's upstream status is the served attempt's (none).
+    assert.deepEqual(
+      tr.attempts.map((a) => [a.target, a.status, a.upstreamStatus, a.backoffMs, a.error]),
+      [
+        ['a', 502, 500, 0, 'upstream'],
+        ['a', 502, 502, 50, 'upstream'],
+        ['a', 502, null, 100, 'upstream'],
+        ['b', 200, null, 0, null],
+      ],
+    );
+    assert.ok(tr.attempts.every((a) => a.latencyMs >= 0));
+    assert.deepEqual([tr.target, tr.group, tr.upstreamStatus, tr.reason], ['b', 'g', null, null]);
     assert.deepEqual(
       attempts.map((a) => a[1]),
       ['retryable_error', 'retryable_error', 'retryable_error', 'success'],
@@ -168,23 +179,39 @@ describe('router', () => {
     );
     clock.t = 6500;
     const calls = s.calls.length;
-    await assert.rejects(router.run(router.resolve('g', 'chat'), signal, trace(), s.fn), (e: GatewayError) => {
+    const refused = trace();
+    await assert.rejects(router.run(router.resolve('g', 'chat'), signal, refused, s.fn), (e: GatewayError) => {
       assert.equal(e.code, 'unavailable');
       assert.equal(e.status, 503);
       assert.equal(e.headers?.['retry-after'], '4'); // a and b half-open at 10 000 ms: 3.5 s → 4
       return true;
     });
     assert.equal(s.calls.length, calls, 'no member was called');
+    assert.deepEqual([refused.reason, refused.attempts, refused.target], ['no_member', [], null]);
+  });
+
+  it('a direct target with an open circuit is refused with reason circuit_open (not drained)', async () => {
+    const { router } = setup({ circuits: { a: { failureThreshold: 1, openMs: 10_000 } } });
+    const s = scripted({ a: [fault({ phase: 'connect' })] });
+    const first = trace();
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, first, s.fn));
+    assert.equal(first.reason, null, 'a call that failed is no refusal');
+    assert.deepEqual(first.attempts.map((a) => [a.target, a.error]), [['a', 'upstream']]);
+    const tr = trace();
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, tr, s.fn), { code: 'unavailable' });
+    assert.equal(tr.reason, 'circuit_open');
   });
 
   it('a drained direct target answers 503 unavailable; released, it serves again', async () => {
     const { router } = setup();
     router.breaker('a')!.drain();
     const s = scripted({});
-    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn), {
+    const tr = trace();
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, tr, s.fn), {
       code: 'unavailable',
     });
     assert.deepEqual(s.calls, []);
+    assert.deepEqual([tr.reason, tr.attempts], ['drained', []]);
     router.breaker('a')!.release();
     assert.equal((await router.run(router.resolve('a', 'chat'), new AbortController().signal, trace(), s.fn)).value, 'a');
   });

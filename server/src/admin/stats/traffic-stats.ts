@@ -22,7 +22,7 @@ import { ClientStats } from './client-stats.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { RecentRequests } from './recent-requests.js';
 import { Timeseries } from './timeseries.js';
-import { WindowRing, sampleOf, type Aggregate } from './window-ring.js';
+import { WindowRing, sampleOf, type Aggregate, type Sample } from './window-ring.js';
 
 /** Health looks at the last 5 minutes whatever window the table shows. */
 export const HEALTH_SECONDS = 300;
@@ -47,6 +47,20 @@ class TargetAggregate {
   }
   get hasRing(): boolean {
     return this.ringStore !== null;
+  }
+
+  add(r: RequestRecord, sample: Sample, isError: boolean, now: number): void {
+    this.requests++;
+    if (isError) {
+      this.errors++;
+      this.lastErrorAt = r.time;
+      this.lastErrorCode = r.code ?? String(r.status);
+    }
+    this.inputTokens += sample.inputTokens;
+    this.outputTokens += sample.outputTokens;
+    this.lastRequestAt = r.time;
+    this.latency.observeBucket(sample.latencyIdx, sample.durationMs);
+    this.ring.record(sample, now);
   }
 
   view(): TargetTraffic {
@@ -88,14 +102,17 @@ export class TrafficStats {
   /** Only configured targets and callers get rings (request-supplied names are unbounded). */
   private readonly targets = new Map<string, TargetAggregate>();
   private readonly unrouted = new TargetAggregate();
+  /** Every request routed through a configured group (served by a member or refused). */
+  private readonly groups = new Map<string, TargetAggregate>();
   private readonly callers = new Map<string, CallerAggregate>();
   private readonly anonymous = new CallerAggregate();
 
   constructor(
     targetNames: readonly string[],
-    options: { callers?: readonly string[]; maxClients?: number; recent?: number } = {},
+    options: { callers?: readonly string[]; groups?: readonly string[]; maxClients?: number; recent?: number } = {},
   ) {
     for (const name of targetNames) this.targets.set(name, new TargetAggregate());
+    for (const name of options.groups ?? []) this.groups.set(name, new TargetAggregate());
     for (const caller of options.callers ?? []) this.callers.set(caller, new CallerAggregate());
     this.clients = new ClientStats(options.maxClients);
     this.recent = new RecentRequests(options.recent ?? EXPLORER_CAPACITY);
@@ -125,20 +142,11 @@ export class TrafficStats {
       if (caller.lastSeen === null || r.time > caller.lastSeen) caller.lastSeen = r.time;
     }
 
+    // A refusal names the asked target or group (docs/dashboard.md#reasons); a group's name is no target's.
     const t = r.target === null ? this.unrouted : this.targets.get(r.target);
-    if (t) {
-      t.requests++;
-      if (isError) {
-        t.errors++;
-        t.lastErrorAt = r.time;
-        t.lastErrorCode = r.code ?? String(r.status);
-      }
-      t.inputTokens += input;
-      t.outputTokens += output;
-      t.lastRequestAt = r.time;
-      t.latency.observeBucket(sample.latencyIdx, duration);
-      t.ring.record(sample, now);
-    }
+    if (t) t.add(r, sample, isError, now);
+    const g = this.groups.get(r.group ?? r.target ?? '');
+    if (g) g.add(r, sample, isError, now);
   }
 
   totals(): TrafficTotals {
@@ -237,10 +245,26 @@ export class TrafficStats {
     return {
       ...figures,
       topCodes: agg ? agg.topCodes(3) : [],
+      reasons: agg ? agg.topReasons() : [],
       health: healthOf(recent?.requests ?? 0, recent?.serverErrors ?? 0),
       lastErrorAt: t.lastErrorAt,
       lastErrorCode: t.lastErrorCode,
     };
+  }
+
+  /** Traffic through a configured group since start. */
+  group(name: string): TargetTraffic {
+    return (this.groups.get(name) ?? new TargetAggregate()).view();
+  }
+
+  /** A configured group's figures over the window (idle for unknown names). */
+  groupRow(name: string, window: StatsWindow, now = Date.now()): TargetWindowView {
+    return this.targetWindow(this.groups.get(name) ?? new TargetAggregate(), window, now);
+  }
+
+  /** Every request over the last `seconds` (health verdict). */
+  recentAggregate(seconds: number, now = Date.now()): Aggregate {
+    return this.timeseries.fine.sumLast(seconds, now);
   }
 
   /** A configured target's figures over the window (idle for unknown names). */

@@ -15,6 +15,21 @@ export const CODE_NAMES: readonly string[] = [...ERROR_CODES, 'other'];
 const CODE_INDEX = new Map(CODE_NAMES.map((c, i) => [c, i]));
 const OTHER_CODE = CODE_NAMES.length - 1;
 
+/** Refusal reasons counted per bucket (RequestRecord.reason); anything else lands in "other". */
+export const REASON_NAMES: readonly string[] = [
+  'circuit_open',
+  'drained',
+  'no_member',
+  'rate_limited',
+  'blocked',
+  'admission',
+  'budget_exceeded',
+  'other',
+];
+const REASON_INDEX = new Map(REASON_NAMES.map((c, i) => [c, i]));
+const OTHER_REASON = REASON_NAMES.length - 1;
+const REASONS = REASON_NAMES.length;
+
 // Counter fields of a slot.
 const REQUESTS = 0;
 const CLIENT_ERRORS = 1;
@@ -49,6 +64,8 @@ export interface Sample {
   ttftIdx: number;
   /** Index in CODE_NAMES; -1 without an error code. */
   codeIdx: number;
+  /** Index in REASON_NAMES; -1 without a refusal reason. */
+  reasonIdx: number;
 }
 
 const CLASS_INDEX = { ok: 0, client: 1, rate_limited: 2, server: 3 } as const;
@@ -66,6 +83,7 @@ export function sampleOf(r: RequestRecord, durationMs: number, inputTokens: numb
     ttftMs: hasTtft ? r.ttftMs! : -1,
     ttftIdx: hasTtft ? latencyBucket(r.ttftMs!) : -1,
     codeIdx: r.code === null ? -1 : (CODE_INDEX.get(r.code) ?? OTHER_CODE),
+    reasonIdx: r.reason == null ? -1 : (REASON_INDEX.get(r.reason) ?? OTHER_REASON),
   };
 }
 
@@ -83,10 +101,21 @@ export class Aggregate {
   readonly latency = new Uint32Array(LATENCY_BUCKETS);
   readonly ttft: Uint32Array | null;
   readonly codes: Uint32Array | null;
+  readonly reasons: Uint32Array | null;
 
   constructor(withTtft: boolean, withCodes: boolean) {
     this.ttft = withTtft ? new Uint32Array(LATENCY_BUCKETS) : null;
     this.codes = withCodes ? new Uint32Array(CODE_NAMES.length) : null;
+    this.reasons = withCodes ? new Uint32Array(REASONS) : null;
+  }
+
+  /** Refusal reasons by count, most frequent first. */
+  topReasons(): Array<{ reason: string; count: number }> {
+    const out: Array<{ reason: string; count: number }> = [];
+    this.reasons?.forEach((count, i) => {
+      if (count > 0) out.push({ reason: REASON_NAMES[i]!, count });
+    });
+    return out.sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
   }
 
   latencyPercentile(q: number): number | null {
@@ -114,6 +143,7 @@ export class WindowRing {
   private readonly latency: Uint32Array;
   private readonly ttft: Uint32Array | null;
   private readonly codes: Uint32Array | null;
+  private readonly reasons: Uint32Array | null;
 
   constructor(
     readonly bucketMs: number,
@@ -125,6 +155,7 @@ export class WindowRing {
     this.latency = new Uint32Array(slots * LATENCY_BUCKETS);
     this.ttft = options.ttft ? new Uint32Array(slots * LATENCY_BUCKETS) : null;
     this.codes = options.codes ? new Uint32Array(slots * CODE_NAMES.length) : null;
+    this.reasons = options.codes ? new Uint32Array(slots * REASONS) : null;
   }
 
   /** Adds one finished request. */
@@ -149,6 +180,7 @@ export class WindowRing {
       this.ttft[slot * LATENCY_BUCKETS + x.ttftIdx]!++;
     }
     if (this.codes && x.codeIdx >= 0) this.codes[slot * CODE_NAMES.length + x.codeIdx]!++;
+    if (this.reasons && x.reasonIdx >= 0) this.reasons[slot * REASONS + x.reasonIdx]!++;
   }
 
   private reset(slot: number, b: number): void {
@@ -157,6 +189,7 @@ export class WindowRing {
     this.latency.fill(0, slot * LATENCY_BUCKETS, (slot + 1) * LATENCY_BUCKETS);
     this.ttft?.fill(0, slot * LATENCY_BUCKETS, (slot + 1) * LATENCY_BUCKETS);
     this.codes?.fill(0, slot * CODE_NAMES.length, (slot + 1) * CODE_NAMES.length);
+    this.reasons?.fill(0, slot * REASONS, (slot + 1) * REASONS);
   }
 
   /** Sums buckets [first, last] (bucket numbers, inclusive) into a fresh Aggregate. */
@@ -179,6 +212,7 @@ export class WindowRing {
       addRange(a.latency, this.latency, slot * LATENCY_BUCKETS, LATENCY_BUCKETS);
       if (a.ttft && this.ttft) addRange(a.ttft, this.ttft, slot * LATENCY_BUCKETS, LATENCY_BUCKETS);
       if (a.codes && this.codes) addRange(a.codes, this.codes, slot * CODE_NAMES.length, CODE_NAMES.length);
+      if (a.reasons && this.reasons) addRange(a.reasons, this.reasons, slot * REASONS, REASONS);
     }
     return a;
   }

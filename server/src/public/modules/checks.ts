@@ -14,22 +14,27 @@ import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/cap
 import { checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
 import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
+import type { RecordCaller } from './attribution.js';
 
-export function blocklistCheck(blocklist: Pick<Blocklist, 'has'>): PipelineModule {
+export function blocklistCheck(blocklist: Pick<Blocklist, 'has'>, recordCaller?: RecordCaller): PipelineModule {
   return {
     name: 'blocklist',
     beforeBody(rc) {
-      if (blocklist.has(rc.state.client)) throw new GatewayError('blocked', 'client address is blocked');
+      if (blocklist.has(rc.state.client)) {
+        recordCaller?.(rc);
+        throw new GatewayError('blocked', 'client address is blocked');
+      }
     },
   };
 }
 
-export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'admit'>): PipelineModule {
+export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'admit'>, recordCaller?: RecordCaller): PipelineModule {
   return {
     name: 'rate_limit',
     async beforeBody(rc) {
       const decision = await rateLimiter.admit(rc.state.client);
       if (!decision.ok) {
+        recordCaller?.(rc);
         throw new GatewayError('rate_limited', 'rate limit exceeded; retry later', {
           'retry-after': String(decision.retryAfterSeconds),
         });

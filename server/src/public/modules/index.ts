@@ -20,6 +20,7 @@ import {
 } from './checks.js';
 import type { RequestPolicy } from '../../targets/request-checks.js';
 import { observe } from './observers.js';
+import { attribution, recordCaller } from './attribution.js';
 import { tracingModule } from './tracing.js';
 
 export interface PipelineModuleDeps {
@@ -27,7 +28,7 @@ export interface PipelineModuleDeps {
   tracing: Tracing | null;
   controls: Controls;
   authenticate: Authenticator;
-  router: Pick<Router, 'resolve' | 'canonical'>;
+  router: Pick<Router, 'resolve' | 'canonical' | 'known'>;
   /** What the client-mistakes check lets through (`allow_private_image_urls`); default: nothing private. */
   requestPolicy?: RequestPolicy;
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
@@ -39,10 +40,11 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     // First, so its SERVER span covers every check and its attempt spans wrap every other module's.
     ...(deps.tracing ? [tracingModule(deps.tracing)] : []),
     // beforeBody: the checks before any body byte is read.
-    blocklistCheck(deps.controls.blocklist),
-    rateLimitCheck(deps.controls.rateLimiter),
+    blocklistCheck(deps.controls.blocklist, recordCaller(deps.authenticate)),
+    rateLimitCheck(deps.controls.rateLimiter, recordCaller(deps.authenticate)),
     tokenCheck(deps.authenticate),
-    // beforeRun: the checks on the parsed request, before any target runs.
+    // beforeRun: the checks on the parsed request, before any target runs (attribution first: refusals count under the asked name).
+    attribution(deps.router),
     clientMistakesCheck(deps.requestPolicy ?? { allowPrivateImageUrls: false }),
     authorizationCheck(deps.router),
     routeResolution(deps.router),
