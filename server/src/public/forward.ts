@@ -98,6 +98,10 @@ export async function pipeForwarded(
       st.outputTokens = u.output_tokens;
     }
   };
+  // Cut short (client gone, stream broken): the output frames already relayed count (docs/dashboard.md#reasons).
+  const keepStreamed = () => {
+    st.outputTokens = Math.max(st.outputTokens, result.streamed?.() ?? 0);
+  };
   try {
     while (!next.done) {
       st.firstTokenAt ??= performance.now();
@@ -107,6 +111,7 @@ export async function pipeForwarded(
     }
     record();
     if (callCtx.signal.aborted) {
+      keepStreamed();
       st.statusOverride = 499;
       st.code = 'client_closed_request';
     } else if (result.errorType() !== undefined) {
@@ -116,6 +121,7 @@ export async function pipeForwarded(
     release();
   } catch (err) {
     record();
+    keepStreamed();
     if (callCtx.signal.aborted) {
       st.statusOverride = 499;
       st.code = 'client_closed_request';

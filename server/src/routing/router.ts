@@ -12,7 +12,7 @@
 import type { AttemptRecord, CircuitState, GroupStrategy, Operation, RetryOn } from '@sipp/shared';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { GatewayError } from '../errors.js';
+import { GatewayError, ProviderError } from '../errors.js';
 import type { Target } from '../targets/target.js';
 import { CircuitBreaker, type CircuitPermit, type CircuitSettings, type CircuitTransition } from './circuit-breaker.js';
 import { failureKind, NO_RETRY, retryDelayMs, type RetrySettings } from './retry-policy.js';
@@ -257,7 +257,7 @@ export class Router {
             book(499, 'client_closed_request', err);
             throw abortReason(signal);
           }
-          book(err instanceof GatewayError ? err.status : 500, err instanceof GatewayError ? err.code : 'internal', err);
+          book(statusOf(err), err instanceof GatewayError ? err.code : 'internal', err);
           const kind = this.failed(target.name, permit, err, trace);
           const retryable = kind !== null && retry.on.has(kind);
           if (!retryable) throw err;
@@ -344,4 +344,10 @@ export class Router {
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** The status a failed attempt would answer with (a pass-through provider error keeps the provider's). */
+function statusOf(err: unknown): number {
+  if (err instanceof ProviderError) return err.providerStatus;
+  return err instanceof GatewayError ? err.status : 500;
 }

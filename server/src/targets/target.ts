@@ -247,6 +247,8 @@ export type Forwarded =
       finishReason(): FinishReason | undefined;
       /** The provider's own error type when it sent an in-stream error frame (relayed as sent). */
       errorType(): string | undefined;
+      /** Text and tool-call frames relayed so far: the output a stream cut short is recorded with (docs/dashboard.md#reasons). */
+      streamed?(): number;
     };
 
 export interface Target {

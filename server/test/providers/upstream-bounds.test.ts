@@ -362,7 +362,7 @@ ${circuit}
         [],
       );
       const request = lines.find((l) => l.msg === 'request');
-      assert.equal(request.attempts, 1, 'tried once');
+      assert.equal(request.attempts.length, 1, 'tried once');
       const failure = lines.find((l) => l.level === 'error' && l.cause?.message === 'Maximum call stack size exceeded');
       assert.ok(failure, `an error line carries the cause: ${JSON.stringify(lines)}`);
       assert.equal(failure.cause.name, 'RangeError');

@@ -87,7 +87,7 @@ on = ["connect", "timeout", "429", "5xx", "busy"]
       assert.equal(lines.length, 2 * PARALLEL);
       for (const l of lines) {
         assert.equal(l.group, 'chat');
-        assert.equal(l.attempts, l.target === 'local' ? 1 : 2);
+        assert.equal(l.attempts.length, l.target === 'local' ? 1 : 2);
       }
       const fallbacks = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'fallback');
       assert.equal(fallbacks.length, PARALLEL);

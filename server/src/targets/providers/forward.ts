@@ -44,6 +44,8 @@ interface FrameReader {
   /** The provider sent its terminal frame. */
   ended(): boolean;
   errorType(): string | undefined;
+  /** Output frames (text or tool-call deltas) read so far. */
+  streamed(): number;
 }
 
 const usage = (input: number, output: number): Usage => ({
@@ -82,9 +84,13 @@ const anthropicMessages: WireCodec = {
     let seen = false;
     let done = false;
     let error: string | undefined;
+    let streamed = 0;
     return {
       read(_event, json) {
         switch (json.type) {
+          case 'content_block_delta':
+            streamed++;
+            return false;
           case 'message_start': {
             const m = json.message;
             if (isObject(m) && isObject(m.usage)) {
@@ -117,6 +123,7 @@ const anthropicMessages: WireCodec = {
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
+      streamed: () => streamed,
     };
   },
 };
@@ -146,6 +153,7 @@ const openAIChat: WireCodec = {
     let finished = false;
     let done = false;
     let error: string | undefined;
+    let streamed = 0;
     return {
       read(_event, json) {
         const found = openAIUsage(json.usage);
@@ -155,6 +163,7 @@ const openAIChat: WireCodec = {
           done = true;
         }
         const c: unknown = Array.isArray(json.choices) ? json.choices[0] : undefined;
+        if (isObject(c) && isObject(c.delta) && (c.delta.content || c.delta.tool_calls)) streamed++;
         if (isObject(c) && c.finish_reason != null) {
           finished = true;
           stop = openAIFinishReason(c.finish_reason);
@@ -169,6 +178,7 @@ const openAIChat: WireCodec = {
       // Some OpenAI-compatible servers end the body after the finish chunk without `[DONE]`.
       ended: () => done || finished,
       errorType: () => error,
+      streamed: () => streamed,
     };
   },
 };
@@ -188,9 +198,11 @@ const openAIResponses: WireCodec = {
     let stop: FinishReason | undefined;
     let done = false;
     let error: string | undefined;
+    let streamed = 0;
     return {
       read(event, json) {
         const type = typeof json.type === 'string' ? json.type : event;
+        if (type.endsWith('.delta')) streamed++;
         if (RESPONSE_END.has(type)) done = true;
         if (type === 'response.completed') stop = 'stop';
         if (type === 'response.incomplete') stop = 'length';
@@ -209,6 +221,7 @@ const openAIResponses: WireCodec = {
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
+      streamed: () => streamed,
     };
   },
 };
@@ -281,6 +294,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
     usage: () => reader.usage(),
     finishReason: () => reader.finish(),
     errorType: () => reader.errorType(),
+    streamed: () => reader.streamed(),
   };
 }
 
