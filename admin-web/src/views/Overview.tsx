@@ -1,4 +1,5 @@
-import type { OverviewResponse, StatsWindow, TimeseriesRange, TimeseriesResponse } from '@sipp/shared';
+import { useEffect, useState } from 'react';
+import type { CircuitStripEntry, HealthStatus, OverviewResponse, StatsWindow, TimeseriesRange, TimeseriesResponse } from '@sipp/shared';
 import { useOverview, useTimeseries } from '../api/hooks';
 import { Chart } from '../components/Chart';
 import { Segmented } from '../components/Segmented';
@@ -14,6 +15,59 @@ const WINDOW_TEXT: Record<StatsWindow, string> = {
   '1h': 'last hour',
 };
 
+const VERDICT_PILL: Record<HealthStatus, string> = { healthy: 'pill-ok', degraded: 'pill-warn', down: 'pill-bad' };
+const STRIP_LABEL: Record<CircuitStripEntry['state'], string> = { open: 'open', half_open: 'half-open', drained: 'drained' };
+
+/** Seconds left, counted down locally between refreshes (each refresh brings the server's value again). */
+function Countdown({ seconds }: { seconds: number }) {
+  const [since, setSince] = useState(() => Date.now());
+  const [, tick] = useState(0);
+  useEffect(() => setSince(Date.now()), [seconds]);
+  useEffect(() => {
+    const t = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(t);
+  }, []);
+  const left = Math.max(0, seconds - Math.floor((Date.now() - since) / 1000));
+  return <>{left > 0 ? `probe in ${left}s` : 'probe due'}</>;
+}
+
+/** The one health verdict with its reasons, and the circuits that are not closed (docs/dashboard.md#health-verdict). */
+function Health({ o }: { o: OverviewResponse }) {
+  const h = o.health;
+  return (
+    <div className="card health" data-testid="health">
+      <h2 className="sr-only">Health</h2>
+      <span className={`pill ${VERDICT_PILL[h.status]}`} data-testid="health-status">
+        {h.status}
+      </span>
+      {h.reasons.length > 0 ? (
+        <ul data-testid="health-reasons">
+          {h.reasons.map((r) => (
+            <li key={r}>{r}</li>
+          ))}
+        </ul>
+      ) : (
+        <span className="muted small">No open circuit; 5xx, 429 and saturation below their thresholds (last 5 minutes).</span>
+      )}
+      {o.circuits.length > 0 && (
+        <ul className="circuit-strip" aria-label="Circuits not closed" data-testid="circuit-strip">
+          {o.circuits.map((c) => (
+            <li key={c.target} data-testid={`strip-${c.target}`}>
+              <button type="button" className="link" onClick={() => navigate('targets')}>
+                {c.target}
+              </button>{' '}
+              <span className={`pill ${c.state === 'half_open' ? 'pill-warn' : 'pill-bad'}`}>{STRIP_LABEL[c.state]}</span>{' '}
+              <span className="small">
+                {c.retryInSeconds === null ? 'until released' : c.state === 'open' ? <Countdown seconds={c.retryInSeconds} /> : 'probing'}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 const tone = (r: number, requests: number) => (requests === 0 ? undefined : r > 0.1 ? 'bad' : r > 0.01 ? 'warn' : 'ok');
 
 function Tiles({ o }: { o: OverviewResponse }) {
@@ -23,6 +77,7 @@ function Tiles({ o }: { o: OverviewResponse }) {
   const open = (status: string) => () => navigate('requests', { status, from: String(Date.now() - c.seconds * 1000) });
   return (
     <>
+      <Health o={o} />
       <div className="tiles" data-testid="overview-tiles">
         <Tile
           label="Requests / s"

@@ -7,6 +7,7 @@ import { Empty, QueryView } from '../components/States';
 import { WINDOWS, ago, compact, ms, num, rate } from '../format';
 import { useChoice } from '../router';
 import { CountLink } from './Callers';
+import { GroupsTable, RefusalReasons } from '../components/GroupTraffic';
 
 const HEALTH_TONE: Record<TargetHealth, string> = { ready: 'pill-ok', degraded: 'pill-warn', failing: 'pill-bad', idle: '' };
 const WINDOW_MS: Record<StatsWindow, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 };
@@ -40,7 +41,7 @@ function Row({
   return (
     <tr data-testid={`target-row-${target}`}>
       <th scope="row">
-        {name ?? <span className="muted">no target (rejected before routing)</span>}
+        {name ?? <span className="muted">no target (unknown name, or refused before the body was read)</span>}
         {models && models.length > 0 && (
           <div className="muted small">asked for: {models.map((m) => `${m.model} (${num(m.count)})`).join(', ')}</div>
         )}
@@ -61,7 +62,10 @@ function Row({
       <td className="num">
         <CountLink n={w.rateLimited} label="429 responses" params={{ target, status: '429', from }} />
       </td>
-      <td className="small">{w.topCodes.length ? w.topCodes.map((c) => `${c.code} ×${num(c.count)}`).join(', ') : '—'}</td>
+      <td className="small">
+        {w.topCodes.length ? w.topCodes.map((c) => `${c.code} ×${num(c.count)}`).join(', ') : '—'}
+        <RefusalReasons w={w} />
+      </td>
       <td className="num">
         {ms(w.latencyMs.p50)} / {ms(w.latencyMs.p99)}
       </td>
@@ -246,6 +250,7 @@ export function Targets() {
           ) : (
             <>
               <TargetsTable data={data} />
+              <GroupsTable data={data} />
               <h2>Details</h2>
               <div className="cards">
                 {data.targets.map((t) => (

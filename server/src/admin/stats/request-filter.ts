@@ -91,6 +91,7 @@ export function parseRequestFilter(query: Query): RequestFilter {
   const code = one(query, 'code');
   const reason = one(query, 'reason');
   const target = one(query, 'target');
+  const group = one(query, 'group');
   const caller = one(query, 'caller');
   const clientText = one(query, 'client');
   const client = clientText === null ? null : (normalizeIp(clientText) ?? clientText);
@@ -126,6 +127,7 @@ export function parseRequestFilter(query: Query): RequestFilter {
       (reason === null || nullable(reason, r.reason)) &&
       (operation === null || r.operation === operation) &&
       (target === null || nullable(target, r.target)) &&
+      (group === null || nullable(group, r.group)) &&
       (caller === null || nullable(caller, r.caller)) &&
       (client === null || r.client === client) &&
       (q === null || r.requestId.startsWith(q)) &&
