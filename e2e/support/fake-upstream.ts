@@ -4,7 +4,8 @@
  * 127.0.0.1 with an ephemeral port. A user message of exactly "fail" gets a
  * provider 500, so the dashboard has server errors to show; one of exactly
  * "hold" is answered only when `releaseHeld()` is called, so a test can keep
- * requests in flight.
+ * requests in flight. `setFailing(true)` makes every request a provider 500
+ * (an upstream that is down) until switched back.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,12 +16,18 @@ export interface FakeUpstream {
   held(): number;
   /** Answers every held request. */
   releaseHeld(): void;
+  /** While true, every request gets a provider 500. */
+  setFailing(failing: boolean): void;
+  /** Chat requests received. */
+  calls(): number;
   close(): Promise<void>;
 }
 
 export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
   let n = 0;
   let held: Array<() => void> = [];
+  let failing = false;
+  let calls = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -37,7 +44,8 @@ export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
         model: string;
         messages?: Array<{ content?: string }>;
       };
-      if (body.messages?.at(-1)?.content === 'fail') {
+      calls++;
+      if (failing || body.messages?.at(-1)?.content === 'fail') {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"provider exploded"}}');
         return;
       }
@@ -60,6 +68,10 @@ export async function startFakeUpstream(apiKey: string): Promise<FakeUpstream> {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     held: () => held.length,
+    setFailing: (f) => {
+      failing = f;
+    },
+    calls: () => calls,
     releaseHeld() {
       for (const answer of held) answer();
       held = [];

@@ -26,7 +26,7 @@ export function GroupsTable({ data }: { data: TargetsResponse }) {
   const from = String(Date.now() - WINDOW_MS[data.window]);
   return (
     <div className="table-wrap">
-      <table data-testid="groups-table">
+      <table data-testid="group-traffic-table">
         <caption>
           Traffic per group over the last {data.window}: every request routed through it, served by a member or refused
         </caption>

@@ -74,7 +74,7 @@ export function Callers() {
                   {data.callers.map((c) => {
                     const caller = c.caller ?? '-';
                     return (
-                      <tr key={caller}>
+                      <tr key={caller} data-testid={`caller-row-${caller}`}>
                         <th scope="row">{c.caller ?? <span className="muted">unauthenticated</span>}</th>
                         <td>
                           <Sparkline values={c.spark} />
