@@ -85,7 +85,9 @@ export function GroupsTable({ data }: { data: TargetsResponse }) {
                 <td className="num">
                   <CountLink n={w.rateLimited} label="429 responses" params={{ group: g.name, status: '429', from }} />
                 </td>
-                <td className="small">{w.reasons.length ? w.reasons.map((r) => `${r.reason} ×${num(r.count)}`).join(', ') : '—'}</td>
+                <td className="small">
+                  {w.reasons.length ? w.reasons.map((r) => `${r.reason} ×${num(r.count)}`).join(', ') : '—'}
+                </td>
                 <td className="num">
                   {ms(w.latencyMs.p50)} / {ms(w.latencyMs.p99)}
                 </td>

@@ -1,5 +1,12 @@
 import { useEffect, useState } from 'react';
-import type { CircuitStripEntry, HealthStatus, OverviewResponse, StatsWindow, TimeseriesRange, TimeseriesResponse } from '@sipp/shared';
+import type {
+  CircuitStripEntry,
+  HealthStatus,
+  OverviewResponse,
+  StatsWindow,
+  TimeseriesRange,
+  TimeseriesResponse,
+} from '@sipp/shared';
 import { useOverview, useTimeseries } from '../api/hooks';
 import { Chart } from '../components/Chart';
 import { Segmented } from '../components/Segmented';
@@ -58,7 +65,13 @@ function Health({ o }: { o: OverviewResponse }) {
               </button>{' '}
               <span className={`pill ${c.state === 'half_open' ? 'pill-warn' : 'pill-bad'}`}>{STRIP_LABEL[c.state]}</span>{' '}
               <span className="small">
-                {c.retryInSeconds === null ? 'until released' : c.state === 'open' ? <Countdown seconds={c.retryInSeconds} /> : 'probing'}
+                {c.retryInSeconds === null ? (
+                  'until released'
+                ) : c.state === 'open' ? (
+                  <Countdown seconds={c.retryInSeconds} />
+                ) : (
+                  'probing'
+                )}
               </span>
             </li>
           ))}

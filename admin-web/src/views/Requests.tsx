@@ -26,8 +26,7 @@ function Attempts({ attempts }: { attempts: AttemptRecord[] }) {
     <ol className="attempts" data-testid="detail-attempts">
       {attemptsServedFirst(attempts).map((a, i) => (
         <li key={i}>
-          <strong>{a.target}</strong>{' '}
-          <span className={`pill pill-${statusClass(a.status)}`}>{a.status}</span>
+          <strong>{a.target}</strong> <span className={`pill pill-${statusClass(a.status)}`}>{a.status}</span>
           {i === 0 && a.error === null && <span className="muted small"> served</span>}
           {a.upstreamStatus !== null && <span className="small"> · upstream {a.upstreamStatus}</span>}
           <span className="small"> · {ms(a.latencyMs)}</span>
@@ -155,7 +154,8 @@ export function Requests() {
   query.set('limit', String(PAGE_SIZE));
   if (cursors.length > 0) query.set('cursor', cursors[cursors.length - 1]!);
   const requests = useRequests(query.toString(), live);
-  const exportHref = (format: 'csv' | 'json') => `${BASE_PATH}/api/requests?${new URLSearchParams([...filter, ['format', format]])}`;
+  const exportHref = (format: 'csv' | 'json') =>
+    `${BASE_PATH}/api/requests?${new URLSearchParams([...filter, ['format', format]])}`;
   const get = (k: string) => params.get(k) ?? '';
   const active = FILTERS.some((f) => params.get(f));
   const page = cursors.length;
@@ -197,7 +197,11 @@ export function Requests() {
         <TextFilter name="q" label="Request id" value={get('q')} placeholder="id prefix" />
         <label>
           Sort
-          <select name="sort" value={sort} onChange={(e) => setSearch({ sort: e.target.value === 'time' ? null : e.target.value })}>
+          <select
+            name="sort"
+            value={sort}
+            onChange={(e) => setSearch({ sort: e.target.value === 'time' ? null : e.target.value })}
+          >
             {SORT_OPTIONS.map(([v, l]) => (
               <option key={v} value={v}>
                 {l}

@@ -32,7 +32,8 @@ export function openCircuits(router: Pick<Router, 'circuitStates' | 'breaker'>):
     const breaker = router.breaker(target)!;
     const c = breaker.snapshot();
     if (c.drained) out.push({ target, state: 'drained', retryInSeconds: null });
-    else if (c.state === 'open') out.push({ target, state: 'open', retryInSeconds: Math.ceil((breaker.retryAfterMs() ?? 0) / 1000) });
+    else if (c.state === 'open')
+      out.push({ target, state: 'open', retryInSeconds: Math.ceil((breaker.retryAfterMs() ?? 0) / 1000) });
     else if (c.state === 'half_open') out.push({ target, state: 'half_open', retryInSeconds: 0 });
   }
   return out;

@@ -59,9 +59,9 @@ export function requestsCsv(requests: RequestRecord[]): string {
   const lines = [COLUMNS.join(',')];
   for (const r of requests) {
     lines.push(
-      COLUMNS.map((c) =>
-        csvCell(c === 'time' ? new Date(r.time).toISOString() : c === 'attempts' ? attemptsCell(r) : r[c]),
-      ).join(','),
+      COLUMNS.map((c) => csvCell(c === 'time' ? new Date(r.time).toISOString() : c === 'attempts' ? attemptsCell(r) : r[c])).join(
+        ',',
+      ),
     );
   }
   return lines.join('\r\n') + '\r\n';

@@ -90,7 +90,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         } else {
           const s = await deps.router.run(route!, abort.signal, st, (target, o) => {
             const call = callContext(st, abort.signal, deps.log, o.noWait);
-            return stages.attempt({ rc: run, target, number: st.attempts.length + 1, call }, () => attemptOn(target, request, st, call));
+            return stages.attempt({ rc: run, target, number: st.attempts.length + 1, call }, () =>
+              attemptOn(target, request, st, call),
+            );
           });
           served = { target: s.target.name, value: s.value, done: () => s.done() };
         }

@@ -53,10 +53,7 @@ describe('attribution and the request story', () => {
   const sdk = (token: string, ip: string) =>
     new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: token, maxRetries: 0, defaultHeaders: { 'x-forwarded-for': ip } });
   const chat = (client: OpenAI, model: string, id: string) =>
-    client.chat.completions.create(
-      { model, messages: [{ role: 'user', content: 'hi' }] },
-      { headers: { 'x-request-id': id } },
-    );
+    client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-request-id': id } });
   /** Status (and error code) of a call that may fail, through the SDK's errors. */
   const outcome = async (p: Promise<unknown>): Promise<{ status: number; code?: string; headers?: Headers }> => {
     try {
@@ -170,7 +167,10 @@ targets = ["beta"]
     assert.equal(row('beta').traffic.requests, 5);
     assert.equal(row('beta').window.health, 'failing');
     assert.deepEqual(row('beta').window.reasons, [{ reason: 'circuit_open', count: 3 }]);
-    assert.equal(row('beta').window.spark.reduce((s: number, n: number) => s + n, 0), 5);
+    assert.equal(
+      row('beta').window.spark.reduce((s: number, n: number) => s + n, 0),
+      5,
+    );
     assert.deepEqual(row('gamma').window.reasons, [{ reason: 'drained', count: 1 }]);
     const group = targets.groups.find((x: any) => x.name === 'lonely');
     assert.deepEqual([group.window.requests, group.window.reasons], [1, [{ reason: 'no_member', count: 1 }]]);
@@ -345,7 +345,11 @@ targets = ["beta"]
       pages++;
     } while (cursor !== null && pages < 20);
     const all = (await admin.request('GET', '/api/requests?caller=team-b')).body;
-    assert.deepEqual(ids, all.requests.map((r: any) => r.requestId), 'every match once, newest first');
+    assert.deepEqual(
+      ids,
+      all.requests.map((r: any) => r.requestId),
+      'every match once, newest first',
+    );
     assert.equal(ids.length, all.matched);
     assert.equal(pages, Math.ceil(all.matched / 3));
 

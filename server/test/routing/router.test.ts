@@ -196,9 +196,14 @@ describe('router', () => {
     const first = trace();
     await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, first, s.fn));
     assert.equal(first.reason, null, 'a call that failed is no refusal');
-    assert.deepEqual(first.attempts.map((a) => [a.target, a.error]), [['a', 'upstream']]);
+    assert.deepEqual(
+      first.attempts.map((a) => [a.target, a.error]),
+      [['a', 'upstream']],
+    );
     const tr = trace();
-    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, tr, s.fn), { code: 'unavailable' });
+    await assert.rejects(router.run(router.resolve('a', 'chat'), new AbortController().signal, tr, s.fn), {
+      code: 'unavailable',
+    });
     assert.equal(tr.reason, 'circuit_open');
   });
 

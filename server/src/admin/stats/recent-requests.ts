@@ -81,9 +81,7 @@ export class RecentRequests {
     const matched = rows.length;
     // Newest first already; a stable sort keeps that order among equal keys.
     if (sort !== 'time') rows.sort((a, b) => b.key - a.key);
-    const after = cursor
-      ? rows.filter((x) => x.key < cursor.value || (x.key === cursor.value && x.seq < cursor.seq))
-      : rows;
+    const after = cursor ? rows.filter((x) => x.key < cursor.value || (x.key === cursor.value && x.seq < cursor.seq)) : rows;
     const pageRows = after.slice(0, limit);
     const last = pageRows[pageRows.length - 1];
     return {

@@ -39,7 +39,10 @@ function decodeCursor(text: string, sort: RequestSort): PageCursor {
   const value = Number(v);
   const seq = Number(q);
   if (extra !== undefined || s !== sort || v === '' || !Number.isFinite(value) || !Number.isInteger(seq) || seq < 1) {
-    throw new AdminError('invalid_request', 'cursor: not a cursor of this sort (pass nextCursor back with the same filter and sort)');
+    throw new AdminError(
+      'invalid_request',
+      'cursor: not a cursor of this sort (pass nextCursor back with the same filter and sort)',
+    );
   }
   return { sort, value, seq };
 }
