@@ -377,7 +377,10 @@ export interface ClientsResponse {
   recent: RecentRequestView[];
 }
 
-/** `GET <admin>/api/requests?status=&code=&operation=&target=&caller=&client=&q=&from=&to=&limit=`: newest first. */
+/**
+ * `GET <admin>/api/requests?status=&code=&reason=&operation=&target=&group=&caller=&client=&q=&from=&to=&limit=&sort=&cursor=`:
+ * one page in the chosen sort (default newest first); `format=csv|json` downloads every match instead (docs/dashboard.md#api).
+ */
 export interface RequestsResponse {
   requests: RecentRequestView[];
   /** How many of the kept requests match (before `limit`). */
