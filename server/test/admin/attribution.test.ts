@@ -184,6 +184,12 @@ targets = ["beta"]
     const byReason = (await admin.request('GET', '/api/requests?target=beta&reason=circuit_open')).body;
     assert.deepEqual(byReason.requests.map((r: any) => r.requestId).sort(), ['open-1', 'open-2', 'open-3']);
     assert.equal((await admin.request('GET', '/api/requests?target=-')).body.matched, 1);
+    const byGroup = (await admin.request('GET', '/api/requests?group=lonely')).body;
+    assert.deepEqual(
+      byGroup.requests.map((r: any) => [r.requestId, r.reason]),
+      [['lonely-1', 'no_member']],
+    );
+    assert.equal((await admin.request('GET', '/api/requests?reason=-&target=beta')).body.matched, 2, 'the two calls that failed');
     beta.setBehavior({ kind: 'normal' });
   });
 
