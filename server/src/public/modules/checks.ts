@@ -104,7 +104,10 @@ export function routeResolution(router: Pick<Router, 'resolve'>): PipelineModule
       const pt = request.passthrough;
       rc.route = router.resolve(request.model, call.operation, (target) => {
         // Same API: the body goes as sent, the provider validates it (docs/api.md#pass-through).
-        if (pt && forwardsTo(target, pt.api)) return null;
+        if (pt && forwardsTo(target, pt.api)) {
+          if (pt.only === undefined || pt.only === target.name) return null;
+          return new InvalidFieldError('previous_response_id', `continues a response only target "${pt.only}" keeps`);
+        }
         if (pt?.parseError) return pt.parseError as Error;
         const issue =
           call.operation === 'embed'

@@ -32,6 +32,8 @@ interface WireCodec {
   finish(json: Json): FinishReason | undefined;
   /** A new stream reader. */
   stream(model: string): FrameReader;
+  /** The provider's id of what a finite answer made (Responses only). */
+  id?(json: Json): string | undefined;
 }
 
 interface FrameReader {
@@ -44,6 +46,7 @@ interface FrameReader {
   /** The provider sent its terminal frame. */
   ended(): boolean;
   errorType(): string | undefined;
+  id?(): string | undefined;
 }
 
 const usage = (input: number, output: number): Usage => ({
@@ -175,6 +178,8 @@ const openAIChat: WireCodec = {
 
 const RESPONSE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+const responseId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
 const openAIResponses: WireCodec = {
   errors: 'openai',
   headers: [],
@@ -182,15 +187,18 @@ const openAIResponses: WireCodec = {
     renameModel(json, model);
     return openAIUsage(json.usage);
   },
+  id: (json) => responseId(json.id),
   finish: (json) => (json.status === 'completed' ? 'stop' : json.status === 'incomplete' ? 'length' : undefined),
   stream(model) {
     let u: Usage | undefined;
     let stop: FinishReason | undefined;
     let done = false;
     let error: string | undefined;
+    let id: string | undefined;
     return {
       read(event, json) {
         const type = typeof json.type === 'string' ? json.type : event;
+        if (id === undefined && isObject(json.response)) id = responseId(json.response.id);
         if (RESPONSE_END.has(type)) done = true;
         if (type === 'response.completed') stop = 'stop';
         if (type === 'response.incomplete') stop = 'length';
@@ -209,6 +217,7 @@ const openAIResponses: WireCodec = {
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
+      id: () => id,
     };
   },
 };
@@ -268,6 +277,8 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
       if (u) out.usage = u;
       const finish = codec.finish(json);
       if (finish) out.finishReason = finish;
+      const id = codec.id?.(json);
+      if (id) out.id = id;
     }
     return out;
   }
@@ -281,6 +292,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
     usage: () => reader.usage(),
     finishReason: () => reader.finish(),
     errorType: () => reader.errorType(),
+    id: () => reader.id?.(),
   };
 }
 
