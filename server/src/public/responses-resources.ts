@@ -66,7 +66,14 @@ async function native(
   try {
     const q = ctx.querystring;
     const answer = await target.forward!(
-      { api: 'openai_responses', method, path: path(id) + (q ? `?${q}` : ''), headers: ctx.req.headers, stream: false, model: claim.model },
+      {
+        api: 'openai_responses',
+        method,
+        path: path(id) + (q ? `?${q}` : ''),
+        headers: ctx.req.headers,
+        stream: false,
+        model: claim.model,
+      },
       call,
     );
     if (answer.kind !== 'json') throw new GatewayError('upstream', 'upstream sent an unexpected response');

@@ -76,7 +76,9 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
       }
       requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, body });
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
-        return send(res, 401, { error: { message: 'bad key', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        return send(res, 401, {
+          error: { message: 'bad key', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+        });
       }
       const scripted = queued.shift();
       if (scripted) return send(res, scripted.status, scripted.body, scripted.headers);
@@ -92,7 +94,13 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
         if (req.method !== 'GET') return send(res, 405, notFound(m[1]!));
         if (m[2]) {
           const data = [...stored.input].reverse();
-          return send(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+          return send(res, 200, {
+            object: 'list',
+            data,
+            first_id: data[0]?.id ?? null,
+            last_id: data.at(-1)?.id ?? null,
+            has_more: false,
+          });
         }
         return send(res, 200, stored.response);
       }
@@ -108,7 +116,9 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
       }
       if (req.method !== 'POST' || path !== '/v1/responses') return send(res, 404, notFound(path));
       if (!body || typeof body.model !== 'string') {
-        return send(res, 400, { error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null } });
+        return send(res, 400, {
+          error: { message: 'model is required', type: 'invalid_request_error', param: 'model', code: null },
+        });
       }
       const prev = body.previous_response_id;
       if (typeof prev === 'string' && !kept.has(prev)) {
@@ -172,7 +182,13 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
         }) +
         ev('response.content_part.added', { item_id: message.id, output_index: 0, content_index: 0, part });
       for (const t of TOKENS)
-        sse += ev('response.output_text.delta', { item_id: message.id, output_index: 0, content_index: 0, delta: t, logprobs: [] });
+        sse += ev('response.output_text.delta', {
+          item_id: message.id,
+          output_index: 0,
+          content_index: 0,
+          delta: t,
+          logprobs: [],
+        });
       sse +=
         ev('response.output_text.done', { item_id: message.id, output_index: 0, content_index: 0, text, logprobs: [] }) +
         ev('response.content_part.done', {

@@ -204,7 +204,7 @@ describe('native Responses targets (api = "responses")', () => {
     assert.equal(fake.requests.length, before);
   });
 
-  it("provider errors keep their status, type, message and Retry-After", async () => {
+  it('provider errors keep their status, type, message and Retry-After', async () => {
     fake.failNext({
       status: 429,
       headers: { 'retry-after': '7' },
@@ -223,7 +223,12 @@ describe('native Responses targets (api = "responses")', () => {
     fake.failNext({
       status: 400,
       body: JSON.stringify({
-        error: { message: "Invalid value for 'reasoning.effort'.", type: 'invalid_request_error', param: 'reasoning.effort', code: null },
+        error: {
+          message: "Invalid value for 'reasoning.effort'.",
+          type: 'invalid_request_error',
+          param: 'reasoning.effort',
+          code: null,
+        },
       }),
     });
     await assert.rejects(alice.responses.create({ model: 'native', input: 'x' }), (e: unknown) => {
@@ -256,12 +261,20 @@ describe('native Responses targets (api = "responses")', () => {
   });
 
   it('server-side tools: as sent to a native target; translated, ignored and named, or refused when a call is required', async () => {
-    const tools = [{ type: 'web_search' }, { type: 'file_search', vector_store_ids: ['vs_1'] }, { type: 'mcp', server_label: 's' }];
+    const tools = [
+      { type: 'web_search' },
+      { type: 'file_search', vector_store_ids: ['vs_1'] },
+      { type: 'mcp', server_label: 's' },
+    ];
     await alice.responses.create({ model: 'native', input: 'search', tools } as any);
     assert.deepEqual(last().body.tools, tools);
 
     const { data: r, response } = await alice.responses
-      .create({ model: 'chatonly', input: 'search', tools: [...tools, { type: 'function', name: 'f', parameters: { type: 'object' } }] } as any)
+      .create({
+        model: 'chatonly',
+        input: 'search',
+        tools: [...tools, { type: 'function', name: 'f', parameters: { type: 'object' } }],
+      } as any)
       .withResponse();
     assert.equal(last().url, '/v1/chat/completions');
     assert.deepEqual(

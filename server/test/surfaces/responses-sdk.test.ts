@@ -403,10 +403,7 @@ describe('OpenAI SDK against the Responses API surface', () => {
       {
         model: 'gpt',
         input: 'x',
-        tools: [
-          { type: 'function', name: 'f' },
-          { type: 'local_shell' },
-        ],
+        tools: [{ type: 'function', name: 'f' }, { type: 'local_shell' }],
       },
       'tools.1',
     );

@@ -11,7 +11,7 @@ import type { Authenticator } from '../../security/bearer.js';
 import type { Blocklist } from '../../security/blocklist.js';
 import type { RateLimiter } from '../../security/rate-limit.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
-import { checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
+import { checkRawImageUrls, checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
 import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
 
@@ -67,6 +67,9 @@ export function clientMistakesCheck(policy: RequestPolicy): PipelineModule {
       const { request, fields } = rc;
       const mistake = request.call.operation === 'embed' ? null : checkTextRequest(request.call.text, policy);
       if (mistake) throw new InvalidFieldError(fields.field(mistake.field, request), mistake.message);
+      // The body as sent goes to same-API members even when the parse above saw none of it: its URLs too.
+      const raw = request.passthrough ? checkRawImageUrls(request.passthrough.body, policy) : null;
+      if (raw) throw new InvalidFieldError(raw.field, raw.message);
     },
   };
 }

@@ -90,7 +90,10 @@ export function openAIResponsesSurface(store: ResponseStore): TextSurface<Respon
       const claim = pt ? await guarded(() => store.claimOf(req.owner!, prevId)) : null;
       if (claim && pt) {
         pt.only = claim.target;
-        pt.parseError ??= new InvalidFieldError('previous_response_id', `continues a response only target "${claim.target}" keeps`);
+        pt.parseError ??= new InvalidFieldError(
+          'previous_response_id',
+          `continues a response only target "${claim.target}" keeps`,
+        );
         return;
       }
       // Unknown, expired, deleted, never stored, or another caller's: the same answer for each.

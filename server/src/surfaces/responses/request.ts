@@ -300,7 +300,10 @@ export function parseResponsesRequest(body: Json, now: number = Date.now()): Res
     if (t.serverField !== null) {
       // A required tool call with only server-side tools to call would change the answer: refused, not ignored.
       if (body.tool_choice === 'required' && t.tools.length === 0) {
-        throw new InvalidFieldError(t.serverField, 'a server-side tool runs only on a native Responses target (api = "responses")');
+        throw new InvalidFieldError(
+          t.serverField,
+          'a server-side tool runs only on a native Responses target (api = "responses")',
+        );
       }
       ignored.push(...t.server);
     }

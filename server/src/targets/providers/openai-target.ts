@@ -40,7 +40,10 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
     },
     // `api = "responses"`: the provider's Responses API takes `/v1/responses` as sent (docs/api.md#native-responses-targets).
     native: {
-      paths: config.api === 'responses' ? { openai_chat: '/chat/completions', openai_responses: '/responses' } : { openai_chat: '/chat/completions' },
+      paths:
+        config.api === 'responses'
+          ? { openai_chat: '/chat/completions', openai_responses: '/responses' }
+          : { openai_chat: '/chat/completions' },
       secrets: [secret],
     },
     capabilities: {
