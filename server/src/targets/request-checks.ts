@@ -65,6 +65,9 @@ function checkMessages(messages: readonly Message[], policy: RequestPolicy): Cap
  * Responses `input_image` sends it), Responses `file_url`, and Anthropic
  * `source: {type: "url", url}` (images and documents). `data:` URLs are the
  * provider's to validate. The field is the body's own path (`messages.0.content.1.image_url.url`).
+ * Subtrees that are data, not content the provider fetches, are not walked:
+ * tool definitions and choices, schemas, metadata, and the arguments of a tool
+ * call (`tool_use.input`), where an agent's own tool may well name a host on its network.
  */
 export function checkRawImageUrls(body: unknown, policy: RequestPolicy): CapabilityIssue | null {
   // Iterative: the body's depth is bounded (max_json_depth) but the walk needs no stack either way.
@@ -92,10 +95,27 @@ export function checkRawImageUrls(body: unknown, policy: RequestPolicy): Capabil
       const problem = urlProblem(url, policy);
       if (problem) return issue(field, problem);
     }
-    for (const k of Object.keys(o)) stack.push([o[k], at(k)]);
+    const call = typeof o.type === 'string' && TOOL_USE.test(o.type);
+    for (const k of Object.keys(o)) if (!NOT_CONTENT.has(k) && !(call && k === 'input')) stack.push([o[k], at(k)]);
   }
   return null;
 }
+
+/** Keys whose values are settings or data, never content a provider fetches (see checkRawImageUrls). */
+const NOT_CONTENT = new Set([
+  'tools',
+  'tool_choice',
+  'metadata',
+  'client_metadata',
+  'response_format',
+  'input_schema',
+  'parameters',
+  'schema',
+  'context_management',
+  'output_config',
+]);
+/** Anthropic blocks whose `input` is a tool's arguments. */
+const TOOL_USE = /^(tool_use|server_tool_use|mcp_tool_use)$/;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 

@@ -166,6 +166,44 @@ describe('pass-through: image URLs are checked on the body as sent', () => {
     });
   }
 
+  it('tool arguments, tool definitions and metadata are data, not fetched content: not refused', async () => {
+    const local = 'http://localhost:3000/shot.png';
+    await claude.messages.create({
+      model: 'claude',
+      max_tokens: 16,
+      metadata: { image_url: local } as any,
+      tools: [
+        { name: 'screenshot', input_schema: { type: 'object', properties: { image_url: { type: 'string', default: local } } } },
+      ],
+      messages: [
+        { role: 'user', content: 'shoot' },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'screenshot', input: { image_url: local } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'done' }] },
+      ],
+    } as any);
+    assert.equal(a.requests.at(-1)!.body.messages[1].content[0].input.image_url, local);
+    // An image in a tool result is content the provider fetches: refused.
+    const before = upstreamCalls();
+    const msg = await status400(() =>
+      claude.messages.create({
+        model: 'claude',
+        max_tokens: 16,
+        messages: [
+          { role: 'user', content: 'shoot' },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'tu_1', name: 'screenshot', input: {} }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'image', source: { type: 'url', url: local } }] },
+            ],
+          },
+        ],
+      } as any),
+    );
+    assert.match(msg, /private/);
+    assert.equal(upstreamCalls(), before);
+  });
+
   it('also a document URL (Anthropic) and a file URL (Responses), and non-http schemes', async () => {
     const before = upstreamCalls();
     const doc = messagesBody('claude', 'https://example.com/ok.png');
