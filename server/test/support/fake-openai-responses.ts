@@ -36,7 +36,7 @@ export interface FakeResponsesApi {
   readonly sentStreams: string[];
   /** Responses the fake keeps, by id. */
   readonly kept: Map<string, { response: any; input: any[] }>;
-  /** The next request answers with this error (queued, one each). */
+  /** The next request answers with this (queued, one each): an error, or a scripted event stream (`content-type` in headers). */
   failNext(...errors: ScriptedError[]): void;
   close(): Promise<void>;
 }
@@ -56,7 +56,7 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
 
   const send = (res: import('node:http').ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   };
   const notFound = (id: string) => ({

@@ -247,6 +247,40 @@ describe('native Responses targets (api = "responses")', () => {
     });
   });
 
+  it("a stream: the provider's own error events are relayed as sent; a 429 before the stream keeps its Retry-After", async () => {
+    const failed = { id: 'resp_native_failed', object: 'response', status: 'failed', model: UPSTREAM_MODEL, output: [] };
+    const sse =
+      `event: response.created\ndata: ${JSON.stringify({ type: 'response.created', sequence_number: 0, response: { ...failed, status: 'in_progress' } })}\n\n` +
+      `event: response.failed\ndata: ${JSON.stringify({ type: 'response.failed', sequence_number: 1, response: { ...failed, error: { code: 'server_error', message: 'upstream broke' } } })}\n\n` +
+      `event: error\ndata: ${JSON.stringify({ type: 'error', sequence_number: 2, code: 'server_error', message: 'upstream broke', param: null })}\n\n`;
+    fake.failNext({ status: 200, body: sse, headers: { 'content-type': 'text/event-stream' } });
+    const res = await fetch(`${gw.publicUrl}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN_A}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'native', input: 'x', stream: true }),
+    });
+    assert.equal(await res.text(), sse.replaceAll(`"model":"${UPSTREAM_MODEL}"`, '"model":"native"'));
+
+    fake.failNext({ status: 200, body: sse, headers: { 'content-type': 'text/event-stream' } });
+    // The SDK raises the provider's error event itself.
+    await assert.rejects(
+      alice.responses.stream({ model: 'native', input: 'x' }).finalResponse(),
+      (e: any) => e?.message === 'upstream broke',
+    );
+
+    fake.failNext({
+      status: 429,
+      headers: { 'retry-after': '3' },
+      body: JSON.stringify({ error: { message: 'slow down', type: 'rate_limit_exceeded', param: null, code: null } }),
+    });
+    await assert.rejects(alice.responses.stream({ model: 'native', input: 'x' }).finalResponse(), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.RateLimitError);
+      assert.equal(e.headers?.get('retry-after'), '3');
+      assert.equal((e.error as any).message, 'slow down');
+      return true;
+    });
+  });
+
   it('a body only the provider understands still reaches a native target (the gateway does not parse it)', async () => {
     const body = { model: 'native', input: [{ type: 'item_reference', id: 'msg_x' }], background: false, conversation: null };
     await alice.responses.create(body as any);
@@ -306,7 +340,10 @@ describe('a native chain continues on a second replica over Redis', () => {
 
   before(async () => {
     [redis, fake] = await Promise.all([startRedis(), startFakeResponsesApi()]);
-    const text = toml(fake.url, '[state]\nbackend = "redis"\nkey_prefix = "native-resp-test:"');
+    const text = toml(
+      fake.url, // The longest command budget: a loaded machine must not turn a slow Redis reply into a 503.
+      '[state]\nbackend = "redis"\nkey_prefix = "native-resp-test:"\ncommand_budget_ms = 1000',
+    );
     const e = env(fake, { SIPP_GATEWAY_REDIS_URL: redis.url });
     gws = await Promise.all([startTestGateway({ toml: text, env: e }), startTestGateway({ toml: text, env: e })]);
   });
