@@ -225,6 +225,9 @@ base_url = "${openai.url}"
           const q = sent.at(-1) as any;
           assert.equal(q.path, '/v1/chat/completions');
           assert.ok(q.body.tools.length > 0 && q.body.tools.every((t: any) => t.type === 'function'), diag);
+          const records = gw.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.target === 'codex-chat');
+          const ignored = records.at(-1)?.ignored ?? [];
+          assert.ok(ignored.includes('web_search') && ignored.includes('namespace'), JSON.stringify(records.at(-1)));
         }
       },
     );
