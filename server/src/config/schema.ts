@@ -71,6 +71,8 @@ const OpenAITargetSchema = z.strictObject({
   model: label,
   api_key_env: envName,
   base_url: httpUrl.default('https://api.openai.com/v1'),
+  /** Absent = `chat`. `responses`: `/v1/responses` requests go to the provider's Responses API as sent (docs/api.md#native-responses-targets). */
+  api: z.enum(['chat', 'responses']).optional(),
   timeout_seconds: positiveSeconds.default(60),
   correlation_header: z
     .string()
@@ -87,6 +89,7 @@ const CompatibleTargetSchema = z.strictObject({
   model: label,
   base_url: httpUrl,
   token_env: envName,
+  api: z.enum(['chat', 'responses']).optional(),
   correlation_header: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')

@@ -104,9 +104,11 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
           if (outcome.kind === 'forward-json') {
             applyUsage(st, outcome.result.usage);
+            await surface.wire?.forwarded?.(request, served.target, outcome.result.id);
             ctx.body = outcome.result.body;
           } else if (outcome.kind === 'forward-stream') {
             st.stream = true;
+            await surface.wire?.forwarded?.(request, served.target, outcome.result.id());
             await pipeForwarded(ctx, st, request.passthrough!.api, outcome, () => rc.releaseHolds());
           } else if (surface.operation === 'embed') {
             if (outcome.kind !== 'embed') throw new Error(`a ${outcome.kind} outcome on an embeddings surface`);

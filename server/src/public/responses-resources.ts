@@ -3,17 +3,23 @@
  * `GET` / `DELETE {path}/{id}` and `GET {path}/{id}/input_items`. Each runs
  * the beforeBody stage (the checks up to the token), then answers from the
  * store for this caller only: another caller's id is a 404 like an unknown one.
+ * A response a native Responses target made (docs/api.md#native-responses-targets)
+ * is kept by the provider: the request goes to that target as sent, when this
+ * caller's claim on the id says which.
  */
 import type { Context } from 'koa';
 import { GatewayError, InvalidFieldError } from '../errors.js';
 import type { Caller } from '../security/bearer.js';
-import { guarded } from '../surfaces/responses/index.js';
+import { guarded, RESPONSE_ID as ID } from '../surfaces/responses/index.js';
 import { ownerOf, type ResponseStore, type StoredResponse } from '../surfaces/responses/store.js';
 import { bearerCredential } from '../surfaces/surface.js';
+import type { CallContext } from '../targets/target.js';
+import { forwardsTo } from './forward.js';
 import type { PipelineDeps } from './pipeline.js';
 import { requestContext } from './request-context.js';
+import { noteIgnored, type RequestState } from './request-state.js';
 
-export interface ResponsesResourceDeps extends Pick<PipelineDeps, 'stages'> {
+export interface ResponsesResourceDeps extends Pick<PipelineDeps, 'stages' | 'targets' | 'log'> {
   /** Stored Responses API responses ([responses]). */
   responses: ResponseStore;
 }
@@ -24,7 +30,65 @@ function notFound(id: string): GatewayError {
   return new GatewayError('not_found', `No response found with id '${id}'.`);
 }
 
-const ID = /^[A-Za-z0-9_-]{1,256}$/;
+/** Where the route goes under the target's base URL (`/responses/{id}` or `/responses/{id}/input_items`), query as sent. */
+type NativePath = (id: string) => string;
+
+/**
+ * A provider-kept response this caller's claim names: the request goes to the
+ * target that made it, as sent (query string included); the provider's answer
+ * and errors come back as it sent them. Null when this caller has no claim on the id.
+ */
+async function native(
+  deps: ResponsesResourceDeps,
+  ctx: Context,
+  st: RequestState,
+  caller: Caller,
+  method: 'GET' | 'DELETE',
+  path: NativePath,
+): Promise<{ body: unknown } | null> {
+  const id = String(ctx.params?.id ?? '');
+  if (!ID.test(id)) return null;
+  const owner = ownerOf(caller.label);
+  const claim = await guarded(() => deps.responses.claimOf(owner, id));
+  if (!claim) return null;
+  const target = deps.targets.get(claim.target);
+  // The target left the configuration: nothing can reach that response any more.
+  if (!target || !forwardsTo(target, 'openai_responses')) return null;
+  st.target = target.name;
+  st.model = claim.model;
+  ctx.set('x-sipp-target', target.name);
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!ctx.res.writableFinished) abort.abort(new Error('client disconnected'));
+  };
+  ctx.res.once('close', onClose);
+  const call: CallContext = { requestId: st.id, signal: abort.signal, log: deps.log, ignore: (f) => noteIgnored(st, f) };
+  try {
+    const q = ctx.querystring;
+    const answer = await target.forward!(
+      {
+        api: 'openai_responses',
+        method,
+        path: path(id) + (q ? `?${q}` : ''),
+        headers: ctx.req.headers,
+        stream: false,
+        model: claim.model,
+      },
+      call,
+    );
+    if (answer.kind !== 'json') throw new GatewayError('upstream', 'upstream sent an unexpected response');
+    if (method === 'DELETE') await guarded(() => deps.responses.unclaim(owner, id));
+    return { body: answer.body };
+  } finally {
+    ctx.res.off('close', onClose);
+  }
+}
+
+/** The provider-side path of each route, per response id. */
+const NATIVE_PATHS = {
+  retrieve: (id: string) => `/responses/${id}`,
+  inputItems: (id: string) => `/responses/${id}/input_items`,
+} satisfies Record<string, NativePath>;
 
 async function lookup(store: ResponseStore, ctx: Context, caller: Caller): Promise<StoredResponse> {
   const id = String(ctx.params?.id ?? '');
@@ -69,7 +133,7 @@ const inputItems: Handle = async (store, ctx, caller) => {
   };
 };
 
-function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle) {
+function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle, method: 'GET' | 'DELETE', path: NativePath) {
   return async function resource(ctx: Context): Promise<void> {
     const rc = requestContext(ctx);
     rc.state.api = 'openai';
@@ -77,10 +141,21 @@ function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle) {
     await deps.stages.beforeBody(rc);
     if (!rc.caller)
       throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', { 'www-authenticate': 'Bearer' });
-    ctx.body = await handle(deps.responses, ctx, rc.caller);
+    try {
+      ctx.body = await handle(deps.responses, ctx, rc.caller);
+    } catch (err) {
+      // Not kept by the gateway: perhaps by the provider of a native target, if this caller made it there.
+      if (!(err instanceof GatewayError) || err.code !== 'not_found') throw err;
+      const forwarded = await native(deps, ctx, rc.state, rc.caller, method, path);
+      if (!forwarded) throw err;
+      ctx.body = forwarded.body;
+    }
   };
 }
 
-export const createResponseRetrieveHandler = (deps: ResponsesResourceDeps) => createResourceHandler(deps, retrieve);
-export const createResponseDeleteHandler = (deps: ResponsesResourceDeps) => createResourceHandler(deps, remove);
-export const createResponseInputItemsHandler = (deps: ResponsesResourceDeps) => createResourceHandler(deps, inputItems);
+export const createResponseRetrieveHandler = (deps: ResponsesResourceDeps) =>
+  createResourceHandler(deps, retrieve, 'GET', NATIVE_PATHS.retrieve);
+export const createResponseDeleteHandler = (deps: ResponsesResourceDeps) =>
+  createResourceHandler(deps, remove, 'DELETE', NATIVE_PATHS.retrieve);
+export const createResponseInputItemsHandler = (deps: ResponsesResourceDeps) =>
+  createResourceHandler(deps, inputItems, 'GET', NATIVE_PATHS.inputItems);

@@ -40,6 +40,8 @@ export interface ParsedRequest {
     headers: IncomingHttpHeaders;
     hintHeaders: readonly IgnorableField[];
     parseError: unknown;
+    /** The one member that may take the body as sent (a chain a native Responses target keeps, docs/api.md#native-responses-targets). */
+    only?: string;
   };
 }
 
@@ -72,6 +74,11 @@ interface SurfaceBase<P extends ParsedRequest> {
     basics(body: Record<string, unknown>): { model: string; stream: boolean };
     /** Request headers that only tune the provider: named in x-sipp-ignored when the request is translated. */
     hintHeaders?: readonly IgnorableField[];
+    /**
+     * After a member took the body as sent, before its answer goes out: `id` is the provider's
+     * id of what it made, when the API has one (the Responses surface remembers which target made it).
+     */
+    forwarded?(req: P, target: string, id: string | undefined): Promise<void>;
   };
   /** The presented credential as an `Authorization` value (`Bearer …`), if any. */
   credential(headers: IncomingHttpHeaders): string | undefined;

@@ -29,6 +29,14 @@ export const IGNORABLE_FIELDS = [
   'metadata',
   'prompt_cache_retention',
   'verbosity',
+  // Server-side Responses tools, run only by native Responses targets (docs/api.md#server-side-tools).
+  'web_search',
+  'file_search',
+  'code_interpreter',
+  'computer_use',
+  'image_generation',
+  'mcp',
+  'namespace',
 ] as const;
 
 export type IgnorableField = (typeof IGNORABLE_FIELDS)[number];

@@ -57,6 +57,66 @@ function checkMessages(messages: readonly Message[], policy: RequestPolicy): Cap
   return null;
 }
 
+/**
+ * Image (and file) URLs anywhere in a body as the client sent it: the same URL
+ * rules for the pass-through path (docs/api.md#pass-through), where the body
+ * goes to the provider as sent even when the gateway's own parse of it failed.
+ * Generic over the APIs: OpenAI `image_url` (`{url}` or a string, as
+ * Responses `input_image` sends it), Responses `file_url`, and Anthropic
+ * `source: {type: "url", url}` (images and documents). `data:` URLs are the
+ * provider's to validate. The field is the body's own path (`messages.0.content.1.image_url.url`).
+ * Subtrees that are data, not content the provider fetches, are not walked:
+ * tool definitions and choices, schemas, metadata, and the arguments of a tool
+ * call (`tool_use.input`), where an agent's own tool may well name a host on its network.
+ */
+export function checkRawImageUrls(body: unknown, policy: RequestPolicy): CapabilityIssue | null {
+  // Iterative: the body's depth is bounded (max_json_depth) but the walk needs no stack either way.
+  const stack: Array<[unknown, string]> = [[body, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    const at = (k: string | number): string => (path ? `${path}.${k}` : String(k));
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], at(i)]);
+      continue;
+    }
+    const o = v as Record<string, unknown>;
+    const urls: Array<[unknown, string]> = [];
+    const image = o.image_url;
+    if (typeof image === 'string') urls.push([image, at('image_url')]);
+    else if (typeof image === 'object' && image !== null && !Array.isArray(image))
+      urls.push([(image as Record<string, unknown>).url, `${at('image_url')}.url`]);
+    if (typeof o.file_url === 'string') urls.push([o.file_url, at('file_url')]);
+    const source = o.source;
+    if (typeof source === 'object' && source !== null && (source as Record<string, unknown>).type === 'url')
+      urls.push([(source as Record<string, unknown>).url, `${at('source')}.url`]);
+    for (const [url, field] of urls) {
+      if (typeof url !== 'string' || /^data:/i.test(url)) continue;
+      const problem = urlProblem(url, policy);
+      if (problem) return issue(field, problem);
+    }
+    const call = typeof o.type === 'string' && TOOL_USE.test(o.type);
+    for (const k of Object.keys(o)) if (!NOT_CONTENT.has(k) && !(call && k === 'input')) stack.push([o[k], at(k)]);
+  }
+  return null;
+}
+
+/** Keys whose values are settings or data, never content a provider fetches (see checkRawImageUrls). */
+const NOT_CONTENT = new Set([
+  'tools',
+  'tool_choice',
+  'metadata',
+  'client_metadata',
+  'response_format',
+  'input_schema',
+  'parameters',
+  'schema',
+  'context_management',
+  'output_config',
+]);
+/** Anthropic blocks whose `input` is a tool's arguments. */
+const TOOL_USE = /^(tool_use|server_tool_use|mcp_tool_use)$/;
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function imageProblem(part: ContentPart, policy: RequestPolicy): string | null {
@@ -67,9 +127,13 @@ function imageProblem(part: ContentPart, policy: RequestPolicy): string | null {
     if (s.data.length === 0 || !BASE64.test(s.data)) return 'the image data is not valid base64';
     return null;
   }
+  return urlProblem(s.url, policy);
+}
+
+function urlProblem(raw: string, policy: RequestPolicy): string | null {
   let url: URL;
   try {
-    url = new URL(s.url);
+    url = new URL(raw);
   } catch {
     return 'the image URL is not a valid URL';
   }

@@ -237,10 +237,12 @@ export interface ForwardFrame {
 }
 
 export type Forwarded =
-  | { kind: 'json'; body: unknown; usage?: Usage; finishReason?: FinishReason }
+  | { kind: 'json'; body: unknown; usage?: Usage; finishReason?: FinishReason; id?: string }
   | {
       kind: 'stream';
       frames: AsyncIterator<ForwardFrame>;
+      /** The provider's id of what it made (a Responses response id), once a frame carried it. */
+      id(): string | undefined;
       /** Usage read from the frames so far (final once the stream ended). */
       usage(): Usage | undefined;
       /** The finish reason read from the frames, normalized (tracing); undefined until one came. */

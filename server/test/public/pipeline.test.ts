@@ -90,13 +90,15 @@ token_env = "UPSTREAM_KEY"
       {
         model: 'chat',
         messages: [{ role: 'user', content: 'x', name: 'inject' }],
-        tools: [{ evil: true }],
+        // (`tools` is part of the protocol: server/test/surfaces/sipp-tools.test.ts.)
+        functions: [{ evil: true }],
         logit_bias: { 1: 100 },
       },
       { token: TOKEN },
     );
     assert.equal(r.status, 200);
     const sent = upstream.requests.at(-1)!.body;
+    assert.equal(sent.functions, undefined);
     assert.equal(sent.tools, undefined);
     assert.equal(sent.logit_bias, undefined);
     assert.deepEqual(sent.messages, [{ role: 'user', content: 'x' }]);
@@ -194,7 +196,9 @@ token_env = "UPSTREAM_KEY"
         [{ ...chat, stop: 'x' }, /^stop: /],
         [{ ...chat, stream: 'yes' }, /^stream: /],
         [{ ...chat, messages: [] }, /^messages: /],
-        [{ ...chat, messages: [{ role: 'tool', content: 'x' }] }, /^messages\[0\]\.role: must be one of/],
+        [{ ...chat, messages: [{ role: 'robot', content: 'x' }] }, /^messages\[0\]\.role: must be one of/],
+        // A tool result (docs/api.md#tools-on-v1chat) names the call it answers.
+        [{ ...chat, messages: [{ role: 'tool', content: 'x' }] }, /^messages\[0\]\.tool_call_id: expected string/],
         [{ ...chat, messages: [{ role: 'user', content: 5 }] }, /^messages\[0\]\.content: expected string/],
         [{ model: 7, messages: chat.messages }, /^model: expected string/],
       ];

@@ -397,15 +397,13 @@ describe('OpenAI SDK against the Responses API surface', () => {
         client.responses.create(body),
         (e: unknown) => e instanceof OpenAI.BadRequestError && (e.error as any).param === param,
       );
-    await bad({ model: 'gpt', input: 'x', tools: [{ type: 'web_search' }] }, 'tools.0');
+    // Server-side tools a call is required of (docs/api.md#server-side-tools); client built-in tools.
+    await bad({ model: 'gpt', input: 'x', tools: [{ type: 'web_search' }], tool_choice: 'required' }, 'tools.0');
     await bad(
       {
         model: 'gpt',
         input: 'x',
-        tools: [
-          { type: 'function', name: 'f' },
-          { type: 'code_interpreter', container: { type: 'auto' } },
-        ],
+        tools: [{ type: 'function', name: 'f' }, { type: 'local_shell' }],
       },
       'tools.1',
     );
@@ -422,7 +420,7 @@ describe('OpenAI SDK against the Responses API surface', () => {
     await bad({ model: 'gpt', input: 'x', tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice.name');
     // Nothing reached the upstream for any of them.
     const before = rig.openai.requests.length;
-    await bad({ model: 'gpt', input: 'x', tools: [{ type: 'mcp', server_label: 's' }] }, 'tools.0');
+    await bad({ model: 'gpt', input: 'x', tools: [{ type: 'mcp', server_label: 's' }], tool_choice: 'required' }, 'tools.0');
     assert.equal(rig.openai.requests.length, before);
 
     const { response } = await client.responses

@@ -11,7 +11,7 @@ import type { Authenticator } from '../../security/bearer.js';
 import type { Blocklist } from '../../security/blocklist.js';
 import type { RateLimiter } from '../../security/rate-limit.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
-import { checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
+import { checkRawImageUrls, checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
 import { forwardsTo } from '../forward.js';
 import type { PipelineModule } from '../stages.js';
 import type { RecordCaller } from './attribution.js';
@@ -72,6 +72,9 @@ export function clientMistakesCheck(policy: RequestPolicy): PipelineModule {
       const { request, fields } = rc;
       const mistake = request.call.operation === 'embed' ? null : checkTextRequest(request.call.text, policy);
       if (mistake) throw new InvalidFieldError(fields.field(mistake.field, request), mistake.message);
+      // The body as sent goes to same-API members even when the parse above saw none of it: its URLs too.
+      const raw = request.passthrough ? checkRawImageUrls(request.passthrough.body, policy) : null;
+      if (raw) throw new InvalidFieldError(raw.field, raw.message);
     },
   };
 }
@@ -109,7 +112,10 @@ export function routeResolution(router: Pick<Router, 'resolve'>): PipelineModule
       const pt = request.passthrough;
       rc.route = router.resolve(request.model, call.operation, (target) => {
         // Same API: the body goes as sent, the provider validates it (docs/api.md#pass-through).
-        if (pt && forwardsTo(target, pt.api)) return null;
+        if (pt && forwardsTo(target, pt.api)) {
+          if (pt.only === undefined || pt.only === target.name) return null;
+          return new InvalidFieldError('previous_response_id', `continues a response only target "${pt.only}" keeps`);
+        }
         if (pt?.parseError) return pt.parseError as Error;
         const issue =
           call.operation === 'embed'

@@ -10,6 +10,7 @@
 import { GatewayError, InvalidFieldError, StateUnavailableError } from '../../errors.js';
 import type { Caller } from '../../security/bearer.js';
 import type { TextResult } from '../../targets/target.js';
+import { wireBasics } from '../fields.js';
 import { bearerCredential, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { StoredItem } from './items.js';
 import { renderResponse, ResponsesStream } from './render.js';
@@ -40,6 +41,18 @@ function field(neutral: string, req: ResponsesRequest): string {
   return neutral;
 }
 
+/** A response id as the gateway accepts it (stored-response routes, `previous_response_id`). */
+export const RESPONSE_ID = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** `previous_response_id` of the body as sent (the parse may have failed: a native target takes such bodies). */
+function previousId(body: Record<string, unknown>): string | null {
+  const v = body.previous_response_id;
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !RESPONSE_ID.test(v))
+    throw new InvalidFieldError('previous_response_id', 'must be a response id (letters, digits, _ and -)');
+  return v;
+}
+
 export function openAIResponsesSurface(store: ResponseStore): TextSurface<ResponsesRequest> {
   const keep = (req: ResponsesRequest, response: Record<string, unknown>): Promise<void> =>
     guarded(() => store.put(req.owner!, req.id, { response, input: [...req.history, ...req.input] }));
@@ -48,16 +61,43 @@ export function openAIResponsesSurface(store: ResponseStore): TextSurface<Respon
     api: 'openai',
     operation: 'chat',
     credential: bearerCredential,
+    // An `api = "responses"` target takes the body as sent (docs/api.md#native-responses-targets).
+    wire: {
+      api: 'openai_responses',
+      basics: wireBasics,
+      async forwarded(req, target, id) {
+        // The provider keeps what it made (unless `store: false`); the gateway remembers which target, for this caller only.
+        if (id === undefined || !RESPONSE_ID.test(id) || req.owner === null || req.passthrough?.body.store === false) return;
+        await guarded(() => store.claim(req.owner!, id, { target, model: req.model }));
+      },
+    },
     parse: (body) => parseResponsesRequest(body),
     async prepare(req: ResponsesRequest, caller: Caller) {
       req.owner = ownerOf(caller.label);
-      const prevId = req.echo.previous_response_id;
+      const pt = req.passthrough;
+      const prevId = pt ? previousId(pt.body) : req.echo.previous_response_id;
       if (prevId === null) return;
       const prev = await guarded(() => store.get(req.owner!, prevId));
+      if (prev) {
+        // A chain the gateway keeps (a translated response): only a translation can continue it.
+        if (pt?.parseError) throw pt.parseError;
+        delete req.passthrough;
+        req.history = [...prev.input, ...(prev.response.output as StoredItem[])];
+        buildConversation(req);
+        return;
+      }
+      // A chain a native Responses target keeps: the body goes as sent, to that target only.
+      const claim = pt ? await guarded(() => store.claimOf(req.owner!, prevId)) : null;
+      if (claim && pt) {
+        pt.only = claim.target;
+        pt.parseError ??= new InvalidFieldError(
+          'previous_response_id',
+          `continues a response only target "${claim.target}" keeps`,
+        );
+        return;
+      }
       // Unknown, expired, deleted, never stored, or another caller's: the same answer for each.
-      if (!prev) throw new InvalidFieldError('previous_response_id', `no stored response with id ${JSON.stringify(prevId)}`);
-      req.history = [...prev.input, ...(prev.response.output as StoredItem[])];
-      buildConversation(req);
+      throw new InvalidFieldError('previous_response_id', `no stored response with id ${JSON.stringify(prevId)}`);
     },
     field,
     async renderText(req: ResponsesRequest, model: string, result: TextResult) {

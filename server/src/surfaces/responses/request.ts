@@ -69,9 +69,26 @@ const KNOWN = new Set([
   'conversation',
 ]);
 
-/** Tools that run on OpenAI's side: only OpenAI itself can honour them (docs/api.md#responses). */
-const SERVER_TOOLS =
-  /^(web_search.*|file_search|code_interpreter|computer_use.*|image_generation|mcp|namespace|local_shell|shell|apply_patch)$/;
+/**
+ * Tools that run on the provider's side (docs/api.md#server-side-tools): only a
+ * native Responses target runs them. Translated, they are ignored and named
+ * unless the client requires a tool call (`tool_choice: "required"` with no
+ * function tool to call), then refused.
+ */
+const SERVER_TOOLS: ReadonlyArray<[RegExp, IgnorableField]> = [
+  [/^web_search.*$/, 'web_search'],
+  [/^file_search$/, 'file_search'],
+  [/^code_interpreter$/, 'code_interpreter'],
+  [/^computer_use.*$/, 'computer_use'],
+  [/^image_generation$/, 'image_generation'],
+  [/^mcp$/, 'mcp'],
+  [/^namespace$/, 'namespace'],
+];
+const serverTool = (type: unknown): IgnorableField | undefined =>
+  typeof type === 'string' ? SERVER_TOOLS.find(([re]) => re.test(type))?.[1] : undefined;
+
+/** Built-in tools the client runs, whose calls come back as items of their own: no translation can produce them. */
+const CLIENT_BUILTIN_TOOLS = /^(local_shell|shell|apply_patch)$/;
 
 /** The one parameter a custom (freeform) tool's function gets. */
 const CUSTOM_PARAMETERS = {
@@ -139,11 +156,22 @@ function customTool(t: Json, f: string): { def: ToolDefinition; echo: Json } {
   return { def, echo: { type: 'custom', name: t.name, description: t.description ?? null, format } };
 }
 
-function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; custom: Set<string> } {
+interface ParsedTools {
+  tools: ToolDefinition[];
+  echo: Json[];
+  custom: Set<string>;
+  /** Server-side tools left out, and the field of the first one. */
+  server: Set<IgnorableField>;
+  serverField: string | null;
+}
+
+function parseTools(raw: unknown): ParsedTools {
   if (!Array.isArray(raw)) throw new InvalidFieldError('tools', 'expected array');
   const tools: ToolDefinition[] = [];
   const echo: Json[] = [];
   const custom = new Set<string>();
+  const server = new Set<IgnorableField>();
+  let serverField: string | null = null;
   raw.forEach((t, i) => {
     const f = `tools.${i}`;
     if (!isObject(t)) throw new InvalidFieldError(f, 'expected object');
@@ -154,9 +182,15 @@ function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; cust
       custom.add(c.def.name);
       return;
     }
+    const st = serverTool(t.type);
+    if (st) {
+      server.add(st);
+      serverField ??= f;
+      return;
+    }
     if (t.type !== 'function') {
-      if (typeof t.type === 'string' && SERVER_TOOLS.test(t.type)) {
-        throw new InvalidFieldError(f, `"${t.type}" tools need OpenAI's own Responses API; this target cannot honour them`);
+      if (typeof t.type === 'string' && CLIENT_BUILTIN_TOOLS.test(t.type)) {
+        throw new InvalidFieldError(f, `"${t.type}" tools need a native Responses target (api = "responses")`);
       }
       throw new InvalidFieldError(`${f}.type`, `tool type ${JSON.stringify(t.type)} is not supported`);
     }
@@ -183,7 +217,7 @@ function parseTools(raw: unknown): { tools: ToolDefinition[]; echo: Json[]; cust
       strict: def.strict ?? true,
     });
   });
-  return { tools, echo, custom };
+  return { tools, echo, custom, server, serverField };
 }
 
 function parseToolChoice(raw: unknown, names: ReadonlySet<string>): ToolChoice {
@@ -263,6 +297,16 @@ export function parseResponsesRequest(body: Json, now: number = Date.now()): Res
     if (t.tools.length) options.tools = t.tools;
     echoTools = t.echo;
     customTools = t.custom;
+    if (t.serverField !== null) {
+      // A required tool call with only server-side tools to call would change the answer: refused, not ignored.
+      if (body.tool_choice === 'required' && t.tools.length === 0) {
+        throw new InvalidFieldError(
+          t.serverField,
+          'a server-side tool runs only on a native Responses target (api = "responses")',
+        );
+      }
+      ignored.push(...t.server);
+    }
   }
   if (body.tool_choice != null)
     options.toolChoice = parseToolChoice(body.tool_choice, new Set(options.tools?.map((t) => t.name)));

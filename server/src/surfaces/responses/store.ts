@@ -8,6 +8,8 @@
  * on any replica. Every entry expires after `store_ttl_seconds`. Entries are
  * keyed by the owner — a hash of the caller identity, never the token — and
  * the id, so another caller's lookup misses (404) exactly like an unknown id.
+ * For a response a native Responses target made, the provider keeps it and
+ * this store keeps only the claim: which target made it, for which owner.
  */
 import { createHash } from 'node:crypto';
 import type { StoredItem } from './items.js';
@@ -32,6 +34,22 @@ export interface ResponseStore {
   put(owner: string, id: string, value: StoredResponse): Promise<void>;
   /** True when there was such a response (for this owner). */
   delete(owner: string, id: string): Promise<boolean>;
+  /**
+   * A response a native Responses target created (docs/api.md#native-responses-targets):
+   * the provider keeps it; the gateway keeps only which target made it, for this owner,
+   * under the same bounds and time to live.
+   */
+  claim(owner: string, id: string, claim: NativeClaim): Promise<void>;
+  /** The claim of this owner on a provider-kept response, or null (unknown, expired, another owner's). */
+  claimOf(owner: string, id: string): Promise<NativeClaim | null>;
+  unclaim(owner: string, id: string): Promise<void>;
+}
+
+/** Which native Responses target created a provider-kept response. */
+export interface NativeClaim {
+  target: string;
+  /** The name the client asked for (a retrieved response's `model`). */
+  model: string;
 }
 
 /** The owner key of a caller: a hash of its identity (the caller label), never the secret. */
@@ -55,6 +73,23 @@ export function createResponseStore(o: ResponseStoreOptions): ResponseStore {
 }
 
 const key = (owner: string, id: string): string => `responses:${owner}:${id}`;
+const claimKey = (owner: string, id: string): string => `responses-native:${owner}:${id}`;
+
+/** The claim methods over a store's own text get / set / delete. */
+function claims(
+  get: (k: string) => Promise<string | null>,
+  set: (k: string, v: string) => Promise<void>,
+  del: (k: string) => Promise<void>,
+): Pick<ResponseStore, 'claim' | 'claimOf' | 'unclaim'> {
+  return {
+    claim: (owner, id, c) => set(claimKey(owner, id), JSON.stringify({ target: c.target, model: c.model })),
+    async claimOf(owner, id) {
+      const v = await get(claimKey(owner, id));
+      return v === null ? null : (JSON.parse(v) as NativeClaim);
+    },
+    unclaim: (owner, id) => del(claimKey(owner, id)),
+  };
+}
 
 function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => number): ResponseStore {
   // Insertion order is age order: a put moves the key to the end.
@@ -75,19 +110,20 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
     }
     return e.value;
   };
+  const set = (k: string, text: string): void => {
+    drop(k);
+    entries.set(k, { value: text, expiresAt: now() + ttlMs });
+    bytes += text.length;
+    while (entries.size > max || (bytes > maxBytes && entries.size > 0)) drop(entries.keys().next().value!);
+  };
   return {
     async get(owner, id) {
       const v = live(key(owner, id));
       return v === null ? null : (JSON.parse(v) as StoredResponse);
     },
     async put(owner, id, value) {
-      const k = key(owner, id);
-      drop(k);
       // Stored as JSON text: a later change to the caller's objects cannot alter it.
-      const text = JSON.stringify(value);
-      entries.set(k, { value: text, expiresAt: now() + ttlMs });
-      bytes += text.length;
-      while (entries.size > max || (bytes > maxBytes && entries.size > 0)) drop(entries.keys().next().value!);
+      set(key(owner, id), JSON.stringify(value));
     },
     async delete(owner, id) {
       const k = key(owner, id);
@@ -95,6 +131,11 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
       drop(k);
       return had;
     },
+    ...claims(
+      async (k) => live(k),
+      async (k, v) => set(k, v),
+      async (k) => drop(k),
+    ),
   };
 }
 
@@ -113,5 +154,10 @@ function redisStore(kv: ResponseKv, ttlMs: number): ResponseStore {
       if (had) await kv.del(k);
       return had;
     },
+    ...claims(
+      (k) => kv.get(k),
+      (k, v) => kv.set(k, v, ttlMs),
+      (k) => kv.del(k),
+    ),
   };
 }

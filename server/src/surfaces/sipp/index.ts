@@ -21,9 +21,10 @@ import {
   type TextOperation,
   type TextSurface,
 } from '../surface.js';
-import type { EmbedResult, GenerationOptions, Message, TextResult } from '../../targets/target.js';
+import type { EmbedResult, GenerationOptions, Message, TextResult, ToolCall } from '../../targets/target.js';
 import { bracketed, failOn, opt } from '../fields.js';
 import { sippError } from './errors.js';
+import { SippToolChatSchema, toolMessages, toolOptions, usesTools } from './tools.js';
 
 function gatewayId(): string {
   return `sipp-${randomUUID()}`;
@@ -60,6 +61,20 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
       };
     }
     case 'chat': {
+      if (usesTools(body)) {
+        // Tools (docs/api.md#tools-on-v1chat).
+        const r = SippToolChatSchema.safeParse(body);
+        if (!r.success) failOn(r.error);
+        const b = r.data;
+        return {
+          model: b.model,
+          stream: b.stream === true,
+          call: {
+            operation,
+            text: { operation, messages: toolMessages(b.messages), options: { ...options(b), ...toolOptions(b) } },
+          },
+        };
+      }
       const r = ChatRequestSchema.safeParse(body);
       if (!r.success) failOn(r.error);
       const b = r.data;
@@ -84,16 +99,35 @@ const frame = (event: string, data: unknown): string => `event: ${event}\ndata: 
 const streamRenderer: StreamRenderer = {
   start: () => '',
   token: (text, sequence) => frame('token', { text, sequence }),
-  toolCall: () => '',
+  // Only a request with tools can get one (docs/api.md#tools-on-v1chat): the first piece of a call carries id and name.
+  toolCall: (c) =>
+    frame('tool_call', {
+      index: c.index,
+      ...(c.id ? { id: c.id } : {}),
+      ...(c.name ? { name: c.name } : {}),
+      arguments: c.arguments,
+    }),
   end: (chunk, usage: Usage | undefined) =>
     (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
   error: (e: GatewayError) => frame('error', sippError(e)),
 };
 
-function renderText(_req: ParsedRequest, model: string, result: TextResult): TextResponse {
-  const response: TextResponse = { id: result.id ?? gatewayId(), model, text: result.text, finish_reason: result.finishReason };
+function renderText(_req: ParsedRequest, model: string, result: TextResult): TextResponse & { tool_calls?: ToolCall[] } {
+  const response: TextResponse & { tool_calls?: ToolCall[] } = {
+    id: result.id ?? gatewayId(),
+    model,
+    text: result.text,
+    finish_reason: result.finishReason,
+  };
+  if (result.toolCalls?.length)
+    response.tool_calls = result.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
   if (result.usage) response.usage = result.usage;
   return response;
+}
+
+/** Neutral field names in the Sipp naming (`messages[1].tool_call_id`; a named tool_choice is `{name}`). */
+function sippField(neutral: string): string {
+  return bracketed(neutral === 'tool_choice.function.name' ? 'tool_choice.name' : neutral);
 }
 
 function renderEmbed(_req: ParsedRequest, model: string, result: EmbedResult): EmbeddingResponse {
@@ -112,7 +146,7 @@ export function sippTextSurface(operation: TextOperation): TextSurface {
     operation,
     credential: bearerCredential,
     parse: (body) => parse(operation, body),
-    field: bracketed,
+    field: sippField,
     renderText,
     openStream: () => streamRenderer,
   };

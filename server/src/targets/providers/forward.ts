@@ -32,6 +32,8 @@ interface WireCodec {
   finish(json: Json): FinishReason | undefined;
   /** A new stream reader. */
   stream(model: string): FrameReader;
+  /** The provider's id of what a finite answer made (Responses only). */
+  id?(json: Json): string | undefined;
 }
 
 interface FrameReader {
@@ -46,6 +48,7 @@ interface FrameReader {
   errorType(): string | undefined;
   /** Output frames (text or tool-call deltas) read so far. */
   streamed(): number;
+  id?(): string | undefined;
 }
 
 const usage = (input: number, output: number): Usage => ({
@@ -185,6 +188,8 @@ const openAIChat: WireCodec = {
 
 const RESPONSE_END = new Set(['response.completed', 'response.failed', 'response.incomplete']);
 
+const responseId = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
+
 const openAIResponses: WireCodec = {
   errors: 'openai',
   headers: [],
@@ -192,6 +197,7 @@ const openAIResponses: WireCodec = {
     renameModel(json, model);
     return openAIUsage(json.usage);
   },
+  id: (json) => responseId(json.id),
   finish: (json) => (json.status === 'completed' ? 'stop' : json.status === 'incomplete' ? 'length' : undefined),
   stream(model) {
     let u: Usage | undefined;
@@ -199,10 +205,12 @@ const openAIResponses: WireCodec = {
     let done = false;
     let error: string | undefined;
     let streamed = 0;
+    let id: string | undefined;
     return {
       read(event, json) {
         const type = typeof json.type === 'string' ? json.type : event;
         if (type.endsWith('.delta')) streamed++;
+        if (id === undefined && isObject(json.response)) id = responseId(json.response.id);
         if (RESPONSE_END.has(type)) done = true;
         if (type === 'response.completed') stop = 'stop';
         if (type === 'response.incomplete') stop = 'length';
@@ -222,6 +230,7 @@ const openAIResponses: WireCodec = {
       ended: () => done,
       errorType: () => error,
       streamed: () => streamed,
+      id: () => id,
     };
   },
 };
@@ -281,6 +290,8 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
       if (u) out.usage = u;
       const finish = codec.finish(json);
       if (finish) out.finishReason = finish;
+      const id = codec.id?.(json);
+      if (id) out.id = id;
     }
     return out;
   }
@@ -295,6 +306,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
     finishReason: () => reader.finish(),
     errorType: () => reader.errorType(),
     streamed: () => reader.streamed(),
+    id: () => reader.id?.(),
   };
 }
 

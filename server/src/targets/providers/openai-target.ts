@@ -38,7 +38,14 @@ export function createOpenAITarget(config: OpenAITargetConfig | CompatibleTarget
       streamReader: () => new OpenAIStreamReader(),
       embed: { path: client.path('/embeddings'), body: (req) => embeddingBody(model, req), read: readEmbedding },
     },
-    native: { paths: { openai_chat: '/chat/completions' }, secrets: [secret] },
+    // `api = "responses"`: the provider's Responses API takes `/v1/responses` as sent (docs/api.md#native-responses-targets).
+    native: {
+      paths:
+        config.api === 'responses'
+          ? { openai_chat: '/chat/completions', openai_responses: '/responses' }
+          : { openai_chat: '/chat/completions' },
+      secrets: [secret],
+    },
     capabilities: {
       temperature: { min: 0, max: 2 },
       // OpenAI takes at most 4 stop sequences; compatible servers vary, so only the gateway's own limit applies.
