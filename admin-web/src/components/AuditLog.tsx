@@ -28,7 +28,11 @@ function value(key: string, v: unknown): string {
     .join(', ');
 }
 
-const label = (key: string) => key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase();
+const label = (key: string) =>
+  key
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/_/g, ' ')
+    .toLowerCase();
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** One side of a change as a small key/value list; `other` marks the keys that differ. */
@@ -118,7 +122,9 @@ export function AuditLog() {
         {(data) =>
           data.entries.length === 0 ? (
             <Empty>
-              {data.kept === 0 ? 'No admin actions yet.' : `No entries match (${data.kept} kept; sign-ins are hidden unless shown).`}
+              {data.kept === 0
+                ? 'No admin actions yet.'
+                : `No entries match (${data.kept} kept; sign-ins are hidden unless shown).`}
             </Empty>
           ) : (
             <div className="table-wrap">

@@ -73,7 +73,11 @@ function DrainControl({ target, drained }: { target: string; drained: boolean })
         />
       </label>
       <div className="form-actions">
-        <button type="submit" className={`btn btn-small${drained ? '' : ' btn-danger'}`} disabled={!trimmed || tooLong || mutation.isPending}>
+        <button
+          type="submit"
+          className={`btn btn-small${drained ? '' : ' btn-danger'}`}
+          disabled={!trimmed || tooLong || mutation.isPending}
+        >
           {mutation.isPending ? 'Saving…' : `Confirm ${verb.toLowerCase()}`}
         </button>
         <button type="button" className="btn btn-small btn-ghost" onClick={() => setConfirming(false)}>

@@ -12,7 +12,8 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
 
 /** What failed, in words: the gateway's message and the call that failed ("GET targets?window=5m · HTTP 500"). */
 export function failure(error: unknown): { message: string; detail: string | null } {
-  if (!(error instanceof ApiError)) return { message: error instanceof Error ? error.message : 'Something went wrong.', detail: null };
+  if (!(error instanceof ApiError))
+    return { message: error instanceof Error ? error.message : 'Something went wrong.', detail: null };
   const status = error.status > 0 ? `HTTP ${error.status} ${error.code}` : error.code;
   return { message: error.message, detail: [error.request, status].filter(Boolean).join(' · ') };
 }
