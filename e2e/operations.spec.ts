@@ -15,6 +15,8 @@
  */
 import { expect, test, type Page, type Response } from '@playwright/test';
 import { mkdir, readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
@@ -36,13 +38,20 @@ let primary: FakeUpstream;
 let secondary: FakeUpstream;
 let gateway: GatewayProcess;
 let page: Page;
+/** Takes the gateway's OTLP exports (tracing is on, so requests get a trace id) and counts them. */
+let otlpSink: Server;
+let exports = 0;
 const scanned: Array<{ url: string; body: string; headers: string }> = [];
 const pending: Array<Promise<void>> = [];
 
-async function ask(model: string): Promise<number> {
+async function ask(model: string, requestId?: string): Promise<number> {
   const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${SECRETS.SIPP_E2E_TOKEN}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${SECRETS.SIPP_E2E_TOKEN}`,
+      'content-type': 'application/json',
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+    },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] }),
   });
   await res.text();
@@ -59,6 +68,14 @@ test.beforeAll(async ({ browser }) => {
   await mkdir(ARTIFACTS, { recursive: true });
   primary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
   secondary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
+  otlpSink = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => otlpSink.listen(0, '127.0.0.1', r));
   gateway = await startGatewayProcess(
     e2eConfig(`${upstreamTarget('primary', primary.url)}
 [targets.circuit]
@@ -75,10 +92,15 @@ model = "${join(ROOT, 'models', 'demo.gguf')}"
 context_size = 256
 parallel = 1
 default_max_tokens = 24
+
+[telemetry.traces]
+enabled = true
+endpoint = "http://127.0.0.1:${(otlpSink.address() as AddressInfo).port}"
+export_delay_ms = 50
 `),
     SECRETS,
   );
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await browser.newContext({ acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'] });
   page = await context.newPage();
   page.on('response', (res: Response) => {
     if (!res.url().startsWith(gateway.managementUrl)) return;
@@ -102,6 +124,7 @@ test.afterAll(async () => {
   await gateway?.stop();
   await primary?.close();
   await secondary?.close();
+  await new Promise((r) => otlpSink?.close(r));
 });
 
 test('drain asks for confirmation and a reason; cancel changes nothing; release asks too', async () => {
@@ -252,6 +275,19 @@ test('a call the gateway never answers ends in an error with Retry, not "Loading
   await error.getByRole('button', { name: 'Retry' }).click();
   await expect(page.getByRole('table').first()).toBeVisible();
   await page.unroute('**/admin/api/clients');
+});
+
+test('the request detail shows the trace id with a copy button', async () => {
+  expect(await ask('primary', 'ops-traced-1')).toBe(200);
+  const line = gateway.logs.map((l) => JSON.parse(l.startsWith('{') ? l : '{}')).find((l) => l.reqId === 'ops-traced-1');
+  expect(line?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  await open('Requests');
+  await page.getByRole('button', { name: 'Details of ops-traced-1' }).click();
+  const detail = page.getByTestId('request-detail');
+  await expect(detail.getByTestId('detail-trace-id')).toHaveText(line.traceId);
+  await detail.getByRole('button', { name: 'Copy trace id' }).click();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(line.traceId);
+  await expect.poll(() => exports).toBeGreaterThan(0);
 });
 
 test('the configuration view shows default_max_tokens; nothing in this config is a secret', async () => {
