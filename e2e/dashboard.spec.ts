@@ -329,6 +329,8 @@ test('Security: a CIDR with expiry and note blocks the range; the audit log reco
   await expect(audit).toContainText('blocklist.add');
   await expect(audit).toContainText('203.0.113.0/24');
   await expect(audit).toContainText('blocklist.remove');
+  await expect(audit).not.toContainText('login_failed'); // sign-ins are hidden until asked for
+  await page.getByLabel('Show sign-ins and sign-outs').check();
   await expect(audit).toContainText('login_failed');
   await expect(audit.locator('tbody tr').first()).toContainText('127.0.0.1');
   await shot('07-security');

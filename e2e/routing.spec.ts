@@ -93,12 +93,17 @@ test('drain and release a target from the Targets view', async () => {
   await expect(circuit).toContainText('100%');
   await expect(page.getByTestId('circuit-secondary')).toContainText('opens only when drained');
 
+  // Drain and release ask for a reason (e2e/operations.spec.ts covers the confirmation itself).
   await page.getByRole('button', { name: 'Drain primary' }).click();
+  await page.getByLabel('Reason (kept in the audit log)').fill('routing e2e: primary under maintenance');
+  await page.getByRole('button', { name: 'Confirm drain' }).click();
   await expect(page.getByTestId('circuit-state-primary')).toHaveText('drained');
   await shot('routing-01-drained');
   expect(await ask()).toEqual({ status: 200, target: 'secondary' });
 
   await page.getByRole('button', { name: 'Release primary' }).click();
+  await page.getByLabel('Reason (kept in the audit log)').fill('routing e2e: maintenance over');
+  await page.getByRole('button', { name: 'Confirm release' }).click();
   await expect(page.getByTestId('circuit-state-primary')).toHaveText('closed');
   expect(await ask()).toEqual({ status: 200, target: 'primary' });
 });

@@ -5,6 +5,7 @@ import { ApiError, clearCsrf } from './api/client';
 import { markSessionExpired, refreshFailed, refreshSucceeded } from './api/liveness';
 import { App } from './App';
 import './styles.css';
+import './ops.css';
 
 const queryClient: QueryClient = new QueryClient({
   queryCache: new QueryCache({

@@ -32,6 +32,7 @@ if (!only || only === 'local') {
   const { benchLocal } = await import('./local.js');
   sections.push(await benchLocal());
 }
+if (!only || only === 'tracing') sections.push(await (await import('./tracing.js')).benchTracing());
 const report = sections.join('\n');
 process.stdout.write(`${report}\n`);
 mkdirSync('bench-results', { recursive: true });

@@ -97,6 +97,13 @@ export const BlocklistAddSchema = z.strictObject({
 });
 export type BlocklistAdd = z.infer<typeof BlocklistAddSchema>;
 
+/** `POST|DELETE targets/{name}/drain` body (optional: a request without a body has no reason). */
+export const TARGET_REASON_MAX = 500;
+export const TargetControlSchema = z.strictObject({
+  reason: z.string().trim().max(TARGET_REASON_MAX, `must be at most ${TARGET_REASON_MAX} characters`).optional(),
+});
+export type TargetControl = z.infer<typeof TargetControlSchema>;
+
 // ---------------------------------------------------------------- responses
 
 /** `GET|POST <admin>/api/session`. */
@@ -410,13 +417,22 @@ export interface AuditEntry {
   session: string | null;
   /** The management client's address. */
   client: string;
+  /** Why, as the operator wrote it (drain / release); null when none was given. */
+  reason: string | null;
 }
 
-/** `GET <admin>/api/audit`: newest first. */
+/** `GET <admin>/api/audit?action=&logins=show|hide&format=json|csv`: newest first. */
 export interface AuditResponse {
   entries: AuditEntry[];
+  /** Entries kept before filtering. */
+  kept: number;
   capacity: number;
+  /** Every action name among the kept entries (for a filter menu), sorted. */
+  actions: string[];
 }
+
+/** Sign-in and sign-out actions, hidden by `logins=hide` (the dashboard's default). */
+export const AUDIT_LOGIN_ACTIONS = ['login', 'login_failed', 'logout'] as const;
 
 /** A JSON value of the sanitized configuration. */
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };

@@ -22,11 +22,16 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly retryAfter: number | null = null,
+    /** What was asked, e.g. "GET targets?window=5m" (for error states). */
+    readonly request: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
   }
 }
+
+/** A request the gateway has not answered by then fails, so no view waits forever (docs/dashboard.md#views). */
+export const REQUEST_TIMEOUT_MS = 20_000;
 
 let csrf: { header: string; token: string } | null = null;
 
@@ -41,7 +46,9 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers[csrf.header] = csrf.token;
+  const request = `${method} ${path}`;
   let res: Response;
+  let text: string;
   try {
     res = await fetch(`${BASE_PATH}/api/${path}`, {
       method,
@@ -49,11 +56,15 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
       credentials: 'same-origin',
       cache: 'no-store',
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
-  } catch {
-    throw new ApiError(0, 'network', 'The gateway is not reachable. Is the SSH tunnel up?');
+    text = await res.text();
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'TimeoutError') {
+      throw new ApiError(0, 'timeout', `The gateway did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`, null, request);
+    }
+    throw new ApiError(0, 'network', 'The gateway is not reachable. Is the SSH tunnel up?', null, request);
   }
-  const text = await res.text();
   let parsed: unknown = undefined;
   try {
     parsed = text ? JSON.parse(text) : undefined;
@@ -68,7 +79,11 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
       err?.code ?? 'http_error',
       err?.message ?? `HTTP ${res.status}`,
       Number.isFinite(retry) && retry > 0 ? retry : null,
+      request,
     );
+  }
+  if (text && parsed === undefined) {
+    throw new ApiError(res.status, 'bad_response', 'The gateway answered with something that is not JSON.', null, request);
   }
   return parsed as T;
 }

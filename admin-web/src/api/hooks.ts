@@ -14,6 +14,7 @@ import type {
   SecurityResponse,
   SessionInfo,
   StatsWindow,
+  TargetControl,
   TargetsResponse,
   TimeseriesRange,
   TimeseriesResponse,
@@ -86,7 +87,7 @@ export const useRequests = (query: string, live: boolean) =>
   useLive<RequestsResponse>(`requests${query ? `?${query}` : ''}`, REFRESH_MS, live);
 export const useClients = () => useLive<ClientsResponse>('clients');
 export const useSecurity = () => useLive<SecurityResponse>('security');
-export const useAudit = () => useLive<AuditResponse>('audit', 5000);
+export const useAudit = (query: string) => useLive<AuditResponse>(`audit${query ? `?${query}` : ''}`, 5000);
 export const useRoutes = () => useLive<RoutesResponse>('routes', 30_000);
 export const useConfig = () => useLive<ConfigResponse>('config', 60_000);
 
@@ -109,7 +110,7 @@ export const useBlock = () => useSecurityMutation((v: BlocklistAdd) => api<Secur
 export const useUnblock = () =>
   useSecurityMutation((entry: string) => api<SecurityResponse>('DELETE', `security/blocklist/${encodeURIComponent(entry)}`));
 
-function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
+function useTargetsMutation(fn: (v: { name: string; reason: string }) => Promise<TargetsResponse>) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: fn,
@@ -120,8 +121,12 @@ function useTargetsMutation(fn: (name: string) => Promise<TargetsResponse>) {
   });
 }
 
-/** Drain: force a target's circuit open until released (routing). */
+/** Drain: force a target's circuit open until released (routing); the reason goes to the audit log. */
 export const useDrain = () =>
-  useTargetsMutation((name) => api<TargetsResponse>('POST', `targets/${encodeURIComponent(name)}/drain`));
+  useTargetsMutation(({ name, reason }) =>
+    api<TargetsResponse>('POST', `targets/${encodeURIComponent(name)}/drain`, { reason } satisfies TargetControl),
+  );
 export const useRelease = () =>
-  useTargetsMutation((name) => api<TargetsResponse>('DELETE', `targets/${encodeURIComponent(name)}/drain`));
+  useTargetsMutation(({ name, reason }) =>
+    api<TargetsResponse>('DELETE', `targets/${encodeURIComponent(name)}/drain`, { reason } satisfies TargetControl),
+  );

@@ -61,11 +61,12 @@ function TextFilter({ name, label, value, placeholder }: { name: string; label: 
   );
 }
 
-function CopyButton({ text }: { text: string }) {
+function CopyButton({ text, label }: { text: string; label?: string }) {
   const [copied, setCopied] = useState(false);
   return (
     <button
       type="button"
+      aria-label={label}
       className="btn btn-small btn-ghost"
       onClick={() => {
         void navigator.clipboard?.writeText(text).then(
@@ -122,6 +123,15 @@ function Detail({ r, onClose }: { r: RecentRequestView; onClose: () => void }) {
         </span>{' '}
         <CopyButton text={r.requestId} />
       </p>
+      {r.traceId && (
+        <p className="small">
+          Trace{' '}
+          <span className="mono" data-testid="detail-trace-id">
+            {r.traceId}
+          </span>{' '}
+          <CopyButton text={r.traceId} label="Copy trace id" />
+        </p>
+      )}
       <dl className="kv">
         {rows.map(([k, v]) => (
           <div key={k}>

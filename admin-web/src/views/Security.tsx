@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import type { SecurityResponse } from '@sipp/shared';
 import { ApiError } from '../api/client';
-import { useAudit, useBlock, useSecurity, useSetConcurrency, useSetRateLimit, useUnblock } from '../api/hooks';
+import { useBlock, useSecurity, useSetConcurrency, useSetRateLimit, useUnblock } from '../api/hooks';
+import { AuditLog } from '../components/AuditLog';
 import { Empty, QueryView } from '../components/States';
 import { Tile } from '../components/Tile';
-import { ago, clock, num } from '../format';
+import { ago, num } from '../format';
 import { positiveNumber, wholeNumber, looksLikeEntry } from '../validate';
 
 const errorText = (e: unknown) => (e instanceof ApiError ? e.message : e ? 'Request failed' : null);
@@ -272,53 +273,6 @@ function Blocklist({ data }: { data: SecurityResponse }) {
         )}
         {data.clientIp.source === 'peer' && <span className="muted"> (the TCP peer address; forwarded headers are ignored)</span>}
       </p>
-    </div>
-  );
-}
-
-const show = (v: unknown): string =>
-  v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-
-function AuditLog() {
-  const audit = useAudit();
-  return (
-    <div className="card" aria-labelledby="audit-h">
-      <h2 id="audit-h">Audit log</h2>
-      <QueryView query={audit}>
-        {(data) =>
-          data.entries.length === 0 ? (
-            <Empty>No admin actions yet.</Empty>
-          ) : (
-            <div className="table-wrap">
-              <table data-testid="audit-table">
-                <caption className="sr-only">Admin actions, newest first (the last {data.capacity} are kept)</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Time</th>
-                    <th scope="col">Action</th>
-                    <th scope="col">Before</th>
-                    <th scope="col">After</th>
-                    <th scope="col">Session</th>
-                    <th scope="col">Client</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.entries.map((e, i) => (
-                    <tr key={`${e.time}-${i}`}>
-                      <td>{clock(e.time)}</td>
-                      <th scope="row">{e.action}</th>
-                      <td className="mono wrap">{show(e.before)}</td>
-                      <td className="mono wrap">{show(e.after)}</td>
-                      <td className="mono">{e.session ?? '—'}</td>
-                      <td className="mono">{e.client}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
-      </QueryView>
     </div>
   );
 }

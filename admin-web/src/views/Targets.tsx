@@ -46,6 +46,8 @@ function Row({
           <div className="muted small">asked for: {models.map((m) => `${m.model} (${num(m.count)})`).join(', ')}</div>
         )}
       </th>
+      <td>{name === null ? '—' : <span className={`pill ${HEALTH_TONE[w.health]}`}>{w.health}</span>}</td>
+      <td>{name === null ? '—' : <CircuitCell c={circuit} />}</td>
       <td>
         <Sparkline values={w.spark} tone={w.health === 'failing' ? 'bad' : 'a'} />
       </td>
@@ -71,8 +73,6 @@ function Row({
       </td>
       <td className="num">{ms(w.ttftP50Ms)}</td>
       <td className="num">{rate(w.outputTokensPerSecond)}</td>
-      <td>{name === null ? '—' : <span className={`pill ${HEALTH_TONE[w.health]}`}>{w.health}</span>}</td>
-      <td>{name === null ? '—' : <CircuitCell c={circuit} />}</td>
       <td className="small">{w.lastErrorAt === null ? '—' : `${ago(w.lastErrorAt)} · ${w.lastErrorCode ?? ''}`}</td>
     </tr>
   );
@@ -80,12 +80,14 @@ function Row({
 
 function TargetsTable({ data }: { data: TargetsResponse }) {
   return (
-    <div className="table-wrap">
-      <table data-testid="targets-table">
+    <div className="table-wrap" data-testid="targets-table-wrap">
+      <table data-testid="targets-table" className="targets-table">
         <caption>Traffic per target over the last {data.window}; health from the success rate of the last 5 minutes</caption>
         <thead>
           <tr>
             <th scope="col">Target</th>
+            <th scope="col">Health</th>
+            <th scope="col">Circuit</th>
             <th scope="col">Trend</th>
             <th scope="col" className="num">
               Req/s
@@ -112,8 +114,6 @@ function TargetsTable({ data }: { data: TargetsResponse }) {
             <th scope="col" className="num">
               Out tokens/s
             </th>
-            <th scope="col">Health</th>
-            <th scope="col">Circuit</th>
             <th scope="col">Last error</th>
           </tr>
         </thead>

@@ -21,8 +21,9 @@ import { createControls, type Actor } from './controls.js';
 import { AdminError } from '../errors.js';
 import { readJson } from './http/read-json.js';
 import { requireSameOrigin } from './http/same-origin.js';
-import { circuitView, drainTarget, releaseTarget } from './routing.js';
+import { answerAudit } from './audit-query.js';
 import { exportFileName, requestsCsv } from './request-export.js';
+import { circuitView, drainTarget, readTargetReason, releaseTarget } from './routing.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
@@ -99,7 +100,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     { method: 'GET', path: '/routes', guard: 'session', handle: () => views.routes(deps) },
     { method: 'GET', path: '/clients', guard: 'session', handle: () => views.clients(deps, stats) },
     { method: 'GET', path: '/config', guard: 'session', handle: () => configView(deps) },
-    { method: 'GET', path: '/audit', guard: 'session', handle: () => ({ entries: audit.list(), capacity: audit.capacity }) },
+    { method: 'GET', path: '/audit', guard: 'session', handle: (ctx) => answerAudit(ctx, audit) },
     { method: 'GET', path: '/security', guard: 'session', handle: security },
     { method: 'GET', path: '/fleet', guard: 'session', handle: () => deps.state.fleet.view() },
     {
@@ -153,9 +154,10 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
       handle: async (ctx, [name]) => {
+        const reason = await readTargetReason(ctx);
         const before = drainState(name!);
         await drainTarget(deps, name!);
-        audit.record({ action: 'target.drain', before, after: drainState(name!), ...actor(ctx) });
+        audit.record({ action: 'target.drain', before, after: drainState(name!), reason, ...actor(ctx) });
         return views.targets(deps, stats, windowOf(ctx));
       },
     },
@@ -164,9 +166,10 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       path: /^\/targets\/([^/]+)\/drain$/,
       guard: 'csrf',
       handle: async (ctx, [name]) => {
+        const reason = await readTargetReason(ctx);
         const before = drainState(name!);
         await releaseTarget(deps, name!);
-        audit.record({ action: 'target.release', before, after: drainState(name!), ...actor(ctx) });
+        audit.record({ action: 'target.release', before, after: drainState(name!), reason, ...actor(ctx) });
         return views.targets(deps, stats, windowOf(ctx));
       },
     },

@@ -20,7 +20,7 @@ export class AuditLog {
   ) {}
 
   /** Records one action; values must already be free of secrets. */
-  record(entry: Omit<AuditEntry, 'time'> & { time?: number }): AuditEntry {
+  record(entry: Omit<AuditEntry, 'time' | 'reason'> & { time?: number; reason?: string | null }): AuditEntry {
     const full: AuditEntry = {
       time: entry.time ?? this.clock(),
       action: entry.action,
@@ -28,6 +28,7 @@ export class AuditLog {
       after: entry.after ?? null,
       session: entry.session,
       client: entry.client,
+      reason: entry.reason ?? null,
     };
     this.ring.push(full);
     if (this.ring.length > this.capacity) this.ring.shift();

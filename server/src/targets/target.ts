@@ -112,7 +112,16 @@ export interface CallContext {
   ignore?(field: IgnorableField): void;
   /** Trace-context headers (`traceparent`) for the upstream request, set by the tracing module per attempt. */
   traceHeaders?: Record<string, string>;
+  /**
+   * Local targets report their internal phases here (docs/operations.md#traces):
+   * times are performance.now() milliseconds. Set by the tracing module per
+   * attempt only when tracing is on, so a target checks for it and pays nothing otherwise.
+   */
+  phase?(name: LocalPhase, startMs: number, endMs: number, attributes?: Record<string, string | number>): void;
 }
+
+/** A local target's phases: waiting for a free sequence, evaluating the prompt, generating. */
+export type LocalPhase = 'queue' | 'prompt' | 'generation';
 
 export type TextRequest = TextInput & { options: GenerationOptions };
 

@@ -26,6 +26,9 @@ export interface ReceivedSpan {
   links: Array<{ traceId: string; spanId: string }>;
   status: { code: number; message?: string };
   resource: Record<string, AttrValue>;
+  /** Start and end, in nanoseconds since the epoch. */
+  startNs: bigint;
+  endNs: bigint;
 }
 
 export interface OtlpReceiver {
@@ -78,6 +81,8 @@ function spansOf(doc: any): ReceivedSpan[] {
           links: (s.links ?? []).map((l: any) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId) })),
           status: { code: Number(s.status?.code ?? 0), message: s.status?.message || undefined },
           resource,
+          startNs: BigInt(s.startTimeUnixNano ?? 0),
+          endNs: BigInt(s.endTimeUnixNano ?? 0),
         });
       }
     }

@@ -24,7 +24,7 @@ import {
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Operation, RequestRecord, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
-import type { StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
+import type { CallContext, LocalPhase, StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
 import type { Tracing } from '../../telemetry/tracing.js';
 import { slot, type RequestContext } from '../request-context.js';
 import type { PipelineModule } from '../stages.js';
@@ -116,6 +116,8 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       const carrier: Record<string, string> = {};
       w3c.inject(trace.setSpan(spans.ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
       attempt.call.traceHeaders = carrier;
+      if (target.type === 'local' && span.isRecording())
+        attempt.call.phase = phaseRecorder(tracer, trace.setSpan(spans.ctx, span));
       const began = performance.now();
       let outcome: CallOutcome;
       try {
@@ -173,6 +175,24 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       if (!spans) return;
       finishServerSpan(spans.server, record);
     },
+  };
+}
+
+/** Span names of a local target's phases (children of the attempt span). */
+const PHASE_SPAN: Record<LocalPhase, string> = { queue: 'queue wait', prompt: 'prompt evaluation', generation: 'generation' };
+
+/**
+ * A local target's phases as INTERNAL child spans of the attempt, with the
+ * times the target measured (performance.now() ms, on the same clock as the
+ * SDK's own span times). A failed phase (the queue refused or was left) has
+ * status ERROR and its `error.type`.
+ */
+function phaseRecorder(tracer: Tracing['tracer'], parent: OtelContext): NonNullable<CallContext['phase']> {
+  const epoch = (ms: number) => performance.timeOrigin + ms;
+  return (name, startMs, endMs, attributes) => {
+    const span = tracer.startSpan(PHASE_SPAN[name], { kind: SpanKind.INTERNAL, startTime: epoch(startMs), attributes }, parent);
+    if (attributes?.['error.type'] !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end(epoch(endMs));
   };
 }
 

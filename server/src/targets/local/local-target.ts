@@ -34,7 +34,7 @@ import { generate, type GenerationSummary } from './generation.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
 import { loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
 import { prepareChat, prepareQuery, resolveChatTemplate, type ChatTemplateInfo, type PreparedPrompt } from './prompt.js';
-import { SequencePool } from './sequence-pool.js';
+import { SequencePool, type PoolLease } from './sequence-pool.js';
 import { LocalStats } from './stats.js';
 
 /** Sampling defaults when a request gives none (llama.cpp's usual values). */
@@ -210,7 +210,7 @@ export class LocalTarget implements Target {
         `${req.operation === 'chat' ? 'messages' : 'prompt'}: ${prompt.tokens.length} tokens do not fit the target's context of ${contextSize} tokens`,
       );
     }
-    const lease = await r.pool.acquire(ctx.signal, { noWait: ctx.noWait });
+    const lease = await this.acquire(r.pool, ctx);
     const acquiredAt = performance.now();
     const seq = lease.item;
     const gen = generate(
@@ -233,7 +233,7 @@ export class LocalTarget implements Target {
         yield { type: 'token', text: step.value.text, tokens: step.value.tokens };
         step = await gen.next();
       }
-      yield this.finished(step.value, calledAt, acquiredAt);
+      yield this.finished(step.value, calledAt, acquiredAt, ctx);
     } catch (err) {
       throw this.failure(err, ctx);
     } finally {
@@ -244,8 +244,37 @@ export class LocalTarget implements Target {
     }
   }
 
-  /** Records a finished generation's timings in the stats and makes the stream's end chunk. */
-  private finished(summary: GenerationSummary | ToolGenerationSummary, calledAt: number, acquiredAt: number): StreamChunk {
+  /** Waits for a free sequence; with tracing on, the wait is a `queue` phase (failed: with its error code). */
+  private async acquire<T>(pool: SequencePool<T>, ctx: CallContext): Promise<PoolLease<T>> {
+    if (!ctx.phase) return pool.acquire(ctx.signal, { noWait: ctx.noWait });
+    const queuedAt = performance.now();
+    const waiting = pool.queued;
+    try {
+      const lease = await pool.acquire(ctx.signal, { noWait: ctx.noWait });
+      ctx.phase('queue', queuedAt, performance.now(), { 'sipp.queue.ahead': waiting });
+      return lease;
+    } catch (err) {
+      const code = err instanceof GatewayError ? err.code : 'aborted';
+      ctx.phase('queue', queuedAt, performance.now(), { 'sipp.queue.ahead': waiting, 'error.type': code });
+      throw err;
+    }
+  }
+
+  /** Records a finished generation's timings in the stats (and its phases) and makes the stream's end chunk. */
+  private finished(
+    summary: GenerationSummary | ToolGenerationSummary,
+    calledAt: number,
+    acquiredAt: number,
+    ctx: CallContext,
+  ): StreamChunk {
+    if (ctx.phase) {
+      // The summary's durations around the first sampled token (performance.now() ms).
+      const first = summary.firstTokenAt ?? performance.now() - summary.generationSeconds * 1000;
+      ctx.phase('prompt', first - summary.promptSeconds * 1000, first, { 'gen_ai.usage.input_tokens': summary.inputTokens });
+      ctx.phase('generation', first, first + summary.generationSeconds * 1000, {
+        'gen_ai.usage.output_tokens': summary.outputTokens,
+      });
+    }
     this.stats.record({
       queueSeconds: (acquiredAt - calledAt) / 1000,
       promptSeconds: summary.promptSeconds,
@@ -287,7 +316,7 @@ export class LocalTarget implements Target {
         `messages: ${plan.promptTokens} tokens (with the tools) do not fit the target's context of ${contextSize} tokens`,
       );
     }
-    const lease = await r.pool.acquire(ctx.signal, { noWait: ctx.noWait });
+    const lease = await this.acquire(r.pool, ctx);
     const acquiredAt = performance.now();
     const seq = lease.item;
     const gen = generateWithTools(
@@ -311,7 +340,7 @@ export class LocalTarget implements Target {
         yield step.value;
         step = await gen.next();
       }
-      yield this.finished(step.value, calledAt, acquiredAt);
+      yield this.finished(step.value, calledAt, acquiredAt, ctx);
     } catch (err) {
       throw this.failure(err, ctx);
     } finally {
@@ -323,7 +352,7 @@ export class LocalTarget implements Target {
 
   async embed(req: EmbedRequest, ctx: CallContext): Promise<EmbedResult> {
     const r = this.requireReady();
-    const lease = await r.embedPool.acquire(ctx.signal, { noWait: ctx.noWait });
+    const lease = await this.acquire(r.embedPool, ctx);
     try {
       const embeddings: number[][] = [];
       let inputTokens = 0;
