@@ -21,7 +21,7 @@
  *   BENCH_ROUNDS=3           interleaved rounds
  *   BENCH_CONCURRENCY=1,10,64
  *   BENCH_ROUTES=sipp,openai,responses   this build's (and the baseline's) routes
- *   BENCH_BASELINE=<ref>     also measure that checkout (BENCH_BASELINE_KEEP=1 keeps its worktree)
+ *   BENCH_BASELINE=<ref>[,<ref>…]  also measure those checkouts (BENCH_BASELINE_KEEP=1 keeps their worktrees)
  *   BENCH_PROFILES=redis,tracing          feature rows (profiles.ts); BENCH_PROFILE_ROUTE=openai
  *   BENCH_PORTKEY=0          leave Portkey out
  *   BENCH_TTFB_REQUESTS=200  sequential streams per row for the first-byte figure
@@ -145,7 +145,7 @@ export async function benchOverhead(): Promise<string> {
 
   const children: Child[] = [];
   const svc = services();
-  let baseline: Baseline | null = null;
+  const baselines: Baseline[] = [];
   const rows: Row[] = [];
   const upstream = await startUpstream();
   children.push(upstream);
@@ -157,8 +157,17 @@ base_url = "${upstream.url}"
 token_env = "BENCH_UPSTREAM"
 `;
   const env = { BENCH_UPSTREAM: upstream.apiKey };
-  const gatewayRows = async (label: string, opts: { cli?: string; toml?: string; env?: Record<string, string> }, rs: Route[]) => {
-    const gw = await startBenchGateway(target + (opts.toml ?? ''), TOKEN, { ...env, ...opts.env }, { cli: opts.cli });
+  const gatewayRows = async (
+    label: string,
+    opts: { cli?: string; toml?: string; env?: Record<string, string>; nodeArgs?: readonly string[] },
+    rs: Route[],
+  ) => {
+    const gw = await startBenchGateway(
+      target + (opts.toml ?? ''),
+      TOKEN,
+      { ...env, ...opts.env },
+      { cli: opts.cli, nodeArgs: opts.nodeArgs },
+    );
     children.push(gw);
     await new Promise((r) => setTimeout(r, 1000));
     const idle = rssOf(gw.proc.pid!);
@@ -211,15 +220,16 @@ token_env = "BENCH_UPSTREAM"
       }
     }
     rows.push(...(await gatewayRows('this build', {}, routes)).made);
-    if (process.env.BENCH_BASELINE) {
-      baseline = buildBaseline(process.env.BENCH_BASELINE);
-      rows.push(...(await gatewayRows(`${baseline.ref} (${baseline.commit})`, { cli: baseline.cli }, routes)).made);
+    for (const ref of (process.env.BENCH_BASELINE ?? '').split(',').filter(Boolean)) {
+      const b = buildBaseline(ref);
+      baselines.push(b);
+      rows.push(...(await gatewayRows(`${b.ref} (${b.commit})`, { cli: b.cli }, routes)).made);
     }
     for (const p of profiles) {
       try {
         const { gw, made } = await gatewayRows(
           `this build + ${p.label}`,
-          { toml: await p.toml!(svc), env: p.env ? await p.env(svc) : {} },
+          { toml: await p.toml!(svc), env: p.env ? await p.env(svc) : {}, nodeArgs: p.nodeArgs },
           [profileRoute],
         );
         if (p.setup) {
@@ -356,6 +366,6 @@ token_env = "BENCH_UPSTREAM"
     agent.destroy();
     for (const c of children.reverse()) await c.stop();
     await svc.stop();
-    baseline?.remove();
+    for (const b of baselines) b.remove();
   }
 }

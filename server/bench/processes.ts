@@ -87,13 +87,14 @@ export function rssOf(pid: number): number {
  * (NODE_OPTIONS itself refuses --cpu-prof).
  * `options.topLevel` goes above the first table (top-level keys such as
  * `max_request_bytes`); `options.onOutput` receives the gateway's log output;
- * `options.cli` runs another build's CLI (an older checkout, baseline.ts).
+ * `options.cli` runs another build's CLI (an older checkout, baseline.ts);
+ * `options.nodeArgs` go on its node command line after BENCH_GATEWAY_NODE_OPTIONS.
  */
 export async function startBenchGateway(
   targetToml: string,
   token: string,
   env: Record<string, string> = {},
-  options: { topLevel?: string; onOutput?: (chunk: Buffer) => void; cli?: string } = {},
+  options: { topLevel?: string; onOutput?: (chunk: Buffer) => void; cli?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<Child & { port: number; mgmt: number }> {
   const [port, mgmt] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-'));
@@ -110,7 +111,7 @@ env = "BENCH_TOKEN"
 caller = "bench"
 ${targetToml}`,
   );
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...(process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean), ...(options.nodeArgs ?? [])];
   try {
     const child = await startGatewayProcess(
       configPath,

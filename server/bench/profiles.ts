@@ -38,6 +38,8 @@ export interface Profile {
   /** Env the gateway needs for it (e.g. the variable the TOML names). */
   env?: (svc: Services) => Promise<Record<string, string>>;
   setup?: (gw: { port: number; mgmt: number }) => Promise<{ token?: string }>;
+  /** Node/V8 flags for the gateway process (e.g. heap settings). */
+  nodeArgs?: readonly string[];
 }
 
 export const PROFILES: readonly Profile[] = [
@@ -67,6 +69,10 @@ export_delay_ms = 1000
 `,
   },
   { name: 'keys', label: 'keys + budgets', toml: null },
+  // Young-generation sizes (docs/operations.md#memory): idle and loaded RSS against CPU per request.
+  { name: 'semi1', label: 'node --max-semi-space-size=1', toml: async () => '', nodeArgs: ['--max-semi-space-size=1'] },
+  { name: 'semi4', label: 'node --max-semi-space-size=4', toml: async () => '', nodeArgs: ['--max-semi-space-size=4'] },
+  { name: 'semi8', label: 'node --max-semi-space-size=8', toml: async () => '', nodeArgs: ['--max-semi-space-size=8'] },
 ];
 
 export function selectedProfiles(): { run: Profile[]; notes: string[] } {
