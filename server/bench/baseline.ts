@@ -1,6 +1,6 @@
 /**
  * An older checkout for the bench (`BENCH_BASELINE=<git ref>`): the ref is
- * checked out in a temporary git worktree, its `shared` and `server` are built
+ * checked out in a temporary git worktree, its `shared` and `server/src` are built
  * with this checkout's TypeScript and dependencies (its `@sipp/shared` is its
  * own), and the bench starts its CLI beside this build's, so both are measured
  * in the same run, round for round.
@@ -9,7 +9,7 @@
  * BENCH_BASELINE_KEEP=1, else removed at the end of the run.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,10 +48,22 @@ export function buildBaseline(ref: string): Baseline {
   }
   if (!existsSync(cli)) {
     process.stderr.write(`bench: building ${ref} (${commit})\n`);
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'shared', 'server'], {
-      cwd: dir,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    // shared, then the server's sources only (not its tests and bench): half the compile time.
+    const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+    writeFileSync(
+      join(dir, 'server/tsconfig.bench-baseline.json'),
+      JSON.stringify({
+        extends: './tsconfig.json',
+        include: ['src'],
+        compilerOptions: { tsBuildInfoFile: 'dist/baseline.tsbuildinfo' },
+      }),
+    );
+    for (const args of [
+      ['-b', 'shared'],
+      ['-p', 'server/tsconfig.bench-baseline.json'],
+    ]) {
+      execFileSync(process.execPath, [tsc, ...args], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+    }
   }
   return {
     ref,
