@@ -11,14 +11,7 @@
  * `capture_content = true` (prompts and completions then; secrets never).
  */
 import { createRequire } from 'node:module';
-import type {
-  Attributes,
-  Context as OtelContext,
-  Link,
-  Span,
-  TextMapGetter,
-  TextMapPropagator,
-} from '@opentelemetry/api';
+import type { Attributes, Context as OtelContext, Link, Span, TextMapGetter, TextMapPropagator } from '@opentelemetry/api';
 import type { Operation, RequestRecord, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
