@@ -44,8 +44,8 @@ export async function startGatewayProcess(
   readyUrl: string,
   nodeArgs: readonly string[] = [],
   onOutput?: (chunk: Buffer) => void,
+  cli: string = fileURLToPath(new URL('../src/cli.js', import.meta.url)),
 ): Promise<Child> {
-  const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
   const proc = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--config', configPath], {
     env: { PATH: process.env.PATH ?? '', ...env },
     // With onOutput, the gateway's log lines (stdout) and stderr go to it (fuzz scans them for secrets).
@@ -86,13 +86,15 @@ export function rssOf(pid: number): number {
  * profiles the gateway process: the flags go on its node command line
  * (NODE_OPTIONS itself refuses --cpu-prof).
  * `options.topLevel` goes above the first table (top-level keys such as
- * `max_request_bytes`); `options.onOutput` receives the gateway's log output.
+ * `max_request_bytes`); `options.onOutput` receives the gateway's log output;
+ * `options.cli` runs another build's CLI (an older checkout, baseline.ts);
+ * `options.nodeArgs` go on its node command line after BENCH_GATEWAY_NODE_OPTIONS.
  */
 export async function startBenchGateway(
   targetToml: string,
   token: string,
   env: Record<string, string> = {},
-  options: { topLevel?: string; onOutput?: (chunk: Buffer) => void } = {},
+  options: { topLevel?: string; onOutput?: (chunk: Buffer) => void; cli?: string; nodeArgs?: readonly string[] } = {},
 ): Promise<Child & { port: number; mgmt: number }> {
   const [port, mgmt] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'sipp-bench-'));
@@ -109,7 +111,7 @@ env = "BENCH_TOKEN"
 caller = "bench"
 ${targetToml}`,
   );
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+  const nodeArgs = [...(process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean), ...(options.nodeArgs ?? [])];
   try {
     const child = await startGatewayProcess(
       configPath,
@@ -122,6 +124,7 @@ ${targetToml}`,
       `http://127.0.0.1:${mgmt}/readyz`,
       nodeArgs,
       options.onOutput,
+      options.cli,
     );
     return {
       proc: child.proc,

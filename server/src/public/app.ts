@@ -140,12 +140,18 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
   }
 
   const router = new Router();
+  // POST to a surface's exact path skips the router's per-request matching and composition (docs/architecture.md#request-path);
+  // any other method, spelling or path still goes through the router below, which serves the same handler.
+  const exact = new Map<string, (ctx: Context) => Promise<void>>();
   for (const route of routes) {
     const { path } = route;
     let method: string = route.method;
     if ('handler' in route) router[route.method === 'POST' ? 'post' : 'get'](path, ROUTE_HANDLERS[route.handler.handler](deps));
-    else if (route.method === 'POST') router.post(path, createSurfaceHandler(deps, route.surface));
-    else {
+    else if (route.method === 'POST') {
+      const handle = createSurfaceHandler(deps, route.surface);
+      if (!/[:*?(]/.test(path)) exact.set(path, handle);
+      router.post(path, handle);
+    } else {
       const { handlers } = route.resource;
       if (handlers.GET) router.get(path, ROUTE_HANDLERS[handlers.GET](deps));
       if (handlers.DELETE) router.delete(path, ROUTE_HANDLERS[handlers.DELETE](deps));
@@ -160,6 +166,10 @@ export function createPublicApp(deps: PublicAppDeps): Koa {
       throw new GatewayError('method_not_allowed', `method ${ctx.method} is not allowed; use ${method}`);
     });
   }
+  app.use((ctx, next) => {
+    const handle = ctx.method === 'POST' ? exact.get(ctx.path) : undefined;
+    return handle ? handle(ctx) : next();
+  });
   app.use(router.routes());
   return app;
 }

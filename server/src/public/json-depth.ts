@@ -20,16 +20,21 @@ const SHOWN_STEPS = 6;
 /** Throws InvalidFieldError when `body` (level 1) holds an object or array deeper than `maxDepth`. */
 export function checkJsonDepth(body: object, maxDepth: number): void {
   const stack: Node[] = [{ value: body, depth: 1, parent: null, key: null }];
+  // No per-node key/value arrays: agents send bodies of many messages, walked once per request.
+  const visit = (node: Node, key: string | number, child: unknown): void => {
+    if (child === null || typeof child !== 'object') return;
+    const next: Node = { value: child, depth: node.depth + 1, parent: node, key };
+    if (next.depth > maxDepth) throw tooDeep(next, maxDepth);
+    stack.push(next);
+  };
   while (stack.length > 0) {
     const node = stack.pop()!;
-    const entries: Array<[string | number, unknown]> = Array.isArray(node.value)
-      ? node.value.map((v, i) => [i, v])
-      : Object.entries(node.value);
-    for (const [key, child] of entries) {
-      if (child === null || typeof child !== 'object') continue;
-      const next: Node = { value: child, depth: node.depth + 1, parent: node, key };
-      if (next.depth > maxDepth) throw tooDeep(next, maxDepth);
-      stack.push(next);
+    const value = node.value;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) visit(node, i, value[i]);
+    } else {
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) visit(node, keys[i]!, (value as Record<string, unknown>)[keys[i]!]);
     }
   }
 }

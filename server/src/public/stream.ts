@@ -30,15 +30,18 @@ export async function pipeStream(
 
   ctx.respond = false;
   const res = ctx.res;
+  // The headers go out with the first frame (one write, one packet); flushed alone only when the first chunk writes nothing.
   res.writeHead(200, SSE_HEADERS);
-  res.flushHeaders();
   const open = (): boolean => !res.destroyed && !res.writableEnded;
   // The renderer's opening frames go out with the first frame after them: one write fewer per stream.
   let pending = render.start();
+  let wrote = false;
   const write = (text: string): boolean => {
     const out = pending ? pending + text : text;
     pending = '';
-    return out.length > 0 && open() ? res.write(out) : true;
+    if (out.length === 0 || !open()) return true;
+    wrote = true;
+    return res.write(out);
   };
   const drain = (): Promise<void> =>
     open()
@@ -81,6 +84,10 @@ export async function pipeStream(
         break;
       }
       if (callCtx.signal.aborted) break;
+      if (!wrote) {
+        wrote = true;
+        if (open()) res.flushHeaders();
+      }
       next = await rest.next();
     }
     if (callCtx.signal.aborted) {

@@ -18,7 +18,18 @@ function isTrusted(list: BlockList, ip: string): boolean {
 }
 
 export function createClientIdentifier(source: ClientIpSource, trustedProxyCidrs: readonly string[]): ClientIdentifier {
-  const peerOf = (peer: string | undefined) => (peer && normalizeIp(peer)) || 'unknown';
+  // A connection's peer address is the same string on every request it carries: normalized once (bounded cache).
+  const seen = new Map<string, string>();
+  const peerOf = (peer: string | undefined): string => {
+    if (!peer) return 'unknown';
+    let ip = seen.get(peer);
+    if (ip === undefined) {
+      if (seen.size >= 4096) seen.clear();
+      ip = normalizeIp(peer) || 'unknown';
+      seen.set(peer, ip);
+    }
+    return ip;
+  };
   if (source === 'peer' || trustedProxyCidrs.length === 0) return (peer) => peerOf(peer);
   const trusted = cidrBlockList(trustedProxyCidrs);
 

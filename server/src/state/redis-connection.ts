@@ -7,7 +7,8 @@
  * The URL may hold a password: it is never logged, and errors are reduced to
  * their code (ECONNREFUSED, …) before anything is written.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { StartupError } from '../errors.js';
 
@@ -48,7 +49,11 @@ export interface RedisConnection {
   close(): Promise<void>;
 }
 
+// ioredis is loaded on first use: a gateway on the memory backend never holds it (docs/operations.md#memory).
+const require = createRequire(import.meta.url);
+
 export function connectRedis(url: string, log: Logger, countError: () => void): RedisConnection {
+  const { Redis } = require('ioredis') as typeof import('ioredis');
   const base: RedisOptions = {
     lazyConnect: true,
     connectTimeout: 2_000,

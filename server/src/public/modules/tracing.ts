@@ -10,18 +10,8 @@
  * Never a prompt, a completion or a secret in an attribute unless
  * `capture_content = true` (prompts and completions then; secrets never).
  */
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Attributes,
-  type Context as OtelContext,
-  type Link,
-  type Span,
-  type TextMapGetter,
-} from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { createRequire } from 'node:module';
+import type { Attributes, Context as OtelContext, Link, Span, TextMapGetter, TextMapPropagator } from '@opentelemetry/api';
 import type { Operation, RequestRecord, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { CallContext, LocalPhase, StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
@@ -37,7 +27,10 @@ interface RequestSpans {
 }
 
 const SPANS = slot<RequestSpans>('tracing');
-const w3c = new W3CTraceContextPropagator();
+// The OpenTelemetry API is loaded when the module is made (tracing on): off, the process never holds it (docs/operations.md#memory).
+const require = createRequire(import.meta.url);
+let otel: typeof import('@opentelemetry/api');
+let w3c: TextMapPropagator;
 
 const headerGetter: TextMapGetter<RequestContext['headers']> = {
   keys: (h) => Object.keys(h),
@@ -56,6 +49,9 @@ const GEN_AI_PROVIDER: Record<TargetType, string> = {
 
 export function tracingModule(tracing: Tracing): PipelineModule {
   const { tracer } = tracing;
+  otel ??= require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  w3c ??= new (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).W3CTraceContextPropagator();
+  const { ROOT_CONTEXT, SpanKind, trace } = otel;
   return {
     name: 'tracing',
     beforeBody(rc) {
@@ -231,7 +227,7 @@ function finishServerSpan(span: Span, r: RequestRecord): void {
   if (r.outputTokens) span.setAttribute('gen_ai.usage.output_tokens', r.outputTokens);
   if (r.code) span.setAttribute('error.type', r.code);
   // HTTP server conventions: 5xx (and errors after the stream began) are errors; 4xx are the client's.
-  if (r.status >= 500 || (r.code !== null && r.status < 400)) span.setStatus({ code: SpanStatusCode.ERROR });
+  if (r.status >= 500 || (r.code !== null && r.status < 400)) span.setStatus({ code: otel.SpanStatusCode.ERROR });
   span.end();
 }
 
@@ -247,7 +243,7 @@ function failSpan(span: Span, err: unknown): void {
   const upstream = err instanceof GatewayError ? err.upstream?.upstreamStatus : undefined;
   if (upstream !== undefined) span.setAttribute('sipp.upstream_status', upstream);
   // GatewayError messages are safe to show (errors.ts); anything else is not recorded.
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof GatewayError ? err.message : 'internal error' });
+  span.setStatus({ code: otel.SpanStatusCode.ERROR, message: err instanceof GatewayError ? err.message : 'internal error' });
 }
 
 function inputContent(req: TextRequest): string {
