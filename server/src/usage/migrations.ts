@@ -97,8 +97,8 @@ CREATE TABLE api_keys (
   updated_at timestamptz NOT NULL DEFAULT now(),
   version bigint NOT NULL
 );
-CREATE INDEX api_keys_version ON api_keys (version);
-CREATE INDEX api_keys_caller ON api_keys (caller);
+CREATE INDEX api_keys_by_version ON api_keys (version);
+CREATE INDEX api_keys_by_caller ON api_keys (caller);
 CREATE TABLE api_keys_version (
   id integer PRIMARY KEY CHECK (id = 1),
   version bigint NOT NULL
