@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import type { ManagedKey } from '@sipp/shared';
 import type { GatewayConfig } from '../config/schema.js';
 import { CliUsageError, DatabaseInUseError } from '../errors.js';
-import { openDatabase } from '../usage/database.js';
+import { openDatabase, type UsageDatabase } from '../usage/database.js';
 import { databaseTarget } from '../usage/index.js';
 import { migrate } from '../usage/migrations.js';
 import { createKeyManager } from './manage.js';
@@ -81,23 +81,29 @@ export async function keysCommand(
   const config = await load(v.config);
   if (!config.database)
     throw new Error('the configuration has no [database] table: managed keys live in the usage database (docs/keys.md)');
-  let db;
-  try {
-    db = await openDatabase(databaseTarget(config.database, env));
-  } catch (err) {
-    if (err instanceof DatabaseInUseError)
-      throw new Error(
-        `${err.message}. While a gateway holds the embedded database, manage keys through its admin API ` +
-          `(${config.routes.admin.replace(/\/$/, '')}/api/keys, or the dashboard's Keys view) or stop the gateway first; ` +
-          'a backend = "postgres" database allows both at once (docs/keys.md#cli)',
-      );
-    throw err;
-  }
-  try {
+  // Opened on first use, so a bad flag is reported without touching the database.
+  let db: UsageDatabase | null = null;
+  const open = async (): Promise<UsageDatabase> => {
+    if (db) return db;
+    try {
+      db = await openDatabase(databaseTarget(config.database!, env));
+    } catch (err) {
+      if (err instanceof DatabaseInUseError)
+        throw new Error(
+          `${err.message}. While a gateway holds the embedded database, manage keys through its admin API ` +
+            `(${config.routes.admin.replace(/\/$/, '')}/api/keys, or the dashboard's Keys view) or stop the gateway first; ` +
+            'a backend = "postgres" database allows both at once (docs/keys.md#cli)',
+        );
+      throw err;
+    }
     await migrate(db);
+    return db;
+  };
+  try {
     const manager = createKeyManager({
-      database: async () => db,
+      database: open,
       names: new Set([...config.targets.map((t) => t.name), ...config.groups.map((g) => g.name)]),
+      unavailable: (err) => err,
     });
     const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
     switch (sub) {
@@ -154,6 +160,6 @@ export async function keysCommand(
       }
     }
   } finally {
-    await db.close();
+    await (db as UsageDatabase | null)?.close();
   }
 }

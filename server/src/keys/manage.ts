@@ -28,6 +28,23 @@ export interface KeyManagerDeps {
   clock?: () => number;
   /** Runs after each committed change (the local cache applies it at once). */
   changed?(): Promise<void>;
+  /**
+   * What a failure to reach the database becomes. Default: a 503
+   * `unavailable` admin error that names no cause (a cause may hold a
+   * connection detail). The CLI prints the cause instead.
+   */
+  unavailable?(err: Error): Error;
+}
+
+/** Errors that say the database could not be reached (not a mistake in a query). */
+function unreachable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  return (
+    /^(08|57P)/.test(code) ||
+    /^E(CONNREFUSED|CONNRESET|TIMEDOUT|PIPE|HOSTUNREACH|NOTFOUND)$/.test(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(String(e?.message ?? ''))
+  );
 }
 
 export interface KeyChange {
@@ -95,11 +112,22 @@ export type KeyManager = ReturnType<typeof createKeyManager>;
 
 export function createKeyManager(deps: KeyManagerDeps) {
   const now = deps.clock ?? Date.now;
+  const unavailable =
+    deps.unavailable ??
+    (() => new AdminError('unavailable', 'the usage database is unreachable; keys cannot be changed until it answers'));
   const db = async (): Promise<UsageDatabase> => {
     try {
       return await deps.database();
-    } catch {
-      throw new AdminError('unavailable', 'the usage database is unreachable; keys cannot be changed until it answers');
+    } catch (err) {
+      throw unavailable(err as Error);
+    }
+  };
+  /** Runs one operation; an outage in the middle is the same answer as one before it. */
+  const op = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw unreachable(err) ? unavailable(err as Error) : err;
     }
   };
   const checkTargets = (targets: readonly string[] | undefined) => {
@@ -136,108 +164,121 @@ export function createKeyManager(deps: KeyManagerDeps) {
   };
 
   return {
-    async list(): Promise<ManagedKey[]> {
-      const d = await db();
-      return withSpend(d, await allKeys(d));
-    },
-
-    async get(id: string): Promise<ManagedKey> {
-      const d = await db();
-      return (await withSpend(d, [await find(d, id)]))[0]!;
-    },
-
-    async create(body: unknown): Promise<KeySecretResponse> {
-      const parsed = KeyCreateSchema.safeParse(body);
-      if (!parsed.success) throw invalid(parsed.error);
-      const b = parsed.data;
-      checkTargets(b.targets);
-      const expiresAt = b.expires_at === undefined ? null : Date.parse(b.expires_at);
-      if (expiresAt !== null && expiresAt <= now()) throw new AdminError('invalid_request', 'expires_at: must be in the future');
-      const d = await db();
-      const secret = generateSecret();
-      const row = await insertKey(d, newKeyId(), {
-        name: b.name,
-        caller: b.caller,
-        secret_hash: hashSecret(secret),
-        prefix: displayPrefix(secret),
-        targets: b.targets ?? [],
-        rpm: b.rpm ?? null,
-        tpm: b.tpm ?? null,
-        budget_usd: b.budget?.usd ?? null,
-        budget_tokens: b.budget?.tokens ?? null,
-        budget_period: b.budget?.period ?? null,
-        expires_at: expiresAt,
-        metadata: b.metadata ?? {},
+    list(): Promise<ManagedKey[]> {
+      return op(async () => {
+        const d = await db();
+        return withSpend(d, await allKeys(d));
       });
-      await changed();
-      return { key: (await withSpend(d, [row]))[0]!, secret };
     },
 
-    async update(id: string, body: unknown): Promise<KeyChange> {
-      const parsed = KeyUpdateSchema.safeParse(body);
-      if (!parsed.success) throw invalid(parsed.error);
-      const b = parsed.data;
-      checkTargets(b.targets);
-      const set: KeyColumns = {};
-      if (b.name !== undefined) set.name = b.name;
-      if (b.disabled !== undefined) set.disabled = b.disabled;
-      if (b.targets !== undefined) set.targets = b.targets;
-      if (b.rpm !== undefined) set.rpm = b.rpm;
-      if (b.tpm !== undefined) set.tpm = b.tpm;
-      if (b.budget !== undefined) {
-        set.budget_usd = b.budget?.usd ?? null;
-        set.budget_tokens = b.budget?.tokens ?? null;
-        set.budget_period = b.budget?.period ?? null;
-      }
-      if (b.expires_at !== undefined) set.expires_at = b.expires_at === null ? null : Date.parse(b.expires_at);
-      if (b.metadata !== undefined) set.metadata = b.metadata;
-      const d = await db();
-      await find(d, id);
-      const r = await updateKey(d, id, (before) => {
-        mutable(before);
-        return set;
+    get(id: string): Promise<ManagedKey> {
+      return op(async () => {
+        const d = await db();
+        return (await withSpend(d, [await find(d, id)]))[0]!;
       });
-      if (!r) throw new AdminError('not_found', 'id: no such key');
-      await changed();
-      const t = now();
-      return { before: keyView(r.before, t), after: (await withSpend(d, [r.after]))[0]! };
+    },
+
+    create(body: unknown): Promise<KeySecretResponse> {
+      return op(async () => {
+        const parsed = KeyCreateSchema.safeParse(body);
+        if (!parsed.success) throw invalid(parsed.error);
+        const b = parsed.data;
+        checkTargets(b.targets);
+        const expiresAt = b.expires_at === undefined ? null : Date.parse(b.expires_at);
+        if (expiresAt !== null && expiresAt <= now())
+          throw new AdminError('invalid_request', 'expires_at: must be in the future');
+        const d = await db();
+        const secret = generateSecret();
+        const row = await insertKey(d, newKeyId(), {
+          name: b.name,
+          caller: b.caller,
+          secret_hash: hashSecret(secret),
+          prefix: displayPrefix(secret),
+          targets: b.targets ?? [],
+          rpm: b.rpm ?? null,
+          tpm: b.tpm ?? null,
+          budget_usd: b.budget?.usd ?? null,
+          budget_tokens: b.budget?.tokens ?? null,
+          budget_period: b.budget?.period ?? null,
+          expires_at: expiresAt,
+          metadata: b.metadata ?? {},
+        });
+        await changed();
+        return { key: (await withSpend(d, [row]))[0]!, secret };
+      });
+    },
+
+    update(id: string, body: unknown): Promise<KeyChange> {
+      return op(async () => {
+        const parsed = KeyUpdateSchema.safeParse(body);
+        if (!parsed.success) throw invalid(parsed.error);
+        const b = parsed.data;
+        checkTargets(b.targets);
+        const set: KeyColumns = {};
+        if (b.name !== undefined) set.name = b.name;
+        if (b.disabled !== undefined) set.disabled = b.disabled;
+        if (b.targets !== undefined) set.targets = b.targets;
+        if (b.rpm !== undefined) set.rpm = b.rpm;
+        if (b.tpm !== undefined) set.tpm = b.tpm;
+        if (b.budget !== undefined) {
+          set.budget_usd = b.budget?.usd ?? null;
+          set.budget_tokens = b.budget?.tokens ?? null;
+          set.budget_period = b.budget?.period ?? null;
+        }
+        if (b.expires_at !== undefined) set.expires_at = b.expires_at === null ? null : Date.parse(b.expires_at);
+        if (b.metadata !== undefined) set.metadata = b.metadata;
+        const d = await db();
+        await find(d, id);
+        const r = await updateKey(d, id, (before) => {
+          mutable(before);
+          return set;
+        });
+        if (!r) throw new AdminError('not_found', 'id: no such key');
+        await changed();
+        const t = now();
+        return { before: keyView(r.before, t), after: (await withSpend(d, [r.after]))[0]! };
+      });
     },
 
     /** Revokes for good (revoking a revoked key changes nothing: `before` is null then). */
-    async revoke(id: string): Promise<KeyChange> {
-      const d = await db();
-      const row = await find(d, id);
-      const t = now();
-      if (row.revokedAt !== null) return { before: null, after: (await withSpend(d, [row]))[0]! };
-      const r = await updateKey(d, id, (before) =>
-        before.revokedAt !== null ? {} : { revoked_at: t, previous_hash: null, previous_valid_until: null },
-      );
-      if (!r) throw new AdminError('not_found', 'id: no such key');
-      await changed();
-      return { before: keyView(r.before, t), after: (await withSpend(d, [r.after]))[0]! };
+    revoke(id: string): Promise<KeyChange> {
+      return op(async () => {
+        const d = await db();
+        const row = await find(d, id);
+        const t = now();
+        if (row.revokedAt !== null) return { before: null, after: (await withSpend(d, [row]))[0]! };
+        const r = await updateKey(d, id, (before) =>
+          before.revokedAt !== null ? {} : { revoked_at: t, previous_hash: null, previous_valid_until: null },
+        );
+        if (!r) throw new AdminError('not_found', 'id: no such key');
+        await changed();
+        return { before: keyView(r.before, t), after: (await withSpend(d, [r.after]))[0]! };
+      });
     },
 
     /** A new secret; the old one keeps working for `grace_seconds` (default 0). */
-    async rotate(id: string, body: unknown): Promise<KeySecretResponse & { before: ManagedKey }> {
-      const parsed = KeyRotateSchema.safeParse(body ?? {});
-      if (!parsed.success) throw invalid(parsed.error);
-      const grace = parsed.data.grace_seconds ?? 0;
-      const d = await db();
-      await find(d, id);
-      const secret = generateSecret();
-      const t = now();
-      const r = await updateKey(d, id, (before) => {
-        mutable(before);
-        return {
-          secret_hash: hashSecret(secret),
-          prefix: displayPrefix(secret),
-          previous_hash: grace > 0 ? before.secretHash : null,
-          previous_valid_until: grace > 0 ? t + grace * 1000 : null,
-        };
+    rotate(id: string, body: unknown): Promise<KeySecretResponse & { before: ManagedKey }> {
+      return op(async () => {
+        const parsed = KeyRotateSchema.safeParse(body ?? {});
+        if (!parsed.success) throw invalid(parsed.error);
+        const grace = parsed.data.grace_seconds ?? 0;
+        const d = await db();
+        await find(d, id);
+        const secret = generateSecret();
+        const t = now();
+        const r = await updateKey(d, id, (before) => {
+          mutable(before);
+          return {
+            secret_hash: hashSecret(secret),
+            prefix: displayPrefix(secret),
+            previous_hash: grace > 0 ? before.secretHash : null,
+            previous_valid_until: grace > 0 ? t + grace * 1000 : null,
+          };
+        });
+        if (!r) throw new AdminError('not_found', 'id: no such key');
+        await changed();
+        return { before: keyView(r.before, t), key: (await withSpend(d, [r.after]))[0]!, secret };
       });
-      if (!r) throw new AdminError('not_found', 'id: no such key');
-      await changed();
-      return { before: keyView(r.before, t), key: (await withSpend(d, [r.after]))[0]!, secret };
     },
   };
 }

@@ -77,6 +77,11 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
     query,
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client has no pool listener: a server that goes away
+      // mid-transaction would emit an uncaught 'error' (the query rejects too).
+      const onError = () => {};
+      client.on('error', onError);
+      let failed: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await fn({
@@ -86,10 +91,13 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
         await client.query('COMMIT');
         return out;
       } catch (err) {
+        failed = err as Error;
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        // A failed transaction's connection may be broken: drop it rather than reuse it.
+        client.release(failed);
       }
     },
     close: () => pool.end(),
