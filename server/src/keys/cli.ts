@@ -93,6 +93,7 @@ export async function keysCommand(
           `${err.message}. While a gateway holds the embedded database, manage keys through its admin API ` +
             `(${config.routes.admin.replace(/\/$/, '')}/api/keys, or the dashboard's Keys view) or stop the gateway first; ` +
             'a backend = "postgres" database allows both at once (docs/keys.md#cli)',
+          { cause: err },
         );
       throw err;
     }
