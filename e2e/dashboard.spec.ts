@@ -361,7 +361,17 @@ test('Configuration shows the effective settings by name and no secret value', a
 test('360 px: the navigation stays usable, nothing overflows; the skip link comes first', async () => {
   await page.setViewportSize({ width: 360, height: 800 });
   await open('Overview');
-  for (const label of ['Overview', 'Requests', 'Callers', 'Targets', 'Clients', 'Security', 'Configuration', 'Replicas']) {
+  for (const label of [
+    'Overview',
+    'Requests',
+    'Callers',
+    'Targets',
+    'Clients',
+    'Keys',
+    'Security',
+    'Configuration',
+    'Replicas',
+  ]) {
     const link = nav().getByRole('link', { name: label, exact: true });
     await link.scrollIntoViewIfNeeded();
     await expect(link).toBeInViewport();

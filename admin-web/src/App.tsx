@@ -6,6 +6,7 @@ import { ErrorState, Loading } from './components/States';
 import { VIEWS, hrefOf, navigate, useView, type ViewId } from './router';
 import { Callers } from './views/Callers';
 import { Clients } from './views/Clients';
+import { Keys } from './views/Keys';
 import { Config } from './views/Config';
 import { Login } from './views/Login';
 import { Overview } from './views/Overview';
@@ -20,6 +21,7 @@ const PAGES: Record<ViewId, () => React.JSX.Element> = {
   callers: Callers,
   targets: Targets,
   clients: Clients,
+  keys: Keys,
   security: Security,
   config: Config,
   replicas: Replicas,

@@ -12,6 +12,7 @@ export const VIEWS = [
   { id: 'callers', path: 'callers', label: 'Callers' },
   { id: 'targets', path: 'targets', label: 'Targets' },
   { id: 'clients', path: 'clients', label: 'Clients' },
+  { id: 'keys', path: 'keys', label: 'Keys' },
   { id: 'security', path: 'security', label: 'Security' },
   { id: 'config', path: 'config', label: 'Configuration' },
   { id: 'replicas', path: 'replicas', label: 'Replicas' },

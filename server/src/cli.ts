@@ -4,20 +4,23 @@
  *   sipp-gateway check --config FILE   validate only (no secrets, models, network)
  *   sipp-gateway serve --config FILE   run until SIGINT/SIGTERM, then drain and exit 0
  *   sipp-gateway db migrate --config FILE   apply the usage database's migrations
+ *   sipp-gateway keys create|list|revoke|rotate --config FILE …   managed keys (docs/keys.md#cli)
  */
 import { parseArgs } from 'node:util';
 import { bindOverridesFromEnv, loadConfigFile } from './config/load.js';
 import { startGateway, type RunningGateway } from './gateway.js';
-import { ConfigError, StartupError } from './errors.js';
+import { CliUsageError, ConfigError, StartupError } from './errors.js';
+import { KEYS_USAGE, keysCommand } from './keys/cli.js';
 import { migrateCommand } from './usage/migrate-command.js';
 import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';
 
-const USAGE = `usage: sipp-gateway <check|serve|db migrate> --config FILE
+const USAGE = `usage: sipp-gateway <check|serve|db migrate|keys> --config FILE
 
   check --config FILE        validate the TOML configuration and exit
   serve --config FILE        start the gateway (secrets from the environment)
   db migrate --config FILE   apply the usage database's schema migrations ([database])
+  keys …                     create, list, revoke and rotate managed API keys (sipp-gateway keys --help)
 
 environment:
   LOG_LEVEL / RUST_LOG                      log level (RUST_LOG directive form accepted)
@@ -41,6 +44,7 @@ function graceMs(env: NodeJS.ProcessEnv): number {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'keys') return keys(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -118,6 +122,22 @@ async function main(argv: string[]): Promise<void> {
     await gateway.loaded;
   } catch (err) {
     await gateway.shutdown().catch(() => {});
+    fail((err as Error).message);
+  }
+}
+
+/** `sipp-gateway keys …` (docs/keys.md#cli): its own options, see keys/cli.ts. */
+async function keys(argv: string[]): Promise<void> {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(KEYS_USAGE);
+    if (argv.length === 0) process.exitCode = 2;
+    return;
+  }
+  try {
+    process.stdout.write(await keysCommand(argv, (file) => loadConfigFile(file), process.env));
+  } catch (err) {
+    if (err instanceof CliUsageError) fail(`${err.message}\n${KEYS_USAGE}`, 2);
+    if (err instanceof ConfigError) fail(err.message);
     fail((err as Error).message);
   }
 }

@@ -207,3 +207,22 @@ export class ProviderError extends GatewayError {
     this.name = 'ProviderError';
   }
 }
+
+/** The embedded usage database is open in another live process (docs/keys.md#cli): PGlite allows one process at a time. */
+export class DatabaseInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(`the embedded usage database ${dir} is in use by another process (pid ${pid}), e.g. a running gateway`);
+    this.name = 'DatabaseInUseError';
+  }
+}
+
+/** A command line that cannot be run as written (exit status 2 with the usage text). */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliUsageError';
+  }
+}

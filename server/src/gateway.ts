@@ -27,6 +27,7 @@ import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { startTracing, tracingSettings } from './telemetry/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
+import { startKeys, type KeyService } from './keys/service.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
 import { VERSION } from './version.js';
@@ -64,6 +65,8 @@ export interface RunningGateway {
   state: GatewayState;
   /** Usage history writer when `[database]` is configured. */
   usage: UsageService | null;
+  /** Managed keys when `[database]` is configured (docs/keys.md). */
+  keys: KeyService | null;
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -110,6 +113,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // Usage history (docs/usage.md): written in the background, never on the request path.
   const usage = (teardown.usage = config.database
     ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
+    : null);
+  // Managed keys (docs/keys.md): a per-replica cache of the usage database's keys, polled, never on the request path.
+  const keys = (teardown.keys = usage
+    ? startKeys({
+        database: usage.database,
+        names: new Set([...config.targets.map((t) => t.name), ...config.groups.map((g) => g.name)]),
+        log: logging.component('sipp_gateway_server::keys'),
+      })
     : null);
 
   // 3. Targets (created, not loaded) and the router over them.
@@ -163,6 +174,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     version: VERSION,
     startedAt,
     adminPassword: secrets.adminPassword,
+    adminApiToken: secrets.adminApiToken,
+    keys: keys?.manager ?? null,
     log: logging.component('sipp_gateway_server::admin'),
     registry: metrics.registry,
     controls,
@@ -178,7 +191,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const modules = pipelineModules({
     tracing,
     controls,
-    authenticate: createAuthenticator(config.tokens, secrets.tokens),
+    authenticate: keys
+      ? keys.wrap(createAuthenticator(config.tokens, secrets.tokens))
+      : createAuthenticator(config.tokens, secrets.tokens),
     router,
     requestPolicy: { allowPrivateImageUrls: config.allow_private_image_urls },
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
@@ -259,5 +274,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     controls,
     state,
     usage,
+    keys,
   };
 }

@@ -38,7 +38,7 @@ export const ROUTES = {
   health: { listener: 'management', path: '/healthz', methods: ['GET'] },
   readiness: { listener: 'management', path: '/readyz', methods: ['GET'] },
   metrics: { listener: 'management', path: '/metrics', methods: ['GET'] },
-  admin: { listener: 'management', path: '/admin', methods: ['GET', 'POST', 'PUT', 'DELETE'] },
+  admin: { listener: 'management', path: '/admin', methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteKey = keyof typeof ROUTES;

@@ -103,6 +103,7 @@ export class Teardown {
   targets: ReadonlyMap<string, Target> | null = null;
   state: { close(): Promise<void> } | null = null;
   usage: { close(): Promise<void> } | null = null;
+  keys: { close(): void } | null = null;
   tracing: { shutdown(): Promise<void> } | null = null;
 
   async close(): Promise<void> {
@@ -110,6 +111,7 @@ export class Teardown {
     this.admin?.close();
     if (this.targets) await closeTargets(this.targets);
     await this.state?.close();
+    this.keys?.close();
     // Every request has written its row and ended its spans by now: flush both.
     await Promise.all([this.usage?.close(), this.tracing?.shutdown().catch(() => {})]);
   }

@@ -15,11 +15,13 @@ import {
 } from '@sipp/shared';
 import type { AdminDeps } from './deps.js';
 import type { AuditLog } from './audit-log.js';
+import { createApiTokenCheck } from './auth/api-token.js';
 import { peerOf, type Sessions } from './auth/sessions.js';
 import { configView } from './config-view.js';
 import { createControls, type Actor } from './controls.js';
 import { AdminError } from '../errors.js';
 import { readJson } from './http/read-json.js';
+import { keyRoutes } from './keys.js';
 import { requireSameOrigin } from './http/same-origin.js';
 import { answerAudit } from './audit-query.js';
 import { exportFileName, requestsCsv } from './request-export.js';
@@ -29,12 +31,14 @@ import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
 
 type Guard = 'public' | 'session' | 'csrf';
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 interface Route {
   method: Method;
   path: string | RegExp;
   guard: Guard;
+  /** The success status (default 200). */
+  status?: number;
   handle(ctx: Context, params: string[]): unknown;
 }
 
@@ -67,7 +71,11 @@ const rangeOf = (ctx: Context) => choice<TimeseriesRange>(ctx, 'range', TIMESERI
 export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessions, audit: AuditLog) {
   const security = () => views.security(deps, stats);
   const controls = createControls(deps, audit);
-  const actor = (ctx: Context): Actor => ({ session: sessions.shortIdOf(ctx), client: peerOf(ctx) });
+  const actor = (ctx: Context): Actor => ({
+    session: ctx.state.adminApiToken ? 'api-token' : sessions.shortIdOf(ctx),
+    client: peerOf(ctx),
+  });
+  const apiToken = createApiTokenCheck(deps.adminApiToken);
   /** A target's drain flag and circuit state for the audit log (null for unknown names; the route answers 404). */
   const drainState = (raw: string) => {
     let name: string;
@@ -173,6 +181,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
         return views.targets(deps, stats, windowOf(ctx));
       },
     },
+    ...keyRoutes(deps.keys ?? null, audit, actor),
   ];
 
   function match(method: string, path: string): { route: Route; params: string[] } | null {
@@ -193,12 +202,16 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     ctx.set('Cache-Control', 'no-store');
     const found = match(ctx.method, rel);
     if (!found) throw new AdminError('not_found', 'no such admin API route');
-    // Every state-changing call (sign-in included) must not come from another origin.
-    if (ctx.method !== 'GET') requireSameOrigin(ctx);
-    if (found.route.guard === 'session') sessions.requireSession(ctx);
-    else if (found.route.guard === 'csrf') sessions.requireCsrf(ctx);
+    // Automation's bearer token (docs/dashboard.md#automation) replaces the session and its CSRF token.
+    ctx.state.adminApiToken = found.route.guard !== 'public' && apiToken(ctx);
+    if (!ctx.state.adminApiToken) {
+      // Every state-changing call (sign-in included) must not come from another origin.
+      if (ctx.method !== 'GET') requireSameOrigin(ctx);
+      if (found.route.guard === 'session') sessions.requireSession(ctx);
+      else if (found.route.guard === 'csrf') sessions.requireCsrf(ctx);
+    }
     const body = await found.route.handle(ctx, found.params);
-    ctx.status = 200;
+    ctx.status = found.route.status ?? 200;
     ctx.body = body;
   };
 }

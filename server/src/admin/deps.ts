@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.js';
+import type { KeyManager } from '../keys/manage.js';
 import type { Router } from '../routing/router.js';
 import type { Controls } from '../security/controls.js';
 import type { GatewayState } from '../state/index.js';
@@ -18,6 +19,10 @@ export interface AdminDeps {
   startedAt: number;
   /** The admin password value (compare in constant time; never return or log it). */
   adminPassword: string;
+  /** The automation bearer token (`[admin] api_token_env`; compare in constant time, never return or log it), or null. */
+  adminApiToken?: string | null;
+  /** Managed keys (docs/keys.md); null without `[database]`. */
+  keys?: KeyManager | null;
   log: Logger;
   registry: Registry;
   /** The blocklist, rate limiter and admission (the admin API changes them). */

@@ -249,6 +249,12 @@ const allowedHost = z
     'must be a host name or IP address without port or brackets',
   );
 
+/** `[admin]`: automation access to the admin API (docs/configuration.md#admin). */
+const AdminTable = z.strictObject({
+  /** Environment variable holding a bearer token the admin API accepts instead of a session (never the public listener). */
+  api_token_env: envName.optional(),
+});
+
 const TokenSchema = z.strictObject({
   env: envName,
   caller: label,
@@ -279,6 +285,7 @@ export const ConfigSchema = z
     /** Let image URLs name private, loopback, link-local or metadata hosts (docs/configuration.md#top-level). */
     allow_private_image_urls: z.boolean().default(false),
     admin_password_env: envName,
+    admin: AdminTable.optional(),
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
     database: DatabaseSchema.optional(),

@@ -8,6 +8,8 @@ import { MIN_SECRET_LENGTH } from './secret-policy.js';
 
 export interface Secrets {
   adminPassword: string;
+  /** The admin API's automation token (`[admin] api_token_env`), or null. */
+  adminApiToken: string | null;
   /** Bearer token values, index-aligned with config.tokens. */
   tokens: string[];
   /** Provider credentials by env var name. */
@@ -48,6 +50,10 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     return value!;
   };
   const adminPassword = read(config.admin_password_env, 'admin_password_env');
+  const apiTokenEnv = config.admin?.api_token_env;
+  const adminApiToken = apiTokenEnv
+    ? read(apiTokenEnv, 'admin.api_token_env', (value) => (/\s/.test(value) ? 'contains whitespace; bearer tokens cannot' : null))
+    : null;
   const tokens = config.tokens.map((t, i) =>
     read(t.env, `tokens[${i}].env`, (value) => (/\s/.test(value) ? 'contains whitespace; bearer tokens cannot' : null)),
   );
@@ -76,8 +82,15 @@ export function readSecrets(config: GatewayConfig, env: NodeJS.ProcessEnv = proc
     }
     seen.set(value, i);
   });
+  // The admin token must never open the public listener (docs/configuration.md#admin).
+  const shared = adminApiToken ? seen.get(adminApiToken) : undefined;
+  if (shared !== undefined)
+    throw new ConfigError(
+      `admin.api_token_env (${apiTokenEnv}) has the same value as tokens[${shared}] (${config.tokens[shared]!.env}); use a separate secret`,
+    );
   return {
     adminPassword,
+    adminApiToken,
     tokens,
     get(name) {
       const v = values.get(name);

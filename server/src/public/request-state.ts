@@ -21,6 +21,7 @@ type Recorded = Pick<
   | 'attempts'
   | 'upstreamStatus'
   | 'caller'
+  | 'keyId'
   | 'client'
   | 'inputTokens'
   | 'outputTokens'
@@ -75,6 +76,7 @@ export function newRequestState(id: string): RequestState {
     startedAt: performance.now(),
     client: 'unknown',
     caller: null,
+    keyId: null,
     api: 'sipp',
     operation: null,
     model: null,
@@ -124,6 +126,7 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     stream: st.stream,
     ignored: st.ignored ? [...st.ignored].sort() : [],
     ...(st.traceId ? { traceId: st.traceId } : {}),
+    ...(st.keyId ? { keyId: st.keyId } : {}),
   };
 }
 

@@ -10,6 +10,7 @@
  * hundreds of MB of address space).
  */
 import { mkdirSync } from 'node:fs';
+import { lockDirectory } from './lock.js';
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
@@ -30,8 +31,16 @@ export async function openDatabase(target: DatabaseTarget): Promise<UsageDatabas
 
 async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // One process at a time (PGlite has no lock of its own): a second one gets DatabaseInUseError.
+  const unlock = lockDirectory(dataDir);
   const { PGlite } = await import('@electric-sql/pglite');
-  const db = await PGlite.create(dataDir);
+  let db: InstanceType<typeof PGlite>;
+  try {
+    db = await PGlite.create(dataDir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const query = async <T>(sql: string, params?: readonly unknown[]): Promise<T[]> =>
     (await db.query<T>(sql, params as unknown[] | undefined)).rows;
   return {
@@ -44,7 +53,13 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
             (await tx.query<T>(sql, params as unknown[] | undefined)).rows,
         }),
       ),
-    close: () => db.close(),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
 
@@ -62,6 +77,11 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
     query,
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client has no pool listener: a server that goes away
+      // mid-transaction would emit an uncaught 'error' (the query rejects too).
+      const onError = () => {};
+      client.on('error', onError);
+      let failed: Error | undefined;
       try {
         await client.query('BEGIN');
         const out = await fn({
@@ -71,10 +91,13 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
         await client.query('COMMIT');
         return out;
       } catch (err) {
+        failed = err as Error;
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        // A failed transaction's connection may be broken: drop it rather than reuse it.
+        client.release(failed);
       }
     },
     close: () => pool.end(),

@@ -30,7 +30,7 @@ export function usageRow(r: RequestRecord): UsageRow {
     rowId: newRowId(),
     time: r.time,
     requestId: r.requestId,
-    keyId: null,
+    keyId: r.keyId ?? null,
     caller: r.caller,
     api: r.api,
     operation: r.operation,

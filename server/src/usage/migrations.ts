@@ -67,6 +67,45 @@ CREATE INDEX usage_rollups_key ON usage_rollups (period, key_id, bucket);
 CREATE INDEX usage_rollups_caller ON usage_rollups (period, caller, bucket);
 `,
   },
+  {
+    // Managed API keys (docs/keys.md): only a hash of each secret and a display
+    // prefix are stored. Every change bumps api_keys_version (one row, so
+    // writers queue on its lock and versions commit in order); replicas poll
+    // it and load the rows whose version is newer than what they hold.
+    version: 2,
+    name: 'managed api keys',
+    sql: `
+CREATE TABLE api_keys (
+  id text PRIMARY KEY,
+  name text NOT NULL,
+  caller text NOT NULL,
+  secret_hash text NOT NULL UNIQUE,
+  prefix text NOT NULL,
+  targets jsonb NOT NULL DEFAULT '[]',
+  rpm integer,
+  tpm integer,
+  budget_usd double precision,
+  budget_tokens double precision,
+  budget_period text CHECK (budget_period IN ('day', 'week', 'month', 'total')),
+  expires_at timestamptz,
+  metadata jsonb NOT NULL DEFAULT '{}',
+  disabled boolean NOT NULL DEFAULT false,
+  revoked_at timestamptz,
+  previous_hash text,
+  previous_valid_until timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  version bigint NOT NULL
+);
+CREATE INDEX api_keys_by_version ON api_keys (version);
+CREATE INDEX api_keys_by_caller ON api_keys (caller);
+CREATE TABLE api_keys_version (
+  id integer PRIMARY KEY CHECK (id = 1),
+  version bigint NOT NULL
+);
+INSERT INTO api_keys_version (id, version) VALUES (1, 0);
+`,
+  },
 ];
 
 const LOCK_ID = 0x5199_0001;

@@ -53,9 +53,9 @@ describe('usage rows on PostgreSQL', { skip: postgresBin() ? false : POSTGRES_MI
     );
     const first = await runCli(['db', 'migrate', '--config', cfg], { USAGE_DB_URL: pg.url }, 60_000);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /usage database \(postgres\) migrated: applied 1; schema version 1/);
+    assert.match(first.stdout, /usage database \(postgres\) migrated: applied 1, 2; schema version 2/);
     const again = await runCli(['db', 'migrate', '--config', cfg], { USAGE_DB_URL: pg.url }, 60_000);
-    assert.match(again.stdout, /is up to date: schema version 1/);
+    assert.match(again.stdout, /is up to date: schema version 2/);
     const missing = await runCli(['db', 'migrate', '--config', cfg], {}, 60_000);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /environment variable USAGE_DB_URL is not set/);

@@ -43,7 +43,7 @@ export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'admit'>, recordCa
   };
 }
 
-/** Sets `rc.caller` (and the record's caller label) from the presented bearer token. */
+/** Sets `rc.caller` (and the record's caller label and managed key id) from the presented bearer token. */
 export function tokenCheck(authenticate: Authenticator): PipelineModule {
   return {
     name: 'token',
@@ -56,6 +56,7 @@ export function tokenCheck(authenticate: Authenticator): PipelineModule {
       }
       rc.caller = caller;
       rc.state.caller = caller.label;
+      rc.state.keyId = caller.keyId ?? null;
     },
   };
 }
