@@ -4,3 +4,4 @@ export * from './admin.js';
 export * from './routing.js';
 export * from './fleet.js';
 export * from './budgets.js';
+export * from './spend.js';
