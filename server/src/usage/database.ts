@@ -62,6 +62,12 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
     query,
     async transaction(fn) {
       const client = await pool.connect();
+      // A server that goes away while this client is checked out makes it emit 'error'
+      // (the pool listens only to idle clients): unheard, that would end the process.
+      // The query in flight rejects anyway, and the client is discarded below.
+      let lost: Error | undefined;
+      const onError = (err: Error) => (lost = err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const out = await fn({
@@ -74,7 +80,8 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(lost);
       }
     },
     close: () => pool.end(),
