@@ -85,6 +85,14 @@ describe('spend ranges (no database)', () => {
     assert.throws(() => parseTime('from', '-5'), /from:/);
   });
 
+  test('row ids are UUIDv7: unique, and in time order (they append to the unique index)', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => newRowId(1_700_000_000_000 + i));
+    assert.ok(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)));
+    assert.equal(new Set(ids).size, ids.length);
+    assert.deepEqual([...ids].sort(), ids, 'later ids sort after earlier ones');
+    assert.equal(parseInt(newRowId(1_700_000_000_000).replace(/-/g, '').slice(0, 12), 16), 1_700_000_000_000);
+  });
+
   test('CSV fields are quoted and text a spreadsheet would run is made inert', () => {
     assert.equal(csvField('a,b'), '"a,b"');
     assert.equal(csvField('say "hi"'), '"say ""hi"""');
