@@ -32,7 +32,8 @@ if (!only || only === 'local') {
   const { benchLocal } = await import('./local.js');
   sections.push(await benchLocal());
 }
-if (only === 'usage') sections.push(await (await import('./usage.js')).benchUsage({ rows: Number(process.env.BENCH_USAGE_ROWS ?? 1_000_000) }));
+if (only === 'usage')
+  sections.push(await (await import('./usage.js')).benchUsage({ rows: Number(process.env.BENCH_USAGE_ROWS ?? 1_000_000) }));
 const report = sections.join('\n');
 process.stdout.write(`${report}\n`);
 mkdirSync('bench-results', { recursive: true });

@@ -237,7 +237,7 @@ export interface WindowRowFigures {
   inputTokens: number;
   outputTokens: number;
   outputTokensPerSecond: number;
-  /** Sum of the requests' cost in USD over the window (RequestRecord.costUsd; docs/dashboard.md#callers). */
+  /** Sum of the requests' cost in USD over the window (RequestRecord.costUsd; docs/dashboard.md#views). */
   costUsd: number;
   clientErrors: number;
   serverErrors: number;

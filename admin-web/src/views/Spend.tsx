@@ -1,5 +1,5 @@
 /**
- * Spend (docs/dashboard.md#spend): cost and tokens over time by caller, key,
+ * Spend (docs/dashboard.md#views): cost and tokens over time by caller, key,
  * target or model from the usage database's rollups, the top spenders, budget
  * burn-down for every caller and key that has a budget, and the CSV export of
  * the raw rows. Needs `[database]`; without it the view says so.
@@ -161,7 +161,10 @@ export function periodOf(period: Budget['period'], now: number): { start: number
       return { start, end: start + 7 * DAY };
     }
     case 'month':
-      return { start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1), end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) };
+      return {
+        start: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1),
+        end: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1),
+      };
     case 'total':
       return { start: 0, end: null };
   }
@@ -176,7 +179,9 @@ interface Budgeted {
 }
 
 const isBudget = (v: unknown): v is Budget =>
-  typeof v === 'object' && v !== null && typeof (v as Budget).period === 'string' &&
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as Budget).period === 'string' &&
   (typeof (v as Budget).usd === 'number' || typeof (v as Budget).tokens === 'number');
 
 /** `GET callers/{c}/budget` answers the budget (or `{budget}`); 404 / null = none. */
@@ -216,7 +221,8 @@ function useBudgets(callers: string[]): Budgeted[] {
   const keys = Array.isArray(keysBody) ? keysBody : Array.isArray(keysBody?.keys) ? keysBody.keys : [];
   for (const k of keys as Array<{ id?: unknown; name?: unknown; budget?: unknown; limits?: { budget?: unknown } }>) {
     const b = isBudget(k.budget) ? k.budget : isBudget(k.limits?.budget) ? k.limits.budget : null;
-    if (b && typeof k.id === 'string') out.push({ kind: 'key', id: k.id, name: typeof k.name === 'string' ? k.name : k.id, budget: b });
+    if (b && typeof k.id === 'string')
+      out.push({ kind: 'key', id: k.id, name: typeof k.name === 'string' ? k.name : k.id, budget: b });
   }
   return out;
 }
@@ -267,7 +273,9 @@ function BurnDownRow({ b, now }: { b: Budgeted; now: number }) {
               />{' '}
               <span className={tone === 'ok' ? undefined : `${tone}-text`}>{pct(share)}</span>
             </td>
-            <td>{l === first && remaining.length > 1 ? <Sparkline values={remaining} tone={tone === 'bad' ? 'bad' : 'a'} /> : '—'}</td>
+            <td>
+              {l === first && remaining.length > 1 ? <Sparkline values={remaining} tone={tone === 'bad' ? 'bad' : 'a'} /> : '—'}
+            </td>
             <td className="num">{projected === null ? '—' : fmt(projected)}</td>
           </tr>
         );
@@ -338,7 +346,13 @@ export function Spend() {
       </a>
     </div>
   );
-  if (totals.isPending) return <section aria-labelledby="spend-h">{head}<Loading /></section>;
+  if (totals.isPending)
+    return (
+      <section aria-labelledby="spend-h">
+        {head}
+        <Loading />
+      </section>
+    );
   if (totals.data === undefined) {
     const off = totals.error instanceof ApiError && totals.error.status === 404;
     return (
@@ -367,7 +381,11 @@ export function Spend() {
         </div>
       ) : null}
       <div className="tiles" data-testid="spend-tiles">
-        <Tile label="Cost" value={usd(total)} hint={`since ${new Date(data.from).toISOString().slice(0, 16).replace('T', ' ')} UTC`} />
+        <Tile
+          label="Cost"
+          value={usd(total)}
+          hint={`since ${new Date(data.from).toISOString().slice(0, 16).replace('T', ' ')} UTC`}
+        />
         <Tile label="Requests" value={num(sum((r) => r.requests))} />
         <Tile label="Tokens in" value={compact(sum((r) => r.input_tokens))} />
         <Tile label="Tokens out" value={compact(sum((r) => r.output_tokens))} />
@@ -389,4 +407,3 @@ export function Spend() {
     </section>
   );
 }
-

@@ -48,7 +48,10 @@ export function parseTime(name: string, v: string | undefined): number | undefin
   if (v === undefined) return undefined;
   const t = /^\d+$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
   if (!Number.isFinite(t) || t < 0 || t > 8.64e15)
-    throw new AdminError('invalid_request', `${name}: must be an ISO 8601 time (e.g. 2026-12-01T00:00:00Z) or epoch milliseconds`);
+    throw new AdminError(
+      'invalid_request',
+      `${name}: must be an ISO 8601 time (e.g. 2026-12-01T00:00:00Z) or epoch milliseconds`,
+    );
   return t;
 }
 

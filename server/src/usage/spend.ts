@@ -37,7 +37,11 @@ export function hourRange(from: number, to: number): { from: number; to: number 
  * the daily rollups, the rest from the hourly ones. `hourly` forces hourly
  * rollups throughout (an hourly series cannot come from daily sums).
  */
-export function rollupPlan(from: number, to: number, hourly = false): { days: [number, number] | null; hours: Array<[number, number]> } {
+export function rollupPlan(
+  from: number,
+  to: number,
+  hourly = false,
+): { days: [number, number] | null; hours: Array<[number, number]> } {
   const firstDay = Math.ceil(from / DAY) * DAY;
   const lastDay = Math.floor(to / DAY) * DAY;
   if (hourly || firstDay >= lastDay) return { days: null, hours: from < to ? [[from, to]] : [] };

@@ -1,5 +1,5 @@
 /**
- * Cost columns of the Callers and Targets tables (docs/dashboard.md#callers):
+ * Cost columns of the Callers and Targets tables (docs/dashboard.md#views):
  * each window row sums RequestRecord.costUsd of the requests in that window,
  * per caller and per target; records without a cost (or a nonsensical one)
  * add nothing.

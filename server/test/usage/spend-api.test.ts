@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { USAGE_EXPORT_COLUMNS, type SpendResponse } from '@sipp/shared';
 import { csvField, parseTime } from '../../src/admin/spend.js';
 import { openDatabase, type UsageDatabase } from '../../src/usage/database.js';
+import { usageRow } from '../../src/usage/index.js';
 import { migrate } from '../../src/usage/migrations.js';
 import { insertBatch, newRowId, type UsageRow } from '../../src/usage/rows.js';
 import { exportUsage, hourRange, rollupPlan } from '../../src/usage/spend.js';
@@ -91,6 +92,36 @@ describe('spend ranges (no database)', () => {
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual([...ids].sort(), ids, 'later ids sort after earlier ones');
     assert.equal(parseInt(newRowId(1_700_000_000_000).replace(/-/g, '').slice(0, 12), 16), 1_700_000_000_000);
+  });
+
+  test("a request's key, cache tokens and cost reach its usage row (what spend sums)", () => {
+    const base = {
+      requestId: 'r1',
+      time: 1,
+      api: 'openai',
+      operation: 'chat',
+      model: 'm',
+      target: 't',
+      group: null,
+      attempts: 1,
+      upstreamStatus: null,
+      caller: 'team',
+      client: '127.0.0.1',
+      status: 200,
+      code: null,
+      durationMs: 3,
+      ttftMs: null,
+      inputTokens: 10,
+      outputTokens: 4,
+      stream: false,
+    } as const;
+    const r = usageRow({ ...base, keyId: 'key-9', cacheReadTokens: 6, cacheWriteTokens: 2, costUsd: 0.0125 });
+    assert.deepEqual(
+      [r.keyId, r.caller, r.cacheReadTokens, r.cacheWriteTokens, r.costUsd, r.inputTokens, r.outputTokens],
+      ['key-9', 'team', 6, 2, 0.0125, 10, 4],
+    );
+    const config = usageRow(base);
+    assert.deepEqual([config.keyId, config.costUsd, config.cacheReadTokens], [null, 0, 0], 'config tokens and unpriced targets');
   });
 
   test('CSV fields are quoted and text a spreadsheet would run is made inert', () => {
@@ -227,12 +258,13 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
       assert.equal(r.body.from, at('2026-11-03T05:00:00Z'));
       assert.equal(r.body.to, at('2026-11-07T13:00:00Z'));
       const want = expected(fn);
-      assert.deepEqual(
-        new Map(r.body.rows.map(({ group, ...s }) => [group, s])),
-        want,
-        `group_by=${by}`,
-      );
-      if (by === 'day') assert.deepEqual(r.body.rows.map((x) => x.group), [...want.keys()].sort(), 'days in order');
+      assert.deepEqual(new Map(r.body.rows.map(({ group, ...s }) => [group, s])), want, `group_by=${by}`);
+      if (by === 'day')
+        assert.deepEqual(
+          r.body.rows.map((x) => x.group),
+          [...want.keys()].sort(),
+          'days in order',
+        );
       else
         for (let i = 1; i < r.body.rows.length; i++)
           assert.ok(r.body.rows[i - 1]!.cost_usd >= r.body.rows[i]!.cost_usd, 'largest cost first');
@@ -252,7 +284,10 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
     }
     assert.ok(r.body.rows.every((x) => x.group === 'team-y'));
     assert.deepEqual(new Map(r.body.rows.map((x) => [x.time!, x.cost_usd])), want);
-    const hourly = await admin.request<SpendResponse>('GET', `/api/spend?group_by=key&interval=hour&key=key-b&from=${FROM}&to=${TO}`);
+    const hourly = await admin.request<SpendResponse>(
+      'GET',
+      `/api/spend?group_by=key&interval=hour&key=key-b&from=${FROM}&to=${TO}`,
+    );
     assert.equal(
       hourly.body.rows.reduce((n, x) => n + x.requests, 0),
       rows.filter((x) => inRange(x) && x.keyId === 'key-b').length,
@@ -289,7 +324,13 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
     assert.equal(lines[0], USAGE_EXPORT_COLUMNS.join(','));
     // The CSV range is exact (not whole hours): rows from 05:20 up to 12:10.
     const want = rows.filter((x) => x.time >= at(FROM) && x.time < at(TO));
-    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[1]).sort(), want.map((x) => x.requestId).sort());
+    assert.deepEqual(
+      lines
+        .slice(1)
+        .map((l) => l.split(',')[1])
+        .sort(),
+      want.map((x) => x.requestId).sort(),
+    );
     const first = lines[1]!.split(',');
     const w = want.find((x) => x.requestId === first[1])!;
     assert.equal(first[0], new Date(w.time).toISOString());
@@ -301,7 +342,10 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
     assert.match(f.headers.get('content-disposition')!, /\.json"$/);
     const wantF = want.filter((x) => x.keyId === 'key-b' && x.caller === 'team-y' && x.target === 'oa');
     assert.ok(wantF.length > 0);
-    assert.deepEqual((f.body as Array<{ request_id: string }>).map((x) => x.request_id).sort(), wantF.map((x) => x.requestId).sort());
+    assert.deepEqual(
+      (f.body as Array<{ request_id: string }>).map((x) => x.request_id).sort(),
+      wantF.map((x) => x.requestId).sort(),
+    );
     assert.deepEqual(Object.keys(f.body[0]), [...USAGE_EXPORT_COLUMNS]);
   });
 
@@ -320,7 +364,10 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
     const csv = await admin.request('GET', `/api/usage?caller=paging&from=2026-10-10&to=2026-10-11`);
     const lines = csv.text.trimEnd().split('\r\n');
     assert.equal(lines.length, 251);
-    assert.ok(lines.slice(1).every((l) => l.includes(",'=cmd|x,")), 'a formula in a model name is made inert');
+    assert.ok(
+      lines.slice(1).every((l) => l.includes(",'=cmd|x,")),
+      'a formula in a model name is made inert',
+    );
   });
 
   test('live traffic lands in spend; no secret in any answer or row; an unreachable database is a 503', async () => {
@@ -333,7 +380,10 @@ describe('spend and usage on PostgreSQL', { skip: postgresBin() ? false : POSTGR
     await gw.gateway.usage!.writer.flush();
     const now = await admin.request<SpendResponse>('GET', '/api/spend?group_by=caller');
     assert.equal(now.body.rows.find((x) => x.group === 'c')?.requests, base + 1);
-    assert.ok(now.body.rows.some((x) => x.group === ''), 'the refused request counts under no caller');
+    assert.ok(
+      now.body.rows.some((x) => x.group === ''),
+      'the refused request counts under no caller',
+    );
     assert.equal((await admin.request('GET', '/api/usage?format=json')).status, 200);
 
     await pg.stop();

@@ -29,7 +29,11 @@ const UPSTREAM_KEY = 'sk-fake-openai-key-guarantee-19';
 const env = { TEST_ADMIN_PASSWORD: ADMIN, T: TOKEN, UPSTREAM_KEY };
 
 const chat = (publicUrl: string, token: string | undefined = TOKEN, headers: Record<string, string> = {}) =>
-  postJson(`${publicUrl}/v1/chat/completions`, { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { token, headers });
+  postJson(
+    `${publicUrl}/v1/chat/completions`,
+    { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+    { token, headers },
+  );
 
 test('check validates [database] without connecting (no URL in the environment, no server)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-check-db-'));
@@ -111,7 +115,9 @@ describe('usage guarantees on PostgreSQL', { skip: postgresBin() ? false : POSTG
     } finally {
       await gw.stop();
     }
-    const byCode = (await pg.psql(`SELECT status, coalesce(code, '-'), count(*) FROM usage_rows GROUP BY 1, 2`)).trim().split('\n');
+    const byCode = (await pg.psql(`SELECT status, coalesce(code, '-'), count(*) FROM usage_rows GROUP BY 1, 2`))
+      .trim()
+      .split('\n');
     assert.deepEqual(byCode.sort(), [
       `200|-|${ok}`,
       '401|authentication|1',
@@ -137,7 +143,10 @@ describe('usage guarantees on PostgreSQL', { skip: postgresBin() ? false : POSTG
     try {
       await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
       const publicUrl = `http://127.0.0.1:${pub}`;
-      const statuses = await Promise.all([...Array.from({ length: 7 }, () => chat(publicUrl)), chat(publicUrl, 'bad-token-bad-token')]);
+      const statuses = await Promise.all([
+        ...Array.from({ length: 7 }, () => chat(publicUrl)),
+        chat(publicUrl, 'bad-token-bad-token'),
+      ]);
       assert.deepEqual(statuses.map((s) => s.status).sort(), [200, 200, 200, 200, 200, 200, 200, 401]);
       // The migration is done once the database opened: the table exists, and holds none of these rows yet.
       await until(async () => (await pg.psql(`SELECT to_regclass('usage_rows') IS NOT NULL`)).trim() === 't', 'the schema');
@@ -152,7 +161,10 @@ describe('usage guarantees on PostgreSQL', { skip: postgresBin() ? false : POSTG
   });
 
   test('PostgreSQL stopped and restarted mid-load: every public request answered, every row written once', async () => {
-    const gw = await startTestGateway({ toml: chatGatewayToml(fake.url, { extra: dbToml() }), env: { ...env, USAGE_DB_URL: pg.url } });
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, { extra: dbToml() }),
+      env: { ...env, USAGE_DB_URL: pg.url },
+    });
     const ids: string[] = [];
     const statuses: number[] = [];
     let stop = false;
@@ -186,7 +198,10 @@ describe('usage guarantees on PostgreSQL', { skip: postgresBin() ? false : POSTG
   });
 
   test('spooled rows reach the database once it answers again, with no new request to trigger it', async () => {
-    const gw = await startTestGateway({ toml: chatGatewayToml(fake.url, { extra: dbToml() }), env: { ...env, USAGE_DB_URL: pg.url } });
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, { extra: dbToml() }),
+      env: { ...env, USAGE_DB_URL: pg.url },
+    });
     try {
       await gw.gateway.usage!.database();
       await pg.stop();
