@@ -15,6 +15,8 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SpendResponse } from '@sipp/shared';
+import { openDatabase, type UsageDatabase } from '../../src/usage/database.js';
+import { migrate } from '../../src/usage/migrations.js';
 import { AdminClient } from '../admin/admin-client.js';
 import { runCli, startServe, waitForStatus } from '../support/cli.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -54,6 +56,47 @@ test('check validates [database] without connecting (no URL in the environment, 
     assert.equal(no.code, 1);
     assert.match(no.stderr, /database\.url_env/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the embedded database opens (creating its files) without holding the event loop, and its transactions are whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-embedded-loop-'));
+  // PGlite runs for tens of seconds without yielding while it creates its files; in the
+  // gateway's thread that held every public request (a 15 s stall was measured).
+  let last = performance.now();
+  let maxGap = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 20);
+  let db: UsageDatabase | undefined;
+  try {
+    db = await openDatabase({ backend: 'embedded', dataDir: join(dir, 'usage-db') });
+    await migrate(db);
+    clearInterval(tick);
+    assert.ok(maxGap < 2_000, `the event loop stalled for ${Math.round(maxGap)} ms`);
+    console.log(`# longest event-loop gap while PGlite created its files: ${Math.round(maxGap)} ms`);
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO usage_rollups (period, bucket) VALUES ('day', now())`);
+        throw new Error('planned');
+      }),
+      /planned/,
+    );
+    const [during, count] = await Promise.all([
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO usage_rollups (period, bucket, requests) VALUES ('day', now(), 2)`);
+        return (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_rollups'))[0]!.n;
+      }),
+      db.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_rollups'),
+    ]);
+    assert.equal(during, 1, 'the failed transaction left nothing');
+    assert.equal(count[0]!.n, 1, 'a query waits for the open transaction to end');
+  } finally {
+    clearInterval(tick);
+    await db?.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
