@@ -33,6 +33,7 @@ let gateway: GatewayProcess;
 let page: Page;
 const scanned: Array<{ url: string; body: string; headers: string }> = [];
 const pending: Array<Promise<void>> = [];
+const cspViolations: string[] = [];
 
 /** Seeded spend (this week, so every range shows it): team-a spends most, on claude. */
 const now = Date.now();
@@ -113,6 +114,9 @@ flush_interval_ms = 100
     { ...SECRETS, SIPP_E2E_DB_URL: pg.url },
   );
   page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+  });
   page.on('response', (res: Response) => {
     if (!res.url().startsWith(gateway.managementUrl)) return;
     pending.push(
@@ -227,8 +231,9 @@ test('Callers and Targets have a cost column', async () => {
   await shot('spend-03-callers');
 });
 
-test('no secret in any dashboard response', async () => {
+test('no secret in any dashboard response, and the CSP was never violated', async () => {
   await Promise.all(pending);
+  expect(cspViolations).toEqual([]);
   expect(scanned.length).toBeGreaterThan(5);
   for (const r of scanned)
     for (const s of [...Object.values(SECRETS), pg.password])
