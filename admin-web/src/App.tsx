@@ -13,6 +13,7 @@ import { Overview } from './views/Overview';
 import { Replicas } from './views/Replicas';
 import { Requests } from './views/Requests';
 import { Security } from './views/Security';
+import { Spend } from './views/Spend';
 import { Targets } from './views/Targets';
 
 const PAGES: Record<ViewId, () => React.JSX.Element> = {
@@ -20,6 +21,7 @@ const PAGES: Record<ViewId, () => React.JSX.Element> = {
   requests: Requests,
   callers: Callers,
   targets: Targets,
+  spend: Spend,
   clients: Clients,
   keys: Keys,
   security: Security,

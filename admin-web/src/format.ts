@@ -58,3 +58,10 @@ export function rate(v: number): string {
 
 export const WINDOWS = ['1m', '5m', '15m', '1h'] as const;
 export const RANGES = ['15m', '1h', '6h', '24h'] as const;
+
+/** US dollars: cents, four decimals under one cent (token prices are small), "$0" for nothing. */
+export function usd(v: number): string {
+  if (v === 0) return '$0';
+  if (Math.abs(v) >= 10_000) return `$${compact(Math.round(v))}`;
+  return `$${v.toFixed(Math.abs(v) >= 0.01 ? 2 : 4)}`;
+}

@@ -11,6 +11,7 @@ export const VIEWS = [
   { id: 'requests', path: 'requests', label: 'Requests' },
   { id: 'callers', path: 'callers', label: 'Callers' },
   { id: 'targets', path: 'targets', label: 'Targets' },
+  { id: 'spend', path: 'spend', label: 'Spend' },
   { id: 'clients', path: 'clients', label: 'Clients' },
   { id: 'keys', path: 'keys', label: 'Keys' },
   { id: 'security', path: 'security', label: 'Security' },

@@ -184,6 +184,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready,
     state,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
+    usage,
   }));
 
   const inflight = new InFlight();

@@ -263,6 +263,8 @@ export interface WindowRowFigures {
   inputTokens: number;
   outputTokens: number;
   outputTokensPerSecond: number;
+  /** Sum of the requests' cost in USD over the window (RequestRecord.costUsd; docs/dashboard.md#views). */
+  costUsd: number;
   clientErrors: number;
   serverErrors: number;
   rateLimited: number;

@@ -5,3 +5,4 @@ export * from './routing.js';
 export * from './fleet.js';
 export * from './budgets.js';
 export * from './keys.js';
+export * from './spend.js';

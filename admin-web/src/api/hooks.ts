@@ -13,6 +13,7 @@ import type {
   RoutesResponse,
   SecurityResponse,
   SessionInfo,
+  SpendResponse,
   StatsWindow,
   TargetControl,
   TargetsResponse,
@@ -90,6 +91,8 @@ export const useSecurity = () => useLive<SecurityResponse>('security');
 export const useAudit = (query: string) => useLive<AuditResponse>(`audit${query ? `?${query}` : ''}`, 5000);
 export const useRoutes = () => useLive<RoutesResponse>('routes', 30_000);
 export const useConfig = () => useLive<ConfigResponse>('config', 60_000);
+/** `query`: the spend API's query string (docs/usage.md#spend); rollups change at most per flush. */
+export const useSpend = (query: string) => useLive<SpendResponse>(`spend?${query}`, 30_000);
 
 function useSecurityMutation<V>(fn: (v: V) => Promise<SecurityResponse>) {
   const qc = useQueryClient();

@@ -3,7 +3,7 @@ import { useCallers } from '../api/hooks';
 import { Segmented } from '../components/Segmented';
 import { Sparkline } from '../components/Sparkline';
 import { Empty, QueryView } from '../components/States';
-import { WINDOWS, ago, compact, ms, num, rate } from '../format';
+import { WINDOWS, ago, compact, ms, num, rate, usd } from '../format';
 import { navigate, useChoice } from '../router';
 
 /** A count that opens the explorer filtered to it (nothing to open at 0). */
@@ -56,6 +56,9 @@ export function Callers() {
                       Tokens out
                     </th>
                     <th scope="col" className="num">
+                      Cost
+                    </th>
+                    <th scope="col" className="num">
                       4xx
                     </th>
                     <th scope="col" className="num">
@@ -85,6 +88,9 @@ export function Callers() {
                         </td>
                         <td className="num">{compact(c.inputTokens)}</td>
                         <td className="num">{compact(c.outputTokens)}</td>
+                        <td className="num" data-testid="cost">
+                          {usd(c.costUsd)}
+                        </td>
                         <td className="num">
                           <CountLink n={c.clientErrors} label="client errors" params={{ caller, status: '4xx', from }} />
                         </td>

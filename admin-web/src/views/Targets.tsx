@@ -4,7 +4,7 @@ import { CircuitPanel } from '../components/Circuit';
 import { Segmented } from '../components/Segmented';
 import { Sparkline } from '../components/Sparkline';
 import { Empty, QueryView } from '../components/States';
-import { WINDOWS, ago, compact, ms, num, rate } from '../format';
+import { WINDOWS, ago, compact, ms, num, rate, usd } from '../format';
 import { useChoice } from '../router';
 import { CountLink } from './Callers';
 import { GroupsTable, RefusalReasons } from '../components/GroupTraffic';
@@ -73,6 +73,9 @@ function Row({
       </td>
       <td className="num">{ms(w.ttftP50Ms)}</td>
       <td className="num">{rate(w.outputTokensPerSecond)}</td>
+      <td className="num" data-testid="cost">
+        {usd(w.costUsd)}
+      </td>
       <td className="small">{w.lastErrorAt === null ? '—' : `${ago(w.lastErrorAt)} · ${w.lastErrorCode ?? ''}`}</td>
     </tr>
   );
@@ -113,6 +116,9 @@ function TargetsTable({ data }: { data: TargetsResponse }) {
             </th>
             <th scope="col" className="num">
               Out tokens/s
+            </th>
+            <th scope="col" className="num">
+              Cost
             </th>
             <th scope="col">Last error</th>
           </tr>

@@ -26,6 +26,7 @@ import { requireSameOrigin } from './http/same-origin.js';
 import { answerAudit } from './audit-query.js';
 import { exportFileName, requestsCsv } from './request-export.js';
 import { circuitView, drainTarget, readTargetReason, releaseTarget } from './routing.js';
+import { spend, usageExport } from './spend.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
@@ -111,6 +112,8 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     { method: 'GET', path: '/audit', guard: 'session', handle: (ctx) => answerAudit(ctx, audit) },
     { method: 'GET', path: '/security', guard: 'session', handle: security },
     { method: 'GET', path: '/fleet', guard: 'session', handle: () => deps.state.fleet.view() },
+    { method: 'GET', path: '/spend', guard: 'session', handle: (ctx) => spend(deps.usage ?? null, ctx) },
+    { method: 'GET', path: '/usage', guard: 'session', handle: (ctx) => usageExport(deps.usage ?? null, ctx) },
     {
       method: 'PUT',
       path: '/security/rate-limit',

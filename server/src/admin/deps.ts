@@ -11,6 +11,7 @@ import type { Router } from '../routing/router.js';
 import type { Controls } from '../security/controls.js';
 import type { GatewayState } from '../state/index.js';
 import type { TargetDescription } from '../targets/target.js';
+import type { UsageAccess } from './spend.js';
 
 export interface AdminDeps {
   config: GatewayConfig;
@@ -41,4 +42,6 @@ export interface AdminDeps {
    * process.env, then falls back to admin-web/dist beside the server package.
    */
   assetsDir?: string;
+  /** The usage database (docs/usage.md#spend) when `[database]` is configured: spend and the usage export read it. */
+  usage?: UsageAccess | null;
 }

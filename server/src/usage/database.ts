@@ -11,6 +11,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { lockDirectory } from './lock.js';
+import { Worker } from 'node:worker_threads';
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
@@ -29,37 +30,127 @@ export async function openDatabase(target: DatabaseTarget): Promise<UsageDatabas
   return target.backend === 'embedded' ? openEmbedded(target.dataDir) : openPostgres(target.url);
 }
 
+/**
+ * The thread that runs PGlite (docs/usage.md#backends). PGlite is PostgreSQL
+ * compiled to WebAssembly: opening it (creating its files the first time) runs
+ * for seconds without yielding, which on the gateway's thread would hold every
+ * public request. Plain JavaScript evaluated as the worker (so it runs the same
+ * from source and from dist); PGlite's module URL comes in `workerData`.
+ * Messages: `{id, sql, params}` → `{id, rows}` or `{id, error}`; `{id, close}`.
+ * PGlite runs its queries one at a time, in arrival order.
+ */
+const PGLITE_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  try {
+    const { PGlite } = await import(workerData.module);
+    const db = await PGlite.create(workerData.dataDir);
+    parentPort.on('message', (m) => {
+      if (m.close) {
+        db.close().finally(() => parentPort.postMessage({ id: m.id, rows: [] }));
+        return;
+      }
+      db.query(m.sql, m.params).then(
+        (r) => parentPort.postMessage({ id: m.id, rows: r.rows }),
+        (err) => parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) }),
+      );
+    });
+    parentPort.postMessage({ ready: true });
+  } catch (err) {
+    parentPort.postMessage({ failed: String((err && err.message) || err) });
+  }
+})();
+`;
+
+/**
+ * PGlite in a worker thread, so its long WebAssembly runs never hold the
+ * gateway's event loop. One connection: a transaction keeps every other query
+ * waiting until it ends (a promise chain on this side).
+ */
 async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // One process at a time (PGlite has no lock of its own): a second one gets DatabaseInUseError.
   const unlock = lockDirectory(dataDir);
-  const { PGlite } = await import('@electric-sql/pglite');
-  let db: InstanceType<typeof PGlite>;
+  const worker = new Worker(PGLITE_THREAD, {
+    eval: true,
+    workerData: { dataDir, module: import.meta.resolve('@electric-sql/pglite') },
+  });
+  const pending = new Map<number, { resolve(rows: unknown[]): void; reject(err: Error): void }>();
+  let next = 0;
+  let broken: Error | null = null;
+  const fail = (err: Error) => {
+    broken ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
   try {
-    db = await PGlite.create(dataDir);
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { ready?: true; failed?: string; id?: number; rows?: unknown[]; error?: string }) => {
+        if (m.ready) return resolve();
+        if (m.failed !== undefined) {
+          void worker.terminate();
+          return reject(new Error(`the embedded database did not open: ${m.failed}`));
+        }
+        const p = pending.get(m.id!);
+        if (!p) return;
+        pending.delete(m.id!);
+        if (m.error !== undefined) p.reject(new Error(m.error));
+        else p.resolve(m.rows!);
+      });
+      worker.on('error', (err) => {
+        fail(err);
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        const err = new Error(`the embedded database thread exited (${code})`);
+        fail(err);
+        reject(err);
+      });
+    });
   } catch (err) {
     unlock();
     throw err;
   }
-  const query = async <T>(sql: string, params?: readonly unknown[]): Promise<T[]> =>
-    (await db.query<T>(sql, params as unknown[] | undefined)).rows;
+  const send = <T>(msg: { sql?: string; params?: readonly unknown[]; close?: true }): Promise<T[]> => {
+    if (broken) return Promise.reject(broken);
+    const id = next++;
+    return new Promise<T[]>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
+      worker.postMessage({ id, ...msg });
+    });
+  };
+  // Everything runs through one chain: a transaction's BEGIN … COMMIT is never interleaved with another query.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => {});
+    return run;
+  };
+  const raw = <T>(sql: string, params?: readonly unknown[]) => send<T>({ sql, params: params ? [...params] : undefined });
   return {
     backend: 'embedded',
-    query,
+    query: (sql, params) => serial(() => raw(sql, params)),
     transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({
-          query: async <T>(sql: string, params?: readonly unknown[]) =>
-            (await tx.query<T>(sql, params as unknown[] | undefined)).rows,
-        }),
-      ),
-    close: async () => {
-      try {
-        await db.close();
-      } finally {
-        unlock();
-      }
-    },
+      serial(async () => {
+        await raw('BEGIN');
+        try {
+          const out = await fn({ query: raw });
+          await raw('COMMIT');
+          return out;
+        } catch (err) {
+          await raw('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }),
+    close: () =>
+      serial(async () => {
+        try {
+          if (!broken) await send({ close: true }).catch(() => {});
+          await worker.terminate();
+        } finally {
+          unlock();
+        }
+      }),
   };
 }
 
@@ -77,9 +168,11 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
     query,
     async transaction(fn) {
       const client = await pool.connect();
-      // A checked-out client has no pool listener: a server that goes away
-      // mid-transaction would emit an uncaught 'error' (the query rejects too).
-      const onError = () => {};
+      // A server that goes away while this client is checked out makes it emit 'error'
+      // (the pool listens only to idle clients): unheard, that would end the process.
+      // The query in flight rejects anyway, and the client is discarded below.
+      let lost: Error | undefined;
+      const onError = (err: Error) => (lost = err);
       client.on('error', onError);
       let failed: Error | undefined;
       try {
@@ -95,9 +188,9 @@ async function openPostgres(url: string): Promise<UsageDatabase> {
         await client.query('ROLLBACK').catch(() => {});
         throw err;
       } finally {
-        client.removeListener('error', onError);
+        client.off('error', onError);
         // A failed transaction's connection may be broken: drop it rather than reuse it.
-        client.release(failed);
+        client.release(lost ?? failed);
       }
     },
     close: () => pool.end(),

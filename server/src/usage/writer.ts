@@ -32,6 +32,8 @@ export class UsageWriter {
   private failing = false;
   private closed = false;
   private dropped = 0;
+  /** Whether the spool may hold rows (unknown at start: a previous run may have left some). */
+  private spoolPending = true;
 
   constructor(private readonly o: UsageWriterOptions) {
     this.timer = setInterval(() => void this.flush(), o.flushIntervalMs);
@@ -79,28 +81,47 @@ export class UsageWriter {
   }
 
   private async drain(): Promise<void> {
+    // Nothing new to write: still bring spooled rows home once the database answers
+    // again (or rows a previous run left), without waiting for the next request.
+    if (this.queue.length === 0 && this.spoolPending) {
+      try {
+        await this.replaySpool();
+        this.recovered();
+      } catch (err) {
+        this.failed(err);
+      }
+      return;
+    }
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.o.batchRows);
       try {
         await this.write(batch);
-        if (this.failing) {
-          this.failing = false;
-          this.o.log.warn('usage database reachable again; replaying the spool');
-        }
-        await this.replaySpool();
+        this.recovered();
+        if (this.spoolPending) await this.replaySpool();
       } catch (err) {
-        if (!this.failing) {
-          this.failing = true;
-          this.o.log.warn(
-            { err: { message: (err as Error).message } },
-            'usage database write failed; spooling rows to disk until it answers',
-          );
-        }
+        this.failed(err);
         // This batch and whatever else is queued go to disk now: the database
         // just failed, and rows on disk survive a crash of the gateway.
         await this.spool([...batch, ...this.queue.splice(0)]);
         return;
       }
+    }
+  }
+
+  private recovered(): void {
+    if (this.failing) {
+      this.failing = false;
+      this.o.log.warn('usage database reachable again; replaying the spool');
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (!this.failing) {
+      this.failing = true;
+      this.o.log.warn(
+        { err: { message: (err as Error).message } },
+        'usage database write failed; spooling rows to disk until it answers',
+      );
     }
   }
 
@@ -111,6 +132,7 @@ export class UsageWriter {
   }
 
   private async spool(rows: UsageRow[]): Promise<void> {
+    this.spoolPending = true;
     let kept = 0;
     try {
       kept = await this.o.spool.append(rows);
@@ -127,6 +149,7 @@ export class UsageWriter {
 
   private async replaySpool(): Promise<void> {
     const n = await this.o.spool.replay(this.o.batchRows, (rows) => this.write(rows));
+    this.spoolPending = false;
     if (n > 0) this.o.log.info({ rows: n }, 'usage spool replayed');
   }
 }

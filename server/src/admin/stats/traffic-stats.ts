@@ -210,6 +210,7 @@ export class TrafficStats {
         inputTokens: a?.inputTokens ?? 0,
         outputTokens: a?.outputTokens ?? 0,
         outputTokensPerSecond: round((a?.outputTokens ?? 0) / span),
+        costUsd: a?.costUsd ?? 0,
         clientErrors: a?.clientErrors ?? 0,
         serverErrors: a?.serverErrors ?? 0,
         rateLimited: a?.rateLimited ?? 0,

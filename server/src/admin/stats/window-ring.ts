@@ -40,7 +40,8 @@ const OUTPUT_TOKENS = 5;
 const MAX_LATENCY = 6;
 const TTFT_COUNT = 7;
 const MAX_TTFT = 8;
-const FIELDS = 9;
+const COST_USD = 9;
+const FIELDS = 10;
 
 /** Which class a status counts in: 4xx excludes 429, which is counted apart. */
 export function statusClassOf(status: number): 'ok' | 'client' | 'rate_limited' | 'server' {
@@ -56,6 +57,8 @@ export interface Sample {
   durationMs: number;
   inputTokens: number;
   outputTokens: number;
+  /** What the request cost (USD; 0 when unpriced). */
+  costUsd: number;
   /** 0 ok, 1 client error, 2 rate limited, 3 server error. */
   cls: number;
   latencyIdx: number;
@@ -78,6 +81,7 @@ export function sampleOf(r: RequestRecord, durationMs: number, inputTokens: numb
     durationMs,
     inputTokens,
     outputTokens,
+    costUsd: r.costUsd !== undefined && Number.isFinite(r.costUsd) && r.costUsd > 0 ? r.costUsd : 0,
     cls: CLASS_INDEX[statusClassOf(r.status)],
     latencyIdx: latencyBucket(durationMs),
     ttftMs: hasTtft ? r.ttftMs! : -1,
@@ -95,6 +99,7 @@ export class Aggregate {
   serverErrors = 0;
   inputTokens = 0;
   outputTokens = 0;
+  costUsd = 0;
   maxLatency = 0;
   ttftCount = 0;
   maxTtft = 0;
@@ -172,6 +177,7 @@ export class WindowRing {
     if (x.cls !== 0) k[c + x.cls]!++;
     k[c + INPUT_TOKENS]! += x.inputTokens;
     k[c + OUTPUT_TOKENS]! += x.outputTokens;
+    k[c + COST_USD]! += x.costUsd;
     if (x.durationMs > k[c + MAX_LATENCY]!) k[c + MAX_LATENCY] = x.durationMs;
     this.latency[slot * LATENCY_BUCKETS + x.latencyIdx]!++;
     if (this.ttft && x.ttftIdx >= 0) {
@@ -206,6 +212,7 @@ export class WindowRing {
       a.serverErrors += k[c + SERVER_ERRORS]!;
       a.inputTokens += k[c + INPUT_TOKENS]!;
       a.outputTokens += k[c + OUTPUT_TOKENS]!;
+      a.costUsd += k[c + COST_USD]!;
       a.ttftCount += k[c + TTFT_COUNT]!;
       if (k[c + MAX_LATENCY]! > a.maxLatency) a.maxLatency = k[c + MAX_LATENCY]!;
       if (k[c + MAX_TTFT]! > a.maxTtft) a.maxTtft = k[c + MAX_TTFT]!;
