@@ -28,6 +28,7 @@ import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { startTracing, tracingSettings } from './telemetry/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { createBudgets } from './budgets/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
 import { VERSION } from './version.js';
 
@@ -64,6 +65,14 @@ export interface RunningGateway {
   state: GatewayState;
   /** Usage history writer when `[database]` is configured. */
   usage: UsageService | null;
+}
+
+/** How long start-up waits for caller budgets and the spend seed (docs/budgets.md#restarts). */
+const BUDGETS_READY_MS = 15_000;
+
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((done) => (timer = setTimeout(done, ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -149,6 +158,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }),
   ));
   if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);
+  // Budgets, cost and per-key limits (docs/budgets.md): spend seeded from the usage database before serving.
+  const budgets = createBudgets({
+    config,
+    state,
+    database: usage ? () => usage.database() : null,
+    log: logging.component('sipp_gateway_server::budgets'),
+    registry: metrics.registry,
+  });
+  await settledWithin(budgets.ready, BUDGETS_READY_MS);
   // Stored Responses API responses (docs/configuration.md#responses): in the [state] store, so closed with it.
   const responses = createResponseStore({
     ttlMs: config.responses.store_ttl_seconds * 1000,
@@ -170,8 +188,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     router,
     ready,
     state,
+    budgets: budgets.service,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
   }));
+  budgets.service.audit = admin.audit;
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
@@ -181,6 +201,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     authenticate: createAuthenticator(config.tokens, secrets.tokens),
     router,
     requestPolicy: { allowPrivateImageUrls: config.allow_private_image_urls },
+    budgets: { service: budgets.service, defaultMaxTokens: config.budgets.default_max_tokens },
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
   }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
@@ -244,6 +265,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       for (const s of teardown.servers) s.closeAllConnections();
       await teardown.close();
+      budgets.close();
       log.info('stopped');
     })());
 

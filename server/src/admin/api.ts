@@ -22,6 +22,7 @@ import { AdminError } from '../errors.js';
 import { readJson } from './http/read-json.js';
 import { requireSameOrigin } from './http/same-origin.js';
 import { circuitView, drainTarget, releaseTarget } from './routing.js';
+import { budgetRoutes } from './budgets.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
@@ -155,6 +156,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
         return views.targets(deps, stats, windowOf(ctx));
       },
     },
+    ...budgetRoutes(deps, audit, actor),
   ];
 
   function match(method: string, path: string): { route: Route; params: string[] } | null {

@@ -67,6 +67,19 @@ CREATE INDEX usage_rollups_key ON usage_rollups (period, key_id, bucket);
 CREATE INDEX usage_rollups_caller ON usage_rollups (period, caller, bucket);
 `,
   },
+  {
+    // Version 2 is managed keys (docs/keys.md).
+    version: 3,
+    name: 'caller budgets',
+    sql: `
+-- Caller budgets set through the admin API (docs/budgets.md#caller-budgets): JSON {usd?, tokens?, period}.
+CREATE TABLE caller_budgets (
+  caller text PRIMARY KEY,
+  budget text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 const LOCK_ID = 0x5199_0001;

@@ -20,6 +20,8 @@ import {
 } from './checks.js';
 import type { RequestPolicy } from '../../targets/request-checks.js';
 import { observe } from './observers.js';
+import type { BudgetService } from '../../budgets/service.js';
+import { budgetModule } from './budget.js';
 import { tracingModule } from './tracing.js';
 
 export interface PipelineModuleDeps {
@@ -30,6 +32,8 @@ export interface PipelineModuleDeps {
   router: Pick<Router, 'resolve' | 'canonical'>;
   /** What the client-mistakes check lets through (`allow_private_image_urls`); default: nothing private. */
   requestPolicy?: RequestPolicy;
+  /** Budgets, cost and per-key limits (docs/budgets.md); absent: requests are not priced. */
+  budgets?: { service: BudgetService; defaultMaxTokens: number };
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
   observers: Readonly<Record<string, RequestObserver>>;
 }
@@ -47,6 +51,8 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     authorizationCheck(deps.router),
     routeResolution(deps.router),
     admissionCheck(deps.controls.admission),
+    // Reserves against budgets once the route is known; prices the record before the observers read it.
+    ...(deps.budgets ? [budgetModule(deps.budgets.service, deps.budgets.defaultMaxTokens)] : []),
     // afterFinish: observers of the finished request.
     ...Object.entries(deps.observers).map(([name, observer]) => observe(name, observer)),
   ];

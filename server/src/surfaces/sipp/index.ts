@@ -81,18 +81,21 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
 
 const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
+/** The wire usage (docs/api.md): the three counts, never the gateway-internal cache counts. */
+const wireUsage = (u: Usage): Usage => ({ input_tokens: u.input_tokens, output_tokens: u.output_tokens, total_tokens: u.total_tokens });
+
 const streamRenderer: StreamRenderer = {
   start: () => '',
   token: (text, sequence) => frame('token', { text, sequence }),
   toolCall: () => '',
   end: (chunk, usage: Usage | undefined) =>
-    (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
+    (usage ? frame('usage', wireUsage(usage)) : '') + frame('done', { finish_reason: chunk.finishReason }),
   error: (e: GatewayError) => frame('error', sippError(e)),
 };
 
 function renderText(_req: ParsedRequest, model: string, result: TextResult): TextResponse {
   const response: TextResponse = { id: result.id ?? gatewayId(), model, text: result.text, finish_reason: result.finishReason };
-  if (result.usage) response.usage = result.usage;
+  if (result.usage) response.usage = wireUsage(result.usage);
   return response;
 }
 
@@ -101,7 +104,7 @@ function renderEmbed(_req: ParsedRequest, model: string, result: EmbedResult): E
     id: result.id ?? gatewayId(),
     model,
     embedding: result.embeddings[0] ?? [],
-    ...(result.usage ? { usage: result.usage } : {}),
+    ...(result.usage ? { usage: wireUsage(result.usage) } : {}),
   };
 }
 
