@@ -198,6 +198,17 @@ export interface OverviewResponse {
   localBackends: LocalBackendView[];
   targets: number;
   callers: number;
+  /** Budgets past their soft threshold this period, fullest first (docs/budgets.md#soft-threshold); absent = none. */
+  budgetAlerts?: BudgetAlert[];
+}
+
+/** A key's (`config:<caller>` for a config token) or caller's budget past its soft threshold. */
+export interface BudgetAlert {
+  scope: 'key' | 'caller';
+  name: string;
+  period: 'day' | 'week' | 'month' | 'total';
+  /** Spent, in percent of the budget (the larger of its USD and token shares). */
+  percent: number;
 }
 
 export interface TimeseriesPoint {

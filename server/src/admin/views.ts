@@ -38,7 +38,7 @@ function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
 }
 
 export function overview(
-  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config'>,
+  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config' | 'budgets'>,
   stats: TrafficStats,
   window: StatsWindow,
   now = Date.now(),
@@ -66,6 +66,7 @@ export function overview(
     localBackends: localBackends(descriptions),
     targets: descriptions.length,
     callers: deps.config.tokens.length,
+    budgetAlerts: deps.budgets?.alerts() ?? [],
   };
 }
 
