@@ -18,7 +18,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
 import { until } from '../support/wait.js';
-import { gate, type Gate } from './rig.js';
+import { gate, PRICED_TARGET, type Gate } from './rig.js';
 
 const ADMIN_PASSWORD = 'admin-pw-budgets-0123456789';
 const T = {
@@ -31,15 +31,6 @@ const T = {
   team: 'tok-budget-team-0123456789a',
 };
 
-export const PRICED_TARGET = (url: string) => `[[targets]]
-name = "gpt"
-type = "openai"
-model = "gpt-test"
-api_key_env = "OPENAI_KEY"
-base_url = "${url}"
-timeout_seconds = 10
-pricing = { input_per_mtok = 0, output_per_mtok = 1000 }
-`;
 
 const ask = (max_tokens = 10) => ({ model: 'gpt', max_tokens, messages: [{ role: 'user' as const, content: 'hi' }] });
 

@@ -60,3 +60,14 @@ export function gate(): Gate {
     },
   };
 }
+
+/** The priced target of the budget tests: output 1000 USD per Mtok, input free. */
+export const PRICED_TARGET = (url: string) => `[[targets]]
+name = "gpt"
+type = "openai"
+model = "gpt-test"
+api_key_env = "OPENAI_KEY"
+base_url = "${url}"
+timeout_seconds = 10
+pricing = { input_per_mtok = 0, output_per_mtok = 1000 }
+`;
