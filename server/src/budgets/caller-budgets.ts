@@ -28,7 +28,10 @@ const parse = (raw: string): Budget | undefined => {
   }
 };
 
-export function memoryCallerBudgets(db: (() => Promise<UsageDatabase>) | null, log: Logger): CallerBudgets & { load(): Promise<void> } {
+export function memoryCallerBudgets(
+  db: (() => Promise<UsageDatabase>) | null,
+  log: Logger,
+): CallerBudgets & { load(): Promise<void> } {
   const map = new Map<string, Budget>();
   return {
     get: (c) => map.get(c),

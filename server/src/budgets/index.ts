@@ -40,7 +40,13 @@ export function createBudgets(d: BudgetsDeps): Budgets {
   for (const t of d.config.targets) if (t.pricing) pricing.set(t.name, pricingOf(t.pricing));
   const r = d.state.redis;
   const ledger = r
-    ? new RedisLedger({ redis: r.client, keyPrefix: r.keyPrefix, breaker: r.breaker, onError: r.onError, countError: r.countError })
+    ? new RedisLedger({
+        redis: r.client,
+        keyPrefix: r.keyPrefix,
+        breaker: r.breaker,
+        onError: r.onError,
+        countError: r.countError,
+      })
     : new MemoryLedger(d.now);
   const callerBudgets = r
     ? redisCallerBudgets(r.client, r.keyPrefix, d.log, r.countError)
@@ -64,7 +70,10 @@ export function createBudgets(d: BudgetsDeps): Budgets {
     try {
       service.seed(await seedDays(await d.database()));
     } catch (err) {
-      d.log.warn({ err: { message: (err as Error).message } }, 'spend not seeded from the usage database; budgets count from zero');
+      d.log.warn(
+        { err: { message: (err as Error).message } },
+        'spend not seeded from the usage database; budgets count from zero',
+      );
     }
   })();
   return { service, ready, close: () => callerBudgets.close() };
@@ -72,7 +81,13 @@ export function createBudgets(d: BudgetsDeps): Budgets {
 
 /** Daily spend per key and caller from the usage rollups (docs/budgets.md#restarts). */
 export async function seedDays(db: UsageDatabase): Promise<Map<string, SeedDay[]>> {
-  const rows = await db.query<{ key_id: string; caller: string; day: string | number; cost: string | number; tokens: string | number }>(
+  const rows = await db.query<{
+    key_id: string;
+    caller: string;
+    day: string | number;
+    cost: string | number;
+    tokens: string | number;
+  }>(
     `SELECT key_id, caller, extract(epoch from bucket) * 1000 AS day, sum(cost_usd) AS cost,
             sum(input_tokens + output_tokens) AS tokens
        FROM usage_rollups WHERE period = 'day' GROUP BY key_id, caller, bucket`,

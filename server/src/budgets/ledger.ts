@@ -161,7 +161,10 @@ export class MemoryLedger implements Ledger {
       c.su += actual.nano;
       c.st += actual.tokens;
       let crossed = false;
-      if (!c.warned && ((s.thresholdNano >= 0 && c.su >= s.thresholdNano) || (s.thresholdTokens >= 0 && c.st >= s.thresholdTokens))) {
+      if (
+        !c.warned &&
+        ((s.thresholdNano >= 0 && c.su >= s.thresholdNano) || (s.thresholdTokens >= 0 && c.st >= s.thresholdTokens))
+      ) {
         c.warned = true;
         crossed = true;
       }

@@ -12,7 +12,15 @@
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import { RedisSkippedError, type RedisBreaker } from '../state/redis-breaker.js';
-import { MemoryLedger, type AdmitOutcome, type Amount, type Ledger, type RateCheck, type ScopeCheck, type SettleInput } from './ledger.js';
+import {
+  MemoryLedger,
+  type AdmitOutcome,
+  type Amount,
+  type Ledger,
+  type RateCheck,
+  type ScopeCheck,
+  type SettleInput,
+} from './ledger.js';
 
 /**
  * KEYS: rpm bucket, tpm bucket, then one counter per budget.
@@ -200,7 +208,8 @@ export class RedisLedger implements Ledger {
       input.actual.nano,
       input.actual.tokens,
     ];
-    for (const s of input.scopes) args.push(s.thresholdNano, s.thresholdTokens, s.ttlMs, s.held ? 1 : 0, s.seedNano, s.seedTokens);
+    for (const s of input.scopes)
+      args.push(s.thresholdNano, s.thresholdTokens, s.ttlMs, s.held ? 1 : 0, s.seedNano, s.seedTokens);
     const r = await this.o.breaker.run(() => this.redis.sippBudgetSettle(keys.length, ...keys, ...args));
     return input.scopes.map((_, i) => ({
       spend: { nano: Number(r[i * 3]), tokens: Number(r[i * 3 + 1]) },
@@ -224,6 +233,11 @@ export class RedisLedger implements Ledger {
   async read(k: string) {
     const key = this.key(k);
     const h = await this.o.breaker.run(() => this.redis.hmget(key, 'su', 'st', 'ru', 'rt'));
-    return { nano: Number(h[0] ?? 0), tokens: Number(h[1] ?? 0), reservedNano: Number(h[2] ?? 0), reservedTokens: Number(h[3] ?? 0) };
+    return {
+      nano: Number(h[0] ?? 0),
+      tokens: Number(h[1] ?? 0),
+      reservedNano: Number(h[2] ?? 0),
+      reservedTokens: Number(h[3] ?? 0),
+    };
   }
 }

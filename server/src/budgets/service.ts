@@ -72,7 +72,10 @@ export class BudgetService {
   private readonly rejections: Counter;
   private readonly crossings: Counter;
   /** Budgets over their soft threshold this period (the dashboard banner), by counter key. */
-  private readonly over = new Map<string, { scope: 'key' | 'caller'; name: string; period: BudgetPeriod; end: number | null; percent: number }>();
+  private readonly over = new Map<
+    string,
+    { scope: 'key' | 'caller'; name: string; period: BudgetPeriod; end: number | null; percent: number }
+  >();
 
   constructor(private readonly o: BudgetServiceOptions) {
     this.now = o.now ?? Date.now;
@@ -171,10 +174,11 @@ export class BudgetService {
       return {
         ok: false,
         code: 'budget_exceeded',
-        message: `${whose} ${b.budget.period === 'total' ? 'total' : b.budget.period + 'ly'} budget is spent (or this request's worst-case cost would pass it)`.replace(
-          'dayly',
-          'daily',
-        ),
+        message:
+          `${whose} ${b.budget.period === 'total' ? 'total' : b.budget.period + 'ly'} budget is spent (or this request's worst-case cost would pass it)`.replace(
+            'dayly',
+            'daily',
+          ),
         retryAfterSeconds: secondsUntilReset(w, now),
       };
     }
@@ -193,7 +197,13 @@ export class BudgetService {
   }
 
   /** Counts a finished request's cost (metric) and settles it into every period's counters of its key and caller. */
-  async settle(who: Who | null, reservation: Reservation | null, target: string | null, nano: number, tokens: number): Promise<void> {
+  async settle(
+    who: Who | null,
+    reservation: Reservation | null,
+    target: string | null,
+    nano: number,
+    tokens: number,
+  ): Promise<void> {
     if (nano > 0 && target) this.costTotal.inc({ target }, usdOf(nano));
     if (!who) return;
     const now = reservation?.at ?? this.now();
@@ -226,7 +236,8 @@ export class BudgetService {
       const s = all[i]!;
       if (!s.budget) return;
       const percent = budgetPercent(s.budget, r.spend);
-      if (percent >= this.o.thresholdPercent) this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
+      if (percent >= this.o.thresholdPercent)
+        this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
       if (r.crossed) this.crossed(s.scope, s.name, s.budget, r.spend, percent);
     });
   }

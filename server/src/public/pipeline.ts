@@ -211,9 +211,6 @@ export function createListHandler(
   };
 }
 
-
-export { applyUsage };
-
 /** Response header naming the target that served (or last tried) the request. */
 export const TARGET_HEADER = 'x-sipp-target';
 

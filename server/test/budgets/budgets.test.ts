@@ -31,7 +31,6 @@ const T = {
   team: 'tok-budget-team-0123456789a',
 };
 
-
 const ask = (max_tokens = 10) => ({ model: 'gpt', max_tokens, messages: [{ role: 'user' as const, content: 'hi' }] });
 
 describe('budgets and per-key limits on one gateway', () => {
@@ -119,11 +118,15 @@ ${PRICED_TARGET(openai.url)}`,
     assert.equal(r.body.error.code, 'budget_exceeded');
     assert.equal(r.headers.get('retry-after'), null);
 
-    const e1: any = await sdk(T.spent).chat.completions.create(ask()).catch((e) => e);
+    const e1: any = await sdk(T.spent)
+      .chat.completions.create(ask())
+      .catch((e) => e);
     assert.equal(e1.error.type, 'insufficient_quota');
     assert.equal(e1.error.code, 'insufficient_quota');
     assert.ok(e1 instanceof OpenAI.RateLimitError);
-    const e2: any = await sdk(T.spent).responses.create({ model: 'gpt', input: 'hi', max_output_tokens: 10 }).catch((e) => e);
+    const e2: any = await sdk(T.spent)
+      .responses.create({ model: 'gpt', input: 'hi', max_output_tokens: 10 })
+      .catch((e) => e);
     assert.equal(e2.error.code, 'insufficient_quota');
     assert.ok(e2 instanceof OpenAI.RateLimitError);
     const ant = new Anthropic({ baseURL: gw.publicUrl, apiKey: T.spent, maxRetries: 0 });
@@ -143,9 +146,16 @@ ${PRICED_TARGET(openai.url)}`,
     const afterMs = Date.now();
     assert.equal(r.status, 429);
     assert.equal(r.body.error.code, 'budget_exceeded');
-    const midnight = Date.UTC(new Date(afterMs).getUTCFullYear(), new Date(afterMs).getUTCMonth(), new Date(afterMs).getUTCDate() + 1);
+    const midnight = Date.UTC(
+      new Date(afterMs).getUTCFullYear(),
+      new Date(afterMs).getUTCMonth(),
+      new Date(afterMs).getUTCDate() + 1,
+    );
     const retry = Number(r.headers.get('retry-after'));
-    assert.ok(retry >= Math.ceil((midnight - afterMs) / 1000) && retry <= Math.ceil((midnight - before) / 1000), `Retry-After ${retry}`);
+    assert.ok(
+      retry >= Math.ceil((midnight - afterMs) / 1000) && retry <= Math.ceil((midnight - before) / 1000),
+      `Retry-After ${retry}`,
+    );
   });
 
   it("a key's rpm: the third request within the minute is 429 rate_limited with Retry-After", async () => {
@@ -231,7 +241,12 @@ ${PRICED_TARGET(openai.url)}`,
     await until(() => g.records.filter((r) => r.caller === 'team').length === 3, 'records');
     const got = await admin.request('GET', '/api/callers/team/budget');
     assert.equal(got.status, 200);
-    assert.deepEqual(got.body, { caller: 'team', budget: { usd: 0.02, period: 'total' }, spend: { usd: 0.02, tokens: 36 }, percent: 100 });
+    assert.deepEqual(got.body, {
+      caller: 'team',
+      budget: { usd: 0.02, period: 'total' },
+      spend: { usd: 0.02, tokens: 36 },
+      percent: 100,
+    });
     const audit = (await admin.request('GET', '/api/audit')).body.entries.filter((x: any) => x.action === 'budget.set');
     assert.deepEqual(audit[0].after, { caller: 'team', budget: { usd: 0.02, period: 'total' } });
     // Removing it (null) lets the caller through again.

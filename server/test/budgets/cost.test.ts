@@ -69,7 +69,12 @@ model = "m"
 token_env = "OPENAI_KEY"
 base_url = "${openai.url}"
 `,
-      env: { TEST_ADMIN_PASSWORD: 'pw-cost-test-0123456789', T: TOKEN, OPENAI_KEY: openai.apiKey, ANTHROPIC_KEY: anthropic.apiKey },
+      env: {
+        TEST_ADMIN_PASSWORD: 'pw-cost-test-0123456789',
+        T: TOKEN,
+        OPENAI_KEY: openai.apiKey,
+        ANTHROPIC_KEY: anthropic.apiKey,
+      },
       logLevel: 'warn',
       modules: [{ name: 'capture', afterFinish: (r) => void records.push(r) }],
     });
@@ -128,7 +133,12 @@ base_url = "${openai.url}"
 
   it('translated paths: Sipp and Responses on both providers, OpenAI chat on anthropic, finite and streamed', async () => {
     const cases: Array<[string, () => Promise<unknown>, number]> = [
-      ['sipp chat gpt', () => postJson(`${gw.publicUrl}/v1/chat`, { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN }), GPT_COST],
+      [
+        'sipp chat gpt',
+        () =>
+          postJson(`${gw.publicUrl}/v1/chat`, { model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, { token: TOKEN }),
+        GPT_COST,
+      ],
       [
         'sipp chat gpt stream',
         async () => {
@@ -154,8 +164,16 @@ base_url = "${openai.url}"
         CLAUDE_COST,
       ],
       ['responses gpt', () => oai.responses.create({ model: 'gpt', input: 'hi' }), GPT_COST],
-      ['openai chat claude', () => oai.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }), CLAUDE_COST],
-      ['anthropic gpt', () => ant.messages.create({ model: 'gpt', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }), GPT_COST],
+      [
+        'openai chat claude',
+        () => oai.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hi' }] }),
+        CLAUDE_COST,
+      ],
+      [
+        'anthropic gpt',
+        () => ant.messages.create({ model: 'gpt', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
+        GPT_COST,
+      ],
     ];
     for (const [what, call, cost] of cases) {
       records.length = 0;
@@ -201,7 +219,11 @@ base_url = "${openai.url}"
     for (const [what, open] of [
       [
         'openai chat',
-        () => oai.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, { signal: ac2.signal }),
+        () =>
+          oai.chat.completions.create(
+            { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true },
+            { signal: ac2.signal },
+          ),
       ],
       ['responses', () => oai.responses.create({ model: 'gpt', input: 'hi', stream: true }, { signal: ac2.signal })],
     ] as const) {

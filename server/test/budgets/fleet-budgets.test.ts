@@ -21,7 +21,7 @@ const TEAM = 'tok-fleet-team-0123456789ab';
 describe('budgets across three replicas sharing Redis', () => {
   let redis: TestRedis;
   let openai: FakeOpenAI;
-  let gws: TestGateway[] = [];
+  const gws: TestGateway[] = [];
   let g: Gate;
   const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
 
@@ -84,9 +84,17 @@ ${PRICED_TARGET(openai.url)}`;
     // Each replica re-reads caller budgets every second: wait (bounded) until replica 3 refuses.
     await other.chat.completions.create(ask);
     await other.chat.completions.create(ask);
-    await until(async () => (await other.chat.completions.create(ask).catch((e) => e)).status === 429, 'refusal on replica 3', 10_000);
+    await until(
+      async () => (await other.chat.completions.create(ask).catch((e) => e)).status === 429,
+      'refusal on replica 3',
+      10_000,
+    );
     const got = new AdminClient(`${gws[1]!.managementUrl}/admin`);
     assert.equal((await got.login(ADMIN_PASSWORD)).status, 200);
-    await until(async () => (await got.request('GET', '/api/callers/team/budget')).body.budget?.usd === 0.02, 'replica 2 view', 10_000);
+    await until(
+      async () => (await got.request('GET', '/api/callers/team/budget')).body.budget?.usd === 0.02,
+      'replica 2 view',
+      10_000,
+    );
   });
 });

@@ -56,7 +56,10 @@ describe('usage rows on PostgreSQL', { skip: postgresBin() ? false : POSTGRES_MI
     assert.equal(first.code, 0, first.stderr);
     const versions = MIGRATIONS.map((m) => m.version);
     const last = versions.at(-1)!;
-    assert.match(first.stdout, new RegExp(`usage database \\(postgres\\) migrated: applied ${versions.join(', ')}; schema version ${last}`));
+    assert.match(
+      first.stdout,
+      new RegExp(`usage database \\(postgres\\) migrated: applied ${versions.join(', ')}; schema version ${last}`),
+    );
     const again = await runCli(['db', 'migrate', '--config', cfg], { USAGE_DB_URL: pg.url }, 60_000);
     assert.match(again.stdout, new RegExp(`is up to date: schema version ${last}`));
     const missing = await runCli(['db', 'migrate', '--config', cfg], {}, 60_000);

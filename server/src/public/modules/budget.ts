@@ -38,7 +38,7 @@ function outputLimit(rc: RunContext, fallback: number): number {
   const pt = request.passthrough;
   const body = pt?.body;
   const asked = body
-    ? num(body.max_completion_tokens) ?? num(body.max_tokens) ?? num(body.max_output_tokens)
+    ? (num(body.max_completion_tokens) ?? num(body.max_tokens) ?? num(body.max_output_tokens))
     : call.text.options.maxTokens;
   if (asked !== undefined) return asked;
   if (!pt?.parseError) call.text.options.maxTokens = fallback;
@@ -86,7 +86,9 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       if (record.code !== null && st.streamedTokens > record.outputTokens) {
         record.outputTokens = st.streamedTokens;
         if (record.inputTokens === 0) {
-          const bytes = rc.get(INPUT_BYTES) ?? (rc.request ? Buffer.byteLength(JSON.stringify(rc.request.passthrough?.body ?? rc.request.call)) : 0);
+          const bytes =
+            rc.get(INPUT_BYTES) ??
+            (rc.request ? Buffer.byteLength(JSON.stringify(rc.request.passthrough?.body ?? rc.request.call)) : 0);
           record.inputTokens = Math.ceil(bytes / CHARS_PER_TOKEN);
         }
       }

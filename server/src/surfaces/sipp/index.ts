@@ -82,7 +82,11 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
 const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 /** The wire usage (docs/api.md): the three counts, never the gateway-internal cache counts. */
-const wireUsage = (u: Usage): Usage => ({ input_tokens: u.input_tokens, output_tokens: u.output_tokens, total_tokens: u.total_tokens });
+const wireUsage = (u: Usage): Usage => ({
+  input_tokens: u.input_tokens,
+  output_tokens: u.output_tokens,
+  total_tokens: u.total_tokens,
+});
 
 const streamRenderer: StreamRenderer = {
   start: () => '',
