@@ -98,3 +98,63 @@ ${PRICED_TARGET(openai.url)}`;
     );
   });
 });
+
+describe('budgets while Redis is down', () => {
+  let redis: TestRedis;
+  let openai: FakeOpenAI;
+  let gw: TestGateway;
+
+  before(async () => {
+    redis = await startRedis();
+    openai = await startFakeOpenAI();
+    openai.setReply({ promptTokens: 8, completionTokens: 10 });
+    gw = await startTestGateway({
+      toml: `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "fleet"
+budget = { usd = 0.1, period = "total" }
+[[tokens]]
+env = "T_TEAM"
+caller = "team"
+[state]
+backend = "redis"
+key_prefix = "down:"
+on_error = "deny"
+command_budget_ms = 200
+breaker_seconds = 0.2
+${PRICED_TARGET(openai.url)}`,
+      env: {
+        TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        OPENAI_KEY: openai.apiKey,
+        T: TOKEN,
+        T_TEAM: TEAM,
+        SIPP_GATEWAY_REDIS_URL: redis.url,
+      },
+      logLevel: 'warn',
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await openai?.close();
+    await redis?.stop();
+  });
+
+  it('on_error = "deny": a budgeted request is 503 unavailable, an unbudgeted one is served; both resume with Redis', async () => {
+    const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const budgeted = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const free = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TEAM, maxRetries: 0 });
+    await budgeted.chat.completions.create(ask);
+    await redis.kill();
+    const e: any = await budgeted.chat.completions.create(ask).catch((x) => x);
+    assert.equal(e.status, 503);
+    assert.equal(e.error.code, 'unavailable');
+    await free.chat.completions.create(ask);
+    await redis.restart();
+    await until(
+      async () => (await budgeted.chat.completions.create(ask).catch((x) => x)).choices !== undefined,
+      'served again',
+      20_000,
+    );
+  });
+});
