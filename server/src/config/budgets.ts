@@ -21,8 +21,8 @@ export type PricingConfig = z.infer<typeof PricingSchema>;
 /** `{usd?, tokens?, period}`: at least one of `usd` and `tokens` (a tokens budget counts input + output). */
 export const BudgetSchema = z
   .strictObject({
-    usd: z.number().positive('must be > 0').max(1e9).optional(),
-    tokens: z.number().int('must be an integer').positive('must be > 0').max(1e15).optional(),
+    usd: z.number().positive('must be > 0').max(1e6, 'must be <= 1000000').optional(),
+    tokens: z.number().int('must be an integer').positive('must be > 0').max(1e12, 'must be <= 1000000000000').optional(),
     period: z.enum(BUDGET_PERIODS),
   })
   .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'must set usd, tokens or both', path: ['usd'] });

@@ -183,6 +183,16 @@ base_url = "${openai.url}"
     }
   });
 
+  it('counting tokens costs nothing (count_tokens is not an inference)', async () => {
+    // Bug caught: pricing every record with tokens charges the counted input of count_tokens.
+    // On an openai target the gateway estimates the count itself (docs/api.md#count-tokens) and records it.
+    const counted = await ant.messages.countTokens({ model: 'gpt', messages: [{ role: 'user', content: 'hello there' }] });
+    const r = await recordOf();
+    assert.ok(counted.input_tokens > 0);
+    assert.equal(r.inputTokens, counted.input_tokens);
+    assert.ok(!r.costUsd, `cost ${r.costUsd}`);
+  });
+
   it('an unpriced target costs 0; a failure before any token costs 0', async () => {
     await oai.chat.completions.create({ model: 'free', messages: [{ role: 'user', content: 'hi' }] });
     let r = await recordOf();

@@ -80,6 +80,8 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       rc.set(RESERVATION, d.reservation);
     },
     afterFinish(record, rc) {
+      // Only inference costs: listing, stored-response and count_tokens routes parse no request here.
+      if (!rc.request) return;
       const st = rc.state;
       // A stream cut short (client gone, failure) costs what was generated: the output the client saw, and its input
       // (reported, else estimated).
