@@ -257,6 +257,37 @@ base_url = "${openai.url}"
     }
   });
 
+  it('a Sipp stream aborted after two tokens, and a pass-through stream that never reports usage, cost what was streamed', async () => {
+    openai.setBehavior({ kind: 'stall', afterChunks: 3 });
+    const ac = new AbortController();
+    const res = await fetch(`${gw.publicUrl}/v1/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while ((text.match(/event: token/g) ?? []).length < 2) text += new TextDecoder().decode((await reader.read()).value);
+    ac.abort();
+    let r = await recordOf();
+    assert.equal(r.code, 'client_closed_request');
+    assert.equal(r.outputTokens, 2);
+    assert.ok(r.inputTokens > 0);
+    close(r.costUsd, (r.inputTokens * 2 + 2 * 8) / 1e6, 'sipp aborted');
+
+    // Without stream_options.include_usage the provider sends no usage: the three deltas and the estimated input.
+    records.length = 0;
+    openai.setBehavior({ kind: 'normal' });
+    const stream = await oai.chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    for await (const _ of stream);
+    r = await recordOf();
+    assert.equal(r.code, null);
+    assert.equal(r.outputTokens, 3);
+    assert.ok(r.inputTokens > 0);
+    close(r.costUsd, (r.inputTokens * 2 + 3 * 8) / 1e6, 'no usage');
+  });
+
   it('sipp_gateway_cost_usd_total{target} counts every priced request, without key or caller labels', async () => {
     const before = await costMetric(gw, 'claude');
     await ant.messages.create({ model: 'claude', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] });

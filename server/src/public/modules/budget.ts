@@ -83,9 +83,9 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       // Only inference costs: listing, stored-response and count_tokens routes parse no request here.
       if (!rc.request) return;
       const st = rc.state;
-      // A stream cut short (client gone, failure) costs what was generated: the output the client saw, and its input
-      // (reported, else estimated).
-      if (record.code !== null && st.streamedTokens > record.outputTokens) {
+      // A stream cut short (client gone, failure) or that never reported usage costs what was generated: the output
+      // the client saw, and its input (reported, else estimated).
+      if (st.streamedTokens > record.outputTokens && (record.code !== null || record.outputTokens === 0)) {
         record.outputTokens = st.streamedTokens;
         if (record.inputTokens === 0) {
           const bytes =
