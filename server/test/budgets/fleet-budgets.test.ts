@@ -74,6 +74,14 @@ ${PRICED_TARGET(openai.url)}`;
     assert.ok(Math.abs(spent - 0.1) < 1e-12, `spent ${spent}`);
     // Every replica now refuses: the spend is shared.
     for (const c of clients) await assert.rejects(c.chat.completions.create(ask), (e: any) => e.status === 429);
+    // The soft threshold (80 %) was crossed once for the fleet, by whichever replica settled past it.
+    // Bug caught: a settle script that sets the "warned" flag unconditionally (HSET, not HSETNX) counts every settlement past it.
+    let crossings = 0;
+    for (const gw of gws) {
+      const text = await (await fetch(`${gw.managementUrl}/metrics`)).text();
+      crossings += Number(/^sipp_gateway_budget_threshold_crossings_total (\S+)$/m.exec(text)?.[1] ?? 0);
+    }
+    assert.equal(crossings, 1);
   });
 
   it('a caller budget set on one replica holds on the others', async () => {
