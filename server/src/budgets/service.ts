@@ -60,6 +60,8 @@ export interface BudgetServiceOptions {
   now?: () => number;
 }
 
+const PERIOD_WORD: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
+
 /** Counters outlive their period by this much, so a late settlement still lands in its own period. */
 const TTL_MARGIN_MS = 2 * 86_400_000;
 
@@ -68,6 +70,7 @@ export class BudgetService {
   audit: BudgetAudit | undefined;
   private seeds = new Map<string, SeedDay[]>();
   private seededAt = 0;
+  private readonly seedSums = new Map<string, Spend>();
   private readonly costTotal: Counter<'target'>;
   private readonly rejections: Counter;
   private readonly crossings: Counter;
@@ -110,12 +113,19 @@ export class BudgetService {
   seed(days: ReadonlyMap<string, SeedDay[]>, at = this.now()): void {
     this.seeds = new Map(days);
     this.seededAt = at;
+    this.seedSums.clear();
   }
 
   private seedOf(scope: string, w: PeriodWindow): Spend {
     const days = this.seeds.get(scope);
     const out = { nano: 0, tokens: 0 };
     if (!days) return out;
+    // The seed never changes once loaded: summed once per scope and period.
+    const cacheKey = `${scope}\u0000${w.id}`;
+    const cached = this.seedSums.get(cacheKey);
+    if (cached) return cached;
+    if (this.seedSums.size >= 100_000) this.seedSums.clear();
+    this.seedSums.set(cacheKey, out);
     for (const d of days) {
       if (d.day >= w.start && (w.end === null || d.day < w.end) && d.day < this.seededAt) {
         out.nano += d.nano;
@@ -174,11 +184,7 @@ export class BudgetService {
       return {
         ok: false,
         code: 'budget_exceeded',
-        message:
-          `${whose} ${b.budget.period === 'total' ? 'total' : b.budget.period + 'ly'} budget is spent (or this request's worst-case cost would pass it)`.replace(
-            'dayly',
-            'daily',
-          ),
+        message: `${whose} ${PERIOD_WORD[b.budget.period]} budget is spent (or this request's worst-case cost would pass it)`,
         retryAfterSeconds: secondsUntilReset(w, now),
       };
     }
