@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
+import { AdminClient } from '../admin/admin-client.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway } from '../support/gateway.js';
 import { PRICED_TARGET } from './rig.js';
@@ -49,6 +50,11 @@ ${PRICED_TARGET(openai.url)}`;
     try {
       const c = new OpenAI({ baseURL: `${first.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
       for (let i = 0; i < 5; i++) await c.chat.completions.create(ask);
+      // A caller budget is kept in the usage database (migration 3) with the memory state backend.
+      const admin = new AdminClient(`${first.managementUrl}/admin`);
+      assert.equal((await admin.login(env.TEST_ADMIN_PASSWORD)).status, 200);
+      const put = await admin.request('PUT', '/api/callers/restart/budget', { json: { usd: 5, period: 'month' } });
+      assert.equal(put.status, 200);
     } finally {
       await first.stop();
     }
@@ -60,6 +66,11 @@ ${PRICED_TARGET(openai.url)}`;
       const e: any = await c.chat.completions.create(ask).catch((x) => x);
       assert.equal(e.status, 429);
       assert.equal(e.error.code, 'insufficient_quota');
+      const admin = new AdminClient(`${second.managementUrl}/admin`);
+      assert.equal((await admin.login(env.TEST_ADMIN_PASSWORD)).status, 200);
+      const got = await admin.request('GET', '/api/callers/restart/budget');
+      assert.deepEqual(got.body.budget, { usd: 5, period: 'month' });
+      assert.ok(Math.abs(got.body.spend.usd - 0.1) < 1e-9, `caller spend ${got.body.spend.usd}`);
       await second.gateway.usage!.writer.flush();
       const db = await second.gateway.usage!.database();
       const rows = await db.query<{ n: string; cost: number; cache: string; key_id: string | null }>(
