@@ -9,6 +9,7 @@
 import type { Budget } from '@sipp/shared';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { StateUnavailableError } from '../errors.js';
 import type { UsageDatabase } from '../usage/database.js';
 
 export interface CallerBudgets {
@@ -86,8 +87,14 @@ export function redisCallerBudgets(redis: Redis, keyPrefix: string, log: Logger,
     all: () => map,
     load: refresh,
     async set(caller, budget) {
-      if (budget) await redis.hset(key, caller, JSON.stringify(budget));
-      else await redis.hdel(key, caller);
+      try {
+        if (budget) await redis.hset(key, caller, JSON.stringify(budget));
+        else await redis.hdel(key, caller);
+      } catch {
+        countError();
+        // The admin API answers 503 unavailable (admin/index.ts).
+        throw new StateUnavailableError('the shared state store (Redis) is unreachable: the caller budget was not saved');
+      }
       if (budget) map.set(caller, budget);
       else map.delete(caller);
       log.debug({ caller }, 'caller budget stored');
