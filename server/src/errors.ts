@@ -19,6 +19,7 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   admission: 429,
   rate_limited: 429,
+  budget_exceeded: 429,
   upstream_rate_limited: 429,
   execution: 500,
   internal: 500,

@@ -29,6 +29,7 @@ import { startTracing, tracingSettings } from './telemetry/tracing.js';
 import { startUsage, type UsageService } from './usage/index.js';
 import { startKeys, type KeyService } from './keys/service.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
+import { createBudgets } from './budgets/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
 import { VERSION } from './version.js';
 
@@ -67,6 +68,14 @@ export interface RunningGateway {
   usage: UsageService | null;
   /** Managed keys when `[database]` is configured (docs/keys.md). */
   keys: KeyService | null;
+}
+
+/** How long start-up waits for caller budgets and the spend seed (docs/budgets.md#restarts). */
+const BUDGETS_READY_MS = 15_000;
+
+function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((done) => (timer = setTimeout(done, ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** How long cut requests get to finish their bookkeeping before connections are closed. */
@@ -160,6 +169,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     }),
   ));
   if (state.buckets) controls.rateLimiter.shareBuckets(state.buckets);
+  // Budgets, cost and per-key limits (docs/budgets.md): spend seeded from the usage database before serving.
+  const budgets = createBudgets({
+    config,
+    state,
+    database: usage ? () => usage.database() : null,
+    log: logging.component('sipp_gateway_server::budgets'),
+    registry: metrics.registry,
+  });
+  await settledWithin(budgets.ready, BUDGETS_READY_MS);
   // Stored Responses API responses (docs/configuration.md#responses): in the [state] store, so closed with it.
   const responses = createResponseStore({
     ttlMs: config.responses.store_ttl_seconds * 1000,
@@ -183,9 +201,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     router,
     ready,
     state,
+    budgets: budgets.service,
     assetsDir: env.SIPP_GATEWAY_ADMIN_ASSETS_DIR || undefined,
     usage,
   }));
+  budgets.service.audit = admin.audit;
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
@@ -197,6 +217,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       : createAuthenticator(config.tokens, secrets.tokens),
     router,
     requestPolicy: { allowPrivateImageUrls: config.allow_private_image_urls },
+    budgets: { service: budgets.service, defaultMaxTokens: config.budgets.default_max_tokens },
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
   }).concat(options.modules ?? []);
   const publicApp = createPublicApp({
@@ -260,6 +281,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       for (const s of teardown.servers) s.closeAllConnections();
       await teardown.close();
+      budgets.close();
       log.info('stopped');
     })());
 

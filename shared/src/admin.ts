@@ -205,6 +205,8 @@ export interface OverviewResponse {
   localBackends: LocalBackendView[];
   targets: number;
   callers: number;
+  /** Budgets past their soft threshold this period, fullest first (docs/budgets.md#soft-threshold); absent = none. */
+  budgetAlerts?: BudgetAlert[];
   /** One verdict over the last 5 minutes and the circuits now (docs/dashboard.md#health-verdict). */
   health: HealthVerdict;
   /** Every circuit that is not closed (open, half-open or drained), with the seconds until it lets a request through. */
@@ -224,6 +226,16 @@ export interface CircuitStripEntry {
   state: 'open' | 'half_open' | 'drained';
   /** Seconds until an open circuit lets a probe through (0 when due or half-open); null when drained (until released). */
   retryInSeconds: number | null;
+
+}
+
+/** A key's (`config:<caller>` for a config token) or caller's budget past its soft threshold. */
+export interface BudgetAlert {
+  scope: 'key' | 'caller';
+  name: string;
+  period: 'day' | 'week' | 'month' | 'total';
+  /** Spent, in percent of the budget (the larger of its USD and token shares). */
+  percent: number;
 }
 
 export interface TimeseriesPoint {

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'payload_too_large',
   'admission',
   'rate_limited',
+  'budget_exceeded',
   'execution',
   'upstream',
   'upstream_rate_limited',
@@ -90,6 +91,12 @@ export interface Usage {
   input_tokens: number;
   output_tokens: number;
   total_tokens: number;
+  /**
+   * Gateway-internal (never rendered): of `input_tokens`, those read from and
+   * written to the provider's prompt cache, priced apart (docs/budgets.md#cost).
+   */
+  cache_read_tokens?: number;
+  cache_write_tokens?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error' | (string & {});

@@ -83,6 +83,24 @@ function Health({ o }: { o: OverviewResponse }) {
 
 const tone = (r: number, requests: number) => (requests === 0 ? undefined : r > 0.1 ? 'bad' : r > 0.01 ? 'warn' : 'ok');
 
+/** Budgets past their soft threshold this period (docs/budgets.md#soft-threshold). */
+function BudgetBanner({ o }: { o: OverviewResponse }) {
+  const alerts = o.budgetAlerts ?? [];
+  if (alerts.length === 0) return null;
+  return (
+    <p className="notice budget-banner" role="status" data-testid="budget-banner">
+      Budgets past their soft threshold:{' '}
+      {alerts.map((a, i) => (
+        <span key={`${a.scope}:${a.name}:${a.period}`}>
+          {i > 0 ? ', ' : ''}
+          {a.scope} <strong>{a.name}</strong> at {a.percent.toFixed(1)} % of its{' '}
+          {a.period === 'total' ? 'total' : a.period === 'day' ? 'daily' : a.period + 'ly'} budget
+        </span>
+      ))}
+    </p>
+  );
+}
+
 function Tiles({ o }: { o: OverviewResponse }) {
   const c = o.current;
   const t = o.totals;
@@ -91,6 +109,7 @@ function Tiles({ o }: { o: OverviewResponse }) {
   return (
     <>
       <Health o={o} />
+      <BudgetBanner o={o} />
       <div className="tiles" data-testid="overview-tiles">
         <Tile
           label="Requests / s"

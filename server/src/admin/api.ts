@@ -27,6 +27,7 @@ import { answerAudit } from './audit-query.js';
 import { exportFileName, requestsCsv } from './request-export.js';
 import { circuitView, drainTarget, readTargetReason, releaseTarget } from './routing.js';
 import { spend, usageExport } from './spend.js';
+import { budgetRoutes } from './budgets.js';
 import { parseRequestFilter } from './stats/request-filter.js';
 import type { TrafficStats } from './stats/traffic-stats.js';
 import * as views from './views.js';
@@ -185,6 +186,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
       },
     },
     ...keyRoutes(deps.keys ?? null, audit, actor),
+    ...budgetRoutes(deps, audit, actor),
   ];
 
   function match(method: string, path: string): { route: Route; params: string[] } | null {

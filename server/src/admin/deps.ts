@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { BudgetService } from '../budgets/service.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { KeyManager } from '../keys/manage.js';
 import type { Router } from '../routing/router.js';
@@ -36,6 +37,8 @@ export interface AdminDeps {
   ready(): boolean;
   /** The [state] store: runtime-control changes are stored (and shared) through it; sessions and the fleet view live there. */
   state: GatewayState;
+  /** Budgets (caller budgets, spend, threshold alerts; docs/budgets.md); absent in tests that build the admin alone. */
+  budgets?: BudgetService;
   /**
    * Dashboard asset directory (the value of SIPP_GATEWAY_ADMIN_ASSETS_DIR from
    * the gateway's env). Optional: when absent the admin module reads

@@ -24,6 +24,8 @@ export interface AdminModule {
   middleware: Middleware;
   /** Fed with every finished public request. */
   observer: RequestObserver;
+  /** The audit log (the budget module records `budget.threshold` in it). */
+  audit: AuditLog;
   /** Stops timers. */
   close(): void;
 }
@@ -142,6 +144,7 @@ export function createAdmin(deps: AdminDeps): AdminModule {
         }
       },
     },
+    audit,
     close() {
       sessions.close();
     },

@@ -40,7 +40,7 @@ function localBackends(descriptions: TargetDescription[]): LocalBackendView[] {
 }
 
 export function overview(
-  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config' | 'router'>,
+  deps: Pick<AdminDeps, 'targets' | 'controls' | 'version' | 'startedAt' | 'ready' | 'config' | 'router' | 'budgets'>,
   stats: TrafficStats,
   window: StatsWindow,
   now = Date.now(),
@@ -80,6 +80,7 @@ export function overview(
     localBackends: localBackends(descriptions),
     targets: descriptions.length,
     callers: deps.config.tokens.length,
+    budgetAlerts: deps.budgets?.alerts() ?? [],
   };
 }
 

@@ -8,6 +8,7 @@ import { MANAGEMENT_ROUTE_KEYS, PUBLIC_ROUTE_KEYS, ROUTE_KEYS, ROUTES, type Rout
 import { LocalRuntimeSchema } from './local-runtime.js';
 import { parseCidr } from './cidr.js';
 import { DatabaseSchema } from './database.js';
+import { BudgetsSchema, PricingSchema, TOKEN_LIMIT_KEYS } from './budgets.js';
 import { TelemetrySchema } from './telemetry.js';
 import { CircuitSchema, GroupSchema, checkGroups } from './groups.js';
 import { AliasesSchema, checkAliases } from './aliases.js';
@@ -63,6 +64,7 @@ const LocalTargetSchema = z.strictObject({
   runtime: LocalRuntimeSchema.default(() => LocalRuntimeSchema.parse({})),
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
+  pricing: PricingSchema.optional(),
 });
 
 const OpenAITargetSchema = z.strictObject({
@@ -81,6 +83,7 @@ const OpenAITargetSchema = z.strictObject({
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
+  pricing: PricingSchema.optional(),
 });
 
 const CompatibleTargetSchema = z.strictObject({
@@ -98,6 +101,7 @@ const CompatibleTargetSchema = z.strictObject({
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
+  pricing: PricingSchema.optional(),
 });
 
 const AnthropicTargetSchema = z.strictObject({
@@ -115,6 +119,7 @@ const AnthropicTargetSchema = z.strictObject({
   ...PROVIDER_LIMIT_KEYS,
   circuit: CircuitSchema.optional(),
   aliases: AliasesSchema,
+  pricing: PricingSchema.optional(),
 });
 
 const TargetSchema = z.discriminatedUnion('type', [
@@ -259,6 +264,7 @@ const TokenSchema = z.strictObject({
   env: envName,
   caller: label,
   targets: z.array(label).default([]),
+  ...TOKEN_LIMIT_KEYS,
 });
 
 export const ConfigSchema = z
@@ -289,6 +295,7 @@ export const ConfigSchema = z
     security: SecuritySchema,
     state: StateSchema.default(() => StateSchema.parse({})),
     database: DatabaseSchema.optional(),
+    budgets: BudgetsSchema,
     telemetry: TelemetrySchema.default(() => TelemetrySchema.parse({})),
     routes: RoutesSchema,
     responses: ResponsesSchema,

@@ -10,7 +10,7 @@ import type { Release } from '../security/admission.js';
 import { anthropicError } from '../surfaces/anthropic/errors.js';
 import { openAIError } from '../surfaces/openai/errors.js';
 import type { CallContext, ForwardFrame, ForwardRequest, Forwarded, Target, WireApi } from '../targets/target.js';
-import type { RequestState } from './request-state.js';
+import { applyUsage, type RequestState } from './request-state.js';
 import { SSE_HEADERS } from './stream.js';
 
 export type ForwardOutcome =
@@ -92,11 +92,9 @@ export async function pipeForwarded(
       : Promise.resolve();
   st.streamError = (e) => forwardErrorFrame(api, e);
   const record = () => {
-    const u = result.usage();
-    if (u) {
-      st.inputTokens = u.input_tokens;
-      st.outputTokens = u.output_tokens;
-    }
+    applyUsage(st, result.usage());
+    // What the client saw before it left, when no usage came (an aborted stream's charge, docs/budgets.md#cost).
+    st.streamedTokens = result.generated?.() ?? 0;
   };
   // Cut short (client gone, stream broken): the output frames already relayed count (docs/dashboard.md#reasons).
   const keepStreamed = () => {

@@ -13,7 +13,7 @@
  * A surface only parses its wire format into the internal request and renders
  * the answer. See docs/architecture.md#request-path.
  */
-import type { Operation, Usage } from '@sipp/shared';
+import type { Operation } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -23,7 +23,7 @@ import type { CallContext, Target } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { checkJsonDepth } from './json-depth.js';
 import { requestContext, type RunContext } from './request-context.js';
-import { noteIgnored, type RequestState } from './request-state.js';
+import { applyUsage, noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from '../surfaces/surface.js';
@@ -213,12 +213,6 @@ export function createListHandler(
     const names = [...deps.targets.keys(), ...deps.router.groupDefinitions().map((g) => g.name)];
     ctx.body = render(names.filter((n) => !allowed || allowed.has(n)));
   };
-}
-
-export function applyUsage(st: RequestState, usage: Usage | undefined): void {
-  if (!usage) return;
-  st.inputTokens = usage.input_tokens;
-  st.outputTokens = usage.output_tokens;
 }
 
 /** Response header naming the target that served (or last tried) the request. */

@@ -5,7 +5,7 @@
  * dashboard, fleet) and writes the one request log line.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestRecord } from '@sipp/shared';
+import type { RequestRecord, Usage } from '@sipp/shared';
 import type { Logger } from 'pino';
 import type { GatewayError } from '../errors.js';
 import type { IgnorableField } from '../targets/ignored.js';
@@ -54,6 +54,11 @@ export interface RequestState extends Recorded {
   traceId: string | null;
   /** The target or group `model` names, once the body is parsed (null when it names neither): the record's target of a refusal. */
   asked: string | null;
+  /** Of inputTokens, those read from / written to the provider's prompt cache (docs/budgets.md#cost). */
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  /** Output the client saw before it left a stream, when the target reported no usage (an aborted stream's charge). */
+  streamedTokens: number;
 }
 
 /**
@@ -96,6 +101,9 @@ export function newRequestState(id: string): RequestState {
     streamError: null,
     ignored: null,
     traceId: null,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    streamedTokens: 0,
   };
 }
 
@@ -125,6 +133,8 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     outputTokens: st.outputTokens,
     stream: st.stream,
     ignored: st.ignored ? [...st.ignored].sort() : [],
+    cacheReadTokens: st.cacheReadTokens,
+    cacheWriteTokens: st.cacheWriteTokens,
     ...(st.traceId ? { traceId: st.traceId } : {}),
     ...(st.keyId ? { keyId: st.keyId } : {}),
   };
@@ -141,4 +151,13 @@ export function logRequest(record: RequestRecord, log: Logger): void {
 /** Records a field ignored for this request (docs/api.md#ignored-fields). */
 export function noteIgnored(st: RequestState, field: IgnorableField): void {
   (st.ignored ??= new Set()).add(field);
+}
+
+/** The target's reported usage into the record (the cache counts too, docs/budgets.md#cost). */
+export function applyUsage(st: RequestState, usage: Usage | undefined): void {
+  if (!usage) return;
+  st.inputTokens = usage.input_tokens;
+  st.outputTokens = usage.output_tokens;
+  st.cacheReadTokens = usage.cache_read_tokens ?? 0;
+  st.cacheWriteTokens = usage.cache_write_tokens ?? 0;
 }

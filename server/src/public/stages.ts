@@ -6,11 +6,11 @@
  *
  *   beforeBody   identity is known, no body byte read yet (blocklist, rate limit, token)
  *   beforeRun    body parsed into the internal request (authorization, route resolution,
- *                admission; next: budget reservation, cache lookup). May short-circuit.
+ *                admission, budget reservation; next: cache lookup). May short-circuit.
  *   aroundAttempt  wraps each target attempt the router makes (retries, fallbacks):
  *                tracing spans, per-attempt accounting
  *   afterFinish  the request is over (answered, rejected or cut): the RequestRecord
- *                (metrics, dashboard, fleet; next: usage settlement)
+ *                (budget settlement and pricing, metrics, dashboard, fleet, usage rows)
  *
  * Errors: a throw (or rejection) in beforeBody / beforeRun / aroundAttempt ends
  * the request with that error, rendered by the one error renderer (a

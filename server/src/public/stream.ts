@@ -8,7 +8,7 @@ import type { Context } from 'koa';
 import { GatewayError } from '../errors.js';
 import type { Release } from '../security/admission.js';
 import type { CallContext, StreamChunk } from '../targets/target.js';
-import type { RequestState } from './request-state.js';
+import { applyUsage, type RequestState } from './request-state.js';
 import type { StreamRenderer } from '../surfaces/surface.js';
 
 export const SSE_HEADERS = {
@@ -72,8 +72,7 @@ export async function pipeStream(
         if (!write(render.toolCall(chunk))) await drain();
       } else {
         if (chunk.usage) {
-          st.inputTokens = chunk.usage.input_tokens;
-          st.outputTokens = chunk.usage.output_tokens;
+          applyUsage(st, chunk.usage);
         } else {
           st.outputTokens = sequence;
         }
@@ -83,6 +82,7 @@ export async function pipeStream(
         if (open()) res.end();
         break;
       }
+      st.streamedTokens = sequence;
       if (callCtx.signal.aborted) break;
       if (!wrote) {
         wrote = true;

@@ -55,7 +55,7 @@ export function createAuthenticator(
 ): Authenticator {
   const entries = tokens.map((t, i) => ({
     digest: hash(values[i]!),
-    value: { label: t.caller, allowed: t.targets.length ? new Set(t.targets) : null } satisfies Caller,
+    value: { label: t.caller, allowed: t.targets.length ? new Set(t.targets) : null, ...tokenLimits(t) } satisfies Caller,
   }));
   return (authorization) => {
     if (!authorization || authorization.length > 8192) return null;
@@ -63,4 +63,13 @@ export function createAuthenticator(
     if (!m) return null;
     return matchToken(m[1]!, entries, hash, equal);
   };
+}
+
+/** A config token's `rpm` / `tpm` / `budget` as the caller's limits (docs/budgets.md); none: no `limits`. */
+function tokenLimits(t: TokenConfig): { limits?: KeyLimits } {
+  const limits: KeyLimits = {};
+  if (t.rpm !== undefined) limits.rpm = t.rpm;
+  if (t.tpm !== undefined) limits.tpm = t.tpm;
+  if (t.budget !== undefined) limits.budget = t.budget;
+  return Object.keys(limits).length ? { limits } : {};
 }

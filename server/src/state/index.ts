@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { StateConfig } from '../config/schema.js';
@@ -31,9 +32,19 @@ export interface GatewayState {
   /** Redis only: admin sessions, session signing key and login throttle. */
   kv: SharedKv | null;
   fleet: Fleet;
+  /** Redis only: the connection, its fail-fast breaker and settings, for other shared stores (budgets, docs/budgets.md). */
+  redis: SharedRedis | null;
   /** Stores (and, with Redis, broadcasts) a control change already applied here. */
   changed(change: ControlChange): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface SharedRedis {
+  client: Redis;
+  breaker: RedisBreaker;
+  keyPrefix: string;
+  onError: 'allow' | 'deny';
+  countError: () => void;
 }
 
 export interface StateOptions {
@@ -111,6 +122,7 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
       replicaId,
       buckets: null,
       kv: null,
+      redis: null,
       fleet,
       changed: (change) => sync.changed(change),
       async close() {
@@ -158,6 +170,7 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
       onLocalDecision: () => m.local.inc(),
     })),
     kv: createRedisKv(conn.client, prefix, countError, breaker),
+    redis: { client: conn.client, breaker, keyPrefix: prefix, onError: c.on_error, countError },
     fleet,
     changed: (change) => sync.changed(change),
     async close() {

@@ -254,6 +254,8 @@ export type Forwarded =
       id(): string | undefined;
       /** Usage read from the frames so far (final once the stream ended). */
       usage(): Usage | undefined;
+      /** Content deltas relayed so far (an aborted stream's output when no usage came; docs/budgets.md#cost). */
+      generated?(): number;
       /** The finish reason read from the frames, normalized (tracing); undefined until one came. */
       finishReason(): FinishReason | undefined;
       /** The provider's own error type when it sent an in-stream error frame (relayed as sent). */

@@ -106,6 +106,18 @@ CREATE TABLE api_keys_version (
 INSERT INTO api_keys_version (id, version) VALUES (1, 0);
 `,
   },
+  {
+    version: 3,
+    name: 'caller budgets',
+    sql: `
+-- Caller budgets set through the admin API (docs/budgets.md#caller-budgets): JSON {usd?, tokens?, period}.
+CREATE TABLE caller_budgets (
+  caller text PRIMARY KEY,
+  budget text NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
 ];
 
 const LOCK_ID = 0x5199_0001;

@@ -54,7 +54,7 @@ describe('Prometheus alert rules', () => {
     { skip: promtool ? false : 'promtool is not installed (Debian package prometheus)' },
     async () => {
       const { stdout } = await execFileAsync(promtool!, ['check', 'rules', repoPath(RULES)]);
-      assert.match(stdout, /SUCCESS: 5 rules found/);
+      assert.match(stdout, new RegExp(`SUCCESS: ${rules().length} rules found`));
     },
   );
 

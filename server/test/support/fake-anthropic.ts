@@ -25,6 +25,9 @@ export interface AnthropicReply {
   stopReason: string;
   inputTokens: number;
   outputTokens: number;
+  /** Prompt-cache usage (`cache_read_input_tokens` / `cache_creation_input_tokens`), sent when set. */
+  cacheReadTokens?: number;
+  cacheCreationTokens?: number;
 }
 
 export const DEFAULT_ANTHROPIC_REPLY: AnthropicReply = {
@@ -124,7 +127,7 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
         ],
         stop_reason: r.stopReason,
         stop_sequence: r.stopSequence ?? null,
-        usage: { input_tokens: r.inputTokens, output_tokens: r.outputTokens },
+        usage: { input_tokens: r.inputTokens, output_tokens: r.outputTokens, ...cacheUsage(r) },
       }),
     };
   }
@@ -141,7 +144,7 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: r.inputTokens, output_tokens: 1 },
+        usage: { input_tokens: r.inputTokens, output_tokens: 1, ...cacheUsage(r) },
       },
     }),
     ...(text
@@ -171,4 +174,11 @@ function renderAnthropic(key: string, r: AnthropicReply): Rendered {
     errorFrame: ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }),
     malformedFrame: 'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": \n\n',
   };
+}
+
+function cacheUsage(r: AnthropicReply): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (r.cacheReadTokens !== undefined) out.cache_read_input_tokens = r.cacheReadTokens;
+  if (r.cacheCreationTokens !== undefined) out.cache_creation_input_tokens = r.cacheCreationTokens;
+  return out;
 }

@@ -26,6 +26,8 @@ export interface OpenAIReply {
   finishReason: string;
   promptTokens: number;
   completionTokens: number;
+  /** Of promptTokens, served from the prompt cache (`prompt_tokens_details.cached_tokens`), sent when set. */
+  cachedTokens?: number;
   embedding: number[];
   /** Never send usage, even when `stream_options.include_usage` asks (some compatible servers do so). */
   omitUsage: boolean;
@@ -111,6 +113,7 @@ function renderOpenAI(key: string, r: OpenAIReply): Rendered {
     prompt_tokens: r.promptTokens,
     completion_tokens: r.completionTokens,
     total_tokens: r.promptTokens + r.completionTokens,
+    ...(r.cachedTokens !== undefined ? { prompt_tokens_details: { cached_tokens: r.cachedTokens } } : {}),
   };
   const created = 1_700_000_000;
   const model = 'fake-model';
@@ -180,7 +183,7 @@ function toolCallDeltas(r: OpenAIReply): Array<Record<string, unknown>> {
   return deltas;
 }
 
-function renderChat(key: string, r: OpenAIReply, usage: Record<string, number>, created: number, model: string): Rendered {
+function renderChat(key: string, r: OpenAIReply, usage: Record<string, unknown>, created: number, model: string): Rendered {
   switch (key) {
     case 'json':
       return {

@@ -21,6 +21,8 @@ import {
 import type { RequestPolicy } from '../../targets/request-checks.js';
 import { observe } from './observers.js';
 import { attribution, recordCaller } from './attribution.js';
+import type { BudgetService } from '../../budgets/service.js';
+import { budgetModule } from './budget.js';
 import { tracingModule } from './tracing.js';
 
 export interface PipelineModuleDeps {
@@ -31,6 +33,8 @@ export interface PipelineModuleDeps {
   router: Pick<Router, 'resolve' | 'canonical' | 'known'>;
   /** What the client-mistakes check lets through (`allow_private_image_urls`); default: nothing private. */
   requestPolicy?: RequestPolicy;
+  /** Budgets, cost and per-key limits (docs/budgets.md); absent: requests are not priced. */
+  budgets?: { service: BudgetService; defaultMaxTokens: number };
   /** afterFinish observers by module name (metrics, dashboard, fleet). */
   observers: Readonly<Record<string, RequestObserver>>;
 }
@@ -49,6 +53,8 @@ export function pipelineModules(deps: PipelineModuleDeps): PipelineModule[] {
     authorizationCheck(deps.router),
     routeResolution(deps.router),
     admissionCheck(deps.controls.admission),
+    // Reserves against budgets once the route is known; prices the record before the observers read it.
+    ...(deps.budgets ? [budgetModule(deps.budgets.service, deps.budgets.defaultMaxTokens)] : []),
     // afterFinish: observers of the finished request.
     ...Object.entries(deps.observers).map(([name, observer]) => observe(name, observer)),
   ];

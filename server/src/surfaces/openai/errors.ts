@@ -20,6 +20,9 @@ export function openAIErrorType(status: number): string {
 }
 
 export function openAIError(e: GatewayError): OpenAIErrorBody {
+  // A spent budget reads as OpenAI's own quota error (docs/budgets.md#at-the-budget).
+  if (e.code === 'budget_exceeded')
+    return { error: { message: e.message, type: 'insufficient_quota', param: null, code: 'insufficient_quota' } };
   return {
     error: {
       message: e.message,

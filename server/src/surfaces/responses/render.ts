@@ -32,7 +32,7 @@ export interface ResponsesUsage {
 export function responsesUsage(u: Usage): ResponsesUsage {
   return {
     input_tokens: u.input_tokens,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: u.cache_read_tokens ?? 0 },
     output_tokens: u.output_tokens,
     output_tokens_details: { reasoning_tokens: 0 },
     total_tokens: u.total_tokens,

@@ -96,6 +96,13 @@ function parse(operation: Operation, body: Record<string, unknown>): ParsedReque
 
 const frame = (event: string, data: unknown): string => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
+/** The wire usage (docs/api.md): the three counts, never the gateway-internal cache counts. */
+const wireUsage = (u: Usage): Usage => ({
+  input_tokens: u.input_tokens,
+  output_tokens: u.output_tokens,
+  total_tokens: u.total_tokens,
+});
+
 const streamRenderer: StreamRenderer = {
   start: () => '',
   token: (text, sequence) => frame('token', { text, sequence }),
@@ -108,7 +115,7 @@ const streamRenderer: StreamRenderer = {
       arguments: c.arguments,
     }),
   end: (chunk, usage: Usage | undefined) =>
-    (usage ? frame('usage', usage) : '') + frame('done', { finish_reason: chunk.finishReason }),
+    (usage ? frame('usage', wireUsage(usage)) : '') + frame('done', { finish_reason: chunk.finishReason }),
   error: (e: GatewayError) => frame('error', sippError(e)),
 };
 
@@ -121,7 +128,7 @@ function renderText(_req: ParsedRequest, model: string, result: TextResult): Tex
   };
   if (result.toolCalls?.length)
     response.tool_calls = result.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
-  if (result.usage) response.usage = result.usage;
+  if (result.usage) response.usage = wireUsage(result.usage);
   return response;
 }
 
@@ -135,7 +142,7 @@ function renderEmbed(_req: ParsedRequest, model: string, result: EmbedResult): E
     id: result.id ?? gatewayId(),
     model,
     embedding: result.embeddings[0] ?? [],
-    ...(result.usage ? { usage: result.usage } : {}),
+    ...(result.usage ? { usage: wireUsage(result.usage) } : {}),
   };
 }
 

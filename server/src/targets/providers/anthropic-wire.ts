@@ -43,8 +43,21 @@ function inputTokens(usage: Json): number {
   return count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + count(usage.cache_read_input_tokens);
 }
 
-function usageOf(input: number, output: number): Usage {
-  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
+function usageOf(input: number, output: number, cache?: CacheCounts): Usage {
+  const u: Usage = { input_tokens: input, output_tokens: output, total_tokens: input + output };
+  if (cache?.read) u.cache_read_tokens = cache.read;
+  if (cache?.write) u.cache_write_tokens = cache.write;
+  return u;
+}
+
+/** Prompt-cache reads and writes, priced apart (docs/budgets.md#cost). */
+interface CacheCounts {
+  read: number;
+  write: number;
+}
+
+function cacheOf(usage: Json): CacheCounts {
+  return { read: count(usage.cache_read_input_tokens), write: count(usage.cache_creation_input_tokens) };
 }
 
 type Block = Json;
@@ -245,7 +258,7 @@ export function readMessage(json: unknown): TextResult {
   if (typeof json.id === 'string') result.id = json.id;
   if (toolCalls.length > 0) result.toolCalls = toolCalls;
   if (json.stop_reason === 'stop_sequence' && typeof json.stop_sequence === 'string') result.stopSequence = json.stop_sequence;
-  if (isObject(json.usage)) result.usage = usageOf(inputTokens(json.usage), count(json.usage.output_tokens));
+  if (isObject(json.usage)) result.usage = usageOf(inputTokens(json.usage), count(json.usage.output_tokens), cacheOf(json.usage));
   return result;
 }
 
@@ -264,6 +277,7 @@ export class AnthropicStreamReader {
   private id: string | undefined;
   private input = 0;
   private output = 0;
+  private cache: CacheCounts = { read: 0, write: 0 };
   private sawUsage = false;
   private stop: FinishReason | undefined;
   private stopSequence: string | undefined;
@@ -287,6 +301,7 @@ export class AnthropicStreamReader {
         if (isObject(message.usage)) {
           this.sawUsage = true;
           this.input = inputTokens(message.usage);
+          this.cache = cacheOf(message.usage);
           this.output = count(message.usage.output_tokens);
         }
         return null;
@@ -323,7 +338,10 @@ export class AnthropicStreamReader {
           this.sawUsage = true;
           // Cumulative counts; newer API versions may restate input here too.
           if (typeof event.usage.output_tokens === 'number') this.output = count(event.usage.output_tokens);
-          if (typeof event.usage.input_tokens === 'number') this.input = inputTokens(event.usage);
+          if (typeof event.usage.input_tokens === 'number') {
+            this.input = inputTokens(event.usage);
+            this.cache = cacheOf(event.usage);
+          }
         }
         return null;
       }
@@ -344,7 +362,7 @@ export class AnthropicStreamReader {
   end(): StreamChunk {
     if (!this.done && this.stop === undefined) throw streamEndedEarly();
     const end: StreamChunk = { type: 'end', finishReason: this.stop ?? 'stop' };
-    if (this.sawUsage) end.usage = usageOf(this.input, this.output);
+    if (this.sawUsage) end.usage = usageOf(this.input, this.output, this.cache);
     if (this.id !== undefined) end.id = this.id;
     if (this.stopSequence !== undefined) end.stopSequence = this.stopSequence;
     return end;

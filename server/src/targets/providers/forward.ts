@@ -42,6 +42,8 @@ interface FrameReader {
   /** A frame that is not JSON (OpenAI's `[DONE]`). */
   text?(data: string): void;
   usage(): Usage | undefined;
+  /** Content deltas relayed so far: what an aborted stream is charged as output when no usage came (docs/budgets.md#cost). */
+  generated(): number;
   finish(): FinishReason | undefined;
   /** The provider sent its terminal frame. */
   ended(): boolean;
@@ -51,14 +53,19 @@ interface FrameReader {
   id?(): string | undefined;
 }
 
-const usage = (input: number, output: number): Usage => ({
-  input_tokens: input,
-  output_tokens: output,
-  total_tokens: input + output,
-});
+const usage = (input: number, output: number, cacheRead = 0, cacheWrite = 0): Usage => {
+  const u: Usage = { input_tokens: input, output_tokens: output, total_tokens: input + output };
+  // Prompt-cache reads and writes, priced apart (docs/budgets.md#cost).
+  if (cacheRead > 0) u.cache_read_tokens = Math.min(cacheRead, input);
+  if (cacheWrite > 0) u.cache_write_tokens = cacheWrite;
+  return u;
+};
 
 const anthropicInput = (u: Json): number =>
   count(u.input_tokens) + count(u.cache_creation_input_tokens) + count(u.cache_read_input_tokens);
+
+const anthropicUsage = (u: Json, output: number): Usage =>
+  usage(anthropicInput(u), output, count(u.cache_read_input_tokens), count(u.cache_creation_input_tokens));
 
 function renameModel(obj: unknown, model: string): boolean {
   if (!isObject(obj) || typeof obj.model !== 'string' || obj.model === model) return false;
@@ -77,15 +84,16 @@ const anthropicMessages: WireCodec = {
   headers: ['anthropic-version', 'anthropic-beta'],
   finite(json, model) {
     renameModel(json, model);
-    return isObject(json.usage) ? usage(anthropicInput(json.usage), count(json.usage.output_tokens)) : undefined;
+    return isObject(json.usage) ? anthropicUsage(json.usage, count(json.usage.output_tokens)) : undefined;
   },
   finish: (json) => (json.stop_reason != null ? anthropicStopReason(json.stop_reason) : undefined),
   stream(model) {
     let stop: FinishReason | undefined;
-    let input = 0;
+    let inputUsage: Json = {};
     let output = 0;
     let seen = false;
     let done = false;
+    let deltas = 0;
     let error: string | undefined;
     let streamed = 0;
     return {
@@ -98,7 +106,7 @@ const anthropicMessages: WireCodec = {
             const m = json.message;
             if (isObject(m) && isObject(m.usage)) {
               seen = true;
-              input = anthropicInput(m.usage);
+              inputUsage = m.usage;
               output = count(m.usage.output_tokens);
             }
             return renameModel(m, model);
@@ -108,8 +116,11 @@ const anthropicMessages: WireCodec = {
             if (isObject(json.usage)) {
               seen = true;
               if (typeof json.usage.output_tokens === 'number') output = count(json.usage.output_tokens);
-              if (typeof json.usage.input_tokens === 'number') input = anthropicInput(json.usage);
+              if (typeof json.usage.input_tokens === 'number') inputUsage = json.usage;
             }
+            return false;
+          case 'content_block_delta':
+            deltas++;
             return false;
           case 'message_stop':
             done = true;
@@ -122,7 +133,8 @@ const anthropicMessages: WireCodec = {
             return false;
         }
       },
-      usage: () => (seen ? usage(input, output) : undefined),
+      usage: () => (seen ? anthropicUsage(inputUsage, output) : undefined),
+      generated: () => deltas,
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
@@ -136,7 +148,9 @@ function openAIUsage(raw: unknown): Usage | undefined {
   // Chat Completions counts prompt/completion tokens; Responses input/output tokens.
   const input = count(raw.prompt_tokens ?? raw.input_tokens);
   const output = count(raw.completion_tokens ?? raw.output_tokens);
-  return usage(input, output);
+  // Cached input: Chat Completions `prompt_tokens_details`, Responses `input_tokens_details` (reasoning is in the output count).
+  const details = raw.prompt_tokens_details ?? raw.input_tokens_details;
+  return usage(input, output, isObject(details) ? count(details.cached_tokens) : 0);
 }
 
 const openAIChat: WireCodec = {
@@ -155,12 +169,17 @@ const openAIChat: WireCodec = {
     let stop: FinishReason | undefined;
     let finished = false;
     let done = false;
+    let deltas = 0;
     let error: string | undefined;
     let streamed = 0;
     return {
       read(_event, json) {
         const found = openAIUsage(json.usage);
         if (found) u = found;
+        if (Array.isArray(json.choices) && isObject(json.choices[0]) && isObject(json.choices[0].delta)) {
+          const d = json.choices[0].delta;
+          if ((typeof d.content === 'string' && d.content !== '') || d.tool_calls !== undefined) deltas++;
+        }
         if (json.error !== undefined) {
           error = errorTypeOf(json);
           done = true;
@@ -177,6 +196,7 @@ const openAIChat: WireCodec = {
         if (data === '[DONE]') done = true;
       },
       usage: () => u,
+      generated: () => deltas,
       finish: () => stop,
       // Some OpenAI-compatible servers end the body after the finish chunk without `[DONE]`.
       ended: () => done || finished,
@@ -203,6 +223,7 @@ const openAIResponses: WireCodec = {
     let u: Usage | undefined;
     let stop: FinishReason | undefined;
     let done = false;
+    let deltas = 0;
     let error: string | undefined;
     let streamed = 0;
     let id: string | undefined;
@@ -211,6 +232,7 @@ const openAIResponses: WireCodec = {
         const type = typeof json.type === 'string' ? json.type : event;
         if (type.endsWith('.delta')) streamed++;
         if (id === undefined && isObject(json.response)) id = responseId(json.response.id);
+        if (type.endsWith('.delta')) deltas++;
         if (RESPONSE_END.has(type)) done = true;
         if (type === 'response.completed') stop = 'stop';
         if (type === 'response.incomplete') stop = 'length';
@@ -226,6 +248,7 @@ const openAIResponses: WireCodec = {
         return renameModel(response, model);
       },
       usage: () => u,
+      generated: () => deltas,
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
@@ -303,6 +326,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
     kind: 'stream',
     frames: relay(first, events, reader),
     usage: () => reader.usage(),
+    generated: () => reader.generated(),
     finishReason: () => reader.finish(),
     errorType: () => reader.errorType(),
     streamed: () => reader.streamed(),

@@ -47,7 +47,11 @@ export function readOpenAIUsage(raw: unknown): Usage | undefined {
   const input = count(raw.prompt_tokens);
   const output = count(raw.completion_tokens);
   const total = typeof raw.total_tokens === 'number' ? count(raw.total_tokens) : input + output;
-  return { input_tokens: input, output_tokens: output, total_tokens: total };
+  const u: Usage = { input_tokens: input, output_tokens: output, total_tokens: total };
+  // Of prompt_tokens, those served from the prompt cache (priced apart, docs/budgets.md#cost).
+  const cached = isObject(raw.prompt_tokens_details) ? count(raw.prompt_tokens_details.cached_tokens) : 0;
+  if (cached > 0) u.cache_read_tokens = Math.min(cached, input);
+  return u;
 }
 
 /** Fields the gateway itself sets: `openaiExtras` never overrides them. */

@@ -1,0 +1,243 @@
+/**
+ * The ledger in Redis (docs/budgets.md#in-a-fleet): every replica's
+ * admissions and settlements go through one Lua script each, so the budget
+ * check, the reservation, the spend counters and the key's rpm / tpm buckets
+ * are one atomic round trip. The buckets use Redis' own clock, like the
+ * shared rate-limit buckets (state/shared-buckets.ts).
+ *
+ * When Redis is skipped or failing ([state] on_error = "allow"), this replica
+ * decides from its own memory ledger meanwhile, and settlements of
+ * reservations Redis holds are kept and replayed when it answers again.
+ */
+import type { Redis } from 'ioredis';
+import { GatewayError } from '../errors.js';
+import { RedisSkippedError, type RedisBreaker } from '../state/redis-breaker.js';
+import {
+  MemoryLedger,
+  type AdmitOutcome,
+  type Amount,
+  type Ledger,
+  type RateCheck,
+  type ScopeCheck,
+  type SettleInput,
+} from './ledger.js';
+
+/**
+ * KEYS: rpm bucket, tpm bucket, then one counter per budget.
+ * ARGV: rpm, tpm (0 = none), reserve nano, reserve tokens, then per budget:
+ * limit nano, limit tokens (-1 = none), seed nano, seed tokens, ttl ms (0 = none).
+ * Returns {1} or {0, reason (1 rpm, 2 tpm, 3 budget), wait ms | budget index (1-based)}.
+ */
+const ADMIT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local rpm = tonumber(ARGV[1])
+local tpm = tonumber(ARGV[2])
+local ru = tonumber(ARGV[3])
+local rt = tonumber(ARGV[4])
+for i = 3, #KEYS do
+  local b = 4 + (i - 3) * 5
+  local k = KEYS[i]
+  if redis.call('EXISTS', k) == 0 then
+    redis.call('HSET', k, 'su', ARGV[b + 3], 'st', ARGV[b + 4], 'ru', 0, 'rt', 0)
+    local ttl = tonumber(ARGV[b + 5])
+    if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+  end
+  local h = redis.call('HMGET', k, 'su', 'st', 'ru', 'rt')
+  local lu = tonumber(ARGV[b + 1])
+  local lt = tonumber(ARGV[b + 2])
+  if lu >= 0 and tonumber(h[1]) + tonumber(h[3]) + ru > lu then return {0, 3, i - 2} end
+  if lt >= 0 and tonumber(h[2]) + tonumber(h[4]) + rt > lt then return {0, 3, i - 2} end
+end
+local function level(key, cap)
+  local b = redis.call('HMGET', key, 't', 'v')
+  if not b[1] then return cap end
+  return math.min(cap, tonumber(b[2]) + math.max(0, now - tonumber(b[1])) * cap / 60000)
+end
+local rv = 0
+if rpm > 0 then
+  rv = level(KEYS[1], rpm)
+  if rv < 1 then return {0, 1, math.ceil((1 - rv) * 60000 / rpm)} end
+end
+if tpm > 0 then
+  local tv = level(KEYS[2], tpm)
+  if tv < 1 then return {0, 2, math.ceil((1 - tv) * 60000 / tpm)} end
+end
+if rpm > 0 then
+  redis.call('HSET', KEYS[1], 't', string.format('%.3f', now), 'v', string.format('%.17g', rv - 1))
+  redis.call('PEXPIRE', KEYS[1], 61000)
+end
+for i = 3, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 'ru', ru)
+  redis.call('HINCRBY', KEYS[i], 'rt', rt)
+end
+return {1, 0, 0}
+`;
+
+/**
+ * KEYS: tpm bucket, then one counter per budget.
+ * ARGV: tpm (0 = none), reserved nano, reserved tokens, actual nano, actual tokens,
+ * then per counter: threshold nano, threshold tokens (-1 = none), ttl ms, held (1: release the reservation),
+ * seed nano, seed tokens (a new counter's start).
+ * Returns per budget {spent nano, spent tokens, crossed (0/1)}, flattened.
+ */
+const SETTLE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tpm = tonumber(ARGV[1])
+local used = tonumber(ARGV[5])
+if tpm > 0 and used > 0 then
+  local b = redis.call('HMGET', KEYS[1], 't', 'v')
+  local v = tpm
+  if b[1] then v = math.min(tpm, tonumber(b[2]) + math.max(0, now - tonumber(b[1])) * tpm / 60000) end
+  v = v - used
+  redis.call('HSET', KEYS[1], 't', string.format('%.3f', now), 'v', string.format('%.17g', v))
+  redis.call('PEXPIRE', KEYS[1], 61000 + math.ceil(math.max(0, -v) * 60000 / tpm))
+end
+local out = {}
+for i = 2, #KEYS do
+  local k = KEYS[i]
+  local b = 5 + (i - 2) * 6
+  local fresh = redis.call('EXISTS', k) == 0
+  if fresh then redis.call('HSET', k, 'su', ARGV[b + 5], 'st', ARGV[b + 6], 'ru', 0, 'rt', 0) end
+  if ARGV[b + 4] == '1' then
+    local ru = redis.call('HINCRBY', k, 'ru', -tonumber(ARGV[2]))
+    local rt = redis.call('HINCRBY', k, 'rt', -tonumber(ARGV[3]))
+    if ru < 0 then redis.call('HSET', k, 'ru', 0) end
+    if rt < 0 then redis.call('HSET', k, 'rt', 0) end
+  end
+  local su = redis.call('HINCRBY', k, 'su', ARGV[4])
+  local st = redis.call('HINCRBY', k, 'st', ARGV[5])
+  if fresh and tonumber(ARGV[b + 3]) > 0 then redis.call('PEXPIRE', k, tonumber(ARGV[b + 3])) end
+  local crossed = 0
+  local tu = tonumber(ARGV[b + 1])
+  local tt = tonumber(ARGV[b + 2])
+  if ((tu >= 0 and su >= tu) or (tt >= 0 and st >= tt)) and redis.call('HSETNX', k, 'w', 1) == 1 then crossed = 1 end
+  table.insert(out, su)
+  table.insert(out, st)
+  table.insert(out, crossed)
+end
+return out
+`;
+
+type WithScripts = Redis & {
+  sippBudgetAdmit(...args: Array<string | number>): Promise<[number, number, number]>;
+  sippBudgetSettle(...args: Array<string | number>): Promise<number[]>;
+};
+
+export interface RedisLedgerOptions {
+  redis: Redis;
+  keyPrefix: string;
+  breaker: RedisBreaker;
+  onError: 'allow' | 'deny';
+  countError: () => void;
+}
+
+/** At most this many settlements wait for Redis to come back. */
+const MAX_PENDING = 100_000;
+
+export class RedisLedger implements Ledger {
+  private readonly redis: WithScripts;
+  /** This replica's own counts while Redis is skipped (on_error = "allow"). */
+  private readonly local = new MemoryLedger();
+  private readonly pending: SettleInput[] = [];
+  /** Reservations admitted locally (not in Redis): their settlement adds spend only. */
+  private readonly localAdmits = new WeakSet<object>();
+
+  constructor(private readonly o: RedisLedgerOptions) {
+    this.redis = o.redis as WithScripts;
+    this.redis.defineCommand('sippBudgetAdmit', { lua: ADMIT });
+    this.redis.defineCommand('sippBudgetSettle', { lua: SETTLE });
+  }
+
+  private key(k: string): string {
+    return `${this.o.keyPrefix}budget:${k}`;
+  }
+
+  private rateKeys(rate: RateCheck | null): [string, string] {
+    const id = rate?.id ?? '-';
+    return [`${this.o.keyPrefix}klim:rpm:${rate?.rpm ?? 0}:${id}`, `${this.o.keyPrefix}klim:tpm:${rate?.tpm ?? 0}:${id}`];
+  }
+
+  private failed(err: unknown): void {
+    if (!(err instanceof RedisSkippedError)) this.o.countError();
+    if (this.o.onError === 'deny') {
+      throw new GatewayError('unavailable', 'budgets are unavailable (the shared state store is unreachable); retry later', {
+        'retry-after': '1',
+      });
+    }
+  }
+
+  async admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): Promise<AdmitOutcome> {
+    const keys = [...this.rateKeys(rate), ...scopes.map((s) => this.key(s.key))];
+    const args: Array<string | number> = [rate?.rpm ?? 0, rate?.tpm ?? 0, reserve.nano, reserve.tokens];
+    for (const s of scopes) args.push(s.limitNano, s.limitTokens, s.seedNano, s.seedTokens, s.ttlMs);
+    let r: [number, number, number];
+    try {
+      r = await this.o.breaker.run(() => this.redis.sippBudgetAdmit(keys.length, ...keys, ...args));
+    } catch (err) {
+      this.failed(err);
+      const out = await this.local.admit(rate, scopes, reserve);
+      if (out.ok) this.localAdmits.add(reserve);
+      return out;
+    }
+    void this.replay();
+    if (r[0] === 1) return { ok: true };
+    if (r[1] === 3) return { ok: false, reason: 'budget', scope: r[2] - 1 };
+    return { ok: false, reason: r[1] === 1 ? 'rpm' : 'tpm', retryAfterMs: Math.max(1, r[2]) };
+  }
+
+  async settle(input: SettleInput) {
+    if (this.localAdmits.has(input.reserved)) return this.local.settle(input);
+    try {
+      return await this.settleInRedis(input);
+    } catch (err) {
+      if (!(err instanceof RedisSkippedError)) this.o.countError();
+      if (this.pending.length < MAX_PENDING) this.pending.push(input);
+      // Counted here meanwhile (no reservation of ours to release).
+      return this.local.settle({ ...input, reserved: { nano: 0, tokens: 0 } });
+    }
+  }
+
+  private async settleInRedis(input: SettleInput) {
+    const keys = [this.rateKeys(input.rate)[1], ...input.scopes.map((s) => this.key(s.key))];
+    const args: Array<string | number> = [
+      input.rate?.tpm ?? 0,
+      input.reserved.nano,
+      input.reserved.tokens,
+      input.actual.nano,
+      input.actual.tokens,
+    ];
+    for (const s of input.scopes)
+      args.push(s.thresholdNano, s.thresholdTokens, s.ttlMs, s.held ? 1 : 0, s.seedNano, s.seedTokens);
+    const r = await this.o.breaker.run(() => this.redis.sippBudgetSettle(keys.length, ...keys, ...args));
+    return input.scopes.map((_, i) => ({
+      spend: { nano: Number(r[i * 3]), tokens: Number(r[i * 3 + 1]) },
+      crossed: Number(r[i * 3 + 2]) === 1,
+    }));
+  }
+
+  /** Settlements that failed while Redis was away, replayed once it answers. */
+  private async replay(): Promise<void> {
+    while (this.pending.length > 0) {
+      const next = this.pending.shift()!;
+      try {
+        await this.settleInRedis(next);
+      } catch {
+        this.pending.unshift(next);
+        return;
+      }
+    }
+  }
+
+  async read(k: string) {
+    const key = this.key(k);
+    const h = await this.o.breaker.run(() => this.redis.hmget(key, 'su', 'st', 'ru', 'rt'));
+    return {
+      nano: Number(h[0] ?? 0),
+      tokens: Number(h[1] ?? 0),
+      reservedNano: Number(h[2] ?? 0),
+      reservedTokens: Number(h[3] ?? 0),
+    };
+  }
+}

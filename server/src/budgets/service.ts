@@ -1,0 +1,296 @@
+/**
+ * Budgets, cost and per-key limits on the request path (docs/budgets.md):
+ * admission reserves a request's worst case against every budget that applies
+ * (its key's, its caller's) and takes its key's rpm / tpm, all in one ledger
+ * call; settlement, once the request is over, prices what the target reported
+ * and replaces the reservation with it. Spend is counted for every key and
+ * caller and every period, budget or not, so a budget set later starts from
+ * the real spend.
+ */
+import { BUDGET_PERIODS, type Budget, type BudgetPeriod, type KeyLimits } from '@sipp/shared';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { CallerBudgets } from './caller-budgets.js';
+import type { Amount, Ledger, ScopeCheck, Spend } from './ledger.js';
+import { periodWindow, secondsUntilReset, type PeriodWindow } from './periods.js';
+import { costNano, nanoOf, usdOf, type Pricing, type TokenCounts } from './pricing.js';
+
+/** One day of spend of a scope before this process started (the usage database's daily rollups). */
+export interface SeedDay {
+  day: number;
+  nano: number;
+  tokens: number;
+}
+
+export interface Who {
+  /** The key's id, or `config:<caller>` for a config token. */
+  keyId: string;
+  caller: string;
+  limits: KeyLimits | undefined;
+}
+
+export interface Reservation {
+  who: Who;
+  amount: Amount;
+  /** When admitted: its periods are the ones settled. */
+  at: number;
+  /** The counters that hold the reservation. */
+  keys: ReadonlySet<string>;
+}
+
+export type AdmitDecision =
+  | { ok: true; reservation: Reservation }
+  | { ok: false; code: 'budget_exceeded'; message: string; retryAfterSeconds: number | null }
+  | { ok: false; code: 'rate_limited'; message: string; retryAfterSeconds: number };
+
+export interface BudgetAudit {
+  record(entry: { action: string; before: unknown; after: unknown; session: string | null; client: string }): unknown;
+}
+
+export interface BudgetServiceOptions {
+  ledger: Ledger;
+  callerBudgets: CallerBudgets;
+  /** Per target name; absent = free. */
+  pricing: ReadonlyMap<string, Pricing>;
+  thresholdPercent: number;
+  log: Logger;
+  registry: Registry;
+  /** The admin audit log (`budget.threshold`); set once the admin module exists. */
+  audit?: BudgetAudit;
+  now?: () => number;
+}
+
+const PERIOD_WORD: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
+
+/** Counters outlive their period by this much, so a late settlement still lands in its own period. */
+const TTL_MARGIN_MS = 2 * 86_400_000;
+
+export class BudgetService {
+  readonly now: () => number;
+  audit: BudgetAudit | undefined;
+  private seeds = new Map<string, SeedDay[]>();
+  private seededAt = 0;
+  private readonly seedSums = new Map<string, Spend>();
+  private readonly costTotal: Counter<'target'>;
+  private readonly rejections: Counter;
+  private readonly crossings: Counter;
+  /** Budgets over their soft threshold this period (the dashboard banner), by counter key. */
+  private readonly over = new Map<
+    string,
+    { scope: 'key' | 'caller'; name: string; period: BudgetPeriod; end: number | null; percent: number }
+  >();
+
+  constructor(private readonly o: BudgetServiceOptions) {
+    this.now = o.now ?? Date.now;
+    this.audit = o.audit;
+    this.costTotal = new Counter({
+      name: 'sipp_gateway_cost_usd_total',
+      help: "What public requests cost in USD, from the serving target's pricing (docs/budgets.md#cost).",
+      labelNames: ['target'],
+      registers: [o.registry],
+    });
+    this.rejections = new Counter({
+      name: 'sipp_gateway_budget_rejections_total',
+      help: 'Requests refused with 429 budget_exceeded (a key or caller budget was spent).',
+      registers: [o.registry],
+    });
+    this.crossings = new Counter({
+      name: 'sipp_gateway_budget_threshold_crossings_total',
+      help: "Times a key's or caller's spend crossed the soft threshold of its budget (once per budget and period).",
+      registers: [o.registry],
+    });
+  }
+
+  get callerBudgets(): CallerBudgets {
+    return this.o.callerBudgets;
+  }
+
+  pricingOf(target: string | null): Pricing | undefined {
+    return target === null ? undefined : this.o.pricing.get(target);
+  }
+
+  /** Spend before this process started, per scope (`key:<id>` / `caller:<label>`), by UTC day. */
+  seed(days: ReadonlyMap<string, SeedDay[]>, at = this.now()): void {
+    this.seeds = new Map(days);
+    this.seededAt = at;
+    this.seedSums.clear();
+  }
+
+  private seedOf(scope: string, w: PeriodWindow): Spend {
+    const days = this.seeds.get(scope);
+    const out = { nano: 0, tokens: 0 };
+    if (!days) return out;
+    // The seed never changes once loaded: summed once per scope and period.
+    const cacheKey = `${scope}\u0000${w.id}`;
+    const cached = this.seedSums.get(cacheKey);
+    if (cached) return cached;
+    if (this.seedSums.size >= 100_000) this.seedSums.clear();
+    this.seedSums.set(cacheKey, out);
+    for (const d of days) {
+      if (d.day >= w.start && (w.end === null || d.day < w.end) && d.day < this.seededAt) {
+        out.nano += d.nano;
+        out.tokens += d.tokens;
+      }
+    }
+    return out;
+  }
+
+  private budgetsOf(who: Who): Array<{ scope: 'key' | 'caller'; name: string; budget: Budget }> {
+    const out: Array<{ scope: 'key' | 'caller'; name: string; budget: Budget }> = [];
+    if (who.limits?.budget) out.push({ scope: 'key', name: who.keyId, budget: who.limits.budget });
+    const cb = this.o.callerBudgets.get(who.caller);
+    if (cb) out.push({ scope: 'caller', name: who.caller, budget: cb });
+    return out;
+  }
+
+  /** Whether admission has anything to check for this caller (else the request path skips the ledger). */
+  limited(who: Who): boolean {
+    const l = who.limits;
+    return !!(l?.budget || l?.rpm || l?.tpm) || this.o.callerBudgets.get(who.caller) !== undefined;
+  }
+
+  private counterKey(scope: 'key' | 'caller', name: string, w: PeriodWindow): string {
+    return `${scope}:${encodeURIComponent(name)}:${w.id}`;
+  }
+
+  private ttl(w: PeriodWindow, now: number): number {
+    return w.end === null ? 0 : Math.max(1, w.end - now + TTL_MARGIN_MS);
+  }
+
+  async admit(who: Who, amount: Amount): Promise<AdmitDecision> {
+    const now = this.now();
+    const budgets = this.budgetsOf(who);
+    const scopes: ScopeCheck[] = budgets.map((b) => {
+      const w = periodWindow(b.budget.period, now);
+      const seed = this.seedOf(`${b.scope}:${b.name}`, w);
+      return {
+        key: this.counterKey(b.scope, b.name, w),
+        limitNano: b.budget.usd !== undefined ? nanoOf(b.budget.usd) : -1,
+        limitTokens: b.budget.tokens ?? -1,
+        seedNano: seed.nano,
+        seedTokens: seed.tokens,
+        ttlMs: this.ttl(w, now),
+      };
+    });
+    const l = who.limits;
+    const rate = l?.rpm || l?.tpm ? { id: who.keyId, ...(l.rpm ? { rpm: l.rpm } : {}), ...(l.tpm ? { tpm: l.tpm } : {}) } : null;
+    const out = await this.o.ledger.admit(rate, scopes, amount);
+    if (out.ok) return { ok: true, reservation: { who, amount, at: now, keys: new Set(scopes.map((x) => x.key)) } };
+    if (out.reason === 'budget') {
+      this.rejections.inc();
+      const b = budgets[out.scope]!;
+      const w = periodWindow(b.budget.period, now);
+      const whose = b.scope === 'key' ? "this key's" : "this caller's";
+      return {
+        ok: false,
+        code: 'budget_exceeded',
+        message: `${whose} ${PERIOD_WORD[b.budget.period]} budget is spent (or this request's worst-case cost would pass it)`,
+        retryAfterSeconds: secondsUntilReset(w, now),
+      };
+    }
+    return {
+      ok: false,
+      code: 'rate_limited',
+      message: `this key's ${out.reason} limit is reached; retry later`,
+      retryAfterSeconds: Math.max(1, Math.ceil(out.retryAfterMs / 1000)),
+    };
+  }
+
+  /** The request's cost in nano-USD at its target's prices (0 when unpriced). */
+  cost(target: string | null, tokens: TokenCounts): number {
+    const p = this.pricingOf(target);
+    return p ? costNano(p, tokens) : 0;
+  }
+
+  /** Counts a finished request's cost (metric) and settles it into every period's counters of its key and caller. */
+  async settle(
+    who: Who | null,
+    reservation: Reservation | null,
+    target: string | null,
+    nano: number,
+    tokens: number,
+  ): Promise<void> {
+    if (nano > 0 && target) this.costTotal.inc({ target }, usdOf(nano));
+    if (!who) return;
+    const now = reservation?.at ?? this.now();
+    const budgets = this.budgetsOf(who);
+    const pct = this.o.thresholdPercent / 100;
+    const scopes = (['key', 'caller'] as const).flatMap((scope) =>
+      BUDGET_PERIODS.map((period) => {
+        const name = scope === 'key' ? who.keyId : who.caller;
+        const w = periodWindow(period, now);
+        const b = budgets.find((x) => x.scope === scope && x.budget.period === period)?.budget;
+        return {
+          scope,
+          name,
+          period,
+          w,
+          budget: b,
+          key: this.counterKey(scope, name, w),
+          ...seedFields(this.seedOf(`${scope}:${name}`, w)),
+          thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
+          thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
+          ttlMs: this.ttl(w, now),
+        };
+      }),
+    );
+    const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
+    const all = scopes.map((x) => ({ ...x, held: reservation?.keys.has(x.key) ?? false }));
+    const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
+    const results = await this.o.ledger.settle({ rate, scopes: all, reserved, actual: { nano, tokens } });
+    results.forEach((r, i) => {
+      const s = all[i]!;
+      if (!s.budget) return;
+      const percent = budgetPercent(s.budget, r.spend);
+      if (percent >= this.o.thresholdPercent)
+        this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
+      if (r.crossed) this.crossed(s.scope, s.name, s.budget, r.spend, percent);
+    });
+  }
+
+  private crossed(scope: 'key' | 'caller', name: string, budget: Budget, spend: Spend, percent: number): void {
+    this.crossings.inc();
+    const after = {
+      [scope]: name,
+      budget,
+      spent_usd: usdOf(spend.nano),
+      spent_tokens: spend.tokens,
+      percent: Math.round(percent * 10) / 10,
+      threshold_percent: this.o.thresholdPercent,
+    };
+    this.o.log.warn(after, `${scope} budget passed its soft threshold`);
+    this.audit?.record({ action: 'budget.threshold', before: null, after, session: null, client: 'gateway' });
+  }
+
+  /** Budgets over their soft threshold in their current period (the dashboard banner). */
+  alerts(): Array<{ scope: 'key' | 'caller'; name: string; period: BudgetPeriod; percent: number }> {
+    const now = this.now();
+    const out = [];
+    for (const [k, a] of this.over) {
+      if (a.end !== null && a.end <= now) {
+        this.over.delete(k);
+        continue;
+      }
+      out.push({ scope: a.scope, name: a.name, period: a.period, percent: Math.round(a.percent * 10) / 10 });
+    }
+    return out.sort((a, b) => b.percent - a.percent);
+  }
+
+  /** A budget's spend this period (admin views). */
+  async spend(scope: 'key' | 'caller', name: string, period: BudgetPeriod): Promise<{ usd: number; tokens: number }> {
+    const now = this.now();
+    const w = periodWindow(period, now);
+    const s = await this.o.ledger.read(this.counterKey(scope, name, w));
+    const seed = s.nano === 0 && s.tokens === 0 ? this.seedOf(`${scope}:${name}`, w) : { nano: 0, tokens: 0 };
+    return { usd: usdOf(s.nano + seed.nano), tokens: s.tokens + seed.tokens };
+  }
+}
+
+/** How far into a budget a spend is, in percent (the larger of its USD and token shares). */
+export function budgetPercent(b: Budget, s: Spend): number {
+  const u = b.usd !== undefined ? (usdOf(s.nano) / b.usd) * 100 : 0;
+  const t = b.tokens !== undefined ? (s.tokens / b.tokens) * 100 : 0;
+  return Math.max(u, t);
+}
+
+const seedFields = (s: Spend) => ({ seedNano: s.nano, seedTokens: s.tokens });

@@ -1,0 +1,44 @@
+/**
+ * Pricing, budgets and per-key limits in TOML (docs/budgets.md,
+ * docs/configuration.md#pricing): a target's `pricing` table, the limits a
+ * `[[tokens]]` entry may carry (`rpm`, `tpm`, `budget`) and the `[budgets]`
+ * table.
+ */
+import { BUDGET_PERIODS } from '@sipp/shared';
+import { z } from 'zod';
+
+const perMtok = z.number().min(0, 'must be >= 0').max(1_000_000);
+
+/** USD per million tokens; cache prices default to the input price. */
+export const PricingSchema = z.strictObject({
+  input_per_mtok: perMtok.default(0),
+  output_per_mtok: perMtok.default(0),
+  cache_read_per_mtok: perMtok.optional(),
+  cache_write_per_mtok: perMtok.optional(),
+});
+export type PricingConfig = z.infer<typeof PricingSchema>;
+
+/** `{usd?, tokens?, period}`: at least one of `usd` and `tokens` (a tokens budget counts input + output). */
+export const BudgetSchema = z
+  .strictObject({
+    usd: z.number().positive('must be > 0').max(1e6, 'must be <= 1000000').optional(),
+    tokens: z.number().int('must be an integer').positive('must be > 0').max(1e12, 'must be <= 1000000000000').optional(),
+    period: z.enum(BUDGET_PERIODS),
+  })
+  .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'must set usd, tokens or both', path: ['usd'] });
+
+/** What a `[[tokens]]` entry may carry besides its secret and caller (same as a managed key). */
+export const TOKEN_LIMIT_KEYS = {
+  rpm: z.number().int('must be an integer').positive('must be > 0').max(10_000_000).optional(),
+  tpm: z.number().int('must be an integer').positive('must be > 0').max(1e12).optional(),
+  budget: BudgetSchema.optional(),
+};
+
+const BudgetsTable = z.strictObject({
+  /** Percent of a budget at which the soft threshold fires once per period (warn log, audit entry, metric, banner). */
+  threshold_percent: z.number().gt(0, 'must be > 0').max(100, 'must be <= 100').default(80),
+  /** The output a request that names no max_tokens may generate: reserved at admission and sent as its limit. */
+  default_max_tokens: z.number().int('must be an integer').min(1, 'must be >= 1').max(1_000_000).default(4096),
+});
+export const BudgetsSchema = BudgetsTable.default(() => BudgetsTable.parse({}));
+export type BudgetsConfig = z.infer<typeof BudgetsTable>;

@@ -1,0 +1,168 @@
+/**
+ * The budget guarantee across replicas (docs/budgets.md#in-a-fleet): three
+ * gateways sharing a real Redis take one budget together; a burst of 50
+ * concurrent requests spread over them against a budget that allows 10 gets
+ * exactly 10 served. A caller budget set on one replica holds on the others.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { AdminClient } from '../admin/admin-client.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { until } from '../support/wait.js';
+import { gate, PRICED_TARGET, type Gate } from './rig.js';
+
+const ADMIN_PASSWORD = 'admin-pw-fleet-budgets-012345';
+const TOKEN = 'tok-fleet-budget-0123456789';
+const TEAM = 'tok-fleet-team-0123456789ab';
+
+describe('budgets across three replicas sharing Redis', () => {
+  let redis: TestRedis;
+  let openai: FakeOpenAI;
+  const gws: TestGateway[] = [];
+  let g: Gate;
+  const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  before(async () => {
+    redis = await startRedis();
+    openai = await startFakeOpenAI();
+    openai.setReply({ promptTokens: 8, completionTokens: 10 });
+    g = gate();
+    const toml = `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "fleet"
+budget = { usd = 0.1, period = "total" }
+[[tokens]]
+env = "T_TEAM"
+caller = "team"
+[state]
+backend = "redis"
+key_prefix = "budgets:"
+heartbeat_seconds = 0.5
+replica_timeout_seconds = 5
+command_budget_ms = 1000
+${PRICED_TARGET(openai.url)}`;
+    const env = {
+      TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      OPENAI_KEY: openai.apiKey,
+      T: TOKEN,
+      T_TEAM: TEAM,
+      SIPP_GATEWAY_REDIS_URL: redis.url,
+    };
+    for (let i = 0; i < 3; i++) gws.push(await startTestGateway({ toml, env, logLevel: 'warn', modules: [g.module, g.capture] }));
+  });
+  after(async () => {
+    for (const gw of gws) await gw.stop();
+    await openai?.close();
+    await redis?.stop();
+  });
+
+  it('50 concurrent requests over three replicas against a budget that allows 10: exactly 10 served', async () => {
+    // Bug caught: a Lua admission that compares the spend but not the reservations admits the whole burst.
+    g.arm(50);
+    const clients = gws.map((gw) => new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 }));
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => clients[i % 3]!.chat.completions.create(ask)));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 10);
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    assert.equal(refused.length, 40);
+    assert.ok(refused.every((r) => r.reason.status === 429 && r.reason.error.code === 'insufficient_quota'));
+    await until(() => g.records.filter((r) => r.caller === 'fleet').length === 50, 'every record');
+    const spent = g.records.filter((r) => r.caller === 'fleet').reduce((s, r) => s + (r.costUsd ?? 0), 0);
+    assert.ok(Math.abs(spent - 0.1) < 1e-12, `spent ${spent}`);
+    // Every replica now refuses: the spend is shared.
+    for (const c of clients) await assert.rejects(c.chat.completions.create(ask), (e: any) => e.status === 429);
+    // The soft threshold (80 %) was crossed once for the fleet, by whichever replica settled past it.
+    // Bug caught: a settle script that sets the "warned" flag unconditionally (HSET, not HSETNX) counts every settlement past it.
+    let crossings = 0;
+    for (const gw of gws) {
+      const text = await (await fetch(`${gw.managementUrl}/metrics`)).text();
+      crossings += Number(/^sipp_gateway_budget_threshold_crossings_total (\S+)$/m.exec(text)?.[1] ?? 0);
+    }
+    assert.equal(crossings, 1);
+  });
+
+  it('a caller budget set on one replica holds on the others', async () => {
+    const admin = new AdminClient(`${gws[0]!.managementUrl}/admin`);
+    assert.equal((await admin.login(ADMIN_PASSWORD)).status, 200);
+    assert.equal((await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 0.02, period: 'month' } })).status, 200);
+    const other = new OpenAI({ baseURL: `${gws[2]!.publicUrl}/v1`, apiKey: TEAM, maxRetries: 0 });
+    // Each replica re-reads caller budgets every second: wait (bounded) until replica 3 refuses.
+    await other.chat.completions.create(ask);
+    await other.chat.completions.create(ask);
+    await until(
+      async () => (await other.chat.completions.create(ask).catch((e) => e)).status === 429,
+      'refusal on replica 3',
+      10_000,
+    );
+    const got = new AdminClient(`${gws[1]!.managementUrl}/admin`);
+    assert.equal((await got.login(ADMIN_PASSWORD)).status, 200);
+    await until(
+      async () => (await got.request('GET', '/api/callers/team/budget')).body.budget?.usd === 0.02,
+      'replica 2 view',
+      10_000,
+    );
+  });
+});
+
+describe('budgets while Redis is down', () => {
+  let redis: TestRedis;
+  let openai: FakeOpenAI;
+  let gw: TestGateway;
+
+  before(async () => {
+    redis = await startRedis();
+    openai = await startFakeOpenAI();
+    openai.setReply({ promptTokens: 8, completionTokens: 10 });
+    gw = await startTestGateway({
+      toml: `${BASE_TOML}
+[[tokens]]
+env = "T"
+caller = "fleet"
+budget = { usd = 0.1, period = "total" }
+[[tokens]]
+env = "T_TEAM"
+caller = "team"
+[state]
+backend = "redis"
+key_prefix = "down:"
+on_error = "deny"
+command_budget_ms = 200
+breaker_seconds = 0.2
+${PRICED_TARGET(openai.url)}`,
+      env: {
+        TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
+        OPENAI_KEY: openai.apiKey,
+        T: TOKEN,
+        T_TEAM: TEAM,
+        SIPP_GATEWAY_REDIS_URL: redis.url,
+      },
+      logLevel: 'warn',
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await openai?.close();
+    await redis?.stop();
+  });
+
+  it('on_error = "deny": a budgeted request is 503 unavailable, an unbudgeted one is served; both resume with Redis', async () => {
+    const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const budgeted = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const free = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TEAM, maxRetries: 0 });
+    await budgeted.chat.completions.create(ask);
+    await redis.kill();
+    const e: any = await budgeted.chat.completions.create(ask).catch((x) => x);
+    assert.equal(e.status, 503);
+    assert.equal(e.error.code, 'unavailable');
+    await free.chat.completions.create(ask);
+    await redis.restart();
+    await until(
+      async () => (await budgeted.chat.completions.create(ask).catch((x) => x)).choices !== undefined,
+      'served again',
+      20_000,
+    );
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * The arithmetic under budgets (docs/budgets.md): periods in UTC (ISO weeks
+ * from Monday), cost with cache reads and writes priced apart (and their
+ * prices defaulting to the input price), the memory ledger's all-or-nothing
+ * admission and once-per-period threshold, and the TOML keys with errors
+ * naming the field.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseConfigText } from '../../src/config/load.js';
+import { createAuthenticator } from '../../src/security/bearer.js';
+import { MemoryLedger } from '../../src/budgets/ledger.js';
+import { periodWindow, secondsUntilReset } from '../../src/budgets/periods.js';
+import { costNano, pricingOf } from '../../src/budgets/pricing.js';
+import { MINIMAL_CONFIG, rejectsConfig, variantOf } from '../support/config-text.js';
+
+describe('budget periods', () => {
+  const at = Date.UTC(2026, 11, 3, 21, 0, 0); // Thursday 3 December 2026, 21:00 UTC
+  it('day, ISO week (Monday), month and total, with the seconds until the reset', () => {
+    assert.deepEqual(periodWindow('day', at), { id: '2026-12-03', start: Date.UTC(2026, 11, 3), end: Date.UTC(2026, 11, 4) });
+    assert.deepEqual(periodWindow('week', at), { id: 'w2026-11-30', start: Date.UTC(2026, 10, 30), end: Date.UTC(2026, 11, 7) });
+    // A Sunday belongs to the week that began the Monday before (bug caught: weeks from Sunday).
+    assert.equal(periodWindow('week', Date.UTC(2026, 11, 6, 23, 59)).id, 'w2026-11-30');
+    assert.equal(periodWindow('week', Date.UTC(2026, 11, 7)).id, 'w2026-12-07');
+    assert.deepEqual(periodWindow('month', at), { id: '2026-12', start: Date.UTC(2026, 11, 1), end: Date.UTC(2027, 0, 1) });
+    assert.deepEqual(periodWindow('total', at), { id: 'total', start: 0, end: null });
+    assert.equal(secondsUntilReset(periodWindow('day', at), at), 3 * 3600);
+    assert.equal(secondsUntilReset(periodWindow('total', at), at), null);
+  });
+});
+
+describe('cost', () => {
+  it('prices uncached input, cache reads, cache writes and output apart; cache prices default to the input price', () => {
+    const p = pricingOf({ input_per_mtok: 3, output_per_mtok: 15, cache_read_per_mtok: 0.3, cache_write_per_mtok: 3.75 });
+    // 350 input of which 200 cache reads and 100 cache writes, 10 output: 150 + 60 + 375 + 150 = 735 µUSD.
+    assert.equal(costNano(p, { input: 350, output: 10, cacheRead: 200, cacheWrite: 100 }), 735_000);
+    const plain = pricingOf({ input_per_mtok: 2, output_per_mtok: 8 });
+    assert.equal(costNano(plain, { input: 100, output: 20, cacheRead: 40 }), 100 * 2000 + 20 * 8000);
+    assert.equal(costNano(pricingOf(undefined), { input: 1e6, output: 1e6 }), 0);
+  });
+});
+
+describe('memory ledger', () => {
+  const scope = (limitNano: number) => ({ key: 'key:a:total', limitNano, limitTokens: -1, seedNano: 0, seedTokens: 0, ttlMs: 0 });
+  const settleScope = {
+    key: 'key:a:total',
+    thresholdNano: 80,
+    thresholdTokens: -1,
+    ttlMs: 0,
+    held: true,
+    seedNano: 0,
+    seedTokens: 0,
+  };
+
+  it('reservations in flight count against the budget; settlement replaces them with the real spend', async () => {
+    const l = new MemoryLedger(() => 0);
+    const r = { nano: 40, tokens: 1 };
+    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: false, reason: 'budget', scope: 0 });
+    const [s] = await l.settle({ rate: null, scopes: [settleScope], reserved: r, actual: { nano: 10, tokens: 1 } });
+    assert.deepEqual(s!.spend, { nano: 10, tokens: 1 });
+    assert.deepEqual(await l.read('key:a:total'), { nano: 10, tokens: 1, reservedNano: 40, reservedTokens: 1 });
+    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
+  });
+
+  it('a refusal by one budget takes nothing from the others or from the rpm bucket', async () => {
+    const l = new MemoryLedger(() => 0);
+    const other = { ...scope(1000), key: 'caller:c:total' };
+    const out = await l.admit({ id: 'a', rpm: 1 }, [other, scope(10)], { nano: 40, tokens: 1 });
+    assert.equal(out.ok, false);
+    assert.equal((await l.read('caller:c:total')).reservedNano, 0);
+    assert.deepEqual(await l.admit({ id: 'a', rpm: 1 }, [other], { nano: 40, tokens: 1 }), { ok: true });
+  });
+
+  it('the threshold is crossed once per counter', async () => {
+    const l = new MemoryLedger(() => 0);
+    const crossed: boolean[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [s] = await l.settle({
+        rate: null,
+        scopes: [settleScope],
+        reserved: { nano: 0, tokens: 0 },
+        actual: { nano: 30, tokens: 1 },
+      });
+      crossed.push(s!.crossed);
+    }
+    assert.deepEqual(crossed, [false, false, true, false, false]);
+  });
+});
+
+describe('TOML: pricing, token limits, [budgets]', () => {
+  it('accepts pricing on a target, rpm / tpm / budget on a token, and maps them into the caller', () => {
+    const cfg = parseConfigText(
+      variantOf(
+        variantOf(
+          MINIMAL_CONFIG,
+          'caller = "client-a"',
+          'caller = "client-a"\nrpm = 60\ntpm = 1000\nbudget = { usd = 5, period = "week" }',
+        ),
+        'token_env = "PROVIDER_TOKEN"',
+        'token_env = "PROVIDER_TOKEN"\npricing = { input_per_mtok = 1, output_per_mtok = 2 }\n[budgets]\nthreshold_percent = 90',
+      ),
+    );
+    assert.deepEqual(cfg.targets[0]!.pricing, { input_per_mtok: 1, output_per_mtok: 2 });
+    assert.equal(cfg.budgets.threshold_percent, 90);
+    assert.equal(cfg.budgets.default_max_tokens, 4096);
+    const caller = createAuthenticator(cfg.tokens, ['tok-units-0123456789abc'])('Bearer tok-units-0123456789abc');
+    assert.deepEqual(caller?.limits, { rpm: 60, tpm: 1000, budget: { usd: 5, period: 'week' } });
+  });
+
+  it('refuses bad values, naming the field', () => {
+    const token = (extra: string) => variantOf(MINIMAL_CONFIG, 'caller = "client-a"', `caller = "client-a"\n${extra}`);
+    rejectsConfig(token('budget = { period = "day" }'), /tokens\[0\]\.budget\.usd: must set usd, tokens or both/);
+    rejectsConfig(token('budget = { usd = 1, period = "year" }'), /tokens\[0\]\.budget\.period: /);
+    rejectsConfig(token('rpm = 0'), /tokens\[0\]\.rpm: must be > 0/);
+    rejectsConfig(
+      variantOf(
+        MINIMAL_CONFIG,
+        'token_env = "PROVIDER_TOKEN"',
+        'token_env = "PROVIDER_TOKEN"\npricing = { input_per_mtok = -1 }',
+      ),
+      /targets\[0\]\.pricing\.input_per_mtok: must be >= 0/,
+    );
+  });
+});
