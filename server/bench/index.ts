@@ -42,8 +42,6 @@ for (const s of SECTIONS) {
   sections.push(await run());
   sections.push(`Load average after "${s.name}": ${la()}.`, '');
 }
-if (only === 'usage')
-  sections.push(await (await import('./usage.js')).benchUsage({ rows: Number(process.env.BENCH_USAGE_ROWS ?? 1_000_000) }));
 const report = sections.join('\n');
 process.stdout.write(`${report}\n`);
 mkdirSync('bench-results', { recursive: true });

@@ -32,4 +32,13 @@ export const SECTIONS: readonly Section[] = [
     byDefault: true,
     load: () => import('./tracing.js').then((m) => ({ run: () => m.benchTracing({ seconds: seconds() }) })),
   },
+  // Usage writer and spend queries on PostgreSQL (docs/usage.md#measured); only when selected.
+  {
+    name: 'usage',
+    byDefault: false,
+    load: () =>
+      import('./usage.js').then((m) => ({
+        run: () => m.benchUsage({ rows: Number(process.env.BENCH_USAGE_ROWS ?? 1_000_000) }),
+      })),
+  },
 ];

@@ -226,7 +226,6 @@ export interface CircuitStripEntry {
   state: 'open' | 'half_open' | 'drained';
   /** Seconds until an open circuit lets a probe through (0 when due or half-open); null when drained (until released). */
   retryInSeconds: number | null;
-
 }
 
 /** A key's (`config:<caller>` for a config token) or caller's budget past its soft threshold. */

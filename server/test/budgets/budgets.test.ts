@@ -136,7 +136,7 @@ ${PRICED_TARGET(openai.url)}`,
     assert.match(e3.error.error.message, /^budget_exceeded: /);
     assert.ok(e3 instanceof Anthropic.RateLimitError);
     // Nothing reached the provider for a refused request.
-    assert.ok(g.records.filter((x) => x.caller === 'spent').every((x) => x.attempts === 0 && x.costUsd === 0));
+    assert.ok(g.records.filter((x) => x.caller === 'spent').every((x) => x.attempts.length === 0 && x.costUsd === 0));
   });
 
   it('a daily budget: Retry-After is the seconds until the next UTC midnight', async () => {

@@ -7,6 +7,7 @@
  * header or JSON, filtered; no [database] and an unreachable database are
  * clear errors; no secret in any answer.
  */
+import type { RequestRecord } from '@sipp/shared';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -103,7 +104,8 @@ describe('spend ranges (no database)', () => {
       model: 'm',
       target: 't',
       group: null,
-      attempts: 1,
+      attempts: [],
+      reason: null,
       upstreamStatus: null,
       caller: 'team',
       client: '127.0.0.1',
@@ -114,7 +116,7 @@ describe('spend ranges (no database)', () => {
       inputTokens: 10,
       outputTokens: 4,
       stream: false,
-    } as const;
+    } satisfies RequestRecord;
     const r = usageRow({ ...base, keyId: 'key-9', cacheReadTokens: 6, cacheWriteTokens: 2, costUsd: 0.0125 });
     assert.deepEqual(
       [r.keyId, r.caller, r.cacheReadTokens, r.cacheWriteTokens, r.costUsd, r.inputTokens, r.outputTokens],

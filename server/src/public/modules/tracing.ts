@@ -186,8 +186,12 @@ const PHASE_SPAN: Record<LocalPhase, string> = { queue: 'queue wait', prompt: 'p
 function phaseRecorder(tracer: Tracing['tracer'], parent: OtelContext): NonNullable<CallContext['phase']> {
   const epoch = (ms: number) => performance.timeOrigin + ms;
   return (name, startMs, endMs, attributes) => {
-    const span = tracer.startSpan(PHASE_SPAN[name], { kind: SpanKind.INTERNAL, startTime: epoch(startMs), attributes }, parent);
-    if (attributes?.['error.type'] !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+    const span = tracer.startSpan(
+      PHASE_SPAN[name],
+      { kind: otel.SpanKind.INTERNAL, startTime: epoch(startMs), attributes },
+      parent,
+    );
+    if (attributes?.['error.type'] !== undefined) span.setStatus({ code: otel.SpanStatusCode.ERROR });
     span.end(epoch(endMs));
   };
 }

@@ -48,8 +48,6 @@ interface FrameReader {
   /** The provider sent its terminal frame. */
   ended(): boolean;
   errorType(): string | undefined;
-  /** Output frames (text or tool-call deltas) read so far. */
-  streamed(): number;
   id?(): string | undefined;
 }
 
@@ -95,13 +93,9 @@ const anthropicMessages: WireCodec = {
     let done = false;
     let deltas = 0;
     let error: string | undefined;
-    let streamed = 0;
     return {
       read(_event, json) {
         switch (json.type) {
-          case 'content_block_delta':
-            streamed++;
-            return false;
           case 'message_start': {
             const m = json.message;
             if (isObject(m) && isObject(m.usage)) {
@@ -138,7 +132,6 @@ const anthropicMessages: WireCodec = {
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
-      streamed: () => streamed,
     };
   },
 };
@@ -171,7 +164,6 @@ const openAIChat: WireCodec = {
     let done = false;
     let deltas = 0;
     let error: string | undefined;
-    let streamed = 0;
     return {
       read(_event, json) {
         const found = openAIUsage(json.usage);
@@ -185,7 +177,6 @@ const openAIChat: WireCodec = {
           done = true;
         }
         const c: unknown = Array.isArray(json.choices) ? json.choices[0] : undefined;
-        if (isObject(c) && isObject(c.delta) && (c.delta.content || c.delta.tool_calls)) streamed++;
         if (isObject(c) && c.finish_reason != null) {
           finished = true;
           stop = openAIFinishReason(c.finish_reason);
@@ -201,7 +192,6 @@ const openAIChat: WireCodec = {
       // Some OpenAI-compatible servers end the body after the finish chunk without `[DONE]`.
       ended: () => done || finished,
       errorType: () => error,
-      streamed: () => streamed,
     };
   },
 };
@@ -225,12 +215,10 @@ const openAIResponses: WireCodec = {
     let done = false;
     let deltas = 0;
     let error: string | undefined;
-    let streamed = 0;
     let id: string | undefined;
     return {
       read(event, json) {
         const type = typeof json.type === 'string' ? json.type : event;
-        if (type.endsWith('.delta')) streamed++;
         if (id === undefined && isObject(json.response)) id = responseId(json.response.id);
         if (type.endsWith('.delta')) deltas++;
         if (RESPONSE_END.has(type)) done = true;
@@ -252,7 +240,6 @@ const openAIResponses: WireCodec = {
       finish: () => stop,
       ended: () => done,
       errorType: () => error,
-      streamed: () => streamed,
       id: () => id,
     };
   },
@@ -329,7 +316,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
     generated: () => reader.generated(),
     finishReason: () => reader.finish(),
     errorType: () => reader.errorType(),
-    streamed: () => reader.streamed(),
+    streamed: () => reader.generated(),
     id: () => reader.id?.(),
   };
 }
