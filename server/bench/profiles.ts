@@ -2,7 +2,7 @@
  * Feature profiles of the overhead bench (overhead.ts): config variants of
  * this build, each measured as one more row beside the bare gateway, so the
  * cost of a feature reads as CPU per request against the bare path.
- * `BENCH_PROFILES=redis,tracing` (the default) picks them; `BENCH_PROFILES=`
+ * `BENCH_PROFILES=redis,tracing,keys` (the default) picks them; `BENCH_PROFILES=`
  * runs none.
  *
  * A profile is TOML appended after the bench target's table (given the
@@ -10,16 +10,17 @@
  * runs against the started gateway and may hand back the bearer token the
  * rows send (a managed key, say).
  *
- * `keys`: managed keys with a budget. It is defined once the keys and budgets
- * work is merged: fill in `toml` (e.g. the `[database]` table that holds keys)
- * and `setup` (create a key with a budget and an rpm/tpm limit through the
- * admin API on `gw.mgmt`, return `{ token: <the key> }`), then run
- * `BENCH_PROFILES=redis,tracing,keys npm run bench`. Until then asking for it
- * prints a note instead of a row.
+ * `keys`: a managed key with rpm/tpm limits and a budget, a priced target and
+ * usage rows in the embedded database (`BENCH_PROFILES=redis,tracing,keys`).
  */
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRedis, type TestRedis } from '../test/support/redis.js';
+
+const ADMIN_API_TOKEN = 'bench-admin-api-token-0123456789';
 
 export interface Services {
   /** redis://… of a loopback redis-server. */
@@ -68,7 +69,37 @@ sampling_ratio = 0.1
 export_delay_ms = 1000
 `,
   },
-  { name: 'keys', label: 'keys + budgets', toml: null },
+  {
+    // A managed key with rpm/tpm limits and a month's budget far above what the bench spends, a priced
+    // target, and usage rows written to the embedded database: the cost of authentication by key,
+    // reservation and settlement, and the usage writer (docs/keys.md, docs/budgets.md, docs/usage.md).
+    name: 'keys',
+    label: 'keys + budgets + usage rows',
+    toml: async () => `pricing = { input_per_mtok = 1, output_per_mtok = 2 }
+[database]
+backend = "embedded"
+data_dir = "${mkdtempSync(join(tmpdir(), 'sipp-bench-db-')).replaceAll('\\', '/')}"
+[admin]
+api_token_env = "BENCH_ADMIN_API_TOKEN"
+`,
+    env: async () => ({ BENCH_ADMIN_API_TOKEN: ADMIN_API_TOKEN }),
+    async setup(gw) {
+      const res = await fetch(`http://127.0.0.1:${gw.mgmt}/admin/api/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'bench',
+          caller: 'bench-keys',
+          rpm: 100_000_000,
+          tpm: 1_000_000_000,
+          budget: { usd: 1_000_000, period: 'month' },
+        }),
+      });
+      if (res.status !== 201) throw new Error(`creating the bench key: ${res.status} ${await res.text()}`);
+      const { secret } = (await res.json()) as { secret: string };
+      return { token: secret };
+    },
+  },
   // Young-generation sizes (docs/operations.md#memory): idle and loaded RSS against CPU per request.
   { name: 'semi1', label: 'node --max-semi-space-size=1', toml: async () => '', nodeArgs: ['--max-semi-space-size=1'] },
   { name: 'semi4', label: 'node --max-semi-space-size=4', toml: async () => '', nodeArgs: ['--max-semi-space-size=4'] },
@@ -76,7 +107,7 @@ export_delay_ms = 1000
 ];
 
 export function selectedProfiles(): { run: Profile[]; notes: string[] } {
-  const names = (process.env.BENCH_PROFILES ?? 'redis,tracing').split(',').filter(Boolean);
+  const names = (process.env.BENCH_PROFILES ?? 'redis,tracing,keys').split(',').filter(Boolean);
   const run: Profile[] = [];
   const notes: string[] = [];
   for (const name of names) {

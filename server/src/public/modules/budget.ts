@@ -85,7 +85,9 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       const st = rc.state;
       // A stream cut short (client gone, failure) or that never reported usage costs what was generated: the output
       // the client saw, and its input (reported, else estimated).
-      if (st.streamedTokens > record.outputTokens && (record.code !== null || record.outputTokens === 0)) {
+      // (The record may already hold the streamed output: a cut stream keeps it, docs/dashboard.md#reasons.)
+      const cut = record.code !== null || record.outputTokens === 0;
+      if (st.streamedTokens > 0 && st.streamedTokens >= record.outputTokens && cut) {
         record.outputTokens = st.streamedTokens;
         if (record.inputTokens === 0) {
           const bytes =
