@@ -116,7 +116,11 @@ describe('usage guarantees on PostgreSQL', { skip: postgresBin() ? false : POSTG
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = mkdtempSync(join(tmpdir(), 'sipp-usage-guarantee-'));
     if (!pg.running()) await pg.start();
-    await pg.psql('DROP TABLE IF EXISTS usage_rows, usage_rollups, sipp_schema_migrations');
+    // Every table the migrations made (usage, keys, budgets …), so each test starts from an empty schema.
+    await pg.psql(
+      `DO $$ DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP ` +
+        `EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(t.tablename) || ' CASCADE'; END LOOP; END $$`,
+    );
   });
   after(async () => {
     await fake?.close();
