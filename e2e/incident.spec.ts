@@ -145,13 +145,13 @@ test('the incident: numbers land on the right target and caller', async () => {
 
   // Targets: beta counts its failure and its four refusals; "no target" only the unknown name and the 429s before the body.
   await page.getByRole('link', { name: 'Targets' }).click();
-  // Columns: trend, req/s, requests, 4xx, 5xx, 429, codes …
-  await expect(cell('target-row-beta', 2)).toHaveText('5');
+  // Columns after the name: health, circuit, trend, req/s, requests, 4xx, 5xx, 429, codes …
   await expect(cell('target-row-beta', 4)).toHaveText('5');
+  await expect(cell('target-row-beta', 6)).toHaveText('5');
   await expect(page.getByTestId('target-row-beta').getByTestId('row-reasons')).toHaveText('refused: circuit_open ×4');
-  await expect(cell('target-row-alpha', 2)).toHaveText('5');
-  await expect(cell('target-row-alpha', 4)).toHaveText('0');
-  await expect(cell('target-row--', 2)).toHaveText('8');
+  await expect(cell('target-row-alpha', 4)).toHaveText('5');
+  await expect(cell('target-row-alpha', 6)).toHaveText('0');
+  await expect(cell('target-row--', 4)).toHaveText('8');
   await expect(page.getByTestId('target-row--')).toContainText('nope (1)');
   await expect(page.getByTestId('group-row-assistant')).toContainText('beta, alpha');
   await expect(page.getByTestId('group-row-assistant').locator('td').nth(2)).toHaveText('2');
@@ -161,7 +161,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   await page.getByRole('link', { name: 'Callers' }).click();
   // Columns: trend, req/s, requests, tokens in, tokens out, 4xx, 5xx, 429 …
   await expect(cell('caller-row-team-b', 2)).toHaveText('10');
-  await expect(cell('caller-row-team-b', 7)).toHaveText('7');
+  await expect(cell('caller-row-team-b', 8)).toHaveText('7');
   await expect(cell('caller-row-e2e-client', 2)).toHaveText('8');
   await expect(cell('caller-row--', 2)).toHaveText('0');
   await shot('incident-03-callers');

@@ -37,7 +37,8 @@ async function chat(token: string): Promise<number> {
   const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'hello' }] }),
+    // max_tokens: a budget of 1,000 tokens admits a request only when its worst case fits (docs/budgets.md).
+    body: JSON.stringify({ model: 'assistant', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] }),
   });
   await res.arrayBuffer();
   return res.status;
