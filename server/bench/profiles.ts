@@ -90,8 +90,8 @@ api_token_env = "BENCH_ADMIN_API_TOKEN"
         body: JSON.stringify({
           name: 'bench',
           caller: 'bench-keys',
-          rpm: 100_000_000,
-          tpm: 1_000_000_000,
+          rpm: 10_000_000,
+          tpm: 100_000_000,
           budget: { usd: 1_000_000, period: 'month' },
         }),
       });
