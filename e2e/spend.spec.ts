@@ -22,6 +22,7 @@ const SECRETS = {
   SIPP_E2E_ADMIN_PASSWORD: 'e2e-Admin-Pass-spend-41c9',
   SIPP_E2E_TOKEN: 'e2e-bearer-token-spend-8e02',
   SIPP_E2E_UPSTREAM_KEY: 'sk-e2e-upstream-key-spend-5b',
+  SIPP_E2E_ADMIN_API_TOKEN: 'e2e-admin-api-token-spend-7d3f',
 };
 const DAY = 86_400_000;
 
@@ -109,6 +110,8 @@ test.beforeAll(async ({ browser }) => {
 backend = "postgres"
 url_env = "SIPP_E2E_DB_URL"
 flush_interval_ms = 100
+[admin]
+api_token_env = "SIPP_E2E_ADMIN_API_TOKEN"
 `,
     ),
     { ...SECRETS, SIPP_E2E_DB_URL: pg.url },
@@ -176,11 +179,13 @@ test('the Spend view shows totals, top spenders and cost over time from the usag
 });
 
 test('the budget burn-down shows spend so far against a caller budget', async () => {
-  // The budget itself comes from GET callers/{caller}/budget (docs/budgets.md), served by the budgets module;
-  // the browser is answered here with the documented body so this view is tested on its own.
-  await page.route('**/admin/api/callers/team-a/budget', (route) =>
-    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ usd: 10, period: 'month' }) }),
-  );
+  // The caller's budget, set through the admin API the way automation would (docs/budgets.md#caller-budgets).
+  const put = await fetch(`${gateway.managementUrl}/admin/api/callers/team-a/budget`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${SECRETS.SIPP_E2E_ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ usd: 10, period: 'month' }),
+  });
+  expect(put.status).toBe(200);
   // team-a is a caller the dashboard knows from the routes; the e2e config has one caller, so add it to the answer.
   await page.route('**/admin/api/routes', async (route) => {
     const res = await route.fetch();
