@@ -36,12 +36,19 @@ function callerOf(raw: string): string {
   return caller;
 }
 
+/** "field: message", worded like the keys API's budget errors (docs/budgets.md#caller-budgets). */
 function parseBudget(body: unknown): Budget | null {
   if (body === null) return null;
   const r = BudgetSchema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new AdminError('invalid_request', `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    const message =
+      issue.code === 'invalid_value'
+        ? `must be one of ${issue.values.map(String).join(', ')}`
+        : issue.code === 'unrecognized_keys'
+          ? `unknown field(s): ${issue.keys.join(', ')}`
+          : issue.message;
+    throw new AdminError('invalid_request', `${issue.path.join('.') || 'body'}: ${message}`);
   }
   return r.data;
 }

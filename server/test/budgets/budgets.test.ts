@@ -228,6 +228,12 @@ ${PRICED_TARGET(openai.url)}`,
     const noPeriod = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 1 } });
     assert.equal(noPeriod.status, 400);
     assert.match(noPeriod.body.error.message, /^period: /);
+    // Worded like the keys API (docs/budgets.md#caller-budgets), not zod's default message.
+    const badPeriod = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 1, period: 'year' } });
+    assert.equal(badPeriod.status, 400);
+    assert.equal(badPeriod.body.error.message, 'period: must be one of day, week, month, total');
+    const extra = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 1, period: 'day', cap: 2 } });
+    assert.equal(extra.body.error.message, 'body: unknown field(s): cap');
     const put = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 0.02, period: 'total' } });
     assert.equal(put.status, 200);
     assert.deepEqual(put.body.budget, { usd: 0.02, period: 'total' });
