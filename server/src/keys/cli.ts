@@ -77,6 +77,8 @@ export async function keysCommand(
   const unexpected = needsId ? extra : id;
   if (unexpected !== undefined) throw new CliUsageError(`unexpected argument "${unexpected}"`);
   if (!v.config) throw new CliUsageError(`keys ${sub} needs --config FILE`);
+  if (sub === 'create' && (v.name === undefined || v.caller === undefined))
+    throw new CliUsageError(`keys create needs ${v.name === undefined ? '--name N' : '--caller C'}`);
 
   const config = await load(v.config);
   if (!config.database)

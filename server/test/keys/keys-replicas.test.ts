@@ -208,6 +208,13 @@ describe('the keys CLI on the embedded database', () => {
     assert.match(noConfig.stderr, /needs --config FILE/);
     assert.equal((await runCli(['keys', 'frob', '--config', cfg])).code, 2);
     assert.equal((await runCli(['keys', 'revoke', '--config', cfg])).code, 2);
+    // docs/keys.md#cli: --name and --caller are required, a usage error (not a schema message about "undefined").
+    const noCaller = await runCli(['keys', 'create', '--config', cfg, '--name', 'x']);
+    assert.equal(noCaller.code, 2);
+    assert.match(noCaller.stderr, /keys create needs --caller C/);
+    const noName = await runCli(['keys', 'create', '--config', cfg, '--caller', 'c']);
+    assert.equal(noName.code, 2);
+    assert.match(noName.stderr, /keys create needs --name N/);
     const period = await runCli(['keys', 'create', '--config', cfg, '--name', 'x', '--caller', 'c', '--period', 'day']);
     assert.equal(period.code, 2);
     assert.match(period.stderr, /--period needs --budget-usd/);
