@@ -38,6 +38,7 @@ export function loadExampleConfig(relPath: string): GatewayConfig {
 /** Every environment variable a configuration names (all of them hold secrets). */
 export function secretEnvNames(config: GatewayConfig): string[] {
   const names = new Set<string>([config.admin_password_env]);
+  if (config.admin?.api_token_env) names.add(config.admin.api_token_env);
   for (const t of config.tokens) names.add(t.env);
   for (const t of config.targets) {
     if (t.type === 'openai' || t.type === 'anthropic') names.add(t.api_key_env);
