@@ -15,8 +15,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { AdminClient } from '../admin/admin-client.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
+import { tokenGateway, type TestToken } from '../support/token-gateway.js';
 import { until } from '../support/wait.js';
 import { gate, PRICED_TARGET, type Gate } from './rig.js';
 
@@ -30,6 +31,15 @@ const T = {
   warn: 'tok-budget-warn-0123456789a',
   team: 'tok-budget-team-0123456789a',
 };
+const TOKENS: TestToken[] = [
+  { env: 'T_BURST', value: T.burst, caller: 'burst', toml: 'budget = { usd = 0.1, period = "total" }' },
+  { env: 'T_SPENT', value: T.spent, caller: 'spent', toml: 'budget = { usd = 0.000001, period = "total" }' },
+  { env: 'T_DAILY', value: T.daily, caller: 'daily', toml: 'budget = { tokens = 5, period = "day" }' },
+  { env: 'T_RPM', value: T.rpm, caller: 'rpm', toml: 'rpm = 2' },
+  { env: 'T_TPM', value: T.tpm, caller: 'tpm', toml: 'tpm = 100' },
+  { env: 'T_WARN', value: T.warn, caller: 'warn', toml: 'budget = { usd = 0.1, period = "month" }' },
+  { env: 'T_TEAM', value: T.team, caller: 'team' },
+];
 
 const ask = (max_tokens = 10) => ({ model: 'gpt', max_tokens, messages: [{ role: 'user' as const, content: 'hi' }] });
 
@@ -43,46 +53,12 @@ describe('budgets and per-key limits on one gateway', () => {
     openai = await startFakeOpenAI();
     g = gate();
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T_BURST"
-caller = "burst"
-budget = { usd = 0.1, period = "total" }
-[[tokens]]
-env = "T_SPENT"
-caller = "spent"
-budget = { usd = 0.000001, period = "total" }
-[[tokens]]
-env = "T_DAILY"
-caller = "daily"
-budget = { tokens = 5, period = "day" }
-[[tokens]]
-env = "T_RPM"
-caller = "rpm"
-rpm = 2
-[[tokens]]
-env = "T_TPM"
-caller = "tpm"
-tpm = 100
-[[tokens]]
-env = "T_WARN"
-caller = "warn"
-budget = { usd = 0.1, period = "month" }
-[[tokens]]
-env = "T_TEAM"
-caller = "team"
-${PRICED_TARGET(openai.url)}`,
-      env: {
-        TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        OPENAI_KEY: openai.apiKey,
-        T_BURST: T.burst,
-        T_SPENT: T.spent,
-        T_DAILY: T.daily,
-        T_RPM: T.rpm,
-        T_TPM: T.tpm,
-        T_WARN: T.warn,
-        T_TEAM: T.team,
-      },
+      ...tokenGateway({
+        adminPassword: ADMIN_PASSWORD,
+        tokens: TOKENS,
+        targets: PRICED_TARGET(openai.url),
+        env: { OPENAI_KEY: openai.apiKey },
+      }),
       logLevel: 'info',
       modules: [g.module, g.capture],
     });

@@ -9,14 +9,28 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import { AdminClient } from '../admin/admin-client.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
+import { tokenGateway, type TestToken } from '../support/token-gateway.js';
 import { until } from '../support/wait.js';
 import { gate, PRICED_TARGET, type Gate } from './rig.js';
 
 const ADMIN_PASSWORD = 'admin-pw-fleet-budgets-012345';
 const TOKEN = 'tok-fleet-budget-0123456789';
 const TEAM = 'tok-fleet-team-0123456789ab';
+/** A budgeted caller and an unbudgeted one (its caller budget is set through the admin API). */
+const TOKENS: TestToken[] = [
+  { env: 'T', value: TOKEN, caller: 'fleet', toml: 'budget = { usd = 0.1, period = "total" }' },
+  { env: 'T_TEAM', value: TEAM, caller: 'team' },
+];
+const fleetGateway = (openai: FakeOpenAI, redis: TestRedis, state: string) =>
+  tokenGateway({
+    adminPassword: ADMIN_PASSWORD,
+    tokens: TOKENS,
+    tables: `[state]\nbackend = "redis"\n${state}`,
+    targets: PRICED_TARGET(openai.url),
+    env: { OPENAI_KEY: openai.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url },
+  });
 
 describe('budgets across three replicas sharing Redis', () => {
   let redis: TestRedis;
@@ -30,28 +44,11 @@ describe('budgets across three replicas sharing Redis', () => {
     openai = await startFakeOpenAI();
     openai.setReply({ promptTokens: 8, completionTokens: 10 });
     g = gate();
-    const toml = `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "fleet"
-budget = { usd = 0.1, period = "total" }
-[[tokens]]
-env = "T_TEAM"
-caller = "team"
-[state]
-backend = "redis"
-key_prefix = "budgets:"
-heartbeat_seconds = 0.5
-replica_timeout_seconds = 5
-command_budget_ms = 1000
-${PRICED_TARGET(openai.url)}`;
-    const env = {
-      TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      OPENAI_KEY: openai.apiKey,
-      T: TOKEN,
-      T_TEAM: TEAM,
-      SIPP_GATEWAY_REDIS_URL: redis.url,
-    };
+    const { toml, env } = fleetGateway(
+      openai,
+      redis,
+      'key_prefix = "budgets:"\nheartbeat_seconds = 0.5\nreplica_timeout_seconds = 5\ncommand_budget_ms = 1000',
+    );
     for (let i = 0; i < 3; i++) gws.push(await startTestGateway({ toml, env, logLevel: 'warn', modules: [g.module, g.capture] }));
   });
   after(async () => {
@@ -117,28 +114,7 @@ describe('budgets while Redis is down', () => {
     openai = await startFakeOpenAI();
     openai.setReply({ promptTokens: 8, completionTokens: 10 });
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "fleet"
-budget = { usd = 0.1, period = "total" }
-[[tokens]]
-env = "T_TEAM"
-caller = "team"
-[state]
-backend = "redis"
-key_prefix = "down:"
-on_error = "deny"
-command_budget_ms = 200
-breaker_seconds = 0.2
-${PRICED_TARGET(openai.url)}`,
-      env: {
-        TEST_ADMIN_PASSWORD: ADMIN_PASSWORD,
-        OPENAI_KEY: openai.apiKey,
-        T: TOKEN,
-        T_TEAM: TEAM,
-        SIPP_GATEWAY_REDIS_URL: redis.url,
-      },
+      ...fleetGateway(openai, redis, 'key_prefix = "down:"\non_error = "deny"\ncommand_budget_ms = 200\nbreaker_seconds = 0.2'),
       logLevel: 'warn',
     });
   });
