@@ -16,32 +16,15 @@ import { ChatMLChatWrapper, LlamaText, Llama3_1ChatWrapper, SpecialTokensText } 
 import { argumentsOfRawCall, planToolChat } from '../../src/targets/local/function-calling.js';
 import { acquireLlama } from '../../src/targets/local/llama-instance.js';
 import { resolveChatTemplate } from '../../src/targets/local/prompt.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { until } from '../support/wait.js';
-import { ensureDemoModel, tomlString } from './models.js';
+import { ensureDemoModel } from './models.js';
+import { assertToolArguments, demoToolsToml, TIME, WEATHER, type ToolFixture } from './tool-fixtures.js';
 
 const TOKEN = 'tok-local-tools-0123456789';
 
-const WEATHER = {
-  name: 'get_weather',
-  description: 'Current weather in a city',
-  parameters: {
-    type: 'object',
-    properties: { city: { type: 'string' }, days: { type: 'integer' }, unit: { type: 'string', enum: ['c', 'f'] } },
-    required: ['city', 'days', 'unit'],
-  },
-};
-const TIME = {
-  name: 'get_time',
-  description: 'The time in a time zone',
-  parameters: {
-    type: 'object',
-    properties: { zone: { type: 'string' }, seconds: { type: 'boolean' } },
-    required: ['zone', 'seconds'],
-  },
-};
-const openaiTool = (t: typeof WEATHER | typeof TIME) => ({ type: 'function' as const, function: t });
-const anthropicTool = (t: typeof WEATHER | typeof TIME) => ({
+const openaiTool = (t: ToolFixture) => ({ type: 'function' as const, function: t });
+const anthropicTool = (t: ToolFixture) => ({
   name: t.name,
   description: t.description,
   input_schema: t.parameters as any,
@@ -53,20 +36,6 @@ function fnCall(c: OpenAI.ChatCompletionMessageToolCall | undefined): OpenAI.Cha
   return c;
 }
 
-/** The arguments satisfy the tool's schema: every required property, with its type (and enum). */
-function assertArguments(name: string, args: any): void {
-  assert.equal(typeof args, 'object', JSON.stringify(args));
-  if (name === 'get_weather') {
-    assert.equal(typeof args.city, 'string', JSON.stringify(args));
-    assert.ok(Number.isInteger(args.days), JSON.stringify(args));
-    assert.ok(['c', 'f'].includes(args.unit), JSON.stringify(args));
-  } else {
-    assert.equal(name, 'get_time');
-    assert.equal(typeof args.zone, 'string', JSON.stringify(args));
-    assert.equal(typeof args.seconds, 'boolean', JSON.stringify(args));
-  }
-}
-
 describe('tools on a local target (demo model, OpenAI and Anthropic SDKs)', () => {
   let gw: TestGateway;
   let openai: OpenAI;
@@ -75,20 +44,7 @@ describe('tools on a local target (demo model, OpenAI and Anthropic SDKs)', () =
 
   before(async () => {
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "tests"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 2048
-parallel = 1
-threads = 1
-default_max_tokens = 64
-`,
+      toml: demoToolsToml(),
       env: { TEST_ADMIN_PASSWORD: 'admin-pw-local-tools', T: TOKEN },
     });
     openai = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
@@ -116,7 +72,7 @@ default_max_tokens = 64
     const call = fnCall(choice.message.tool_calls![0]);
     assert.match(call.id, /^call_[A-Za-z0-9_-]{8,}$/);
     assert.equal(call.function.name, 'get_weather');
-    assertArguments('get_weather', JSON.parse(call.function.arguments));
+    assertToolArguments('get_weather', JSON.parse(call.function.arguments));
     assert.match(call.function.arguments, /^\{.*\}$/s, "nothing after the JSON (the grammar's end marker is not sent)");
     assert.ok(r.usage!.completion_tokens > 0 && r.usage!.completion_tokens <= 256, JSON.stringify(r.usage));
 
@@ -127,7 +83,7 @@ default_max_tokens = 64
     });
     const timeCall = fnCall(other.choices[0]!.message.tool_calls?.[0]);
     assert.equal(timeCall.function.name, 'get_time');
-    assertArguments('get_time', JSON.parse(timeCall.function.arguments));
+    assertToolArguments('get_time', JSON.parse(timeCall.function.arguments));
 
     const stream = openai.chat.completions.stream(forced);
     const deltas: any[] = [];
@@ -179,7 +135,7 @@ default_max_tokens = 64
       const r = await openai.chat.completions.create({ ...forced, tools, tool_choice: 'required', temperature: 0.8, seed: 7 });
       const call = fnCall(r.choices[0]!.message.tool_calls?.[0]);
       assert.ok(['get_weather', 'get_time'].includes(call.function.name), call.function.name);
-      assertArguments(call.function.name, JSON.parse(call.function.arguments));
+      assertToolArguments(call.function.name, JSON.parse(call.function.arguments));
     }
   });
 
@@ -330,7 +286,7 @@ default_max_tokens = 64
     assert.ok(use && use.type === 'tool_use', JSON.stringify(m.content));
     assert.equal(use.name, 'get_weather');
     assert.ok(use.id.length > 0);
-    assertArguments('get_weather', use.input);
+    assertToolArguments('get_weather', use.input);
 
     const stream = anthropic.messages.stream(anthropicForced);
     let jsonDeltas = 0;
@@ -350,7 +306,7 @@ default_max_tokens = 64
     const m = await anthropic.messages.create({ ...anthropicForced, tool_choice: { type: 'any' } });
     const use = m.content.find((b) => b.type === 'tool_use');
     assert.ok(use && use.type === 'tool_use', JSON.stringify(m.content));
-    assertArguments(use.name, use.input);
+    assertToolArguments(use.name, use.input);
 
     const messages: Anthropic.MessageParam[] = [
       ...ask,

@@ -11,31 +11,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { assertToolArguments, demoToolsToml, TIME, WEATHER } from '../local/tool-fixtures.js';
 import { readLikeSippClient } from './sipp-client-sse.js';
 
 const TOKEN = 'tok-sipp-tools-0123456789';
-
-const WEATHER = {
-  name: 'get_weather',
-  description: 'Current weather in a city',
-  parameters: {
-    type: 'object',
-    properties: { city: { type: 'string' }, days: { type: 'integer' }, unit: { type: 'string', enum: ['c', 'f'] } },
-    required: ['city', 'days', 'unit'],
-  },
-};
-const TIME = {
-  name: 'get_time',
-  parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] },
-};
-
-function assertWeather(args: any): void {
-  assert.equal(typeof args.city, 'string', JSON.stringify(args));
-  assert.ok(Number.isInteger(args.days), JSON.stringify(args));
-  assert.ok(['c', 'f'].includes(args.unit), JSON.stringify(args));
-}
 
 /** SSE text → [event, data] pairs. */
 function events(text: string): Array<[string, any]> {
@@ -67,26 +47,13 @@ describe('tools on the Sipp /v1/chat route', () => {
   before(async () => {
     fake = await startFakeOpenAI();
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "tests"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 2048
-parallel = 1
-threads = 1
-default_max_tokens = 64
-[[targets]]
+      toml: demoToolsToml(`[[targets]]
 name = "gpt"
 type = "openai"
 model = "gpt-test"
 api_key_env = "OPENAI_KEY"
 base_url = "${fake.url}"
-`,
+`),
       env: { TEST_ADMIN_PASSWORD: 'admin-pw-sipp-tools', T: TOKEN, OPENAI_KEY: fake.apiKey },
     });
   });
@@ -104,7 +71,7 @@ base_url = "${fake.url}"
     const call = r.tool_calls[0];
     assert.match(call.id, /^call_/);
     assert.equal(call.name, 'get_weather');
-    assertWeather(JSON.parse(call.arguments));
+    assertToolArguments('get_weather', JSON.parse(call.arguments));
     assert.ok(['tool_calls', 'length'].includes(r.finish_reason));
 
     const other: any = await (await chat({ ...forced, tool_choice: { name: 'get_time' } })).json();
