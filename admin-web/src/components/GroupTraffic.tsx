@@ -6,6 +6,7 @@
 import type { StatsWindow, TargetHealth, TargetWindowView, TargetsResponse } from '@sipp/shared';
 import { ms, num, rate } from '../format';
 import { Sparkline } from './Sparkline';
+import { TableHead, type Column } from './TableHead';
 import { CountLink } from '../views/Callers';
 
 const HEALTH_TONE: Record<TargetHealth, string> = { ready: 'pill-ok', degraded: 'pill-warn', failing: 'pill-bad', idle: '' };
@@ -21,6 +22,19 @@ export function RefusalReasons({ w }: { w: TargetWindowView }) {
   );
 }
 
+const GROUP_COLUMNS: readonly Column[] = [
+  'Group',
+  'Health',
+  'Trend',
+  { num: 'Requests' },
+  { num: '4xx' },
+  { num: '5xx' },
+  { num: '429' },
+  'Refused',
+  { num: 'p50 / p99' },
+  { num: 'Req/s' },
+];
+
 export function GroupsTable({ data }: { data: TargetsResponse }) {
   if (!data.groups || data.groups.length === 0) return null;
   const from = String(Date.now() - WINDOW_MS[data.window]);
@@ -30,32 +44,7 @@ export function GroupsTable({ data }: { data: TargetsResponse }) {
         <caption>
           Traffic per group over the last {data.window}: every request routed through it, served by a member or refused
         </caption>
-        <thead>
-          <tr>
-            <th scope="col">Group</th>
-            <th scope="col">Health</th>
-            <th scope="col">Trend</th>
-            <th scope="col" className="num">
-              Requests
-            </th>
-            <th scope="col" className="num">
-              4xx
-            </th>
-            <th scope="col" className="num">
-              5xx
-            </th>
-            <th scope="col" className="num">
-              429
-            </th>
-            <th scope="col">Refused</th>
-            <th scope="col" className="num">
-              p50 / p99
-            </th>
-            <th scope="col" className="num">
-              Req/s
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={GROUP_COLUMNS} />
         <tbody>
           {data.groups.map((g) => {
             const w = g.window;

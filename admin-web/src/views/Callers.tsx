@@ -3,6 +3,7 @@ import { useCallers } from '../api/hooks';
 import { Segmented } from '../components/Segmented';
 import { Sparkline } from '../components/Sparkline';
 import { Empty, QueryView } from '../components/States';
+import { TableHead, type Column } from '../components/TableHead';
 import { WINDOWS, ago, compact, ms, num, rate, usd } from '../format';
 import { navigate, useChoice } from '../router';
 
@@ -20,6 +21,21 @@ export function CountLink({ n, params, label }: { n: number; params: Record<stri
     </button>
   );
 }
+
+const CALLER_COLUMNS: readonly Column[] = [
+  'Caller',
+  'Trend',
+  { num: 'Req/s' },
+  { num: 'Requests' },
+  { num: 'Tokens in' },
+  { num: 'Tokens out' },
+  { num: 'Cost' },
+  { num: '4xx' },
+  { num: '5xx' },
+  { num: '429' },
+  { num: 'p50' },
+  'Last seen',
+];
 
 export function Callers() {
   const [window, setWindow] = useChoice<StatsWindow>('window', WINDOWS, '5m');
@@ -39,40 +55,7 @@ export function Callers() {
             <div className="table-wrap">
               <table data-testid="callers-table">
                 <caption>Traffic per caller label over the last {window} (bearer tokens are shown by label only)</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Caller</th>
-                    <th scope="col">Trend</th>
-                    <th scope="col" className="num">
-                      Req/s
-                    </th>
-                    <th scope="col" className="num">
-                      Requests
-                    </th>
-                    <th scope="col" className="num">
-                      Tokens in
-                    </th>
-                    <th scope="col" className="num">
-                      Tokens out
-                    </th>
-                    <th scope="col" className="num">
-                      Cost
-                    </th>
-                    <th scope="col" className="num">
-                      4xx
-                    </th>
-                    <th scope="col" className="num">
-                      5xx
-                    </th>
-                    <th scope="col" className="num">
-                      429
-                    </th>
-                    <th scope="col" className="num">
-                      p50
-                    </th>
-                    <th scope="col">Last seen</th>
-                  </tr>
-                </thead>
+                <TableHead columns={CALLER_COLUMNS} />
                 <tbody>
                   {data.callers.map((c) => {
                     const caller = c.caller ?? '-';

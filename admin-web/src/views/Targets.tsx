@@ -8,6 +8,7 @@ import { WINDOWS, ago, compact, ms, num, rate, usd } from '../format';
 import { useChoice } from '../router';
 import { CountLink } from './Callers';
 import { GroupsTable, RefusalReasons } from '../components/GroupTraffic';
+import { TableHead, type Column } from '../components/TableHead';
 
 const HEALTH_TONE: Record<TargetHealth, string> = { ready: 'pill-ok', degraded: 'pill-warn', failing: 'pill-bad', idle: '' };
 const WINDOW_MS: Record<StatsWindow, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000 };
@@ -81,48 +82,30 @@ function Row({
   );
 }
 
+const TARGET_COLUMNS: readonly Column[] = [
+  'Target',
+  'Health',
+  'Circuit',
+  'Trend',
+  { num: 'Req/s' },
+  { num: 'Requests' },
+  { num: '4xx' },
+  { num: '5xx' },
+  { num: '429' },
+  'Top error codes',
+  { num: 'p50 / p99' },
+  { num: 'TTFT p50' },
+  { num: 'Out tokens/s' },
+  { num: 'Cost' },
+  'Last error',
+];
+
 function TargetsTable({ data }: { data: TargetsResponse }) {
   return (
     <div className="table-wrap" data-testid="targets-table-wrap">
       <table data-testid="targets-table" className="targets-table">
         <caption>Traffic per target over the last {data.window}; health from the success rate of the last 5 minutes</caption>
-        <thead>
-          <tr>
-            <th scope="col">Target</th>
-            <th scope="col">Health</th>
-            <th scope="col">Circuit</th>
-            <th scope="col">Trend</th>
-            <th scope="col" className="num">
-              Req/s
-            </th>
-            <th scope="col" className="num">
-              Requests
-            </th>
-            <th scope="col" className="num">
-              4xx
-            </th>
-            <th scope="col" className="num">
-              5xx
-            </th>
-            <th scope="col" className="num">
-              429
-            </th>
-            <th scope="col">Top error codes</th>
-            <th scope="col" className="num">
-              p50 / p99
-            </th>
-            <th scope="col" className="num">
-              TTFT p50
-            </th>
-            <th scope="col" className="num">
-              Out tokens/s
-            </th>
-            <th scope="col" className="num">
-              Cost
-            </th>
-            <th scope="col">Last error</th>
-          </tr>
-        </thead>
+        <TableHead columns={TARGET_COLUMNS} />
         <tbody>
           {data.targets.map((t) => (
             <Row key={t.name} name={t.name} w={t.window} window={data.window} circuit={t.circuit} />
