@@ -12,14 +12,11 @@
  * beyond the first, sort by duration, export of the current filter, filters
  * in the URL. Management responses are scanned for the configured secrets.
  */
-import { expect, test, type Page, type Response } from '@playwright/test';
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
+import { expect, test, type Page } from '@playwright/test';
+import { startDashboardRig, type DashboardRig } from './support/dashboard-rig.js';
+import type { FakeUpstream } from './support/fake-upstream.js';
+import { e2eConfig, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
-const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
   SIPP_E2E_ADMIN_PASSWORD: 'e2e-Incident-Pass-7a21c9',
   SIPP_E2E_TOKEN: 'e2e-incident-token-5d0f3b18',
@@ -29,12 +26,10 @@ const SECRETS = {
 
 test.describe.configure({ mode: 'serial' });
 
-let alpha: FakeUpstream;
+let rig: DashboardRig;
 let beta: FakeUpstream;
 let gateway: GatewayProcess;
 let page: Page;
-const scanned: Array<{ url: string; body: string; headers: string }> = [];
-const pending: Array<Promise<void>> = [];
 
 async function ask(
   model: string,
@@ -54,22 +49,21 @@ async function ask(
   return { status: res.status, target: res.headers.get('x-sipp-target') };
 }
 
-const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const cell = (row: string, n: number) => page.getByTestId(row).locator('td').nth(n);
 
 test.beforeAll(async ({ browser }) => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  alpha = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
-  beta = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
-  gateway = await startGatewayProcess(
-    e2eConfig(
-      `[[tokens]]
+  rig = await startDashboardRig(browser, {
+    secrets: SECRETS,
+    upstreams: 2,
+    config: ([alphaUrl, betaUrl]) =>
+      e2eConfig(
+        `[[tokens]]
 env = "SIPP_E2E_TOKEN_B"
 caller = "team-b"
 
-${upstreamTarget('alpha', alpha.url)}
+${upstreamTarget('alpha', alphaUrl!)}
 
-${upstreamTarget('beta', beta.url)}
+${upstreamTarget('beta', betaUrl!)}
 [targets.circuit]
 failure_threshold = 2
 open_seconds = 600
@@ -81,34 +75,21 @@ targets = ["beta", "alpha"]
 [groups.retry]
 on = ["5xx"]
 `,
-      `[security.client_ip]
+        `[security.client_ip]
 source = "x_forwarded_for"
 trusted_proxy_cidrs = ["127.0.0.1/32", "::1/128"]
 [security.rate_limit]
 enabled = true
 requests_per_minute = 6
 burst = 3`,
-    ),
-    SECRETS,
-  );
-  page = await browser.newPage();
-  page.on('response', (res: Response) => {
-    if (!res.url().startsWith(gateway.managementUrl)) return;
-    pending.push(
-      (async () => {
-        const headers = JSON.stringify(await res.allHeaders());
-        const body = await res.text().catch(() => '');
-        scanned.push({ url: res.url(), body, headers });
-      })(),
-    );
+      ),
   });
+  ({ gateway, page } = rig);
+  beta = rig.upstreams[1]!;
 });
 
 test.afterAll(async () => {
-  await page?.close();
-  await gateway?.stop();
-  await alpha?.close();
-  await beta?.close();
+  await rig?.close();
 });
 
 test('the incident: numbers land on the right target and caller', async () => {
@@ -130,9 +111,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   // A name that is no target or group.
   expect((await ask('nope', { ip: '10.0.0.4' })).status).toBe(404);
 
-  await page.goto(`${gateway.managementUrl}/admin/`);
-  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await rig.signIn();
 
   // Overview: one verdict with its reasons, and the open circuit with its countdown.
   await expect(page.getByTestId('health-status')).toHaveText('degraded');
@@ -141,7 +120,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   await expect(page.getByTestId('strip-beta')).toContainText('open');
   await expect(page.getByTestId('strip-beta')).toContainText(/probe in \d+s/);
   await expect(page.getByTestId('strip-alpha')).toHaveCount(0);
-  await shot('incident-01-overview');
+  await rig.shot('incident-01-overview');
 
   // Targets: beta counts its failure and its four refusals; "no target" only the unknown name and the 429s before the body.
   await page.getByRole('link', { name: 'Targets' }).click();
@@ -155,7 +134,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   await expect(page.getByTestId('target-row--')).toContainText('nope (1)');
   await expect(page.getByTestId('group-row-assistant')).toContainText('beta, alpha');
   await expect(page.getByTestId('group-row-assistant').locator('td').nth(2)).toHaveText('2');
-  await shot('incident-02-targets');
+  await rig.shot('incident-02-targets');
 
   // Callers: the 429s are team-b's, not "unauthenticated".
   await page.getByRole('link', { name: 'Callers' }).click();
@@ -164,7 +143,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   await expect(cell('caller-row-team-b', 8)).toHaveText('7');
   await expect(cell('caller-row-e2e-client', 2)).toHaveText('8');
   await expect(cell('caller-row--', 2)).toHaveText('0');
-  await shot('incident-03-callers');
+  await rig.shot('incident-03-callers');
 
   // The explorer: target=beta finds the refusals, with their reason.
   await page.goto(`${gateway.managementUrl}/admin/requests?target=beta&reason=circuit_open`);
@@ -181,7 +160,7 @@ test('the incident: numbers land on the right target and caller', async () => {
   await expect(attempts.nth(1)).toContainText('beta');
   await expect(attempts.nth(1)).toContainText('upstream 500');
   await expect(detail).toContainText('Upstream status');
-  await shot('incident-04-fallback-detail');
+  await rig.shot('incident-04-fallback-detail');
   beta.setFailing(false);
 });
 
@@ -230,16 +209,9 @@ test('the explorer pages beyond the first page, sorts by duration, exports the c
   await page.reload();
   await expect(page.getByLabel('Caller')).toHaveValue('e2e-client');
   await expect(page.getByLabel('Sort')).toHaveValue('duration');
-  await shot('incident-05-explorer-sorted');
+  await rig.shot('incident-05-explorer-sorted');
 });
 
 test('no management response carried a secret', async () => {
-  await Promise.all(pending);
-  const leaks = scanned.flatMap((r) =>
-    Object.entries(SECRETS)
-      .filter(([, value]) => r.body.includes(value) || r.headers.includes(value))
-      .map(([name]) => `${name} in ${r.url}`),
-  );
-  expect(leaks).toEqual([]);
-  expect(gateway.logs.filter((line) => Object.values(SECRETS).some((v) => line.includes(v)))).toEqual([]);
+  expect(await rig.leaks()).toEqual([]);
 });

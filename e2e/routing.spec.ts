@@ -5,14 +5,10 @@
  * by the secondary), then releases it; Configuration shows the group. Management
  * responses are scanned for the configured secrets.
  */
-import { expect, test, type Page, type Response } from '@playwright/test';
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
+import { expect, test, type Page } from '@playwright/test';
+import { startDashboardRig, type DashboardRig } from './support/dashboard-rig.js';
+import { e2eConfig, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
-const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
   SIPP_E2E_ADMIN_PASSWORD: 'e2e-Routing-Pass-19bc02',
   SIPP_E2E_TOKEN: 'e2e-routing-token-4f8e1c22',
@@ -21,12 +17,9 @@ const SECRETS = {
 
 test.describe.configure({ mode: 'serial' });
 
-let primary: FakeUpstream;
-let secondary: FakeUpstream;
+let rig: DashboardRig;
 let gateway: GatewayProcess;
 let page: Page;
-const scanned: Array<{ url: string; body: string; headers: string }> = [];
-const pending: Array<Promise<void>> = [];
 
 async function ask(): Promise<{ status: number; target: string | null }> {
   const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
@@ -38,53 +31,35 @@ async function ask(): Promise<{ status: number; target: string | null }> {
   return { status: res.status, target: res.headers.get('x-sipp-target') };
 }
 
-const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-
 test.beforeAll(async ({ browser }) => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  primary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
-  secondary = await startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY);
-  gateway = await startGatewayProcess(
-    e2eConfig(`${upstreamTarget('primary', primary.url)}
+  rig = await startDashboardRig(browser, {
+    secrets: SECRETS,
+    upstreams: 2,
+    config: ([primaryUrl, secondaryUrl]) =>
+      e2eConfig(`${upstreamTarget('primary', primaryUrl!)}
 [targets.circuit]
 failure_threshold = 3
 open_seconds = 30
 
-${upstreamTarget('secondary', secondary.url)}
+${upstreamTarget('secondary', secondaryUrl!)}
 
 [[groups]]
 name = "assistant"
 strategy = "fallback"
 targets = ["primary", "secondary"]
 `),
-    SECRETS,
-  );
-  page = await browser.newPage();
-  page.on('response', (res: Response) => {
-    if (!res.url().startsWith(gateway.managementUrl)) return;
-    pending.push(
-      (async () => {
-        const headers = JSON.stringify(await res.allHeaders());
-        const body = await res.text().catch(() => '');
-        scanned.push({ url: res.url(), body, headers });
-      })(),
-    );
   });
+  ({ gateway, page } = rig);
 });
 
 test.afterAll(async () => {
-  await page?.close();
-  await gateway?.stop();
-  await primary?.close();
-  await secondary?.close();
+  await rig?.close();
 });
 
 test('drain and release a target from the Targets view', async () => {
   expect(await ask()).toEqual({ status: 200, target: 'primary' });
 
-  await page.goto(`${gateway.managementUrl}/admin/`);
-  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await rig.signIn();
   await page.getByRole('link', { name: 'Targets' }).click();
 
   const circuit = page.getByTestId('circuit-primary');
@@ -98,7 +73,7 @@ test('drain and release a target from the Targets view', async () => {
   await page.getByLabel('Reason (kept in the audit log)').fill('routing e2e: primary under maintenance');
   await page.getByRole('button', { name: 'Confirm drain' }).click();
   await expect(page.getByTestId('circuit-state-primary')).toHaveText('drained');
-  await shot('routing-01-drained');
+  await rig.shot('routing-01-drained');
   expect(await ask()).toEqual({ status: 200, target: 'secondary' });
 
   await page.getByRole('button', { name: 'Release primary' }).click();
@@ -114,17 +89,10 @@ test('Configuration shows the group with its strategy and members', async () => 
   await expect(groups).toContainText('assistant');
   await expect(groups).toContainText('fallback');
   await expect(groups).toContainText('primary → secondary');
-  await shot('routing-02-routes');
+  await rig.shot('routing-02-routes');
 });
 
 test('no management response carried a secret', async () => {
-  await Promise.all(pending);
-  expect(scanned.some((r) => r.url.includes('/drain'))).toBe(true);
-  const leaks = scanned.flatMap((r) =>
-    Object.entries(SECRETS)
-      .filter(([, value]) => r.body.includes(value) || r.headers.includes(value))
-      .map(([name]) => `${name} in ${r.url}`),
-  );
-  expect(leaks).toEqual([]);
-  expect(gateway.logs.filter((line) => Object.values(SECRETS).some((v) => line.includes(v)))).toEqual([]);
+  expect(await rig.leaks()).toEqual([]);
+  expect(rig.scanned.some((r) => r.url.includes('/drain'))).toBe(true);
 });
