@@ -289,3 +289,71 @@ export class ResponsesStream {
     );
   }
 }
+
+/** The terminal event of a kept response, by its status. */
+const TERMINAL: Readonly<Record<string, string>> = {
+  completed: 'response.completed',
+  incomplete: 'response.incomplete',
+  failed: 'response.failed',
+};
+
+/**
+ * A kept Response object as the streaming event sequence a streamed create
+ * sends (`GET {path}/{id}?stream=true`, docs/api.md#responses): the opening
+ * events, each output item's events (every text part and every argument string
+ * as one delta), then the terminal event carrying the object as kept. Only the
+ * events after sequence number `startingAfter` are written (`starting_after`).
+ */
+export function replayStream(response: Json, startingAfter = -1): string {
+  let seq = 0;
+  let out = '';
+  const ev = (type: string, fields: Json): void => {
+    const n = seq++;
+    if (n > startingAfter) out += frame(type, n, fields);
+  };
+  const opening = { ...response, status: 'in_progress', output: [], usage: null, error: null, incomplete_details: null };
+  ev('response.created', { response: opening });
+  ev('response.in_progress', { response: opening });
+  const output = Array.isArray(response.output) ? (response.output as Json[]) : [];
+  output.forEach((item, index) => {
+    const id = item.id;
+    if (item.type === 'message') {
+      const parts = Array.isArray(item.content) ? (item.content as Json[]) : [];
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', content: [] } });
+      parts.forEach((part, content_index) => {
+        const common = { item_id: id, output_index: index, content_index };
+        if (part.type === 'output_text') {
+          const text = typeof part.text === 'string' ? part.text : '';
+          ev('response.content_part.added', { ...common, part: { ...part, text: '' } });
+          if (text) ev('response.output_text.delta', { ...common, delta: text, logprobs: [] });
+          ev('response.output_text.done', { ...common, text, logprobs: [] });
+        } else if (part.type === 'refusal') {
+          const refusal = typeof part.refusal === 'string' ? part.refusal : '';
+          ev('response.content_part.added', { ...common, part: { ...part, refusal: '' } });
+          if (refusal) ev('response.refusal.delta', { ...common, delta: refusal });
+          ev('response.refusal.done', { ...common, refusal });
+        } else {
+          ev('response.content_part.added', { ...common, part });
+        }
+        ev('response.content_part.done', { ...common, part });
+      });
+    } else if (item.type === 'function_call') {
+      const args = typeof item.arguments === 'string' ? item.arguments : '';
+      const common = { item_id: id, output_index: index };
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', arguments: '' } });
+      if (args) ev('response.function_call_arguments.delta', { ...common, delta: args });
+      ev('response.function_call_arguments.done', { ...common, name: item.name, arguments: args });
+    } else if (item.type === 'custom_tool_call') {
+      const input = typeof item.input === 'string' ? item.input : '';
+      const common = { item_id: id, output_index: index };
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', input: '' } });
+      if (input) ev('response.custom_tool_call_input.delta', { ...common, delta: input });
+      ev('response.custom_tool_call_input.done', { ...common, input });
+    } else {
+      ev('response.output_item.added', { output_index: index, item });
+    }
+    ev('response.output_item.done', { output_index: index, item });
+  });
+  ev(TERMINAL[String(response.status)] ?? 'response.completed', { response });
+  return out;
+}
