@@ -120,9 +120,20 @@ export function renderResponse(req: ResponsesRequest, model: string, result: Tex
   return responseObject(req, model, status, output, { usage: result.usage ? responsesUsage(result.usage) : null, incomplete });
 }
 
-/** One SSE frame: OpenAI names each event and repeats its type in the data. */
+/**
+ * One SSE frame: OpenAI names each event and repeats its type in the data,
+ * then `sequence_number`, then `members`: the event's other members as JSON
+ * text without the braces. `type` is one of the fixed event names (nothing to escape).
+ */
+function frameOf(type: string, seq: number, members: string): string {
+  return `event: ${type}\ndata: {"type":"${type}","sequence_number":${seq}${members ? `,${members}` : ''}}\n\n`;
+}
+
+/** The members of a JSON object, as text without its braces. */
+const members = (fields: Json): string => JSON.stringify(fields).slice(1, -1);
+
 function frame(type: string, seq: number, fields: Json): string {
-  return `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+  return frameOf(type, seq, members(fields));
 }
 
 interface OpenItem {
@@ -155,6 +166,11 @@ export class ResponsesStream {
     return frame(type, this.seq++, fields);
   }
 
+  /** An event whose members are already JSON text (the frequent deltas, a body sent twice). */
+  private evText(type: string, members: string): string {
+    return frameOf(type, this.seq++, members);
+  }
+
   private snapshot(status: ResponseStatus, extra: Parameters<typeof responseObject>[4] = {}): Json {
     return responseObject(
       this.req,
@@ -173,8 +189,8 @@ export class ResponsesStream {
   }
 
   start(): string {
-    const created = responseObject(this.req, this.model, 'in_progress', []);
-    return this.ev('response.created', { response: created }) + this.ev('response.in_progress', { response: created });
+    const created = members({ response: responseObject(this.req, this.model, 'in_progress', []) });
+    return this.evText('response.created', created) + this.evText('response.in_progress', created);
   }
 
   private close(): string {
@@ -221,9 +237,13 @@ export class ResponsesStream {
       });
     }
     i.text += text;
+    // Item ids are letters, digits and `_`: nothing to escape.
     return (
       out +
-      this.ev('response.output_text.delta', { item_id: i.id, output_index: i.index, content_index: 0, delta: text, logprobs: [] })
+      this.evText(
+        'response.output_text.delta',
+        `"item_id":"${i.id}","output_index":${i.index},"content_index":0,"delta":${JSON.stringify(text)},"logprobs":[]`,
+      )
     );
   }
 
@@ -252,7 +272,10 @@ export class ResponsesStream {
     if (c.arguments) {
       i.call!.arguments += c.arguments;
       if (i.kind === 'function_call')
-        out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
+        out += this.evText(
+          'response.function_call_arguments.delta',
+          `"item_id":"${i.id}","output_index":${i.index},"delta":${JSON.stringify(c.arguments)}`,
+        );
     }
     return out;
   }
