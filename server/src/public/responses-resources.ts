@@ -88,7 +88,13 @@ async function native(
       // Replaying a kept response generates nothing: no usage is recorded for it.
       const replay = { ...answer, usage: () => undefined, generated: () => 0, streamed: () => 0 };
       const first = await answer.frames.next();
-      await pipeForwarded(ctx, st, 'openai_responses', { kind: 'forward-stream', result: replay, first, callCtx: call }, () => {});
+      await pipeForwarded(
+        ctx,
+        st,
+        'openai_responses',
+        { kind: 'forward-stream', result: replay, first, callCtx: call },
+        () => {},
+      );
       return 'streamed';
     }
     if (answer.kind !== 'json') throw new GatewayError('upstream', 'upstream sent an unexpected response');
