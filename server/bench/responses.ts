@@ -71,7 +71,7 @@ token_env = "BENCH_UPSTREAM"
     return [
       '### Responses route vs Chat Completions route (same gateway, same fake upstream, same run)',
       '',
-      '`/v1/responses` (translated to Chat Completions upstream) against `/v1/chat/completions`. Aim: within 10% of the Chat Completions route. Latencies in ms (Chat / Responses); gateway CPU in µs per request (Chat / Responses, ratio).',
+      '`/v1/responses` (translated to Chat Completions upstream) against `/v1/chat/completions` (a pass-through to this openai_compatible target: relayed, not translated). Aim: within 10% of the Chat Completions route. Latencies in ms (Chat / Responses); gateway CPU in µs per request (Chat / Responses, ratio).',
       '',
       '| scenario | concurrency | Chat req/s | Responses req/s | ratio | mean latency | added mean | gateway CPU µs/req | p99 | errors |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

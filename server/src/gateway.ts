@@ -209,6 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const inflight = new InFlight();
   const publicLog = logging.component('sipp_gateway_server::public');
+  const requestPolicy = { allowPrivateImageUrls: config.allow_private_image_urls };
   const modules = pipelineModules({
     tracing,
     controls,
@@ -216,7 +217,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       ? keys.wrap(createAuthenticator(config.tokens, secrets.tokens))
       : createAuthenticator(config.tokens, secrets.tokens),
     router,
-    requestPolicy: { allowPrivateImageUrls: config.allow_private_image_urls },
+    requestPolicy,
     budgets: { service: budgets.service, defaultMaxTokens: config.budgets.default_max_tokens },
     observers: { metrics, dashboard: admin.observer, fleet: state.fleet.observer, ...(usage ? { usage } : {}) },
   }).concat(options.modules ?? []);
@@ -233,6 +234,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     inflight,
     responses,
     log: publicLog,
+    requestPolicy,
   });
 
   const managementApp = createManagementApp({

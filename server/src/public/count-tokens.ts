@@ -5,15 +5,17 @@
  * member of the resolved target or group (listed order) answers:
  *  - anthropic targets: forwarded as sent (only `model` rewritten, with the
  *    client's `anthropic-version` / `anthropic-beta`), the answer relayed;
+ *    its image and document URLs checked as on the pass-through path;
  *  - local targets: the model's own tokenizer over its chat template;
  *  - other targets: an estimate, one token per 4 characters of the text
  *    (system, messages, tool definitions), rounded up.
  */
 import type { Context } from 'koa';
-import { GatewayError } from '../errors.js';
+import { GatewayError, InvalidFieldError } from '../errors.js';
 import type { Router } from '../routing/router.js';
 import { parseMessagesRequest } from '../surfaces/anthropic/request.js';
 import { wireBasics } from '../surfaces/fields.js';
+import { checkRawImageUrls, type RequestPolicy } from '../targets/request-checks.js';
 import type { CallContext, Message, Target, TextRequest } from '../targets/target.js';
 import { parseJsonObject, readBody } from './body.js';
 import { forwardsTo } from './forward.js';
@@ -27,6 +29,8 @@ export interface CountTokensDeps {
   router: Pick<Router, 'resolve' | 'canonical'>;
   stages: Stages;
   log: Logger;
+  /** The image-URL rules of the pass-through path (`allow_private_image_urls`). */
+  requestPolicy: RequestPolicy;
 }
 
 /** `Authorization: Bearer` when present, else `x-api-key`. */
@@ -81,6 +85,9 @@ export function createCountTokensHandler(deps: CountTokensDeps) {
     const call: CallContext = { requestId: st.id, signal: abort.signal, log: deps.log, ignore: (f) => noteIgnored(st, f) };
     try {
       if (forwardsTo(target, 'anthropic_messages')) {
+        // The body goes as sent, and the provider may fetch its URLs to count them: the pass-through URL rules apply.
+        const raw = checkRawImageUrls(body, deps.requestPolicy);
+        if (raw) throw new InvalidFieldError(raw.field, raw.message);
         const answer = await target.forward!(
           { api: 'anthropic_messages', path: '/v1/messages/count_tokens', body, headers: ctx.req.headers, stream: false, model },
           call,

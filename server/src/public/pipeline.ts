@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import type { Router } from '../routing/router.js';
 import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
+import type { RequestPolicy } from '../targets/request-checks.js';
 import { parseJsonObject, readBody } from './body.js';
 import { checkJsonDepth } from './json-depth.js';
 import { requestContext, type RunContext } from './request-context.js';
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   /** The registered modules, composed (stages.ts). */
   stages: Stages;
   log: Logger;
+  /** What image URLs may name (`allow_private_image_urls`), for routes that forward a body outside the stages (count-tokens.ts). */
+  requestPolicy: RequestPolicy;
 }
 
 export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps, surface: Surface<P>) {

@@ -11,13 +11,15 @@ import type { Context } from 'koa';
 import { GatewayError, InvalidFieldError } from '../errors.js';
 import type { Caller } from '../security/bearer.js';
 import { guarded, RESPONSE_ID as ID } from '../surfaces/responses/index.js';
+import { replayStream } from '../surfaces/responses/render.js';
 import { ownerOf, type ResponseStore, type StoredResponse } from '../surfaces/responses/store.js';
 import { bearerCredential } from '../surfaces/surface.js';
 import type { CallContext } from '../targets/target.js';
-import { forwardsTo } from './forward.js';
+import { forwardsTo, pipeForwarded } from './forward.js';
 import type { PipelineDeps } from './pipeline.js';
 import { requestContext } from './request-context.js';
 import { noteIgnored, type RequestState } from './request-state.js';
+import { SSE_HEADERS } from './stream.js';
 
 export interface ResponsesResourceDeps extends Pick<PipelineDeps, 'stages' | 'targets' | 'log'> {
   /** Stored Responses API responses ([responses]). */
@@ -33,10 +35,15 @@ function notFound(id: string): GatewayError {
 /** Where the route goes under the target's base URL (`/responses/{id}` or `/responses/{id}/input_items`), query as sent. */
 type NativePath = (id: string) => string;
 
+/** `GET {id}?stream=true`: the response as its streaming event sequence (docs/api.md#responses). */
+const wantsStream = (ctx: Context): boolean => ctx.method === 'GET' && ctx.query.stream === 'true';
+
 /**
  * A provider-kept response this caller's claim names: the request goes to the
  * target that made it, as sent (query string included); the provider's answer
- * and errors come back as it sent them. Null when this caller has no claim on the id.
+ * and errors come back as it sent them, a stream (`?stream=true`) frame for
+ * frame with only `model` renamed. Null when this caller has no claim on the
+ * id; `streamed` once the stream was relayed.
  */
 async function native(
   deps: ResponsesResourceDeps,
@@ -45,7 +52,7 @@ async function native(
   caller: Caller,
   method: 'GET' | 'DELETE',
   path: NativePath,
-): Promise<{ body: unknown } | null> {
+): Promise<{ body: unknown } | 'streamed' | null> {
   const id = String(ctx.params?.id ?? '');
   if (!ID.test(id)) return null;
   const owner = ownerOf(caller.label);
@@ -65,17 +72,31 @@ async function native(
   const call: CallContext = { requestId: st.id, signal: abort.signal, log: deps.log, ignore: (f) => noteIgnored(st, f) };
   try {
     const q = ctx.querystring;
+    const stream = path === NATIVE_PATHS.retrieve && wantsStream(ctx);
     const answer = await target.forward!(
       {
         api: 'openai_responses',
         method,
         path: path(id) + (q ? `?${q}` : ''),
         headers: ctx.req.headers,
-        stream: false,
+        stream,
         model: claim.model,
       },
       call,
     );
+    if (answer.kind === 'stream' && stream) {
+      // Replaying a kept response generates nothing: no usage is recorded for it.
+      const replay = { ...answer, usage: () => undefined, generated: () => 0, streamed: () => 0 };
+      const first = await answer.frames.next();
+      await pipeForwarded(
+        ctx,
+        st,
+        'openai_responses',
+        { kind: 'forward-stream', result: replay, first, callCtx: call },
+        () => {},
+      );
+      return 'streamed';
+    }
     if (answer.kind !== 'json') throw new GatewayError('upstream', 'upstream sent an unexpected response');
     if (method === 'DELETE') await guarded(() => deps.responses.unclaim(owner, id));
     return { body: answer.body };
@@ -97,10 +118,23 @@ async function lookup(store: ResponseStore, ctx: Context, caller: Caller): Promi
   return found;
 }
 
+/** `starting_after` of a streamed retrieve: the sequence number after which events are sent (none: all). */
+function startingAfter(ctx: Context): number {
+  const v = ctx.query.starting_after;
+  if (v === undefined) return -1;
+  const n = typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new InvalidFieldError('starting_after', 'must be a non-negative integer');
+  return n;
+}
+
 const retrieve: Handle = async (store, ctx, caller) => {
-  if (ctx.query.stream === 'true')
-    throw new InvalidFieldError('stream', 'streaming a stored response again is not supported by the gateway');
-  return (await lookup(store, ctx, caller)).response;
+  const stream = wantsStream(ctx);
+  const after = stream ? startingAfter(ctx) : -1;
+  const { response } = await lookup(store, ctx, caller);
+  if (!stream) return response;
+  // A response the gateway kept, streamed again as a streamed create sends it.
+  ctx.set(SSE_HEADERS);
+  return replayStream(response, after);
 };
 
 const remove: Handle = async (store, ctx, caller) => {
@@ -148,7 +182,7 @@ function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle, meth
       if (!(err instanceof GatewayError) || err.code !== 'not_found') throw err;
       const forwarded = await native(deps, ctx, rc.state, rc.caller, method, path);
       if (!forwarded) throw err;
-      ctx.body = forwarded.body;
+      if (forwarded !== 'streamed') ctx.body = forwarded.body;
     }
   };
 }

@@ -5,7 +5,8 @@
  * its image URLs are checked on the body as sent — OpenAI `image_url.url`,
  * Responses `input_image.image_url`, Anthropic `source.url` — and a private,
  * loopback, link-local or metadata address is refused (400 naming the field,
- * nothing sent upstream) unless `allow_private_image_urls`. Each body below
+ * nothing sent upstream) unless `allow_private_image_urls`; also on
+ * `POST /v1/messages/count_tokens`, which forwards the body as sent. Each body below
  * also holds a part the gateway's parse refuses, proven by a translated
  * target refusing it for that part.
  */
@@ -162,9 +163,23 @@ describe('pass-through: image URLs are checked on the body as sent', () => {
         await status400(() => openai.responses.create(responsesBody('native', url) as any)),
         'input.1.content.0.image_url',
       );
+      // count_tokens forwards the body as sent to an anthropic target, which may fetch the URL to count it.
+      const { max_tokens: _m, ...count } = messagesBody('claude', url);
+      assert.match(
+        await status400(() => claude.messages.countTokens(count as any)),
+        /messages\.0\.content\.1\.source\.url.*private/,
+      );
       assert.equal(upstreamCalls(), before);
     });
   }
+
+  it('count_tokens forwards a public image URL as sent', async () => {
+    const pub = 'https://example.com/cat.png';
+    const { max_tokens: _m, ...count } = messagesBody('claude', pub);
+    assert.equal((await claude.messages.countTokens(count as any)).input_tokens, 1001);
+    assert.equal(a.requests.at(-1)!.path, '/v1/messages/count_tokens');
+    assert.equal(a.requests.at(-1)!.body.messages[0].content[1].source.url, pub);
+  });
 
   it('tool arguments, tool definitions and metadata are data, not fetched content: not refused', async () => {
     const local = 'http://localhost:3000/shot.png';
@@ -239,6 +254,10 @@ describe('pass-through with allow_private_image_urls = true', () => {
       assert.equal(o.requests.at(-1)!.body.messages[0].content[1].image_url.url, 'http://10.0.0.7/x.png');
       await openai.responses.create(responsesBody('native', 'http://10.0.0.7/y.png') as any);
       assert.equal(r.requests.at(-1)!.body.input[1].content[0].image_url, 'http://10.0.0.7/y.png');
+      const claude = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0 });
+      const { max_tokens: _m, ...count } = messagesBody('claude', 'http://10.0.0.7/z.png');
+      await claude.messages.countTokens(count as any);
+      assert.equal(a.requests.at(-1)!.body.messages[0].content[1].source.url, 'http://10.0.0.7/z.png');
     } finally {
       await gw.stop();
       await Promise.all([o.close(), a.close(), r.close()]);

@@ -3,7 +3,7 @@
  * docs/api.md#native-responses-targets): a real node:http server that records
  * every request and, like OpenAI, keeps what it made. `POST {url}/responses`
  * (finite or the event stream; `previous_response_id` continues a kept
- * response, an unknown one is OpenAI's 400), `GET` / `DELETE {url}/responses/{id}`,
+ * response, an unknown one is OpenAI's 400), `GET` / `DELETE {url}/responses/{id}` (`?stream=true`: its event stream),
  * `GET {url}/responses/{id}/input_items`, `POST {url}/chat/completions` (a
  * translated request still works), behind `Authorization: Bearer <apiKey>`.
  * `failNext` scripts the provider's own error answers.
@@ -45,6 +45,45 @@ export interface FakeResponsesApi {
 export const UPSTREAM_MODEL = 'gpt-upstream-responses';
 
 const TOKENS = ['Nat', 'ive', ' hello'];
+
+/** The event stream of a response, as OpenAI sends it for a streamed create (and for `GET {id}?stream=true`). */
+function eventStream(response: any): string {
+  const message = response.output[0];
+  const text: string = message.content[0].text;
+  let seq = 0;
+  const ev = (type: string, rest: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...rest })}\n\n`;
+  const pending = { ...response, status: 'in_progress', output: [], usage: null };
+  const part = { type: 'output_text', text: '', annotations: [] };
+  let sse =
+    ev('response.created', { response: pending }) +
+    ev('response.in_progress', { response: pending }) +
+    ev('response.output_item.added', {
+      output_index: 0,
+      item: { ...message, status: 'in_progress', content: [] },
+    }) +
+    ev('response.content_part.added', { item_id: message.id, output_index: 0, content_index: 0, part });
+  for (const t of TOKENS)
+    sse += ev('response.output_text.delta', {
+      item_id: message.id,
+      output_index: 0,
+      content_index: 0,
+      delta: t,
+      logprobs: [],
+    });
+  return (
+    sse +
+    ev('response.output_text.done', { item_id: message.id, output_index: 0, content_index: 0, text, logprobs: [] }) +
+    ev('response.content_part.done', {
+      item_id: message.id,
+      output_index: 0,
+      content_index: 0,
+      part: { ...part, text },
+    }) +
+    ev('response.output_item.done', { output_index: 0, item: message }) +
+    ev('response.completed', { response })
+  );
+}
 
 export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123456789'): Promise<FakeResponsesApi> {
   const requests: ResponsesRecord[] = [];
@@ -101,6 +140,13 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
             last_id: data.at(-1)?.id ?? null,
             has_more: false,
           });
+        }
+        if (new URL(req.url ?? '', 'http://x').searchParams.get('stream') === 'true') {
+          // A kept response streamed again: the same event sequence as its streamed create.
+          const sse = eventStream(stored.response);
+          sentStreams.push(sse);
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+          return res.end(sse);
         }
         return send(res, 200, stored.response);
       }
@@ -168,37 +214,7 @@ export async function startFakeResponsesApi(apiKey = 'sk-fake-responses-key-0123
       };
       if (body.store !== false) kept.set(id, { response, input: [...history, ...input] });
       if (body.stream !== true) return send(res, 200, response);
-      let seq = 0;
-      const ev = (type: string, rest: Record<string, unknown>) =>
-        `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...rest })}\n\n`;
-      const pending = { ...response, status: 'in_progress', output: [], usage: null };
-      const part = { type: 'output_text', text: '', annotations: [] };
-      let sse =
-        ev('response.created', { response: pending }) +
-        ev('response.in_progress', { response: pending }) +
-        ev('response.output_item.added', {
-          output_index: 0,
-          item: { ...message, status: 'in_progress', content: [] },
-        }) +
-        ev('response.content_part.added', { item_id: message.id, output_index: 0, content_index: 0, part });
-      for (const t of TOKENS)
-        sse += ev('response.output_text.delta', {
-          item_id: message.id,
-          output_index: 0,
-          content_index: 0,
-          delta: t,
-          logprobs: [],
-        });
-      sse +=
-        ev('response.output_text.done', { item_id: message.id, output_index: 0, content_index: 0, text, logprobs: [] }) +
-        ev('response.content_part.done', {
-          item_id: message.id,
-          output_index: 0,
-          content_index: 0,
-          part: { ...part, text },
-        }) +
-        ev('response.output_item.done', { output_index: 0, item: message }) +
-        ev('response.completed', { response });
+      const sse = eventStream(response);
       sentStreams.push(sse);
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.end(sse);

@@ -192,6 +192,32 @@ describe('native Responses targets (api = "responses")', () => {
     assert.equal(fake.requests.length, after, 'a deleted response is forgotten by the gateway too');
   });
 
+  it('retrieve with stream: true goes to the target that made the response; frames relayed as sent; another token gets 404', async () => {
+    const r = await alice.responses.create({ model: 'native', input: 'stream it again' });
+    const res = await fetch(`${gw.publicUrl}/v1/responses/${r.id}?stream=true&starting_after=2`, {
+      headers: { authorization: `Bearer ${TOKEN_A}` },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    assert.equal(res.headers.get('x-sipp-target'), 'native');
+    const text = await res.text();
+    assert.equal(last().method, 'GET');
+    assert.equal(last().url, `/v1/responses/${r.id}?stream=true&starting_after=2`);
+    assert.equal(text, fake.sentStreams.at(-1)!.replaceAll(`"model":"${UPSTREAM_MODEL}"`, '"model":"native"'));
+
+    const stream = await alice.responses.retrieve(r.id, { stream: true });
+    const types: string[] = [];
+    for await (const e of stream) types.push(e.type);
+    assert.equal(types.at(-1), 'response.completed');
+    const final = await alice.responses.stream({ response_id: r.id }).finalResponse();
+    assert.equal(final.output_text, 'Native hello');
+    assert.equal(final.model, 'native');
+
+    const before = fake.requests.length;
+    await assert.rejects(bob.responses.retrieve(r.id, { stream: true }), (e: unknown) => e instanceof OpenAI.NotFoundError);
+    assert.equal(fake.requests.length, before, 'another token reaches nothing upstream');
+  });
+
   it('store: false: the gateway keeps no claim (nothing to retrieve or chain)', async () => {
     const r = await alice.responses.create({ model: 'native', input: 'forget me', store: false });
     assert.equal(last().body.store, false);

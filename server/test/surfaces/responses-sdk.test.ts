@@ -341,6 +341,111 @@ describe('OpenAI SDK against the Responses API surface', () => {
     assert.equal(rig.openai.requests.at(-1)!.body.messages.length, 3);
   });
 
+  it('retrieve with stream: true replays a kept response as the streaming event sequence; starting_after; another token gets 404', async () => {
+    const created = await client.responses.create({ model: 'gpt', input: 'tell me' });
+    const kept = await client.responses.retrieve(created.id);
+    const replay = await client.responses.retrieve(created.id, { stream: true });
+    const events: any[] = [];
+    for await (const e of replay) events.push(e);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    );
+    assert.deepEqual(
+      events.map((e) => e.sequence_number),
+      events.map((_, i) => i),
+    );
+    assert.equal(events[0].response.id, created.id);
+    assert.equal(events[0].response.status, 'in_progress');
+    assert.deepEqual(events[0].response.output, []);
+    assert.deepEqual(events[2].item.content, []);
+    assert.equal(events[3].part.text, '');
+    assert.equal(events[4].delta, 'Gateway ready');
+    assert.equal(events[5].text, 'Gateway ready');
+    assert.deepEqual(events[7].item, kept.output[0]);
+    // The SDK adds `output_text` to a retrieved Response; the terminal event carries the object as kept.
+    const { output_text, ...keptObject } = kept;
+    assert.equal(output_text, 'Gateway ready');
+    assert.deepEqual(events.at(-1).response, keptObject);
+
+    // The SDK's resume helper: responses.stream({ response_id }) completes with the kept response.
+    const resumed = client.responses.stream({ response_id: created.id, starting_after: 3 });
+    const seen: number[] = [];
+    for await (const e of resumed) seen.push(e.sequence_number);
+    assert.deepEqual(seen, [4, 5, 6, 7, 8]);
+    const final = await resumed.finalResponse();
+    assert.equal(final.output_text, 'Gateway ready');
+    assert.equal(final.id, created.id);
+
+    // starting_after on the wire: only the later events are sent.
+    const res = await fetch(`${rig.openaiBase}/responses/${created.id}?stream=true&starting_after=6`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const text = await res.text();
+    assert.deepEqual(
+      [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]),
+      ['response.output_item.done', 'response.completed'],
+    );
+    assert.match(text, /"sequence_number":7/);
+    const bad = await fetch(`${rig.openaiBase}/responses/${created.id}?stream=true&starting_after=-1`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as any).error.param, 'starting_after');
+
+    await assert.rejects(
+      sdk(RESTRICTED).responses.retrieve(created.id, { stream: true }),
+      (e: unknown) => e instanceof OpenAI.NotFoundError,
+    );
+  });
+
+  it('retrieve with stream: true replays a function call: arguments delta and done, finalResponse() carries the call', async () => {
+    rig.openai.setReply({
+      tokens: [],
+      finishReason: 'tool_calls',
+      toolCalls: [{ id: 'call_r', name: 'lookup', arguments: ['{"q":', '2}'] }],
+    });
+    const created = await client.responses.create({
+      model: 'gpt',
+      input: 'look it up',
+      tools: [{ type: 'function', name: 'lookup', parameters: null, strict: false }],
+    });
+    const resumed = client.responses.stream({ response_id: created.id });
+    const events: any[] = [];
+    for await (const e of resumed) events.push(e);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.function_call_arguments.delta',
+        'response.function_call_arguments.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    );
+    assert.equal(events[2].item.arguments, '');
+    assert.equal(events[3].delta, '{"q":2}');
+    assert.equal(events[4].name, 'lookup');
+    const call = (await resumed.finalResponse()).output[0]!;
+    assert.ok(call.type === 'function_call');
+    assert.equal(call.call_id, 'call_r');
+    assert.equal(call.arguments, '{"q":2}');
+  });
+
   it('store: false keeps nothing', async () => {
     const r = await client.responses.create({ model: 'gpt', input: 'x', store: false });
     await assert.rejects(client.responses.retrieve(r.id), (e: unknown) => e instanceof OpenAI.NotFoundError);

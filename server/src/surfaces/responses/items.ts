@@ -16,9 +16,21 @@ import type { ContentPart, Message, ToolCall } from '../../targets/target.js';
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** `resp_…`, `msg_…`, `fc_…`: OpenAI's id shapes (prefix and 48 hex digits). */
+const ID_BYTES = 24;
+/** Random bytes drawn for this many ids at once: one randomBytes call (a few µs each) serves many ids. */
+const IDS_PER_DRAW = 256;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+/** `resp_…`, `msg_…`, `fc_…`: OpenAI's id shapes (prefix and 48 hex digits), from the CSPRNG. */
 export function itemId(prefix: string): string {
-  return `${prefix}_${randomBytes(24).toString('hex')}`;
+  if (poolAt + ID_BYTES > pool.length) {
+    pool = randomBytes(ID_BYTES * IDS_PER_DRAW);
+    poolAt = 0;
+  }
+  const hex = pool.toString('hex', poolAt, poolAt + ID_BYTES);
+  poolAt += ID_BYTES;
+  return `${prefix}_${hex}`;
 }
 
 export type InputPart =

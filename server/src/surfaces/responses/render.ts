@@ -120,9 +120,20 @@ export function renderResponse(req: ResponsesRequest, model: string, result: Tex
   return responseObject(req, model, status, output, { usage: result.usage ? responsesUsage(result.usage) : null, incomplete });
 }
 
-/** One SSE frame: OpenAI names each event and repeats its type in the data. */
+/**
+ * One SSE frame: OpenAI names each event and repeats its type in the data,
+ * then `sequence_number`, then `members`: the event's other members as JSON
+ * text without the braces. `type` is one of the fixed event names (nothing to escape).
+ */
+function frameOf(type: string, seq: number, members: string): string {
+  return `event: ${type}\ndata: {"type":"${type}","sequence_number":${seq}${members ? `,${members}` : ''}}\n\n`;
+}
+
+/** The members of a JSON object, as text without its braces. */
+const members = (fields: Json): string => JSON.stringify(fields).slice(1, -1);
+
 function frame(type: string, seq: number, fields: Json): string {
-  return `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq, ...fields })}\n\n`;
+  return frameOf(type, seq, members(fields));
 }
 
 interface OpenItem {
@@ -155,6 +166,11 @@ export class ResponsesStream {
     return frame(type, this.seq++, fields);
   }
 
+  /** An event whose members are already JSON text (the frequent deltas, a body sent twice). */
+  private evText(type: string, members: string): string {
+    return frameOf(type, this.seq++, members);
+  }
+
   private snapshot(status: ResponseStatus, extra: Parameters<typeof responseObject>[4] = {}): Json {
     return responseObject(
       this.req,
@@ -173,8 +189,8 @@ export class ResponsesStream {
   }
 
   start(): string {
-    const created = responseObject(this.req, this.model, 'in_progress', []);
-    return this.ev('response.created', { response: created }) + this.ev('response.in_progress', { response: created });
+    const created = members({ response: responseObject(this.req, this.model, 'in_progress', []) });
+    return this.evText('response.created', created) + this.evText('response.in_progress', created);
   }
 
   private close(): string {
@@ -221,9 +237,13 @@ export class ResponsesStream {
       });
     }
     i.text += text;
+    // Item ids are letters, digits and `_`: nothing to escape.
     return (
       out +
-      this.ev('response.output_text.delta', { item_id: i.id, output_index: i.index, content_index: 0, delta: text, logprobs: [] })
+      this.evText(
+        'response.output_text.delta',
+        `"item_id":"${i.id}","output_index":${i.index},"content_index":0,"delta":${JSON.stringify(text)},"logprobs":[]`,
+      )
     );
   }
 
@@ -252,7 +272,10 @@ export class ResponsesStream {
     if (c.arguments) {
       i.call!.arguments += c.arguments;
       if (i.kind === 'function_call')
-        out += this.ev('response.function_call_arguments.delta', { item_id: i.id, output_index: i.index, delta: c.arguments });
+        out += this.evText(
+          'response.function_call_arguments.delta',
+          `"item_id":"${i.id}","output_index":${i.index},"delta":${JSON.stringify(c.arguments)}`,
+        );
     }
     return out;
   }
@@ -288,4 +311,72 @@ export class ResponsesStream {
       this.ev('error', { code: e.code, message: e.message, param: null })
     );
   }
+}
+
+/** The terminal event of a kept response, by its status. */
+const TERMINAL: Readonly<Record<string, string>> = {
+  completed: 'response.completed',
+  incomplete: 'response.incomplete',
+  failed: 'response.failed',
+};
+
+/**
+ * A kept Response object as the streaming event sequence a streamed create
+ * sends (`GET {path}/{id}?stream=true`, docs/api.md#responses): the opening
+ * events, each output item's events (every text part and every argument string
+ * as one delta), then the terminal event carrying the object as kept. Only the
+ * events after sequence number `startingAfter` are written (`starting_after`).
+ */
+export function replayStream(response: Json, startingAfter = -1): string {
+  let seq = 0;
+  let out = '';
+  const ev = (type: string, fields: Json): void => {
+    const n = seq++;
+    if (n > startingAfter) out += frame(type, n, fields);
+  };
+  const opening = { ...response, status: 'in_progress', output: [], usage: null, error: null, incomplete_details: null };
+  ev('response.created', { response: opening });
+  ev('response.in_progress', { response: opening });
+  const output = Array.isArray(response.output) ? (response.output as Json[]) : [];
+  output.forEach((item, index) => {
+    const id = item.id;
+    if (item.type === 'message') {
+      const parts = Array.isArray(item.content) ? (item.content as Json[]) : [];
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', content: [] } });
+      parts.forEach((part, content_index) => {
+        const common = { item_id: id, output_index: index, content_index };
+        if (part.type === 'output_text') {
+          const text = typeof part.text === 'string' ? part.text : '';
+          ev('response.content_part.added', { ...common, part: { ...part, text: '' } });
+          if (text) ev('response.output_text.delta', { ...common, delta: text, logprobs: [] });
+          ev('response.output_text.done', { ...common, text, logprobs: [] });
+        } else if (part.type === 'refusal') {
+          const refusal = typeof part.refusal === 'string' ? part.refusal : '';
+          ev('response.content_part.added', { ...common, part: { ...part, refusal: '' } });
+          if (refusal) ev('response.refusal.delta', { ...common, delta: refusal });
+          ev('response.refusal.done', { ...common, refusal });
+        } else {
+          ev('response.content_part.added', { ...common, part });
+        }
+        ev('response.content_part.done', { ...common, part });
+      });
+    } else if (item.type === 'function_call') {
+      const args = typeof item.arguments === 'string' ? item.arguments : '';
+      const common = { item_id: id, output_index: index };
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', arguments: '' } });
+      if (args) ev('response.function_call_arguments.delta', { ...common, delta: args });
+      ev('response.function_call_arguments.done', { ...common, name: item.name, arguments: args });
+    } else if (item.type === 'custom_tool_call') {
+      const input = typeof item.input === 'string' ? item.input : '';
+      const common = { item_id: id, output_index: index };
+      ev('response.output_item.added', { output_index: index, item: { ...item, status: 'in_progress', input: '' } });
+      if (input) ev('response.custom_tool_call_input.delta', { ...common, delta: input });
+      ev('response.custom_tool_call_input.done', { ...common, input });
+    } else {
+      ev('response.output_item.added', { output_index: index, item });
+    }
+    ev('response.output_item.done', { output_index: index, item });
+  });
+  ev(TERMINAL[String(response.status)] ?? 'response.completed', { response });
+  return out;
 }

@@ -52,9 +52,19 @@ export interface NativeClaim {
   model: string;
 }
 
+/** Owner keys already computed, by caller label (the labels are the configured tokens and managed keys: few). */
+const owners = new Map<string, string>();
+const MAX_OWNERS = 10_000;
+
 /** The owner key of a caller: a hash of its identity (the caller label), never the secret. */
 export function ownerOf(callerLabel: string): string {
-  return createHash('sha256').update(`sipp-responses-owner\0${callerLabel}`).digest('hex').slice(0, 32);
+  let owner = owners.get(callerLabel);
+  if (owner === undefined) {
+    owner = createHash('sha256').update(`sipp-responses-owner\0${callerLabel}`).digest('hex').slice(0, 32);
+    if (owners.size >= MAX_OWNERS) owners.clear();
+    owners.set(callerLabel, owner);
+  }
+  return owner;
 }
 
 export interface ResponseStoreOptions {
