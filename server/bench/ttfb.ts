@@ -9,7 +9,7 @@
  * request handling, the upstream exchange, relaying the first frame.
  *
  * Sequential requests (one connection per row, kept alive), interleaved
- * request by request across every row after a warm-up, so drift in the
+ * request by request across every row (the order rotating) after a warm-up, so drift in the
  * machine's load hits every row alike; p50 and p99 per row, and for the
  * gateway's rows the difference to the direct row of the same provider.
  * `BENCH_BASELINE=<ref>[,<ref>…]` adds the same rows for older checkouts
@@ -204,7 +204,9 @@ api_key_env = "BENCH_RESPONSES"
     }
     process.stderr.write(`bench: ttfb, ${requests} sequential streams per row\n`);
     for (let i = 0; i < requests; i++) {
-      for (const r of live) {
+      // The order rotates: the row after an idle process (a provider or gateway not asked for a while) is not always the same.
+      for (let k = 0; k < live.length; k++) {
+        const r = live[(i + k) % live.length]!;
         const x = await once(r);
         if (x.status === 200 && x.ttfb >= 0) r.ms.push(x.ttfb);
       }
@@ -213,7 +215,7 @@ api_key_env = "BENCH_RESPONSES"
     const out = [
       '### Stream time to first byte: direct and through the gateway',
       '',
-      `${requests} sequential streaming requests per row (one kept-alive connection each), interleaved request by request across the rows after ${warmup} warm-up streams per row; each fake provider in its own process answers a stream in one write. Added: the row's p50 (p99) minus the p50 (p99) of going direct to the same provider.`,
+      `${requests} sequential streaming requests per row (one kept-alive connection each), interleaved request by request across the rows (the order rotating) after ${warmup} warm-up streams per row; each fake provider in its own process answers a stream in one write. Added: the row's p50 (p99) minus the p50 (p99) of going direct to the same provider.`,
       '',
       '| row | p50 ms | p99 ms | added p50 ms | added p99 ms |',
       '| --- | --- | --- | --- | --- |',
