@@ -21,8 +21,10 @@ function stopper(proc: ChildProcess): () => Promise<void> {
     });
 }
 
-/** A fake provider in its own process: OpenAI-compatible (`url` ends in /v1) or Anthropic (`url` is the origin). */
-export async function startUpstream(kind: 'openai' | 'anthropic' = 'openai'): Promise<Child & { url: string; apiKey: string }> {
+/** A fake provider in its own process: OpenAI-compatible or Responses API (`url` ends in /v1), or Anthropic (`url` is the origin). */
+export async function startUpstream(
+  kind: 'openai' | 'anthropic' | 'responses' = 'openai',
+): Promise<Child & { url: string; apiKey: string }> {
   const script = fileURLToPath(new URL('./upstream-process.js', import.meta.url));
   const proc = spawn(process.execPath, [script, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {

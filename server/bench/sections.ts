@@ -15,6 +15,8 @@ const seconds = () => Number(process.env.BENCH_SECONDS ?? 5);
 
 export const SECTIONS: readonly Section[] = [
   { name: 'overhead', byDefault: true, load: () => import('./overhead.js').then((m) => ({ run: m.benchOverhead })) },
+  // Stream time to first byte, direct against every pass-through and translated path (docs/architecture.md#streams).
+  { name: 'ttfb', byDefault: true, load: () => import('./ttfb.js').then((m) => ({ run: m.benchTtfb })) },
   {
     name: 'responses',
     byDefault: true,

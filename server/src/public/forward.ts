@@ -11,7 +11,7 @@ import { anthropicError } from '../surfaces/anthropic/errors.js';
 import { openAIError } from '../surfaces/openai/errors.js';
 import type { CallContext, ForwardFrame, ForwardRequest, Forwarded, Target, WireApi } from '../targets/target.js';
 import { applyUsage, type RequestState } from './request-state.js';
-import { SSE_HEADERS } from './stream.js';
+import { flushNow, SSE_HEADERS } from './stream.js';
 
 export type ForwardOutcome =
   | { kind: 'forward-json'; result: Extract<Forwarded, { kind: 'json' }> }
@@ -100,10 +100,19 @@ export async function pipeForwarded(
   const keepStreamed = () => {
     st.outputTokens = Math.max(st.outputTokens, result.streamed?.() ?? 0);
   };
+  // The first frame (and the headers with it) leaves at once, not after the rest of its chunk (stream.ts flushNow).
+  let flushed = false;
   try {
     while (!next.done) {
       st.firstTokenAt ??= performance.now();
-      if (open() && !res.write(frameText(next.value))) await drain();
+      if (open()) {
+        const ok = res.write(frameText(next.value));
+        if (!flushed) {
+          flushed = true;
+          flushNow(res);
+        }
+        if (!ok) await drain();
+      }
       if (callCtx.signal.aborted) break;
       next = await frames.next();
     }

@@ -5,6 +5,7 @@
  * error frame. Backpressure is honoured; a client that leaves aborts the target.
  */
 import type { Context } from 'koa';
+import type { ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { Release } from '../security/admission.js';
 import type { CallContext, StreamChunk } from '../targets/target.js';
@@ -16,6 +17,19 @@ export const SSE_HEADERS = {
   'cache-control': 'no-cache, no-transform',
   'x-accel-buffering': 'no',
 } as const;
+
+/**
+ * Sends what the response holds now (docs/architecture.md#streams). Node
+ * corks the socket on a response write until the next tick, and that tick
+ * comes only once every promise already settled has run: the rest of the
+ * upstream chunk's frames, parsed, renamed and written. The first frame (with
+ * the headers) goes out at once instead; later frames go out per upstream
+ * chunk, as Node's cork groups them.
+ */
+export function flushNow(res: ServerResponse): void {
+  const socket = res.socket;
+  if (socket && socket.writableCorked > 0) socket.uncork();
+}
 
 export async function pipeStream(
   ctx: Context,
@@ -40,8 +54,12 @@ export async function pipeStream(
     const out = pending ? pending + text : text;
     pending = '';
     if (out.length === 0 || !open()) return true;
-    wrote = true;
-    return res.write(out);
+    const ok = res.write(out);
+    if (!wrote) {
+      wrote = true;
+      flushNow(res);
+    }
+    return ok;
   };
   const drain = (): Promise<void> =>
     open()
