@@ -15,7 +15,19 @@ export interface PeriodWindow {
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
+/** The window each period was last asked for: every settlement asks for all four, and they change once a day at most. */
+const lastWindow = new Map<BudgetPeriod, PeriodWindow>();
+
+/** The period's window holding `now` (the same frozen object while `now` stays inside it). */
 export function periodWindow(period: BudgetPeriod, now: number): PeriodWindow {
+  const last = lastWindow.get(period);
+  if (last && now >= last.start && (last.end === null || now < last.end)) return last;
+  const w = Object.freeze(computeWindow(period, now));
+  lastWindow.set(period, w);
+  return w;
+}
+
+function computeWindow(period: BudgetPeriod, now: number): PeriodWindow {
   const d = new Date(now);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();

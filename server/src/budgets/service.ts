@@ -11,7 +11,9 @@ import { BUDGET_PERIODS, type Budget, type BudgetPeriod, type KeyLimits } from '
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { CallerBudgets } from './caller-budgets.js';
-import type { Amount, Ledger, ScopeCheck, Spend } from './ledger.js';
+import type { Amount, Ledger, ScopeCheck, SettleInput, Spend } from './ledger.js';
+
+type LedgerScope = SettleInput['scopes'][number];
 import { periodWindow, secondsUntilReset, type PeriodWindow } from './periods.js';
 import { costNano, nanoOf, usdOf, type Pricing, type TokenCounts } from './pricing.js';
 
@@ -118,8 +120,8 @@ export class BudgetService {
 
   private seedOf(scope: string, w: PeriodWindow): Spend {
     const days = this.seeds.get(scope);
+    if (!days) return NO_SPEND;
     const out = { nano: 0, tokens: 0 };
-    if (!days) return out;
     // The seed never changes once loaded: summed once per scope and period.
     const cacheKey = `${scope}\u0000${w.id}`;
     const cached = this.seedSums.get(cacheKey);
@@ -215,27 +217,38 @@ export class BudgetService {
     const now = reservation?.at ?? this.now();
     const budgets = this.budgetsOf(who);
     const pct = this.o.thresholdPercent / 100;
-    const scopes = (['key', 'caller'] as const).flatMap((scope) =>
-      BUDGET_PERIODS.map((period) => {
-        const name = scope === 'key' ? who.keyId : who.caller;
+    const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
+    // Every scope and period, built in one pass (this runs once per request).
+    const all: SettleScope[] = [];
+    for (const scope of SCOPES) {
+      const name = scope === 'key' ? who.keyId : who.caller;
+      for (const period of BUDGET_PERIODS) {
         const w = periodWindow(period, now);
-        const b = budgets.find((x) => x.scope === scope && x.budget.period === period)?.budget;
-        return {
+        let b: Budget | undefined;
+        for (const x of budgets) {
+          if (x.scope === scope && x.budget.period === period) {
+            b = x.budget;
+            break;
+          }
+        }
+        const key = this.counterKey(scope, name, w);
+        const seed = this.seedOf(`${scope}:${name}`, w);
+        all.push({
           scope,
           name,
           period,
           w,
           budget: b,
-          key: this.counterKey(scope, name, w),
-          ...seedFields(this.seedOf(`${scope}:${name}`, w)),
+          key,
+          seedNano: seed.nano,
+          seedTokens: seed.tokens,
           thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
           thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
           ttlMs: this.ttl(w, now),
-        };
-      }),
-    );
-    const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
-    const all = scopes.map((x) => ({ ...x, held: reservation?.keys.has(x.key) ?? false }));
+          held: reservation?.keys.has(key) ?? false,
+        });
+      }
+    }
     const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
     const results = await this.o.ledger.settle({ rate, scopes: all, reserved, actual: { nano, tokens } });
     results.forEach((r, i) => {
@@ -293,4 +306,14 @@ export function budgetPercent(b: Budget, s: Spend): number {
   return Math.max(u, t);
 }
 
-const seedFields = (s: Spend) => ({ seedNano: s.nano, seedTokens: s.tokens });
+const SCOPES = ['key', 'caller'] as const;
+
+/** One counter a settlement updates, with what the threshold alert needs. */
+interface SettleScope extends LedgerScope {
+  scope: 'key' | 'caller';
+  name: string;
+  period: BudgetPeriod;
+  w: PeriodWindow;
+  budget: Budget | undefined;
+}
+const NO_SPEND: Spend = Object.freeze({ nano: 0, tokens: 0 });
