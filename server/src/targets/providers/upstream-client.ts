@@ -44,8 +44,8 @@
  * nothing wrong with the gateway's API, the gateway's exchange with its provider failed. Every
  * error built here carries an UpstreamDetail (phase, status, wait).
  */
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool as PoolType } from 'undici';
+import { Pool } from './undici-pool.js';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseEventTooLarge, SseParser, type SseEvent } from './sse-parser.js';
@@ -108,7 +108,7 @@ export function splitBaseUrl(baseUrl: string): { origin: string; pathPrefix: str
 }
 
 export class UpstreamClient {
-  private readonly pool: Pool;
+  private readonly pool: PoolType;
   private readonly pathPrefix: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
