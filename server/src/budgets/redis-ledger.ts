@@ -134,6 +134,8 @@ export interface RedisLedgerOptions {
   countError: () => void;
   /** Registers a step to run before the Redis connection closes (the last spend-only batch is sent then). */
   beforeClose?: (step: () => Promise<void>) => void;
+  /** How long spend-only settlements are summed (default SPEND_BATCH_MS; tests set it long). */
+  spendBatchMs?: number;
 }
 
 /** At most this many settlements wait for Redis to come back. */
@@ -147,12 +149,13 @@ export class RedisLedger implements Ledger {
   /** Reservations admitted locally (not in Redis): their settlement adds spend only. */
   private readonly localAdmits = new WeakSet<object>();
   /** Spend-only settlements, summed and sent every few ms (spend-batch.ts). */
-  private readonly batch = new SpendBatch((input) => this.settleNow(input));
+  private readonly batch: SpendBatch;
 
   constructor(private readonly o: RedisLedgerOptions) {
     this.redis = o.redis as WithScripts;
     this.redis.defineCommand('sippBudgetAdmit', { lua: ADMIT });
     this.redis.defineCommand('sippBudgetSettle', { lua: SETTLE });
+    this.batch = new SpendBatch((input) => this.settleNow(input), o.spendBatchMs);
     o.beforeClose?.(() => this.batch.flush());
   }
 
