@@ -46,6 +46,7 @@ export function createBudgets(d: BudgetsDeps): Budgets {
         breaker: r.breaker,
         onError: r.onError,
         countError: r.countError,
+        beforeClose: r.beforeClose,
       })
     : new MemoryLedger(d.now);
   const callerBudgets = r

@@ -21,6 +21,7 @@ import {
   type ScopeCheck,
   type SettleInput,
 } from './ledger.js';
+import { SpendBatch } from './spend-batch.js';
 
 /**
  * KEYS: rpm bucket, tpm bucket, then one counter per budget.
@@ -131,6 +132,10 @@ export interface RedisLedgerOptions {
   breaker: RedisBreaker;
   onError: 'allow' | 'deny';
   countError: () => void;
+  /** Registers a step to run before the Redis connection closes (the last spend-only batch is sent then). */
+  beforeClose?: (step: () => Promise<void>) => void;
+  /** How long spend-only settlements are summed (default SPEND_BATCH_MS; tests set it long). */
+  spendBatchMs?: number;
 }
 
 /** At most this many settlements wait for Redis to come back. */
@@ -143,11 +148,15 @@ export class RedisLedger implements Ledger {
   private readonly pending: SettleInput[] = [];
   /** Reservations admitted locally (not in Redis): their settlement adds spend only. */
   private readonly localAdmits = new WeakSet<object>();
+  /** Spend-only settlements, summed and sent every few ms (spend-batch.ts). */
+  private readonly batch: SpendBatch;
 
   constructor(private readonly o: RedisLedgerOptions) {
     this.redis = o.redis as WithScripts;
     this.redis.defineCommand('sippBudgetAdmit', { lua: ADMIT });
     this.redis.defineCommand('sippBudgetSettle', { lua: SETTLE });
+    this.batch = new SpendBatch((input) => this.settleNow(input), o.spendBatchMs);
+    o.beforeClose?.(() => this.batch.flush());
   }
 
   private key(k: string): string {
@@ -189,6 +198,15 @@ export class RedisLedger implements Ledger {
 
   async settle(input: SettleInput) {
     if (this.localAdmits.has(input.reserved)) return this.local.settle(input);
+    if (SpendBatch.spendOnly(input)) {
+      // Nobody reads this answer (no budget on these counters): the spend is sent with the next batch.
+      this.batch.add(input);
+      return input.scopes.map(() => ({ spend: { nano: 0, tokens: 0 }, crossed: false }));
+    }
+    return this.settleNow(input);
+  }
+
+  private async settleNow(input: SettleInput) {
     try {
       return await this.settleInRedis(input);
     } catch (err) {
@@ -231,6 +249,8 @@ export class RedisLedger implements Ledger {
   }
 
   async read(k: string) {
+    // This replica's own spend-only settlements first, so a read after a request counts it.
+    await this.batch.flush();
     const key = this.key(k);
     const h = await this.o.breaker.run(() => this.redis.hmget(key, 'su', 'st', 'ru', 'rt'));
     return {

@@ -45,6 +45,8 @@ export interface SharedRedis {
   keyPrefix: string;
   onError: 'allow' | 'deny';
   countError: () => void;
+  /** Registers a step (sending what a shared store still holds) run when the state closes, before Redis disconnects. */
+  beforeClose(step: () => Promise<void>): void;
 }
 
 export interface StateOptions {
@@ -157,6 +159,7 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
     void fleet.beat();
   });
   fleet.start();
+  const beforeClose: Array<() => Promise<void>> = [];
   return {
     backend: 'redis',
     replicaId,
@@ -170,10 +173,18 @@ export async function createGatewayState(o: StateOptions): Promise<GatewayState>
       onLocalDecision: () => m.local.inc(),
     })),
     kv: createRedisKv(conn.client, prefix, countError, breaker),
-    redis: { client: conn.client, breaker, keyPrefix: prefix, onError: c.on_error, countError },
+    redis: {
+      client: conn.client,
+      breaker,
+      keyPrefix: prefix,
+      onError: c.on_error,
+      countError,
+      beforeClose: (step) => void beforeClose.push(step),
+    },
     fleet,
     changed: (change) => sync.changed(change),
     async close() {
+      await Promise.all(beforeClose.map((step) => step().catch(() => {})));
       sync.close();
       await fleet.close();
       await conn.close();

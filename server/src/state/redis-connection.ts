@@ -60,7 +60,14 @@ export function connectRedis(url: string, log: Logger, countError: () => void): 
     retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 10), MAX_BACKOFF_MS),
     maxRetriesPerRequest: 0,
   };
-  const client = new Redis(url, { ...base, enableOfflineQueue: false, commandTimeout: COMMAND_TIMEOUT_MS });
+  // Auto-pipelining: the commands of every request handled in one event-loop turn (rate-limit takes, budget
+  // scripts) leave in one write and their replies arrive in one read, instead of a syscall pair each.
+  const client = new Redis(url, {
+    ...base,
+    enableOfflineQueue: false,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    enableAutoPipelining: true,
+  });
   // The subscriber queues SUBSCRIBE until connected and resubscribes after each reconnect.
   const subscriber = new Redis(url, { ...base, enableOfflineQueue: true, autoResubscribe: true });
 

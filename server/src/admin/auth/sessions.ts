@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
-import createSession from 'koa-session';
 import type { Logger } from 'pino';
 import { ADMIN_CSRF_HEADER, LoginRequestSchema, type SessionInfo } from '@sipp/shared';
 import { normalizeIp } from '../../security/blocklist.js';
@@ -91,22 +90,32 @@ export function createSessions(opts: SessionsOptions): Sessions {
   }, 60_000);
   sweeper.unref();
 
-  const middleware = createSession(
-    {
-      key: SESSION_COOKIE,
-      store,
-      maxAge: SESSION_TTL_MS,
-      httpOnly: true,
-      signed: true,
-      sameSite: 'strict',
-      path: opts.basePath === '/' ? '/' : opts.basePath,
-      overwrite: true,
-      rolling: false,
-      renew: false,
-      genid: () => randomBytes(32).toString('base64url'),
-    } as Parameters<typeof createSession>[0],
-    opts.app,
-  ) as Middleware;
+  // koa-session (and the zod 3, crc and is-type-of it brings) is loaded on the first admin request, not at
+  // start-up: a gateway nobody signs in to never holds it (docs/operations.md#memory). It extends
+  // app.context when created, which contexts made before then still see (their prototype).
+  let session: Promise<Middleware> | undefined;
+  const middleware: Middleware = async (ctx, next) => {
+    session ??= import('koa-session').then(
+      ({ default: createSession }) =>
+        createSession(
+          {
+            key: SESSION_COOKIE,
+            store,
+            maxAge: SESSION_TTL_MS,
+            httpOnly: true,
+            signed: true,
+            sameSite: 'strict',
+            path: opts.basePath === '/' ? '/' : opts.basePath,
+            overwrite: true,
+            rolling: false,
+            renew: false,
+            genid: () => randomBytes(32).toString('base64url'),
+          } as Parameters<typeof import('koa-session').default>[0],
+          opts.app,
+        ) as Middleware,
+    );
+    return (await session)(ctx, next);
+  };
 
   const info = (s: AdminSessionData & { csrf: string }): SessionInfo => ({
     authenticated: true,

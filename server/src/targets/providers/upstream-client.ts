@@ -45,8 +45,8 @@
  * error built here carries an UpstreamDetail (phase, status, wait).
  */
 import { EventEmitter } from 'node:events';
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool as PoolType } from 'undici';
+import { Pool } from './undici-pool.js';
 import { GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseEventTooLarge, SseParser, type SseEvent } from './sse-parser.js';
@@ -109,7 +109,7 @@ export function splitBaseUrl(baseUrl: string): { origin: string; pathPrefix: str
 }
 
 export class UpstreamClient {
-  private readonly pool: Pool;
+  private readonly pool: PoolType;
   private readonly pathPrefix: string;
   private readonly timeoutMs: number;
   private readonly headers: Record<string, string>;
