@@ -36,6 +36,8 @@ export interface Reservation {
   at: number;
   /** The counters that hold the reservation. */
   keys: ReadonlySet<string>;
+  /** Its lease in a shared ledger (docs/budgets.md#leases). */
+  lease?: string;
 }
 
 export type AdmitDecision =
@@ -175,7 +177,10 @@ export class BudgetService {
     const l = who.limits;
     const rate = l?.rpm || l?.tpm ? { id: who.keyId, ...(l.rpm ? { rpm: l.rpm } : {}), ...(l.tpm ? { tpm: l.tpm } : {}) } : null;
     const out = await this.o.ledger.admit(rate, scopes, amount);
-    if (out.ok) return { ok: true, reservation: { who, amount, at: now, keys: new Set(scopes.map((x) => x.key)) } };
+    if (out.ok) {
+      const keys = new Set(scopes.map((x) => x.key));
+      return { ok: true, reservation: { who, amount, at: now, keys, ...(out.lease ? { lease: out.lease } : {}) } };
+    }
     if (out.reason === 'budget') {
       this.rejections.inc();
       const b = budgets[out.scope]!;
@@ -237,7 +242,14 @@ export class BudgetService {
     const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
     const all = scopes.map((x) => ({ ...x, held: reservation?.keys.has(x.key) ?? false }));
     const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
-    const results = await this.o.ledger.settle({ rate, scopes: all, reserved, actual: { nano, tokens } });
+    const lease = reservation?.lease;
+    const results = await this.o.ledger.settle({
+      rate,
+      scopes: all,
+      reserved,
+      actual: { nano, tokens },
+      ...(lease ? { lease } : {}),
+    });
     results.forEach((r, i) => {
       const s = all[i]!;
       if (!s.budget) return;
