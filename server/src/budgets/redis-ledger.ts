@@ -296,7 +296,12 @@ export class RedisLedger implements Ledger {
   }
 
   async settle(input: SettleInput) {
-    if (this.localAdmits.has(input.reserved)) return this.local.settle(input);
+    if (this.localAdmits.has(input.reserved)) {
+      // Admitted here while Redis was away: its spend is replayed into Redis too (nothing to release there).
+      if (this.pending.length < MAX_PENDING)
+        this.pending.push({ ...input, scopes: input.scopes.map((x) => ({ ...x, held: false })), lease: undefined });
+      return this.local.settle(input);
+    }
     if (input.lease !== undefined) this.live.delete(input.lease);
     try {
       return await this.settleInRedis(input);
