@@ -109,8 +109,8 @@ export function Callers() {
               </table>
               {data.untracked ? (
                 <p className="muted" data-testid="callers-untracked">
-                  {data.untracked} more caller{data.untracked === 1 ? '' : 's'} made by managed keys, past this
-                  dashboard&apos;s limit of 64 (see Spend).
+                  {data.untracked} more caller{data.untracked === 1 ? '' : 's'} made by managed keys, past this dashboard&apos;s
+                  limit of 64 (see Spend).
                 </p>
               ) : null}
             </div>
