@@ -64,6 +64,24 @@ export interface BudgetServiceOptions {
 
 const PERIOD_WORD: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
 
+/** How long a settlement plan is reused at most (settlePlan). */
+const PLAN_MS = 60_000;
+const MAX_PLANS = 10_000;
+
+interface SettleScope {
+  scope: 'key' | 'caller';
+  name: string;
+  period: BudgetPeriod;
+  w: PeriodWindow;
+  budget: Budget | undefined;
+  key: string;
+  seedNano: number;
+  seedTokens: number;
+  thresholdNano: number;
+  thresholdTokens: number;
+  ttlMs: number;
+}
+
 /** Counters outlive their period by this much, so a late settlement still lands in its own period. */
 const TTL_MARGIN_MS = 2 * 86_400_000;
 
@@ -71,6 +89,18 @@ export class BudgetService {
   readonly now: () => number;
   audit: BudgetAudit | undefined;
   private seeds = new Map<string, SeedDay[]>();
+  /** Settlement plans by key and caller (settlePlan). */
+  private readonly plans = new Map<
+    string,
+    {
+      from: number;
+      until: number;
+      keyBudget: Budget | undefined;
+      callerBudget: Budget | undefined;
+      seeds: Map<string, SeedDay[]>;
+      scopes: readonly SettleScope[];
+    }
+  >();
   private seededAt = 0;
   private readonly seedSums = new Map<string, Spend>();
   private readonly costTotal: Counter<'target'>;
@@ -218,29 +248,17 @@ export class BudgetService {
     if (nano > 0 && target) this.costTotal.inc({ target }, usdOf(nano));
     if (!who) return;
     const now = reservation?.at ?? this.now();
-    const budgets = this.budgetsOf(who);
-    const pct = this.o.thresholdPercent / 100;
-    const scopes = (['key', 'caller'] as const).flatMap((scope) =>
-      BUDGET_PERIODS.map((period) => {
-        const name = scope === 'key' ? who.keyId : who.caller;
-        const w = periodWindow(period, now);
-        const b = budgets.find((x) => x.scope === scope && x.budget.period === period)?.budget;
-        return {
-          scope,
-          name,
-          period,
-          w,
-          budget: b,
-          key: this.counterKey(scope, name, w),
-          ...seedFields(this.seedOf(`${scope}:${name}`, w)),
-          thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
-          thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
-          ttlMs: this.ttl(w, now),
-        };
-      }),
-    );
+    const scopes = this.settlePlan(who, now);
     const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
-    const all = scopes.map((x) => ({ ...x, held: reservation?.keys.has(x.key) ?? false }));
+    const all = scopes.map((x) => ({
+      key: x.key,
+      thresholdNano: x.thresholdNano,
+      thresholdTokens: x.thresholdTokens,
+      ttlMs: x.ttlMs,
+      seedNano: x.seedNano,
+      seedTokens: x.seedTokens,
+      held: reservation?.keys.has(x.key) ?? false,
+    }));
     const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
     const lease = reservation?.lease;
     const results = await this.o.ledger.settle({
@@ -251,13 +269,64 @@ export class BudgetService {
       ...(lease ? { lease } : {}),
     });
     results.forEach((r, i) => {
-      const s = all[i]!;
+      const s = scopes[i]!;
       if (!s.budget) return;
       const percent = budgetPercent(s.budget, r.spend);
       if (percent >= this.o.thresholdPercent)
         this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
       if (r.crossed) this.crossed(s.scope, s.name, s.budget, r.spend, percent);
     });
+  }
+
+  /**
+   * The counters a settlement touches (every period of the key and of the
+   * caller) with their thresholds and seeds: the same for every request of a
+   * key until a period turns, a budget or the seed changes, so they are kept
+   * per key for up to a minute (the counter TTLs they carry are then at most
+   * a minute long of their two-day margin).
+   */
+  private settlePlan(who: Who, now: number): readonly SettleScope[] {
+    const keyBudget = who.limits?.budget;
+    const callerBudget = this.o.callerBudgets.get(who.caller);
+    const id = `${who.keyId}\u0000${who.caller}`;
+    const hit = this.plans.get(id);
+    if (
+      hit &&
+      now >= hit.from &&
+      now < hit.until &&
+      hit.keyBudget === keyBudget &&
+      hit.callerBudget === callerBudget &&
+      hit.seeds === this.seeds
+    )
+      return hit.scopes;
+    const budgets = this.budgetsOf(who);
+    const pct = this.o.thresholdPercent / 100;
+    let until = now + PLAN_MS;
+    const scopes = (['key', 'caller'] as const).flatMap((scope) =>
+      BUDGET_PERIODS.map((period): SettleScope => {
+        const name = scope === 'key' ? who.keyId : who.caller;
+        const w = periodWindow(period, now);
+        if (w.end !== null) until = Math.min(until, w.end);
+        const b = budgets.find((x) => x.scope === scope && x.budget.period === period)?.budget;
+        const seed = this.seedOf(`${scope}:${name}`, w);
+        return {
+          scope,
+          name,
+          period,
+          w,
+          budget: b,
+          key: this.counterKey(scope, name, w),
+          seedNano: seed.nano,
+          seedTokens: seed.tokens,
+          thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
+          thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
+          ttlMs: this.ttl(w, now),
+        };
+      }),
+    );
+    if (this.plans.size >= MAX_PLANS) this.plans.clear();
+    this.plans.set(id, { from: now, until, keyBudget, callerBudget, seeds: this.seeds, scopes });
+    return scopes;
   }
 
   private crossed(scope: 'key' | 'caller', name: string, budget: Budget, spend: Spend, percent: number): void {
@@ -304,5 +373,3 @@ export function budgetPercent(b: Budget, s: Spend): number {
   const t = b.tokens !== undefined ? (s.tokens / b.tokens) * 100 : 0;
   return Math.max(u, t);
 }
-
-const seedFields = (s: Spend) => ({ seedNano: s.nano, seedTokens: s.tokens });
