@@ -182,6 +182,8 @@ export interface RedisLedgerOptions {
 
 /** Leases renewed per script call. */
 const RENEW_BATCH = 512;
+/** A reservation never settled (a leak) stops being renewed after this long: no request lasts a day. */
+const MAX_RENEW_MS = 86_400_000;
 
 /** At most this many settlements wait for Redis to come back. */
 const MAX_PENDING = 100_000;
@@ -194,7 +196,7 @@ export class RedisLedger implements Ledger {
   /** Reservations admitted locally (not in Redis): their settlement adds spend only. */
   private readonly localAdmits = new WeakSet<object>();
   /** This replica's reservations in Redis not settled yet: lease member → its lease sets (renewed until settled). */
-  private readonly live = new Map<string, string[]>();
+  private readonly live = new Map<string, { sets: string[]; at: number }>();
   private readonly leaseIdPrefix = randomBytes(6).toString('base64url');
   private leaseSeq = 0;
   private readonly renewTimer: NodeJS.Timeout;
@@ -219,11 +221,13 @@ export class RedisLedger implements Ledger {
   /** Pushes the deadline of every reservation this replica still holds (every third of the lease). */
   async renew(): Promise<void> {
     if (this.live.size === 0) return;
+    const oldest = Date.now() - MAX_RENEW_MS;
+    for (const [m, l] of this.live) if (l.at < oldest) this.live.delete(m);
     const entries = [...this.live];
     for (let i = 0; i < entries.length; i += RENEW_BATCH) {
       const keys: string[] = [];
       const members: string[] = [];
-      for (const [m, sets] of entries.slice(i, i + RENEW_BATCH)) {
+      for (const [m, { sets }] of entries.slice(i, i + RENEW_BATCH)) {
         for (const k of sets) {
           keys.push(k);
           members.push(m);
@@ -288,7 +292,7 @@ export class RedisLedger implements Ledger {
     void this.replay();
     if (r[0] === 1) {
       if (scopes.length === 0) return { ok: true };
-      this.live.set(lease, sets);
+      this.live.set(lease, { sets, at: Date.now() });
       return { ok: true, lease };
     }
     if (r[1] === 3) return { ok: false, reason: 'budget', scope: r[2] - 1 };
