@@ -123,6 +123,20 @@ test('create a key: the secret is shown once with a copy button, and it authenti
   firstSecret = secret;
 });
 
+test("the key's caller, in no config, is on the Callers view with its traffic", async () => {
+  // team-a exists only through the managed key (docs/dashboard.md#callers-made-by-keys).
+  await page.getByRole('link', { name: 'Callers' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Callers' })).toBeVisible();
+  const teamA = page.getByTestId('caller-row-team-a');
+  // Td 2 is Requests (after Trend and Req/s); the unpriced target costs $0.
+  await expect(teamA.locator('td').nth(2)).toHaveText('2', { timeout: 20_000 });
+  await expect(teamA.getByTestId('cost')).toHaveText('$0');
+  await expect(page.getByTestId('caller-row-e2e-client').locator('td').nth(2)).toHaveText('0');
+  await shot('keys-01b-callers');
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await expect(row()).toBeVisible();
+});
+
 test('edit limits, disable and enable, rotate and revoke with confirmation', async () => {
   const first = firstSecret;
   await row().getByRole('button', { name: 'Edit ci bot' }).click();

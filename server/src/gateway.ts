@@ -194,6 +194,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     adminPassword: secrets.adminPassword,
     adminApiToken: secrets.adminApiToken,
     keys: keys?.manager ?? null,
+    ...(keys ? { keyCallers: () => keys.cache.callers() } : {}),
     log: logging.component('sipp_gateway_server::admin'),
     registry: metrics.registry,
     controls,

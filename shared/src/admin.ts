@@ -290,6 +290,8 @@ export const SPARKLINE_POINTS = 30;
 export interface CallersResponse {
   window: StatsWindow;
   callers: Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }>;
+  /** Callers made by managed keys past the dashboard's cap (docs/dashboard.md#callers), not listed; absent = none. */
+  untracked?: number;
 }
 
 export type TargetHealth = 'ready' | 'degraded' | 'failing' | 'idle';

@@ -90,6 +90,12 @@ export function Callers() {
                   })}
                 </tbody>
               </table>
+              {data.untracked ? (
+                <p className="muted" data-testid="callers-untracked">
+                  {data.untracked} more caller{data.untracked === 1 ? '' : 's'} made by managed keys, past this dashboard&apos;s
+                  limit of 64 (see Spend).
+                </p>
+              ) : null}
             </div>
           )
         }

@@ -104,7 +104,12 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
     },
     { method: 'GET', path: '/overview', guard: 'session', handle: (ctx) => views.overview(deps, stats, windowOf(ctx)) },
     { method: 'GET', path: '/timeseries', guard: 'session', handle: (ctx) => stats.timeseries.snapshot(rangeOf(ctx)) },
-    { method: 'GET', path: '/callers', guard: 'session', handle: (ctx) => views.callers(stats, windowOf(ctx)) },
+    {
+      method: 'GET',
+      path: '/callers',
+      guard: 'session',
+      handle: (ctx) => views.callers(stats, windowOf(ctx), deps.keyCallers?.() ?? []),
+    },
     { method: 'GET', path: '/targets', guard: 'session', handle: (ctx) => views.targets(deps, stats, windowOf(ctx)) },
     { method: 'GET', path: '/requests', guard: 'session', handle: (ctx) => requestsOrExport(ctx, stats) },
     { method: 'GET', path: '/routes', guard: 'session', handle: () => views.routes(deps) },

@@ -25,6 +25,8 @@ export interface AdminDeps {
   adminApiToken?: string | null;
   /** Managed keys (docs/keys.md); null without `[database]`. */
   keys?: KeyManager | null;
+  /** The callers of the managed keys in force (the replica's key cache; the Callers view lists them). */
+  keyCallers?: () => Iterable<string>;
   log: Logger;
   registry: Registry;
   /** The blocklist, rate limiter and admission (the admin API changes them). */

@@ -144,8 +144,14 @@ export function clients(deps: Pick<AdminDeps, 'controls'>, stats: TrafficStats):
   };
 }
 
-export function callers(stats: TrafficStats, window: StatsWindow, now = Date.now()): CallersResponse {
-  return { window, callers: stats.callerRows(window, now) };
+export function callers(
+  stats: TrafficStats,
+  window: StatsWindow,
+  keyCallers: Iterable<string> = [],
+  now = Date.now(),
+): CallersResponse {
+  const { rows, untracked } = stats.callerRows(window, now, keyCallers);
+  return { window, callers: rows, ...(untracked > 0 ? { untracked } : {}) };
 }
 
 export function requests(stats: TrafficStats, filter: RequestFilter): RequestsResponse {

@@ -11,7 +11,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { GatewayState } from '../state/index.js';
 import type { UsageDatabase } from '../usage/database.js';
 import { memoryCallerBudgets, redisCallerBudgets } from './caller-budgets.js';
-import { MemoryLedger } from './ledger.js';
+import { MemoryLedger, type Ledger } from './ledger.js';
 import { pricingOf, type Pricing } from './pricing.js';
 import { RedisLedger } from './redis-ledger.js';
 import { BudgetService, type SeedDay } from './service.js';
@@ -39,7 +39,7 @@ export function createBudgets(d: BudgetsDeps): Budgets {
   const pricing = new Map<string, Pricing>();
   for (const t of d.config.targets) if (t.pricing) pricing.set(t.name, pricingOf(t.pricing));
   const r = d.state.redis;
-  const ledger = r
+  const ledger: Ledger = r
     ? new RedisLedger({
         redis: r.client,
         keyPrefix: r.keyPrefix,
@@ -47,6 +47,7 @@ export function createBudgets(d: BudgetsDeps): Budgets {
         onError: r.onError,
         countError: r.countError,
         beforeClose: r.beforeClose,
+        leaseMs: Math.round(d.config.budgets.reservation_lease_seconds * 1000),
       })
     : new MemoryLedger(d.now);
   const callerBudgets = r
@@ -77,7 +78,14 @@ export function createBudgets(d: BudgetsDeps): Budgets {
       );
     }
   })();
-  return { service, ready, close: () => callerBudgets.close() };
+  return {
+    service,
+    ready,
+    close: () => {
+      callerBudgets.close();
+      ledger.close?.();
+    },
+  };
 }
 
 /** Daily spend per key and caller from the usage rollups (docs/budgets.md#restarts). */

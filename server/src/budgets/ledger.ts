@@ -34,7 +34,8 @@ export interface Amount {
 }
 
 export type AdmitOutcome =
-  | { ok: true }
+  /** `lease`: the reservation's id in a shared ledger (redis-ledger.ts), handed back at settlement. */
+  | { ok: true; lease?: string }
   /** `scope`: index into the checks of the budget that is spent. */
   | { ok: false; reason: 'budget'; scope: number }
   | { ok: false; reason: 'rpm' | 'tpm'; retryAfterMs: number };
@@ -53,6 +54,8 @@ export interface SettleInput {
   }>;
   reserved: Amount;
   actual: Amount;
+  /** The lease admission returned (shared ledger): settling ends it. */
+  lease?: string;
 }
 
 export interface Spend {
@@ -66,6 +69,8 @@ export interface Ledger {
   settle(input: SettleInput): Promise<Array<{ spend: Spend; crossed: boolean }>>;
   /** The spend and reservations of a counter (admin views); zeros when none. */
   read(key: string): Promise<Spend & { reservedNano: number; reservedTokens: number }>;
+  /** Stops background work (lease renewal); reservations not settled are left to their leases. */
+  close?(): void;
 }
 
 interface Counter {

@@ -9,6 +9,7 @@
  * decides from its own memory ledger meanwhile, and settlements of
  * reservations Redis holds are kept and replayed when it answers again.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import { RedisSkippedError, type RedisBreaker } from '../state/redis-breaker.js';
@@ -24,25 +25,44 @@ import {
 import { SpendBatch } from './spend-batch.js';
 
 /**
- * KEYS: rpm bucket, tpm bucket, then one counter per budget.
- * ARGV: rpm, tpm (0 = none), reserve nano, reserve tokens, then per budget:
- * limit nano, limit tokens (-1 = none), seed nano, seed tokens, ttl ms (0 = none).
+ * KEYS: rpm bucket, tpm bucket, then one counter per budget, then each counter's lease set (same order).
+ * ARGV: rpm, tpm (0 = none), reserve nano, reserve tokens, lease member, lease ms, lease clock (ms; 0 = Redis' TIME),
+ * then per budget: limit nano, limit tokens (-1 = none), seed nano, seed tokens, ttl ms (0 = none).
  * Returns {1} or {0, reason (1 rpm, 2 tpm, 3 budget), wait ms | budget index (1-based)}.
+ *
+ * A lease set is a sorted set of the reservations the counter holds, scored by their deadline; a member is
+ * `<id>:<nano>:<tokens>`. Leases past their deadline (their replica died, or stopped renewing them) are
+ * swept here, before the check: their amounts leave the reservations (docs/budgets.md#leases).
  */
 const ADMIT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local lnow = tonumber(ARGV[7])
+if lnow <= 0 then lnow = now end
+local n = (#KEYS - 2) / 2
 local rpm = tonumber(ARGV[1])
 local tpm = tonumber(ARGV[2])
 local ru = tonumber(ARGV[3])
 local rt = tonumber(ARGV[4])
-for i = 3, #KEYS do
-  local b = 4 + (i - 3) * 5
+for i = 3, 2 + n do
+  local b = 7 + (i - 3) * 5
   local k = KEYS[i]
+  local lk = KEYS[i + n]
   if redis.call('EXISTS', k) == 0 then
     redis.call('HSET', k, 'su', ARGV[b + 3], 'st', ARGV[b + 4], 'ru', 0, 'rt', 0)
     local ttl = tonumber(ARGV[b + 5])
     if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+    redis.call('DEL', lk)
+  else
+    local dead = redis.call('ZRANGEBYSCORE', lk, '-inf', lnow, 'LIMIT', 0, 256)
+    for _, m in ipairs(dead) do
+      local du, dt = string.match(m, ':(%d+):(%d+)$')
+      if du then
+        if du ~= '0' and redis.call('HINCRBY', k, 'ru', '-' .. du) < 0 then redis.call('HSET', k, 'ru', 0) end
+        if dt ~= '0' and redis.call('HINCRBY', k, 'rt', '-' .. dt) < 0 then redis.call('HSET', k, 'rt', 0) end
+      end
+      redis.call('ZREM', lk, m)
+    end
   end
   local h = redis.call('HMGET', k, 'su', 'st', 'ru', 'rt')
   local lu = tonumber(ARGV[b + 1])
@@ -68,19 +88,39 @@ if rpm > 0 then
   redis.call('HSET', KEYS[1], 't', string.format('%.3f', now), 'v', string.format('%.17g', rv - 1))
   redis.call('PEXPIRE', KEYS[1], 61000)
 end
-for i = 3, #KEYS do
-  redis.call('HINCRBY', KEYS[i], 'ru', ru)
-  redis.call('HINCRBY', KEYS[i], 'rt', rt)
+local deadline = string.format('%.0f', lnow + tonumber(ARGV[6]))
+for i = 3, 2 + n do
+  redis.call('HINCRBY', KEYS[i], 'ru', ARGV[3])
+  redis.call('HINCRBY', KEYS[i], 'rt', ARGV[4])
+  redis.call('ZADD', KEYS[i + n], deadline, ARGV[5])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i + n], ttl) end
 end
 return {1, 0, 0}
 `;
 
 /**
- * KEYS: tpm bucket, then one counter per budget.
- * ARGV: tpm (0 = none), reserved nano, reserved tokens, actual nano, actual tokens,
+ * KEYS: lease sets. ARGV: lease ms, lease clock (0 = Redis' TIME), then one member per key.
+ * Pushes the deadline of the leases still held (XX: a lease already swept stays gone).
+ */
+const RENEW = `
+local lnow = tonumber(ARGV[2])
+if lnow <= 0 then
+  local t = redis.call('TIME')
+  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local deadline = string.format('%.0f', lnow + tonumber(ARGV[1]))
+for i = 1, #KEYS do redis.call('ZADD', KEYS[i], 'XX', deadline, ARGV[i + 2]) end
+return #KEYS
+`;
+
+/**
+ * KEYS: tpm bucket, then one counter per budget, then each counter's lease set (same order).
+ * ARGV: tpm (0 = none), reserved nano, reserved tokens, actual nano, actual tokens, lease member ('' = none),
  * then per counter: threshold nano, threshold tokens (-1 = none), ttl ms, held (1: release the reservation),
  * seed nano, seed tokens (a new counter's start).
  * Returns per budget {spent nano, spent tokens, crossed (0/1)}, flattened.
+ * A held reservation is released only if its lease was still there: one swept meanwhile was released then.
  */
 const SETTLE = `
 local t = redis.call('TIME')
@@ -96,16 +136,18 @@ if tpm > 0 and used > 0 then
   redis.call('PEXPIRE', KEYS[1], 61000 + math.ceil(math.max(0, -v) * 60000 / tpm))
 end
 local out = {}
-for i = 2, #KEYS do
+local n = (#KEYS - 1) / 2
+for i = 2, 1 + n do
   local k = KEYS[i]
-  local b = 5 + (i - 2) * 6
+  local b = 6 + (i - 2) * 6
   local fresh = redis.call('EXISTS', k) == 0
   if fresh then redis.call('HSET', k, 'su', ARGV[b + 5], 'st', ARGV[b + 6], 'ru', 0, 'rt', 0) end
-  if ARGV[b + 4] == '1' then
-    local ru = redis.call('HINCRBY', k, 'ru', -tonumber(ARGV[2]))
-    local rt = redis.call('HINCRBY', k, 'rt', -tonumber(ARGV[3]))
-    if ru < 0 then redis.call('HSET', k, 'ru', 0) end
-    if rt < 0 then redis.call('HSET', k, 'rt', 0) end
+  local release = ARGV[b + 4] == '1'
+  if release and ARGV[6] ~= '' then release = redis.call('ZREM', KEYS[i + n], ARGV[6]) == 1 end
+  if release then
+    -- '-' .. amount, not -tonumber(amount): Lua writes -0 as '-0', which HINCRBY refuses.
+    if ARGV[2] ~= '0' and redis.call('HINCRBY', k, 'ru', '-' .. ARGV[2]) < 0 then redis.call('HSET', k, 'ru', 0) end
+    if ARGV[3] ~= '0' and redis.call('HINCRBY', k, 'rt', '-' .. ARGV[3]) < 0 then redis.call('HSET', k, 'rt', 0) end
   end
   local su = redis.call('HINCRBY', k, 'su', ARGV[4])
   local st = redis.call('HINCRBY', k, 'st', ARGV[5])
@@ -124,6 +166,7 @@ return out
 type WithScripts = Redis & {
   sippBudgetAdmit(...args: Array<string | number>): Promise<[number, number, number]>;
   sippBudgetSettle(...args: Array<string | number>): Promise<number[]>;
+  sippBudgetRenew(...args: Array<string | number>): Promise<number>;
 };
 
 export interface RedisLedgerOptions {
@@ -136,7 +179,16 @@ export interface RedisLedgerOptions {
   beforeClose?: (step: () => Promise<void>) => void;
   /** How long spend-only settlements are summed (default SPEND_BATCH_MS; tests set it long). */
   spendBatchMs?: number;
+  /** How long a reservation holds without renewal (docs/budgets.md#leases); renewed every third of it. */
+  leaseMs: number;
+  /** The lease clock (ms); default: Redis' own TIME. Injectable for tests. */
+  now?: () => number;
 }
+
+/** Leases renewed per script call. */
+const RENEW_BATCH = 512;
+/** A reservation never settled (a leak) stops being renewed after this long: no request lasts a day. */
+const MAX_RENEW_MS = 86_400_000;
 
 /** At most this many settlements wait for Redis to come back. */
 const MAX_PENDING = 100_000;
@@ -150,6 +202,11 @@ export class RedisLedger implements Ledger {
   private readonly localAdmits = new WeakSet<object>();
   /** Spend-only settlements, summed and sent every few ms (spend-batch.ts). */
   private readonly batch: SpendBatch;
+  /** This replica's reservations in Redis not settled yet: lease member → its lease sets (renewed until settled). */
+  private readonly live = new Map<string, { sets: string[]; at: number }>();
+  private readonly leaseIdPrefix = randomBytes(6).toString('base64url');
+  private leaseSeq = 0;
+  private readonly renewTimer: NodeJS.Timeout;
 
   constructor(private readonly o: RedisLedgerOptions) {
     this.redis = o.redis as WithScripts;
@@ -157,10 +214,51 @@ export class RedisLedger implements Ledger {
     this.redis.defineCommand('sippBudgetSettle', { lua: SETTLE });
     this.batch = new SpendBatch((input) => this.settleNow(input), o.spendBatchMs);
     o.beforeClose?.(() => this.batch.flush());
+    this.redis.defineCommand('sippBudgetRenew', { lua: RENEW });
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(o.leaseMs / 3)));
+    this.renewTimer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.renewTimer);
+  }
+
+  private leaseNow(): number {
+    return this.o.now ? this.o.now() : 0;
+  }
+
+  /** Pushes the deadline of every reservation this replica still holds (every third of the lease). */
+  async renew(): Promise<void> {
+    if (this.live.size === 0) return;
+    const oldest = Date.now() - MAX_RENEW_MS;
+    for (const [m, l] of this.live) if (l.at < oldest) this.live.delete(m);
+    const entries = [...this.live];
+    for (let i = 0; i < entries.length; i += RENEW_BATCH) {
+      const keys: string[] = [];
+      const members: string[] = [];
+      for (const [m, { sets }] of entries.slice(i, i + RENEW_BATCH)) {
+        for (const k of sets) {
+          keys.push(k);
+          members.push(m);
+        }
+      }
+      try {
+        await this.o.breaker.run(() =>
+          this.redis.sippBudgetRenew(keys.length, ...keys, this.o.leaseMs, this.leaseNow(), ...members),
+        );
+      } catch (err) {
+        if (!(err instanceof RedisSkippedError)) this.o.countError();
+        return;
+      }
+    }
   }
 
   private key(k: string): string {
     return `${this.o.keyPrefix}budget:${k}`;
+  }
+
+  private leaseKey(k: string): string {
+    return `${this.o.keyPrefix}budget-leases:${k}`;
   }
 
   private rateKeys(rate: RateCheck | null): [string, string] {
@@ -178,8 +276,18 @@ export class RedisLedger implements Ledger {
   }
 
   async admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): Promise<AdmitOutcome> {
-    const keys = [...this.rateKeys(rate), ...scopes.map((s) => this.key(s.key))];
-    const args: Array<string | number> = [rate?.rpm ?? 0, rate?.tpm ?? 0, reserve.nano, reserve.tokens];
+    const sets = scopes.map((s) => this.leaseKey(s.key));
+    const keys = [...this.rateKeys(rate), ...scopes.map((s) => this.key(s.key)), ...sets];
+    const lease = `${this.leaseIdPrefix}${(++this.leaseSeq).toString(36)}:${reserve.nano}:${reserve.tokens}`;
+    const args: Array<string | number> = [
+      rate?.rpm ?? 0,
+      rate?.tpm ?? 0,
+      reserve.nano,
+      reserve.tokens,
+      lease,
+      this.o.leaseMs,
+      this.leaseNow(),
+    ];
     for (const s of scopes) args.push(s.limitNano, s.limitTokens, s.seedNano, s.seedTokens, s.ttlMs);
     let r: [number, number, number];
     try {
@@ -191,13 +299,23 @@ export class RedisLedger implements Ledger {
       return out;
     }
     void this.replay();
-    if (r[0] === 1) return { ok: true };
+    if (r[0] === 1) {
+      if (scopes.length === 0) return { ok: true };
+      this.live.set(lease, { sets, at: Date.now() });
+      return { ok: true, lease };
+    }
     if (r[1] === 3) return { ok: false, reason: 'budget', scope: r[2] - 1 };
     return { ok: false, reason: r[1] === 1 ? 'rpm' : 'tpm', retryAfterMs: Math.max(1, r[2]) };
   }
 
   async settle(input: SettleInput) {
-    if (this.localAdmits.has(input.reserved)) return this.local.settle(input);
+    if (this.localAdmits.has(input.reserved)) {
+      // Admitted here while Redis was away: its spend is replayed into Redis too (nothing to release there).
+      if (this.pending.length < MAX_PENDING)
+        this.pending.push({ ...input, scopes: input.scopes.map((x) => ({ ...x, held: false })), lease: undefined });
+      return this.local.settle(input);
+    }
+    if (input.lease !== undefined) this.live.delete(input.lease);
     if (SpendBatch.spendOnly(input)) {
       // Nobody reads this answer (no budget on these counters): the spend is sent with the next batch.
       this.batch.add(input);
@@ -218,13 +336,18 @@ export class RedisLedger implements Ledger {
   }
 
   private async settleInRedis(input: SettleInput) {
-    const keys = [this.rateKeys(input.rate)[1], ...input.scopes.map((s) => this.key(s.key))];
+    const keys = [
+      this.rateKeys(input.rate)[1],
+      ...input.scopes.map((s) => this.key(s.key)),
+      ...input.scopes.map((s) => this.leaseKey(s.key)),
+    ];
     const args: Array<string | number> = [
       input.rate?.tpm ?? 0,
       input.reserved.nano,
       input.reserved.tokens,
       input.actual.nano,
       input.actual.tokens,
+      input.lease ?? '',
     ];
     for (const s of input.scopes)
       args.push(s.thresholdNano, s.thresholdTokens, s.ttlMs, s.held ? 1 : 0, s.seedNano, s.seedTokens);

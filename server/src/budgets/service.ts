@@ -11,9 +11,7 @@ import { BUDGET_PERIODS, type Budget, type BudgetPeriod, type KeyLimits } from '
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { CallerBudgets } from './caller-budgets.js';
-import type { Amount, Ledger, ScopeCheck, SettleInput, Spend } from './ledger.js';
-
-type LedgerScope = SettleInput['scopes'][number];
+import type { Amount, Ledger, ScopeCheck, Spend } from './ledger.js';
 import { periodWindow, secondsUntilReset, type PeriodWindow } from './periods.js';
 import { costNano, nanoOf, usdOf, type Pricing, type TokenCounts } from './pricing.js';
 
@@ -38,6 +36,8 @@ export interface Reservation {
   at: number;
   /** The counters that hold the reservation. */
   keys: ReadonlySet<string>;
+  /** Its lease in a shared ledger (docs/budgets.md#leases). */
+  lease?: string;
 }
 
 export type AdmitDecision =
@@ -64,6 +64,24 @@ export interface BudgetServiceOptions {
 
 const PERIOD_WORD: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
 
+/** How long a settlement plan is reused at most (settlePlan). */
+const PLAN_MS = 60_000;
+const MAX_PLANS = 10_000;
+
+interface SettleScope {
+  scope: 'key' | 'caller';
+  name: string;
+  period: BudgetPeriod;
+  w: PeriodWindow;
+  budget: Budget | undefined;
+  key: string;
+  seedNano: number;
+  seedTokens: number;
+  thresholdNano: number;
+  thresholdTokens: number;
+  ttlMs: number;
+}
+
 /** Counters outlive their period by this much, so a late settlement still lands in its own period. */
 const TTL_MARGIN_MS = 2 * 86_400_000;
 
@@ -71,6 +89,18 @@ export class BudgetService {
   readonly now: () => number;
   audit: BudgetAudit | undefined;
   private seeds = new Map<string, SeedDay[]>();
+  /** Settlement plans by key and caller (settlePlan). */
+  private readonly plans = new Map<
+    string,
+    {
+      from: number;
+      until: number;
+      keyBudget: Budget | undefined;
+      callerBudget: Budget | undefined;
+      seeds: Map<string, SeedDay[]>;
+      scopes: readonly SettleScope[];
+    }
+  >();
   private seededAt = 0;
   private readonly seedSums = new Map<string, Spend>();
   private readonly costTotal: Counter<'target'>;
@@ -120,8 +150,8 @@ export class BudgetService {
 
   private seedOf(scope: string, w: PeriodWindow): Spend {
     const days = this.seeds.get(scope);
-    if (!days) return NO_SPEND;
     const out = { nano: 0, tokens: 0 };
+    if (!days) return out;
     // The seed never changes once loaded: summed once per scope and period.
     const cacheKey = `${scope}\u0000${w.id}`;
     const cached = this.seedSums.get(cacheKey);
@@ -177,7 +207,10 @@ export class BudgetService {
     const l = who.limits;
     const rate = l?.rpm || l?.tpm ? { id: who.keyId, ...(l.rpm ? { rpm: l.rpm } : {}), ...(l.tpm ? { tpm: l.tpm } : {}) } : null;
     const out = await this.o.ledger.admit(rate, scopes, amount);
-    if (out.ok) return { ok: true, reservation: { who, amount, at: now, keys: new Set(scopes.map((x) => x.key)) } };
+    if (out.ok) {
+      const keys = new Set(scopes.map((x) => x.key));
+      return { ok: true, reservation: { who, amount, at: now, keys, ...(out.lease ? { lease: out.lease } : {}) } };
+    }
     if (out.reason === 'budget') {
       this.rejections.inc();
       const b = budgets[out.scope]!;
@@ -215,50 +248,85 @@ export class BudgetService {
     if (nano > 0 && target) this.costTotal.inc({ target }, usdOf(nano));
     if (!who) return;
     const now = reservation?.at ?? this.now();
-    const budgets = this.budgetsOf(who);
-    const pct = this.o.thresholdPercent / 100;
+    const scopes = this.settlePlan(who, now);
     const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
-    // Every scope and period, built in one pass (this runs once per request).
-    const all: SettleScope[] = [];
-    for (const scope of SCOPES) {
-      const name = scope === 'key' ? who.keyId : who.caller;
-      for (const period of BUDGET_PERIODS) {
-        const w = periodWindow(period, now);
-        let b: Budget | undefined;
-        for (const x of budgets) {
-          if (x.scope === scope && x.budget.period === period) {
-            b = x.budget;
-            break;
-          }
-        }
-        const key = this.counterKey(scope, name, w);
-        const seed = this.seedOf(`${scope}:${name}`, w);
-        all.push({
-          scope,
-          name,
-          period,
-          w,
-          budget: b,
-          key,
-          seedNano: seed.nano,
-          seedTokens: seed.tokens,
-          thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
-          thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
-          ttlMs: this.ttl(w, now),
-          held: reservation?.keys.has(key) ?? false,
-        });
-      }
-    }
+    const all = scopes.map((x) => ({
+      key: x.key,
+      thresholdNano: x.thresholdNano,
+      thresholdTokens: x.thresholdTokens,
+      ttlMs: x.ttlMs,
+      seedNano: x.seedNano,
+      seedTokens: x.seedTokens,
+      held: reservation?.keys.has(x.key) ?? false,
+    }));
     const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
-    const results = await this.o.ledger.settle({ rate, scopes: all, reserved, actual: { nano, tokens } });
+    const lease = reservation?.lease;
+    const results = await this.o.ledger.settle({
+      rate,
+      scopes: all,
+      reserved,
+      actual: { nano, tokens },
+      ...(lease ? { lease } : {}),
+    });
     results.forEach((r, i) => {
-      const s = all[i]!;
+      const s = scopes[i]!;
       if (!s.budget) return;
       const percent = budgetPercent(s.budget, r.spend);
       if (percent >= this.o.thresholdPercent)
         this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
       if (r.crossed) this.crossed(s.scope, s.name, s.budget, r.spend, percent);
     });
+  }
+
+  /**
+   * The counters a settlement touches (every period of the key and of the
+   * caller) with their thresholds and seeds: the same for every request of a
+   * key until a period turns, a budget or the seed changes, so they are kept
+   * per key for up to a minute (the counter TTLs they carry are then at most
+   * a minute long of their two-day margin).
+   */
+  private settlePlan(who: Who, now: number): readonly SettleScope[] {
+    const keyBudget = who.limits?.budget;
+    const callerBudget = this.o.callerBudgets.get(who.caller);
+    const id = `${who.keyId}\u0000${who.caller}`;
+    const hit = this.plans.get(id);
+    if (
+      hit &&
+      now >= hit.from &&
+      now < hit.until &&
+      hit.keyBudget === keyBudget &&
+      hit.callerBudget === callerBudget &&
+      hit.seeds === this.seeds
+    )
+      return hit.scopes;
+    const budgets = this.budgetsOf(who);
+    const pct = this.o.thresholdPercent / 100;
+    let until = now + PLAN_MS;
+    const scopes = (['key', 'caller'] as const).flatMap((scope) =>
+      BUDGET_PERIODS.map((period): SettleScope => {
+        const name = scope === 'key' ? who.keyId : who.caller;
+        const w = periodWindow(period, now);
+        if (w.end !== null) until = Math.min(until, w.end);
+        const b = budgets.find((x) => x.scope === scope && x.budget.period === period)?.budget;
+        const seed = this.seedOf(`${scope}:${name}`, w);
+        return {
+          scope,
+          name,
+          period,
+          w,
+          budget: b,
+          key: this.counterKey(scope, name, w),
+          seedNano: seed.nano,
+          seedTokens: seed.tokens,
+          thresholdNano: b?.usd !== undefined ? Math.ceil(nanoOf(b.usd) * pct) : -1,
+          thresholdTokens: b?.tokens !== undefined ? Math.ceil(b.tokens * pct) : -1,
+          ttlMs: this.ttl(w, now),
+        };
+      }),
+    );
+    if (this.plans.size >= MAX_PLANS) this.plans.clear();
+    this.plans.set(id, { from: now, until, keyBudget, callerBudget, seeds: this.seeds, scopes });
+    return scopes;
   }
 
   private crossed(scope: 'key' | 'caller', name: string, budget: Budget, spend: Spend, percent: number): void {
@@ -305,15 +373,3 @@ export function budgetPercent(b: Budget, s: Spend): number {
   const t = b.tokens !== undefined ? (s.tokens / b.tokens) * 100 : 0;
   return Math.max(u, t);
 }
-
-const SCOPES = ['key', 'caller'] as const;
-
-/** One counter a settlement updates, with what the threshold alert needs. */
-interface SettleScope extends LedgerScope {
-  scope: 'key' | 'caller';
-  name: string;
-  period: BudgetPeriod;
-  w: PeriodWindow;
-  budget: Budget | undefined;
-}
-const NO_SPEND: Spend = Object.freeze({ nano: 0, tokens: 0 });

@@ -31,7 +31,7 @@ export class SpendBatch {
 
   /** Whether `input` only adds spend (nothing held, no tpm bucket, no threshold to report). */
   static spendOnly(input: SettleInput): boolean {
-    if (input.rate?.tpm) return false;
+    if (input.rate?.tpm || input.lease !== undefined) return false;
     for (const s of input.scopes) if (s.held || s.thresholdNano >= 0 || s.thresholdTokens >= 0) return false;
     return true;
   }

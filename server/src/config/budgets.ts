@@ -39,6 +39,8 @@ const BudgetsTable = z.strictObject({
   threshold_percent: z.number().gt(0, 'must be > 0').max(100, 'must be <= 100').default(80),
   /** The output a request that names no max_tokens may generate: reserved at admission and sent as its limit. */
   default_max_tokens: z.number().int('must be an integer').min(1, 'must be >= 1').max(1_000_000).default(4096),
+  /** How long a reservation in Redis holds without renewal (its replica renews it every third of that while the request runs). */
+  reservation_lease_seconds: z.number().min(0.1, 'must be >= 0.1').max(86_400, 'must be <= 86400').default(60),
 });
 export const BudgetsSchema = BudgetsTable.default(() => BudgetsTable.parse({}));
 export type BudgetsConfig = z.infer<typeof BudgetsTable>;

@@ -65,6 +65,13 @@ export class KeyCache {
     this.version = Math.max(this.version, version, ...rows.map((r) => r.version));
   }
 
+  /** The distinct callers of the keys not revoked (the dashboard's Callers view). */
+  callers(): Set<string> {
+    const out = new Set<string>();
+    for (const { row } of this.byId.values()) if (row.revokedAt === null) out.add(row.caller);
+    return out;
+  }
+
   /** The key a presented secret belongs to, and whether it may authenticate at `now`. */
   lookup(presented: string, now: number): KeyLookup {
     if (!presented.startsWith(KEY_SECRET_PREFIX)) return null;

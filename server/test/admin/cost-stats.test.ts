@@ -42,12 +42,12 @@ test('window rows sum the cost per caller and per target, only inside the window
   stats.record(rec({ time: now - 1000 }), now); // no cost (unpriced)
   stats.record(rec({ time: now - 1000, costUsd: Number.NaN }), now);
   stats.record(rec({ time: now - 1000, costUsd: -3 }), now);
-  const caller = (w: '5m' | '1h', c: string) => stats.callerRows(w, now).find((r) => r.caller === c)!.costUsd;
+  const caller = (w: '5m' | '1h', c: string) => stats.callerRows(w, now).rows.find((r) => r.caller === c)!.costUsd;
   assert.equal(caller('5m', 'team'), 0.75);
   assert.equal(caller('1h', 'team'), 5.75);
   assert.equal(caller('5m', 'other'), 0.125);
   assert.equal(stats.targetRow('a', '5m', now).costUsd, 0.375);
   assert.equal(stats.targetRow('b', '5m', now).costUsd, 0.5);
   assert.equal(stats.targetRow('a', '1h', now).costUsd, 5.375);
-  assert.equal(stats.callerRows('5m', now).find((r) => r.caller === null)!.costUsd, 0);
+  assert.equal(stats.callerRows('5m', now).rows.find((r) => r.caller === null)!.costUsd, 0);
 });

@@ -10,7 +10,7 @@ import { RecentRequests } from '../../src/admin/stats/recent-requests.js';
 import { parseRequestFilter } from '../../src/admin/stats/request-filter.js';
 import { Timeseries } from '../../src/admin/stats/timeseries.js';
 import { sampleOf } from '../../src/admin/stats/window-ring.js';
-import { TrafficStats } from '../../src/admin/stats/traffic-stats.js';
+import { MAX_KEY_CALLERS, TrafficStats } from '../../src/admin/stats/traffic-stats.js';
 
 let seq = 0;
 const rec = (over: Partial<RequestRecord> = {}): RequestRecord => ({
@@ -118,7 +118,7 @@ describe('TrafficStats windows', () => {
     assert.equal(h1.requests, 10);
     assert.equal(h1.serverErrors, 1);
     assert.equal(h1.serverErrorRate, 1 / 10);
-    const callers = s.callerRows('1m', t0);
+    const callers = s.callerRows('1m', t0).rows;
     assert.deepEqual(
       callers.map((c) => [c.caller, c.requests]),
       [
@@ -131,6 +131,29 @@ describe('TrafficStats windows', () => {
       callers[0]!.spark.reduce((a, b) => a + b, 0),
       9,
     );
+  });
+  it('callers made by managed keys: listed after the configured ones, ringed up to the cap, the rest counted', () => {
+    const s = new TrafficStats([], { callers: ['conf'] });
+    s.record(rec({ time: t0, caller: 'k-b', outputTokens: 5 }), t0);
+    s.record(rec({ time: t0, caller: 'k-a' }), t0);
+    const { rows, untracked } = s.callerRows('1m', t0, ['k-a', 'k-idle']);
+    assert.deepEqual(
+      rows.map((c) => [c.caller, c.requests, c.outputTokens]),
+      [
+        ['conf', 0, 0],
+        ['k-a', 1, 3],
+        ['k-b', 1, 5],
+        ['k-idle', 0, 0],
+        [null, 0, 0],
+      ],
+    );
+    assert.equal(untracked, 0);
+    // Past the cap, a new key-made caller gets no ring (bounded memory) and is counted, not listed.
+    for (let i = 0; i < MAX_KEY_CALLERS; i++) s.record(rec({ time: t0, caller: `n${i}` }), t0);
+    const capped = s.callerRows('1m', t0, ['k-idle', 'later']);
+    assert.equal(capped.rows.length, 1 + MAX_KEY_CALLERS + 1);
+    assert.ok(!capped.rows.some((r) => r.caller === 'k-idle' || r.caller === 'later'));
+    assert.equal(capped.untracked, 2 + 2);
   });
   it('rates are averages over the whole window', () => {
     const s = new TrafficStats([]);

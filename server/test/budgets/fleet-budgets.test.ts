@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { AdminClient } from '../admin/admin-client.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
@@ -140,5 +141,74 @@ describe('budgets while Redis is down', () => {
       'served again',
       20_000,
     );
+  });
+});
+
+describe('budgets while Redis is down, on_error = "allow" (the default)', () => {
+  let redis: TestRedis;
+  let openai: FakeOpenAI;
+  let gw: TestGateway;
+
+  before(async () => {
+    redis = await startRedis();
+    openai = await startFakeOpenAI();
+    openai.setReply({ promptTokens: 8, completionTokens: 10 });
+    // Each request: max_tokens 10 at 1000 USD/Mtok = 0.01 USD reserved and spent; the budget allows 3.
+    gw = await startTestGateway({
+      ...tokenGateway({
+        adminPassword: ADMIN_PASSWORD,
+        tokens: [{ env: 'T', value: TOKEN, caller: 'allow', toml: 'budget = { usd = 0.03, period = "total" }' }],
+        tables: `[state]
+backend = "redis"
+key_prefix = "allow:"
+command_budget_ms = 200
+breaker_seconds = 0.2
+`,
+        targets: PRICED_TARGET(openai.url),
+        env: { OPENAI_KEY: openai.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url },
+      }),
+      logLevel: 'silent',
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await openai?.close();
+    await redis?.stop();
+  });
+
+  it("serves budgeted requests from the replica's own counters up to the budget, then 429; the outage's spend reaches Redis when it is back", async () => {
+    const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
+    const client = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    await client.chat.completions.create(ask);
+    const before = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    // Settlement follows the answer: wait for it to land in Redis before Redis goes.
+    await until(async () => Number(await before.hget('allow:budget:key:config%3Aallow:total', 'su')) === 0.01e9, 'settled');
+    before.disconnect();
+    await redis.kill();
+    // Bug caught: treating "allow" as "deny" (a flipped branch) makes these 503 unavailable.
+    // The replica's own counters start at zero: the whole budget is admitted again, then refused.
+    for (let i = 0; i < 3; i++) await client.chat.completions.create(ask);
+    const e: any = await client.chat.completions.create(ask).catch((x) => x);
+    assert.equal(e.status, 429);
+    assert.equal(e.error.code, 'insufficient_quota');
+    await redis.restart();
+    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      const spent = async () => Number((await r.hget('allow:budget:key:config%3Aallow:total', 'su')) ?? 0);
+      // An admission through Redis replays the outage's settlements; the budget (0.01 spent in Redis) admits one.
+      await until(
+        async () => {
+          await client.chat.completions.create(ask).catch(() => null);
+          return (await spent()) >= 0.04e9;
+        },
+        "the outage's spend replayed into Redis",
+        20_000,
+      );
+      // Bug caught: settlements of locally admitted requests kept only in memory: Redis would still admit.
+      const refused: any = await client.chat.completions.create(ask).catch((x) => x);
+      assert.equal(refused.status, 429);
+    } finally {
+      r.disconnect();
+    }
   });
 });

@@ -46,6 +46,7 @@ describe('Redis ledger: spend-only settlements are batched', () => {
       countError: () => {},
       beforeClose: (step) => void steps.push(step),
       spendBatchMs,
+      leaseMs: 60_000,
     });
     return { l, prefix: `sb${n - 1}:`, close: () => Promise.all(steps.map((s) => s())) };
   };

@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load.js';
 import { createAuthenticator } from '../../src/security/bearer.js';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { memoryCallerBudgets } from '../../src/budgets/caller-budgets.js';
 import { MemoryLedger } from '../../src/budgets/ledger.js';
+import { BudgetService } from '../../src/budgets/service.js';
 import { periodWindow, secondsUntilReset } from '../../src/budgets/periods.js';
 import { costNano, pricingOf } from '../../src/budgets/pricing.js';
 import { MINIMAL_CONFIG, rejectsConfig, variantOf } from '../support/config-text.js';
@@ -86,6 +90,38 @@ describe('memory ledger', () => {
       crossed.push(s!.crossed);
     }
     assert.deepEqual(crossed, [false, false, true, false, false]);
+  });
+});
+
+describe('budget service settlement (plans kept per key)', () => {
+  it('a settlement after midnight lands in the new day; a changed budget takes effect at once', async () => {
+    let clock = Date.UTC(2026, 11, 3, 23, 59, 59, 500);
+    const log = pino({ level: 'silent' });
+    const svc = new BudgetService({
+      ledger: new MemoryLedger(() => clock),
+      callerBudgets: memoryCallerBudgets(null, log),
+      pricing: new Map(),
+      thresholdPercent: 50,
+      log,
+      registry: new Registry(),
+      now: () => clock,
+    });
+    const who = { keyId: 'k1', caller: 'c1', limits: { budget: { tokens: 1000, period: 'day' as const } } };
+    await svc.settle(who, null, null, 0, 100);
+    clock += 1000;
+    // Bug caught: a plan reused past its period's end settles into yesterday's counter.
+    await svc.settle(who, null, null, 0, 30);
+    assert.equal((await svc.spend('key', 'k1', 'day')).tokens, 30);
+    assert.equal((await svc.spend('key', 'k1', 'month')).tokens, 130);
+    assert.equal((await svc.spend('key', 'k1', 'total')).tokens, 130);
+    // A new budget object (an edit): its threshold (50 % of 100) applies to the next settlement.
+    // Bug caught: a plan that ignores the budget's change keeps the old threshold (500) and never alerts.
+    const edited = { ...who, limits: { budget: { tokens: 100, period: 'day' as const } } };
+    await svc.settle(edited, null, null, 0, 30);
+    assert.deepEqual(
+      svc.alerts().map((a) => [a.scope, a.name, a.period]),
+      [['key', 'k1', 'day']],
+    );
   });
 });
 

@@ -383,3 +383,55 @@ describe('managed keys without [database]', () => {
     }
   });
 });
+
+describe('callers made by managed keys on the dashboard', () => {
+  test('GET /api/callers lists them (idle ones too) with their traffic and cost, after the configured callers', async () => {
+    const fake = await startFakeOpenAI();
+    fake.setReply({ promptTokens: 8, completionTokens: 10 });
+    const dir = mkdtempSync(join(tmpdir(), 'sipp-keys-callers-'));
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, {
+        extra: `[admin]\napi_token_env = "ADMIN_API_TOKEN"\n[database]\ndata_dir = "${dir}"\nflush_interval_ms = 50\n`,
+        target: 'pricing = { input_per_mtok = 0, output_per_mtok = 1000 }',
+      }),
+      env,
+    });
+    try {
+      await gw.gateway.keys!.loaded();
+      const admin = new AdminClient(`${gw.managementUrl}/admin`);
+      const bot = (method: string, path: string, json?: unknown) =>
+        admin.request(method, path, { json, cookie: null, csrf: false, headers: { authorization: `Bearer ${API_TOKEN}` } });
+      const busy = await bot('POST', '/api/keys', { name: 'busy', caller: 'key-team' });
+      assert.equal(busy.status, 201, busy.text);
+      assert.equal((await bot('POST', '/api/keys', { name: 'idle', caller: 'idle-team' })).status, 201);
+      await gw.gateway.keys!.refresh();
+      const res = await postJson(
+        `${gw.publicUrl}/v1/chat/completions`,
+        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+        { token: busy.body.secret },
+      );
+      assert.equal(res.status, 200);
+      assert.equal((await admin.login(ADMIN)).status, 200);
+      const view = await admin.request('GET', '/api/callers?window=5m');
+      assert.equal(view.status, 200);
+      // Bug caught: the traffic stats keep rings only for configured callers, so key-made ones are never listed.
+      assert.deepEqual(
+        view.body.callers.map((c: any) => [c.caller, c.requests, c.outputTokens, c.costUsd]),
+        [
+          ['c', 0, 0, 0],
+          ['idle-team', 0, 0, 0],
+          ['key-team', 1, 10, 0.01],
+          [null, 0, 0, 0],
+        ],
+      );
+      assert.equal(view.body.untracked, undefined);
+      // No caller label on any metric: key-made names never reach Prometheus.
+      const metrics = await getText(`${gw.managementUrl}/metrics`);
+      assert.ok(!metrics.text.includes('key-team'), 'no key-made caller name in the metrics');
+    } finally {
+      await gw.stop();
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -24,6 +24,15 @@ import { RecentRequests } from './recent-requests.js';
 import { Timeseries } from './timeseries.js';
 import { WindowRing, sampleOf, type Aggregate, type Sample } from './window-ring.js';
 
+/**
+ * Callers that exist only through managed keys (not in the config) get rings
+ * on their first request, up to this many (a ring is about 375 KB); the
+ * traffic of any further ones is not broken out (docs/dashboard.md#callers).
+ */
+export const MAX_KEY_CALLERS = 64;
+/** Names of key-made callers past the cap kept for the count (they come from admin-created keys, not requests). */
+const MAX_UNTRACKED_NAMES = 10_000;
+
 /** Health looks at the last 5 minutes whatever window the table shows. */
 export const HEALTH_SECONDS = 300;
 
@@ -105,6 +114,9 @@ export class TrafficStats {
   /** Every request routed through a configured group (served by a member or refused). */
   private readonly groups = new Map<string, TargetAggregate>();
   private readonly callers = new Map<string, CallerAggregate>();
+  private readonly configuredCallers: number;
+  /** Key-made callers past MAX_KEY_CALLERS (no ring). */
+  private readonly untracked = new Set<string>();
   private readonly anonymous = new CallerAggregate();
 
   constructor(
@@ -114,6 +126,7 @@ export class TrafficStats {
     for (const name of targetNames) this.targets.set(name, new TargetAggregate());
     for (const name of options.groups ?? []) this.groups.set(name, new TargetAggregate());
     for (const caller of options.callers ?? []) this.callers.set(caller, new CallerAggregate());
+    this.configuredCallers = this.callers.size;
     this.clients = new ClientStats(options.maxClients);
     this.recent = new RecentRequests(options.recent ?? EXPLORER_CAPACITY);
   }
@@ -136,7 +149,7 @@ export class TrafficStats {
     this.clients.record(r);
     this.recent.record(r);
 
-    const caller = r.caller === null ? this.anonymous : this.callers.get(r.caller);
+    const caller = r.caller === null ? this.anonymous : (this.callers.get(r.caller) ?? this.keyCaller(r.caller));
     if (caller) {
       caller.ring.record(sample, now);
       if (caller.lastSeen === null || r.time > caller.lastSeen) caller.lastSeen = r.time;
@@ -147,6 +160,17 @@ export class TrafficStats {
     if (t) t.add(r, sample, isError, now);
     const g = this.groups.get(r.group ?? r.target ?? '');
     if (g) g.add(r, sample, isError, now);
+  }
+
+  /** A caller known only from a managed key (an authenticated record's label): a ring while under the cap. */
+  private keyCaller(name: string): CallerAggregate | undefined {
+    if (this.callers.size - this.configuredCallers >= MAX_KEY_CALLERS) {
+      if (this.untracked.size < MAX_UNTRACKED_NAMES) this.untracked.add(name);
+      return undefined;
+    }
+    const c = new CallerAggregate();
+    this.callers.set(name, c);
+    return c;
   }
 
   totals(): TrafficTotals {
@@ -225,18 +249,40 @@ export class TrafficStats {
     };
   }
 
-  /** Configured callers (idle ones included) and the unauthenticated requests (caller null). */
+  /**
+   * Configured callers (idle ones included), then the callers made by managed
+   * keys (`keyCallers`: those of the keys in force, idle ones included, and
+   * any seen in traffic), then the unauthenticated requests (caller null).
+   * `untracked`: key-made callers past MAX_KEY_CALLERS, not listed.
+   */
   callerRows(
     window: StatsWindow,
     now = Date.now(),
-  ): Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }> {
+    keyCallers: Iterable<string> = [],
+  ): { rows: Array<WindowRowFigures & { caller: string | null; lastSeen: number | null }>; untracked: number } {
     const rows = [...this.callers].map(([caller, c]) => ({
       caller: caller as string | null,
       lastSeen: c.lastSeen,
       ...this.row(c.ring, window, now).figures,
     }));
-    rows.push({ caller: null, lastSeen: this.anonymous.lastSeen, ...this.row(this.anonymous.ring, window, now).figures });
-    return rows;
+    const configured = rows.slice(0, this.configuredCallers);
+    const made = rows.slice(this.configuredCallers);
+    const untracked = new Set(this.untracked);
+    let idle = 0;
+    for (const name of keyCallers) {
+      if (this.callers.has(name) || untracked.has(name)) continue;
+      // Idle rows cost nothing, but are capped like the rings.
+      if (this.callers.size - this.configuredCallers + idle >= MAX_KEY_CALLERS) {
+        untracked.add(name);
+        continue;
+      }
+      idle++;
+      made.push({ caller: name, lastSeen: null, ...this.row(null, window, now).figures });
+    }
+    made.sort((a, b) => (a.caller! < b.caller! ? -1 : a.caller! > b.caller! ? 1 : 0));
+    const out = [...configured, ...made];
+    out.push({ caller: null, lastSeen: this.anonymous.lastSeen, ...this.row(this.anonymous.ring, window, now).figures });
+    return { rows: out, untracked: untracked.size };
   }
 
   private targetWindow(t: TargetAggregate, window: StatsWindow, now: number): TargetWindowView {
