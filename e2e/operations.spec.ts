@@ -279,8 +279,10 @@ test('a call the gateway never answers ends in an error with Retry, not "Loading
 
 test('the request detail shows the trace id with a copy button', async () => {
   expect(await ask('primary', 'ops-traced-1')).toBe(200);
-  const line = gateway.logs.map((l) => JSON.parse(l.startsWith('{') ? l : '{}')).find((l) => l.reqId === 'ops-traced-1');
-  expect(line?.traceId).toMatch(/^[0-9a-f]{32}$/);
+  // The log line comes through the gateway's stdout pipe, which may arrive after the HTTP answer: wait for it.
+  const find = () => gateway.logs.map((l) => JSON.parse(l.startsWith('{') ? l : '{}')).find((l) => l.reqId === 'ops-traced-1');
+  await expect.poll(() => find()?.traceId, { timeout: 10_000 }).toMatch(/^[0-9a-f]{32}$/);
+  const line = find();
   await open('Requests');
   await page.getByRole('button', { name: 'Details of ops-traced-1' }).click();
   const detail = page.getByTestId('request-detail');
