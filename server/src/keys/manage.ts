@@ -13,7 +13,6 @@ import {
   type KeySpend,
   type ManagedKey,
 } from '@sipp/shared';
-import type { z } from 'zod';
 import { AdminError } from '../errors.js';
 import { fieldError } from '../field-error.js';
 import type { UsageDatabase } from '../usage/database.js';
