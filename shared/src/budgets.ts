@@ -2,6 +2,7 @@
  * Budgets and per-key limits (docs/keys.md, docs/budgets.md): the shapes the
  * admin API, the CLI, the TOML tokens and the dashboard share.
  */
+import { z } from 'zod';
 
 /** Calendar UTC periods a budget resets on; `total` never resets. */
 export const BUDGET_PERIODS = ['day', 'week', 'month', 'total'] as const;
@@ -25,3 +26,28 @@ export interface KeyLimits {
   tpm?: number;
   budget?: Budget;
 }
+
+/**
+ * Largest budget amounts (docs/budgets.md#budgets). Spend is counted in whole
+ * nano-dollars, so $1,000,000 (1e15 nano-USD) keeps every sum below 2^53;
+ * 1e12 tokens is far above any period's traffic and as safe.
+ */
+export const BUDGET_MAX_USD = 1_000_000;
+export const BUDGET_MAX_TOKENS = 1_000_000_000_000;
+
+/**
+ * The one budget schema: managed keys (admin API, CLI), `[[tokens]] budget`
+ * in TOML and caller budgets (`PUT <admin>/api/callers/{caller}/budget`).
+ */
+export const BudgetSchema = z
+  .strictObject({
+    usd: z.number().positive('must be > 0').max(BUDGET_MAX_USD, `must be <= ${BUDGET_MAX_USD}`).optional(),
+    tokens: z
+      .number()
+      .int('must be an integer')
+      .positive('must be > 0')
+      .max(BUDGET_MAX_TOKENS, `must be <= ${BUDGET_MAX_TOKENS}`)
+      .optional(),
+    period: z.enum(BUDGET_PERIODS, { message: `must be one of ${BUDGET_PERIODS.join(', ')}` }),
+  })
+  .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'must set usd, tokens or both', path: ['usd'] });

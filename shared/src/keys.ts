@@ -5,7 +5,7 @@
  * creation and at rotation; every other shape carries the display prefix only.
  */
 import { z } from 'zod';
-import { BUDGET_PERIODS, type Budget, type BudgetPeriod } from './budgets.js';
+import { BudgetSchema, type Budget, type BudgetPeriod } from './budgets.js';
 
 /** Every managed key's secret starts with this; the rest is at least 32 base62 characters. */
 export const KEY_SECRET_PREFIX = 'sk-sipp-';
@@ -76,18 +76,10 @@ const label = z
   .regex(/^[A-Za-z0-9._:@\-]+$/, 'may contain only letters, digits and . _ : @ -');
 
 const keyName = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const perMinute = z.number().int('must be a whole number').min(1, 'must be >= 1').max(100_000_000);
+const perMinute = z.number().int('must be an integer').min(1, 'must be >= 1').max(100_000_000);
 const isoTime = z
   .string()
   .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && Number.isFinite(Date.parse(s)), 'must be an ISO 8601 date-time');
-
-export const BudgetSchema = z
-  .strictObject({
-    usd: z.number().positive('must be > 0').max(1e12).optional(),
-    tokens: z.number().int('must be a whole number').positive('must be > 0').max(1e15).optional(),
-    period: z.enum(BUDGET_PERIODS, { message: `must be one of ${BUDGET_PERIODS.join(', ')}` }),
-  })
-  .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'needs usd and/or tokens', path: ['usd'] });
 
 const metadata = z
   .record(z.string(), z.unknown())

@@ -10,6 +10,7 @@ import { budgetPercent } from '../budgets/service.js';
 import { nanoOf } from '../budgets/pricing.js';
 import { BudgetSchema } from '../config/budgets.js';
 import { AdminError } from '../errors.js';
+import { fieldError } from '../field-error.js';
 import type { AuditLog } from './audit-log.js';
 import type { Actor } from './controls.js';
 import type { AdminDeps } from './deps.js';
@@ -36,20 +37,11 @@ function callerOf(raw: string): string {
   return caller;
 }
 
-/** "field: message", worded like the keys API's budget errors (docs/budgets.md#caller-budgets). */
+/** The budget object, or null to remove it; a bad one is "field: problem" (docs/budgets.md#caller-budgets). */
 function parseBudget(body: unknown): Budget | null {
   if (body === null) return null;
   const r = BudgetSchema.safeParse(body);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const message =
-      issue.code === 'invalid_value'
-        ? `must be one of ${issue.values.map(String).join(', ')}`
-        : issue.code === 'unrecognized_keys'
-          ? `unknown field(s): ${issue.keys.join(', ')}`
-          : issue.message;
-    throw new AdminError('invalid_request', `${issue.path.join('.') || 'body'}: ${message}`);
-  }
+  if (!r.success) throw fieldError(r.error, body);
   return r.data;
 }
 

@@ -4,7 +4,7 @@
  * `[[tokens]]` entry may carry (`rpm`, `tpm`, `budget`) and the `[budgets]`
  * table.
  */
-import { BUDGET_PERIODS } from '@sipp/shared';
+import { BudgetSchema } from '@sipp/shared';
 import { z } from 'zod';
 
 const perMtok = z.number().min(0, 'must be >= 0').max(1_000_000);
@@ -18,14 +18,8 @@ export const PricingSchema = z.strictObject({
 });
 export type PricingConfig = z.infer<typeof PricingSchema>;
 
-/** `{usd?, tokens?, period}`: at least one of `usd` and `tokens` (a tokens budget counts input + output). */
-export const BudgetSchema = z
-  .strictObject({
-    usd: z.number().positive('must be > 0').max(1e6, 'must be <= 1000000').optional(),
-    tokens: z.number().int('must be an integer').positive('must be > 0').max(1e12, 'must be <= 1000000000000').optional(),
-    period: z.enum(BUDGET_PERIODS),
-  })
-  .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'must set usd, tokens or both', path: ['usd'] });
+/** `{usd?, tokens?, period}`: one schema with the admin API's (shared/src/budgets.ts, docs/budgets.md#budgets). */
+export { BudgetSchema };
 
 /** What a `[[tokens]]` entry may carry besides its secret and caller (same as a managed key). */
 export const TOKEN_LIMIT_KEYS = {

@@ -13,8 +13,8 @@ import {
   type KeySpend,
   type ManagedKey,
 } from '@sipp/shared';
-import type { z } from 'zod';
 import { AdminError } from '../errors.js';
+import { fieldError } from '../field-error.js';
 import type { UsageDatabase } from '../usage/database.js';
 import { limitsOf, statusOf } from './cache.js';
 import { displayPrefix, generateSecret, hashSecret, newKeyId } from './secret.js';
@@ -53,15 +53,6 @@ export interface KeyChange {
 }
 
 const KEY_ID = /^key_[A-Za-z0-9]{16}$/;
-
-/** "field: message" from the first zod issue (docs/keys.md#admin-api). */
-function invalid(error: z.ZodError): AdminError {
-  const issue = error.issues[0];
-  const field = issue && issue.path.length ? issue.path.join('.') : 'body';
-  const message =
-    issue?.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid');
-  return new AdminError('invalid_request', `${field}: ${message}`);
-}
 
 function spendOf(row: KeyRow, totals: SpendTotals | undefined, now: number): KeySpend {
   const period = row.budget?.period ?? 'month';
@@ -181,7 +172,7 @@ export function createKeyManager(deps: KeyManagerDeps) {
     create(body: unknown): Promise<KeySecretResponse> {
       return op(async () => {
         const parsed = KeyCreateSchema.safeParse(body);
-        if (!parsed.success) throw invalid(parsed.error);
+        if (!parsed.success) throw fieldError(parsed.error, body);
         const b = parsed.data;
         checkTargets(b.targets);
         const expiresAt = b.expires_at === undefined ? null : Date.parse(b.expires_at);
@@ -211,7 +202,7 @@ export function createKeyManager(deps: KeyManagerDeps) {
     update(id: string, body: unknown): Promise<KeyChange> {
       return op(async () => {
         const parsed = KeyUpdateSchema.safeParse(body);
-        if (!parsed.success) throw invalid(parsed.error);
+        if (!parsed.success) throw fieldError(parsed.error, body);
         const b = parsed.data;
         checkTargets(b.targets);
         const set: KeyColumns = {};
@@ -260,7 +251,7 @@ export function createKeyManager(deps: KeyManagerDeps) {
     rotate(id: string, body: unknown): Promise<KeySecretResponse & { before: ManagedKey }> {
       return op(async () => {
         const parsed = KeyRotateSchema.safeParse(body ?? {});
-        if (!parsed.success) throw invalid(parsed.error);
+        if (!parsed.success) throw fieldError(parsed.error, body ?? {});
         const grace = parsed.data.grace_seconds ?? 0;
         const d = await db();
         await find(d, id);

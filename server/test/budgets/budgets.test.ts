@@ -203,7 +203,9 @@ describe('budgets and per-key limits on one gateway', () => {
     assert.match(bad.body.error.message, /^usd: /);
     const noPeriod = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 1 } });
     assert.equal(noPeriod.status, 400);
-    assert.match(noPeriod.body.error.message, /^period: /);
+    assert.equal(noPeriod.body.error.message, 'period: required');
+    const notNumber = await admin.request('PUT', '/api/callers/team/budget', { json: { tokens: '5', period: 'day' } });
+    assert.equal(notNumber.body.error.message, 'tokens: must be a number');
     // Worded like the keys API (docs/budgets.md#caller-budgets), not zod's default message.
     const badPeriod = await admin.request('PUT', '/api/callers/team/budget', { json: { usd: 1, period: 'year' } });
     assert.equal(badPeriod.status, 400);
@@ -234,5 +236,13 @@ describe('budgets and per-key limits on one gateway', () => {
     // Removing it (null) lets the caller through again.
     assert.equal((await admin.request('PUT', '/api/callers/team/budget', { json: null })).status, 200);
     await client.chat.completions.create(ask());
+    // The bounds of the one budget schema, shared with managed keys and TOML (docs/budgets.md#budgets).
+    const atMax = await admin.request('PUT', '/api/callers/roomy/budget', { json: { usd: 1e6, tokens: 1e12, period: 'month' } });
+    assert.equal(atMax.status, 200, atMax.text);
+    const overUsd = await admin.request('PUT', '/api/callers/roomy/budget', { json: { usd: 1e6 + 0.01, period: 'month' } });
+    assert.equal(overUsd.status, 400);
+    assert.equal(overUsd.body.error.message, 'usd: must be <= 1000000');
+    const overTokens = await admin.request('PUT', '/api/callers/roomy/budget', { json: { tokens: 1e12 + 1, period: 'month' } });
+    assert.equal(overTokens.body.error.message, 'tokens: must be <= 1000000000000');
   });
 });
