@@ -24,14 +24,31 @@ const TOKENS: TestToken[] = [
   { env: 'T', value: TOKEN, caller: 'fleet', toml: 'budget = { usd = 0.1, period = "total" }' },
   { env: 'T_TEAM', value: TEAM, caller: 'team' },
 ];
-const fleetGateway = (openai: FakeOpenAI, redis: TestRedis, state: string) =>
+const fleetGateway = (openai: FakeOpenAI, redis: TestRedis, state: string, tokens: TestToken[] = TOKENS) =>
   tokenGateway({
     adminPassword: ADMIN_PASSWORD,
-    tokens: TOKENS,
+    tokens,
     tables: `[state]\nbackend = "redis"\n${state}`,
     targets: PRICED_TARGET(openai.url),
     env: { OPENAI_KEY: openai.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url },
   });
+
+/** Redis, a fake provider (8 in, 10 out) and one gateway on them for a block's outage test, stopped after it. */
+function outageRig(state: string, tokens: TestToken[] = TOKENS) {
+  const rig = {} as { redis: TestRedis; openai: FakeOpenAI; gw: TestGateway };
+  before(async () => {
+    rig.redis = await startRedis();
+    rig.openai = await startFakeOpenAI();
+    rig.openai.setReply({ promptTokens: 8, completionTokens: 10 });
+    rig.gw = await startTestGateway({ ...fleetGateway(rig.openai, rig.redis, state, tokens), logLevel: 'warn' });
+  });
+  after(async () => {
+    await rig.gw?.stop();
+    await rig.openai?.close();
+    await rig.redis?.stop();
+  });
+  return rig;
+}
 
 describe('budgets across three replicas sharing Redis', () => {
   let redis: TestRedis;
@@ -106,36 +123,19 @@ describe('budgets across three replicas sharing Redis', () => {
 });
 
 describe('budgets while Redis is down', () => {
-  let redis: TestRedis;
-  let openai: FakeOpenAI;
-  let gw: TestGateway;
-
-  before(async () => {
-    redis = await startRedis();
-    openai = await startFakeOpenAI();
-    openai.setReply({ promptTokens: 8, completionTokens: 10 });
-    gw = await startTestGateway({
-      ...fleetGateway(openai, redis, 'key_prefix = "down:"\non_error = "deny"\ncommand_budget_ms = 200\nbreaker_seconds = 0.2'),
-      logLevel: 'warn',
-    });
-  });
-  after(async () => {
-    await gw?.stop();
-    await openai?.close();
-    await redis?.stop();
-  });
+  const rig = outageRig('key_prefix = "down:"\non_error = "deny"\ncommand_budget_ms = 200\nbreaker_seconds = 0.2');
 
   it('on_error = "deny": a budgeted request is 503 unavailable, an unbudgeted one is served; both resume with Redis', async () => {
     const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
-    const budgeted = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
-    const free = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TEAM, maxRetries: 0 });
+    const budgeted = new OpenAI({ baseURL: `${rig.gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const free = new OpenAI({ baseURL: `${rig.gw.publicUrl}/v1`, apiKey: TEAM, maxRetries: 0 });
     await budgeted.chat.completions.create(ask);
-    await redis.kill();
+    await rig.redis.kill();
     const e: any = await budgeted.chat.completions.create(ask).catch((x) => x);
     assert.equal(e.status, 503);
     assert.equal(e.error.code, 'unavailable');
     await free.chat.completions.create(ask);
-    await redis.restart();
+    await rig.redis.restart();
     await until(
       async () => (await budgeted.chat.completions.create(ask).catch((x) => x)).choices !== undefined,
       'served again',
@@ -145,54 +145,28 @@ describe('budgets while Redis is down', () => {
 });
 
 describe('budgets while Redis is down, on_error = "allow" (the default)', () => {
-  let redis: TestRedis;
-  let openai: FakeOpenAI;
-  let gw: TestGateway;
-
-  before(async () => {
-    redis = await startRedis();
-    openai = await startFakeOpenAI();
-    openai.setReply({ promptTokens: 8, completionTokens: 10 });
-    // Each request: max_tokens 10 at 1000 USD/Mtok = 0.01 USD reserved and spent; the budget allows 3.
-    gw = await startTestGateway({
-      ...tokenGateway({
-        adminPassword: ADMIN_PASSWORD,
-        tokens: [{ env: 'T', value: TOKEN, caller: 'allow', toml: 'budget = { usd = 0.03, period = "total" }' }],
-        tables: `[state]
-backend = "redis"
-key_prefix = "allow:"
-command_budget_ms = 200
-breaker_seconds = 0.2
-`,
-        targets: PRICED_TARGET(openai.url),
-        env: { OPENAI_KEY: openai.apiKey, SIPP_GATEWAY_REDIS_URL: redis.url },
-      }),
-      logLevel: 'silent',
-    });
-  });
-  after(async () => {
-    await gw?.stop();
-    await openai?.close();
-    await redis?.stop();
-  });
+  // Each request: max_tokens 10 at 1000 USD/Mtok = 0.01 USD reserved and spent; the budget allows 3.
+  const rig = outageRig('key_prefix = "allow:"\ncommand_budget_ms = 200\nbreaker_seconds = 0.2', [
+    { env: 'T', value: TOKEN, caller: 'allow', toml: 'budget = { usd = 0.03, period = "total" }' },
+  ]);
 
   it("serves budgeted requests from the replica's own counters up to the budget, then 429; the outage's spend reaches Redis when it is back", async () => {
     const ask = { model: 'gpt', max_tokens: 10, messages: [{ role: 'user' as const, content: 'hi' }] };
-    const client = new OpenAI({ baseURL: `${gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
+    const client = new OpenAI({ baseURL: `${rig.gw.publicUrl}/v1`, apiKey: TOKEN, maxRetries: 0 });
     await client.chat.completions.create(ask);
-    const before = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    const before = new Redis(rig.redis.url, { maxRetriesPerRequest: 1 });
     // Settlement follows the answer: wait for it to land in Redis before Redis goes.
     await until(async () => Number(await before.hget('allow:budget:key:config%3Aallow:total', 'su')) === 0.01e9, 'settled');
     before.disconnect();
-    await redis.kill();
+    await rig.redis.kill();
     // Bug caught: treating "allow" as "deny" (a flipped branch) makes these 503 unavailable.
     // The replica's own counters start at zero: the whole budget is admitted again, then refused.
     for (let i = 0; i < 3; i++) await client.chat.completions.create(ask);
     const e: any = await client.chat.completions.create(ask).catch((x) => x);
     assert.equal(e.status, 429);
     assert.equal(e.error.code, 'insufficient_quota');
-    await redis.restart();
-    const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    await rig.redis.restart();
+    const r = new Redis(rig.redis.url, { maxRetriesPerRequest: 1 });
     try {
       const spent = async () => Number((await r.hget('allow:budget:key:config%3Aallow:total', 'su')) ?? 0);
       // An admission through Redis replays the outage's settlements; the budget (0.01 spent in Redis) admits one.
