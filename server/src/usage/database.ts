@@ -44,7 +44,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 (async () => {
   try {
     const { PGlite } = await import(workerData.module);
-    const db = await PGlite.create(workerData.dataDir);
+    const db = await PGlite.create(workerData.dataDir, { postgresqlconf: workerData.conf });
     parentPort.on('message', (m) => {
       if (m.close) {
         db.close().finally(() => parentPort.postMessage({ id: m.id, rows: [] }));
@@ -63,6 +63,15 @@ const { parentPort, workerData } = require('node:worker_threads');
 `;
 
 /**
+ * Settings of the embedded PostgreSQL (docs/usage.md#backends). PostgreSQL's
+ * default 128 MB of shared buffers live inside PGlite's WebAssembly heap and
+ * stay resident once touched; the usage writer appends to the end of a few
+ * indexes and the spend queries read small rollups, so 16 MB holds what is hot
+ * (the rest is read back from the operating system's page cache).
+ */
+const EMBEDDED_CONF = ['shared_buffers = 16MB'] as const;
+
+/**
  * PGlite in a worker thread, so its long WebAssembly runs never hold the
  * gateway's event loop. One connection: a transaction keeps every other query
  * waiting until it ends (a promise chain on this side).
@@ -73,7 +82,7 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
   const unlock = lockDirectory(dataDir);
   const worker = new Worker(PGLITE_THREAD, {
     eval: true,
-    workerData: { dataDir, module: import.meta.resolve('@electric-sql/pglite') },
+    workerData: { dataDir, module: import.meta.resolve('@electric-sql/pglite'), conf: [...EMBEDDED_CONF] },
   });
   const pending = new Map<number, { resolve(rows: unknown[]): void; reject(err: Error): void }>();
   let next = 0;

@@ -67,12 +67,21 @@ const COLUMNS: ReadonlyArray<readonly [keyof UsageRow, string, string]> = [
 ];
 
 // One statement per batch: every column travels as one array parameter, so a
-// batch of thousands of rows is one round trip. Rows already present (a spool
-// replayed twice) are skipped, and only the rows inserted are returned, so the
-// rollups count each row once.
-const INSERT_ROWS = `INSERT INTO usage_rows (${COLUMNS.map((c) => c[1]).join(', ')})
+// batch of thousands of rows is one round trip.
+const INSERT_SELECT = `INSERT INTO usage_rows (${COLUMNS.map((c) => c[1]).join(', ')})
 SELECT ${COLUMNS.map((c) => (c[1] === 'time' ? 'to_timestamp(u.time / 1000.0)' : `u.${c[1]}`)).join(', ')}
-FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c[2]}[]`).join(', ')}) AS u(${COLUMNS.map((c) => c[1]).join(', ')})
+FROM unnest(${COLUMNS.map((c, i) => `$${i + 1}::${c[2]}[]`).join(', ')}) AS u(${COLUMNS.map((c) => c[1]).join(', ')})`;
+
+// The usual batch: rows made by this process, never written before. No
+// conflict check and nothing returned (handing every row id back costs the
+// database about as much as a third of the insert, docs/usage.md#measured);
+// a duplicate row id makes it fail, and the batch is written again below.
+const INSERT_FRESH = INSERT_SELECT;
+
+// A batch that holds rows already present (a spool replayed twice): those are
+// skipped, and only the rows inserted are returned, so the rollups count each
+// row once.
+const INSERT_ROWS = `${INSERT_SELECT}
 ON CONFLICT (row_id) DO NOTHING
 RETURNING row_id`;
 
@@ -158,12 +167,25 @@ export function rollup(rows: readonly UsageRow[]): Sum[] {
   return [...sums.values()];
 }
 
-/** Inserts a batch and adds the newly inserted rows to the rollups; returns how many rows were new. */
+/**
+ * Inserts a batch and adds the newly inserted rows to the rollups; returns how
+ * many rows were new. Runs inside the writer's transaction: the fast insert
+ * runs under a savepoint, so a batch with rows already present (only a spool
+ * replay has those) rolls back to it and is inserted row by row-id check.
+ */
 export async function insertBatch(q: Queryable, rows: readonly UsageRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const params = COLUMNS.map(([field]) => rows.map((r) => r[field]));
-  const inserted = new Set((await q.query<{ row_id: string }>(INSERT_ROWS, params)).map((r) => r.row_id));
-  const fresh = inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.rowId));
+  let fresh: readonly UsageRow[] = rows;
+  await q.query('SAVEPOINT usage_batch');
+  try {
+    await q.query(INSERT_FRESH, params);
+  } catch {
+    // Most likely a row id already present; anything else fails again below and is thrown.
+    await q.query('ROLLBACK TO SAVEPOINT usage_batch');
+    const inserted = new Set((await q.query<{ row_id: string }>(INSERT_ROWS, params)).map((r) => r.row_id));
+    fresh = inserted.size === rows.length ? rows : rows.filter((r) => inserted.has(r.rowId));
+  }
   const sums = rollup(fresh);
   if (sums.length > 0) {
     await q.query(UPSERT_ROLLUPS, [
