@@ -60,13 +60,12 @@ export function connectRedis(url: string, log: Logger, countError: () => void): 
     retryStrategy: (times) => Math.min(25 * 2 ** Math.min(times, 10), MAX_BACKOFF_MS),
     maxRetriesPerRequest: 0,
   };
-  // Auto-pipelining: the commands of every request handled in one event-loop turn (rate-limit takes, budget
-  // scripts) leave in one write and their replies arrive in one read, instead of a syscall pair each.
+  // No auto-pipelining: ioredis would hold single commands for the next turn but send multi() at once, so a
+  // command and a transaction issued in one turn could reach Redis out of order (controls, shared KV).
   const client = new Redis(url, {
     ...base,
     enableOfflineQueue: false,
     commandTimeout: COMMAND_TIMEOUT_MS,
-    enableAutoPipelining: true,
   });
   // The subscriber queues SUBSCRIBE until connected and resubscribes after each reconnect.
   const subscriber = new Redis(url, { ...base, enableOfflineQueue: true, autoResubscribe: true });
