@@ -149,7 +149,8 @@ describe('managed keys across replicas sharing PostgreSQL', { skip: postgresBin(
     const next = secretFrom(rotated.stdout);
     assert.notEqual(next, secret);
     assert.match(rotated.stdout, /the old secret works until/);
-    await msUntilStatus(b, next, 200, performance.now());
+    // Both replicas must have loaded the rotation before the database goes (each polls on its own).
+    for (const gw of [a, b]) await msUntilStatus(gw, next, 200, performance.now());
     assert.equal((await chat(b, secret)).status, 200, 'old secret inside the grace');
 
     // The database goes down: both replicas keep serving the keys they hold; changes wait.
