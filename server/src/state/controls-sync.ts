@@ -10,8 +10,14 @@ import type { ControlsStore } from './controls-store.js';
 import { safeError } from './redis-connection.js';
 import { StateUnavailableError } from '../errors.js';
 
+/** How soon a failed reload is tried again, doubling per failure up to MAX_RETRY_MS. */
+const RETRY_MS = 250;
+const MAX_RETRY_MS = 8_000;
+
 export class ControlsSync {
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private failures = 0;
   private loading: Promise<void> | undefined;
   private again = false;
 
@@ -42,9 +48,20 @@ export class ControlsSync {
         try {
           const doc = await this.store.load();
           if (doc) applyControls(this.live, doc);
+          this.failures = 0;
         } catch (err) {
           this.countError(err);
           this.log.debug({ err: safeError(err) }, 'runtime controls resync failed; keeping the last known values');
+          // A failed reload (a slow or briefly unreachable store) is retried soon, backing off, not only at the
+          // next periodic resync: a change notice that arrived then would otherwise wait resync_seconds to apply.
+          if (!this.retry && this.timer) {
+            const delay = Math.min(RETRY_MS * 2 ** this.failures++, MAX_RETRY_MS);
+            this.retry = setTimeout(() => {
+              this.retry = undefined;
+              void this.resync();
+            }, delay);
+            this.retry.unref();
+          }
         }
       } while (this.again);
     })().finally(() => {
@@ -68,5 +85,7 @@ export class ControlsSync {
 
   close(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
+    clearTimeout(this.retry);
   }
 }
