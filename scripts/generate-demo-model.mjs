@@ -61,9 +61,9 @@ const CHARS = [
 ];
 
 /** Token types as llama.cpp defines them. */
-const TT = { normal: 1, unknown: 2, control: 3, userDefined: 4, byte: 6 };
+export const TT = { normal: 1, unknown: 2, control: 3, userDefined: 4, byte: 6 };
 
-function buildVocab() {
+export function buildVocab() {
   const tokens = [];
   const scores = [];
   const types = [];
@@ -114,10 +114,10 @@ function prng(seed) {
 }
 
 // ---------------------------------------------------------------- GGUF writer
-const GGUF_TYPE = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 };
+export const GGUF_TYPE = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 };
 const GGML_TYPE_F32 = 0;
 
-class ByteWriter {
+export class ByteWriter {
   chunks = [];
   length = 0;
   push(buf) {
@@ -158,7 +158,7 @@ class ByteWriter {
   }
 }
 
-function writeValue(w, kind, value) {
+export function writeValue(w, kind, value) {
   switch (kind) {
     case 'u32':
       w.u32(GGUF_TYPE.UINT32);
@@ -199,7 +199,7 @@ function writeValue(w, kind, value) {
   }
 }
 
-const CHATML_TEMPLATE =
+export const CHATML_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 

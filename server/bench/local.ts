@@ -11,8 +11,13 @@
  *   lives in this process, beside the direct node-llama-cpp run;
  * - direct and gateway runs alternate round by round (order flipping), so
  *   load from other processes on a shared machine hits both alike.
- * Uses ../shared/models/stories260K.gguf when present, else the generated demo
- * model. Greedy sampling (temperature 0) so every run does the same work.
+ * Uses BENCH_LOCAL_MODEL when set, else ../shared/models/stories260K.gguf when
+ * present, else the generated demo model. Greedy sampling (temperature 0) so
+ * every run does the same work.
+ *
+ * GPU (docs/benchmark.md#gpu): BENCH_LOCAL_BACKEND=cuda (or vulkan) runs both
+ * paths on that backend with every layer offloaded; LD_LIBRARY_PATH reaches the
+ * gateway process so it finds the same CUDA libraries as the bench.
  * Progress goes to stderr; the returned Markdown goes into the report.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,7 +33,8 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PROMPT = 'Once upon a time';
 const MAX_TOKENS = Number(process.env.BENCH_LOCAL_TOKENS ?? 256);
 const ROUNDS = Number(process.env.BENCH_LOCAL_ROUNDS ?? 20);
-const THREADS = 1;
+const BACKEND = (process.env.BENCH_LOCAL_BACKEND ?? 'cpu') as 'cpu' | 'cuda' | 'vulkan';
+const THREADS = Number(process.env.BENCH_LOCAL_THREADS ?? 1);
 const CONTEXT = 1024;
 const PARALLEL = 8;
 const BATCH = 512;
@@ -49,6 +55,8 @@ const tps = (s: Sample) => (s.tokens / s.totalMs) * 1000;
 const log = (msg: string) => process.stderr.write(`[bench local] ${msg}\n`);
 
 function pickModel(): { path: string; label: string } {
+  const chosen = process.env.BENCH_LOCAL_MODEL;
+  if (chosen) return { path: resolve(chosen), label: `${chosen} (BENCH_LOCAL_MODEL)` };
   const stories = resolve(REPO_ROOT, '../shared/models/stories260K.gguf');
   if (existsSync(stories)) return { path: stories, label: 'stories260K.gguf (../shared/models)' };
   const demo = resolve(REPO_ROOT, 'models/demo.gguf');
@@ -66,12 +74,15 @@ interface DirectRunner {
  * same context shape (sequences, context size, batch size, threads) and the
  * same sampling options.
  */
-async function directRunner(modelPath: string): Promise<DirectRunner> {
-  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error, maxThreads: 0 });
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+async function directRunner(modelPath: string): Promise<DirectRunner & { devices: string[] }> {
+  const gpu = BACKEND === 'cpu' ? false : BACKEND;
+  const llama = await getLlama({ gpu, build: 'never', skipDownload: true, logLevel: LlamaLogLevel.error, maxThreads: 0 });
+  const model = await llama.loadModel({ modelPath, gpuLayers: gpu ? 'max' : 0 });
+  const devices = gpu ? await llama.getGpuDeviceNames() : [];
   const context = await model.createContext({ sequences: PARALLEL, contextSize: CONTEXT, batchSize: BATCH, threads: THREADS });
   const seq = context.getSequence();
   return {
+    devices,
     async run() {
       await seq.clearHistory();
       const started = performance.now();
@@ -163,16 +174,18 @@ export async function benchLocal(): Promise<string> {
 name = "bench"
 type = "local"
 model = ${JSON.stringify(model.path)}
-backend = "cpu"
+backend = "${BACKEND}"
 stats = "basic"
 [targets.runtime]
 context_size = ${CONTEXT}
 parallel = ${PARALLEL}
 threads = ${THREADS}
 batch_size = ${BATCH}
+${BACKEND === 'cpu' ? '' : 'gpu_layers = "max"'}
 queue_size = 64
 `,
     TOKEN,
+    process.env.LD_LIBRARY_PATH ? { LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH } : {},
   );
   const pub = gw.port;
   const agent = new Agent({ keepAlive: true, maxSockets: PARALLEL });
@@ -226,7 +239,7 @@ queue_size = 64
   return [
     '### Local model (node-llama-cpp)',
     '',
-    `Model: ${model.label}. CPU backend, threads = ${THREADS}, context ${CONTEXT} per sequence, ${MAX_TOKENS} generated tokens per request (greedy), prompt "${PROMPT}", median of ${ROUNDS} runs of each path, alternating; gateway in its own process, client in the bench process. Machine: ${cpus().length} cores.`,
+    `Model: ${model.label}. ${BACKEND === 'cpu' ? 'CPU backend' : `${BACKEND} backend, all layers offloaded (${runner.devices.join(', ') || 'device name unknown'})`}, threads = ${THREADS}, context ${CONTEXT} per sequence, ${MAX_TOKENS} generated tokens per request (greedy), prompt "${PROMPT}", median of ${ROUNDS} runs of each path, alternating; gateway in its own process, client in the bench process. Machine: ${cpus().length} cores.`,
     '',
     '| path | tokens/s (prompt + generation) | time to first token |',
     '| --- | --- | --- |',
