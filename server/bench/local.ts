@@ -15,7 +15,7 @@
  * present, else the generated demo model. Greedy sampling (temperature 0) so
  * every run does the same work.
  *
- * GPU (docs/benchmark.md#gpu): BENCH_LOCAL_BACKEND=cuda (or vulkan) runs both
+ * GPU (docs/local-models.md#on-a-gpu): BENCH_LOCAL_BACKEND=cuda (or vulkan) runs both
  * paths on that backend with every layer offloaded; LD_LIBRARY_PATH reaches the
  * gateway process so it finds the same CUDA libraries as the bench.
  * Progress goes to stderr; the returned Markdown goes into the report.

@@ -1,10 +1,15 @@
 /** Backend selection against simulated GPU availability, and the startup error for an unavailable one. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { LocalRuntimeSchema } from '../../src/config/local-runtime.js';
 import { BackendUnavailableError, selectBackend, type GpuAvailability } from '../../src/targets/local/backend.js';
+import { probeBackend } from '../../src/targets/local/gpu-probe.js';
 import { createLocalTarget } from '../../src/targets/local/index.js';
 import { ensureDemoModel } from './models.js';
 
@@ -40,6 +45,39 @@ describe('selectBackend', () => {
   }
 });
 
+// What llama.cpp printed on the GPU machine (node-llama-cpp 3.22.1, H200, driver 580) before it aborted.
+const PTX_ERROR = 'CUDA error: the provided PTX was compiled with an unsupported toolchain.';
+
+describe('GPU startup check (child process)', () => {
+  const script = (body: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sipp-probe-')), 'child.mjs');
+    writeFileSync(file, body);
+    return file;
+  };
+
+  it('passes when the backend decodes a token (real llama.cpp in the child, on the CPU)', async () => {
+    assert.equal(await probeBackend('cpu', ensureDemoModel()), null);
+  });
+
+  it("fails with llama.cpp's own error line when the child aborts, and the parent lives on", async () => {
+    const abort = script(
+      `process.stderr.write('/x/ggml-cuda.cu:108: CUDA error\\n[node-llama-cpp] ${PTX_ERROR}\\n[node-llama-cpp]   current device: 0\\n');\nprocess.abort();\n`,
+    );
+    const reason = await probeBackend('cuda', ensureDemoModel(), { script: abort });
+    assert.equal(reason, `the check died (SIGABRT): ${PTX_ERROR}`);
+  });
+
+  it('fails when the child cannot load the model, naming why', async () => {
+    const reason = await probeBackend('cpu', join(tmpdir(), 'no-such-model.gguf'));
+    assert.match(reason ?? '', /^the check exited with 1: error: /);
+  });
+
+  it('fails when the child does not answer in time', async () => {
+    const hang = script('setInterval(() => {}, 1000);\n');
+    assert.equal(await probeBackend('cuda', ensureDemoModel(), { script: hang, timeoutMs: 300 }), 'no answer within 300 ms');
+  });
+});
+
 describe('local target backend at load', () => {
   const deps = () => ({ log: pino({ level: 'silent' }), registry: new Registry(), secret: () => '' });
   const config = (backend: 'auto' | 'cpu' | 'cuda' | 'metal' | 'vulkan') => ({
@@ -71,5 +109,57 @@ describe('local target backend at load', () => {
     } finally {
       await target.close();
     }
+  });
+
+  describe('a GPU backend that fails its startup check', () => {
+    const cuda: GpuAvailability = { cuda: true, metal: false, vulkan: false };
+    const failing = (calls: string[]) => async (backend: string, model: string) => {
+      calls.push(`${backend} ${model}`);
+      return `the check died (SIGABRT): ${PTX_ERROR}`;
+    };
+
+    it('auto falls back to cpu with a warning that names the reason', async () => {
+      const lines: string[] = [];
+      const log = pino({ level: 'warn' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }));
+      const calls: string[] = [];
+      const target = createLocalTarget(
+        config('auto'),
+        { ...deps(), log },
+        { detectGpus: async () => cuda, probeGpu: failing(calls) },
+      );
+      await target.load();
+      try {
+        assert.deepEqual(calls, [`cuda ${ensureDemoModel()}`]);
+        assert.equal(target.describe().backend?.selected, 'cpu');
+        const warn = lines.map((l) => JSON.parse(l) as { msg: string; reason?: string }).find((l) => /startup check/.test(l.msg));
+        assert.ok(warn, `no startup-check warning in ${lines.join('')}`);
+        assert.equal(warn.reason, `the check died (SIGABRT): ${PTX_ERROR}`);
+      } finally {
+        await target.close();
+      }
+    });
+
+    it('an explicit backend is a startup error naming it and the reason', async () => {
+      const calls: string[] = [];
+      const target = createLocalTarget(config('cuda'), deps(), { detectGpus: async () => cuda, probeGpu: failing(calls) });
+      await assert.rejects(target.load(), (err: Error) => {
+        assert.equal(
+          err.message,
+          `local target "gpu-target": backend "cuda" failed its startup check (the check died (SIGABRT): ${PTX_ERROR})`,
+        );
+        return true;
+      });
+      assert.equal(calls.length, 1);
+      assert.equal(target.describe().backend?.selected, null);
+      await target.close();
+    });
+
+    it('cpu is never checked', async () => {
+      const calls: string[] = [];
+      const target = createLocalTarget(config('cpu'), deps(), { detectGpus: async () => cuda, probeGpu: failing(calls) });
+      await target.load();
+      await target.close();
+      assert.deepEqual(calls, []);
+    });
   });
 });

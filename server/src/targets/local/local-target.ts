@@ -31,6 +31,7 @@ import {
   type ToolGenerationSummary,
 } from './function-calling.js';
 import { generate, type GenerationSummary } from './generation.js';
+import { probeBackendOnce, type ProbeResult } from './gpu-probe.js';
 import { acquireLlama, type LlamaLease } from './llama-instance.js';
 import { loadModel, checkModelFile, type LoadedModel } from './model-loader.js';
 import { prepareChat, prepareQuery, resolveChatTemplate, type ChatTemplateInfo, type PreparedPrompt } from './prompt.js';
@@ -66,6 +67,8 @@ export const CAPABILITIES: TargetCapabilities = {
 export interface LocalTargetOptions {
   /** Overrides GPU detection (tests). */
   detectGpus?: () => Promise<GpuAvailability>;
+  /** Overrides the GPU startup check (tests); see gpu-probe.ts. */
+  probeGpu?: (backend: SelectedBackend, modelPath: string) => Promise<ProbeResult>;
 }
 
 interface Ready {
@@ -115,6 +118,17 @@ export class LocalTarget implements Target {
     } catch (err) {
       if (err instanceof BackendUnavailableError) throw new LocalModelLoadError(`local target "${name}": ${err.message}`);
       throw err;
+    }
+    if (selected !== 'cpu') {
+      // A GPU build can load and still abort the process at its first kernel: check it in a child first.
+      const failed = await (this.options.probeGpu ?? probeBackendOnce)(selected, path);
+      if (failed) {
+        if (requested !== 'auto') {
+          throw new LocalModelLoadError(`local target "${name}": backend "${selected}" failed its startup check (${failed})`);
+        }
+        log.warn({ backend: selected, reason: failed }, 'GPU backend failed its startup check; falling back to cpu');
+        selected = 'cpu';
+      }
     }
     let lease: LlamaLease;
     try {
