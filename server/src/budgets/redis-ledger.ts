@@ -163,10 +163,35 @@ end
 return out
 `;
 
+/**
+ * KEYS: a counter, its lease set. ARGV: lease clock (0 = Redis' TIME).
+ * Returns {spent nano, spent tokens, reserved nano, reserved tokens} as strings, the reservations without
+ * the leases that ran out but were not swept yet (the admin views' figures; nothing is changed here).
+ */
+const READ = `
+local lnow = tonumber(ARGV[1])
+if lnow <= 0 then
+  local t = redis.call('TIME')
+  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local h = redis.call('HMGET', KEYS[1], 'su', 'st', 'ru', 'rt')
+local ru = tonumber(h[3] or 0)
+local rt = tonumber(h[4] or 0)
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', lnow)) do
+  local du, dt = string.match(m, ':(%d+):(%d+)$')
+  if du then
+    ru = ru - tonumber(du)
+    rt = rt - tonumber(dt)
+  end
+end
+return {h[1] or '0', h[2] or '0', string.format('%.0f', math.max(0, ru)), string.format('%.0f', math.max(0, rt))}
+`;
+
 type WithScripts = Redis & {
   sippBudgetAdmit(...args: Array<string | number>): Promise<[number, number, number]>;
   sippBudgetSettle(...args: Array<string | number>): Promise<number[]>;
   sippBudgetRenew(...args: Array<string | number>): Promise<number>;
+  sippBudgetRead(...args: Array<string | number>): Promise<string[]>;
 };
 
 export interface RedisLedgerOptions {
@@ -215,6 +240,7 @@ export class RedisLedger implements Ledger {
     this.batch = new SpendBatch((input) => this.settleNow(input), o.spendBatchMs);
     o.beforeClose?.(() => this.batch.flush());
     this.redis.defineCommand('sippBudgetRenew', { lua: RENEW });
+    this.redis.defineCommand('sippBudgetRead', { lua: READ });
     this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(o.leaseMs / 3)));
     this.renewTimer.unref();
   }
@@ -374,8 +400,7 @@ export class RedisLedger implements Ledger {
   async read(k: string) {
     // This replica's own spend-only settlements first, so a read after a request counts it.
     await this.batch.flush();
-    const key = this.key(k);
-    const h = await this.o.breaker.run(() => this.redis.hmget(key, 'su', 'st', 'ru', 'rt'));
+    const h = await this.o.breaker.run(() => this.redis.sippBudgetRead(2, this.key(k), this.leaseKey(k), this.leaseNow()));
     return {
       nano: Number(h[0] ?? 0),
       tokens: Number(h[1] ?? 0),
