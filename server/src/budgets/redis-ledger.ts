@@ -99,16 +99,19 @@ end
 return {1, 0, 0}
 `;
 
+/** Lua: `lnow`, the lease clock from ARGV[arg] (ms), or Redis' TIME when that is 0. */
+const leaseClock = (arg: number) => `
+local lnow = tonumber(ARGV[${arg}])
+if lnow <= 0 then
+  local t = redis.call('TIME')
+  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end`;
+
 /**
  * KEYS: lease sets. ARGV: lease ms, lease clock (0 = Redis' TIME), then one member per key.
  * Pushes the deadline of the leases still held (XX: a lease already swept stays gone).
  */
-const RENEW = `
-local lnow = tonumber(ARGV[2])
-if lnow <= 0 then
-  local t = redis.call('TIME')
-  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+const RENEW = `${leaseClock(2)}
 local deadline = string.format('%.0f', lnow + tonumber(ARGV[1]))
 for i = 1, #KEYS do redis.call('ZADD', KEYS[i], 'XX', deadline, ARGV[i + 2]) end
 return #KEYS
@@ -168,12 +171,7 @@ return out
  * Returns {spent nano, spent tokens, reserved nano, reserved tokens} as strings, the reservations without
  * the leases that ran out but were not swept yet (the admin views' figures; nothing is changed here).
  */
-const READ = `
-local lnow = tonumber(ARGV[1])
-if lnow <= 0 then
-  local t = redis.call('TIME')
-  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+const READ = `${leaseClock(1)}
 local h = redis.call('HMGET', KEYS[1], 'su', 'st', 'ru', 'rt')
 local ru = tonumber(h[3] or 0)
 local rt = tonumber(h[4] or 0)
