@@ -6,18 +6,15 @@
  * next to the live traffic the gateway records itself. Every response the
  * browser gets from the management listener is scanned for secrets.
  */
-import { expect, test, type Page, type Response } from '@playwright/test';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { expect, test, type Page } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
 import { openDatabase } from '../server/src/usage/database.js';
 import { migrate } from '../server/src/usage/migrations.js';
 import { insertBatch, newRowId, type UsageRow } from '../server/src/usage/rows.js';
 import { startPostgres, type TestPostgres } from '../server/test/support/postgres.js';
-import { startFakeUpstream, type FakeUpstream } from './support/fake-upstream.js';
-import { e2eConfig, startGatewayProcess, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
+import { startDashboardRig, type DashboardRig } from './support/dashboard-rig.js';
+import { e2eConfig, upstreamTarget, type GatewayProcess } from './support/gateway-process.js';
 
-const ARTIFACTS = join(resolve(fileURLToPath(import.meta.url), '..'), 'artifacts');
 const SECRETS = {
   SIPP_E2E_ADMIN_PASSWORD: 'e2e-Admin-Pass-spend-41c9',
   SIPP_E2E_TOKEN: 'e2e-bearer-token-spend-8e02',
@@ -29,12 +26,9 @@ const DAY = 86_400_000;
 test.describe.configure({ mode: 'serial' });
 
 let pg: TestPostgres;
-let upstream: FakeUpstream;
+let rig: DashboardRig;
 let gateway: GatewayProcess;
 let page: Page;
-const scanned: Array<{ url: string; body: string; headers: string }> = [];
-const pending: Array<Promise<void>> = [];
-const cspViolations: string[] = [];
 
 /** Seeded spend (this week, so every range shows it): team-a spends most, on claude. */
 const now = Date.now();
@@ -86,7 +80,6 @@ async function chat(token: string | null): Promise<number> {
   return res.status;
 }
 
-const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const nav = () => page.getByRole('navigation', { name: 'Views' });
 const open = async (label: string) => {
   await nav().getByRole('link', { name: label, exact: true }).click();
@@ -94,8 +87,7 @@ const open = async (label: string) => {
 };
 
 test.beforeAll(async ({ browser }) => {
-  await mkdir(ARTIFACTS, { recursive: true });
-  [pg, upstream] = await Promise.all([startPostgres(), startFakeUpstream(SECRETS.SIPP_E2E_UPSTREAM_KEY)]);
+  pg = await startPostgres();
   const db = await openDatabase({ backend: 'postgres', url: pg.url });
   try {
     await migrate(db);
@@ -103,9 +95,13 @@ test.beforeAll(async ({ browser }) => {
   } finally {
     await db.close();
   }
-  gateway = await startGatewayProcess(
-    e2eConfig(
-      `${upstreamTarget('assistant', upstream.url)}
+  rig = await startDashboardRig(browser, {
+    // The database URL (with its password) is a secret too: scanned for like the others.
+    secrets: { ...SECRETS, SIPP_E2E_DB_URL: pg.url },
+    upstreams: 1,
+    config: ([url]) =>
+      e2eConfig(
+        `${upstreamTarget('assistant', url!)}
 [database]
 backend = "postgres"
 url_env = "SIPP_E2E_DB_URL"
@@ -113,38 +109,21 @@ flush_interval_ms = 100
 [admin]
 api_token_env = "SIPP_E2E_ADMIN_API_TOKEN"
 `,
-    ),
-    { ...SECRETS, SIPP_E2E_DB_URL: pg.url },
-  );
-  page = await (await browser.newContext({ acceptDownloads: true })).newPage();
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+      ),
+    context: { acceptDownloads: true },
   });
-  page.on('response', (res: Response) => {
-    if (!res.url().startsWith(gateway.managementUrl)) return;
-    pending.push(
-      (async () => {
-        const headers = JSON.stringify(await res.allHeaders());
-        const body = await res.text().catch(() => '');
-        scanned.push({ url: res.url(), body, headers });
-      })(),
-    );
-  });
+  ({ gateway, page } = rig);
 });
 
 test.afterAll(async () => {
-  await page?.context().close();
-  await gateway?.stop();
-  await upstream?.close();
+  await rig?.close();
   await pg?.destroy();
 });
 
 test('the Spend view shows totals, top spenders and cost over time from the usage database', async () => {
   expect(await chat(SECRETS.SIPP_E2E_TOKEN)).toBe(200);
   expect(await chat(null)).toBe(401);
-  await page.goto(`${gateway.managementUrl}/admin/`);
-  await page.getByLabel('Admin password').fill(SECRETS.SIPP_E2E_ADMIN_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await rig.signIn();
   await open('Spend');
   await expect(page).toHaveTitle('Spend · Sipp Gateway');
 
@@ -175,7 +154,7 @@ test('the Spend view shows totals, top spenders and cost over time from the usag
   await page.getByRole('group', { name: 'Range' }).getByRole('button', { name: '24h' }).click();
   await expect(page.getByTestId('spend-row-key-b1')).toContainText('$0.50');
   await expect(page.getByTestId('chart-spend-cost')).toContainText('Cost per hour');
-  await shot('spend-01-view');
+  await rig.shot('spend-01-view');
 });
 
 test('the budget burn-down shows spend so far against a caller budget', async () => {
@@ -206,7 +185,7 @@ test('the budget burn-down shows spend so far against a caller budget', async ()
   if (spent === 7.5) await expect(row.locator('meter')).toHaveAttribute('aria-label', 'team-a: 75% of the month budget used');
   await expect(page.getByTestId('budget-table')).not.toContainText('e2e-client');
   await page.unrouteAll({ behavior: 'wait' });
-  await shot('spend-02-budget');
+  await rig.shot('spend-02-budget');
 });
 
 test('Export CSV downloads the raw rows of the range with a header', async () => {
@@ -233,14 +212,14 @@ test('Callers and Targets have a cost column', async () => {
   await open('Targets');
   await expect(page.getByTestId('targets-table').getByRole('columnheader', { name: 'Cost' })).toBeVisible();
   await expect(page.getByTestId('target-row-assistant').getByTestId('cost')).toHaveText('$0');
-  await shot('spend-03-callers');
+  await rig.shot('spend-03-callers');
 });
 
 test('no secret in any dashboard response, and the CSP was never violated', async () => {
-  await Promise.all(pending);
-  expect(cspViolations).toEqual([]);
-  expect(scanned.length).toBeGreaterThan(5);
-  for (const r of scanned)
-    for (const s of [...Object.values(SECRETS), pg.password])
-      expect(`${r.body}${r.headers}`, `${r.url} holds a secret`).not.toContain(s);
+  // Responses and the gateway's log lines: no configured secret (nor the database URL) in either.
+  expect(await rig.leaks()).toEqual([]);
+  expect(rig.cspViolations).toEqual([]);
+  expect(rig.scanned.length).toBeGreaterThan(5);
+  // The database password on its own, too.
+  for (const r of rig.scanned) expect(`${r.body}${r.headers}`, `${r.url} holds a secret`).not.toContain(pg.password);
 });

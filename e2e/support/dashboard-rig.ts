@@ -2,9 +2,10 @@
  * The setup the dashboard specs with fake upstreams share: N fake upstreams,
  * a real gateway process on a config built from their URLs, a Chromium page
  * that records every management response (to scan for the configured
- * secrets), screenshots to e2e/artifacts/, sign-in, and teardown.
+ * secrets) and every Content Security Policy complaint, screenshots to
+ * e2e/artifacts/, sign-in, and teardown.
  */
-import type { Browser, Page, Response } from '@playwright/test';
+import type { Browser, BrowserContextOptions, Page, Response } from '@playwright/test';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,8 @@ export interface DashboardRig {
   page: Page;
   /** Every management response the page received (complete once `leaks()` resolved). */
   scanned: ScannedResponse[];
+  /** Console messages of the page that report a Content Security Policy violation. */
+  cspViolations: string[];
   /** A full-page screenshot in e2e/artifacts/<name>.png. */
   shot(name: string): Promise<void>;
   /** Opens the dashboard and signs in with the admin password. */
@@ -42,20 +45,33 @@ export interface DashboardRig {
 
 export async function startDashboardRig(
   browser: Browser,
-  o: { secrets: RigSecrets; upstreams: number; config: (upstreamUrls: string[]) => string },
+  o: {
+    /** Passed to the gateway as its environment, and what `leaks()` looks for. */
+    secrets: RigSecrets;
+    upstreams: number;
+    config: (upstreamUrls: string[]) => string;
+    /** The page's browser context (downloads, clipboard permissions). */
+    context?: BrowserContextOptions;
+  },
 ): Promise<DashboardRig> {
   await mkdir(ARTIFACTS, { recursive: true });
   const upstreams: FakeUpstream[] = [];
-  let gateway: GatewayProcess;
+  let started: GatewayProcess | undefined;
   let page: Page;
   try {
     for (let i = 0; i < o.upstreams; i++) upstreams.push(await startFakeUpstream(o.secrets.SIPP_E2E_UPSTREAM_KEY));
-    gateway = await startGatewayProcess(o.config(upstreams.map((u) => u.url)), o.secrets);
-    page = await browser.newPage();
+    started = await startGatewayProcess(o.config(upstreams.map((u) => u.url)), o.secrets);
+    page = await (await browser.newContext(o.context)).newPage();
   } catch (err) {
+    await started?.stop();
     for (const u of upstreams) await u.close();
     throw err;
   }
+  const gateway = started;
+  const cspViolations: string[] = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) cspViolations.push(msg.text());
+  });
   const scanned: ScannedResponse[] = [];
   const pending: Array<Promise<void>> = [];
   page.on('response', (res: Response) => {
@@ -74,6 +90,7 @@ export async function startDashboardRig(
     gateway,
     page,
     scanned,
+    cspViolations,
     shot: async (name) => {
       await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
     },
@@ -96,7 +113,7 @@ export async function startDashboardRig(
       ];
     },
     async close() {
-      await page.close();
+      await page.context().close();
       await gateway.stop();
       for (const u of upstreams) await u.close();
     },

@@ -51,3 +51,21 @@ export const BudgetSchema = z
     period: z.enum(BUDGET_PERIODS, { message: `must be one of ${BUDGET_PERIODS.join(', ')}` }),
   })
   .refine((b) => b.usd !== undefined || b.tokens !== undefined, { message: 'must set usd, tokens or both', path: ['usd'] });
+
+/**
+ * Largest per-key rates (docs/keys.md, docs/budgets.md#per-key-rpm-and-tpm):
+ * 10^8 requests a minute (over 1.6 million a second) and as many tokens a
+ * minute as a budget may hold (10^12). Both stay far below 2^53, so the
+ * token buckets (memory or Redis) count them exactly.
+ */
+export const RPM_MAX = 100_000_000;
+export const TPM_MAX = BUDGET_MAX_TOKENS;
+
+const perMinute = (max: number) => z.number().int('must be an integer').positive('must be > 0').max(max, `must be <= ${max}`);
+
+/**
+ * The one rpm/tpm schema: managed keys (admin API, CLI) and `[[tokens]]` in
+ * TOML, so a limit one accepts the other accepts too.
+ */
+export const RpmSchema = perMinute(RPM_MAX);
+export const TpmSchema = perMinute(TPM_MAX);

@@ -5,7 +5,7 @@
  * creation and at rotation; every other shape carries the display prefix only.
  */
 import { z } from 'zod';
-import { BudgetSchema, type Budget, type BudgetPeriod } from './budgets.js';
+import { BudgetSchema, RpmSchema, TpmSchema, type Budget, type BudgetPeriod } from './budgets.js';
 
 /** Every managed key's secret starts with this; the rest is at least 32 base62 characters. */
 export const KEY_SECRET_PREFIX = 'sk-sipp-';
@@ -76,7 +76,6 @@ const label = z
   .regex(/^[A-Za-z0-9._:@\-]+$/, 'may contain only letters, digits and . _ : @ -');
 
 const keyName = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const perMinute = z.number().int('must be an integer').min(1, 'must be >= 1').max(100_000_000);
 const isoTime = z
   .string()
   .refine((s) => /^\d{4}-\d{2}-\d{2}T/.test(s) && Number.isFinite(Date.parse(s)), 'must be an ISO 8601 date-time');
@@ -90,8 +89,8 @@ export const KeyCreateSchema = z.strictObject({
   name: keyName,
   caller: label,
   targets: z.array(label).max(1000).optional(),
-  rpm: perMinute.optional(),
-  tpm: perMinute.optional(),
+  rpm: RpmSchema.optional(),
+  tpm: TpmSchema.optional(),
   budget: BudgetSchema.optional(),
   expires_at: isoTime.optional(),
   metadata: metadata.optional(),
@@ -103,8 +102,8 @@ export const KeyUpdateSchema = z.strictObject({
   name: keyName.optional(),
   disabled: z.boolean().optional(),
   targets: z.array(label).max(1000).optional(),
-  rpm: perMinute.nullable().optional(),
-  tpm: perMinute.nullable().optional(),
+  rpm: RpmSchema.nullable().optional(),
+  tpm: TpmSchema.nullable().optional(),
   budget: BudgetSchema.nullable().optional(),
   expires_at: isoTime.nullable().optional(),
   metadata: metadata.optional(),

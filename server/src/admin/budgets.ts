@@ -52,10 +52,16 @@ export function budgetRoutes(deps: AdminDeps, audit: AuditLog, actor: (ctx: Cont
   };
   const view = async (caller: string) => {
     const budget = service().callerBudgets.get(caller) ?? null;
-    if (!budget) return { caller, budget: null, spend: null, percent: null };
+    if (!budget) return { caller, budget: null, spend: null, reserved: null, percent: null };
     const spend = await service().spend('caller', caller, budget.period);
     const percent = budgetPercent(budget, { nano: nanoOf(spend.usd), tokens: spend.tokens });
-    return { caller, budget, spend: { usd: spend.usd, tokens: spend.tokens }, percent: Math.round(percent * 10) / 10 };
+    return {
+      caller,
+      budget,
+      spend: { usd: spend.usd, tokens: spend.tokens },
+      reserved: spend.reserved,
+      percent: Math.round(percent * 10) / 10,
+    };
   };
   return [
     { method: 'GET', path: CALLER_BUDGET, guard: 'session', handle: (_ctx, [raw]) => view(callerOf(raw!)) },

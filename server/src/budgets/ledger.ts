@@ -67,7 +67,11 @@ export interface Ledger {
   admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): Promise<AdmitOutcome>;
   /** Per scope: the spend after settling, and whether this settlement took it over the soft threshold (once per period). */
   settle(input: SettleInput): Promise<Array<{ spend: Spend; crossed: boolean }>>;
-  /** The spend and reservations of a counter (admin views); zeros when none. */
+  /**
+   * The spend and the live reservations of a counter (admin views); zeros when none. A shared ledger leaves
+   * out leases that ran out but were not swept yet; the memory ledger's reservations are this process's
+   * running requests, released when each settles (no leases to run out).
+   */
   read(key: string): Promise<Spend & { reservedNano: number; reservedTokens: number }>;
   /** Stops background work (lease renewal); reservations not settled are left to their leases. */
   close?(): void;

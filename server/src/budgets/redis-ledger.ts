@@ -99,16 +99,19 @@ end
 return {1, 0, 0}
 `;
 
+/** Lua: `lnow`, the lease clock from ARGV[arg] (ms), or Redis' TIME when that is 0. */
+const leaseClock = (arg: number) => `
+local lnow = tonumber(ARGV[${arg}])
+if lnow <= 0 then
+  local t = redis.call('TIME')
+  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end`;
+
 /**
  * KEYS: lease sets. ARGV: lease ms, lease clock (0 = Redis' TIME), then one member per key.
  * Pushes the deadline of the leases still held (XX: a lease already swept stays gone).
  */
-const RENEW = `
-local lnow = tonumber(ARGV[2])
-if lnow <= 0 then
-  local t = redis.call('TIME')
-  lnow = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+const RENEW = `${leaseClock(2)}
 local deadline = string.format('%.0f', lnow + tonumber(ARGV[1]))
 for i = 1, #KEYS do redis.call('ZADD', KEYS[i], 'XX', deadline, ARGV[i + 2]) end
 return #KEYS
@@ -163,10 +166,30 @@ end
 return out
 `;
 
+/**
+ * KEYS: a counter, its lease set. ARGV: lease clock (0 = Redis' TIME).
+ * Returns {spent nano, spent tokens, reserved nano, reserved tokens} as strings, the reservations without
+ * the leases that ran out but were not swept yet (the admin views' figures; nothing is changed here).
+ */
+const READ = `${leaseClock(1)}
+local h = redis.call('HMGET', KEYS[1], 'su', 'st', 'ru', 'rt')
+local ru = tonumber(h[3] or 0)
+local rt = tonumber(h[4] or 0)
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', lnow)) do
+  local du, dt = string.match(m, ':(%d+):(%d+)$')
+  if du then
+    ru = ru - tonumber(du)
+    rt = rt - tonumber(dt)
+  end
+end
+return {h[1] or '0', h[2] or '0', string.format('%.0f', math.max(0, ru)), string.format('%.0f', math.max(0, rt))}
+`;
+
 type WithScripts = Redis & {
   sippBudgetAdmit(...args: Array<string | number>): Promise<[number, number, number]>;
   sippBudgetSettle(...args: Array<string | number>): Promise<number[]>;
   sippBudgetRenew(...args: Array<string | number>): Promise<number>;
+  sippBudgetRead(...args: Array<string | number>): Promise<string[]>;
 };
 
 export interface RedisLedgerOptions {
@@ -215,6 +238,7 @@ export class RedisLedger implements Ledger {
     this.batch = new SpendBatch((input) => this.settleNow(input), o.spendBatchMs);
     o.beforeClose?.(() => this.batch.flush());
     this.redis.defineCommand('sippBudgetRenew', { lua: RENEW });
+    this.redis.defineCommand('sippBudgetRead', { lua: READ });
     this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(o.leaseMs / 3)));
     this.renewTimer.unref();
   }
@@ -374,8 +398,7 @@ export class RedisLedger implements Ledger {
   async read(k: string) {
     // This replica's own spend-only settlements first, so a read after a request counts it.
     await this.batch.flush();
-    const key = this.key(k);
-    const h = await this.o.breaker.run(() => this.redis.hmget(key, 'su', 'st', 'ru', 'rt'));
+    const h = await this.o.breaker.run(() => this.redis.sippBudgetRead(2, this.key(k), this.leaseKey(k), this.leaseNow()));
     return {
       nano: Number(h[0] ?? 0),
       tokens: Number(h[1] ?? 0),

@@ -357,13 +357,21 @@ export class BudgetService {
     return out.sort((a, b) => b.percent - a.percent);
   }
 
-  /** A budget's spend this period (admin views). */
-  async spend(scope: 'key' | 'caller', name: string, period: BudgetPeriod): Promise<{ usd: number; tokens: number }> {
+  /** A budget's spend this period and what running requests hold reserved in it (admin views; live leases only). */
+  async spend(
+    scope: 'key' | 'caller',
+    name: string,
+    period: BudgetPeriod,
+  ): Promise<{ usd: number; tokens: number; reserved: { usd: number; tokens: number } }> {
     const now = this.now();
     const w = periodWindow(period, now);
     const s = await this.o.ledger.read(this.counterKey(scope, name, w));
     const seed = s.nano === 0 && s.tokens === 0 ? this.seedOf(`${scope}:${name}`, w) : { nano: 0, tokens: 0 };
-    return { usd: usdOf(s.nano + seed.nano), tokens: s.tokens + seed.tokens };
+    return {
+      usd: usdOf(s.nano + seed.nano),
+      tokens: s.tokens + seed.tokens,
+      reserved: { usd: usdOf(s.reservedNano), tokens: s.reservedTokens },
+    };
   }
 }
 

@@ -4,7 +4,7 @@
  * `[[tokens]]` entry may carry (`rpm`, `tpm`, `budget`) and the `[budgets]`
  * table.
  */
-import { BudgetSchema } from '@sipp/shared';
+import { BudgetSchema, RpmSchema, TpmSchema } from '@sipp/shared';
 import { z } from 'zod';
 
 const perMtok = z.number().min(0, 'must be >= 0').max(1_000_000);
@@ -21,10 +21,10 @@ export type PricingConfig = z.infer<typeof PricingSchema>;
 /** `{usd?, tokens?, period}`: one schema with the admin API's (shared/src/budgets.ts, docs/budgets.md#budgets). */
 export { BudgetSchema };
 
-/** What a `[[tokens]]` entry may carry besides its secret and caller (same as a managed key). */
+/** What a `[[tokens]]` entry may carry besides its secret and caller: the managed keys' schemas (shared/src/budgets.ts). */
 export const TOKEN_LIMIT_KEYS = {
-  rpm: z.number().int('must be an integer').positive('must be > 0').max(10_000_000).optional(),
-  tpm: z.number().int('must be an integer').positive('must be > 0').max(1e12).optional(),
+  rpm: RpmSchema.optional(),
+  tpm: TpmSchema.optional(),
   budget: BudgetSchema.optional(),
 };
 

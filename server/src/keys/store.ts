@@ -115,7 +115,7 @@ const CASTS: Record<keyof KeyColumns, string> = {
   prefix: 'text',
   targets: 'jsonb',
   rpm: 'int4',
-  tpm: 'int4',
+  tpm: 'int8',
   budget_usd: 'float8',
   budget_tokens: 'float8',
   budget_period: 'text',

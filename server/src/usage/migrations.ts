@@ -118,6 +118,15 @@ CREATE TABLE caller_budgets (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'key tpm as bigint',
+    sql: `
+-- A key's tpm takes the bound of [[tokens]] tpm, up to 10^12 (shared/src/budgets.ts,
+-- docs/keys.md#what-a-key-holds): past integer's 2^31 - 1. rpm (at most 10^8) fits integer.
+ALTER TABLE api_keys ALTER COLUMN tpm TYPE bigint;
+`,
+  },
 ];
 
 const LOCK_ID = 0x5199_0001;

@@ -229,6 +229,8 @@ describe('budgets and per-key limits on one gateway', () => {
       caller: 'team',
       budget: { usd: 0.02, period: 'total' },
       spend: { usd: 0.02, tokens: 36 },
+      // Every request settled: nothing is held (docs/budgets.md#leases for what a shared ledger leaves out).
+      reserved: { usd: 0, tokens: 0 },
       percent: 100,
     });
     const audit = (await admin.request('GET', '/api/audit')).body.entries.filter((x: any) => x.action === 'budget.set');

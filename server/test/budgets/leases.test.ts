@@ -84,6 +84,27 @@ describe('reservation leases in the Redis ledger (injected lease clock)', () => 
     b.close();
   });
 
+  it('the reserved figures leave out leases that ran out before any admission swept them', async () => {
+    const a = replica();
+    const b = replica();
+    const s = budget();
+    assert.ok((await a.admit(null, [s], { nano: 700, tokens: 6 })).ok);
+    assert.ok((await b.admit(null, [s], { nano: 200, tokens: 3 })).ok);
+    // a dies; b keeps renewing its own lease; nobody admits on this budget, so nothing sweeps a's.
+    a.close();
+    clock += LEASE_MS - 1;
+    await b.renew();
+    assert.deepEqual(await b.read(s.key), { nano: 0, tokens: 0, reservedNano: 900, reservedTokens: 9 }, 'both still live');
+    clock += 2;
+    // Bug caught: a read of the counter's raw `ru`/`rt` reports a's expired lease as still reserved.
+    assert.deepEqual(await b.read(s.key), { nano: 0, tokens: 0, reservedNano: 200, reservedTokens: 3 });
+    // Reading changes nothing: the next admission still sweeps a's lease (and only then) and sees b's 3 tokens.
+    assert.equal((await b.admit(null, [s], tokens(8))).ok, false);
+    assert.equal((await b.admit(null, [s], tokens(7))).ok, true);
+    assert.deepEqual(await b.read(s.key), { nano: 0, tokens: 0, reservedNano: 200, reservedTokens: 10 });
+    b.close();
+  });
+
   it("a live replica's long request keeps its reservation past the lease (renewed)", async () => {
     const a = replica();
     const b = replica();

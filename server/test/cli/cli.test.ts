@@ -73,6 +73,27 @@ describe('sipp-gateway CLI', () => {
     assert.equal(r.stdout, '');
   });
 
+  it("check holds [[tokens]] rpm and tpm to the managed keys' bounds, naming the field (docs/configuration.md#tokens)", async () => {
+    const limits = (rpm: number, tpm: number) =>
+      writeConfig(
+        'limits.toml',
+        config(upstream.url, 18080, 19090).replace('caller = "cli"', `caller = "cli"\nrpm = ${rpm}\ntpm = ${tpm}`),
+      );
+    const atMax = limits(100_000_000, 1_000_000_000_000);
+    assert.equal((await runCli(['check', '--config', atMax])).stdout, `configuration is valid: ${atMax}\n`);
+    for (const [rpm, tpm, problem] of [
+      [100_000_001, 1, 'tokens[0].rpm: must be <= 100000000'],
+      [0, 1, 'tokens[0].rpm: must be > 0'],
+      [1, 1_000_000_000_001, 'tokens[0].tpm: must be <= 1000000000000'],
+      [1, 0, 'tokens[0].tpm: must be > 0'],
+    ] as const) {
+      const path = limits(rpm, tpm);
+      const r = await runCli(['check', '--config', path]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `sipp-gateway: error: ${path}: ${problem}\n`);
+    }
+  });
+
   it('check reports a missing file and usage errors', async () => {
     const missing = await runCli(['check', '--config', join(dir, 'nope.toml')]);
     assert.equal(missing.code, 1);

@@ -86,6 +86,19 @@ const cases: Array<[string, string, string]> = [
     variant('[security]', '[security.rate_limit]\nburst = 2000000'),
     'security.rate_limit.burst: must be <= 1000000',
   ],
+  // [[tokens]] rpm/tpm: the managed keys' bounds (shared/src/budgets.ts), both ends
+  ['an rpm of 0', variant('caller = "client-a"', 'caller = "client-a"\nrpm = 0'), 'tokens[0].rpm: must be > 0'],
+  [
+    'an rpm above 10^8',
+    variant('caller = "client-a"', 'caller = "client-a"\nrpm = 100000001'),
+    'tokens[0].rpm: must be <= 100000000',
+  ],
+  ['a tpm of 0', variant('caller = "client-a"', 'caller = "client-a"\ntpm = 0'), 'tokens[0].tpm: must be > 0'],
+  [
+    'a tpm above 10^12',
+    variant('caller = "client-a"', 'caller = "client-a"\ntpm = 1000000000001'),
+    'tokens[0].tpm: must be <= 1000000000000',
+  ],
   ['an empty label', variant('caller = "client-a"', 'caller = ""'), 'tokens[0].caller: must not be empty'],
   [
     'an empty version string',
@@ -179,6 +192,11 @@ describe('configuration error messages', () => {
         assert.ok(!message.includes(value) && !message.includes(value.slice(0, 8)), `the value is not echoed: ${message}`);
       }
     }
+  });
+
+  it("accepts [[tokens]] rpm and tpm at their largest (the managed keys' bounds)", () => {
+    const config = parseConfigText(variant('caller = "client-a"', 'caller = "client-a"\nrpm = 100000000\ntpm = 1000000000000'));
+    assert.deepEqual([config.tokens[0]!.rpm, config.tokens[0]!.tpm], [1e8, 1e12]);
   });
 
   it('still accepts ordinary environment variable names', () => {

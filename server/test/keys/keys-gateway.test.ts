@@ -130,11 +130,15 @@ async function scenario(backend: Backend, fake: FakeOpenAI): Promise<void> {
       // One budget schema with caller budgets and TOML (docs/budgets.md#budgets): $1,000,000 at most.
       [{ name: 'x', caller: 'c', budget: { usd: 1e6 + 0.01, period: 'month' } }, 'budget.usd: must be <= 1000000'],
       [{ name: 'x', caller: 'c', budget: { tokens: 1e12 + 1, period: 'month' } }, 'budget.tokens: must be <= 1000000000000'],
+      // One rpm/tpm schema with TOML [[tokens]] (shared/src/budgets.ts, docs/keys.md): both ends of both.
+      [{ name: 'x', caller: 'c', rpm: 0 }, 'rpm: must be > 0'],
+      [{ name: 'x', caller: 'c', rpm: 1e8 + 1 }, 'rpm: must be <= 100000000'],
+      [{ name: 'x', caller: 'c', tpm: 0 }, 'tpm: must be > 0'],
+      [{ name: 'x', caller: 'c', tpm: 1e12 + 1 }, 'tpm: must be <= 1000000000000'],
       ['a string', 'body: must be a JSON object'],
       [{ caller: 'x' }, /^name: /],
       [{ name: 'x', caller: 'bad caller!' }, /^caller: /],
       [{ name: 'x', caller: 'c', targets: ['nope'] }, /^targets\.0: unknown target "nope"/],
-      [{ name: 'x', caller: 'c', rpm: 0 }, /^rpm: /],
       [{ name: 'x', caller: 'c', tpm: 1.5 }, /^tpm: /],
       [{ name: 'x', caller: 'c', budget: { period: 'month' } }, /^budget\.usd: must set usd, tokens or both/],
       [{ name: 'x', caller: 'c', budget: { usd: 1, period: 'year' } }, /^budget\.period: /],
@@ -215,6 +219,16 @@ async function scenario(backend: Backend, fake: FakeOpenAI): Promise<void> {
     assert.deepEqual(callers.at(-1)!.limits, { tpm: 1000, budget: { tokens: 50_000, period: 'day' } });
     assert.deepEqual([...callers.at(-1)!.allowed!], ['other']);
     assert.match((await admin.request('PATCH', `/api/keys/${key.id}`, { json: { rpm: -1 } })).body.error.message, /^rpm: /);
+    // The largest rates are accepted as they are (the same bounds as [[tokens]] rpm/tpm), one more is not.
+    const atMax = await admin.request('PATCH', `/api/keys/${key.id}`, { json: { rpm: 1e8, tpm: 1e12 } });
+    assert.equal(atMax.status, 200, atMax.text);
+    assert.deepEqual({ rpm: atMax.body.key.rpm, tpm: atMax.body.key.tpm }, { rpm: 1e8, tpm: 1e12 });
+    for (const [json, message] of [
+      [{ rpm: 1e8 + 1 }, 'rpm: must be <= 100000000'],
+      [{ tpm: 1e12 + 1 }, 'tpm: must be <= 1000000000000'],
+      [{ tpm: 0 }, 'tpm: must be > 0'],
+    ] as const)
+      assert.equal((await admin.request('PATCH', `/api/keys/${key.id}`, { json })).body.error.message, message);
     assert.match(
       (await admin.request('PATCH', `/api/keys/${key.id}`, { json: { owner: 'x' } })).body.error.message,
       /unknown field/,

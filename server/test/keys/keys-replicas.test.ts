@@ -222,6 +222,9 @@ describe('the keys CLI on the embedded database', () => {
     const rpm = await runCli(['keys', 'create', '--config', cfg, '--name', 'x', '--caller', 'c', '--rpm', 'lots']);
     assert.equal(rpm.code, 1);
     assert.match(rpm.stderr, /rpm: /);
+    const tpm = await runCli(['keys', 'create', '--config', cfg, '--name', 'x', '--caller', 'c', '--tpm', '1000000000001']);
+    assert.equal(tpm.code, 1);
+    assert.match(tpm.stderr, /tpm: must be <= 1000000000000\n$/, 'the bound of [[tokens]] tpm too (shared/src/budgets.ts)');
     const target = await runCli(['keys', 'create', '--config', cfg, '--name', 'x', '--caller', 'c', '--targets', 'chat,nope']);
     assert.match(target.stderr, /targets\.1: unknown target "nope"/);
     const noDb = join(dir, 'nodb.toml');

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, mock } from 'node:test';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { getText, parseSse, postJson } from '../support/http.js';
-import { ensureDemoModel, tomlString } from './models.js';
+import { demoTargetToml } from './models.js';
 
 const TOKEN = 'tok-local-http-0123456789';
 
@@ -22,17 +22,7 @@ describe('local target over HTTP (generated demo model)', () => {
 [[tokens]]
 env = "T"
 caller = "tests"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-stats = "profile"
-[targets.runtime]
-context_size = 256
-parallel = 2
-queue_size = 16
-default_max_tokens = 24
-`,
+${demoTargetToml({ context_size: 256, parallel: 2, queue_size: 16, default_max_tokens: 24 }, { keys: 'stats = "profile"' })}`,
       env: { TEST_ADMIN_PASSWORD: 'admin-pw-local-0123456789', T: TOKEN },
     });
   });

@@ -42,3 +42,23 @@ export function sharedModel(file: string): { path: string; skip: false } | { pat
 export function tomlString(s: string): string {
   return JSON.stringify(s);
 }
+
+/**
+ * The generated demo model as a `[[targets]]` entry: target `name` (default
+ * "demo"), `keys` (more target keys, e.g. `stats = "profile"`) and its
+ * `[targets.runtime]` table. The runtime is the caller's to spell out: the
+ * tests' assertions depend on it (sequences, queue, context, output limit).
+ */
+export function demoTargetToml(
+  runtime: Readonly<Record<string, number>>,
+  options: { name?: string; keys?: string } = {},
+): string {
+  const lines = Object.entries(runtime).map(([k, v]) => `${k} = ${v}`);
+  return `[[targets]]
+name = "${options.name ?? 'demo'}"
+type = "local"
+model = ${tomlString(ensureDemoModel())}
+${options.keys ? `${options.keys}\n` : ''}[targets.runtime]
+${lines.join('\n')}
+`;
+}

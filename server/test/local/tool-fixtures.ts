@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { BASE_TOML } from '../support/gateway.js';
-import { ensureDemoModel, tomlString } from './models.js';
+import { demoTargetToml } from './models.js';
 
 export const WEATHER = {
   name: 'get_weather',
@@ -54,14 +54,5 @@ export function demoToolsToml(more = ''): string {
 [[tokens]]
 env = "T"
 caller = "tests"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 2048
-parallel = 1
-threads = 1
-default_max_tokens = 64
-${more}`;
+${demoTargetToml({ context_size: 2048, parallel: 1, threads: 1, default_max_tokens: 64 })}${more}`;
 }

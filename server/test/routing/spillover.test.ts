@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { demoTargetToml } from '../local/models.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
@@ -26,15 +26,7 @@ describe('local-first spillover (generated demo model)', () => {
 [[tokens]]
 env = "T"
 caller = "tests"
-[[targets]]
-name = "local"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 1024
-parallel = ${PARALLEL}
-queue_size = 16
-[[targets]]
+${demoTargetToml({ context_size: 1024, parallel: PARALLEL, queue_size: 16 }, { name: 'local' })}[[targets]]
 name = "cloud"
 type = "openai"
 model = "gpt-test"

@@ -14,7 +14,7 @@ import { parseConfigText } from '../../src/config/load.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { demoTargetToml } from '../local/models.js';
 
 const FULL = 'tok-aliases-full-0123456789';
 const CLAUDE_ONLY = 'tok-aliases-claude-0123456789';
@@ -116,15 +116,7 @@ type = "openai"
 model = "gpt-upstream"
 api_key_env = "OPENAI_KEY"
 base_url = "${openai.url}"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 512
-parallel = 1
-default_max_tokens = 4
-[[groups]]
+${demoTargetToml({ context_size: 512, parallel: 1, default_max_tokens: 4 })}[[groups]]
 name = "coding"
 targets = ["gpt", "claude"]
 aliases = ["gpt-5*"]

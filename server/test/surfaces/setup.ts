@@ -8,7 +8,7 @@
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { demoTargetToml } from '../local/models.js';
 
 export const TOKEN = 'tok-surfaces-full-0123456789';
 export const RESTRICTED = 'tok-surfaces-claude-only-987';
@@ -29,17 +29,7 @@ export interface SurfaceRig {
 export async function startSurfaceRig(options: { local?: boolean; top?: string } = {}): Promise<SurfaceRig> {
   const openai = await startFakeOpenAI({ apiKey: 'sk-openai-surfaces-secret-1' });
   const anthropic = await startFakeAnthropic({ apiKey: 'sk-ant-surfaces-secret-2' });
-  const local = options.local
-    ? `[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 256
-parallel = 2
-default_max_tokens = 16
-`
-    : '';
+  const local = options.local ? demoTargetToml({ context_size: 256, parallel: 2, default_max_tokens: 16 }) : '';
   const gw = await startTestGateway({
     toml: `max_request_bytes = 65536
 ${options.top ?? ''}

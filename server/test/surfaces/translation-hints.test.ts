@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { demoTargetToml } from '../local/models.js';
 import { requestRecords } from './setup.js';
 
 const TOKEN = 'tok-hints-0123456789';
@@ -76,15 +76,7 @@ type = "openai"
 model = "gpt-4o-mini"
 api_key_env = "OPENAI_KEY"
 base_url = "${openai.url}"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 512
-parallel = 1
-default_max_tokens = 8
-`,
+${demoTargetToml({ context_size: 512, parallel: 1, default_max_tokens: 8 })}`,
       env: { TEST_ADMIN_PASSWORD: 'pw-hints-0123456789', T: TOKEN, ANTHROPIC_KEY: anthropic.apiKey, OPENAI_KEY: openai.apiKey },
     });
     claude = new Anthropic({ baseURL: gw.publicUrl, apiKey: TOKEN, maxRetries: 0 });

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ensureDemoModel, tomlString } from '../local/models.js';
+import { demoTargetToml } from '../local/models.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { postJson } from '../support/http.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
@@ -58,15 +58,7 @@ describe('traces: local target phases', () => {
 [[tokens]]
 env = "T"
 caller = "tests"
-[[targets]]
-name = "demo"
-type = "local"
-model = ${tomlString(ensureDemoModel())}
-[targets.runtime]
-context_size = 256
-parallel = 1
-queue_size = 4
-[telemetry.traces]
+${demoTargetToml({ context_size: 256, parallel: 1, queue_size: 4 })}[telemetry.traces]
 enabled = true
 endpoint = "${receiver.url}"
 export_delay_ms = 20
