@@ -133,7 +133,7 @@ async function main(argv: string[]): Promise<void> {
 
 /** `sipp-gateway keys …` (docs/keys.md#cli): its own options, see keys/cli.ts. */
 async function keys(argv: string[]): Promise<void> {
-  // Imported here, not at the top: `serve` never needs it (docs/architecture.md#lazy-loading).
+  // Imported here, not at the top: `serve` never needs it (docs/operations.md#memory).
   const { KEYS_USAGE, keysCommand } = await import('./keys/cli.js');
   const { loadConfigFile } = await import('./config/load.js');
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {

@@ -120,7 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     processMetrics: options.processMetrics,
   });
   // Usage history (docs/usage.md): written in the background, never on the request path. Its code and the
-  // managed keys' are imported only with [database] (docs/architecture.md#lazy-loading).
+  // managed keys' are imported only with [database] (docs/operations.md#memory).
   const database = config.database ? await Promise.all([import('./usage/index.js'), import('./keys/service.js')]) : null;
   const usage = (teardown.usage =
     config.database && database

@@ -4,7 +4,7 @@
  * context) with the sign-in sessions, the /api routes and the SPA's assets.
  * index.ts imports this module on the first request under the admin route,
  * so a gateway nobody opens the dashboard on never loads it
- * (docs/architecture.md#lazy-loading).
+ * (docs/operations.md#memory).
  */
 import { randomBytes } from 'node:crypto';
 import Koa, { type Context } from 'koa';

@@ -4,7 +4,7 @@
  * to `observer`; the budget module records in `audit`). The dashboard's HTTP
  * side (its own Koa application, sessions, /api routes and assets, app.ts) is
  * imported on the first request under the admin route, so a gateway whose
- * dashboard is never opened does not hold it (docs/architecture.md#lazy-loading).
+ * dashboard is never opened does not hold it (docs/operations.md#memory).
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 /**
- * V8's young generation during start-up (docs/architecture.md#lazy-loading).
+ * V8's young generation during start-up (docs/operations.md#memory).
  *
  * Loading the gateway's modules and its configuration allocates objects that
  * all live on; V8 reads their survival as a sign that the young generation is
@@ -10,7 +10,7 @@
  * to the old generation, where they belong); once the gateway is up it is back
  * at V8's default, so under traffic the young generation grows exactly as
  * before. The cap is never changed (`--max-semi-space-size` was measured to cost
- * CPU per request, README.md#performance).
+ * CPU per request, README.md#benchmarks).
  *
  * Imported first by cli.ts, for its side effect, so it runs before the rest of
  * the CLI's modules load. An operator who sets the flag (node options or

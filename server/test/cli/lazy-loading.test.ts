@@ -1,5 +1,5 @@
 /**
- * What a provider-only gateway never loads (docs/architecture.md#lazy-loading):
+ * What a provider-only gateway never loads (docs/operations.md#memory):
  * the CLI runs as operators run it, with a module-loader hook that records every
  * module Node loads through its ESM loader (the gateway's own modules and each
  * package's entry point), so the assertions read which code the process holds,
