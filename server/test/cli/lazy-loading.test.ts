@@ -17,7 +17,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { startServe, waitForStatus } from '../support/cli.js';
 import { postJson } from '../support/http.js';
 import { FROM_SOURCE, NODE_ARGS, SERVER_ROOT } from '../support/paths.js';
-import { freePort, until } from '../support/wait.js';
+import { freePort } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sipp-lazy-'));
 const TOKEN = 'tok-lazy-secret-value-123';
