@@ -165,8 +165,9 @@ console.log(JSON.stringify({ start, during, after: young(), kept: keep.length })
 
   it('does not grow while the CLI starts, and grows again under allocation once started', () => {
     const { start, during, after } = run([]);
-    // Unheld, this allocation grows the young generation to V8's cap (32 MB here); held, it keeps the size it had.
-    assert.equal(during, start, `young generation ${start} → ${during} MB during start-up`);
+    // Unheld, this allocation grows the young generation to V8's cap (32 MB here); held, it keeps the size it had
+    // (V8 may still take it to its initial 2 MB, when it started below that).
+    assert.ok(during <= Math.max(start, 2), `young generation ${start} → ${during} MB during start-up`);
     assert.ok(after > during * 2, `young generation ${after} MB after start-up (was ${during} MB)`);
   });
 
