@@ -6,12 +6,11 @@
  *   sipp-gateway db migrate --config FILE   apply the usage database's migrations
  *   sipp-gateway keys create|list|revoke|rotate --config FILE …   managed keys (docs/keys.md#cli)
  */
+// First, for its side effect: the young generation is held at its initial size while the CLI starts.
+import { startupDone } from './util/startup-heap.js';
 import { parseArgs } from 'node:util';
-import { bindOverridesFromEnv, loadConfigFile } from './config/load.js';
-import { startGateway, type RunningGateway } from './gateway.js';
+import type { RunningGateway } from './gateway.js';
 import { CliUsageError, ConfigError, StartupError } from './errors.js';
-import { KEYS_USAGE, keysCommand } from './keys/cli.js';
-import { migrateCommand } from './usage/migrate-command.js';
 import { onParentGone, startedByNpm } from './util/parent-watch.js';
 import { VERSION } from './version.js';
 
@@ -77,6 +76,8 @@ async function main(argv: string[]): Promise<void> {
   if (extra !== undefined) fail(`unexpected argument "${extra}"`, 2);
   if (!values.config) fail(`${command} needs --config FILE`, 2);
 
+  // The configuration's and the gateway's modules are imported only now, after startup-heap.ts took effect.
+  const { bindOverridesFromEnv, loadConfigFile } = await import('./config/load.js');
   let config;
   try {
     config = await loadConfigFile(values.config, bindOverridesFromEnv(process.env));
@@ -90,6 +91,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'db') {
     try {
+      const { migrateCommand } = await import('./usage/migrate-command.js');
       process.stdout.write(await migrateCommand(config, process.env));
     } catch (err) {
       fail((err as Error).message);
@@ -98,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const grace = graceMs(process.env);
+  const { startGateway } = await import('./gateway.js');
   let gateway: RunningGateway;
   try {
     gateway = await startGateway({ config, graceMs: grace });
@@ -123,11 +126,16 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     await gateway.shutdown().catch(() => {});
     fail((err as Error).message);
+  } finally {
+    startupDone();
   }
 }
 
 /** `sipp-gateway keys …` (docs/keys.md#cli): its own options, see keys/cli.ts. */
 async function keys(argv: string[]): Promise<void> {
+  // Imported here, not at the top: `serve` never needs it (docs/operations.md#memory).
+  const { KEYS_USAGE, keysCommand } = await import('./keys/cli.js');
+  const { loadConfigFile } = await import('./config/load.js');
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(KEYS_USAGE);
     if (argv.length === 0) process.exitCode = 2;

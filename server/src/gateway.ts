@@ -26,8 +26,8 @@ import type { Target } from './targets/target.js';
 import { createLogging, type Logging } from './telemetry/logger.js';
 import { createMetrics, createRoutingMetrics } from './telemetry/metrics.js';
 import { startTracing, tracingSettings } from './telemetry/tracing.js';
-import { startUsage, type UsageService } from './usage/index.js';
-import { startKeys, type KeyService } from './keys/service.js';
+import type { UsageService } from './usage/index.js';
+import type { KeyService } from './keys/service.js';
 import { createGatewayState, type GatewayState } from './state/index.js';
 import { createBudgets } from './budgets/index.js';
 import { createResponseStore } from './surfaces/responses/store.js';
@@ -119,18 +119,26 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ready,
     processMetrics: options.processMetrics,
   });
-  // Usage history (docs/usage.md): written in the background, never on the request path.
-  const usage = (teardown.usage = config.database
-    ? startUsage(config.database, { env, log: logging.component('sipp_gateway_server::usage'), registry: metrics.registry })
-    : null);
+  // Usage history (docs/usage.md): written in the background, never on the request path. Its code and the
+  // managed keys' are imported only with [database] (docs/operations.md#memory).
+  const database = config.database ? await Promise.all([import('./usage/index.js'), import('./keys/service.js')]) : null;
+  const usage = (teardown.usage =
+    config.database && database
+      ? database[0].startUsage(config.database, {
+          env,
+          log: logging.component('sipp_gateway_server::usage'),
+          registry: metrics.registry,
+        })
+      : null);
   // Managed keys (docs/keys.md): a per-replica cache of the usage database's keys, polled, never on the request path.
-  const keys = (teardown.keys = usage
-    ? startKeys({
-        database: usage.database,
-        names: new Set([...config.targets.map((t) => t.name), ...config.groups.map((g) => g.name)]),
-        log: logging.component('sipp_gateway_server::keys'),
-      })
-    : null);
+  const keys = (teardown.keys =
+    usage && database
+      ? database[1].startKeys({
+          database: usage.database,
+          names: new Set([...config.targets.map((t) => t.name), ...config.groups.map((g) => g.name)]),
+          log: logging.component('sipp_gateway_server::keys'),
+        })
+      : null);
 
   // 3. Targets (created, not loaded) and the router over them.
   const targets = (teardown.targets = await teardown.unwinding(

@@ -1,0 +1,178 @@
+/**
+ * What a provider-only gateway never loads (docs/operations.md#memory):
+ * the CLI runs as operators run it, with a module-loader hook that records every
+ * module Node loads through its ESM loader (the gateway's own modules and each
+ * package's entry point), so the assertions read which code the process holds,
+ * not timings or memory figures. Also: the young generation is held at its
+ * initial size only while the CLI starts (src/util/startup-heap.ts).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
+import { startServe, waitForStatus } from '../support/cli.js';
+import { postJson } from '../support/http.js';
+import { FROM_SOURCE, NODE_ARGS, SERVER_ROOT } from '../support/paths.js';
+import { freePort } from '../support/wait.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sipp-lazy-'));
+const TOKEN = 'tok-lazy-secret-value-123';
+
+// The hook runs on Node's loader thread and appends each loaded URL to the file named by LOADED_MODULES.
+const hooks = join(dir, 'record-hooks.mjs');
+writeFileSync(
+  hooks,
+  `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(process.env.LOADED_MODULES, url + '\\n');
+  return next(url, context);
+}
+`,
+);
+const register = join(dir, 'record.mjs');
+writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+
+/** Packages and gateway modules a provider-only config must not load (each loads only with its feature). */
+const NEVER_FOR_PROVIDERS: Array<[what: string, pattern: RegExp]> = [
+  ['the local runtime (node-llama-cpp)', /\/node_modules\/node-llama-cpp\//],
+  ['the PostgreSQL driver', /\/node_modules\/pg\//],
+  ['the embedded database (PGlite)', /\/node_modules\/@electric-sql\/pglite\//],
+  ['the Redis client', /\/node_modules\/ioredis\//],
+  ['the OpenTelemetry SDK', /\/node_modules\/@opentelemetry\/(sdk-trace|resources|exporter-)/],
+  ['the dashboard HTTP side', /\/src\/admin\/app\.[jt]s$/],
+  ['the dashboard API', /\/src\/admin\/api\.[jt]s$/],
+  ['the session store', /\/src\/admin\/auth\/sessions\.[jt]s$/],
+  ['the usage writer', /\/src\/usage\/index\.[jt]s$/],
+  ['the managed-key cache', /\/src\/keys\/service\.[jt]s$/],
+  ['the keys command', /\/src\/keys\/cli\.[jt]s$/],
+  ['the db migrate command', /\/src\/usage\/migrate-command\.[jt]s$/],
+];
+
+describe('a provider-only gateway loads only what it uses', () => {
+  let upstream: FakeOpenAI;
+  before(async () => {
+    upstream = await startFakeOpenAI();
+  });
+  after(async () => {
+    await upstream?.close();
+  });
+
+  it('serves without the local runtime, database drivers, Redis, the tracing SDK or the dashboard code; the first admin request loads the dashboard', async () => {
+    const [pub, mgmt] = [await freePort(), await freePort()];
+    const config = join(dir, 'providers.toml');
+    writeFileSync(
+      config,
+      `public_bind = "127.0.0.1:${pub}"
+management_bind = "127.0.0.1:${mgmt}"
+admin_password_env = "ADMIN_PW"
+[security]
+[[tokens]]
+env = "GW_TOKEN"
+caller = "lazy"
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "m"
+base_url = "${upstream.url}"
+token_env = "UPSTREAM_KEY"
+`,
+    );
+    const loadedFile = join(dir, 'loaded.txt');
+    writeFileSync(loadedFile, '');
+    const loaded = () => readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean);
+    const proc = startServe(config, {
+      ADMIN_PW: 'admin-pw-lazy-0123456789',
+      GW_TOKEN: TOKEN,
+      UPSTREAM_KEY: upstream.apiKey,
+      LOG_LEVEL: 'warn',
+      LOADED_MODULES: loadedFile,
+      NODE_OPTIONS: `--import=${pathToFileURL(register).href}`,
+    });
+    try {
+      await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
+      const r = await postJson(
+        `http://127.0.0.1:${pub}/v1/chat`,
+        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+        { token: TOKEN },
+      );
+      assert.equal(r.status, 200);
+      const served = loaded();
+      // The recorder sees the gateway's own modules and package entry points (else the checks below prove nothing).
+      assert.ok(
+        served.some((u) => /\/src\/gateway\.[jt]s$/.test(u)),
+        'the recorder saw gateway.js',
+      );
+      assert.ok(
+        served.some((u) => /\/src\/admin\/index\.[jt]s$/.test(u)),
+        'the recorder saw admin/index.js',
+      );
+      assert.ok(
+        served.some((u) => /\/node_modules\/koa\//.test(u)),
+        'the recorder saw a package entry point',
+      );
+      const held = NEVER_FOR_PROVIDERS.filter(([, p]) => served.some((u) => p.test(u))).map(([what]) => what);
+      assert.deepEqual(held, [], `loaded by a provider-only gateway: ${held.join(', ')}`);
+
+      // The dashboard's HTTP side is imported on the first request under the admin route, and answers it.
+      const session = await fetch(`http://127.0.0.1:${mgmt}/admin/api/session`);
+      assert.equal(session.status, 401);
+      await session.arrayBuffer();
+      const afterAdmin = loaded();
+      assert.ok(
+        afterAdmin.some((u) => /\/src\/admin\/app\.[jt]s$/.test(u)),
+        'the dashboard loads on its first request',
+      );
+      assert.ok(afterAdmin.some((u) => /\/src\/admin\/api\.[jt]s$/.test(u)));
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+    assert.doesNotMatch(proc.stderr(), /unexpected failure|Error/, proc.stderr());
+  });
+});
+
+describe('the young generation during start-up', () => {
+  const module = pathToFileURL(
+    join(SERVER_ROOT, FROM_SOURCE ? 'src/util/startup-heap.ts' : 'dist/src/util/startup-heap.js'),
+  ).href;
+  // Allocates objects that all survive (as module loading does) and prints the young generation's size in MB
+  // once the module is imported, after the allocation, and after more of it once startupDone() was called.
+  const script = `
+import { getHeapSpaceStatistics } from 'node:v8';
+const { startupDone } = await import(${JSON.stringify(module)});
+const young = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576;
+const start = young();
+const keep = [];
+const allocate = () => { for (let i = 0; i < 300000; i++) keep.push({ i, s: 'x' + i, a: [i] }); };
+allocate();
+const during = young();
+startupDone();
+allocate();
+console.log(JSON.stringify({ start, during, after: young(), kept: keep.length }));
+`;
+  const run = (nodeArgs: string[]) => {
+    const r = spawnSync(process.execPath, [...NODE_ARGS, ...nodeArgs, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { start: number; during: number; after: number };
+  };
+
+  it('does not grow while the CLI starts, and grows again under allocation once started', () => {
+    const { start, during, after } = run([]);
+    // Unheld, this allocation grows the young generation to V8's cap (32 MB here); held, it keeps the size it had
+    // (V8 may still take it to its initial 2 MB, when it started below that).
+    assert.ok(during <= Math.max(start, 2), `young generation ${start} → ${during} MB during start-up`);
+    assert.ok(after > during * 2, `young generation ${after} MB after start-up (was ${during} MB)`);
+  });
+
+  it('leaves a growth factor the operator set alone', () => {
+    const { start, during } = run(['--semi-space-growth-factor=2']);
+    assert.ok(during > start, `young generation ${start} → ${during} MB with the operator's factor`);
+  });
+});
