@@ -80,7 +80,8 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       const onClose = () => {
         if (!ctx.res.writableFinished) abort.abort(new Error('client disconnected'));
       };
-      ctx.res.once('close', onClose);
+      // on, not once (no wrapper per request): the finally below removes it either way.
+      ctx.res.on('close', onClose);
       try {
         // The router runs the one target-call seam per attempt (retry, fallback),
         // each with a call context of its own, wrapped by the aroundAttempt hooks;
