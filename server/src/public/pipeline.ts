@@ -17,7 +17,7 @@ import type { Operation } from '@sipp/shared';
 import type { Context } from 'koa';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
-import type { Router } from '../routing/router.js';
+import type { Router, Served } from '../routing/router.js';
 import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
 import type { RequestPolicy } from '../targets/request-checks.js';
@@ -80,38 +80,44 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
       const onClose = () => {
         if (!ctx.res.writableFinished) abort.abort(new Error('client disconnected'));
       };
-      ctx.res.once('close', onClose);
+      // on, not once (no wrapper per request): the finally below removes it either way.
+      ctx.res.on('close', onClose);
       try {
         // The router runs the one target-call seam per attempt (retry, fallback),
         // each with a call context of its own, wrapped by the aroundAttempt hooks;
         // the response names the member that served (x-sipp-target) but keeps
         // the `model` the client asked for.
-        let served: { target: string; value: CallOutcome; done(): void };
+        // Plain locals, no wrapper object or closure per request.
+        let servedTarget: string;
+        let outcome: CallOutcome;
+        let ran: Served<CallOutcome> | null = null;
         if (short) {
-          st.target = short.served;
-          served = { target: short.served, value: short.outcome, done: () => {} };
+          st.target = servedTarget = short.served;
+          outcome = short.outcome;
         } else {
-          const s = await deps.router.run(route!, abort.signal, st, (target, o) => {
-            const call = callContext(st, abort.signal, deps.log, o.noWait);
+          const signal = abort.signal;
+          const r = await deps.router.run(route!, signal, st, (target, o) => {
+            const call = callContext(st, signal, deps.log, o.noWait);
             return stages.attempt({ rc: run, target, number: st.attempts.length + 1, call }, () =>
               attemptOn(target, request, st, call),
             );
           });
-          served = { target: s.target.name, value: s.value, done: () => s.done() };
+          ran = r;
+          servedTarget = r.target.name;
+          outcome = r.value;
         }
-        ctx.set(TARGET_HEADER, served.target);
+        ctx.set(TARGET_HEADER, servedTarget);
         const ignored = ignoredHeaderValue(st.ignored);
         if (ignored) ctx.set(IGNORED_HEADER, ignored);
-        const outcome = served.value;
         try {
           // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
           if (outcome.kind === 'forward-json') {
             applyUsage(st, outcome.result.usage);
-            await surface.wire?.forwarded?.(request, served.target, outcome.result.id);
+            await surface.wire?.forwarded?.(request, servedTarget, outcome.result.id);
             sendJson(ctx, outcome.result.body);
           } else if (outcome.kind === 'forward-stream') {
             st.stream = true;
-            await surface.wire?.forwarded?.(request, served.target, outcome.result.id());
+            await surface.wire?.forwarded?.(request, servedTarget, outcome.result.id());
             await pipeForwarded(ctx, st, request.passthrough!.api, outcome, () => rc.releaseHolds());
           } else if (surface.operation === 'embed') {
             if (outcome.kind !== 'embed') throw new Error(`a ${outcome.kind} outcome on an embeddings surface`);
@@ -129,7 +135,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
             throw new Error('an embed outcome on a text surface');
           }
         } finally {
-          served.done();
+          ran?.done();
         }
       } catch (err) {
         if (st.target) ctx.set(TARGET_HEADER, st.target);

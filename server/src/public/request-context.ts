@@ -35,8 +35,9 @@ export class RequestContext {
   fields: Pick<Surface<any>, 'field'> | null = null;
   /** The resolved `model` (target or group, with the members that can serve), set before the run. */
   route: Route | null = null;
-  private readonly slots = new Map<Slot<unknown>, unknown>();
-  private holds: Array<() => void> = [];
+  // Both made on first use: most requests set no slot and hold nothing (docs/architecture.md#request-context).
+  private slots: Map<Slot<unknown>, unknown> | null = null;
+  private holds: Array<() => void> | null = null;
 
   /**
    * `state` is the bookkeeping that becomes the RequestRecord (request-state.ts);
@@ -60,10 +61,10 @@ export class RequestContext {
   }
 
   get<T>(key: Slot<T>): T | undefined {
-    return this.slots.get(key) as T | undefined;
+    return this.slots?.get(key) as T | undefined;
   }
   set<T>(key: Slot<T>, value: T): void {
-    this.slots.set(key, value);
+    (this.slots ??= new Map()).set(key, value);
   }
 
   /**
@@ -72,12 +73,13 @@ export class RequestContext {
    * whichever comes first. Each release runs once, latest hold first.
    */
   hold(release: () => void): void {
-    this.holds.push(release);
+    (this.holds ??= []).push(release);
   }
 
   releaseHolds(): void {
     const holds = this.holds;
-    this.holds = [];
+    if (holds === null) return;
+    this.holds = null;
     for (let i = holds.length - 1; i >= 0; i--) holds[i]!();
   }
 }
@@ -85,20 +87,27 @@ export class RequestContext {
 /** A request context in the run stage: the body is parsed. */
 export type RunContext = RequestContext & { readonly request: ParsedRequest; readonly fields: Pick<Surface<any>, 'field'> };
 
-const bound = new WeakMap<Context, RequestContext>();
+/**
+ * The binding lives on the Koa context itself under a private symbol, not in a
+ * WeakMap: a WeakMap entry per request is an ephemeron the garbage collector
+ * must trace specially, a cost paid on every request for nothing a symbol key
+ * does not give (no other module can name the key).
+ */
+const BOUND = Symbol('sipp.requestContext');
+type Bound = Context & { [BOUND]?: RequestContext };
 
 export function bindRequestContext(ctx: Context, rc: RequestContext): void {
-  bound.set(ctx, rc);
+  (ctx as Bound)[BOUND] = rc;
 }
 
 /** The request context app.ts bound to `ctx`; throws when there is none (a handler mounted outside the public app). */
 export function requestContext(ctx: Context): RequestContext {
-  const rc = bound.get(ctx);
+  const rc = (ctx as Bound)[BOUND];
   if (!rc) throw new Error('no request context bound to this Koa context');
   return rc;
 }
 
 /** Like requestContext, for code that may also run before the binding (error rendering). */
 export function findRequestContext(ctx: Context): RequestContext | undefined {
-  return bound.get(ctx);
+  return (ctx as Bound)[BOUND];
 }
