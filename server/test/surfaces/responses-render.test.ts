@@ -101,7 +101,7 @@ describe('Responses stream frames built as text', () => {
     const all = frames(text + s.end({ type: 'end', finishReason: 'stop' }, undefined, 5));
     assert.equal(all.at(-1)![1], event('response.completed', all.length - 1, { response: final }));
     assert.deepEqual(
-      final.output.map((o: Json) => o.type),
+      (final.output as Json[]).map((o) => o.type),
       ['message', 'function_call', 'message'],
     );
   });
