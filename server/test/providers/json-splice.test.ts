@@ -17,7 +17,10 @@ describe('json-splice', () => {
   });
 
   it('finds a key written with escapes and every duplicate; a string with escaped quotes and backslashes is skipped whole', () => {
-    assert.equal(spliceString('{"mod\\u0065l":"a","x":"\\\\","model":"b"}', ['model'], 'm'), '{"mod\\u0065l":"m","x":"\\\\","model":"m"}');
+    assert.equal(
+      spliceString('{"mod\\u0065l":"a","x":"\\\\","model":"b"}', ['model'], 'm'),
+      '{"mod\\u0065l":"m","x":"\\\\","model":"m"}',
+    );
     assert.equal(spliceString('{"x":"\\\\\\"model\\":1","model":"a"}', ['model'], 'm'), '{"x":"\\\\\\"model\\":1","model":"m"}');
   });
 
@@ -27,7 +30,16 @@ describe('json-splice', () => {
   });
 
   it('answers null when it cannot say: no such member, not a string, not an object, trailing text, unterminated', () => {
-    for (const text of ['{"a":1}', '{"model":1}', '{"model":null}', '[{"model":"a"}]', '{"model":"a"} x', '{"model":"a', '"model"', '{"model" "a"}']) {
+    for (const text of [
+      '{"a":1}',
+      '{"model":1}',
+      '{"model":null}',
+      '[{"model":"a"}]',
+      '{"model":"a"} x',
+      '{"model":"a',
+      '"model"',
+      '{"model" "a"}',
+    ]) {
       assert.equal(stringSpans(text, ['model']), null, text);
     }
     assert.equal(spliceString('{"response":"x"}', ['response', 'model'], 'm'), null);

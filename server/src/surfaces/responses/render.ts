@@ -275,7 +275,9 @@ export class ResponsesStream {
         arguments: i.call!.arguments,
       });
     }
-    return out + this.evText('response.output_item.done', `"output_index":${i.index},"item":${this.itemText(i, 'completed', quoted)}`);
+    return (
+      out + this.evText('response.output_item.done', `"output_index":${i.index},"item":${this.itemText(i, 'completed', quoted)}`)
+    );
   }
 
   token(text: string): string {
