@@ -45,6 +45,19 @@ describe('json-splice', () => {
     assert.equal(spliceString('{"response":"x"}', ['response', 'model'], 'm'), null);
   });
 
+  it('bytes: the top-level member only, beside a nested model, an escaped key, a value "model"', () => {
+    const cases: Array<[string, string]> = [
+      [
+        '{"messages":[{"role":"user","content":"hi"}],"model":"oa","stream":true}',
+        '{"messages":[{"role":"user","content":"hi"}],"model":"m","stream":true}',
+      ],
+      ['{"metadata":{"model":"x"},"mod\\u0065l":"oa"}', '{"metadata":{"model":"x"},"mod\\u0065l":"m"}'],
+      ['{"role":"model","model" : "oa"}', '{"role":"model","model" : "m"}'],
+      ['{"a":"\\\\u","x":{"model":"keep"},"model":"oa"}', '{"a":"\\\\u","x":{"model":"keep"},"model":"m"}'],
+    ];
+    for (const [text, want] of cases) assert.equal(spliceBytes(Buffer.from(text), 'model', 'm')!.toString(), want, text);
+  });
+
   it('splices UTF-8 bytes: multi-byte text before and after keeps its bytes, a non-ASCII model name is encoded', () => {
     const raw = Buffer.from('{"input":"héllo ✓ 😀","model":"oa","tail":"ü"}', 'utf8');
     const out = spliceBytes(raw, 'model', 'módel');
