@@ -61,9 +61,10 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
 
     await stages.beforeBody(rc);
 
-    const body = parseJsonObject(await readBody(ctx.req, limit));
+    const bytes = await readBody(ctx.req, limit);
+    const body = parseJsonObject(bytes);
     checkJsonDepth(body, deps.maxJsonDepth ?? 64);
-    const request = parseRequest(surface, body, ctx.req.headers);
+    const request = parseRequest(surface, body, bytes, ctx.req.headers);
     rc.request = request;
     rc.fields = surface;
     const run = rc as RunContext;
@@ -162,11 +163,12 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
 function parseRequest<P extends ParsedRequest>(
   surface: Surface<P>,
   body: Record<string, unknown>,
+  raw: Buffer,
   headers: IncomingHttpHeaders,
 ): P {
   const wire = surface.wire;
   if (!wire) return surface.parse(body);
-  const passthrough = { api: wire.api, body, headers, hintHeaders: wire.hintHeaders ?? [], parseError: null as unknown };
+  const passthrough = { api: wire.api, body, raw, headers, hintHeaders: wire.hintHeaders ?? [], parseError: null as unknown };
   try {
     return { ...surface.parse(body), passthrough };
   } catch (err) {
@@ -192,7 +194,7 @@ function attemptOn(target: Target, request: ParsedRequest, st: RequestState, cal
   if (pt && forwardsTo(target, pt.api)) {
     return forwardCall(
       target,
-      { api: pt.api, body: pt.body, headers: pt.headers, stream: request.stream, model: request.model },
+      { api: pt.api, body: pt.body, raw: pt.raw, headers: pt.headers, stream: request.stream, model: request.model },
       call,
     );
   }

@@ -37,6 +37,11 @@ export interface ParsedRequest {
   passthrough?: {
     api: WireApi;
     body: Record<string, unknown>;
+    /**
+     * The body's bytes as sent, forwarded with only `model` replaced (no
+     * re-serialization). Whoever changes `body` (a policy default) deletes it.
+     */
+    raw?: Buffer;
     headers: IncomingHttpHeaders;
     hintHeaders: readonly IgnorableField[];
     parseError: unknown;

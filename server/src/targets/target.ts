@@ -232,6 +232,8 @@ export interface ForwardRequest {
   path?: string;
   /** The client's JSON body as sent (POST); the target replaces only `model`. */
   body?: Record<string, unknown>;
+  /** `body`'s bytes as the client sent them, while `body` is unchanged: the target sends them with only `model` replaced. */
+  raw?: Buffer;
   /** The client's request headers; the target picks the ones its API defines (`anthropic-version`, `anthropic-beta`). */
   headers: IncomingHttpHeaders;
   stream: boolean;

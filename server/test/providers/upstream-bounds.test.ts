@@ -347,9 +347,10 @@ ${circuit}
         model: 'g',
         stream,
         messages: [{ role: 'user', content: 'hi' }],
-        tools: [{ type: 'function', function: { name: 'f', parameters: DEEP } }],
+        tools: [{ name: 'f', parameters: DEEP }],
       };
-      const r = await postJson(`${gw.publicUrl}/v1/chat/completions`, deepJson(body, 100_000), {
+      // The Sipp route translates, so the gateway builds the upstream body (a pass-through route sends the client's bytes as they are).
+      const r = await postJson(`${gw.publicUrl}/v1/chat`, deepJson(body, 100_000), {
         token: TOKEN,
         signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
       });

@@ -42,7 +42,10 @@ function outputLimit(rc: RunContext, fallback: number): number {
     : call.text.options.maxTokens;
   if (asked !== undefined) return asked;
   if (!pt?.parseError) call.text.options.maxTokens = fallback;
-  if (pt && pt.api === 'openai_responses') body!.max_output_tokens = fallback;
+  if (pt && pt.api === 'openai_responses') {
+    body!.max_output_tokens = fallback;
+    delete pt.raw; // the body sent is no longer the client's bytes
+  }
   return fallback;
 }
 

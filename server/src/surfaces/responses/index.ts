@@ -112,10 +112,9 @@ export function openAIResponsesSurface(store: ResponseStore): TextSurface<Respon
         token: (text) => s.token(text),
         toolCall: (c) => s.toolCall(c),
         async end(chunk, usage, outputTokens) {
-          const final = s.finalResponse(chunk, usage, outputTokens);
           // Stored before response.completed goes out: a chained request sent right after sees it.
-          if (req.echo.store) await keep(req, final);
-          return s.end(final);
+          if (req.echo.store) await keep(req, s.finalResponse(chunk, usage, outputTokens));
+          return s.end(chunk, usage, outputTokens);
         },
         error: (e) => s.error(e),
       };

@@ -147,20 +147,61 @@ interface OpenItem {
   done: boolean;
 }
 
+/** `textPart(text)` as JSON text, given `text` as JSON. */
+const textPartText = (quoted: string): string => `{"type":"output_text","annotations":[],"logprobs":[],"text":${quoted}}`;
+
 /**
  * The event sequence of one streamed response. `onEnd` runs with the final
  * Response object before the closing events are written (storing it, so a
  * chained request sent right after the stream sees it).
+ *
+ * The frames are built as text (docs/architecture.md#streams): what the
+ * Response object echoes of the request is serialized once per stream, item
+ * ids are letters, digits and `_` (nothing to escape), and every string that
+ * came from the model or the request goes through JSON.stringify. The result
+ * is the same text as JSON.stringify of responseObject and the item objects
+ * (render test).
  */
 export class ResponsesStream {
   private seq = 0;
   private readonly items: OpenItem[] = [];
   private current: OpenItem | null = null;
+  /** The Response object's members around `status`…`output` (see responseText), once per stream. */
+  private readonly head: string;
+  private readonly middle: string;
+  private readonly tail: string;
+  private readonly trailer: string;
 
   constructor(
     private readonly req: ResponsesRequest,
     private readonly model: string,
-  ) {}
+  ) {
+    const e = req.echo;
+    this.head = members({ id: req.id, object: 'response', created_at: req.createdAt });
+    this.middle = members({
+      instructions: e.instructions,
+      max_output_tokens: e.max_output_tokens,
+      max_tool_calls: null,
+      model,
+    });
+    this.tail = members({
+      parallel_tool_calls: e.parallel_tool_calls,
+      previous_response_id: e.previous_response_id,
+      prompt_cache_key: e.prompt_cache_key,
+      reasoning: e.reasoning,
+      safety_identifier: e.safety_identifier,
+      service_tier: 'default',
+      store: e.store,
+      temperature: e.temperature,
+      text: e.text,
+      tool_choice: e.tool_choice,
+      tools: e.tools,
+      top_logprobs: 0,
+      top_p: e.top_p,
+      truncation: e.truncation,
+    });
+    this.trailer = members({ user: e.user, metadata: e.metadata });
+  }
 
   private ev(type: string, fields: Json): string {
     return frame(type, this.seq++, fields);
@@ -169,6 +210,15 @@ export class ResponsesStream {
   /** An event whose members are already JSON text (the frequent deltas, a body sent twice). */
   private evText(type: string, members: string): string {
     return frameOf(type, this.seq++, members);
+  }
+
+  /** responseObject(…) as JSON text: `status`, the outcome (JSON text each) and the output items' text. */
+  private responseText(status: ResponseStatus, output: string, usage: string, incomplete: string | null): string {
+    const details = incomplete === null ? 'null' : `{"reason":"${incomplete}"}`;
+    return (
+      `{${this.head},"status":"${status}","background":false,"error":null,"incomplete_details":${details},` +
+      `${this.middle},"output":[${output}],${this.tail},"usage":${usage}${this.trailer ? `,${this.trailer}` : ''}}`
+    );
   }
 
   private snapshot(status: ResponseStatus, extra: Parameters<typeof responseObject>[4] = {}): Json {
@@ -188,8 +238,14 @@ export class ResponsesStream {
     return callItem(i.id, status, i.call!);
   }
 
+  /** itemJson(i, status) as JSON text; `quoted` is the message text as JSON when already made. */
+  private itemText(i: OpenItem, status: string, quoted?: string): string {
+    if (i.kind !== 'message') return JSON.stringify(this.itemJson(i, status));
+    return `{"id":"${i.id}","type":"message","status":"${status}","content":[${textPartText(quoted ?? JSON.stringify(i.text))}],"role":"assistant"}`;
+  }
+
   start(): string {
-    const created = members({ response: responseObject(this.req, this.model, 'in_progress', []) });
+    const created = `"response":${this.responseText('in_progress', '', 'null', null)}`;
     return this.evText('response.created', created) + this.evText('response.in_progress', created);
   }
 
@@ -199,10 +255,12 @@ export class ResponsesStream {
     this.current = null;
     i.done = true;
     let out = '';
+    let quoted: string | undefined;
     if (i.kind === 'message') {
-      const common = { item_id: i.id, output_index: i.index, content_index: 0 };
-      out += this.ev('response.output_text.done', { ...common, text: i.text, logprobs: [] });
-      out += this.ev('response.content_part.done', { ...common, part: textPart(i.text) });
+      quoted = JSON.stringify(i.text);
+      const common = `"item_id":"${i.id}","output_index":${i.index},"content_index":0`;
+      out += this.evText('response.output_text.done', `${common},"text":${quoted},"logprobs":[]`);
+      out += this.evText('response.content_part.done', `${common},"part":${textPartText(quoted)}`);
     } else if (i.kind === 'custom_tool_call') {
       // The input is known once the translated arguments are complete: one delta, then done.
       const input = customInput(i.call!.arguments);
@@ -217,7 +275,9 @@ export class ResponsesStream {
         arguments: i.call!.arguments,
       });
     }
-    return out + this.ev('response.output_item.done', { output_index: i.index, item: this.itemJson(i, 'completed') });
+    return (
+      out + this.evText('response.output_item.done', `"output_index":${i.index},"item":${this.itemText(i, 'completed', quoted)}`)
+    );
   }
 
   token(text: string): string {
@@ -228,16 +288,16 @@ export class ResponsesStream {
       i = { kind: 'message', id: itemId('msg'), index: this.items.length, text: '', done: false };
       this.items.push(i);
       this.current = i;
-      out += this.ev('response.output_item.added', { output_index: i.index, item: messageItem(i.id, 'in_progress', null) });
-      out += this.ev('response.content_part.added', {
-        item_id: i.id,
-        output_index: i.index,
-        content_index: 0,
-        part: textPart(''),
-      });
+      out += this.evText(
+        'response.output_item.added',
+        `"output_index":${i.index},"item":{"id":"${i.id}","type":"message","status":"in_progress","content":[],"role":"assistant"}`,
+      );
+      out += this.evText(
+        'response.content_part.added',
+        `"item_id":"${i.id}","output_index":${i.index},"content_index":0,"part":${textPartText('""')}`,
+      );
     }
     i.text += text;
-    // Item ids are letters, digits and `_`: nothing to escape.
     return (
       out +
       this.evText(
@@ -280,11 +340,10 @@ export class ResponsesStream {
     return out;
   }
 
-  /** The final Response object for an `end` chunk (the closing events follow from `end`). */
+  /** The final Response object for an `end` chunk (what is kept; the closing events come from `end`). */
   finalResponse(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): Json {
     const { status, incomplete } = outcome(chunk.finishReason);
-    const u = usage ?? { input_tokens: 0, output_tokens: outputTokens, total_tokens: outputTokens };
-    return this.snapshotAll(status, { usage: responsesUsage(u), incomplete });
+    return this.snapshotAll(status, { usage: responsesUsage(finalUsage(usage, outputTokens)), incomplete });
   }
 
   private snapshotAll(status: ResponseStatus, extra: Parameters<typeof responseObject>[4]): Json {
@@ -297,11 +356,18 @@ export class ResponsesStream {
     );
   }
 
-  /** Closing events: the open item's done events, then response.completed / response.incomplete. */
-  end(final: Json): string {
+  /**
+   * Closing events for an `end` chunk: the open item's done events, then
+   * response.completed / response.incomplete carrying the Response object
+   * finalResponse() makes, written as text.
+   */
+  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string {
     const out = this.close();
-    const type = final.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-    return out + this.ev(type, { response: final });
+    const { status, incomplete } = outcome(chunk.finishReason);
+    const usageText = JSON.stringify(responsesUsage(finalUsage(usage, outputTokens)));
+    const output = this.items.map((i) => this.itemText(i, 'completed')).join(',');
+    const type = status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+    return out + this.evText(type, `"response":${this.responseText(status, output, usageText, incomplete)}`);
   }
 
   error(e: GatewayError): string {
@@ -312,6 +378,9 @@ export class ResponsesStream {
     );
   }
 }
+
+const finalUsage = (usage: Usage | undefined, outputTokens: number): Usage =>
+  usage ?? { input_tokens: 0, output_tokens: outputTokens, total_tokens: outputTokens };
 
 /** The terminal event of a kept response, by its status. */
 const TERMINAL: Readonly<Record<string, string>> = {

@@ -15,6 +15,7 @@ import { anthropicStopReason } from './anthropic-wire.js';
 import { openAIFinishReason } from './openai-wire.js';
 import type { CallContext, ForwardFrame, ForwardRequest, Forwarded, WireApi } from '../target.js';
 import { ProviderError, providerErrorBody } from '../provider-error.js';
+import { spliceBytes, spliceString } from './json-splice.js';
 import type { SseEvent } from './sse-parser.js';
 import type { RawExchange, UpstreamClient } from './upstream-client.js';
 import { retryAfterHeader, upstreamStatusError } from './upstream-status.js';
@@ -36,9 +37,15 @@ interface WireCodec {
   id?(json: Json): string | undefined;
 }
 
+/** Where a frame's `model` is (json-splice.ts paths). */
+const TOP_MODEL = ['model'] as const;
+const RESPONSE_MODEL = ['response', 'model'] as const;
+const MESSAGE_MODEL = ['message', 'model'] as const;
+type ModelPath = typeof TOP_MODEL | typeof RESPONSE_MODEL | typeof MESSAGE_MODEL;
+
 interface FrameReader {
-  /** Reads one frame's JSON (renaming its model in place); true when it changed. */
-  read(event: string, json: Json): boolean;
+  /** Reads one frame's JSON; where its `model` must be renamed (null: nothing to rename). */
+  read(event: string, json: Json): ModelPath | null;
   /** A frame that is not JSON (OpenAI's `[DONE]`). */
   text?(data: string): void;
   usage(): Usage | undefined;
@@ -70,6 +77,15 @@ function renameModel(obj: unknown, model: string): boolean {
   obj.model = model;
   return true;
 }
+
+/** Sets the string at `path` (the fallback when a frame's text cannot be spliced). */
+function renameAt(json: Json, path: ModelPath, model: string): void {
+  renameModel(path.length === 1 ? json : json[path[0]], model);
+}
+
+/** Whether a frame's member holds a `model` other than `model` (then `path` is renamed). */
+const needsRename = (obj: unknown, model: string, path: ModelPath): ModelPath | null =>
+  isObject(obj) && typeof obj.model === 'string' && obj.model !== model ? path : null;
 
 function errorTypeOf(json: Json): string | undefined {
   const e = json.error;
@@ -103,7 +119,7 @@ const anthropicMessages: WireCodec = {
               inputUsage = m.usage;
               output = count(m.usage.output_tokens);
             }
-            return renameModel(m, model);
+            return needsRename(m, model, MESSAGE_MODEL);
           }
           case 'message_delta':
             if (isObject(json.delta) && json.delta.stop_reason != null) stop = anthropicStopReason(json.delta.stop_reason);
@@ -112,19 +128,19 @@ const anthropicMessages: WireCodec = {
               if (typeof json.usage.output_tokens === 'number') output = count(json.usage.output_tokens);
               if (typeof json.usage.input_tokens === 'number') inputUsage = json.usage;
             }
-            return false;
+            return null;
           case 'content_block_delta':
             deltas++;
-            return false;
+            return null;
           case 'message_stop':
             done = true;
-            return false;
+            return null;
           case 'error':
             error = errorTypeOf(json);
             done = true;
-            return false;
+            return null;
           default:
-            return false;
+            return null;
         }
       },
       usage: () => (seen ? anthropicUsage(inputUsage, output) : undefined),
@@ -181,7 +197,7 @@ const openAIChat: WireCodec = {
           finished = true;
           stop = openAIFinishReason(c.finish_reason);
         }
-        return renameModel(json, model);
+        return needsRename(json, model, TOP_MODEL);
       },
       text(data) {
         if (data === '[DONE]') done = true;
@@ -233,7 +249,7 @@ const openAIResponses: WireCodec = {
           const found = openAIUsage(response.usage);
           if (found) u = found;
         }
-        return renameModel(response, model);
+        return needsRename(response, model, RESPONSE_MODEL);
       },
       usage: () => u,
       generated: () => deltas,
@@ -286,10 +302,14 @@ function headersFor(req: ForwardRequest, names: readonly string[]): Record<strin
 export async function forwardRequest(init: ForwardTargetInit, req: ForwardRequest, ctx: CallContext): Promise<Forwarded> {
   const codec = WIRE_CODECS[req.api];
   const path = init.client.path(req.path ?? init.paths[req.api]!);
-  // `model` keeps its place among the client's fields; nothing else changes.
-  const body = req.body === undefined ? undefined : 'model' in req.body ? { ...req.body, model: init.model } : req.body;
   const raw: RawExchange = { method: req.method ?? 'POST', path, statusError: statusError(codec.errors, init.secrets) };
-  if (body !== undefined) raw.body = body;
+  if (req.body !== undefined) {
+    const renamed = 'model' in req.body;
+    // The client's bytes with only `model` replaced (json-splice.ts); else `model` keeps its place among the parsed fields.
+    const bytes = req.raw && (renamed ? spliceBytes(req.raw, 'model', init.model) : req.raw);
+    if (bytes) raw.bytes = bytes;
+    else raw.body = renamed ? { ...req.body, model: init.model } : req.body;
+  }
   const headers = headersFor(req, codec.headers);
   if (headers) raw.headers = headers;
   if (!req.stream) {
@@ -311,7 +331,7 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
   const first = await events.next();
   return {
     kind: 'stream',
-    frames: relay(first, events, reader),
+    frames: relay(first, events, reader, req.model),
     usage: () => reader.usage(),
     generated: () => reader.generated(),
     finishReason: () => reader.finish(),
@@ -325,11 +345,12 @@ async function* relay(
   first: IteratorResult<SseEvent>,
   events: AsyncGenerator<SseEvent, void, undefined>,
   reader: FrameReader,
+  model: string,
 ): AsyncGenerator<ForwardFrame, void, undefined> {
   try {
     let next = first;
     while (!next.done) {
-      yield frameOf(next.value, reader);
+      yield frameOf(next.value, reader, model);
       next = await events.next();
     }
     if (!reader.ended()) throw streamEndedEarly();
@@ -338,7 +359,7 @@ async function* relay(
   }
 }
 
-function frameOf(e: SseEvent, reader: FrameReader): ForwardFrame {
+function frameOf(e: SseEvent, reader: FrameReader, model: string): ForwardFrame {
   let data = e.data;
   const c = data.charCodeAt(0);
   if (c === 123 /* { */) {
@@ -348,7 +369,9 @@ function frameOf(e: SseEvent, reader: FrameReader): ForwardFrame {
     } catch {
       json = undefined;
     }
-    if (isObject(json) && reader.read(e.event, json)) data = JSON.stringify(json);
+    const path = isObject(json) ? reader.read(e.event, json) : null;
+    // Only `model` changes; the rest of the frame stays as the provider wrote it (json-splice.ts).
+    if (path) data = spliceString(data, path, model) ?? (renameAt(json as Json, path, model), JSON.stringify(json));
   } else {
     reader.text?.(data);
   }

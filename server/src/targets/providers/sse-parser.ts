@@ -36,8 +36,14 @@ const LF = 10;
 const CR = 13;
 const UTF8_BOM = [0xef, 0xbb, 0xbf] as const;
 
+/**
+ * Complete lines only are decoded (line ends are found in the bytes), each in
+ * one call without `stream`, so no decoder state spans calls: one decoder
+ * serves every parser (making one per stream cost more than its first event).
+ */
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
 export class SseParser {
-  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly maxEventBytes: number;
   /** Bytes of the current, unterminated line, in arrival order (never re-scanned). */
   private pending: Uint8Array[] = [];
@@ -123,7 +129,7 @@ export class SseParser {
       this.pending = [];
       this.pendingBytes = 0;
     }
-    this.line(length === 0 ? '' : this.decoder.decode(raw), length, events);
+    this.line(length === 0 ? '' : decoder.decode(raw), length, events);
   }
 
   private overflow(): never {

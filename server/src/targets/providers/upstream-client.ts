@@ -79,6 +79,8 @@ export interface RawExchange {
   method: 'POST' | 'GET' | 'DELETE';
   path: string;
   body?: unknown;
+  /** The body as bytes to send as they are (a pass-through body, docs/api.md#pass-through); wins over `body`. */
+  bytes?: Buffer;
   /** Request headers on top of the target's own (never its credential). */
   headers?: Record<string, string>;
   /** The error for a non-2xx status, given the provider's wait (ms) and its bounded body text. */
@@ -179,7 +181,7 @@ export class UpstreamClient {
    * JSON answer. A non-2xx status becomes `raw.statusError(status, wait, body)`.
    */
   async rawJson(raw: RawExchange, ctx: CallContext): Promise<unknown> {
-    const payload = raw.body === undefined ? null : this.serialize(raw.body, ctx);
+    const payload = raw.bytes ?? (raw.body === undefined ? null : this.serialize(raw.body, ctx));
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
     try {
@@ -201,7 +203,7 @@ export class UpstreamClient {
 
   /** Pass-through stream: as postSse, with rawJson's method, headers and status mapping. */
   rawSse(raw: RawExchange, ctx: CallContext): AsyncGenerator<SseEvent, void, undefined> {
-    return this.sse(raw.path, raw.body, ctx, raw);
+    return this.sse(raw.path, raw.bytes ?? raw.body, ctx, raw);
   }
 
   private async *sse(
@@ -210,7 +212,7 @@ export class UpstreamClient {
     ctx: CallContext,
     raw?: RawExchange,
   ): AsyncGenerator<SseEvent, void, undefined> {
-    const payload = body === undefined ? null : this.serialize(body, ctx);
+    const payload = body === undefined ? null : Buffer.isBuffer(body) ? body : this.serialize(body, ctx);
     const deadline = new Deadline(ctx.signal, this.timeoutMs);
     let phase: Phase = 'connect';
     let res: Dispatcher.ResponseData | undefined;
@@ -271,7 +273,7 @@ export class UpstreamClient {
 
   private send(
     path: string,
-    payload: string | null,
+    payload: string | Buffer | null,
     ctx: CallContext,
     signal: DeadlineSignal,
     method: 'POST' | 'GET' | 'DELETE' = 'POST',
