@@ -188,6 +188,46 @@ test('the budget burn-down shows spend so far against a caller budget', async ()
   await rig.shot('spend-02-budget');
 });
 
+test('the burn-down shows what a running request reserves against its caller budget, released when it settles', async () => {
+  // A token budget: the fake target has no pricing, so only tokens are reserved (docs/budgets.md#reservations).
+  const budgetUrl = `${gateway.managementUrl}/admin/api/callers/e2e-client/budget`;
+  const admin = { authorization: `Bearer ${SECRETS.SIPP_E2E_ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
+  const put = await fetch(budgetUrl, {
+    method: 'PUT',
+    headers: admin,
+    body: JSON.stringify({ tokens: 1_000_000, period: 'month' }),
+  });
+  expect(put.status).toBe(200);
+  const row = page.getByTestId('budget-caller-e2e-client-tokens');
+  await expect(row.getByTestId('reserved')).toHaveText('0', { timeout: 30_000 });
+
+  // A request the fake provider holds: its worst case stays reserved until it settles.
+  const upstream = rig.upstreams[0]!;
+  const held = fetch(`${gateway.publicUrl}/v1/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRETS.SIPP_E2E_TOKEN}` },
+    body: JSON.stringify({ model: 'assistant', messages: [{ role: 'user', content: 'hold' }] }),
+  });
+  try {
+    await expect.poll(() => upstream.held(), { timeout: 15_000 }).toBe(1);
+    const body = (await (await fetch(budgetUrl, { headers: admin })).json()) as { reserved: { usd: number; tokens: number } };
+    expect(body.reserved.tokens).toBeGreaterThan(0);
+    // The page picks it up on its own (the caller budgets refresh every 5 s).
+    await expect(row.getByTestId('reserved')).toHaveText(new Intl.NumberFormat('en-US').format(body.reserved.tokens), {
+      timeout: 30_000,
+    });
+    await rig.shot('spend-02b-reserved');
+  } finally {
+    upstream.releaseHeld();
+  }
+  const res = await held;
+  await res.arrayBuffer();
+  expect(res.status).toBe(200);
+  await expect(row.getByTestId('reserved')).toHaveText('0', { timeout: 30_000 });
+  // Caller budgets are not part of the other tests' figures: remove it again.
+  expect((await fetch(budgetUrl, { method: 'PUT', headers: admin, body: 'null' })).status).toBe(200);
+});
+
 test('Export CSV downloads the raw rows of the range with a header', async () => {
   await page.getByRole('group', { name: 'Range' }).getByRole('button', { name: '7d' }).click();
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
@@ -197,7 +237,8 @@ test('Export CSV downloads the raw rows of the range with a header', async () =>
   expect(lines[0]).toBe(
     'time,request_id,key_id,caller,api,operation,model,target,status,code,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost_usd,latency_ms,ttft_ms,stream',
   );
-  expect(lines.length - 1).toBe(13);
+  // 11 seeded rows, the live 200 and 401 of the first test and the held request of the reservation test.
+  expect(lines.length - 1).toBe(14);
   expect(lines.filter((l) => l.includes(',team-a,')).length).toBe(7);
   expect(lines.some((l) => l.includes(',401,authentication,'))).toBe(true);
   for (const s of Object.values(SECRETS)) expect(text).not.toContain(s);

@@ -176,6 +176,8 @@ interface Budgeted {
   id: string;
   name: string;
   budget: Budget;
+  /** What running requests hold until they settle (callers only: `reserved` of GET callers/{c}/budget, docs/budgets.md#reservations). */
+  reserved: { usd: number; tokens: number } | null;
 }
 
 const isBudget = (v: unknown): v is Budget =>
@@ -183,6 +185,12 @@ const isBudget = (v: unknown): v is Budget =>
   v !== null &&
   typeof (v as Budget).period === 'string' &&
   (typeof (v as Budget).usd === 'number' || typeof (v as Budget).tokens === 'number');
+
+const isReserved = (v: unknown): v is { usd: number; tokens: number } =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { usd?: unknown }).usd === 'number' &&
+  typeof (v as { tokens?: unknown }).tokens === 'number';
 
 /** `GET callers/{c}/budget` answers the budget (or `{budget}`); 404 / null = none. */
 function budgetFrom(body: unknown): Budget | null {
@@ -206,7 +214,8 @@ function useBudgets(callers: string[]): Budgeted[] {
       ...callers.map((c) => ({
         queryKey: ['budget', c],
         queryFn: () => optional<unknown>(`callers/${encodeURIComponent(c)}/budget`),
-        refetchInterval: 30_000,
+        // `reserved` moves with every request in flight: refreshed more often than the rollups.
+        refetchInterval: 5_000,
         retry: false,
       })),
       { queryKey: ['keys'], queryFn: () => optional<unknown>('keys'), refetchInterval: 30_000, retry: false },
@@ -215,14 +224,15 @@ function useBudgets(callers: string[]): Budgeted[] {
   const out: Budgeted[] = [];
   callers.forEach((c, i) => {
     const b = budgetFrom(results[i]?.data);
-    if (b) out.push({ kind: 'caller', id: c, name: c, budget: b });
+    const reserved = (results[i]?.data as { reserved?: unknown } | null | undefined)?.reserved;
+    if (b) out.push({ kind: 'caller', id: c, name: c, budget: b, reserved: isReserved(reserved) ? reserved : null });
   });
   const keysBody = results.at(-1)?.data as { keys?: unknown[] } | unknown[] | null | undefined;
   const keys = Array.isArray(keysBody) ? keysBody : Array.isArray(keysBody?.keys) ? keysBody.keys : [];
   for (const k of keys as Array<{ id?: unknown; name?: unknown; budget?: unknown; limits?: { budget?: unknown } }>) {
     const b = isBudget(k.budget) ? k.budget : isBudget(k.limits?.budget) ? k.limits.budget : null;
     if (b && typeof k.id === 'string')
-      out.push({ kind: 'key', id: k.id, name: typeof k.name === 'string' ? k.name : k.id, budget: b });
+      out.push({ kind: 'key', id: k.id, name: typeof k.name === 'string' ? k.name : k.id, budget: b, reserved: null });
   }
   return out;
 }
@@ -233,9 +243,11 @@ function BurnDownRow({ b, now }: { b: Budgeted; now: number }) {
   const rows = spend.data?.rows ?? [];
   const usdSpent = rows.reduce((n, r) => n + r.cost_usd, 0);
   const tokensSpent = rows.reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
-  const limits: Array<{ what: 'USD' | 'tokens'; limit: number; spent: number }> = [];
-  if (b.budget.usd !== undefined) limits.push({ what: 'USD', limit: b.budget.usd, spent: usdSpent });
-  if (b.budget.tokens !== undefined) limits.push({ what: 'tokens', limit: b.budget.tokens, spent: tokensSpent });
+  const limits: Array<{ what: 'USD' | 'tokens'; limit: number; spent: number; reserved: number | null }> = [];
+  if (b.budget.usd !== undefined)
+    limits.push({ what: 'USD', limit: b.budget.usd, spent: usdSpent, reserved: b.reserved?.usd ?? null });
+  if (b.budget.tokens !== undefined)
+    limits.push({ what: 'tokens', limit: b.budget.tokens, spent: tokensSpent, reserved: b.reserved?.tokens ?? null });
   // Remaining budget at the end of each day of the period so far (the burn-down line).
   let cumulative = 0;
   const first = limits[0];
@@ -259,6 +271,9 @@ function BurnDownRow({ b, now }: { b: Budgeted; now: number }) {
             <td>{b.budget.period}</td>
             <td className="num">{fmt(l.limit)}</td>
             <td className="num">{spend.isPending ? '…' : fmt(l.spent)}</td>
+            <td className="num" data-testid="reserved">
+              {l.reserved === null ? '—' : fmt(l.reserved)}
+            </td>
             <td className="num">{fmt(Math.max(0, l.limit - l.spent))}</td>
             <td>
               <meter
@@ -301,6 +316,9 @@ function BurnDown({ callers, now }: { callers: string[]; now: number }) {
             </th>
             <th scope="col" className="num">
               Spent
+            </th>
+            <th scope="col" className="num" title="Held by running requests until they settle (callers only)">
+              Reserved
             </th>
             <th scope="col" className="num">
               Left

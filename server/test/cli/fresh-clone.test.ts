@@ -9,8 +9,8 @@
  *   - the Configure section works as written: `npx sipp-gateway check` passes,
  *     `serve` refuses the placeholder secrets of .env.example by name;
  *   - `npx sipp-gateway serve` also stops, freeing its ports, on SIGTERM to npx.
- * It needs git and the npm registry (or npm's cache): `npm ci` downloads about
- * 970 MB unless the cache already holds it (CI's own `npm ci` fills it).
+ * It needs git and the npm registry (or npm's cache): `npm ci` installs about
+ * 1.1 GB unless the cache already holds it (CI's own `npm ci` fills it).
  * `npm test` (scripts/test-all.sh) runs it last, alone and with its own file
  * timeout (`npm run test:fresh-clone -w server`): it builds a whole second checkout.
  */
