@@ -41,6 +41,36 @@ export function responsesUsage(u: Usage): ResponsesUsage {
 
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 
+/**
+ * What a Response object echoes of the request, in OpenAI's member order, in
+ * the four runs that surround `status`…`incomplete_details`, `output` and
+ * `usage`: one list for responseObject and the stream's text frames.
+ */
+function echoRuns(req: ResponsesRequest, model: string) {
+  const e = req.echo;
+  return {
+    head: { id: req.id, object: 'response', created_at: req.createdAt },
+    middle: { instructions: e.instructions, max_output_tokens: e.max_output_tokens, max_tool_calls: null, model },
+    tail: {
+      parallel_tool_calls: e.parallel_tool_calls,
+      previous_response_id: e.previous_response_id,
+      prompt_cache_key: e.prompt_cache_key,
+      reasoning: e.reasoning,
+      safety_identifier: e.safety_identifier,
+      service_tier: 'default',
+      store: e.store,
+      temperature: e.temperature,
+      text: e.text,
+      tool_choice: e.tool_choice,
+      tools: e.tools,
+      top_logprobs: 0,
+      top_p: e.top_p,
+      truncation: e.truncation,
+    },
+    trailer: { user: e.user, metadata: e.metadata },
+  };
+}
+
 /** The Response object; `output`, `usage` and the outcome vary, the rest echoes the request. */
 export function responseObject(
   req: ResponsesRequest,
@@ -49,37 +79,18 @@ export function responseObject(
   output: Json[],
   extra: { usage?: ResponsesUsage | null; error?: { code: string; message: string } | null; incomplete?: string | null } = {},
 ): Json {
-  const e = req.echo;
+  const r = echoRuns(req, model);
   return {
-    id: req.id,
-    object: 'response',
-    created_at: req.createdAt,
+    ...r.head,
     status,
     background: false,
     error: extra.error ?? null,
     incomplete_details: extra.incomplete ? { reason: extra.incomplete } : null,
-    instructions: e.instructions,
-    max_output_tokens: e.max_output_tokens,
-    max_tool_calls: null,
-    model,
+    ...r.middle,
     output,
-    parallel_tool_calls: e.parallel_tool_calls,
-    previous_response_id: e.previous_response_id,
-    prompt_cache_key: e.prompt_cache_key,
-    reasoning: e.reasoning,
-    safety_identifier: e.safety_identifier,
-    service_tier: 'default',
-    store: e.store,
-    temperature: e.temperature,
-    text: e.text,
-    tool_choice: e.tool_choice,
-    tools: e.tools,
-    top_logprobs: 0,
-    top_p: e.top_p,
-    truncation: e.truncation,
+    ...r.tail,
     usage: extra.usage ?? null,
-    user: e.user,
-    metadata: e.metadata,
+    ...r.trailer,
   };
 }
 
@@ -176,31 +187,11 @@ export class ResponsesStream {
     private readonly req: ResponsesRequest,
     private readonly model: string,
   ) {
-    const e = req.echo;
-    this.head = members({ id: req.id, object: 'response', created_at: req.createdAt });
-    this.middle = members({
-      instructions: e.instructions,
-      max_output_tokens: e.max_output_tokens,
-      max_tool_calls: null,
-      model,
-    });
-    this.tail = members({
-      parallel_tool_calls: e.parallel_tool_calls,
-      previous_response_id: e.previous_response_id,
-      prompt_cache_key: e.prompt_cache_key,
-      reasoning: e.reasoning,
-      safety_identifier: e.safety_identifier,
-      service_tier: 'default',
-      store: e.store,
-      temperature: e.temperature,
-      text: e.text,
-      tool_choice: e.tool_choice,
-      tools: e.tools,
-      top_logprobs: 0,
-      top_p: e.top_p,
-      truncation: e.truncation,
-    });
-    this.trailer = members({ user: e.user, metadata: e.metadata });
+    const r = echoRuns(req, model);
+    this.head = members(r.head);
+    this.middle = members(r.middle);
+    this.tail = members(r.tail);
+    this.trailer = members(r.trailer);
   }
 
   private ev(type: string, fields: Json): string {
