@@ -19,9 +19,10 @@
 import { randomFillSync } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ByteWriter, buildVocab, CHATML_TEMPLATE, TT, writeValue } from './generate-demo-model.mjs';
+import { buildVocab, ggufHeader, llamaMetadata, llamaTensors, TT } from './generate-demo-model.mjs';
 
-const HP = { embd: 2048, layers: 22, heads: 32, headsKv: 4, ff: 5632, vocab: 32000, context: 2048 };
+const HP = { embd: 2048, layers: 22, heads: 32, headsKv: 4, ff: 5632, contextLength: 2048, rmsEps: 1e-5, ropeBase: 10000 };
+const VOCAB = 32000;
 const ALIGNMENT = 32;
 const GGML_TYPE_F32 = 0;
 const GGML_TYPE_Q8_0 = 8;
@@ -30,105 +31,38 @@ const Q8_BYTES = 34; // f16 scale + 32 × int8
 const SCALE_F16 = 0x0c00; // 2^-12: int8 noise × scale ≈ N(0, 0.018), a trained model's range
 
 const out = resolve(process.argv[2] ?? 'models/bench-1b-q8_0.gguf');
-const layers = Number(process.argv[3] ?? HP.layers);
-const { embd, heads, headsKv, ff } = HP;
-const headDim = embd / heads;
-const kvDim = headDim * headsKv;
+const hp = { ...HP, layers: Number(process.argv[3] ?? HP.layers) };
+const { embd, heads, headsKv, ff, layers } = hp;
+const kvDim = (embd / heads) * headsKv;
 
 const vocab = buildVocab();
-for (let i = 0; vocab.tokens.length < HP.vocab; i++) {
+for (let i = 0; vocab.tokens.length < VOCAB; i++) {
   vocab.tokens.push(`\u2581w${i}`);
   vocab.scores.push(-100 - i * 1e-4);
   vocab.types.push(TT.normal);
 }
 const controlIds = vocab.types.flatMap((t, id) => (t === TT.control || t === TT.unknown ? [id] : []));
+const metadata = llamaMetadata({ name: 'sipp-bench-1b-q8_0', fileType: 7 /* MOSTLY_Q8_0 */, hp, vocab });
 
-const metadata = [
-  ['general.architecture', 'str', 'llama'],
-  ['general.name', 'str', 'sipp-bench-1b-q8_0'],
-  ['general.file_type', 'u32', 7], // MOSTLY_Q8_0
-  ['general.alignment', 'u32', ALIGNMENT],
-  ['llama.vocab_size', 'u32', HP.vocab],
-  ['llama.context_length', 'u32', HP.context],
-  ['llama.embedding_length', 'u32', embd],
-  ['llama.block_count', 'u32', layers],
-  ['llama.feed_forward_length', 'u32', ff],
-  ['llama.attention.head_count', 'u32', heads],
-  ['llama.attention.head_count_kv', 'u32', headsKv],
-  ['llama.attention.layer_norm_rms_epsilon', 'f32', 1e-5],
-  ['llama.rope.dimension_count', 'u32', headDim],
-  ['llama.rope.freq_base', 'f32', 10000],
-  ['tokenizer.ggml.model', 'str', 'llama'],
-  ['tokenizer.ggml.tokens', 'str[]', vocab.tokens],
-  ['tokenizer.ggml.scores', 'f32[]', vocab.scores],
-  ['tokenizer.ggml.token_type', 'i32[]', vocab.types],
-  ['tokenizer.ggml.unknown_token_id', 'u32', 0],
-  ['tokenizer.ggml.bos_token_id', 'u32', 1],
-  ['tokenizer.ggml.eos_token_id', 'u32', 2],
-  ['tokenizer.ggml.add_bos_token', 'bool', true],
-  ['tokenizer.ggml.add_eos_token', 'bool', false],
-  ['tokenizer.chat_template', 'str', CHATML_TEMPLATE],
-];
+// Norm weights stay F32 (ones); every matrix is Q8_0.
+const tensors = llamaTensors({ embd, kvDim, ff, layers, nVocab: VOCAB }).map(([name, dims, scale]) => {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const q = scale !== 'ones';
+  return [name, dims, q ? GGML_TYPE_Q8_0 : GGML_TYPE_F32, q ? (n / Q8_BLOCK) * Q8_BYTES : n * 4];
+});
 
-// [name, ggml dims (ne[0] = row length), quantized]
-const tensors = [
-  ['token_embd.weight', [embd, HP.vocab], true],
-  ['output_norm.weight', [embd], false],
-  ['output.weight', [embd, HP.vocab], true],
-];
-for (let l = 0; l < layers; l++) {
-  const p = `blk.${l}.`;
-  tensors.push(
-    [p + 'attn_norm.weight', [embd], false],
-    [p + 'attn_q.weight', [embd, embd], true],
-    [p + 'attn_k.weight', [embd, kvDim], true],
-    [p + 'attn_v.weight', [embd, kvDim], true],
-    [p + 'attn_output.weight', [embd, embd], true],
-    [p + 'ffn_norm.weight', [embd], false],
-    [p + 'ffn_gate.weight', [embd, ff], true],
-    [p + 'ffn_up.weight', [embd, ff], true],
-    [p + 'ffn_down.weight', [ff, embd], true],
-  );
-}
-const count = (dims) => dims.reduce((a, b) => a * b, 1);
-const bytesOf = ([, dims, q]) => (q ? (count(dims) / Q8_BLOCK) * Q8_BYTES : count(dims) * 4);
-
-function tensorData([name, dims, q]) {
-  if (!q) return Buffer.from(new Float32Array(count(dims)).fill(1).buffer); // norm weights
-  const blocks = count(dims) / Q8_BLOCK;
-  const buf = randomFillSync(Buffer.allocUnsafe(blocks * Q8_BYTES));
-  for (let b = 0; b < blocks; b++) buf.writeUInt16LE(SCALE_F16, b * Q8_BYTES);
+function tensorData([name, dims, type, length]) {
+  if (type === GGML_TYPE_F32) return Buffer.from(new Float32Array(length / 4).fill(1).buffer);
+  const buf = randomFillSync(Buffer.allocUnsafe(length));
+  for (let at = 0; at < length; at += Q8_BYTES) buf.writeUInt16LE(SCALE_F16, at);
   if (name === 'output.weight') {
-    const perRow = embd / Q8_BLOCK;
-    for (const id of controlIds) buf.fill(0, id * perRow * Q8_BYTES, (id + 1) * perRow * Q8_BYTES); // scale 0: logit 0
+    const row = (dims[0] / Q8_BLOCK) * Q8_BYTES;
+    for (const id of controlIds) buf.fill(0, id * row, (id + 1) * row); // scale 0: logit 0
   }
   return buf;
 }
 
-const w = new ByteWriter();
-w.push(Buffer.from('GGUF', 'ascii'));
-w.u32(3);
-w.u64(tensors.length);
-w.u64(metadata.length);
-for (const [key, kind, value] of metadata) {
-  w.str(key);
-  writeValue(w, kind, value);
-}
-let offset = 0;
-const offsets = tensors.map((t) => {
-  const at = offset;
-  offset = Math.ceil((offset + bytesOf(t)) / ALIGNMENT) * ALIGNMENT;
-  return at;
-});
-tensors.forEach(([name, dims, q], i) => {
-  w.str(name);
-  w.u32(dims.length);
-  for (const d of dims) w.u64(d);
-  w.u32(q ? GGML_TYPE_Q8_0 : GGML_TYPE_F32);
-  w.u64(offsets[i]);
-});
-w.pad(ALIGNMENT);
-
+const { w, offsets } = ggufHeader(metadata, tensors);
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
 const fd = openSync(tmp, 'w');

@@ -203,29 +203,24 @@ export const CHATML_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-export function buildDemoModel() {
-  const vocab = buildVocab();
-  const nVocab = vocab.tokens.length;
-  const controlIds = vocab.types.flatMap((t, id) => (t === TT.control || t === TT.unknown ? [id] : []));
-  const { embd, layers, heads, headsKv, ff } = HP;
-  const headDim = embd / heads;
-  const kvDim = headDim * headsKv;
-
-  const metadata = [
+/** The GGUF metadata of a llama-architecture model with this project's vocabulary and ChatML template. */
+export function llamaMetadata({ name, fileType, hp, vocab }) {
+  const headDim = hp.embd / hp.heads;
+  return [
     ['general.architecture', 'str', 'llama'],
-    ['general.name', 'str', 'sipp-demo-tiny'],
-    ['general.file_type', 'u32', 0],
+    ['general.name', 'str', name],
+    ['general.file_type', 'u32', fileType],
     ['general.alignment', 'u32', ALIGNMENT],
-    ['llama.vocab_size', 'u32', nVocab],
-    ['llama.context_length', 'u32', HP.contextLength],
-    ['llama.embedding_length', 'u32', embd],
-    ['llama.block_count', 'u32', layers],
-    ['llama.feed_forward_length', 'u32', ff],
-    ['llama.attention.head_count', 'u32', heads],
-    ['llama.attention.head_count_kv', 'u32', headsKv],
-    ['llama.attention.layer_norm_rms_epsilon', 'f32', HP.rmsEps],
+    ['llama.vocab_size', 'u32', vocab.tokens.length],
+    ['llama.context_length', 'u32', hp.contextLength],
+    ['llama.embedding_length', 'u32', hp.embd],
+    ['llama.block_count', 'u32', hp.layers],
+    ['llama.feed_forward_length', 'u32', hp.ff],
+    ['llama.attention.head_count', 'u32', hp.heads],
+    ['llama.attention.head_count_kv', 'u32', hp.headsKv],
+    ['llama.attention.layer_norm_rms_epsilon', 'f32', hp.rmsEps],
     ['llama.rope.dimension_count', 'u32', headDim],
-    ['llama.rope.freq_base', 'f32', HP.ropeBase],
+    ['llama.rope.freq_base', 'f32', hp.ropeBase],
     ['tokenizer.ggml.model', 'str', 'llama'],
     ['tokenizer.ggml.tokens', 'str[]', vocab.tokens],
     ['tokenizer.ggml.scores', 'f32[]', vocab.scores],
@@ -237,8 +232,13 @@ export function buildDemoModel() {
     ['tokenizer.ggml.add_eos_token', 'bool', false],
     ['tokenizer.chat_template', 'str', CHATML_TEMPLATE],
   ];
+}
 
-  // ggml dims: ne[0] is the row length (input features), ne[1] the rows (output features).
+/**
+ * A llama model's tensors as [name, ggml dims, init scale ('ones' for norm weights)];
+ * ggml dims: ne[0] is the row length (input features), ne[1] the rows (output features).
+ */
+export function llamaTensors({ embd, kvDim, ff, layers, nVocab }) {
   const tensors = [
     ['token_embd.weight', [embd, nVocab], 0.5],
     ['output_norm.weight', [embd], 'ones'],
@@ -258,6 +258,52 @@ export function buildDemoModel() {
       [p + 'ffn_down.weight', [ff, embd], 0.1],
     );
   }
+  return tensors;
+}
+
+/**
+ * The GGUF v3 header (magic, metadata, tensor infos) padded to the alignment,
+ * for tensors given as [name, dims, ggml type, byte length]; `offsets` are each
+ * tensor's place in the data section that follows.
+ */
+export function ggufHeader(metadata, tensors) {
+  const w = new ByteWriter();
+  w.push(Buffer.from('GGUF', 'ascii'));
+  w.u32(3);
+  w.u64(tensors.length);
+  w.u64(metadata.length);
+  for (const [key, kind, value] of metadata) {
+    w.str(key);
+    writeValue(w, kind, value);
+  }
+  let offset = 0;
+  const offsets = tensors.map(([, , , length]) => {
+    const at = offset;
+    offset = Math.ceil((offset + length) / ALIGNMENT) * ALIGNMENT;
+    return at;
+  });
+  tensors.forEach(([name, dims, type], i) => {
+    w.str(name);
+    w.u32(dims.length);
+    for (const d of dims) w.u64(d);
+    w.u32(type);
+    w.u64(offsets[i]);
+  });
+  w.pad(ALIGNMENT);
+  return { w, offsets };
+}
+
+export function buildDemoModel() {
+  const vocab = buildVocab();
+  const nVocab = vocab.tokens.length;
+  const controlIds = vocab.types.flatMap((t, id) => (t === TT.control || t === TT.unknown ? [id] : []));
+  const { embd, layers, heads, headsKv, ff } = HP;
+  const headDim = embd / heads;
+  const kvDim = headDim * headsKv;
+
+  const metadata = llamaMetadata({ name: 'sipp-demo-tiny', fileType: 0, hp: HP, vocab });
+
+  const tensors = llamaTensors({ embd, kvDim, ff, layers, nVocab });
 
   const rand = prng(SEED);
   const datas = tensors.map(([name, dims, scale]) => {
@@ -284,30 +330,10 @@ export function buildDemoModel() {
   outData.fill(0, eosId * embd, (eosId + 1) * embd);
   outData[eosId * embd] = EOS_GAIN;
 
-  const w = new ByteWriter();
-  w.push(Buffer.from('GGUF', 'ascii'));
-  w.u32(3);
-  w.u64(tensors.length);
-  w.u64(metadata.length);
-  for (const [key, kind, value] of metadata) {
-    w.str(key);
-    writeValue(w, kind, value);
-  }
-  let offset = 0;
-  const offsets = [];
-  for (let i = 0; i < tensors.length; i++) {
-    offsets.push(offset);
-    offset += datas[i].length;
-    offset = Math.ceil(offset / ALIGNMENT) * ALIGNMENT;
-  }
-  tensors.forEach(([name, dims], i) => {
-    w.str(name);
-    w.u32(dims.length);
-    for (const d of dims) w.u64(d);
-    w.u32(GGML_TYPE_F32);
-    w.u64(offsets[i]);
-  });
-  w.pad(ALIGNMENT);
+  const { w, offsets } = ggufHeader(
+    metadata,
+    tensors.map(([name, dims], i) => [name, dims, GGML_TYPE_F32, datas[i].length]),
+  );
   const dataStart = w.length;
   datas.forEach((d, i) => {
     const target = dataStart + offsets[i];
