@@ -30,7 +30,7 @@ export interface UsageRow {
   stream: boolean;
 }
 
-/** Random bytes drawn from the CSPRNG 4 KiB at a time (256 row ids), not 16 bytes per request (docs/usage.md#rows). */
+/** Random bytes for row ids, drawn from the CSPRNG 4 KiB at a time (256 ids), not 16 bytes per request. */
 const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);
 let poolAt = POOL_BYTES;

@@ -94,7 +94,7 @@ export class UsageWriter {
     }
     // Only the rows queued when this flush began: rows that arrive while a batch is written wait for the
     // next flush (the interval, or `batchRows` queued), so steady traffic makes one batch per interval,
-    // not a stream of small ones each paying the transaction's fixed cost (docs/usage.md#rows).
+    // not a stream of small ones each paying the transaction's fixed cost (docs/usage.md#nothing-is-lost).
     let left = this.queue.length;
     while (left > 0 && this.queue.length > 0) {
       const batch = this.queue.splice(0, Math.min(left, this.o.batchRows));
