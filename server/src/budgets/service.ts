@@ -104,6 +104,8 @@ export class BudgetService {
   private seededAt = 0;
   private readonly seedSums = new Map<string, Spend>();
   private readonly costTotal: Counter<'target'>;
+  /** The cost counter's child per target (target names come from the config, so the map stays small). */
+  private readonly costByTarget = new Map<string, { inc(value: number): void }>();
   private readonly rejections: Counter;
   private readonly crossings: Counter;
   /** Budgets over their soft threshold this period (the dashboard banner), by counter key. */
@@ -245,7 +247,11 @@ export class BudgetService {
     nano: number,
     tokens: number,
   ): Promise<void> {
-    if (nano > 0 && target) this.costTotal.inc({ target }, usdOf(nano));
+    if (nano > 0 && target) {
+      let child = this.costByTarget.get(target);
+      if (!child) this.costByTarget.set(target, (child = this.costTotal.labels({ target })));
+      child.inc(usdOf(nano));
+    }
     if (!who) return;
     const now = reservation?.at ?? this.now();
     const scopes = this.settlePlan(who, now);

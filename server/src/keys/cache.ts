@@ -28,7 +28,16 @@ export function limitsOf(k: KeyRow): KeyLimits {
   };
 }
 
+/** Presented secrets whose SHA-256 is remembered (docs/keys.md#secrets): a map read instead of a hash per request. */
+const HASH_MEMO_MAX = 1024;
+
 export class KeyCache {
+  /**
+   * SHA-256 of recently presented secrets, so a busy key is hashed once, not on
+   * every request. Bounded: cleared when full (unknown secrets sent in bulk
+   * only cost their hash again). Held in memory only, like the request itself.
+   */
+  private readonly hashes = new Map<string, string>();
   private readonly byId = new Map<string, { row: KeyRow; caller: Caller }>();
   private readonly byHash = new Map<string, string>();
   private readonly byPrevious = new Map<string, string>();
@@ -75,7 +84,12 @@ export class KeyCache {
   /** The key a presented secret belongs to, and whether it may authenticate at `now`. */
   lookup(presented: string, now: number): KeyLookup {
     if (!presented.startsWith(KEY_SECRET_PREFIX)) return null;
-    const hash = hashSecret(presented);
+    let hash = this.hashes.get(presented);
+    if (hash === undefined) {
+      hash = hashSecret(presented);
+      if (this.hashes.size >= HASH_MEMO_MAX) this.hashes.clear();
+      this.hashes.set(presented, hash);
+    }
     const current = this.byId.get(this.byHash.get(hash) ?? '');
     const entry = current ?? this.byId.get(this.byPrevious.get(hash) ?? '');
     if (!entry) return null;

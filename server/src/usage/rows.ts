@@ -30,18 +30,32 @@ export interface UsageRow {
   stream: boolean;
 }
 
+/** Random bytes for row ids, drawn from the CSPRNG 4 KiB at a time (256 ids), not 16 bytes per request. */
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = POOL_BYTES;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /**
  * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits.
  * Ids made in time order land at the end of the unique index instead of at
  * random pages of it, so inserts stay cheap as the table grows.
  */
 export function newRowId(now = Date.now()): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(now, 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  if (poolAt + 10 > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolAt = 0;
+  }
+  const r = pool;
+  const i = poolAt;
+  poolAt += 10;
+  // 48 bits of milliseconds, as 12 hex digits.
+  const ms = now.toString(16).padStart(12, '0');
+  return (
+    `${ms.slice(0, 8)}-${ms.slice(8)}-7${HEX[r[i]! & 0x0f]!.slice(1)}${HEX[r[i + 1]!]}-` +
+    `${HEX[(r[i + 2]! & 0x3f) | 0x80]}${HEX[r[i + 3]!]}-` +
+    `${HEX[r[i + 4]!]}${HEX[r[i + 5]!]}${HEX[r[i + 6]!]}${HEX[r[i + 7]!]}${HEX[r[i + 8]!]}${HEX[r[i + 9]!]}`
+  );
 }
 
 const COLUMNS: ReadonlyArray<readonly [keyof UsageRow, string, string]> = [

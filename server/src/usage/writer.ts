@@ -92,8 +92,13 @@ export class UsageWriter {
       }
       return;
     }
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.o.batchRows);
+    // Only the rows queued when this flush began: rows that arrive while a batch is written wait for the
+    // next flush (the interval, or `batchRows` queued), so steady traffic makes one batch per interval,
+    // not a stream of small ones each paying the transaction's fixed cost (docs/usage.md#nothing-is-lost).
+    let left = this.queue.length;
+    while (left > 0 && this.queue.length > 0) {
+      const batch = this.queue.splice(0, Math.min(left, this.o.batchRows));
+      left -= batch.length;
       try {
         await this.write(batch);
         this.recovered();

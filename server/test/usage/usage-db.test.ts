@@ -71,6 +71,50 @@ describe('rollups and migrations (no database)', () => {
     );
   });
 
+  test('rows added while a batch is written wait for the next flush, unless batch_rows are queued', async () => {
+    // Steady traffic must make one batch per flush interval: rows that arrive during a write are not written
+    // as a batch of their own at once (each batch pays BEGIN, SAVEPOINT, the rollup upsert and COMMIT).
+    const spoolDir = mkdtempSync(join(tmpdir(), 'sipp-writer-'));
+    const batches: number[] = [];
+    let release: () => void = () => {};
+    const writer = new UsageWriter({
+      write: async (rows) => {
+        batches.push(rows.length);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+        return rows.length;
+      },
+      spool: new UsageSpool(join(spoolDir, 'spool'), 1 << 20),
+      log: silent,
+      flushIntervalMs: 3_600_000, // flushed by hand below
+      batchRows: 50,
+    });
+    try {
+      for (let i = 0; i < 10; i++) writer.add(row(i));
+      const first = writer.flush();
+      assert.deepEqual(batches, [10], 'the first batch is being written');
+      for (let i = 10; i < 15; i++) writer.add(row(i));
+      release();
+      await first;
+      assert.deepEqual(batches, [10], 'rows that came during the write wait for the next flush');
+      assert.equal(writer.queued, 5);
+      await writer.flush();
+      assert.deepEqual(batches, [10, 5]);
+
+      // Reaching batch_rows while a batch is written does not wait for the interval.
+      batches.length = 0;
+      for (let i = 0; i < 10; i++) writer.add(row(i));
+      const second = writer.flush();
+      for (let i = 10; i < 60; i++) writer.add(row(i));
+      release();
+      await second;
+      assert.deepEqual(batches, [10, 50]);
+      assert.equal(writer.queued, 0);
+    } finally {
+      await writer.close();
+      rmSync(spoolDir, { recursive: true, force: true });
+    }
+  });
+
   test('every migration splits into statements and versions only grow', () => {
     let last = 0;
     for (const m of MIGRATIONS) {
