@@ -91,7 +91,7 @@ test('create a key: the secret is shown once with a copy button, and it authenti
   await page.getByLabel('Caller').fill('team-a');
   await page.getByLabel('Requests / min').fill('0');
   await page.getByRole('button', { name: 'Create key' }).click();
-  await expect(page.getByText(/^rpm: must be >= 1/)).toBeVisible();
+  await expect(page.getByText(/^rpm: must be > 0/)).toBeVisible();
 
   await page.getByLabel('Requests / min').fill('60');
   await page.getByLabel('Budget tokens').fill('1000');
