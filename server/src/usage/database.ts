@@ -9,7 +9,8 @@
  * gateway without `[database]` never loads either (PGlite's WASM heap is
  * hundreds of MB of address space).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { lockDirectory } from './lock.js';
 import { Worker } from 'node:worker_threads';
 
@@ -45,6 +46,11 @@ const { parentPort, workerData } = require('node:worker_threads');
   try {
     const { PGlite } = await import(workerData.module);
     const db = await PGlite.create(workerData.dataDir, { postgresqlconf: workerData.conf });
+    if (workerData.createOnly) {
+      await db.close();
+      parentPort.postMessage({ ready: true });
+      return;
+    }
     parentPort.on('message', (m) => {
       if (m.close) {
         db.close().finally(() => parentPort.postMessage({ id: m.id, rows: [] }));
@@ -72,6 +78,29 @@ const { parentPort, workerData } = require('node:worker_threads');
 const EMBEDDED_CONF = ['shared_buffers = 16MB'] as const;
 
 /**
+ * The first start: PGlite creates its files (initdb) in a thread of its own,
+ * ended before the database is opened for use (docs/usage.md#backends).
+ * Creating them grows PGlite's WebAssembly heap by about 550 MB that it never
+ * gives back (measured: 720 MB idle RSS after a first start, 175 MB after a
+ * later one), and a WebAssembly heap is freed only with its thread.
+ */
+async function createEmbeddedFiles(workerData: { dataDir: string; module: string; conf: string[] }): Promise<void> {
+  const worker = new Worker(PGLITE_THREAD, { eval: true, workerData: { ...workerData, createOnly: true } });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { ready?: true; failed?: string }) => {
+        if (m.ready) resolve();
+        else if (m.failed !== undefined) reject(new Error(`the embedded database could not be created: ${m.failed}`));
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the embedded database thread exited (${code}) while creating its files`)));
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/**
  * PGlite in a worker thread, so its long WebAssembly runs never hold the
  * gateway's event loop. One connection: a transaction keeps every other query
  * waiting until it ends (a promise chain on this side).
@@ -80,10 +109,16 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // One process at a time (PGlite has no lock of its own): a second one gets DatabaseInUseError.
   const unlock = lockDirectory(dataDir);
-  const worker = new Worker(PGLITE_THREAD, {
-    eval: true,
-    workerData: { dataDir, module: import.meta.resolve('@electric-sql/pglite'), conf: [...EMBEDDED_CONF] },
-  });
+  const workerData = { dataDir, module: import.meta.resolve('@electric-sql/pglite'), conf: [...EMBEDDED_CONF] };
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    try {
+      await createEmbeddedFiles(workerData);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+  const worker = new Worker(PGLITE_THREAD, { eval: true, workerData });
   const pending = new Map<number, { resolve(rows: unknown[]): void; reject(err: Error): void }>();
   let next = 0;
   let broken: Error | null = null;
