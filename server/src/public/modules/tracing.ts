@@ -113,7 +113,7 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       w3c.inject(trace.setSpan(spans.ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
       attempt.call.traceHeaders = carrier;
       if (target.type === 'local' && span.isRecording())
-        attempt.call.phase = phaseRecorder(tracer, trace.setSpan(spans.ctx, span));
+        attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(spans.ctx, span), performance.now());
       const began = performance.now();
       let outcome: CallOutcome;
       try {
@@ -179,12 +179,23 @@ const PHASE_SPAN: Record<LocalPhase, string> = { queue: 'queue wait', prompt: 'p
 
 /**
  * A local target's phases as INTERNAL child spans of the attempt, with the
- * times the target measured (performance.now() ms, on the same clock as the
- * SDK's own span times). A failed phase (the queue refused or was left) has
- * status ERROR and its `error.type`.
+ * times the target measured (performance.now() ms). They are placed on the
+ * attempt span's own time line: its start (wall clock, read by the SDK) plus
+ * the monotonic time since `anchorPerf`, read just after the attempt started,
+ * which is how the SDK times the attempt's end. `timeOrigin + now()` instead
+ * drifts from the wall clock over a process's life, and a phase could then
+ * appear to start before its parent (seen once under CI load). A failed phase
+ * (the queue refused or was left) has status ERROR and its `error.type`.
  */
-function phaseRecorder(tracer: Tracing['tracer'], parent: OtelContext): NonNullable<CallContext['phase']> {
-  const epoch = (ms: number) => performance.timeOrigin + ms;
+function phaseRecorder(
+  tracer: Tracing['tracer'],
+  attempt: Span,
+  parent: OtelContext,
+  anchorPerf: number,
+): NonNullable<CallContext['phase']> {
+  const start = (attempt as Partial<{ startTime: [number, number] }>).startTime;
+  const anchorEpoch = start ? start[0] * 1000 + start[1] / 1e6 : performance.timeOrigin + anchorPerf;
+  const epoch = (ms: number) => anchorEpoch + (ms - anchorPerf);
   return (name, startMs, endMs, attributes) => {
     const span = tracer.startSpan(
       PHASE_SPAN[name],
