@@ -24,6 +24,7 @@
  *   BENCH_BASELINE=<ref>[,<ref>…]  also measure those checkouts (BENCH_BASELINE_KEEP=1 keeps their worktrees)
  *   BENCH_PROFILES=redis,tracing          feature rows (profiles.ts); BENCH_PROFILE_ROUTE=openai
  *   BENCH_PORTKEY=0          leave Portkey out
+ *   BENCH_FLOOR=0            leave out the floor row (floor-proxy.ts: the least a Node proxy does)
  *   BENCH_TTFB_REQUESTS=200  sequential streams per row for the first-byte figure
  *   BENCH_WARMUP=2000        requests per row and scenario before measuring
  */
@@ -31,7 +32,7 @@ import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { buildBaseline, type Baseline } from './baseline.js';
 import { ensurePortkey, portkeyVersion, startPortkey } from './portkey.js';
-import { rssOf, startBenchGateway, startUpstream, type Child } from './processes.js';
+import { rssOf, startBenchGateway, startFloorProxy, startUpstream, type Child } from './processes.js';
 import { selectedProfiles, services } from './profiles.js';
 import { load, type Run } from './providers.js';
 
@@ -218,6 +219,22 @@ token_env = "BENCH_UPSTREAM"
           skip: {},
         });
       }
+    }
+    if (process.env.BENCH_FLOOR !== '0') {
+      const fp = await startFloorProxy(upstream.url, upstream.apiKey);
+      children.push(fp);
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = rssOf(fp.proc.pid!);
+      rows.push({
+        label: 'floor: a bare Node proxy (node:http + undici, floor-proxy.ts)',
+        pid: fp.proc.pid!,
+        url: `http://127.0.0.1:${fp.port}/v1/chat/completions`,
+        headers: {},
+        body: (stream) => openaiBody('chat', stream),
+        idleRss: idle,
+        maxRss: idle,
+        skip: {},
+      });
     }
     rows.push(...(await gatewayRows('this build', {}, routes)).made);
     for (const ref of (process.env.BENCH_BASELINE ?? '').split(',').filter(Boolean)) {

@@ -40,6 +40,23 @@ export async function startUpstream(
   return { proc, url, apiKey, stop: stopper(proc) };
 }
 
+/** The floor proxy (floor-proxy.ts) in its own process, in front of an OpenAI-compatible upstream. */
+export async function startFloorProxy(upstreamUrl: string, apiKey: string): Promise<Child & { port: number }> {
+  const script = fileURLToPath(new URL('./floor-proxy.js', import.meta.url));
+  const proc = spawn(process.execPath, [script, upstreamUrl, apiKey], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) resolve(buf.slice(0, nl));
+    });
+    proc.once('exit', (code) => reject(new Error(`floor proxy exited (${code})`)));
+  });
+  const { port } = JSON.parse(line) as { port: number };
+  return { proc, port, stop: stopper(proc) };
+}
+
 export async function startGatewayProcess(
   configPath: string,
   env: Record<string, string>,

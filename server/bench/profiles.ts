@@ -103,6 +103,8 @@ api_token_env = "BENCH_ADMIN_API_TOKEN"
       return { token: secret };
     },
   },
+  // The request log line's share: the same gateway with LOG_LEVEL=silent (docs/operations.md#logs).
+  { name: 'silent', label: 'LOG_LEVEL=silent', toml: async () => '', env: async () => ({ LOG_LEVEL: 'silent' }) },
   // Young-generation sizes (docs/operations.md#memory): idle and loaded RSS against CPU per request.
   { name: 'semi1', label: 'node --max-semi-space-size=1', toml: async () => '', nodeArgs: ['--max-semi-space-size=1'] },
   { name: 'semi4', label: 'node --max-semi-space-size=4', toml: async () => '', nodeArgs: ['--max-semi-space-size=4'] },
