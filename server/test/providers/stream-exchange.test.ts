@@ -16,7 +16,10 @@ describe('StreamExchange (undici dispatch handler of a stream)', () => {
     const ex = new StreamExchange();
     let resumed = 0;
     ex.onConnect(() => {});
-    assert.equal(ex.onHeaders(200, [], () => resumed++), true);
+    assert.equal(
+      ex.onHeaders(200, [], () => resumed++),
+      true,
+    );
     // Nobody waits: chunks queue; the one that reaches 64 KiB asks undici to pause the socket.
     for (let i = 0; i < 3; i++) assert.equal(ex.onData(Buffer.alloc(16 * KiB)), true, `chunk ${i}`);
     assert.equal(ex.onData(Buffer.alloc(16 * KiB)), false);

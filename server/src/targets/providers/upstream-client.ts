@@ -268,7 +268,12 @@ export class UpstreamClient {
   }
 
   /** A stream's non-2xx answer: its body read (bounded) so the connection can be reused, then checkStatus's error. */
-  private async failStatus(up: StreamExchange, status: number, ctx: CallContext, map?: RawExchange['statusError']): Promise<never> {
+  private async failStatus(
+    up: StreamExchange,
+    status: number,
+    ctx: CallContext,
+    map?: RawExchange['statusError'],
+  ): Promise<never> {
     const chunks: Buffer[] = [];
     let size = 0;
     const keep = map !== undefined || isClientRejection(status);
