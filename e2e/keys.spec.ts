@@ -33,12 +33,13 @@ let firstSecret = '';
 const seen: Array<{ url: string; method: string; body: string }> = [];
 const pending: Array<Promise<void>> = [];
 
-async function chat(token: string): Promise<number> {
+/** One chat request; `content` "hold" is held by the fake provider until `upstream.releaseHeld()`. */
+async function chat(token: string, content = 'hello'): Promise<number> {
   const res = await fetch(`${gateway.publicUrl}/v1/chat`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     // max_tokens: a budget of 1,000 tokens admits a request only when its worst case fits (docs/budgets.md).
-    body: JSON.stringify({ model: 'assistant', max_tokens: 16, messages: [{ role: 'user', content: 'hello' }] }),
+    body: JSON.stringify({ model: 'assistant', max_tokens: 16, messages: [{ role: 'user', content }] }),
   });
   await res.arrayBuffer();
   return res.status;
@@ -135,6 +136,31 @@ test("the key's caller, in no config, is on the Callers view with its traffic", 
   await shot('keys-01b-callers');
   await page.getByRole('link', { name: 'Keys' }).click();
   await expect(row()).toBeVisible();
+});
+
+test("a running request's reservation shows in the Reserved column, as the API reports it, released when it settles", async () => {
+  // A token budget and an unpriced target: only tokens are reserved (docs/budgets.md#reservations).
+  await expect(row().getByTestId('key-reserved')).toHaveText('0 tok');
+  const held = chat(firstSecret, 'hold');
+  try {
+    await expect.poll(() => upstream.held(), { timeout: 15_000 }).toBe(1);
+    // The page's own session reads the figure the row must show (the view refreshes every 5 s).
+    const reserved = await page.evaluate(async () => {
+      const body = (await (await fetch('/admin/api/keys')).json()) as {
+        keys: Array<{ name: string; reserved: { tokens: number } | null }>;
+      };
+      return body.keys.find((k) => k.name === 'ci bot')!.reserved!.tokens;
+    });
+    expect(reserved).toBeGreaterThan(16);
+    await expect(row().getByTestId('key-reserved')).toHaveText(`${new Intl.NumberFormat('en-US').format(reserved)} tok`, {
+      timeout: 30_000,
+    });
+    await shot('keys-01c-reserved');
+  } finally {
+    upstream.releaseHeld();
+  }
+  expect(await held).toBe(200);
+  await expect(row().getByTestId('key-reserved')).toHaveText('0 tok', { timeout: 30_000 });
 });
 
 test('edit limits, disable and enable, rotate and revoke with confirmation', async () => {

@@ -51,6 +51,13 @@ export interface ManagedKey {
   status: KeyStatus;
   /** Spend in the current period; null when the usage database could not be read. */
   spend: KeySpend | null;
+  /**
+   * What running requests hold against the key's budget until they settle
+   * (docs/budgets.md#reservations), as `reserved` of `GET callers/{caller}/budget`.
+   * Null without a budget (nothing is reserved), when the budget ledger could
+   * not be read, and in the `keys` CLI (no running gateway holds anything).
+   */
+  reserved: { usd: number; tokens: number } | null;
 }
 
 /** `GET <admin>/api/keys`. */

@@ -1,6 +1,6 @@
 /**
  * Keys (docs/keys.md, docs/dashboard.md#views): managed API keys with their
- * spend in the current period. A new secret (creation, rotation) is shown
+ * spend in the current period and what running requests hold reserved. A new secret (creation, rotation) is shown
  * once, with a copy button; rotation and revocation ask for confirmation.
  */
 import { useState, type FormEvent } from 'react';
@@ -209,6 +209,21 @@ function SpendCell({ k }: { k: ManagedKey }) {
   );
 }
 
+/**
+ * What running requests hold against the key's budget until they settle, in the
+ * budget's units (as the Spend view's Reserved column; docs/budgets.md#reservations);
+ * `—` without a budget.
+ */
+function ReservedCell({ k }: { k: ManagedKey }) {
+  const r = k.reserved;
+  if (!r || !k.budget) return <>—</>;
+  const parts = [
+    k.budget.usd !== undefined ? `$${r.usd.toFixed(4)}` : '',
+    k.budget.tokens !== undefined ? `${num(r.tokens)} tok` : '',
+  ].filter(Boolean);
+  return <span data-testid="key-reserved">{parts.join(' · ')}</span>;
+}
+
 function EditRow({ k, onDone }: { k: ManagedKey; onDone: () => void }) {
   const [f, setF] = useState(fieldsOf(k));
   const update = useUpdateKey();
@@ -219,7 +234,7 @@ function EditRow({ k, onDone }: { k: ManagedKey; onDone: () => void }) {
   };
   return (
     <tr>
-      <td colSpan={8}>
+      <td colSpan={9}>
         <form className="form" onSubmit={submit} noValidate aria-label={`Edit ${k.name}`}>
           <div className="fields">
             <LimitInputs f={f} set={setF} idPrefix="edit-" />
@@ -373,6 +388,9 @@ export function Keys() {
                       <th scope="col">Limits</th>
                       <th scope="col">Budget</th>
                       <th scope="col">Spend</th>
+                      <th scope="col" title="Held by running requests until they settle">
+                        Reserved
+                      </th>
                       <th scope="col">Actions</th>
                     </tr>
                   </thead>
@@ -392,6 +410,9 @@ export function Keys() {
                         <td data-testid="key-budget">{budgetText(k.budget)}</td>
                         <td>
                           <SpendCell k={k} />
+                        </td>
+                        <td>
+                          <ReservedCell k={k} />
                         </td>
                         <td>
                           <KeyActions

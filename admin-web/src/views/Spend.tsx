@@ -176,7 +176,7 @@ interface Budgeted {
   id: string;
   name: string;
   budget: Budget;
-  /** What running requests hold until they settle (callers only: `reserved` of GET callers/{c}/budget, docs/budgets.md#reservations). */
+  /** What running requests hold until they settle (`reserved` of GET callers/{c}/budget or of the key in GET keys, docs/budgets.md#reservations). */
   reserved: { usd: number; tokens: number } | null;
 }
 
@@ -218,7 +218,8 @@ function useBudgets(callers: string[]): Budgeted[] {
         refetchInterval: 5_000,
         retry: false,
       })),
-      { queryKey: ['keys'], queryFn: () => optional<unknown>('keys'), refetchInterval: 30_000, retry: false },
+      // Keys carry their `reserved` too: refreshed as often as the caller budgets.
+      { queryKey: ['keys'], queryFn: () => optional<unknown>('keys'), refetchInterval: 5_000, retry: false },
     ],
   });
   const out: Budgeted[] = [];
@@ -229,10 +230,22 @@ function useBudgets(callers: string[]): Budgeted[] {
   });
   const keysBody = results.at(-1)?.data as { keys?: unknown[] } | unknown[] | null | undefined;
   const keys = Array.isArray(keysBody) ? keysBody : Array.isArray(keysBody?.keys) ? keysBody.keys : [];
-  for (const k of keys as Array<{ id?: unknown; name?: unknown; budget?: unknown; limits?: { budget?: unknown } }>) {
+  for (const k of keys as Array<{
+    id?: unknown;
+    name?: unknown;
+    budget?: unknown;
+    limits?: { budget?: unknown };
+    reserved?: unknown;
+  }>) {
     const b = isBudget(k.budget) ? k.budget : isBudget(k.limits?.budget) ? k.limits.budget : null;
     if (b && typeof k.id === 'string')
-      out.push({ kind: 'key', id: k.id, name: typeof k.name === 'string' ? k.name : k.id, budget: b, reserved: null });
+      out.push({
+        kind: 'key',
+        id: k.id,
+        name: typeof k.name === 'string' ? k.name : k.id,
+        budget: b,
+        reserved: isReserved(k.reserved) ? k.reserved : null,
+      });
   }
   return out;
 }
@@ -317,7 +330,7 @@ function BurnDown({ callers, now }: { callers: string[]; now: number }) {
             <th scope="col" className="num">
               Spent
             </th>
-            <th scope="col" className="num" title="Held by running requests until they settle (callers only)">
+            <th scope="col" className="num" title="Held by running requests until they settle">
               Reserved
             </th>
             <th scope="col" className="num">

@@ -190,7 +190,7 @@ export function createApi(deps: AdminDeps, stats: TrafficStats, sessions: Sessio
         return views.targets(deps, stats, windowOf(ctx));
       },
     },
-    ...keyRoutes(deps.keys ?? null, audit, actor),
+    ...keyRoutes(deps.keys ?? null, deps.budgets, audit, actor),
     ...budgetRoutes(deps, audit, actor),
   ];
 

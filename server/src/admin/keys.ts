@@ -7,6 +7,7 @@
  */
 import type { Context } from 'koa';
 import type { ManagedKey } from '@sipp/shared';
+import type { BudgetService } from '../budgets/service.js';
 import { AdminError } from '../errors.js';
 import type { KeyManager } from '../keys/manage.js';
 import type { AuditLog } from './audit-log.js';
@@ -21,10 +22,10 @@ interface KeyRoute {
   handle(ctx: Context, params: string[]): unknown;
 }
 
-/** The audit log keeps the key's settings, not its (changing) spend. */
-function audited(k: ManagedKey | null): Omit<ManagedKey, 'spend'> | null {
+/** The audit log keeps the key's settings, not its (changing) spend and reservations. */
+function audited(k: ManagedKey | null): Omit<ManagedKey, 'spend' | 'reserved'> | null {
   if (!k) return null;
-  const { spend: _spend, ...rest } = k;
+  const { spend: _spend, reserved: _reserved, ...rest } = k;
   return rest;
 }
 
@@ -37,7 +38,26 @@ async function optionalJson(ctx: Context): Promise<unknown> {
 
 const ID = /^\/keys\/([^/]+)$/;
 
-export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx: Context) => Actor): KeyRoute[] {
+/**
+ * A key with what running requests hold against its budget (`reserved`, as the
+ * caller budget API reports it: docs/budgets.md#reservations); null without a
+ * budget or budget service, or when the ledger cannot be read (the list still answers).
+ */
+async function withReserved(k: ManagedKey, budgets: BudgetService | undefined): Promise<ManagedKey> {
+  if (!budgets || !k.budget) return k;
+  try {
+    return { ...k, reserved: (await budgets.spend('key', k.id, k.budget.period)).reserved };
+  } catch {
+    return k;
+  }
+}
+
+export function keyRoutes(
+  keys: KeyManager | null,
+  budgets: BudgetService | undefined,
+  audit: AuditLog,
+  actor: (ctx: Context) => Actor,
+): KeyRoute[] {
   const manager = (): KeyManager => {
     if (!keys)
       throw new AdminError(
@@ -54,7 +74,12 @@ export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx:
     }
   };
   return [
-    { method: 'GET', path: '/keys', guard: 'session', handle: async () => ({ keys: await manager().list() }) },
+    {
+      method: 'GET',
+      path: '/keys',
+      guard: 'session',
+      handle: async () => ({ keys: await Promise.all((await manager().list()).map((k) => withReserved(k, budgets))) }),
+    },
     {
       method: 'POST',
       path: '/keys',
@@ -64,10 +89,15 @@ export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx:
         const m = manager();
         const created = await m.create(await readJson(ctx));
         audit.record({ action: 'key.create', before: null, after: audited(created.key), ...actor(ctx) });
-        return created;
+        return { ...created, key: await withReserved(created.key, budgets) };
       },
     },
-    { method: 'GET', path: ID, guard: 'session', handle: async (_ctx, [raw]) => ({ key: await manager().get(id(raw)) }) },
+    {
+      method: 'GET',
+      path: ID,
+      guard: 'session',
+      handle: async (_ctx, [raw]) => ({ key: await withReserved(await manager().get(id(raw)), budgets) }),
+    },
     {
       method: 'PATCH',
       path: ID,
@@ -76,7 +106,7 @@ export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx:
         const m = manager();
         const change = await m.update(id(raw), await readJson(ctx));
         audit.record({ action: 'key.update', before: audited(change.before), after: audited(change.after), ...actor(ctx) });
-        return { key: change.after };
+        return { key: await withReserved(change.after, budgets) };
       },
     },
     {
@@ -87,7 +117,7 @@ export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx:
         const change = await manager().revoke(id(raw));
         if (change.before)
           audit.record({ action: 'key.revoke', before: audited(change.before), after: audited(change.after), ...actor(ctx) });
-        return { key: change.after };
+        return { key: await withReserved(change.after, budgets) };
       },
     },
     {
@@ -98,7 +128,7 @@ export function keyRoutes(keys: KeyManager | null, audit: AuditLog, actor: (ctx:
         const m = manager();
         const rotated = await m.rotate(id(raw), await optionalJson(ctx));
         audit.record({ action: 'key.rotate', before: audited(rotated.before), after: audited(rotated.key), ...actor(ctx) });
-        return { key: rotated.key, secret: rotated.secret };
+        return { key: await withReserved(rotated.key, budgets), secret: rotated.secret };
       },
     },
   ];

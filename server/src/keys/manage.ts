@@ -96,6 +96,8 @@ export function keyView(row: KeyRow, now: number, spend: KeySpend | null = null)
         : null,
     status: statusOf(row, now),
     spend,
+    // Filled in by the admin API, which has the running gateway's budget ledger (admin/keys.ts).
+    reserved: null,
   };
 }
 

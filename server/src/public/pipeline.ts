@@ -28,6 +28,7 @@ import { applyUsage, noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
 import type { ParsedRequest, Surface } from '../surfaces/surface.js';
+import { PassThrough } from '../surfaces/passthrough.js';
 import { callTarget, type CallOutcome } from './target-call.js';
 import { forwardCall, forwardsTo, pipeForwarded } from './forward.js';
 
@@ -168,7 +169,7 @@ function parseRequest<P extends ParsedRequest>(
 ): P {
   const wire = surface.wire;
   if (!wire) return surface.parse(body);
-  const passthrough = { api: wire.api, body, raw, headers, hintHeaders: wire.hintHeaders ?? [], parseError: null as unknown };
+  const passthrough = new PassThrough(wire.api, body, raw, headers, wire.hintHeaders ?? []);
   try {
     return { ...surface.parse(body), passthrough };
   } catch (err) {

@@ -16,6 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { GatewayError } from '../errors.js';
 import type { Caller } from '../security/bearer.js';
 import type { IgnorableField } from '../targets/ignored.js';
+import type { PassThrough } from './passthrough.js';
 import type { EmbedRequest, EmbedResult, StreamChunk, TextRequest, TextResult, WireApi } from '../targets/target.js';
 
 export type TargetCall = { operation: 'query' | 'chat'; text: TextRequest } | { operation: 'embed'; embed: EmbedRequest };
@@ -30,24 +31,12 @@ export interface ParsedRequest {
   ignored?: readonly IgnorableField[];
   /**
    * Set by the pipeline on surfaces with a wire API (docs/api.md#pass-through):
-   * the client's body and headers as sent, for members that speak `api`
-   * natively. When `parseError` is set the body did not parse into `call`
-   * (which is then empty): only those members can serve.
+   * the client's body, bytes and headers as sent, for members that speak its
+   * `api` natively. When `parseError` is set the body did not parse into
+   * `call` (which is then empty): only those members can serve. The body is
+   * changed only through `setMember`, which drops the client's bytes.
    */
-  passthrough?: {
-    api: WireApi;
-    body: Record<string, unknown>;
-    /**
-     * The body's bytes as sent, forwarded with only `model` replaced (no
-     * re-serialization). Whoever changes `body` (a policy default) deletes it.
-     */
-    raw?: Buffer;
-    headers: IncomingHttpHeaders;
-    hintHeaders: readonly IgnorableField[];
-    parseError: unknown;
-    /** The one member that may take the body as sent (a chain a native Responses target keeps, docs/api.md#native-responses-targets). */
-    only?: string;
-  };
+  passthrough?: PassThrough;
 }
 
 export type ToolCallChunk = Extract<StreamChunk, { type: 'tool_call' }>;

@@ -231,7 +231,7 @@ export interface ForwardRequest {
   /** API path under the target's base URL when it is not the API's generation path (`/v1/messages/count_tokens`, `/responses/{id}`). */
   path?: string;
   /** The client's JSON body as sent (POST); the target replaces only `model`. */
-  body?: Record<string, unknown>;
+  body?: Readonly<Record<string, unknown>>;
   /** `body`'s bytes as the client sent them, while `body` is unchanged: the target sends them with only `model` replaced. */
   raw?: Buffer;
   /** The client's request headers; the target picks the ones its API defines (`anthropic-version`, `anthropic-beta`). */

@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { CLI, NODE_ARGS, runCli, startServe, waitForStatus } from '../support/cli.js';
+import { CLI, expectServing, NODE_ARGS, runCli, serveToml, startServe, waitForStatus } from '../support/cli.js';
 import { FROM_SOURCE, SERVER_ROOT } from '../support/paths.js';
-import { postJson } from '../support/http.js';
 import { freePort, until } from '../support/wait.js';
 import { portRefuses } from './ports.js';
 
@@ -27,23 +26,8 @@ function writeConfig(name: string, body: string): string {
   return path;
 }
 
-function config(upstreamUrl: string, pub: number, mgmt: number, extra = ''): string {
-  return `public_bind = "127.0.0.1:${pub}"
-management_bind = "127.0.0.1:${mgmt}"
-admin_password_env = "ADMIN_PW"
-${extra}
-[security]
-[[tokens]]
-env = "GW_TOKEN"
-caller = "cli"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstreamUrl}"
-token_env = "UPSTREAM_KEY"
-`;
-}
+const config = (upstreamUrl: string, pub: number, mgmt: number, extra = ''): string =>
+  serveToml(upstreamUrl, pub, mgmt, 'cli', extra);
 
 describe('sipp-gateway CLI', () => {
   let upstream: FakeOpenAI;
@@ -184,13 +168,7 @@ describe('sipp-gateway CLI', () => {
     const overrides = { SIPP_GATEWAY_PUBLIC_BIND: `127.0.0.1:${pub}`, SIPP_GATEWAY_MANAGEMENT_BIND: `127.0.0.1:${mgmt}` };
     const proc = startServe(path, { ...env(), ...overrides, SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
     try {
-      await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
-      const r = await postJson(
-        `http://127.0.0.1:${pub}/v1/chat`,
-        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
-        { token: TOKEN },
-      );
-      assert.equal(r.status, 200);
+      await expectServing(pub, mgmt, TOKEN);
       proc.child.kill('SIGTERM');
       assert.equal(await proc.exited, 0);
     } finally {
@@ -280,13 +258,7 @@ describe('sipp-gateway CLI', () => {
       const path = writeConfig(`run-${signal}.toml`, config(upstream.url, pub, mgmt));
       const proc = startServe(path, { ...env(), LOG_LEVEL: 'info', SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS: '5' });
       try {
-        await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
-        const r = await postJson(
-          `http://127.0.0.1:${pub}/v1/chat`,
-          { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
-          { token: TOKEN },
-        );
-        assert.equal(r.status, 200);
+        await expectServing(pub, mgmt, TOKEN);
         upstream.setBehavior({ kind: 'slow', gapMs: 100 });
         const res = await fetch(`http://127.0.0.1:${pub}/v1/chat`, {
           method: 'POST',

@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { startServe, waitForStatus } from '../support/cli.js';
-import { postJson } from '../support/http.js';
+import { expectServing, serveToml, startServe } from '../support/cli.js';
 import { FROM_SOURCE, NODE_ARGS, SERVER_ROOT } from '../support/paths.js';
 import { freePort } from '../support/wait.js';
 
@@ -64,23 +63,7 @@ describe('a provider-only gateway loads only what it uses', () => {
   it('serves without the local runtime, database drivers, Redis, the tracing SDK or the dashboard code; the first admin request loads the dashboard', async () => {
     const [pub, mgmt] = [await freePort(), await freePort()];
     const config = join(dir, 'providers.toml');
-    writeFileSync(
-      config,
-      `public_bind = "127.0.0.1:${pub}"
-management_bind = "127.0.0.1:${mgmt}"
-admin_password_env = "ADMIN_PW"
-[security]
-[[tokens]]
-env = "GW_TOKEN"
-caller = "lazy"
-[[targets]]
-name = "chat"
-type = "openai_compatible"
-model = "m"
-base_url = "${upstream.url}"
-token_env = "UPSTREAM_KEY"
-`,
-    );
+    writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
     const loadedFile = join(dir, 'loaded.txt');
     writeFileSync(loadedFile, '');
     const loaded = () => readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean);
@@ -93,13 +76,7 @@ token_env = "UPSTREAM_KEY"
       NODE_OPTIONS: `--import=${pathToFileURL(register).href}`,
     });
     try {
-      await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
-      const r = await postJson(
-        `http://127.0.0.1:${pub}/v1/chat`,
-        { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
-        { token: TOKEN },
-      );
-      assert.equal(r.status, 200);
+      await expectServing(pub, mgmt, TOKEN);
       const served = loaded();
       // The recorder sees the gateway's own modules and package entry points (else the checks below prove nothing).
       assert.ok(

@@ -23,6 +23,7 @@ import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { getText, postJson } from '../support/http.js';
 import { POSTGRES_MISSING, postgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = 'keys-test-config-token-4b8e2a';
 const ADMIN = 'keys-test-admin-password-91c3';
@@ -457,6 +458,77 @@ describe('callers made by managed keys on the dashboard', () => {
       const metrics = await getText(`${gw.managementUrl}/metrics`);
       assert.ok(!metrics.text.includes('key-team'), 'no key-made caller name in the metrics');
     } finally {
+      await gw.stop();
+      await fake.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("what running requests hold against a key's budget", () => {
+  test('GET keys reports reserved as the caller budget API does: held while a request runs, 0 once it settled, null without a budget', async () => {
+    const fake = await startFakeOpenAI();
+    const dir = mkdtempSync(join(tmpdir(), 'sipp-keys-reserved-'));
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, {
+        extra: `[admin]\napi_token_env = "ADMIN_API_TOKEN"\n[database]\ndata_dir = "${dir}"\nflush_interval_ms = 50\n`,
+        target: 'pricing = { input_per_mtok = 1000, output_per_mtok = 2000 }',
+      }),
+      env,
+    });
+    const abort = new AbortController();
+    try {
+      await gw.gateway.keys!.loaded();
+      const admin = new AdminClient(`${gw.managementUrl}/admin`);
+      const bot = (method: string, path: string, json?: unknown) =>
+        admin.request(method, path, { json, cookie: null, csrf: false, headers: { authorization: `Bearer ${API_TOKEN}` } });
+      const budgeted = await bot('POST', '/api/keys', {
+        name: 'budgeted',
+        caller: 'held-team',
+        budget: { usd: 100, tokens: 1_000_000, period: 'month' },
+      });
+      assert.equal(budgeted.status, 201, budgeted.text);
+      assert.deepEqual(budgeted.body.key.reserved, { usd: 0, tokens: 0 });
+      const free = await bot('POST', '/api/keys', { name: 'free', caller: 'held-team' });
+      assert.deepEqual(free.body.key.reserved, null, 'no budget: nothing is reserved against the key');
+      // The caller budget holds the same reservation as the key's: the two figures must agree.
+      assert.equal((await bot('PUT', '/api/callers/held-team/budget', { usd: 100, period: 'month' })).status, 200);
+      await gw.gateway.keys!.refresh();
+
+      // A request the fake provider holds (it never answers): its worst case stays reserved until it settles.
+      fake.setBehavior({ kind: 'stall-headers' });
+      const seen = fake.requests.length;
+      const held = fetch(`${gw.publicUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${budgeted.body.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'chat', max_tokens: 100, messages: [{ role: 'user', content: 'hold' }] }),
+        signal: abort.signal,
+      }).catch(() => null);
+      await until(() => fake.requests.length > seen, 'the request to reach the provider');
+
+      const keyOf = async (id: string) => (await bot('GET', '/api/keys')).body.keys.find((k: { id: string }) => k.id === id);
+      const running = await keyOf(budgeted.body.key.id);
+      const callerBudget = (await bot('GET', '/api/callers/held-team/budget')).body;
+      assert.ok(running.reserved.tokens > 100, 'max_tokens plus the input bound');
+      assert.ok(running.reserved.usd > 0);
+      assert.deepEqual(running.reserved, callerBudget.reserved);
+      assert.deepEqual((await bot('GET', `/api/keys/${budgeted.body.key.id}`)).body.key.reserved, running.reserved);
+      assert.equal((await keyOf(free.body.key.id)).reserved, null);
+      // The audit log keeps settings, not the moving figures.
+      const audit = (await bot('GET', '/api/audit')).body.entries.filter((e: any) => e.action === 'key.create');
+      assert.ok(audit.length >= 2 && audit.every((e: any) => !('reserved' in e.after) && !('spend' in e.after)));
+
+      // The client leaves: the request settles and nothing stays reserved.
+      abort.abort();
+      await held;
+      let after: { usd: number; tokens: number } = running.reserved;
+      await until(async () => {
+        after = (await keyOf(budgeted.body.key.id)).reserved;
+        return after.tokens === 0;
+      }, 'the reservation to be released');
+      assert.deepEqual(after, { usd: 0, tokens: 0 });
+    } finally {
+      abort.abort();
       await gw.stop();
       await fake.close();
       rmSync(dir, { recursive: true, force: true });

@@ -2,17 +2,44 @@
  * A pass-through body goes to the provider as the client's own bytes with only
  * `model` replaced (docs/api.md#pass-through): key order, whitespace, unicode
  * escapes, unknown fields and a `model` inside a nested object or a string
- * arrive exactly as sent, finite and streamed. When a policy changes the body
- * (a budget's default `max_output_tokens` on a Responses body), the changed
- * body is what arrives.
+ * arrive exactly as sent, finite and streamed. When a module changes the body
+ * (a budget's default `max_output_tokens` on a Responses body, or any module
+ * through `setMember`), the changed body is what arrives; a module that
+ * assigns to the body directly fails loudly instead of having its edit lost
+ * (docs/architecture.md#editing-a-pass-through-body).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startFakeResponsesApi, UPSTREAM_MODEL, type FakeResponsesApi } from '../support/fake-openai-responses.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { PipelineModule } from '../../src/public/stages.js';
+import {
+  nativeResponsesTarget,
+  startFakeResponsesApi,
+  UPSTREAM_MODEL,
+  type FakeResponsesApi,
+} from '../support/fake-openai-responses.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { tokenGateway } from '../support/token-gateway.js';
 
 const TOKEN = 'tok-passthrough-raw-0123456789';
 const BUDGETED = 'tok-passthrough-raw-budget-0123';
+const EDITOR = 'tok-passthrough-raw-editor-0123';
+const CARELESS = 'tok-passthrough-raw-careless-01';
+
+/** A module that edits the body of its callers' requests: `editor` through setMember, `careless` by assignment. */
+const editing: PipelineModule = {
+  name: 'test_body_edit',
+  beforeRun(rc) {
+    const pt = rc.request.passthrough;
+    if (!pt) return;
+    const input = pt.body.input;
+    if (rc.caller?.label === 'editor') {
+      pt.setMember('metadata', { edited: 'yes' });
+      pt.setMember('input', `${String(input)} (edited)`);
+      pt.setMember('a_future_field', undefined);
+    }
+    if (rc.caller?.label === 'careless') (pt.body as Record<string, unknown>).metadata = { edited: 'lost?' };
+  },
+};
 
 /** What the client sends, byte for byte; `MODEL` stands for the model member's value. */
 const RAW = `{
@@ -31,24 +58,18 @@ describe('pass-through: the client bytes as sent, only model replaced', () => {
   before(async () => {
     fake = await startFakeResponsesApi();
     gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "agent"
-[[tokens]]
-env = "T_BUDGET"
-caller = "budgeted"
-budget = { tokens = 1000000, period = "day" }
-[[targets]]
-name = "native"
-type = "openai"
-api = "responses"
-model = "${UPSTREAM_MODEL}"
-api_key_env = "UPSTREAM_KEY"
-base_url = "${fake.url}"
-timeout_seconds = 10
-`,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-passthrough-raw', T: TOKEN, T_BUDGET: BUDGETED, UPSTREAM_KEY: fake.apiKey },
+      ...tokenGateway({
+        adminPassword: 'admin-pw-passthrough-raw',
+        tokens: [
+          { env: 'T', value: TOKEN, caller: 'agent' },
+          { env: 'T_BUDGET', value: BUDGETED, caller: 'budgeted', toml: 'budget = { tokens = 1000000, period = "day" }' },
+          { env: 'T_EDITOR', value: EDITOR, caller: 'editor' },
+          { env: 'T_CARELESS', value: CARELESS, caller: 'careless' },
+        ],
+        targets: nativeResponsesTarget(fake.url),
+        env: { UPSTREAM_KEY: fake.apiKey },
+      }),
+      modules: [editing],
     });
   });
   after(async () => {
@@ -56,14 +77,14 @@ timeout_seconds = 10
     await fake?.close();
   });
 
-  const send = async (token: string, body: string) => {
+  const send = async (token: string, body: string, status = 200) => {
     const res = await fetch(`${gw.publicUrl}/v1/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body,
     });
     const text = await res.text();
-    assert.equal(res.status, 200, text);
+    assert.equal(res.status, status, text);
     return text;
   };
 
@@ -84,5 +105,21 @@ timeout_seconds = 10
     const got = fake.requests.at(-1)!;
     assert.equal(got.body.max_output_tokens, 4096);
     assert.deepEqual(got.body, { ...JSON.parse(body), model: UPSTREAM_MODEL, max_output_tokens: 4096 });
+  });
+
+  it("a module's edits through setMember are what the upstream receives (set, changed, removed members)", async () => {
+    const body = RAW.replace('MODEL', '"native"');
+    await send(EDITOR, body);
+    const got = fake.requests.at(-1)!;
+    const sent = JSON.parse(body);
+    delete sent.a_future_field;
+    assert.deepEqual(got.body, { ...sent, model: UPSTREAM_MODEL, metadata: { edited: 'yes' }, input: `${sent.input} (edited)` });
+  });
+
+  it('a module that assigns to the body directly fails the request (500) instead of losing its edit', async () => {
+    const before = fake.requests.length;
+    await send(CARELESS, RAW.replace('MODEL', '"native"'), 500);
+    assert.equal(fake.requests.length, before, 'nothing was sent');
+    assert.ok(gw.logs.some((l) => l.includes('Cannot add property metadata, object is not extensible')));
   });
 });

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { demoTargetToml } from '../local/models.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
-import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
+import { tokenGateway } from '../support/token-gateway.js';
 
 const TOKEN = 'tok-spillover-0123456789';
 const PARALLEL = 2;
@@ -21,12 +22,11 @@ describe('local-first spillover (generated demo model)', () => {
 
   before(async () => {
     cloud = await startFakeOpenAI();
-    gw = await startTestGateway({
-      toml: `${BASE_TOML}
-[[tokens]]
-env = "T"
-caller = "tests"
-${demoTargetToml({ context_size: 1024, parallel: PARALLEL, queue_size: 16 }, { name: 'local' })}[[targets]]
+    gw = await startTestGateway(
+      tokenGateway({
+        adminPassword: 'admin-pw-spill-0123456789',
+        tokens: [{ env: 'T', value: TOKEN, caller: 'tests' }],
+        targets: `${demoTargetToml({ context_size: 1024, parallel: PARALLEL, queue_size: 16 }, { name: 'local' })}[[targets]]
 name = "cloud"
 type = "openai"
 model = "gpt-test"
@@ -39,8 +39,9 @@ targets = ["local", "cloud"]
 [groups.retry]
 on = ["connect", "timeout", "429", "5xx", "busy"]
 `,
-      env: { TEST_ADMIN_PASSWORD: 'admin-pw-spill-0123456789', T: TOKEN, OPENAI_KEY: cloud.apiKey },
-    });
+        env: { OPENAI_KEY: cloud.apiKey },
+      }),
+    );
   });
   after(async () => {
     await gw?.stop();

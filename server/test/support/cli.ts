@@ -1,5 +1,7 @@
 /** Runs the built CLI as a child process, as operators do. */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { postJson } from './http.js';
 import { CLI, NODE_ARGS } from './paths.js';
 
 export { CLI, NODE_ARGS };
@@ -70,4 +72,39 @@ export async function waitForStatus(url: string, status: number, timeoutMs = 120
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (last: ${last})`);
+}
+
+/**
+ * A configuration for `serve` on fixed ports: admin password in env `ADMIN_PW`,
+ * one token in env `GW_TOKEN` (its caller `caller`), one openai_compatible
+ * target `chat` on `upstreamUrl` whose key is in env `UPSTREAM_KEY`. `extra`
+ * holds top-level keys (it comes before any table).
+ */
+export function serveToml(upstreamUrl: string, pub: number, mgmt: number, caller: string, extra = ''): string {
+  return `public_bind = "127.0.0.1:${pub}"
+management_bind = "127.0.0.1:${mgmt}"
+admin_password_env = "ADMIN_PW"
+${extra}
+[security]
+[[tokens]]
+env = "GW_TOKEN"
+caller = "${caller}"
+[[targets]]
+name = "chat"
+type = "openai_compatible"
+model = "m"
+base_url = "${upstreamUrl}"
+token_env = "UPSTREAM_KEY"
+`;
+}
+
+/** Waits until a started `serve` is ready (`/readyz` on `mgmt`), then asserts that it answers a chat request to `chat` on `pub`. */
+export async function expectServing(pub: number, mgmt: number, token: string): Promise<void> {
+  await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
+  const r = await postJson(
+    `http://127.0.0.1:${pub}/v1/chat`,
+    { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+    { token },
+  );
+  assert.equal(r.status, 200, r.text);
 }

@@ -44,6 +44,23 @@ export interface FakeResponsesApi {
 /** The upstream's own model name (what the gateway renames to the name the client asked for). */
 export const UPSTREAM_MODEL = 'gpt-upstream-responses';
 
+/**
+ * A `[[targets]]` entry for a native Responses target (`api = "responses"`) on
+ * the fake at `url`, its key in env `UPSTREAM_KEY`: `openai` (`api_key_env`)
+ * or `openai_compatible` (`token_env`).
+ */
+export function nativeResponsesTarget(url: string, name = 'native', type: 'openai' | 'openai_compatible' = 'openai'): string {
+  return `[[targets]]
+name = "${name}"
+type = "${type}"
+api = "responses"
+model = "${UPSTREAM_MODEL}"
+${type === 'openai' ? 'api_key_env' : 'token_env'} = "UPSTREAM_KEY"
+base_url = "${url}"
+timeout_seconds = 10
+`;
+}
+
 const TOKENS = ['Nat', 'ive', ' hello'];
 
 /** The event stream of a response, as OpenAI sends it for a streamed create (and for `GET {id}?stream=true`). */

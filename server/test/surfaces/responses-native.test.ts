@@ -13,7 +13,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { startFakeResponsesApi, UPSTREAM_MODEL, type FakeResponsesApi } from '../support/fake-openai-responses.js';
+import {
+  nativeResponsesTarget,
+  startFakeResponsesApi,
+  UPSTREAM_MODEL,
+  type FakeResponsesApi,
+} from '../support/fake-openai-responses.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
@@ -28,23 +33,7 @@ caller = "alice"
 [[tokens]]
 env = "T_B"
 caller = "bob"
-[[targets]]
-name = "native"
-type = "openai"
-api = "responses"
-model = "${UPSTREAM_MODEL}"
-api_key_env = "UPSTREAM_KEY"
-base_url = "${url}"
-timeout_seconds = 10
-[[targets]]
-name = "native2"
-type = "openai_compatible"
-api = "responses"
-model = "${UPSTREAM_MODEL}"
-token_env = "UPSTREAM_KEY"
-base_url = "${url}"
-timeout_seconds = 10
-[[targets]]
+${nativeResponsesTarget(url)}${nativeResponsesTarget(url, 'native2', 'openai_compatible')}[[targets]]
 name = "chatonly"
 type = "openai"
 model = "${UPSTREAM_MODEL}"

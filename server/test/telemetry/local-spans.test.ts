@@ -4,7 +4,9 @@
  * `queue wait`, `prompt evaluation` and `generation` are INTERNAL children of
  * the attempt span, in time order inside it, with the token counts; a request
  * that waits for the only sequence has a queue span that ends after the other
- * request's generation; no prompt or completion text is exported.
+ * request's generation; no prompt or completion text is exported. The phases
+ * stay inside their attempt when the wall clock the SDK reads has moved away
+ * from the process's monotonic time origin.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -111,6 +113,24 @@ export_delay_ms = 20
     );
     assert.ok(second.queue.startNs < first.generation.endNs, 'and it was waiting while the first generated');
     assert.ok(Number(second.attempt.attributes['sipp.time_to_first_token_ms']) > 0);
+  });
+
+  test('with the wall clock moved away from the time origin, the phases still lie inside their attempt', async () => {
+    // The SDK starts a span at Date.now() and ends it at that plus monotonic time; performance.timeOrigin + now()
+    // is another clock, and the two drift apart over a process's life (NTP steps and slews move only the wall
+    // clock). A deliberate offset stands for that drift: phases timed with timeOrigin + now() would start a
+    // minute before their attempt (bug caught: c47e522, seen once under CI load as a few ms).
+    const realNow = Date.now;
+    Date.now = () => realNow() + 60_000;
+    let res;
+    try {
+      res = await ask();
+    } finally {
+      Date.now = realNow;
+    }
+    assert.equal(res.status, 200);
+    const { attempt, phases } = await spansOf(res.headers.get('x-request-id')!);
+    for (const p of phases) assert.ok(within(p, attempt), `${p.name} lies inside the attempt span`);
   });
 
   test('no prompt or completion text in any exported span', () => {

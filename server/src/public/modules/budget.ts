@@ -42,10 +42,8 @@ function outputLimit(rc: RunContext, fallback: number): number {
     : call.text.options.maxTokens;
   if (asked !== undefined) return asked;
   if (!pt?.parseError) call.text.options.maxTokens = fallback;
-  if (pt && pt.api === 'openai_responses') {
-    body!.max_output_tokens = fallback;
-    delete pt.raw; // the body sent is no longer the client's bytes
-  }
+  // Sent as changed, no longer as the client's bytes (surfaces/passthrough.ts).
+  if (pt && pt.api === 'openai_responses') pt.setMember('max_output_tokens', fallback);
   return fallback;
 }
 
