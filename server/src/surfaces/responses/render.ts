@@ -356,7 +356,7 @@ export class ResponsesStream {
     return out;
   }
 
-  /** The final Response object for an `end` chunk (what is kept; the closing events come from `end`). */
+  /** The final Response object for an `end` chunk (finalResponseText() is its text; the closing events come from `end`). */
   finalResponse(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): Json {
     const { status, incomplete } = outcome(chunk.finishReason);
     return this.snapshotAll(status, { usage: responsesUsage(finalUsage(usage, outputTokens)), incomplete });
@@ -373,17 +373,31 @@ export class ResponsesStream {
   }
 
   /**
-   * Closing events for an `end` chunk: the open item's done events, then
-   * response.completed / response.incomplete carrying the Response object
-   * finalResponse() makes, written as text.
+   * finalResponse() as JSON text, without closing anything (the stream can still
+   * fail before its closing events go out): what response.completed /
+   * response.incomplete carries and what a stored stream keeps, built once.
    */
-  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string {
-    const out = this.close();
+  finalResponseText(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string {
     const { status, incomplete } = outcome(chunk.finishReason);
     const usageText = JSON.stringify(responsesUsage(finalUsage(usage, outputTokens)));
     const output = this.items.map((i) => this.itemText(i, 'completed')).join(',');
-    const type = status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-    return out + this.evText(type, `"response":${this.responseText(status, output, usageText, incomplete)}`);
+    return this.responseText(status, output, usageText, incomplete);
+  }
+
+  /**
+   * Closing events for an `end` chunk: the open item's done events, then
+   * response.completed / response.incomplete carrying the Response object
+   * finalResponse() makes, written as text (`response`: finalResponseText's,
+   * when the caller already made it).
+   */
+  end(
+    chunk: EndChunk,
+    usage: Usage | undefined,
+    outputTokens: number,
+    response: string = this.finalResponseText(chunk, usage, outputTokens),
+  ): string {
+    const type = outcome(chunk.finishReason).status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+    return this.close() + this.evText(type, `"response":${response}`);
   }
 
   error(e: GatewayError): string {

@@ -32,6 +32,8 @@ export interface ResponseKv {
 export interface ResponseStore {
   get(owner: string, id: string): Promise<StoredResponse | null>;
   put(owner: string, id: string, value: StoredResponse): Promise<void>;
+  /** put() of a StoredResponse already written as JSON text (exactly JSON.stringify of it). */
+  putText(owner: string, id: string, text: string): Promise<void>;
   /** True when there was such a response (for this owner). */
   delete(owner: string, id: string): Promise<boolean>;
   /**
@@ -149,6 +151,9 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
       // Stored as JSON text: a later change to the caller's objects cannot alter it.
       set(key(owner, id), JSON.stringify(value));
     },
+    async putText(owner, id, text) {
+      set(key(owner, id), text);
+    },
     async delete(owner, id) {
       const k = key(owner, id);
       const had = live(k) !== null;
@@ -171,6 +176,9 @@ function redisStore(kv: ResponseKv, ttlMs: number): ResponseStore {
     },
     async put(owner, id, value) {
       await kv.set(key(owner, id), JSON.stringify(value), ttlMs);
+    },
+    async putText(owner, id, text) {
+      await kv.set(key(owner, id), text, ttlMs);
     },
     async delete(owner, id) {
       const k = key(owner, id);
