@@ -42,41 +42,11 @@ export function responsesUsage(u: Usage): ResponsesUsage {
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 
 /**
- * What a Response object echoes of the request, in OpenAI's member order, in
- * the four runs that surround `status`…`incomplete_details`, `output` and
- * `usage`: one list for responseObject and the stream's text frames.
- */
-function echoRuns(req: ResponsesRequest, model: string) {
-  const e = req.echo;
-  return {
-    head: { id: req.id, object: 'response', created_at: req.createdAt },
-    middle: { instructions: e.instructions, max_output_tokens: e.max_output_tokens, max_tool_calls: null, model },
-    tail: {
-      parallel_tool_calls: e.parallel_tool_calls,
-      previous_response_id: e.previous_response_id,
-      prompt_cache_key: e.prompt_cache_key,
-      reasoning: e.reasoning,
-      safety_identifier: e.safety_identifier,
-      service_tier: 'default',
-      store: e.store,
-      temperature: e.temperature,
-      text: e.text,
-      tool_choice: e.tool_choice,
-      tools: e.tools,
-      top_logprobs: 0,
-      top_p: e.top_p,
-      truncation: e.truncation,
-    },
-    trailer: { user: e.user, metadata: e.metadata },
-  };
-}
-
-/**
  * The Response object; `output`, `usage` and the outcome vary, the rest echoes
- * the request. One object literal in echoRuns' member order (the render test
- * holds the two to the same text): spreading the runs into it made V8 build
- * the object member by member at run time, the costliest step of a finite
- * response (docs/architecture.md#cost-per-request).
+ * the request, in OpenAI's member order. One object literal, the one list of
+ * those members (the stream's text frames take theirs from it, echoRuns):
+ * spreading runs of members into it made V8 add them one by one at run time,
+ * the costliest step of a finite response (docs/architecture.md#cost-per-request).
  */
 export function responseObject(
   req: ResponsesRequest,
@@ -117,6 +87,23 @@ export function responseObject(
     user: e.user,
     metadata: e.metadata,
   };
+}
+
+/**
+ * What responseObject echoes of the request, as the four runs of members that
+ * surround `status`…`incomplete_details`, `output` and `usage` (once per stream).
+ */
+function echoRuns(req: ResponsesRequest, model: string): Record<'head' | 'middle' | 'tail' | 'trailer', Json> {
+  const runs = { head: {} as Json, middle: {} as Json, tail: {} as Json, trailer: {} as Json };
+  let run: Json | null = runs.head;
+  for (const [k, v] of Object.entries(responseObject(req, model, 'in_progress', []))) {
+    if (k === 'status') run = null;
+    else if (k === 'incomplete_details') run = runs.middle;
+    else if (k === 'output') run = runs.tail;
+    else if (k === 'usage') run = runs.trailer;
+    else if (run) run[k] = v;
+  }
+  return runs;
 }
 
 /** `length` ends a response early: status `incomplete`, reason `max_output_tokens`; content_filter likewise. */
