@@ -20,7 +20,8 @@
  *   BENCH_SECONDS=3          seconds per cell, split over the rounds
  *   BENCH_ROUNDS=3           interleaved rounds
  *   BENCH_CONCURRENCY=1,10,64
- *   BENCH_ROUTES=sipp,openai,responses   this build's (and the baseline's) routes
+ *   BENCH_ROUTES=sipp,openai,responses   this build's (and the baseline's) routes; `responses-store`
+ *                            is the Responses route with `store` left at its default (true, the memory store)
  *   BENCH_BASELINE=<ref>[,<ref>…]  also measure those checkouts (BENCH_BASELINE_KEEP=1 keeps their worktrees)
  *   BENCH_PROFILES=redis,tracing          feature rows (profiles.ts); BENCH_PROFILE_ROUTE=openai
  *   BENCH_PORTKEY=0          leave Portkey out
@@ -36,8 +37,19 @@ import { rssOf, startBenchGateway, startFloorProxy, startUpstream, type Child } 
 import { selectedProfiles, services } from './profiles.js';
 import { load, type Run } from './providers.js';
 
-type Route = 'sipp' | 'openai' | 'responses';
-const ROUTES: Record<Route, string> = { sipp: '/v1/chat', openai: '/v1/chat/completions', responses: '/v1/responses' };
+type Route = 'sipp' | 'openai' | 'responses' | 'responses-store';
+const ROUTES: Record<Route, string> = {
+  sipp: '/v1/chat',
+  openai: '/v1/chat/completions',
+  responses: '/v1/responses',
+  'responses-store': '/v1/responses',
+};
+const ROUTE_LABELS: Record<Route, string> = {
+  sipp: 'Sipp',
+  openai: 'OpenAI chat',
+  responses: 'Responses',
+  'responses-store': 'Responses (store)',
+};
 const TEXT = 'Say hello to the benchmark.';
 const TOKEN = 'bench-token-0123456789';
 
@@ -92,6 +104,8 @@ function routeBody(route: Route, stream: boolean): string {
       return openaiBody('chat', stream);
     case 'responses':
       return JSON.stringify({ model: 'chat', input: TEXT, stream, store: false });
+    case 'responses-store':
+      return JSON.stringify({ model: 'chat', input: TEXT, stream });
   }
 }
 
@@ -173,7 +187,7 @@ token_env = "BENCH_UPSTREAM"
     await new Promise((r) => setTimeout(r, 1000));
     const idle = rssOf(gw.proc.pid!);
     const made = rs.map((route): Row => ({
-      label: `${label}, ${route === 'sipp' ? 'Sipp' : route === 'openai' ? 'OpenAI chat' : 'Responses'} route`,
+      label: `${label}, ${ROUTE_LABELS[route]} route`,
       pid: gw.proc.pid!,
       url: `http://127.0.0.1:${gw.port}${ROUTES[route]}`,
       headers: { authorization: `Bearer ${TOKEN}` },

@@ -62,6 +62,8 @@ describe('Responses stream frames built as text', () => {
         const usage = { input_tokens: 8, output_tokens: 3, total_tokens: 11, cache_read_tokens: 2 };
         const text = s.start() + s.token('Hel') + s.token('lo "there"\n') + s.token('✓');
         const final = s.finalResponse({ type: 'end', finishReason: finish }, usage, 3);
+        // The text a stored stream keeps, made before the closing events: the object's JSON text.
+        assert.equal(s.finalResponseText({ type: 'end', finishReason: finish }, usage, 3), JSON.stringify(final));
         const all = frames(text + s.end({ type: 'end', finishReason: finish }, usage, 3));
         const id = JSON.parse(all[2]![1]).item.id as string;
         const full = 'Hello "there"\n✓';
@@ -98,6 +100,7 @@ describe('Responses stream frames built as text', () => {
     text += s.toolCall({ type: 'tool_call', index: 0, arguments: '1}' });
     text += s.token('b');
     const final = s.finalResponse({ type: 'end', finishReason: 'stop' }, undefined, 5);
+    assert.equal(s.finalResponseText({ type: 'end', finishReason: 'stop' }, undefined, 5), JSON.stringify(final));
     const all = frames(text + s.end({ type: 'end', finishReason: 'stop' }, undefined, 5));
     assert.equal(all.at(-1)![1], event('response.completed', all.length - 1, { response: final }));
     assert.deepEqual(

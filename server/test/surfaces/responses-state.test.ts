@@ -36,6 +36,29 @@ describe('memory response store', () => {
     assert.equal((await store.get('o', 'r3'))?.response.id, '3');
   });
 
+  it('drops the oldest first across many evictions, a re-put entry counting as new and a deleted one skipped', async () => {
+    const store = createResponseStore({ ttlMs: 60_000, maxStored: 3, kv: null });
+    const live = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) if (await store.get('o', `r${i}`)) ids.push(`r${i}`);
+      return ids;
+    };
+    for (let i = 0; i < 20; i++) await store.put('o', `r${i}`, entry(String(i)));
+    assert.deepEqual(await live(), ['r17', 'r18', 'r19']);
+    await store.put('o', 'r17', entry('17 again')); // now the newest
+    await store.put('o', 'r20', entry('20'));
+    assert.deepEqual(await live(), ['r17', 'r19', 'r20']);
+    assert.equal(await store.delete('o', 'r19'), true);
+    await store.put('o', 'r21', entry('21'));
+    assert.deepEqual(await live(), ['r17', 'r20', 'r21']);
+    await store.put('o', 'r22', entry('22')); // r17 (put again before r20) is now the oldest
+    assert.deepEqual(await live(), ['r20', 'r21', 'r22']);
+    // Emptied, then filled again: the order starts over.
+    for (const id of ['r20', 'r21', 'r22']) await store.delete('o', id);
+    for (let i = 30; i < 35; i++) await store.put('o', `r${i}`, entry(String(i)));
+    assert.deepEqual(await live(), ['r32', 'r33', 'r34']);
+  });
+
   it('keeps at most max_stored_mb of JSON text, dropping the oldest first', async () => {
     const size = JSON.stringify(entry('1')).length;
     const store = createResponseStore({ ttlMs: 60_000, maxStored: 100, maxStoredBytes: 2 * size, kv: null });

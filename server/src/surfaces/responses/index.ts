@@ -56,6 +56,11 @@ function previousId(body: Record<string, unknown>): string | null {
 export function openAIResponsesSurface(store: ResponseStore): TextSurface<ResponsesRequest> {
   const keep = (req: ResponsesRequest, response: Record<string, unknown>): Promise<void> =>
     guarded(() => store.put(req.owner!, req.id, { response, input: [...req.history, ...req.input] }));
+  /** keep() for a Response object already written as JSON text (a stream's): the same stored text, one serialization. */
+  const keepText = (req: ResponsesRequest, response: string): Promise<void> =>
+    guarded(() =>
+      store.putText(req.owner!, req.id, `{"response":${response},"input":${JSON.stringify([...req.history, ...req.input])}}`),
+    );
 
   return {
     api: 'openai',
@@ -112,9 +117,11 @@ export function openAIResponsesSurface(store: ResponseStore): TextSurface<Respon
         token: (text) => s.token(text),
         toolCall: (c) => s.toolCall(c),
         async end(chunk, usage, outputTokens) {
+          if (!req.echo.store) return s.end(chunk, usage, outputTokens);
           // Stored before response.completed goes out: a chained request sent right after sees it.
-          if (req.echo.store) await keep(req, s.finalResponse(chunk, usage, outputTokens));
-          return s.end(chunk, usage, outputTokens);
+          const response = s.finalResponseText(chunk, usage, outputTokens);
+          await keepText(req, response);
+          return s.end(chunk, usage, outputTokens, response);
         },
         error: (e) => s.error(e),
       };

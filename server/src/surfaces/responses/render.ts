@@ -42,36 +42,12 @@ export function responsesUsage(u: Usage): ResponsesUsage {
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 
 /**
- * What a Response object echoes of the request, in OpenAI's member order, in
- * the four runs that surround `status`…`incomplete_details`, `output` and
- * `usage`: one list for responseObject and the stream's text frames.
+ * The Response object; `output`, `usage` and the outcome vary, the rest echoes
+ * the request, in OpenAI's member order. One object literal, the one list of
+ * those members (the stream's text frames take theirs from it, echoRuns):
+ * spreading runs of members into it made V8 add them one by one at run time,
+ * the costliest step of a finite response (docs/architecture.md#cost-per-request).
  */
-function echoRuns(req: ResponsesRequest, model: string) {
-  const e = req.echo;
-  return {
-    head: { id: req.id, object: 'response', created_at: req.createdAt },
-    middle: { instructions: e.instructions, max_output_tokens: e.max_output_tokens, max_tool_calls: null, model },
-    tail: {
-      parallel_tool_calls: e.parallel_tool_calls,
-      previous_response_id: e.previous_response_id,
-      prompt_cache_key: e.prompt_cache_key,
-      reasoning: e.reasoning,
-      safety_identifier: e.safety_identifier,
-      service_tier: 'default',
-      store: e.store,
-      temperature: e.temperature,
-      text: e.text,
-      tool_choice: e.tool_choice,
-      tools: e.tools,
-      top_logprobs: 0,
-      top_p: e.top_p,
-      truncation: e.truncation,
-    },
-    trailer: { user: e.user, metadata: e.metadata },
-  };
-}
-
-/** The Response object; `output`, `usage` and the outcome vary, the rest echoes the request. */
 export function responseObject(
   req: ResponsesRequest,
   model: string,
@@ -79,19 +55,55 @@ export function responseObject(
   output: Json[],
   extra: { usage?: ResponsesUsage | null; error?: { code: string; message: string } | null; incomplete?: string | null } = {},
 ): Json {
-  const r = echoRuns(req, model);
+  const e = req.echo;
   return {
-    ...r.head,
+    id: req.id,
+    object: 'response',
+    created_at: req.createdAt,
     status,
     background: false,
     error: extra.error ?? null,
     incomplete_details: extra.incomplete ? { reason: extra.incomplete } : null,
-    ...r.middle,
+    instructions: e.instructions,
+    max_output_tokens: e.max_output_tokens,
+    max_tool_calls: null,
+    model,
     output,
-    ...r.tail,
+    parallel_tool_calls: e.parallel_tool_calls,
+    previous_response_id: e.previous_response_id,
+    prompt_cache_key: e.prompt_cache_key,
+    reasoning: e.reasoning,
+    safety_identifier: e.safety_identifier,
+    service_tier: 'default',
+    store: e.store,
+    temperature: e.temperature,
+    text: e.text,
+    tool_choice: e.tool_choice,
+    tools: e.tools,
+    top_logprobs: 0,
+    top_p: e.top_p,
+    truncation: e.truncation,
     usage: extra.usage ?? null,
-    ...r.trailer,
+    user: e.user,
+    metadata: e.metadata,
   };
+}
+
+/**
+ * What responseObject echoes of the request, as the four runs of members that
+ * surround `status`…`incomplete_details`, `output` and `usage` (once per stream).
+ */
+function echoRuns(req: ResponsesRequest, model: string): Record<'head' | 'middle' | 'tail' | 'trailer', Json> {
+  const runs = { head: {} as Json, middle: {} as Json, tail: {} as Json, trailer: {} as Json };
+  let run: Json | null = runs.head;
+  for (const [k, v] of Object.entries(responseObject(req, model, 'in_progress', []))) {
+    if (k === 'status') run = null;
+    else if (k === 'incomplete_details') run = runs.middle;
+    else if (k === 'output') run = runs.tail;
+    else if (k === 'usage') run = runs.trailer;
+    else if (run) run[k] = v;
+  }
+  return runs;
 }
 
 /** `length` ends a response early: status `incomplete`, reason `max_output_tokens`; content_filter likewise. */
@@ -331,7 +343,7 @@ export class ResponsesStream {
     return out;
   }
 
-  /** The final Response object for an `end` chunk (what is kept; the closing events come from `end`). */
+  /** The final Response object for an `end` chunk (finalResponseText() is its text; the closing events come from `end`). */
   finalResponse(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): Json {
     const { status, incomplete } = outcome(chunk.finishReason);
     return this.snapshotAll(status, { usage: responsesUsage(finalUsage(usage, outputTokens)), incomplete });
@@ -348,17 +360,31 @@ export class ResponsesStream {
   }
 
   /**
-   * Closing events for an `end` chunk: the open item's done events, then
-   * response.completed / response.incomplete carrying the Response object
-   * finalResponse() makes, written as text.
+   * finalResponse() as JSON text, without closing anything (the stream can still
+   * fail before its closing events go out): what response.completed /
+   * response.incomplete carries and what a stored stream keeps, built once.
    */
-  end(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string {
-    const out = this.close();
+  finalResponseText(chunk: EndChunk, usage: Usage | undefined, outputTokens: number): string {
     const { status, incomplete } = outcome(chunk.finishReason);
     const usageText = JSON.stringify(responsesUsage(finalUsage(usage, outputTokens)));
     const output = this.items.map((i) => this.itemText(i, 'completed')).join(',');
-    const type = status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-    return out + this.evText(type, `"response":${this.responseText(status, output, usageText, incomplete)}`);
+    return this.responseText(status, output, usageText, incomplete);
+  }
+
+  /**
+   * Closing events for an `end` chunk: the open item's done events, then
+   * response.completed / response.incomplete carrying the Response object
+   * finalResponse() makes, written as text (`response`: finalResponseText's,
+   * when the caller already made it).
+   */
+  end(
+    chunk: EndChunk,
+    usage: Usage | undefined,
+    outputTokens: number,
+    response: string = this.finalResponseText(chunk, usage, outputTokens),
+  ): string {
+    const type = outcome(chunk.finishReason).status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+    return this.close() + this.evText(type, `"response":${response}`);
   }
 
   error(e: GatewayError): string {
