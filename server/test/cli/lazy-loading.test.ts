@@ -35,6 +35,13 @@ export async function load(url, context, next) {
 );
 const register = join(dir, 'record.mjs');
 writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
+// The ESM hook sees a CommonJS package's entry point only; at exit this writes every CommonJS file the process
+// loaded (require.cache) to the file named by LOADED_CJS.
+const cjsRecorder = join(dir, 'record-cjs.cjs');
+writeFileSync(
+  cjsRecorder,
+  `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_CJS, Object.keys(require.cache).join('\\n')));\n`,
+);
 
 /** Packages and gateway modules a provider-only config must not load (each loads only with its feature). */
 const NEVER_FOR_PROVIDERS: Array<[what: string, pattern: RegExp]> = [
@@ -50,6 +57,10 @@ const NEVER_FOR_PROVIDERS: Array<[what: string, pattern: RegExp]> = [
   ['the managed-key cache', /\/src\/keys\/service\.[jt]s$/],
   ['the keys command', /\/src\/keys\/cli\.[jt]s$/],
   ['the db migrate command', /\/src\/usage\/migrate-command\.[jt]s$/],
+  // prom-client's entry point loads its Pushgateway (TLS), cluster aggregator and the OpenTelemetry API
+  // (src/telemetry/prom.ts loads the metric classes without it); the OTel API loads only with tracing on.
+  ["prom-client's entry point", /\/node_modules\/prom-client\/index\.js$/],
+  ['the OpenTelemetry API', /\/node_modules\/@opentelemetry\/api\//],
 ];
 
 describe('a provider-only gateway loads only what it uses', () => {
@@ -82,6 +93,7 @@ token_env = "UPSTREAM_KEY"
 `,
     );
     const loadedFile = join(dir, 'loaded.txt');
+    const cjsFile = join(dir, 'loaded-cjs.txt');
     writeFileSync(loadedFile, '');
     const loaded = () => readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean);
     const proc = startServe(config, {
@@ -90,7 +102,8 @@ token_env = "UPSTREAM_KEY"
       UPSTREAM_KEY: upstream.apiKey,
       LOG_LEVEL: 'warn',
       LOADED_MODULES: loadedFile,
-      NODE_OPTIONS: `--import=${pathToFileURL(register).href}`,
+      LOADED_CJS: cjsFile,
+      NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
     });
     try {
       await waitForStatus(`http://127.0.0.1:${mgmt}/readyz`, 200);
@@ -131,6 +144,33 @@ token_env = "UPSTREAM_KEY"
       proc.child.kill('SIGTERM');
       await proc.exited;
     }
+    // Every CommonJS file the gateway loaded, the dashboard's included.
+    const cjs = readFileSync(cjsFile, 'utf8').split('\n').filter(Boolean);
+    assert.ok(
+      cjs.some((f) => /\/node_modules\/koa\/lib\/application\.js$/.test(f)),
+      'the recorder saw Koa',
+    );
+    const heldCjs = NEVER_FOR_PROVIDERS.filter(
+      ([what, p]) => !/dashboard|session store/.test(what) && cjs.some((f) => p.test(f)),
+    );
+    assert.deepEqual(
+      heldCjs.map(([what]) => what),
+      [],
+      'CommonJS modules a provider-only gateway must not load',
+    );
+    // One copy of each package (a lockfile that nested a second and third mime-db parsed its 200 KB table three
+    // times); the root package.json's overrides keep it so. content-type is the exception: Koa 3 calls 1.x's
+    // API, type-is 2.x's, a 5 KB module each.
+    const ALLOWED_TWICE = new Set(['content-type']);
+    const copies = new Map<string, Set<string>>();
+    for (const f of cjs) {
+      const m = /^(.*\/node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(f);
+      if (m) copies.set(m[2]!, (copies.get(m[2]!) ?? new Set()).add(m[1]!));
+    }
+    const twice = [...copies]
+      .filter(([name, dirs]) => dirs.size > 1 && !ALLOWED_TWICE.has(name))
+      .map(([name, dirs]) => `${name}: ${[...dirs].join(', ')}`);
+    assert.deepEqual(twice, [], 'packages loaded from more than one directory');
     assert.doesNotMatch(proc.stderr(), /unexpected failure|Error/, proc.stderr());
   });
 });
