@@ -4,8 +4,10 @@
  * loads the Pushgateway client (node:https, TLS), the cluster aggregator
  * (node:cluster), Summary, and for its CPU counters' exemplars the
  * OpenTelemetry API: ~1 MB of an idle gateway's heap that nothing here uses.
- * The gateway's modules import the metric classes from this file, never from
- * 'prom-client' (types excepted); they are the package's own classes.
+ * The modules a provider-only gateway loads import the metric classes from this
+ * file, never from 'prom-client' (types excepted); they are the package's own
+ * classes. (The local runtime's metrics, loaded only with a local target, use
+ * the package itself.)
  */
 import { createRequire } from 'node:module';
 import type * as Prom from 'prom-client';

@@ -17,7 +17,7 @@
  * Several local targets share the gateway's registry, so each metric is created
  * once per registry and each target adds its own label value.
  */
-import { Counter, Gauge, Histogram, type Registry } from '../../telemetry/prom.js';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type StatsMode = 'off' | 'basic' | 'profile';
 
