@@ -6,8 +6,8 @@
  *   sipp-gateway db migrate --config FILE   apply the usage database's migrations
  *   sipp-gateway keys create|list|revoke|rotate --config FILE …   managed keys (docs/keys.md#cli)
  */
-// First, for its side effect: the young generation is held at its initial size while the CLI starts.
-import { startupDone } from './util/startup-heap.js';
+// First, for its side effect: the young generation and TurboFan are held while the CLI starts.
+import { listening, startupDone } from './util/startup-heap.js';
 import { parseArgs } from 'node:util';
 import type { RunningGateway } from './gateway.js';
 import { CliUsageError, ConfigError, StartupError } from './errors.js';
@@ -108,6 +108,8 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof ConfigError || err instanceof StartupError) fail(err.message);
     throw err;
   }
+  // Requests may arrive now, while a local model may still load: the request path is optimized as usual.
+  listening();
   let stopping = false;
   const stop = (reason: string) => {
     if (stopping) return;

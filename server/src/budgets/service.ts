@@ -9,7 +9,7 @@
  */
 import { BUDGET_PERIODS, type Budget, type BudgetPeriod, type KeyLimits } from '@sipp/shared';
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry } from '../telemetry/prom.js';
 import type { CallerBudgets } from './caller-budgets.js';
 import type { Amount, Ledger, ScopeCheck, Spend } from './ledger.js';
 import { periodWindow, secondsUntilReset, type PeriodWindow } from './periods.js';

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/prom.js';
 import type { StateConfig } from '../config/schema.js';
 import type { ControlChange, LiveControls } from './controls.js';
 import { createFileControlsStore, createRedisControlsStore, noControlsStore, type ControlsStore } from './controls-store.js';

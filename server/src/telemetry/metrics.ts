@@ -5,7 +5,7 @@
  * hashing.
  */
 import { APIS, OPERATIONS, type Api, type Operation, type RequestRecord } from '@sipp/shared';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js';
 import type { CircuitState } from '@sipp/shared';
 import type { CircuitTransition } from '../routing/circuit-breaker.js';
 import type { AttemptOutcome, RoutingMetrics } from '../routing/router.js';

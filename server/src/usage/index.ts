@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { RequestRecord } from '@sipp/shared';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from '../telemetry/prom.js';
 import type { DatabaseConfig } from '../config/database.js';
 import type { RequestObserver } from '../telemetry/observer.js';
 import { openDatabase, type DatabaseTarget, type UsageDatabase } from './database.js';
