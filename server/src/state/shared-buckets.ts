@@ -167,24 +167,26 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
       keysThenArgs[batch.length + 2 * i] = w.settings.requestsPerMinute / 60_000;
       keysThenArgs[batch.length + 2 * i + 1] = w.settings.burst;
     }
-    options.breaker.run(() => redis.sippTakeTokens(batch.length, ...keysThenArgs)).then(
-      (r) => {
-        for (let i = 0; i < batch.length; i++) {
-          const w = batch[i]!;
-          if (r[2 * i] === 1) w.resolve(ALLOW);
-          else w.resolve({ ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(r[2 * i + 1]) / 1000)) });
-        }
-      },
-      (err: unknown) => {
-        for (const w of batch) {
-          try {
-            w.resolve(failed(err, w.key, w.settings));
-          } catch (e) {
-            w.reject(e);
+    options.breaker
+      .run(() => redis.sippTakeTokens(batch.length, ...keysThenArgs))
+      .then(
+        (r) => {
+          for (let i = 0; i < batch.length; i++) {
+            const w = batch[i]!;
+            if (r[2 * i] === 1) w.resolve(ALLOW);
+            else w.resolve({ ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(r[2 * i + 1]) / 1000)) });
           }
-        }
-      },
-    );
+        },
+        (err: unknown) => {
+          for (const w of batch) {
+            try {
+              w.resolve(failed(err, w.key, w.settings));
+            } catch (e) {
+              w.reject(e);
+            }
+          }
+        },
+      );
   };
 
   /** Redis failed or was skipped for this take: `on_error` decides (docs/operations.md "When Redis fails"). */

@@ -101,7 +101,13 @@ describe('shared buckets: one script call per event-loop turn (real Redis)', () 
 
   it('Redis failing: every take of the batch follows on_error (allow → local decision and one error each; deny → 503 each)', async () => {
     // A client that cannot reach Redis: commands fail at once (no offline queue).
-    const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const down = new Redis({
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     down.on('error', () => {});
     try {
       const s = { enabled: true, requestsPerMinute: 1, burst: 2 };
