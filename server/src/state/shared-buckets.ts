@@ -109,6 +109,9 @@ export interface SharedBuckets {
   flushCharges(): Promise<void>;
 }
 
+/** At most this many takes in one script call. */
+export const MAX_BATCH = 256;
+
 /** At most this many clients' local buckets and pending charges are kept during an outage. */
 const MAX_LOCAL = 100_000;
 
@@ -158,6 +161,7 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
   /** The takes of this event-loop turn, sent together in its check phase (see the top of this file). */
   let queue: Waiting[] = [];
   const send = (): void => {
+    if (queue.length === 0) return;
     const batch = queue;
     queue = [];
     const keysThenArgs: Array<string | number> = new Array(batch.length * 3);
@@ -207,6 +211,8 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
       return new Promise<RateDecision>((resolve, reject) => {
         if (queue.length === 0) setImmediate(send);
         queue.push({ key, settings: s, resolve, reject });
+        // A full batch goes at once: one script call runs at most MAX_BATCH takes (Redis runs nothing else meanwhile).
+        if (queue.length >= MAX_BATCH) send();
       });
     },
     async flushCharges() {

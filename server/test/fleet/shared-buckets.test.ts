@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { GatewayError } from '../../src/errors.js';
 import { RedisBreaker } from '../../src/state/redis-breaker.js';
-import { createSharedBuckets } from '../../src/state/shared-buckets.js';
+import { createSharedBuckets, MAX_BATCH } from '../../src/state/shared-buckets.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
 const silent = pino({ level: 'silent' });
@@ -88,6 +88,20 @@ describe('shared buckets: one script call per event-loop turn (real Redis)', () 
     // Buckets of one call are the same as those of single calls: a's, full, is still refused next turn.
     assert.equal((await b.take('a', two)).ok, false);
     assert.equal((await b.take('c', two)).ok, true, "c's second token");
+  });
+
+  it(`more than ${MAX_BATCH} takes in one turn: calls of at most ${MAX_BATCH}, still in arrival order`, async () => {
+    const { b } = buckets('batch4:');
+    const s = { enabled: true, requestsPerMinute: 1, burst: MAX_BATCH + 5 };
+    await b.take('warm-up', s);
+    const calls = await scriptCalls(stats);
+    const decisions = await Promise.all(Array.from({ length: 2 * MAX_BATCH + 1 }, () => b.take('z', s)));
+    assert.equal((await scriptCalls(stats)) - calls, 3);
+    assert.equal(decisions.filter((d) => d.ok).length, MAX_BATCH + 5);
+    assert.ok(
+      decisions.slice(0, MAX_BATCH + 5).every((d) => d.ok),
+      'the first burst-many admitted',
+    );
   });
 
   it('takes of separate turns are separate calls (a lone request waits for no batch)', async () => {
