@@ -24,6 +24,7 @@
  *                            is the Responses route with `store` left at its default (true, the memory store)
  *   BENCH_BASELINE=<ref>[,<ref>…]  also measure those checkouts (BENCH_BASELINE_KEEP=1 keeps their worktrees)
  *   BENCH_PROFILES=redis,tracing          feature rows (profiles.ts); BENCH_PROFILE_ROUTE=openai
+ *   BENCH_PROFILES_BASELINE=1  the feature rows for each baseline too (a feature's cost before and after, same run)
  *   BENCH_PORTKEY=0          leave Portkey out
  *   BENCH_FLOOR=0            leave out the floor row (floor-proxy.ts: the least a Node proxy does)
  *   BENCH_TTFB_REQUESTS=200  sequential streams per row for the first-byte figure
@@ -256,22 +257,26 @@ token_env = "BENCH_UPSTREAM"
       baselines.push(b);
       rows.push(...(await gatewayRows(`${b.ref} (${b.commit})`, { cli: b.cli }, routes)).made);
     }
-    for (const p of profiles) {
-      try {
-        const { gw, made } = await gatewayRows(
-          `this build + ${p.label}`,
-          { toml: await p.toml!(svc), env: p.env ? await p.env(svc) : {}, nodeArgs: p.nodeArgs },
-          [profileRoute],
-        );
-        if (p.setup) {
-          const { token } = await p.setup({ port: gw.port, mgmt: gw.mgmt });
-          if (token) for (const r of made) r.headers = { authorization: `Bearer ${token}` };
+    const profileBuilds: Array<{ name: string; cli?: string }> = [{ name: 'this build' }];
+    if (process.env.BENCH_PROFILES_BASELINE === '1')
+      for (const b of baselines) profileBuilds.push({ name: `${b.ref} (${b.commit})`, cli: b.cli });
+    for (const build of profileBuilds)
+      for (const p of profiles) {
+        try {
+          const { gw, made } = await gatewayRows(
+            `${build.name} + ${p.label}`,
+            { cli: build.cli, toml: await p.toml!(svc), env: p.env ? await p.env(svc) : {}, nodeArgs: p.nodeArgs },
+            [profileRoute],
+          );
+          if (p.setup) {
+            const { token } = await p.setup({ port: gw.port, mgmt: gw.mgmt });
+            if (token) for (const r of made) r.headers = { authorization: `Bearer ${token}` };
+          }
+          rows.push(...made);
+        } catch (err) {
+          notes.push(`profile "${p.name}" (${p.label}) did not start: ${(err as Error).message}`);
         }
-        rows.push(...made);
-      } catch (err) {
-        notes.push(`profile "${p.name}" (${p.label}) did not start: ${(err as Error).message}`);
       }
-    }
 
     for (const row of rows) await probe(row);
     // Warm-up: JIT and connection pools of every process, by request count (a loaded machine serves fewer per second).

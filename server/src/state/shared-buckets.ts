@@ -5,33 +5,68 @@
  * empty). The script uses Redis' own clock, so replicas with skewed clocks
  * still share one refill rate. The math is the same token bucket as the
  * in-memory limiter.
+ *
+ * The takes of one event-loop turn share that round trip (docs/operations.md
+ * "Shared state"): a take queues its bucket, and the queue is sent as one
+ * script call in the check phase of the same turn (setImmediate), which takes
+ * the tokens one after the other in arrival order, atomically, at one reading
+ * of Redis' clock. Under load one command, one socket write and one reply then
+ * serve many requests (a command per request was a third of a request's CPU);
+ * a lone request waits for no timer, only for the end of its turn.
  */
 import type { Redis } from 'ioredis';
 import { GatewayError } from '../errors.js';
 import { takeToken, type BucketState, type RateDecision, type RateLimitSettings } from '../security/rate-limit.js';
 import { RedisSkippedError, type RedisBreaker } from './redis-breaker.js';
 
-const TAKE_TOKEN = `
+/**
+ * KEYS: one bucket per take, in arrival order (a key may repeat). ARGV: per take, its rate (tokens per ms) and
+ * burst. Returns per take {ok (1/0), wait ms}. A bucket is read once and written once per call, so n takes of
+ * one client cost one HMGET and one HSET; each take refills it to `now` (a no-op after the first) and takes a
+ * token or says how long until one is back, exactly as that many single takes at this instant would.
+ */
+const TAKE_TOKENS = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local b = redis.call('HMGET', KEYS[1], 't', 'v')
-local tokens = burst
-if b[1] then
-  tokens = math.min(burst, tonumber(b[2]) + (now - tonumber(b[1])) * rate)
+local state = {}
+local out = {}
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local s = state[k]
+  if not s then
+    s = { t = nil, v = burst }
+    local b = redis.call('HMGET', k, 't', 'v')
+    if b[1] then
+      s.t = tonumber(b[1])
+      s.v = tonumber(b[2])
+    end
+    state[k] = s
+  end
+  local tokens = burst
+  if s.t then
+    tokens = math.min(burst, s.v + (now - s.t) * rate)
+  end
+  local ok = 0
+  local wait = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+    ok = 1
+  else
+    wait = math.ceil((1 - tokens) / rate)
+  end
+  s.t = now
+  s.v = tokens
+  s.ttl = math.ceil(burst / rate) + 1000
+  out[2 * i - 1] = ok
+  out[2 * i] = wait
 end
-local ok = 0
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  ok = 1
-else
-  wait = math.ceil((1 - tokens) / rate)
+for k, s in pairs(state) do
+  redis.call('HSET', k, 't', string.format('%.3f', s.t), 'v', string.format('%.17g', s.v))
+  redis.call('PEXPIRE', k, s.ttl)
 end
-redis.call('HSET', KEYS[1], 't', string.format('%.3f', now), 'v', string.format('%.17g', tokens))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
-return {ok, wait}
+return out
 `;
 
 /**
@@ -57,15 +92,25 @@ return 0
 `;
 
 type WithTake = Redis & {
-  sippTakeToken(key: string, ratePerMs: number, burst: number): Promise<[number, number]>;
+  sippTakeTokens(numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<number[]>;
   sippCharge(key: string, ratePerMs: number, burst: number, n: number): Promise<number>;
 };
+
+interface Waiting {
+  key: string;
+  settings: RateLimitSettings;
+  resolve: (d: RateDecision) => void;
+  reject: (err: unknown) => void;
+}
 
 export interface SharedBuckets {
   take(client: string, settings: RateLimitSettings): Promise<RateDecision>;
   /** Charges the shared buckets with what was admitted locally while Redis was skipped (on recovery). */
   flushCharges(): Promise<void>;
 }
+
+/** At most this many takes in one script call. */
+export const MAX_BATCH = 256;
 
 /** At most this many clients' local buckets and pending charges are kept during an outage. */
 const MAX_LOCAL = 100_000;
@@ -87,7 +132,7 @@ export interface SharedBucketsOptions {
 
 export function createSharedBuckets(options: SharedBucketsOptions): SharedBuckets {
   const redis = options.redis as WithTake;
-  redis.defineCommand('sippTakeToken', { numberOfKeys: 1, lua: TAKE_TOKEN });
+  redis.defineCommand('sippTakeTokens', { lua: TAKE_TOKENS });
   redis.defineCommand('sippCharge', { numberOfKeys: 1, lua: CHARGE });
   const now = options.now ?? Date.now;
   const ALLOW: RateDecision = { ok: true };
@@ -113,25 +158,62 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
     return decision;
   };
 
+  /** The takes of this event-loop turn, sent together in its check phase (see the top of this file). */
+  let queue: Waiting[] = [];
+  const send = (): void => {
+    if (queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    const keysThenArgs: Array<string | number> = new Array(batch.length * 3);
+    for (let i = 0; i < batch.length; i++) {
+      const w = batch[i]!;
+      keysThenArgs[i] = w.key;
+      keysThenArgs[batch.length + 2 * i] = w.settings.requestsPerMinute / 60_000;
+      keysThenArgs[batch.length + 2 * i + 1] = w.settings.burst;
+    }
+    options.breaker
+      .run(() => redis.sippTakeTokens(batch.length, ...keysThenArgs))
+      .then(
+        (r) => {
+          for (let i = 0; i < batch.length; i++) {
+            const w = batch[i]!;
+            if (r[2 * i] === 1) w.resolve(ALLOW);
+            else w.resolve({ ok: false, retryAfterSeconds: Math.max(1, Math.ceil(Number(r[2 * i + 1]) / 1000)) });
+          }
+        },
+        (err: unknown) => {
+          for (const w of batch) {
+            try {
+              w.resolve(failed(err, w.key, w.settings));
+            } catch (e) {
+              w.reject(e);
+            }
+          }
+        },
+      );
+  };
+
+  /** Redis failed or was skipped for this take: `on_error` decides (docs/operations.md "When Redis fails"). */
+  const failed = (err: unknown, key: string, s: RateLimitSettings): RateDecision => {
+    if (!(err instanceof RedisSkippedError)) options.countError();
+    if (options.onError === 'allow') return decideLocally(key, s);
+    throw new GatewayError('unavailable', 'rate limiting is unavailable (the shared state store is unreachable); retry later', {
+      'retry-after': '1',
+    });
+  };
+
   return {
-    async take(client, s) {
+    take(client, s) {
       // The settings are part of the key: a changed limit starts fresh buckets at once.
       const key = `${options.keyPrefix}rl:${s.requestsPerMinute}:${s.burst}:${client}`;
-      try {
-        const [ok, waitMs] = await options.breaker.run(() => redis.sippTakeToken(key, s.requestsPerMinute / 60_000, s.burst));
-        if (ok === 1) return ALLOW;
-        return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
-      } catch (err) {
-        if (!(err instanceof RedisSkippedError)) options.countError();
-        if (options.onError === 'allow') return decideLocally(key, s);
-        throw new GatewayError(
-          'unavailable',
-          'rate limiting is unavailable (the shared state store is unreachable); retry later',
-          {
-            'retry-after': '1',
-          },
-        );
-      }
+      // Skipped: decided here at once, as a skipped command would be, without waiting for the turn to end.
+      if (options.breaker.skipping()) return Promise.resolve().then(() => failed(new RedisSkippedError(), key, s));
+      return new Promise<RateDecision>((resolve, reject) => {
+        if (queue.length === 0) setImmediate(send);
+        queue.push({ key, settings: s, resolve, reject });
+        // A full batch goes at once: one script call runs at most MAX_BATCH takes (Redis runs nothing else meanwhile).
+        if (queue.length >= MAX_BATCH) send();
+      });
     },
     async flushCharges() {
       local.clear();

@@ -8,6 +8,7 @@
  * OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG, OTEL_SERVICE_NAME,
  * OTEL_SDK_DISABLED.
  */
+import { randomFillSync } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import type { TracesConfig } from '../config/telemetry.js';
 
@@ -82,6 +83,37 @@ export function parseHeaders(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Trace and span ids from a 4 KiB pool of the CSPRNG, refilled when spent
+ * (the SDK's default draws Math.random() per id: several calls and a buffer
+ * write each). An all-zero id, invalid in W3C trace context, is never
+ * returned.
+ */
+export class PooledIdGenerator {
+  private readonly pool = Buffer.allocUnsafe(4096);
+  private at = this.pool.length;
+
+  private next(bytes: number): string {
+    if (this.at + bytes > this.pool.length) {
+      randomFillSync(this.pool);
+      this.at = 0;
+    }
+    const id = this.pool.toString('hex', this.at, (this.at += bytes));
+    return /^0+$/.test(id) ? `${id.slice(0, -1)}1` : id;
+  }
+
+  generateTraceId(): string {
+    return this.next(16);
+  }
+
+  generateSpanId(): string {
+    return this.next(8);
+  }
+}
+
+/** The one id generator of the tracer provider and of the unsampled attempts' traceparent (public/modules/tracing.ts). */
+export const spanIds = new PooledIdGenerator();
+
 export async function startTracing(cfg: TracesConfig, settings: TracingSettings, version: string): Promise<Tracing> {
   const [
     { TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, AlwaysOnSampler, AlwaysOffSampler },
@@ -102,6 +134,7 @@ export async function startTracing(cfg: TracesConfig, settings: TracingSettings,
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': settings.serviceName, 'service.version': version }),
     sampler: s.parentBased ? new ParentBasedSampler({ root }) : root,
+    idGenerator: spanIds,
     spanProcessors: [
       new BatchSpanProcessor({
         exporter,

@@ -223,6 +223,43 @@ describe('traces: sampling', () => {
     const line = gw.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'request' && l.reqId === unsampledId);
     assert.equal(line.traceId, undefined, 'an unsampled request names no trace');
   });
+
+  test('an unsampled request still sends the provider a traceparent of its trace (unsampled, a span id of its own) and the tracestate', async () => {
+    const gw = await startTestGateway({
+      toml: chatGatewayToml(fake.url, { extra: traces(receiver, 'sampling_ratio = 0') }),
+      env,
+    });
+    const before = receiver.spans.length;
+    const upstream: Array<Record<string, unknown>> = [];
+    try {
+      assert.equal((await chat(gw)).status, 200);
+      upstream.push(fake.requests.at(-1)!.headers);
+      assert.equal((await chat(gw)).status, 200);
+      upstream.push(fake.requests.at(-1)!.headers);
+      const res = await chat(gw, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-00`, tracestate: 'vendor=v1,other=x' });
+      assert.equal(res.status, 200);
+      upstream.push(fake.requests.at(-1)!.headers);
+    } finally {
+      await gw.stop();
+    }
+    const [a, b, c] = upstream.map((h) => String(h.traceparent).split('-'));
+    for (const p of [a!, b!]) {
+      assert.equal(p.length, 4);
+      assert.equal(p[0], '00');
+      assert.match(p[1]!, /^[0-9a-f]{32}$/);
+      assert.notEqual(p[1], '0'.repeat(32));
+      assert.match(p[2]!, /^[0-9a-f]{16}$/);
+      assert.notEqual(p[2], '0'.repeat(16));
+      assert.equal(p[3], '00', 'not sampled');
+    }
+    assert.notEqual(a![1], b![1], 'each new trace has its own id');
+    assert.equal(upstream[0]!.tracestate, undefined);
+    assert.deepEqual([c![0], c![1], c![3]], ['00', CLIENT_TRACE, '00'], "the client's unsampled trace continues");
+    assert.match(c![2]!, /^[0-9a-f]{16}$/);
+    assert.notEqual(c![2], CLIENT_SPAN, 'under a span id of the attempt');
+    assert.equal(upstream[2]!.tracestate, 'vendor=v1,other=x');
+    assert.equal(receiver.spans.length, before, 'nothing exported');
+  });
 });
 
 describe('tracing settings from the environment', () => {

@@ -11,18 +11,27 @@
  * `capture_content = true` (prompts and completions then; secrets never).
  */
 import { createRequire } from 'node:module';
-import type { Attributes, Context as OtelContext, Link, Span, TextMapGetter, TextMapPropagator } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Context as OtelContext,
+  Link,
+  Span,
+  SpanContext,
+  TextMapGetter,
+  TextMapPropagator,
+} from '@opentelemetry/api';
 import type { Operation, RequestRecord, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
 import type { CallContext, LocalPhase, StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
-import type { Tracing } from '../../telemetry/tracing.js';
+import { spanIds, type Tracing } from '../../telemetry/tracing.js';
 import { slot, type RequestContext } from '../request-context.js';
 import type { PipelineModule } from '../stages.js';
 import type { CallOutcome } from '../target-call.js';
 
 interface RequestSpans {
   server: Span;
-  ctx: OtelContext;
+  /** The server span's context; null when the request is not sampled (no attempt spans then). */
+  ctx: OtelContext | null;
   lastTarget: string | null;
 }
 
@@ -63,22 +72,34 @@ export function tracingModule(tracing: Tracing): PipelineModule {
         links.push({ context: remote });
         base = ROOT_CONTEXT;
       }
-      const attributes: Attributes = {
+      // The sampler decides first; the attributes are made only for a span that records (no sampler here reads them).
+      const server = tracer.startSpan(`POST ${rc.routePath}`, { kind: SpanKind.SERVER, links }, base);
+      if (!server.isRecording()) {
+        rc.set(SPANS, { server, ctx: null, lastTarget: null });
+        return;
+      }
+      server.setAttributes({
         'http.request.method': 'POST',
         'http.route': rc.routePath,
         'url.scheme': 'http',
         'sipp.request_id': rc.id,
         'sipp.api': rc.api,
-      };
-      const server = tracer.startSpan(`POST ${rc.routePath}`, { kind: SpanKind.SERVER, attributes, links }, base);
-      const sc = server.spanContext();
-      if (server.isRecording()) rc.state.traceId = sc.traceId;
+      });
+      rc.state.traceId = server.spanContext().traceId;
       rc.set(SPANS, { server, ctx: trace.setSpan(base, server), lastTarget: null });
     },
     async aroundAttempt(attempt, next) {
       const spans = attempt.rc.get(SPANS);
       if (!spans) return next();
+      if (spans.ctx === null) {
+        // Not sampled: an attempt span could not be either (its parent is not, and every sampler here follows the
+        // parent or decides by the same trace id), so none is made and the stream is not wrapped; the provider
+        // still gets a traceparent of this trace with a span id of its own, as an unsampled SDK span would send.
+        attempt.call.traceHeaders = unsampledTraceHeaders(spans.server.spanContext());
+        return next();
+      }
       const { target, rc } = attempt;
+      const ctx = spans.ctx;
       const described = target.describe();
       const op = GEN_AI_OPERATION[rc.request.call.operation];
       if (spans.lastTarget !== null) {
@@ -108,12 +129,12 @@ export function tracingModule(tracing: Tracing): PipelineModule {
         if (o.topP !== undefined) attributes['gen_ai.request.top_p'] = o.topP;
         if (tracing.captureContent) attributes['gen_ai.input.messages'] = inputContent(call.text);
       }
-      const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, spans.ctx);
+      const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, ctx);
       const carrier: Record<string, string> = {};
-      w3c.inject(trace.setSpan(spans.ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
+      w3c.inject(trace.setSpan(ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
       attempt.call.traceHeaders = carrier;
       if (target.type === 'local' && span.isRecording())
-        attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(spans.ctx, span), performance.now());
+        attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(ctx, span), performance.now());
       const began = performance.now();
       let outcome: CallOutcome;
       try {
@@ -168,10 +189,23 @@ export function tracingModule(tracing: Tracing): PipelineModule {
     },
     afterFinish(record, rc) {
       const spans = rc.get(SPANS);
-      if (!spans) return;
+      if (!spans || spans.ctx === null) return;
       finishServerSpan(spans.server, record);
     },
   };
+}
+
+/**
+ * The W3C headers an unsampled attempt sends upstream: the trace's id, a new
+ * span id, the (unsampled) flags and the trace state, in the propagator's
+ * format.
+ */
+function unsampledTraceHeaders(sc: SpanContext): Record<string, string> {
+  const h: Record<string, string> = {
+    traceparent: `00-${sc.traceId}-${spanIds.generateSpanId()}-0${Number(sc.traceFlags || 0).toString(16)}`,
+  };
+  if (sc.traceState) h.tracestate = sc.traceState.serialize();
+  return h;
 }
 
 /** Span names of a local target's phases (children of the attempt span). */
