@@ -47,8 +47,11 @@ function outputLimit(rc: RunContext, fallback: number): number {
   return fallback;
 }
 
+/** The body's UTF-8 bytes: the client's own while a pass-through keeps them (no serialization per request), else the parsed body's. */
 function inputBytes(rc: RunContext): number {
   const r = rc.request;
+  const raw = r.passthrough?.raw;
+  if (raw) return raw.length;
   return Buffer.byteLength(JSON.stringify(r.passthrough?.body ?? r.call));
 }
 
