@@ -21,22 +21,26 @@ function stopper(proc: ChildProcess): () => Promise<void> {
     });
 }
 
+/** The first line a bench child prints on stdout, parsed as JSON (its address). */
+function firstJsonLine<T>(proc: ChildProcess, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl !== -1) resolve(JSON.parse(buf.slice(0, nl)) as T);
+    });
+    proc.once('exit', (code) => reject(new Error(`${what} exited (${code})`)));
+  });
+}
+
 /** A fake provider in its own process: OpenAI-compatible or Responses API (`url` ends in /v1), or Anthropic (`url` is the origin). */
 export async function startUpstream(
   kind: 'openai' | 'anthropic' | 'responses' = 'openai',
 ): Promise<Child & { url: string; apiKey: string }> {
   const script = fileURLToPath(new URL('./upstream-process.js', import.meta.url));
   const proc = spawn(process.execPath, [script, kind], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) resolve(buf.slice(0, nl));
-    });
-    proc.once('exit', (code) => reject(new Error(`upstream exited (${code})`)));
-  });
-  const { url, apiKey } = JSON.parse(line) as { url: string; apiKey: string };
+  const { url, apiKey } = await firstJsonLine<{ url: string; apiKey: string }>(proc, 'upstream');
   return { proc, url, apiKey, stop: stopper(proc) };
 }
 
@@ -44,16 +48,7 @@ export async function startUpstream(
 export async function startFloorProxy(upstreamUrl: string, apiKey: string): Promise<Child & { port: number }> {
   const script = fileURLToPath(new URL('./floor-proxy.js', import.meta.url));
   const proc = spawn(process.execPath, [script, upstreamUrl, apiKey], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) resolve(buf.slice(0, nl));
-    });
-    proc.once('exit', (code) => reject(new Error(`floor proxy exited (${code})`)));
-  });
-  const { port } = JSON.parse(line) as { port: number };
+  const { port } = await firstJsonLine<{ port: number }>(proc, 'floor proxy');
   return { proc, port, stop: stopper(proc) };
 }
 
