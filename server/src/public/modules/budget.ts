@@ -94,9 +94,7 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       if (st.streamedTokens > 0 && st.streamedTokens >= record.outputTokens && cut) {
         record.outputTokens = st.streamedTokens;
         if (record.inputTokens === 0) {
-          const bytes =
-            rc.get(INPUT_BYTES) ??
-            (rc.request ? Buffer.byteLength(JSON.stringify(rc.request.passthrough?.body ?? rc.request.call)) : 0);
+          const bytes = rc.get(INPUT_BYTES) ?? inputBytes(rc as RunContext);
           record.inputTokens = Math.ceil(bytes / CHARS_PER_TOKEN);
         }
       }
