@@ -16,9 +16,9 @@ import type {
   Context as OtelContext,
   Link,
   Span,
-  SpanContext,
   TextMapGetter,
   TextMapPropagator,
+  TextMapSetter,
 } from '@opentelemetry/api';
 import type { Operation, RequestRecord, Usage } from '@sipp/shared';
 import { GatewayError } from '../../errors.js';
@@ -41,6 +41,7 @@ const require = createRequire(import.meta.url);
 let otel: typeof import('@opentelemetry/api');
 let w3c: TextMapPropagator;
 
+const setter: TextMapSetter<Record<string, string>> = { set: (c, k, v) => (c[k] = v) };
 const headerGetter: TextMapGetter<RequestContext['headers']> = {
   keys: (h) => Object.keys(h),
   get: (h, key) => h[key],
@@ -95,7 +96,10 @@ export function tracingModule(tracing: Tracing): PipelineModule {
         // Not sampled: an attempt span could not be either (its parent is not, and every sampler here follows the
         // parent or decides by the same trace id), so none is made and the stream is not wrapped; the provider
         // still gets a traceparent of this trace with a span id of its own, as an unsampled SDK span would send.
-        attempt.call.traceHeaders = unsampledTraceHeaders(spans.server.spanContext());
+        const sc = spans.server.spanContext();
+        const carrier: Record<string, string> = {};
+        w3c.inject(trace.setSpanContext(ROOT_CONTEXT, { ...sc, spanId: spanIds.generateSpanId() }), carrier, setter);
+        attempt.call.traceHeaders = carrier;
         return next();
       }
       const { target, rc } = attempt;
@@ -131,7 +135,7 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       }
       const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, ctx);
       const carrier: Record<string, string> = {};
-      w3c.inject(trace.setSpan(ctx, span), carrier, { set: (c, k, v) => (c[k] = v) });
+      w3c.inject(trace.setSpan(ctx, span), carrier, setter);
       attempt.call.traceHeaders = carrier;
       if (target.type === 'local' && span.isRecording())
         attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(ctx, span), performance.now());
@@ -193,19 +197,6 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       finishServerSpan(spans.server, record);
     },
   };
-}
-
-/**
- * The W3C headers an unsampled attempt sends upstream: the trace's id, a new
- * span id, the (unsampled) flags and the trace state, in the propagator's
- * format.
- */
-function unsampledTraceHeaders(sc: SpanContext): Record<string, string> {
-  const h: Record<string, string> = {
-    traceparent: `00-${sc.traceId}-${spanIds.generateSpanId()}-0${Number(sc.traceFlags || 0).toString(16)}`,
-  };
-  if (sc.traceState) h.tracestate = sc.traceState.serialize();
-  return h;
 }
 
 /** Span names of a local target's phases (children of the attempt span). */
