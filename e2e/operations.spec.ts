@@ -230,14 +230,16 @@ test('when refreshes fail the last data stays, dimmed, under a banner with Retry
   let down = true;
   await page.route('**/admin/api/overview?*', (route) => (down ? route.abort('connectionrefused') : route.fallback()));
   await expect(data).toHaveAttribute('data-stale', 'true', { timeout: 20_000 });
-  expect(Number(await data.evaluate((el) => getComputedStyle(el).opacity))).toBeLessThan(0.75);
+  // Dimming is a 0.2 s opacity transition (ops.css): read until it has run, not once at its start.
+  const opacity = () => data.evaluate((el) => Number(getComputedStyle(el).opacity));
+  await expect.poll(opacity, { timeout: 10_000 }).toBeLessThan(0.75);
   const banner = page.getByTestId('stale-banner').first();
   await expect(banner).toContainText('The gateway is not reachable');
   await rig.shot('ops-04-stale');
   down = false;
   await banner.getByRole('button', { name: 'Retry now' }).click();
   await expect(data).toHaveAttribute('data-stale', 'false');
-  expect(Number(await data.evaluate((el) => getComputedStyle(el).opacity))).toBe(1);
+  await expect.poll(opacity, { timeout: 10_000 }).toBe(1);
   await page.unroute('**/admin/api/overview?*');
 });
 
