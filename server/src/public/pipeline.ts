@@ -116,7 +116,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           if (outcome.kind === 'forward-json') {
             applyUsage(st, outcome.result.usage);
             await surface.wire?.forwarded?.(request, servedTarget, outcome.result.id);
-            sendJson(ctx, outcome.result.body);
+            sendJson(ctx, outcome.result.body, outcome.result.text);
           } else if (outcome.kind === 'forward-stream') {
             st.stream = true;
             await surface.wire?.forwarded?.(request, servedTarget, outcome.result.id());
@@ -232,15 +232,17 @@ export function createListHandler(
  * (headers and body leave in one write) rather than through Koa's body setter
  * and respond step, which cost more CPU than the write itself. The bytes
  * still leave after the request's afterFinish hooks and log line (the socket
- * is uncorked on the next tick). Anything but a JSON document (none today)
- * goes the Koa way.
+ * is uncorked on the next tick). `text`, when given, is the document's JSON
+ * text (a pass-through's provider text), sent instead of serializing `value`.
+ * Anything but a JSON document (none today) goes the Koa way.
  */
-function sendJson(ctx: Context, value: unknown): void {
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || !ctx.writable) {
+function sendJson(ctx: Context, value: unknown, text?: string): void {
+  const document = text !== undefined || (value !== null && typeof value === 'object' && !Buffer.isBuffer(value));
+  if (!document || !ctx.writable) {
     ctx.body = value;
     return;
   }
-  const text = JSON.stringify(value);
+  text ??= JSON.stringify(value);
   const res = ctx.res;
   ctx.respond = false;
   res.statusCode = 200;

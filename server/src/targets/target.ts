@@ -248,7 +248,16 @@ export interface ForwardFrame {
 }
 
 export type Forwarded =
-  | { kind: 'json'; body: unknown; usage?: Usage; finishReason?: FinishReason; id?: string }
+  | {
+      kind: 'json';
+      /** The answer, parsed (its `model` renamed). */
+      body: unknown;
+      /** The same answer as JSON text, sent as it is when present (a pass-through relays the provider's own text). */
+      text?: string;
+      usage?: Usage;
+      finishReason?: FinishReason;
+      id?: string;
+    }
   | {
       kind: 'stream';
       frames: AsyncIterator<ForwardFrame>;

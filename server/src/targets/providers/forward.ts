@@ -313,10 +313,13 @@ export async function forwardRequest(init: ForwardTargetInit, req: ForwardReques
   const headers = headersFor(req, codec.headers);
   if (headers) raw.headers = headers;
   if (!req.stream) {
-    const json = await init.client.rawJson(raw, ctx);
-    const out: Extract<Forwarded, { kind: 'json' }> = { kind: 'json', body: json };
+    const { text, json } = await init.client.rawJson(raw, ctx);
+    // The provider's text goes back as it came, only `model` replaced (json-splice.ts); the parse is read for accounting.
+    const out: Extract<Forwarded, { kind: 'json' }> = { kind: 'json', body: json, text };
     if (isObject(json)) {
+      const rename = needsRename(json, req.model, TOP_MODEL);
       const u = codec.finite(json, req.model);
+      if (rename) out.text = spliceString(text, TOP_MODEL, req.model) ?? JSON.stringify(json);
       if (u) out.usage = u;
       const finish = codec.finish(json);
       if (finish) out.finishReason = finish;

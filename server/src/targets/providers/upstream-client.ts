@@ -89,21 +89,6 @@ export interface RawExchange {
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 
-/** Reads at most `limit` bytes of a body as text, discarding the rest. */
-async function boundedText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (size < limit) chunks.push(chunk.subarray(0, limit - size));
-      size += chunk.length;
-    }
-  } catch {
-    // A body cut short is read as far as it came.
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Splits a base URL into the pool's origin and the path prefix of every request. */
 export function splitBaseUrl(baseUrl: string): { origin: string; pathPrefix: string } {
   const url = new URL(baseUrl);
@@ -147,23 +132,11 @@ export class UpstreamClient {
 
   /** POSTs a JSON body and returns the parsed JSON response (finite exchange). */
   async postJson(path: string, body: unknown, ctx: CallContext): Promise<unknown> {
-    const payload = this.serialize(body, ctx);
-    const deadline = new Deadline(ctx.signal, this.timeoutMs);
-    let phase: Phase = 'connect';
+    const text = await this.finite('POST', path, this.serialize(body, ctx), ctx);
     try {
-      const res = await this.send(path, payload, ctx, deadline.signal);
-      await this.checkStatus(res, ctx);
-      phase = 'body';
-      const text = await this.readCapped(res, ctx);
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw this.fault(ctx, 'upstream sent malformed JSON');
-      }
-    } catch (err) {
-      throw this.translate(err, deadline, phase, ctx);
-    } finally {
-      deadline.dispose();
+      return JSON.parse(text);
+    } catch {
+      throw this.fault(ctx, 'upstream sent malformed JSON');
     }
   }
 
@@ -177,26 +150,54 @@ export class UpstreamClient {
 
   /**
    * Pass-through exchange (docs/api.md#pass-through): any method, extra
-   * headers (they override the target's, never its credential), the parsed
-   * JSON answer. A non-2xx status becomes `raw.statusError(status, wait, body)`.
+   * headers (they override the target's, never its credential), the answer's
+   * text as the provider sent it and its parse (what accounting reads). A
+   * non-2xx status becomes `raw.statusError(status, wait, body)`.
    */
-  async rawJson(raw: RawExchange, ctx: CallContext): Promise<unknown> {
+  async rawJson(raw: RawExchange, ctx: CallContext): Promise<{ text: string; json: unknown }> {
     const payload = raw.bytes ?? (raw.body === undefined ? null : this.serialize(raw.body, ctx));
-    const deadline = new Deadline(ctx.signal, this.timeoutMs);
-    let phase: Phase = 'connect';
+    const text = await this.finite(raw.method, raw.path, payload, ctx, raw.headers, raw.statusError);
     try {
-      const res = await this.send(raw.path, payload, ctx, deadline.signal, raw.method, raw.headers);
-      await this.checkStatus(res, ctx, raw.statusError);
-      phase = 'body';
-      const text = await this.readCapped(res, ctx);
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw this.fault(ctx, 'upstream sent malformed JSON');
+      return { text, json: JSON.parse(text) };
+    } catch {
+      throw this.fault(ctx, 'upstream sent malformed JSON');
+    }
+  }
+
+  /**
+   * One finite exchange through undici's handler callbacks (FiniteExchange), as
+   * streams are read (docs/architecture.md#streams): the body's chunks are
+   * collected as they arrive, up to maxResponseBytes, and decoded once.
+   */
+  private async finite(
+    method: RawExchange['method'],
+    path: string,
+    payload: string | Buffer | null,
+    ctx: CallContext,
+    extra?: Record<string, string>,
+    map?: RawExchange['statusError'],
+  ): Promise<string> {
+    const deadline = new Deadline(ctx.signal, this.timeoutMs);
+    const up = new FiniteExchange(this.maxResponseBytes, map !== undefined);
+    const cancel = () => up.cancel(deadline.signal.reason);
+    if (deadline.signal.aborted) cancel();
+    else deadline.signal.once('abort', cancel);
+    try {
+      this.pool.dispatch({ method, path, headers: this.requestHeaders(ctx, extra), body: payload }, up);
+      const answer = await up.done;
+      const status = up.status;
+      if (status < 200 || status >= 300) {
+        // The error body was read (bounded, FiniteExchange) so the connection can be reused.
+        throw this.statusFailure(status, up.headers(), answer.toString('utf8'), ctx, map);
       }
+      return answer.toString('utf8');
     } catch (err) {
-      throw this.translate(err, deadline, phase, ctx);
+      if (err === TOO_LARGE) {
+        throw this.protocolFault(ctx, 'upstream_too_large', `upstream answer larger than ${this.maxResponseBytes} bytes`);
+      }
+      throw this.translate(err, deadline, up.status === 0 ? 'connect' : 'body', ctx);
     } finally {
+      deadline.signal.off('abort', cancel);
       deadline.dispose();
     }
   }
@@ -267,7 +268,7 @@ export class UpstreamClient {
     }
   }
 
-  /** A stream's non-2xx answer: its body read (bounded) so the connection can be reused, then checkStatus's error. */
+  /** A stream's non-2xx answer: its body read (bounded) so the connection can be reused, then statusFailure's error. */
   private async failStatus(
     up: StreamExchange,
     status: number,
@@ -306,17 +307,6 @@ export class UpstreamClient {
     }
   }
 
-  private send(
-    path: string,
-    payload: string | Buffer | null,
-    ctx: CallContext,
-    signal: DeadlineSignal,
-    method: 'POST' | 'GET' | 'DELETE' = 'POST',
-    extra?: Record<string, string>,
-  ): Promise<Dispatcher.ResponseData> {
-    return this.pool.request({ method, path, headers: this.requestHeaders(ctx, extra), body: payload, signal });
-  }
-
   /** The target's headers, a pass-through's own on top (never over the credential), correlation and trace headers. */
   private requestHeaders(ctx: CallContext, extra?: Record<string, string>): Record<string, string> {
     let headers = extra ? { ...this.headers, ...extra, ...this.credential } : this.headers;
@@ -325,40 +315,12 @@ export class UpstreamClient {
     return headers;
   }
 
-  /** Reads a finite body up to maxResponseBytes; a longer one is cut at once (never buffered whole). */
-  private async readCapped(res: Dispatcher.ResponseData, ctx: CallContext): Promise<string> {
-    const limit = this.maxResponseBytes;
-    const tooLarge = (): GatewayError => {
-      res.body.destroy();
-      return this.protocolFault(ctx, 'upstream_too_large', `upstream answer larger than ${limit} bytes`);
-    };
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > limit) throw tooLarge();
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, total).toString('utf8');
-  }
-
-  private async checkStatus(res: Dispatcher.ResponseData, ctx: CallContext, map?: RawExchange['statusError']): Promise<void> {
-    if (res.statusCode >= 200 && res.statusCode < 300) return;
-    // Read a bounded error body so the connection can be reused; its content
-    // is never logged. A pass-through mapper rebuilds the provider's error
-    // document from it; otherwise only a client rejection's cleaned message
-    // goes back (upstream-status.ts), credentials scrubbed.
-    const rejection = isClientRejection(res.statusCode);
-    const text =
-      map || rejection
-        ? await boundedText(res.body, ERROR_BODY_LIMIT)
-        : (await res.body.dump({ limit: ERROR_BODY_LIMIT }).catch(() => undefined), '');
-    throw this.statusFailure(res.statusCode, res.headers, text, ctx, map);
-  }
-
-  /** The error for a non-2xx status, given its headers and (bounded) body text; see checkStatus. */
+  /**
+   * The error for a non-2xx status, given its headers and (bounded) body text.
+   * The body's content is never logged. A pass-through mapper rebuilds the
+   * provider's error document from it; otherwise only a client rejection's
+   * cleaned message goes back (upstream-status.ts), credentials scrubbed.
+   */
   private statusFailure(
     status: number,
     headers: Dispatcher.ResponseData['headers'],
@@ -469,6 +431,133 @@ function describeError(err: unknown): { name: string; code?: string; message: st
 function isUndiciTimeout(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+/** What FiniteExchange fails with when a 2xx answer passes maxResponseBytes (UpstreamClient.finite makes it a 502). */
+const TOO_LARGE = new Error('upstream answer over max_response_bytes');
+
+/**
+ * One finite answer through undici's dispatch handler (UpstreamClient.finite):
+ * the body's chunks are kept as undici reads them and handed over once, when
+ * the answer is complete, without request()'s body stream, its async iterator
+ * and a promise per chunk in between.
+ * - A 2xx answer is refused (TOO_LARGE, the connection closed) as soon as it
+ *   declares or reaches more than `maxBytes`: nothing past the bound is kept.
+ * - Any other status: at most ERROR_BODY_LIMIT bytes of its body are read (so
+ *   the connection can be reused), kept only when a pass-through mapper or a
+ *   client rejection's message needs them; past the bound the connection is
+ *   dropped, and a body cut short counts as read as far as it came.
+ * A failure before a complete 2xx answer rejects `done` with undici's error
+ * (or the cancel reason), which UpstreamClient.translate maps.
+ */
+export class FiniteExchange {
+  /** The body, once complete (an error status's: bounded, possibly cut short). */
+  readonly done: Promise<Buffer>;
+  /** The final status; 0 until the headers are in. */
+  status = 0;
+  private settle!: { resolve(body: Buffer): void; reject(err: unknown): void };
+  private abortFn: ((err?: Error) => void) | null = null;
+  private cancelled: { reason: unknown } | null = null;
+  private finished = false;
+  private rawHeaders: Buffer[] = [];
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private limit: number;
+  private keep = true;
+
+  constructor(
+    private readonly maxBytes: number,
+    /** A pass-through mapper reads every error body (RawExchange.statusError). */
+    private readonly keepErrors: boolean,
+  ) {
+    this.limit = maxBytes;
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // A failure is also thrown by whoever awaits `done`; no unhandled rejection when none does.
+    this.done.catch(() => {});
+  }
+
+  /** The answer's headers (only read for an error status). */
+  headers(): Dispatcher.ResponseData['headers'] {
+    const out: Record<string, string | string[]> = {};
+    for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) {
+      const name = this.rawHeaders[i]!.toString('latin1').toLowerCase();
+      const value = this.rawHeaders[i + 1]!.toString('latin1');
+      const had = out[name];
+      out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+    }
+    return out;
+  }
+
+  /** Aborts the exchange (closing its connection) unless it is already over. */
+  cancel(reason: unknown): void {
+    if (this.finished || this.cancelled) return;
+    this.cancelled = { reason };
+    this.abortFn?.(reason as Error);
+  }
+
+  private ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** Stops reading: the connection is closed, onError settles `done`. */
+  private stop(err: Error): false {
+    this.cancelled ??= { reason: err };
+    this.abortFn?.(err);
+    return false;
+  }
+
+  // undici's handler callbacks.
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.cancelled) abort(this.cancelled.reason as Error);
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    if (status < 200) return true; // 1xx: the answer is still to come
+    this.status = status;
+    this.rawHeaders = rawHeaders;
+    if (this.ok()) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        if (rawHeaders[i]!.length !== 14 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'content-length') continue;
+        if (Number(rawHeaders[i + 1]!.toString('latin1')) > this.maxBytes) return this.stop(TOO_LARGE);
+      }
+    } else {
+      this.limit = ERROR_BODY_LIMIT;
+      this.keep = this.keepErrors || isClientRejection(status);
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.cancelled) return false;
+    const room = this.limit - this.size;
+    this.size += chunk.length;
+    if (this.ok()) {
+      if (chunk.length > room) return this.stop(TOO_LARGE);
+      this.chunks.push(chunk);
+      return true;
+    }
+    if (this.keep && room > 0) this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    // The rest of an error body is not read: the connection is dropped.
+    if (chunk.length > room) return this.stop(new Error('upstream error body over its bound'));
+    return true;
+  }
+
+  onComplete(): void {
+    this.finished = true;
+    this.settle.resolve(this.body());
+  }
+
+  onError(err: unknown): void {
+    this.finished = true;
+    // An error status's body cut short is read as far as it came.
+    if (this.status !== 0 && !this.ok()) this.settle.resolve(this.body());
+    else this.settle.reject(err);
+  }
+
+  private body(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+  }
 }
 
 /** Bytes a stream may hold between undici and the parser before the upstream socket is paused (request()'s default). */
@@ -589,10 +678,9 @@ export class StreamExchange {
 }
 
 /**
- * What undici takes as a request's `signal`: an EventEmitter with `aborted`
- * and `reason` (undici/lib/api/api-request.js accepts one as well as an
- * AbortSignal). An AbortController per exchange cost several µs of CPU on
- * every request; this costs next to nothing, and only undici listens to it.
+ * The deadline's abort event, which cancels its exchange: an EventEmitter
+ * with `aborted` and `reason`. An AbortController per exchange cost several
+ * µs of CPU on every request; this costs next to nothing.
  */
 class DeadlineSignal extends EventEmitter {
   aborted = false;
