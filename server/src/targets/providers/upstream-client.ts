@@ -192,7 +192,7 @@ export class UpstreamClient {
       }
       return answer.toString('utf8');
     } catch (err) {
-      if (err === TOO_LARGE) {
+      if (err instanceof AnswerTooLarge) {
         throw this.protocolFault(ctx, 'upstream_too_large', `upstream answer larger than ${this.maxResponseBytes} bytes`);
       }
       throw this.translate(err, deadline, up.status === 0 ? 'connect' : 'body', ctx);
@@ -434,14 +434,30 @@ function isUndiciTimeout(err: unknown): boolean {
 }
 
 /** What FiniteExchange fails with when a 2xx answer passes maxResponseBytes (UpstreamClient.finite makes it a 502). */
-const TOO_LARGE = new Error('upstream answer over max_response_bytes');
+class AnswerTooLarge extends Error {
+  constructor() {
+    super('upstream answer over max_response_bytes');
+  }
+}
+
+/** An answer's raw headers as undici's `request()` gives them (lower-case names, repeated ones as an array). */
+function headerRecord(rawHeaders: readonly Buffer[]): Dispatcher.ResponseData['headers'] {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+    const value = rawHeaders[i + 1]!.toString('latin1');
+    const had = out[name];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  return out;
+}
 
 /**
  * One finite answer through undici's dispatch handler (UpstreamClient.finite):
  * the body's chunks are kept as undici reads them and handed over once, when
  * the answer is complete, without request()'s body stream, its async iterator
  * and a promise per chunk in between.
- * - A 2xx answer is refused (TOO_LARGE, the connection closed) as soon as it
+ * - A 2xx answer is refused (AnswerTooLarge, the connection closed) as soon as it
  *   declares or reaches more than `maxBytes`: nothing past the bound is kept.
  * - Any other status: at most ERROR_BODY_LIMIT bytes of its body are read (so
  *   the connection can be reused), kept only when a pass-through mapper or a
@@ -450,7 +466,7 @@ const TOO_LARGE = new Error('upstream answer over max_response_bytes');
  * A failure before a complete 2xx answer rejects `done` with undici's error
  * (or the cancel reason), which UpstreamClient.translate maps.
  */
-export class FiniteExchange {
+class FiniteExchange {
   /** The body, once complete (an error status's: bounded, possibly cut short). */
   readonly done: Promise<Buffer>;
   /** The final status; 0 until the headers are in. */
@@ -478,14 +494,7 @@ export class FiniteExchange {
 
   /** The answer's headers (only read for an error status). */
   headers(): Dispatcher.ResponseData['headers'] {
-    const out: Record<string, string | string[]> = {};
-    for (let i = 0; i + 1 < this.rawHeaders.length; i += 2) {
-      const name = this.rawHeaders[i]!.toString('latin1').toLowerCase();
-      const value = this.rawHeaders[i + 1]!.toString('latin1');
-      const had = out[name];
-      out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-    }
-    return out;
+    return headerRecord(this.rawHeaders);
   }
 
   /** Aborts the exchange (closing its connection) unless it is already over. */
@@ -519,7 +528,7 @@ export class FiniteExchange {
     if (this.ok()) {
       for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
         if (rawHeaders[i]!.length !== 14 || rawHeaders[i]!.toString('latin1').toLowerCase() !== 'content-length') continue;
-        if (Number(rawHeaders[i + 1]!.toString('latin1')) > this.maxBytes) return this.stop(TOO_LARGE);
+        if (Number(rawHeaders[i + 1]!.toString('latin1')) > this.maxBytes) return this.stop(new AnswerTooLarge());
       }
     } else {
       this.limit = ERROR_BODY_LIMIT;
@@ -533,7 +542,7 @@ export class FiniteExchange {
     const room = this.limit - this.size;
     this.size += chunk.length;
     if (this.ok()) {
-      if (chunk.length > room) return this.stop(TOO_LARGE);
+      if (chunk.length > room) return this.stop(new AnswerTooLarge());
       this.chunks.push(chunk);
       return true;
     }
