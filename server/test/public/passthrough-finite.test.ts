@@ -5,8 +5,10 @@
  * inside a nested object or a string arrive as the provider wrote them, while
  * its usage is still read for the request record. The answer is read through
  * undici's dispatch callbacks (upstream-client.ts FiniteExchange): the
- * response cap still refuses an oversized answer and stops reading it, and a
- * client that leaves still aborts the upstream call at once.
+ * response cap still refuses an oversized answer and stops reading it, a
+ * stalled upstream is still a 504 once the deadline runs out (before the
+ * headers or mid-body), an error body past its 64 KiB read keeps its status,
+ * and a client that leaves still aborts the upstream call at once.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -51,6 +53,13 @@ token_env = "OPENAI_KEY"
 base_url = "${openai.url}"
 timeout_seconds = 600
 max_response_bytes = 65536
+[[targets]]
+name = "gpt-short"
+type = "openai_compatible"
+model = "gpt-upstream"
+token_env = "OPENAI_KEY"
+base_url = "${openai.url}"
+timeout_seconds = 1
 `,
       env: { TEST_ADMIN_PASSWORD: 'pw-passthrough-finite-0123', T: TOKEN, OPENAI_KEY: openai.apiKey },
     });
@@ -61,11 +70,11 @@ max_response_bytes = 65536
   });
   beforeEach(() => openai.setBehavior({ kind: 'normal' }));
 
-  const send = (signal?: AbortSignal) =>
+  const send = (signal?: AbortSignal, model = 'gpt') =>
     fetch(`${gw.publicUrl}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }),
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
       signal,
     });
 
@@ -118,6 +127,22 @@ max_response_bytes = 65536
     assert.equal(res.headers.get('retry-after'), '3');
     assert.equal(((await res.json()) as any).error.code, 'upstream_rate_limited');
   });
+
+  for (const [stall, what] of [
+    ['stall-headers', 'no headers'],
+    ['stall', 'half the body'],
+  ] as const) {
+    it(`an upstream that sends ${what} and stalls is 504 upstream_timeout once timeout_seconds ran out`, async () => {
+      openai.setBehavior({ kind: stall });
+      const aborted = openai.abortedCount;
+      const res = await send(undefined, 'gpt-short');
+      assert.equal(res.status, 504);
+      const body = (await res.json()) as any;
+      assert.equal(body.error.code, 'upstream_timeout');
+      assert.equal(body.error.message, 'upstream did not answer within 1 s');
+      await openai.waitForAborts(aborted + 1, WITHIN_MS);
+    });
+  }
 
   it('a client that leaves aborts the upstream call at once (long before the 600 s timeout)', async () => {
     openai.setBehavior({ kind: 'stall-headers' });
