@@ -9,18 +9,24 @@
  * request handling, the upstream exchange, relaying the first frame.
  *
  * Sequential requests (one connection per row, kept alive), interleaved
- * request by request across every row (the order rotating) after a warm-up, so drift in the
- * machine's load hits every row alike; p50 and p99 per row, and for the
- * gateway's rows the difference to the direct row of the same provider.
+ * request by request across every row after a warm-up, so drift in the
+ * machine's load hits every row alike; each round in its own shuffled order
+ * (roundOrder), so no row is always the one asked right after the others, or
+ * always the first request a gateway gets after idling through the rows of
+ * the others; p50 and p99 per row, and for the gateway's rows the difference
+ * to the direct row of the same provider. The floor row (floor-proxy.ts, a
+ * bare Node proxy in front of the fake OpenAI chat) is what any Node proxy
+ * adds on this machine in the same rounds (docs/architecture.md#streams).
  * `BENCH_BASELINE=<ref>[,<ref>…]` adds the same rows for older checkouts
  * (baseline.ts), measured in the same rounds.
  *
  *   BENCH_TTFB_REQUESTS=500   sequential streams per row
  *   BENCH_TTFB_WARMUP=1000    streams per row before measuring (c10, autocannon)
+ *   BENCH_FLOOR=0             leave out the floor row
  */
 import { Agent, request } from 'node:http';
 import { buildBaseline, type Baseline } from './baseline.js';
-import { startBenchGateway, startUpstream, type Child } from './processes.js';
+import { startBenchGateway, startFloorProxy, startUpstream, type Child } from './processes.js';
 import { load } from './providers.js';
 
 const TOKEN = 'bench-token-0123456789';
@@ -50,6 +56,31 @@ const chatBody = (model: string) =>
 const messagesBody = (model: string) =>
   JSON.stringify({ model, max_tokens: 64, messages: [{ role: 'user', content: TEXT }], stream: true });
 const responsesBody = (model: string) => JSON.stringify({ model, input: TEXT, stream: true, store: false });
+
+/**
+ * The order of round `round` over `n` rows: a permutation drawn from a
+ * generator seeded by the round (the same rounds in every run). A fixed
+ * rotation would keep each row's predecessor the same in every round: the
+ * first row of each gateway would always be the one that wakes it after it
+ * idled through every other row (in earlier runs, the pass-through OpenAI
+ * chat row of every build, README "Benchmarks").
+ */
+export function roundOrder(round: number, n: number): number[] {
+  // mulberry32: a small seeded generator, enough to spread the predecessors.
+  let a = (round + 1) * 0x9e3779b9;
+  const next = (): number => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
 
 const q = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -148,6 +179,17 @@ api_key_env = "BENCH_RESPONSES"
       BENCH_ANTHROPIC: up.anthropic.apiKey,
       BENCH_RESPONSES: up.responses.apiKey,
     };
+    if (process.env.BENCH_FLOOR !== '0') {
+      const floor = await startFloorProxy(up.openai.url, up.openai.apiKey);
+      children.push(floor);
+      row(
+        'floor: bare Node proxy → fake OpenAI chat',
+        direct.openai,
+        `http://127.0.0.1:${floor.port}/v1/chat/completions`,
+        {},
+        chatBody('bench-model'),
+      );
+    }
     const gateways: Array<{ label: string; cli?: string }> = [{ label: 'this build' }];
     for (const ref of (process.env.BENCH_BASELINE ?? '').split(',').filter(Boolean)) {
       const b = buildBaseline(ref);
@@ -204,9 +246,8 @@ api_key_env = "BENCH_RESPONSES"
     }
     process.stderr.write(`bench: ttfb, ${requests} sequential streams per row\n`);
     for (let i = 0; i < requests; i++) {
-      // The order rotates: the row after an idle process (a provider or gateway not asked for a while) is not always the same.
-      for (let k = 0; k < live.length; k++) {
-        const r = live[(i + k) % live.length]!;
+      for (const k of roundOrder(i, live.length)) {
+        const r = live[k]!;
         const x = await once(r);
         if (x.status === 200 && x.ttfb >= 0) r.ms.push(x.ttfb);
       }
@@ -215,7 +256,7 @@ api_key_env = "BENCH_RESPONSES"
     const out = [
       '### Stream time to first byte: direct and through the gateway',
       '',
-      `${requests} sequential streaming requests per row (one kept-alive connection each), interleaved request by request across the rows (the order rotating) after ${warmup} warm-up streams per row; each fake provider in its own process answers a stream in one write. Added: the row's p50 (p99) minus the p50 (p99) of going direct to the same provider.`,
+      `${requests} sequential streaming requests per row (one kept-alive connection each), interleaved request by request across the rows (each round in its own shuffled order) after ${warmup} warm-up streams per row; each fake provider in its own process answers a stream in one write. Added: the row's p50 (p99) minus the p50 (p99) of going direct to the same provider.`,
       '',
       '| row | p50 ms | p99 ms | added p50 ms | added p99 ms |',
       '| --- | --- | --- | --- | --- |',
