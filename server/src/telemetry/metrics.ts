@@ -211,9 +211,13 @@ export function createRoutingMetrics(
     labelNames: ['target', 'to'],
     registers: [registry],
   });
+  // Bound once per target and outcome: the per-attempt count does no label hashing.
+  const attemptsOf = new Map<string, Record<AttemptOutcome, Counter.Internal>>();
   for (const t of targetNames) {
     state.labels(t).set(0);
-    for (const o of ATTEMPT_OUTCOMES) attempts.labels(t, o).inc(0);
+    const byOutcome = {} as Record<AttemptOutcome, Counter.Internal>;
+    for (const o of ATTEMPT_OUTCOMES) (byOutcome[o] = attempts.labels(t, o)).inc(0);
+    attemptsOf.set(t, byOutcome);
   }
   const knownGroups = new Set(groupNames);
   for (const g of groupNames) fallbacks.labels(g).inc(0);
@@ -222,7 +226,7 @@ export function createRoutingMetrics(
       source = states;
     },
     attempt(target: string, outcome: AttemptOutcome) {
-      if (known.has(target)) attempts.labels(target, outcome).inc();
+      attemptsOf.get(target)?.[outcome].inc();
     },
     fallback(group: string) {
       if (knownGroups.has(group)) fallbacks.labels(group).inc();
