@@ -113,9 +113,13 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           servedTarget = r.target.name;
           outcome = r.value;
         }
-        ctx.set(TARGET_HEADER, servedTarget);
-        const ignored = ignoredHeaderValue(st.ignored);
-        if (ignored) ctx.set(IGNORED_HEADER, ignored);
+        // Node's setHeader rather than Koa's ctx.set, skipped as ctx.set skips it once a shutdown cut has answered.
+        const res = ctx.res;
+        if (!res.headersSent) {
+          res.setHeader(TARGET_HEADER, servedTarget);
+          const ignored = ignoredHeaderValue(st.ignored);
+          if (ignored) res.setHeader(IGNORED_HEADER, ignored);
+        }
         try {
           // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
           if (outcome.kind === 'forward-json') {
