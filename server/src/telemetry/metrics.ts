@@ -1,8 +1,9 @@
 /**
  * Gateway Prometheus metrics (docs/operations.md#metrics) on a registry of its own. Labels come
  * only from fixed sets: API surface, operation, target name, status class.
- * Children for each label value are bound once so the hot path does no label
- * hashing.
+ * Children for each label value are bound once, and the per-request counters
+ * add to plain tallies (Tally) handed to prom-client when the registry is
+ * read, so the hot path does no label hashing.
  */
 import { APIS, OPERATIONS, type Api, type Operation, type RequestRecord } from '@sipp/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js';
