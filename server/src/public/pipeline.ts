@@ -18,10 +18,11 @@ import type { Context } from 'koa';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Router, Served } from '../routing/router.js';
-import { IGNORED_HEADER, ignoredHeaderValue } from '../targets/ignored.js';
+import { IGNORED_HEADER, ignoredHeaderValue, type IgnorableField } from '../targets/ignored.js';
 import type { CallContext, Target } from '../targets/target.js';
 import type { RequestPolicy } from '../targets/request-checks.js';
 import { parseJsonObject, readBody } from './body.js';
+import { ClientSignal } from './client-signal.js';
 import { checkJsonDepth } from './json-depth.js';
 import { requestContext, type RunContext } from './request-context.js';
 import { applyUsage, noteIgnored, type RequestState } from './request-state.js';
@@ -60,7 +61,8 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     st.operation = operation;
     rc.credential = surface.credential(ctx.req.headers);
 
-    await stages.beforeBody(rc);
+    const checking = stages.beforeBody(rc);
+    if (checking) await checking;
 
     const bytes = await readBody(ctx.req, limit);
     const body = parseJsonObject(bytes);
@@ -74,11 +76,12 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
     if (surface.operation !== 'embed' && surface.prepare) await surface.prepare(request, rc.caller!);
 
     try {
-      const short = await stages.beforeRun(run);
+      let short = stages.beforeRun(run);
+      if (short instanceof Promise) short = await short;
       const route = rc.route;
       if (!short && !route) throw new Error('no pipeline module resolved the route');
 
-      const abort = new AbortController();
+      const abort = new ClientSignal();
       const onClose = () => {
         if (!ctx.res.writableFinished) abort.abort(new Error('client disconnected'));
       };
@@ -97,9 +100,11 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           st.target = servedTarget = short.served;
           outcome = short.outcome;
         } else {
-          const signal = abort.signal;
+          const signal = abort.asSignal;
           const r = await deps.router.run(route!, signal, st, (target, o) => {
-            const call = callContext(st, signal, deps.log, o.noWait);
+            const call = new RequestCall(st, signal, deps.log, o.noWait);
+            // No module wraps attempts (tracing off): no Attempt object or closure per attempt.
+            if (!stages.wrapsAttempts) return attemptOn(target, request, st, call);
             return stages.attempt({ rc: run, target, number: st.attempts.length + 1, call }, () =>
               attemptOn(target, request, st, call),
             );
@@ -108,9 +113,13 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
           servedTarget = r.target.name;
           outcome = r.value;
         }
-        ctx.set(TARGET_HEADER, servedTarget);
-        const ignored = ignoredHeaderValue(st.ignored);
-        if (ignored) ctx.set(IGNORED_HEADER, ignored);
+        // Node's setHeader rather than Koa's ctx.set, skipped as ctx.set skips it once a shutdown cut has answered.
+        const res = ctx.res;
+        if (!res.headersSent) {
+          res.setHeader(TARGET_HEADER, servedTarget);
+          const ignored = ignoredHeaderValue(st.ignored);
+          if (ignored) res.setHeader(IGNORED_HEADER, ignored);
+        }
         try {
           // The outcome's kind follows the surface's operation (a short-circuit module could break that: a 500).
           if (outcome.kind === 'forward-json') {
@@ -141,7 +150,7 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
         }
       } catch (err) {
         if (st.target) ctx.set(TARGET_HEADER, st.target);
-        if (abort.signal.aborted) {
+        if (abort.aborted) {
           st.statusOverride = 499;
           st.code = 'client_closed_request';
         }
@@ -254,16 +263,29 @@ function sendJson(ctx: Context, value: unknown, text?: string): void {
 /** Response header naming the target that served (or last tried) the request. */
 export const TARGET_HEADER = 'x-sipp-target';
 
-function callContext(st: RequestState, signal: AbortSignal, log: Logger, noWait: boolean): CallContext {
-  let child: Logger | undefined;
-  return {
-    requestId: st.id,
-    signal,
-    noWait,
-    get log() {
-      child ??= log.child(st.traceId ? { reqId: st.id, traceId: st.traceId } : { reqId: st.id });
-      return child;
-    },
-    ignore: (field) => noteIgnored(st, field),
-  };
+/**
+ * One attempt's call context (targets/target.ts). A class, not an object
+ * literal with a getter per attempt: the request-scoped logger is made on
+ * first use (most attempts never log).
+ */
+class RequestCall implements CallContext {
+  readonly requestId: string;
+  private child: Logger | undefined = undefined;
+
+  constructor(
+    private readonly st: RequestState,
+    readonly signal: AbortSignal,
+    private readonly parent: Logger,
+    readonly noWait: boolean,
+  ) {
+    this.requestId = st.id;
+  }
+
+  get log(): Logger {
+    const st = this.st;
+    return (this.child ??= this.parent.child(st.traceId ? { reqId: st.id, traceId: st.traceId } : { reqId: st.id }));
+  }
+
+  /** An own arrow, not a method: a dialect takes it detached (`ctx?.ignore`). */
+  readonly ignore = (field: IgnorableField): void => noteIgnored(this.st, field);
 }

@@ -59,9 +59,13 @@ export interface PipelineModule {
 
 /** The composed stages, as the pipeline calls them. */
 export interface Stages {
-  beforeBody(rc: RequestContext): Promise<void>;
-  beforeRun(rc: RunContext): Promise<ShortCircuit | null>;
+  /** A promise only when some hook is asynchronous (e.g. a shared rate-limit store); otherwise done on return. */
+  beforeBody(rc: RequestContext): Promise<void> | undefined;
+  /** Likewise: the short circuit (or null) itself when every hook ran synchronously. */
+  beforeRun(rc: RunContext): Awaitable<ShortCircuit | null>;
   attempt(attempt: Attempt, call: () => Promise<CallOutcome>): Promise<CallOutcome>;
+  /** Whether any module wraps attempts; when none does, the pipeline calls the target without building an Attempt. */
+  readonly wrapsAttempts: boolean;
   /**
    * Runs the hooks at once; returns a promise (that never rejects) only when
    * some hook is still running asynchronously, so callers can wait for it.
@@ -80,20 +84,40 @@ export function composeStages(modules: readonly PipelineModule[], log: Logger): 
   const around = modules.filter((m) => m.aroundAttempt);
   const after = modules.filter((m) => m.afterFinish);
 
+  const restOfBeforeBody = async (pending: Awaitable<void>, from: number, rc: RequestContext): Promise<void> => {
+    await pending;
+    for (let i = from; i < beforeBody.length; i++) await beforeBody[i]!.beforeBody!(rc);
+  };
+  const restOfBeforeRun = async (
+    pending: Promise<void | ShortCircuit>,
+    from: number,
+    rc: RunContext,
+  ): Promise<ShortCircuit | null> => {
+    const first = await pending;
+    if (first) return first;
+    for (let i = from; i < beforeRun.length; i++) {
+      const r = await beforeRun[i]!.beforeRun!(rc);
+      if (r) return r;
+    }
+    return null;
+  };
   const failed = (m: PipelineModule, err: unknown) =>
     log.error({ module: m.name, err: { message: (err as Error)?.message } }, 'afterFinish hook failed');
 
   return {
-    async beforeBody(rc) {
-      for (const m of beforeBody) {
-        const r = m.beforeBody!(rc);
-        if (r !== undefined) await r;
+    wrapsAttempts: around.length > 0,
+    // Synchronous until a hook returns a promise, then the rest after it: no promise per request when none is needed.
+    beforeBody(rc) {
+      for (let i = 0; i < beforeBody.length; i++) {
+        const r = beforeBody[i]!.beforeBody!(rc);
+        if (r !== undefined) return restOfBeforeBody(r, i + 1, rc);
       }
+      return undefined;
     },
-    async beforeRun(rc) {
-      for (const m of beforeRun) {
-        let r = m.beforeRun!(rc);
-        if (r instanceof Promise) r = await r;
+    beforeRun(rc) {
+      for (let i = 0; i < beforeRun.length; i++) {
+        const r = beforeRun[i]!.beforeRun!(rc);
+        if (r instanceof Promise) return restOfBeforeRun(r, i + 1, rc);
         if (r) return r;
       }
       return null;

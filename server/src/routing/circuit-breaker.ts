@@ -124,35 +124,27 @@ export class CircuitBreaker {
   }
 
   private permit(probe: boolean): CircuitPermit {
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      if (probe) this.probing = false;
-      return true;
-    };
-    return {
-      success: () => {
-        if (!settle()) return;
-        this.rate.add(true);
-        this.failures = 0;
-        if (probe && this.state === 'half_open') this.move('closed', 'probe succeeded');
-      },
-      failure: (code) => {
-        if (!settle()) return;
-        this.rate.add(false);
-        this.failures += 1;
-        this.lastFailure = { time: this.now(), code };
-        if (this.drained) return;
-        if (probe && this.state === 'half_open') return this.open(`probe failed (${code})`);
-        if (this.settings && this.state === 'closed' && this.failures >= this.settings.failureThreshold) {
-          this.open(`${this.failures} consecutive failures (last ${code})`);
-        }
-      },
-      abandon: () => {
-        settle();
-      },
-    };
+    return new Permit(this, probe);
+  }
+
+  /** A permit's verdict; called by Permit only, once per permit. */
+  settle(probe: boolean, verdict: 'success' | 'failure' | 'abandon', code?: string): void {
+    if (probe) this.probing = false;
+    if (verdict === 'abandon') return;
+    if (verdict === 'success') {
+      this.rate.add(true);
+      this.failures = 0;
+      if (probe && this.state === 'half_open') this.move('closed', 'probe succeeded');
+      return;
+    }
+    this.rate.add(false);
+    this.failures += 1;
+    this.lastFailure = { time: this.now(), code: code! };
+    if (this.drained) return;
+    if (probe && this.state === 'half_open') return this.open(`probe failed (${code})`);
+    if (this.settings && this.state === 'closed' && this.failures >= this.settings.failureThreshold) {
+      this.open(`${this.failures} consecutive failures (last ${code})`);
+    }
   }
 
   private open(reason: string): void {
@@ -165,5 +157,33 @@ export class CircuitBreaker {
     if (from === to) return;
     this.state = to;
     this.onTransition({ target: this.target, from, to, reason });
+  }
+}
+
+/** One call's permit: the first report counts, later ones do nothing. One object per call, its methods on the prototype. */
+class Permit implements CircuitPermit {
+  private settled = false;
+
+  constructor(
+    private readonly breaker: CircuitBreaker,
+    private readonly probe: boolean,
+  ) {}
+
+  success(): void {
+    if (this.take()) this.breaker.settle(this.probe, 'success');
+  }
+
+  failure(code: string): void {
+    if (this.take()) this.breaker.settle(this.probe, 'failure', code);
+  }
+
+  abandon(): void {
+    if (this.take()) this.breaker.settle(this.probe, 'abandon');
+  }
+
+  private take(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    return true;
   }
 }

@@ -233,31 +233,20 @@ export class Router {
         const started = performance.now();
         const waited = backoffMs;
         backoffMs = 0;
-        const book = (status: number, error: string | null, err?: unknown): void => {
-          trace.attempts.push({
-            target: target.name,
-            status,
-            upstreamStatus: (err instanceof GatewayError && err.upstream?.upstreamStatus) || null,
-            latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
-            backoffMs: waited,
-            error,
-          });
-        };
         // Spill instead of queueing only when something else could still take the request.
-        const another = tryNo < retry.attempts || members.slice(m + 1).some((t) => this.breakers.get(t.name)!.available());
-        const noWait = retry.on.has('busy') && another;
+        const noWait = retry.on.has('busy') && (tryNo < retry.attempts || this.anyAvailable(members, m + 1));
         this.enter(target.name);
         let value: T;
         try {
-          value = await attempt(target, { noWait });
+          value = await attempt(target, noWait ? NO_WAIT : MAY_WAIT);
         } catch (err) {
           this.leave(target.name);
           if (signal.aborted) {
             permit.abandon();
-            book(499, 'client_closed_request', err);
+            book(trace, target, started, waited, 499, 'client_closed_request', err);
             throw abortReason(signal);
           }
-          book(statusOf(err), err instanceof GatewayError ? err.code : 'internal', err);
+          book(trace, target, started, waited, statusOf(err), err instanceof GatewayError ? err.code : 'internal', err);
           const kind = this.failed(target.name, permit, err, trace);
           const retryable = kind !== null && retry.on.has(kind);
           if (!retryable) throw err;
@@ -274,21 +263,12 @@ export class Router {
           backoffMs = wait;
           continue;
         }
-        book(200, null);
+        book(trace, target, started, waited, 200, null);
         // The record's upstream status is the served attempt's (the earlier ones are in `attempts`).
         trace.upstreamStatus = null;
         permit.success();
         this.options.metrics?.attempt(target.name, 'success');
-        let left = false;
-        return {
-          value,
-          target,
-          done: () => {
-            if (left) return;
-            left = true;
-            this.leave(target.name);
-          },
-        };
+        return new ServedBy(value, target, this);
       }
     }
     if (lastError !== null) throw lastError;
@@ -297,6 +277,12 @@ export class Router {
       trace.reason = group ? 'no_member' : this.breakers.get(members[0]!.name)!.snapshot().drained ? 'drained' : 'circuit_open';
     }
     throw this.unavailable(model, members);
+  }
+
+  /** Whether a member from `from` on would take a call now (no allocation per attempt). */
+  private anyAvailable(members: readonly Target[], from: number): boolean {
+    for (let i = from; i < members.length; i++) if (this.breakers.get(members[i]!.name)!.available()) return true;
+    return false;
   }
 
   /** Books a failed attempt (circuit, metric, record) and returns its failure kind. */
@@ -337,8 +323,50 @@ export class Router {
     this.inFlight.set(target, (this.inFlight.get(target) ?? 0) + 1);
   }
 
-  private leave(target: string): void {
+  /** A served request leaving its target (ServedBy.done). */
+  leave(target: string): void {
     this.inFlight.set(target, Math.max(0, (this.inFlight.get(target) ?? 0) - 1));
+  }
+}
+
+/** The attempt options, shared (an attempt only reads them). */
+const NO_WAIT: AttemptOptions = Object.freeze({ noWait: true });
+const MAY_WAIT: AttemptOptions = Object.freeze({ noWait: false });
+
+/** One attempt into the record's `attempts`. */
+function book(
+  trace: RouteTrace,
+  target: Target,
+  started: number,
+  waited: number,
+  status: number,
+  error: string | null,
+  err?: unknown,
+): void {
+  trace.attempts.push({
+    target: target.name,
+    status,
+    upstreamStatus: (err instanceof GatewayError && err.upstream?.upstreamStatus) || null,
+    latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
+    backoffMs: waited,
+    error,
+  });
+}
+
+/** The served attempt: `done` lets its target's in-flight count go, once. */
+class ServedBy<T> implements Served<T> {
+  private left = false;
+
+  constructor(
+    readonly value: T,
+    readonly target: Target,
+    private readonly router: Pick<Router, 'leave'>,
+  ) {}
+
+  done(): void {
+    if (this.left) return;
+    this.left = true;
+    this.router.leave(this.target.name);
   }
 }
 

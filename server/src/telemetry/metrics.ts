@@ -1,8 +1,9 @@
 /**
  * Gateway Prometheus metrics (docs/operations.md#metrics) on a registry of its own. Labels come
  * only from fixed sets: API surface, operation, target name, status class.
- * Children for each label value are bound once so the hot path does no label
- * hashing.
+ * Children for each label value are bound once, and the per-request counters
+ * add to plain tallies (Tally) handed to prom-client when the registry is
+ * read, so the hot path does no label hashing.
  */
 import { APIS, OPERATIONS, type Api, type Operation, type RequestRecord } from '@sipp/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom.js';
@@ -37,22 +38,33 @@ export function createMetrics(options: {
   processMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new Registry();
+  // Filled below; each counter hands its tallies to prom-client when the registry is read.
+  const requestsTallies: Tally[] = [];
+  const errorsTallies: Tally[] = [];
+  const responsesTallies: Tally[] = [];
+  const rateLimitTallies: Tally[] = [];
+  const blocklistTallies: Tally[] = [];
+  const inputTallies: Tally[] = [];
+  const outputTallies: Tally[] = [];
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sipp_gateway_' });
 
   const requests = new Counter({
     name: 'sipp_gateway_requests_total',
+    collect: () => flush(requestsTallies),
     help: 'Public inference requests received, by API surface (sipp, openai, anthropic) and operation.',
     labelNames: ['api', 'operation'],
     registers: [registry],
   });
   const errors = new Counter({
     name: 'sipp_gateway_errors_total',
+    collect: () => flush(errorsTallies),
     help: 'Public inference requests that ended in an error (HTTP >= 400 or a stream error frame), by API surface and operation.',
     labelNames: ['api', 'operation'],
     registers: [registry],
   });
   const responses = new Counter({
     name: 'sipp_gateway_responses_total',
+    collect: () => flush(responsesTallies),
     help: 'Public listener responses by status class.',
     labelNames: ['status_class'],
     registers: [registry],
@@ -81,11 +93,13 @@ export function createMetrics(options: {
   });
   const rateLimitHits = new Counter({
     name: 'sipp_gateway_rate_limit_hits_total',
+    collect: () => flush(rateLimitTallies),
     help: 'Requests refused by the per-client rate limit.',
     registers: [registry],
   });
   const blocklistHits = new Counter({
     name: 'sipp_gateway_blocklist_hits_total',
+    collect: () => flush(blocklistTallies),
     help: 'Requests refused because the client IP is blocklisted.',
     registers: [registry],
   });
@@ -96,12 +110,14 @@ export function createMetrics(options: {
   });
   const inputTokens = new Counter({
     name: 'sipp_gateway_input_tokens_total',
+    collect: () => flush(inputTallies),
     help: 'Input (prompt) tokens reported by targets.',
     labelNames: ['target'],
     registers: [registry],
   });
   const outputTokens = new Counter({
     name: 'sipp_gateway_output_tokens_total',
+    collect: () => flush(outputTallies),
     help: 'Output (generated) tokens reported by targets.',
     labelNames: ['target'],
     registers: [registry],
@@ -122,49 +138,90 @@ export function createMetrics(options: {
   });
   const knownIgnorable = new Set<string>(IGNORABLE_FIELDS);
 
-  type Children = { requests: Counter.Internal; errors: Counter.Internal; duration: Histogram.Internal<string> };
+  type Children = { requests: Tally; errors: Tally; duration: Histogram.Internal<string> };
   const byApiOp = new Map<Api, Map<Operation, Children>>();
   for (const api of APIS) {
     const byOp = new Map<Operation, Children>();
     for (const op of OPERATIONS) {
-      requests.labels(api, op).inc(0);
-      errors.labels(api, op).inc(0);
-      byOp.set(op, { requests: requests.labels(api, op), errors: errors.labels(api, op), duration: duration.labels(api, op) });
+      byOp.set(op, {
+        requests: tally(requestsTallies, requests.labels(api, op)),
+        errors: tally(errorsTallies, errors.labels(api, op)),
+        duration: duration.labels(api, op),
+      });
     }
     byApiOp.set(api, byOp);
   }
-  const byClass = STATUS_CLASSES.map((c) => responses.labels(c));
+  const byClass = STATUS_CLASSES.map((c) => tally(responsesTallies, responses.labels(c), false));
+  const rateLimited = tally(rateLimitTallies, rateLimitHits, false);
+  const blocked = tally(blocklistTallies, blocklistHits, false);
   const byTarget = new Map(
-    options.targetNames.map((t) => [t, { input: inputTokens.labels(t), output: outputTokens.labels(t) }] as const),
+    options.targetNames.map(
+      (t) =>
+        [t, { input: tally(inputTallies, inputTokens.labels(t)), output: tally(outputTallies, outputTokens.labels(t)) }] as const,
+    ),
   );
-  for (const t of byTarget.values()) {
-    t.input.inc(0);
-    t.output.inc(0);
-  }
 
   return {
     registry,
     onRequest(r: RequestRecord) {
       const cls = byClass[Math.floor(r.status / 100) - 1];
-      cls?.inc();
-      if (r.code === 'rate_limited') rateLimitHits.inc();
-      else if (r.code === 'blocked') blocklistHits.inc();
+      cls?.add();
+      if (r.code === 'rate_limited') rateLimited.add();
+      else if (r.code === 'blocked') blocked.add();
       if (r.operation) {
         const m = byApiOp.get(r.api)!.get(r.operation)!;
-        m.requests.inc();
-        if (r.code !== null) m.errors.inc();
+        m.requests.add();
+        if (r.code !== null) m.errors.add();
         m.duration.observe(r.durationMs / 1000);
       }
       if (r.ignored) for (const f of r.ignored) if (knownIgnorable.has(f)) ignoredFields.labels(r.api, f).inc();
       if (r.target) {
         const t = byTarget.get(r.target);
         if (t) {
-          if (r.inputTokens) t.input.inc(r.inputTokens);
-          if (r.outputTokens) t.output.inc(r.outputTokens);
+          if (r.inputTokens) t.input.add(r.inputTokens);
+          if (r.outputTokens) t.output.add(r.outputTokens);
         }
       }
     },
   };
+}
+
+/**
+ * One counter child's increments as a plain sum, handed to prom-client when
+ * the registry is read (the counter's `collect`): prom-client hashes and
+ * validates the labels on every `inc`, even a bound child's (~0.15 µs, several
+ * per request; docs/architecture.md#cost-per-request). Refuses what `inc`
+ * refuses, at once.
+ */
+class Tally {
+  private pending = 0;
+
+  constructor(private readonly child: Pick<Counter.Internal, 'inc'>) {}
+
+  add(n = 1): void {
+    if (!Number.isFinite(n)) throw new TypeError(`Value is not a valid number: ${n}`);
+    if (n < 0) throw new Error('It is not possible to decrease a counter');
+    this.pending += n;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    const n = this.pending;
+    this.pending = 0;
+    this.child.inc(n);
+  }
+}
+
+/** A tally of `child`, listed for its counter's collect; `zero` exports the label set at 0 before its first count. */
+function tally(list: Tally[], child: Pick<Counter.Internal, 'inc'>, zero = true): Tally {
+  if (zero) child.inc(0);
+  const t = new Tally(child);
+  list.push(t);
+  return t;
+}
+
+function flush(tallies: readonly Tally[]): void {
+  for (const t of tallies) t.flush();
 }
 
 const CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -179,7 +236,9 @@ export function createRoutingMetrics(
   targetNames: readonly string[],
   groupNames: readonly string[],
 ): RoutingMetrics & { watchCircuits(states: () => Iterable<readonly [string, CircuitState]>): void } {
+  const attemptTallies: Tally[] = [];
   const attempts = new Counter({
+    collect: () => flush(attemptTallies),
     name: 'sipp_gateway_upstream_attempts_total',
     help: 'Calls to a target (each retry and fallback counts), by target and outcome: success, retryable_error (connect, timeout, 429, 5xx, busy), error (any other failure).',
     labelNames: ['target', 'outcome'],
@@ -211,9 +270,12 @@ export function createRoutingMetrics(
     labelNames: ['target', 'to'],
     registers: [registry],
   });
+  const attemptsOf = new Map<string, Record<AttemptOutcome, Tally>>();
   for (const t of targetNames) {
     state.labels(t).set(0);
-    for (const o of ATTEMPT_OUTCOMES) attempts.labels(t, o).inc(0);
+    const byOutcome = {} as Record<AttemptOutcome, Tally>;
+    for (const o of ATTEMPT_OUTCOMES) byOutcome[o] = tally(attemptTallies, attempts.labels(t, o));
+    attemptsOf.set(t, byOutcome);
   }
   const knownGroups = new Set(groupNames);
   for (const g of groupNames) fallbacks.labels(g).inc(0);
@@ -222,7 +284,7 @@ export function createRoutingMetrics(
       source = states;
     },
     attempt(target: string, outcome: AttemptOutcome) {
-      if (known.has(target)) attempts.labels(target, outcome).inc();
+      attemptsOf.get(target)?.[outcome].add();
     },
     fallback(group: string) {
       if (knownGroups.has(group)) fallbacks.labels(group).inc();

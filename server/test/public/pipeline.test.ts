@@ -141,6 +141,18 @@ token_env = "UPSTREAM_KEY"
     );
   });
 
+  it("a target's own log lines carry the request id (the attempt's request-scoped logger)", async () => {
+    upstream.queueBehaviors({ kind: 'status', status: 500 });
+    const r = await postJson(
+      url('chat'),
+      { model: 'chat', messages: [{ role: 'user', content: 'x' }] },
+      { token: TOKEN, headers: { 'x-request-id': 'target-log-1' } },
+    );
+    assert.equal(r.status, 502);
+    const warning = gw.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'upstream returned an error status');
+    assert.equal(warning?.reqId, 'target-log-1');
+  });
+
   describe('error table', () => {
     const chat = { model: 'chat', messages: [{ role: 'user', content: 'hi' }] };
     const cases: Array<[string, () => Promise<{ status: number; body: any; headers: Headers }>, number, string]> = [

@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.js';
 import type { PipelineModule } from '../../src/public/stages.js';
 import { composeStages } from '../../src/public/stages.js';
+import { rateLimitCheck } from '../../src/public/modules/checks.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { chatGatewayToml, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { parseSse, postJson } from '../support/http.js';
@@ -173,6 +174,56 @@ describe('composeStages', () => {
     order.length = 0;
     assert.equal((await stages.beforeRun({} as never))?.served, 'x');
     assert.deepEqual(order, ['a run']);
+  });
+
+  it('beforeBody and beforeRun run every hook in order across an asynchronous one; all synchronous, no promise', async () => {
+    const order: string[] = [];
+    const hook = (name: string, async: boolean, fail = false): PipelineModule => {
+      const step = (stage: string) => {
+        order.push(`${name} ${stage}`);
+        if (fail) throw new GatewayError('blocked', `${name} says no`);
+      };
+      return {
+        name,
+        beforeBody: async ? () => Promise.resolve().then(() => step('body')) : () => step('body'),
+        beforeRun: async ? () => Promise.resolve().then(() => step('run')) : () => step('run'),
+      };
+    };
+    const mixed = composeStages([hook('a', false), hook('b', true), hook('c', false), hook('d', true)], quiet);
+    await mixed.beforeBody({} as never);
+    assert.equal(await mixed.beforeRun({} as never), null);
+    assert.deepEqual(order, ['a body', 'b body', 'c body', 'd body', 'a run', 'b run', 'c run', 'd run']);
+
+    order.length = 0;
+    const sync = composeStages([hook('a', false), hook('c', false)], quiet);
+    assert.equal(sync.beforeBody({} as never), undefined);
+    assert.equal(sync.beforeRun({} as never), null);
+    assert.deepEqual(order, ['a body', 'c body', 'a run', 'c run']);
+
+    // A refusal after an asynchronous hook still rejects, and the hooks after it do not run.
+    order.length = 0;
+    const refusing = composeStages([hook('b', true), hook('c', false, true), hook('e', false)], quiet);
+    await assert.rejects(async () => refusing.beforeBody({} as never), /c says no/);
+    await assert.rejects(async () => refusing.beforeRun({} as never), /c says no/);
+    assert.deepEqual(order, ['b body', 'c body', 'b run', 'c run']);
+  });
+
+  it('says whether any module wraps attempts (the pipeline builds no Attempt when none does)', () => {
+    assert.equal(composeStages([{ name: 'a', beforeRun: () => {} }], quiet).wrapsAttempts, false);
+    assert.equal(composeStages([{ name: 'a' }, { name: 'b', aroundAttempt: (_a, next) => next() }], quiet).wrapsAttempts, true);
+  });
+
+  it('the rate limit refuses on a decision that arrives asynchronously (a shared bucket store) as on one at once', async () => {
+    const refusal = { ok: false as const, retryAfterSeconds: 3 };
+    const rc = { state: { client: '10.0.0.1' } } as never;
+    const later = rateLimitCheck({ admit: () => Promise.resolve(refusal) });
+    await assert.rejects(
+      async () => later.beforeBody!(rc),
+      (err: GatewayError) => err.code === 'rate_limited' && err.headers?.['retry-after'] === '3',
+    );
+    assert.equal(await rateLimitCheck({ admit: () => Promise.resolve({ ok: true }) }).beforeBody!(rc), undefined);
+    assert.throws(() => rateLimitCheck({ admit: () => refusal }).beforeBody!(rc), /rate limit exceeded/);
+    assert.equal(rateLimitCheck({ admit: () => ({ ok: true }) }).beforeBody!(rc), undefined);
   });
 
   it('afterFinish returns a promise only while an async hook runs, and waits for it', async () => {

@@ -39,6 +39,16 @@ describe('circuit breaker', () => {
     assert.deepEqual(b.snapshot().lastFailure, { time: 1_000_000, code: 'timeout' });
   });
 
+  it("a permit's first report counts; later reports on it do nothing", () => {
+    const { b } = breaker({ failureThreshold: 2, openMs: 10_000 });
+    const permit = b.admit()!;
+    permit.failure('5xx');
+    permit.failure('5xx');
+    permit.success();
+    assert.equal(b.snapshot().consecutiveFailures, 1);
+    assert.equal(b.snapshot().state, 'closed');
+  });
+
   it('a success resets the consecutive count', () => {
     const { b } = breaker();
     fail(b);

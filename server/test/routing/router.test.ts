@@ -318,6 +318,17 @@ describe('router', () => {
     assert.equal((await router.run(router.resolve('g', 'chat'), signal, trace(), async (t) => t.name)).value, 'a');
   });
 
+  it('done() lets its own request leave once, however often it is called', async () => {
+    const { router } = setup({ targets: [target('a')] });
+    const signal = new AbortController().signal;
+    const first = await router.run(router.resolve('a', 'chat'), signal, trace(), async (t) => t.name);
+    await router.run(router.resolve('a', 'chat'), signal, trace(), async (t) => t.name);
+    assert.equal(router.load('a'), 2);
+    first.done();
+    first.done();
+    assert.equal(router.load('a'), 1, 'the other request is still on a');
+  });
+
   it('a locally raised error (no UpstreamDetail) or a protocol bound is final: no retry, no fallback, the circuit does not move', async () => {
     const local = [
       new RangeError('Maximum call stack size exceeded'),

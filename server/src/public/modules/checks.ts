@@ -9,7 +9,8 @@ import type { Router } from '../../routing/router.js';
 import type { Admission } from '../../security/admission.js';
 import type { Authenticator } from '../../security/bearer.js';
 import type { Blocklist } from '../../security/blocklist.js';
-import type { RateLimiter } from '../../security/rate-limit.js';
+import type { RateDecision, RateLimiter } from '../../security/rate-limit.js';
+import type { RequestContext } from '../request-context.js';
 import { checkEmbedCapabilities, checkTextCapabilities } from '../../targets/capabilities.js';
 import { checkRawImageUrls, checkTextRequest, type RequestPolicy } from '../../targets/request-checks.js';
 import { forwardsTo } from '../forward.js';
@@ -31,16 +32,21 @@ export function blocklistCheck(blocklist: Pick<Blocklist, 'has'>, recordCaller?:
 export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'admit'>, recordCaller?: RecordCaller): PipelineModule {
   return {
     name: 'rate_limit',
-    async beforeBody(rc) {
-      const decision = await rateLimiter.admit(rc.state.client);
-      if (!decision.ok) {
-        recordCaller?.(rc);
-        throw new GatewayError('rate_limited', 'rate limit exceeded; retry later', {
-          'retry-after': String(decision.retryAfterSeconds),
-        });
-      }
+    beforeBody(rc) {
+      // A promise only from a shared bucket store; this process's buckets answer at once.
+      const decision = rateLimiter.admit(rc.state.client);
+      if (decision instanceof Promise) return decision.then((d) => refuse(d, rc));
+      refuse(decision, rc);
     },
   };
+  function refuse(decision: RateDecision, rc: RequestContext): void {
+    if (!decision.ok) {
+      recordCaller?.(rc);
+      throw new GatewayError('rate_limited', 'rate limit exceeded; retry later', {
+        'retry-after': String(decision.retryAfterSeconds),
+      });
+    }
+  }
 }
 
 /** Sets `rc.caller` (and the record's caller label and managed key id) from the presented bearer token. */
