@@ -15,6 +15,7 @@
 import { writeSync } from 'node:fs';
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 import { MIN_SECRET_LENGTH } from '../config/secret-policy.js';
+import { StartupError } from '../errors.js';
 
 export type LevelName = Level | 'silent';
 
@@ -100,7 +101,7 @@ export function logBufferBytes(env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw.trim() === '') return DEFAULT_LOG_BUFFER_BYTES;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < MIN_LOG_BUFFER_BYTES)
-    throw new Error(`SIPP_GATEWAY_LOG_BUFFER_BYTES must be a whole number of bytes >= ${MIN_LOG_BUFFER_BYTES}`);
+    throw new StartupError(`SIPP_GATEWAY_LOG_BUFFER_BYTES must be a whole number of bytes >= ${MIN_LOG_BUFFER_BYTES}`);
   return n;
 }
 
