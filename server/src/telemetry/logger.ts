@@ -6,8 +6,8 @@
  * Every line passes through a scrubber that replaces configured secret values
  * (each at least MIN_SECRET_LENGTH long, so what it blanks out never reveals one).
  *
- * stdout is written asynchronously (docs/operations.md#logs): lines written
- * while a write is under way leave together in the next one, so no write
+ * stdout is written asynchronously (docs/operations.md#how-lines-reach-stdout): the
+ * lines of BATCH_MS leave in one write, off the event loop, so no write
  * syscall sits on a request's path; at most `SIPP_GATEWAY_LOG_BUFFER_BYTES` wait
  * while stdout is slow or blocked, the lines beyond are dropped and counted,
  * and shutdown waits for what is buffered (`Logging.flush`).
@@ -90,7 +90,7 @@ export interface Logging {
 
 const REDACTED = '[REDACTED]';
 
-/** Default bound on the log text held while stdout is slow or blocked (docs/operations.md#logs). */
+/** Default bound on the log text held while stdout is slow or blocked (docs/operations.md#how-lines-reach-stdout). */
 export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Below this a bound would drop lines on an ordinary burst. */
 const MIN_LOG_BUFFER_BYTES = 64 * 1024;

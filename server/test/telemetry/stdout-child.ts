@@ -11,6 +11,13 @@ import type { RequestRecord } from '@sipp/shared';
 
 const CHILD_SECRET = 'child-secret-value-0123456789';
 
+/**
+ * `flush-then-kill`: about 800 KB, many times a pipe's buffer, so no write of them all can finish in the
+ * moment before a SIGKILL. `crash`: fewer than one hand-over holds, so they all wait for the exit hook (a
+ * write under way when a process crashes may be cut, docs/operations.md#how-lines-reach-stdout).
+ */
+const LINES = process.argv[2] === 'crash' ? 100 : 2000;
+
 const logging = createLogging({ env: { LOG_LEVEL: 'info' } });
 logging.addSecrets([CHILD_SECRET]);
 const log = logging.component('sipp_gateway_server::public');
@@ -38,7 +45,7 @@ const record: RequestRecord = {
   cacheReadTokens: 0,
   cacheWriteTokens: 0,
 };
-for (let i = 0; i < 100; i++) logRequest({ ...record, requestId: `req-child-${i}` }, log);
+for (let i = 0; i < LINES; i++) logRequest({ ...record, requestId: `req-child-${i}` }, log);
 log.info({ last: true }, `last line mentions ${CHILD_SECRET}`);
 
 if (process.argv[2] === 'crash') throw new Error('crash after logging');

@@ -1,5 +1,5 @@
 /**
- * The log lines on the real stdout (docs/operations.md#logs): written
+ * The log lines on the real stdout (docs/operations.md#how-lines-reach-stdout): written
  * asynchronously in batches, yet every line complete and scrubbed; all of
  * them out on SIGTERM, on a crash and after Logging.flush(); and a blocked
  * stdout neither stops the gateway answering nor grows its memory without
@@ -79,7 +79,7 @@ describe('log lines on stdout', () => {
     const { stdout, signal } = await runChild('flush-then-kill');
     assert.equal(signal, 'SIGKILL', 'no exit hook ran');
     const lines = parseLines(stdout);
-    assert.equal(lines.filter((l) => l.msg === 'request').length, 100);
+    assert.equal(lines.filter((l) => l.msg === 'request').length, 2000);
     assert.equal(lines.at(-1)!.last, true);
   });
 
