@@ -124,8 +124,12 @@ function cachedIsoTime(): () => string {
 
 /** How long a line may wait for others to join it in one write (a busy gateway writes many per write). */
 const BATCH_MS = 10;
-/** A chunk this long is handed over at once, not after BATCH_MS. */
-const HAND_OVER_CHARS = 64 * 1024;
+/**
+ * A chunk this long is handed over at once, not after BATCH_MS: sonic-boom's
+ * largest single write, and well under the smallest buffer bound, so a burst
+ * never drops a chunk that an idle stdout would have taken.
+ */
+const HAND_OVER_CHARS = 16 * 1024;
 
 /**
  * stdout as an asynchronous pino destination, bounded. The lines of one

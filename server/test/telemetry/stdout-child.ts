@@ -13,10 +13,10 @@ const CHILD_SECRET = 'child-secret-value-0123456789';
 
 /**
  * `flush-then-kill`: about 800 KB, many times a pipe's buffer, so no write of them all can finish in the
- * moment before a SIGKILL. `crash`: fewer than one hand-over holds, so they all wait for the exit hook (a
+ * moment before a SIGKILL. `crash`: fewer than one hand-over (16 KiB) holds, so they all wait for the exit hook (a
  * write under way when a process crashes may be cut, docs/operations.md#how-lines-reach-stdout).
  */
-const LINES = process.argv[2] === 'crash' ? 100 : 2000;
+const LINES = process.argv[2] === 'crash' ? 20 : 2000;
 
 const logging = createLogging({ env: { LOG_LEVEL: 'info' } });
 logging.addSecrets([CHILD_SECRET]);
