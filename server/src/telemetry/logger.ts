@@ -122,6 +122,15 @@ function cachedIsoTime(): () => string {
   };
 }
 
+/** Writes to stdout at once; a stdout that is gone or full loses the text (only used when the process ends). */
+function writeSyncQuietly(text: string): void {
+  try {
+    writeSync(1, text);
+  } catch {
+    // Nothing is left to do with the text.
+  }
+}
+
 /** How long a line may wait for others to join it in one write (a busy gateway writes many per write). */
 const BATCH_MS = 10;
 /**
@@ -151,11 +160,15 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
   /** stdout failed (EPIPE: nobody reads it any more): nothing more will be written, so nothing is waited for. */
   let failed = false;
   let waiters: Array<() => void> = [];
+  /** sonic-boom was ended (pino does so when the event loop empties): it takes no more writes. */
+  let ended = false;
   const handOver = () => {
     timer = null;
     if (chunk === '') return;
     const c = chunk;
     chunk = '';
+    // pino ends the destination when the event loop empties (beforeExit); a line logged after that is written here.
+    if (ended) return void writeSyncQuietly(c);
     pending = true;
     sonic.write(c);
   };
@@ -174,6 +187,10 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
     dropped = 0;
     onDropsReported(n);
   });
+  sonic.on('close', () => {
+    ended = true;
+    settle();
+  });
   // In asynchronous mode sonic-boom emits 'drain' when a write completes and nothing is left buffered.
   sonic.on('drain', () => {
     if (chunk === '') settle();
@@ -185,12 +202,7 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
   });
   // Registered after pino's own exit flush (pino.destination above), so these lines follow the ones it writes.
   process.on('exit', () => {
-    if (chunk === '' || failed) return;
-    try {
-      writeSync(1, chunk);
-    } catch {
-      // stdout is gone: nothing left to do at exit.
-    }
+    if (chunk !== '' && !failed) writeSyncQuietly(chunk);
   });
   return {
     write(line: string) {
@@ -209,6 +221,7 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
     },
   };
 }
+
 export interface LoggingOptions {
   env?: NodeJS.ProcessEnv;
   /** Replaces stdout (tests); `flush` then resolves at once. */
