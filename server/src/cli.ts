@@ -24,6 +24,7 @@ const USAGE = `usage: sipp-gateway <check|serve|db migrate|keys> --config FILE
 environment:
   LOG_LEVEL / RUST_LOG                      log level (RUST_LOG directive form accepted)
   SIPP_GATEWAY_SHUTDOWN_GRACE_SECONDS       drain period on SIGTERM/SIGINT (default 30)
+  SIPP_GATEWAY_LOG_BUFFER_BYTES             log output held while stdout is blocked (default 8 MiB)
   SIPP_GATEWAY_ADMIN_ASSETS_DIR             admin dashboard asset directory override
   SIPP_GATEWAY_PUBLIC_BIND                  replaces the file's public_bind (host:port)
   SIPP_GATEWAY_MANAGEMENT_BIND              replaces the file's management_bind (host:port)

@@ -294,6 +294,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await teardown.close();
       budgets.close();
       log.info('stopped');
+      // stdout is written asynchronously: the lines logged so far, this one included, leave before the process exits.
+      await logging.flush();
     })());
 
   return {

@@ -140,12 +140,14 @@ export function requestRecord(st: RequestState, status: number, code: string | n
   };
 }
 
-/** The one request log line. */
+/**
+ * The one request log line: the record's fields, `requestId` as `reqId` and
+ * without its `time` (the line has its own). One copy of the record (pino
+ * leaves out keys whose value is undefined), not a rest copy and a spread.
+ */
 export function logRequest(record: RequestRecord, log: Logger): void {
-  if (log.isLevelEnabled('info')) {
-    const { requestId, time: _time, ...fields } = record;
-    log.info({ reqId: requestId, ...fields }, 'request');
-  }
+  if (log.isLevelEnabled('info'))
+    log.info({ reqId: record.requestId, ...record, requestId: undefined, time: undefined }, 'request');
 }
 
 /** Records a field ignored for this request (docs/api.md#ignored-fields). */

@@ -5,9 +5,17 @@
  * working: a default level plus per-component levels matched by prefix.
  * Every line passes through a scrubber that replaces configured secret values
  * (each at least MIN_SECRET_LENGTH long, so what it blanks out never reveals one).
+ *
+ * stdout is written asynchronously (docs/operations.md#how-lines-reach-stdout): the
+ * lines of BATCH_MS leave in one write, off the event loop, so no write
+ * syscall sits on a request's path; at most `SIPP_GATEWAY_LOG_BUFFER_BYTES` wait
+ * while stdout is slow or blocked, the lines beyond are dropped and counted,
+ * and shutdown waits for what is buffered (`Logging.flush`).
  */
+import { writeSync } from 'node:fs';
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 import { MIN_SECRET_LENGTH } from '../config/secret-policy.js';
+import { StartupError } from '../errors.js';
 
 export type LevelName = Level | 'silent';
 
@@ -76,12 +84,147 @@ export interface Logging {
   component(name: string): Logger;
   /** Registers secret values that must never reach the output (adds to those already registered). */
   addSecrets(values: readonly string[]): void;
+  /** Resolves once every line logged so far has been written (shutdown awaits it before the process exits). */
+  flush(): Promise<void>;
 }
 
 const REDACTED = '[REDACTED]';
 
+/** Default bound on the log text held while stdout is slow or blocked (docs/operations.md#how-lines-reach-stdout). */
+export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Below this a bound would drop lines on an ordinary burst. */
+const MIN_LOG_BUFFER_BYTES = 64 * 1024;
+
+/** SIPP_GATEWAY_LOG_BUFFER_BYTES, or the default; a value that is not a whole number >= 64 KiB is refused. */
+export function logBufferBytes(env: NodeJS.ProcessEnv): number {
+  const raw = env.SIPP_GATEWAY_LOG_BUFFER_BYTES;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_LOG_BUFFER_BYTES;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < MIN_LOG_BUFFER_BYTES)
+    throw new StartupError(`SIPP_GATEWAY_LOG_BUFFER_BYTES must be a whole number of bytes >= ${MIN_LOG_BUFFER_BYTES}`);
+  return n;
+}
+
+/**
+ * pino's isoTime, computed once per millisecond: a busy gateway writes many
+ * lines within one, and formatting a Date is a large part of a line's cost.
+ */
+function cachedIsoTime(): () => string {
+  let at = -1;
+  let text = '';
+  return () => {
+    const now = Date.now();
+    if (now !== at) {
+      at = now;
+      text = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return text;
+  };
+}
+
+/** Writes to stdout at once; a stdout that is gone or full loses the text (only used when the process ends). */
+function writeSyncQuietly(text: string): void {
+  try {
+    writeSync(1, text);
+  } catch {
+    // Nothing is left to do with the text.
+  }
+}
+
+/** How long a line may wait for others to join it in one write (a busy gateway writes many per write). */
+const BATCH_MS = 10;
+/**
+ * A chunk this long is handed over at once, not after BATCH_MS: sonic-boom's
+ * largest single write, and well under the smallest buffer bound, so a burst
+ * never drops a chunk that an idle stdout would have taken.
+ */
+const HAND_OVER_CHARS = 16 * 1024;
+
+/**
+ * stdout as an asynchronous pino destination, bounded. The lines of one
+ * moment (BATCH_MS) are joined and handed to sonic-boom together (one write for many
+ * requests); sonic-boom writes off the event loop and joins what arrives while
+ * a write is under way. Lines that would take the buffered text past
+ * `maxBytes` are dropped (whole lines, never part of one) and counted; the
+ * count is logged as a warning once stdout takes writes again. On process exit
+ * pino writes what sonic-boom holds synchronously, and the exit hook below what
+ * was not handed over yet.
+ */
+function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) => void) {
+  const sonic = pino.destination({ dest: 1, sync: false, maxLength: maxBytes });
+  let chunk = '';
+  let timer: NodeJS.Timeout | null = null;
+  let dropped = 0;
+  /** Lines were handed over since the last time everything was written. */
+  let pending = false;
+  /** stdout failed (EPIPE: nobody reads it any more): nothing more will be written, so nothing is waited for. */
+  let failed = false;
+  let waiters: Array<() => void> = [];
+  /** sonic-boom was ended (pino does so when the event loop empties): it takes no more writes. */
+  let ended = false;
+  const handOver = () => {
+    timer = null;
+    if (chunk === '') return;
+    const c = chunk;
+    chunk = '';
+    // pino ends the destination when the event loop empties (beforeExit); a line logged after that is written here.
+    if (ended) return void writeSyncQuietly(c);
+    pending = true;
+    sonic.write(c);
+  };
+  const settle = () => {
+    pending = false;
+    const w = waiters;
+    waiters = [];
+    for (const done of w) done();
+  };
+  sonic.on('drop', (data: string) => {
+    for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) dropped++;
+  });
+  sonic.on('write', () => {
+    if (dropped === 0) return;
+    const n = dropped;
+    dropped = 0;
+    onDropsReported(n);
+  });
+  sonic.on('close', () => {
+    ended = true;
+    settle();
+  });
+  // In asynchronous mode sonic-boom emits 'drain' when a write completes and nothing is left buffered.
+  sonic.on('drain', () => {
+    if (chunk === '') settle();
+  });
+  // pino's destination handles EPIPE itself; this listener also keeps any other write error from becoming uncaught.
+  sonic.on('error', () => {
+    failed = true;
+    settle();
+  });
+  // Registered after pino's own exit flush (pino.destination above), so these lines follow the ones it writes.
+  process.on('exit', () => {
+    if (chunk !== '' && !failed) writeSyncQuietly(chunk);
+  });
+  return {
+    write(line: string) {
+      chunk += line;
+      if (chunk.length >= HAND_OVER_CHARS) {
+        if (timer !== null) clearTimeout(timer);
+        handOver();
+      } else if (timer === null) timer = setTimeout(handOver, BATCH_MS);
+    },
+    flush(): Promise<void> {
+      if (timer !== null) {
+        clearTimeout(timer);
+        handOver();
+      }
+      return pending && !failed ? new Promise<void>((done) => waiters.push(done)) : Promise.resolve();
+    },
+  };
+}
+
 export interface LoggingOptions {
   env?: NodeJS.ProcessEnv;
+  /** Replaces stdout (tests); `flush` then resolves at once. */
   destination?: DestinationStream;
   /**
    * Test hook: receives every line before the secret scrubber runs, so tests
@@ -92,15 +235,18 @@ export interface LoggingOptions {
 }
 
 export function createLogging(options: LoggingOptions = {}): Logging {
-  const plan = planFromEnv(options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const plan = planFromEnv(env);
   const levels = [plan.defaultLevel, ...plan.components.map(([, l]) => l)];
   const lowest = ORDER[Math.min(...levels.map((l) => ORDER.indexOf(l)))]!;
   let secrets: string[] = [];
+  let reportDrops = (_dropped: number): void => {};
+  const stdout = options.destination ? null : stdoutDestination(logBufferBytes(env), (n) => reportDrops(n));
   const root = pino(
     {
       level: lowest,
       base: { service: 'sipp-gateway' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: cachedIsoTime(),
       formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: ['req.headers.authorization', 'headers.authorization', 'authorization', 'password', 'token', 'apiKey', 'api_key'],
@@ -116,8 +262,10 @@ export function createLogging(options: LoggingOptions = {}): Logging {
         },
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: true }),
+    options.destination ?? stdout!,
   );
+  reportDrops = (dropped) =>
+    root.warn({ dropped }, 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped');
   return {
     root,
     component(name) {
@@ -140,5 +288,6 @@ export function createLogging(options: LoggingOptions = {}): Logging {
       }
       secrets = [...all].sort((a, b) => b.length - a.length);
     },
+    flush: () => stdout?.flush() ?? Promise.resolve(),
   };
 }

@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { levelFor, parseLevelDirectives, createLogging } from '../../src/telemetry/logger.js';
+import {
+  createLogging,
+  DEFAULT_LOG_BUFFER_BYTES,
+  levelFor,
+  logBufferBytes,
+  parseLevelDirectives,
+} from '../../src/telemetry/logger.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -91,6 +97,15 @@ describe('log level directives', () => {
       'nothing was blanked out',
     );
     assert.doesNotThrow(() => logging.addSecrets(['sixteen-chars-xy']));
+  });
+
+  it('SIPP_GATEWAY_LOG_BUFFER_BYTES bounds the unwritten log text: a whole number >= 64 KiB, else start-up stops', () => {
+    assert.equal(logBufferBytes({}), DEFAULT_LOG_BUFFER_BYTES);
+    assert.equal(logBufferBytes({ SIPP_GATEWAY_LOG_BUFFER_BYTES: ' ' }), DEFAULT_LOG_BUFFER_BYTES);
+    assert.equal(logBufferBytes({ SIPP_GATEWAY_LOG_BUFFER_BYTES: '65536' }), 65536);
+    for (const bad of ['65535', '1e9x', '70000.5', '-1'])
+      assert.throws(() => logBufferBytes({ SIPP_GATEWAY_LOG_BUFFER_BYTES: bad }), /SIPP_GATEWAY_LOG_BUFFER_BYTES must be/, bad);
+    assert.throws(() => createLogging({ env: { SIPP_GATEWAY_LOG_BUFFER_BYTES: '10' } }), /SIPP_GATEWAY_LOG_BUFFER_BYTES/);
   });
 
   it('keeps every secret registered across several calls (a later call adds, never replaces)', () => {
