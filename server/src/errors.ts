@@ -163,6 +163,13 @@ export class AdminError extends Error {
   }
 }
 
+/** A provider's 2xx finite answer passed `max_response_bytes` (the upstream client's finite read; the client makes it a 502 upstream_too_large). */
+export class AnswerTooLarge extends Error {
+  constructor() {
+    super('upstream answer over max_response_bytes');
+  }
+}
+
 /** An upstream event (or one line of it) grew past `maxEventBytes`. */
 export class SseEventTooLarge extends Error {
   constructor(readonly limit: number) {

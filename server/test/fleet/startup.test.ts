@@ -61,13 +61,14 @@ describe('redis backend: unreachable at start', () => {
     const r = await startReplica(dir, toml, replicaEnv);
     try {
       await waitForStatus(`${r.managementUrl}/readyz`, 200);
-      assert.match(r.output(), /state store \(redis\) unreachable; retrying in the background/);
+      // Log lines reach stdout in batches up to 10 ms after they are logged (docs/operations.md#logs): wait for them.
+      await until(() => /state store \(redis\) unreachable; retrying in the background/.test(r.output()), 'the unreachable line');
       assert.ok((await metricValue(r.managementUrl, 'sipp_gateway_state_errors_total')) > 0);
       const a = new AdminClient(r.adminUrl, admin1.seen);
       // Sign-in works with a session kept on this replica (docs/dashboard.md).
       assert.equal((await a.login(ADMIN_PASSWORD)).status, 200);
       assert.equal((await a.request('GET', '/api/session')).status, 200);
-      assert.match(r.output(), /admin session kept on this replica only/);
+      await until(() => /admin session kept on this replica only/.test(r.output()), 'the replica-only session line');
       // TOML defaults (no block yet) and on_error = "allow": the limit holds locally (401 = past the rate-limit step).
       const local: number[] = [];
       for (let i = 0; i < 4; i++) local.push(await blockedRequest(r.publicUrl));

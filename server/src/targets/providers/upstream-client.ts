@@ -47,7 +47,7 @@
 import { EventEmitter } from 'node:events';
 import type { Dispatcher, Pool as PoolType } from 'undici';
 import { Pool } from './undici-pool.js';
-import { GatewayError } from '../../errors.js';
+import { AnswerTooLarge, GatewayError } from '../../errors.js';
 import type { CallContext } from '../target.js';
 import { SseEventTooLarge, SseParser, type SseEvent } from './sse-parser.js';
 import { isClientRejection, providerMessage, retryAfterMs, upstreamStatusError } from './upstream-status.js';
@@ -431,13 +431,6 @@ function describeError(err: unknown): { name: string; code?: string; message: st
 function isUndiciTimeout(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
-}
-
-/** What FiniteExchange fails with when a 2xx answer passes maxResponseBytes (UpstreamClient.finite makes it a 502). */
-class AnswerTooLarge extends Error {
-  constructor() {
-    super('upstream answer over max_response_bytes');
-  }
 }
 
 /** An answer's raw headers as undici's `request()` gives them (lower-case names, repeated ones as an array). */
