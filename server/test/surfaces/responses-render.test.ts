@@ -50,6 +50,23 @@ const BODIES: Json[] = [
     prompt_cache_key: 'pck',
     stream: true,
   },
+  // The echo runs are cut from one JSON text at the members `status`, `instructions`, `output`
+  // and `usage` (render.ts): a tool's schema and the strings here hold that text too.
+  {
+    model: 'm',
+    input: 'hi',
+    instructions: '","output":[],"usage":null,"status":"x',
+    metadata: { usage: 'null', output: '[]' },
+    user: ',"usage":null,',
+    tools: [
+      {
+        type: 'function',
+        name: 'f',
+        parameters: { type: 'object', properties: {}, status: 'x', instructions: 1, output: [], usage: null, user: null },
+      },
+    ],
+    stream: true,
+  },
 ];
 
 describe('Responses stream frames built as text', () => {

@@ -90,20 +90,28 @@ export function responseObject(
 }
 
 /**
- * What responseObject echoes of the request, as the four runs of members that
- * surround `status`…`incomplete_details`, `output` and `usage` (once per stream).
+ * What responseObject echoes of the request, as the JSON text of the four runs
+ * of members (without braces) that surround `status`…`incomplete_details`,
+ * `output` and `usage`: one JSON.stringify of the opening object, cut where
+ * those members are (once per stream). Only gateway-made members come before
+ * `instructions` and only scalars between it and `output`, so the first
+ * `,"output":[],` is the member itself; only `user` (a string) and `metadata`
+ * (string keys and values) follow `usage`, so its member is the last
+ * `,"usage":null,` (a tool's schema in the run before may hold that text too).
+ * A JSON string never holds an unescaped quote, so no string matches either.
  */
-function echoRuns(req: ResponsesRequest, model: string): Record<'head' | 'middle' | 'tail' | 'trailer', Json> {
-  const runs = { head: {} as Json, middle: {} as Json, tail: {} as Json, trailer: {} as Json };
-  let run: Json | null = runs.head;
-  for (const [k, v] of Object.entries(responseObject(req, model, 'in_progress', []))) {
-    if (k === 'status') run = null;
-    else if (k === 'incomplete_details') run = runs.middle;
-    else if (k === 'output') run = runs.tail;
-    else if (k === 'usage') run = runs.trailer;
-    else if (run) run[k] = v;
-  }
-  return runs;
+function echoRuns(req: ResponsesRequest, model: string): Record<'head' | 'middle' | 'tail' | 'trailer', string> {
+  const text = JSON.stringify(responseObject(req, model, 'in_progress', []));
+  const status = text.indexOf(',"status":');
+  const middle = text.indexOf(',"instructions":') + 1;
+  const output = text.indexOf(',"output":[],', middle);
+  const usage = text.lastIndexOf(',"usage":null,');
+  return {
+    head: text.slice(1, status),
+    middle: text.slice(middle, output),
+    tail: text.slice(output + ',"output":[],'.length, usage),
+    trailer: text.slice(usage + ',"usage":null,'.length, -1),
+  };
 }
 
 /** `length` ends a response early: status `incomplete`, reason `max_output_tokens`; content_filter likewise. */
@@ -200,10 +208,10 @@ export class ResponsesStream {
     private readonly model: string,
   ) {
     const r = echoRuns(req, model);
-    this.head = members(r.head);
-    this.middle = members(r.middle);
-    this.tail = members(r.tail);
-    this.trailer = members(r.trailer);
+    this.head = r.head;
+    this.middle = r.middle;
+    this.tail = r.tail;
+    this.trailer = r.trailer;
   }
 
   private ev(type: string, fields: Json): string {
