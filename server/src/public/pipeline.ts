@@ -28,7 +28,7 @@ import { requestContext, type RunContext } from './request-context.js';
 import { applyUsage, noteIgnored, type RequestState } from './request-state.js';
 import type { Stages } from './stages.js';
 import { pipeStream } from './stream.js';
-import type { ParsedRequest, Surface } from '../surfaces/surface.js';
+import { JsonText, type ParsedRequest, type Surface } from '../surfaces/surface.js';
 import { PassThrough } from '../surfaces/passthrough.js';
 import { callTarget, type CallOutcome } from './target-call.js';
 import { forwardCall, forwardsTo, pipeForwarded } from './forward.js';
@@ -136,7 +136,9 @@ export function createSurfaceHandler<P extends ParsedRequest>(deps: PipelineDeps
             sendJson(ctx, surface.renderEmbed(request, request.model, outcome.result));
           } else if (outcome.kind === 'text') {
             applyUsage(st, outcome.result.usage);
-            sendJson(ctx, await surface.renderText(request, request.model, outcome.result));
+            const rendered = await surface.renderText(request, request.model, outcome.result);
+            if (rendered instanceof JsonText) sendJson(ctx, rendered.text, rendered.text);
+            else sendJson(ctx, rendered);
           } else if (outcome.kind === 'stream') {
             st.stream = true;
             await pipeStream(ctx, st, outcome, surface.openStream(request, request.model, st.id), outcome.callCtx, () =>

@@ -82,6 +82,11 @@ interface SurfaceBase<P extends ParsedRequest> {
   field(neutral: string, req: P): string;
 }
 
+/** A finite answer a surface has already written as JSON text (exactly JSON.stringify of the document): the pipeline sends the text, not a second serialization. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** A surface of a text operation (`query`, `chat`): a finite answer or a stream. */
 export interface TextSurface<P extends ParsedRequest = ParsedRequest> extends SurfaceBase<P> {
   readonly operation: TextOperation;
@@ -91,7 +96,10 @@ export interface TextSurface<P extends ParsedRequest = ParsedRequest> extends Su
    * (docs/api.md#responses). Throws GatewayError / InvalidFieldError.
    */
   prepare?(req: P, caller: Caller): Promise<void>;
-  /** The finite answer; may be a promise (e.g. to store the response first), which the pipeline awaits. */
+  /**
+   * The finite answer; may be a promise (e.g. to store the response first), which the pipeline awaits.
+   * A surface that already serialized the document (to store it) returns it as JsonText, sent as is.
+   */
   renderText(req: P, model: string, result: TextResult): unknown;
   openStream(req: P, model: string, requestId: string): StreamRenderer;
 }

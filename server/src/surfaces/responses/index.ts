@@ -11,7 +11,7 @@ import { GatewayError, InvalidFieldError, StateUnavailableError } from '../../er
 import type { Caller } from '../../security/bearer.js';
 import type { TextResult } from '../../targets/target.js';
 import { wireBasics } from '../fields.js';
-import { bearerCredential, type StreamRenderer, type TextSurface } from '../surface.js';
+import { bearerCredential, JsonText, type StreamRenderer, type TextSurface } from '../surface.js';
 import type { StoredItem } from './items.js';
 import { renderResponse, ResponsesStream } from './render.js';
 import { buildConversation, parseResponsesRequest, type ResponsesRequest } from './request.js';
@@ -54,9 +54,7 @@ function previousId(body: Record<string, unknown>): string | null {
 }
 
 export function openAIResponsesSurface(store: ResponseStore): TextSurface<ResponsesRequest> {
-  const keep = (req: ResponsesRequest, response: Record<string, unknown>): Promise<void> =>
-    guarded(() => store.put(req.owner!, req.id, { response, input: [...req.history, ...req.input] }));
-  /** keep() for a Response object already written as JSON text (a stream's): the same stored text, one serialization. */
+  /** Keeps a Response object, given as its JSON text (the text the client gets), with its input: one serialization. */
   const keepText = (req: ResponsesRequest, response: string): Promise<void> =>
     guarded(() =>
       store.putText(req.owner!, req.id, `{"response":${response},"input":${JSON.stringify([...req.history, ...req.input])}}`),
@@ -107,8 +105,11 @@ export function openAIResponsesSurface(store: ResponseStore): TextSurface<Respon
     field,
     async renderText(req: ResponsesRequest, model: string, result: TextResult) {
       const response = renderResponse(req, model, result);
-      if (req.echo.store) await keep(req, response);
-      return response;
+      if (!req.echo.store) return response;
+      // One serialization for the store and the client, as a stream's final text (keepText).
+      const text = JSON.stringify(response);
+      await keepText(req, text);
+      return new JsonText(text);
     },
     openStream(req: ResponsesRequest, model: string): StreamRenderer {
       const s = new ResponsesStream(req, model);
