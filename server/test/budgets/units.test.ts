@@ -125,6 +125,79 @@ describe('budget service settlement (plans kept per key)', () => {
   });
 });
 
+describe('budget service admission (plans kept per key)', () => {
+  const log = pino({ level: 'silent' });
+  const service = (clock: () => number, registry = new Registry()) =>
+    new BudgetService({
+      ledger: new MemoryLedger(clock),
+      callerBudgets: memoryCallerBudgets(null, log),
+      pricing: new Map(),
+      thresholdPercent: 80,
+      log,
+      registry,
+      now: clock,
+    });
+  const reserve = { nano: 0, tokens: 60 };
+
+  it('a new day, an edited key and a caller budget set meanwhile apply to the next admission', async () => {
+    let clock = Date.UTC(2026, 11, 3, 23, 59, 59, 500);
+    const svc = service(() => clock);
+    const who = { keyId: 'k1', caller: 'c1', limits: { budget: { tokens: 100, period: 'day' as const } } };
+    assert.equal((await svc.admit(who, reserve)).ok, true);
+    assert.equal((await svc.admit(who, reserve)).ok, false, 'the day holds 60 of 100 reserved');
+    clock += 1000;
+    // Bug caught: a plan reused past its period's end checks yesterday's counter (and refuses).
+    assert.equal((await svc.admit(who, reserve)).ok, true, 'a new day, a new counter');
+    // An edit makes a new limits object (keys/cache.ts). Bug caught: a plan that ignores it keeps the old budget.
+    const edited = { ...who, limits: { budget: { tokens: 1000, period: 'day' as const } } };
+    assert.equal((await svc.admit(edited, reserve)).ok, true);
+    await svc.callerBudgets.set('c1', { tokens: 50, period: 'day' });
+    // Bug caught: a plan that ignores the caller's new budget admits a request whose 60 tokens pass it.
+    const d = await svc.admit(edited, reserve);
+    assert.equal(d.ok, false);
+    assert.match(!d.ok ? d.message : '', /this caller's daily budget/);
+  });
+
+  it('a settlement releases only what its own reservation holds', async () => {
+    const clock = Date.UTC(2026, 11, 3, 12);
+    const svc = service(() => clock);
+    const who = { keyId: 'k2', caller: 'c2', limits: { budget: { tokens: 1000, period: 'month' as const } } };
+    const a = await svc.admit(who, reserve);
+    const b = await svc.admit(who, reserve);
+    assert.ok(a.ok && b.ok);
+    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 120);
+    await svc.settle(who, a.reservation, null, 0, 10);
+    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 60);
+    // No reservation (a request admitted without a budget, say): nothing released.
+    // Bug caught: the scopes marked held for the last reservation reused for one without.
+    await svc.settle(who, null, null, 0, 10);
+    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 60);
+    await svc.settle(who, b.reservation, null, 0, 10);
+    assert.deepEqual(await svc.spend('key', 'k2', 'month'), { usd: 0, tokens: 30, reserved: { usd: 0, tokens: 0 } });
+  });
+
+  it('the cost counter holds the sum of every settlement, read after read', async () => {
+    const registry = new Registry();
+    const svc = service(() => Date.UTC(2026, 11, 3, 12), registry);
+    const read = async () => (await registry.getSingleMetric('sipp_gateway_cost_usd_total')!.get()).values;
+    await svc.settle(null, null, 't1', 1_500_000, 0);
+    await svc.settle(null, null, 't1', 500_000, 0);
+    await svc.settle(null, null, 't2', 250_000_000, 0);
+    const first = await read();
+    assert.deepEqual(
+      first.map((v) => [v.labels.target, v.value]),
+      [
+        ['t1', 0.002],
+        ['t2', 0.25],
+      ],
+    );
+    // Bug caught: sums kept after they were added count again at the next read.
+    assert.deepEqual(await read(), first);
+    await svc.settle(null, null, 't1', 1_000_000, 0);
+    assert.equal((await read()).find((v) => v.labels.target === 't1')!.value, 0.003);
+  });
+});
+
 describe('TOML: pricing, token limits, [budgets]', () => {
   it('accepts pricing on a target, rpm / tpm / budget on a token, and maps them into the caller', () => {
     const cfg = parseConfigText(
