@@ -158,22 +158,24 @@ describe('budget service admission (plans kept per key)', () => {
     assert.match(!d.ok ? d.message : '', /this caller's daily budget/);
   });
 
-  it('a settlement releases only what its own reservation holds', async () => {
+  it('a settlement releases what its own reservation holds, in each counter that holds it', async () => {
     const clock = Date.UTC(2026, 11, 3, 12);
     const svc = service(() => clock);
     const who = { keyId: 'k2', caller: 'c2', limits: { budget: { tokens: 1000, period: 'month' as const } } };
     const a = await svc.admit(who, reserve);
+    // Set meanwhile: b reserves in the caller's counter too, a does not.
+    await svc.callerBudgets.set('c2', { tokens: 1000, period: 'month' });
     const b = await svc.admit(who, reserve);
     assert.ok(a.ok && b.ok);
     assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 120);
+    assert.equal((await svc.spend('caller', 'c2', 'month')).reserved.tokens, 60);
     await svc.settle(who, a.reservation, null, 0, 10);
     assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 60);
-    // No reservation (a request admitted without a budget, say): nothing released.
-    // Bug caught: the scopes marked held for the last reservation reused for one without.
-    await svc.settle(who, null, null, 0, 10);
-    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 60);
+    assert.equal((await svc.spend('caller', 'c2', 'month')).reserved.tokens, 60);
+    // Bug caught: the scopes marked held for a's reservation reused for b's leave b's caller reservation held.
     await svc.settle(who, b.reservation, null, 0, 10);
-    assert.deepEqual(await svc.spend('key', 'k2', 'month'), { usd: 0, tokens: 30, reserved: { usd: 0, tokens: 0 } });
+    assert.deepEqual(await svc.spend('key', 'k2', 'month'), { usd: 0, tokens: 20, reserved: { usd: 0, tokens: 0 } });
+    assert.deepEqual(await svc.spend('caller', 'c2', 'month'), { usd: 0, tokens: 20, reserved: { usd: 0, tokens: 0 } });
   });
 
   it('the cost counter holds the sum of every settlement, read after read', async () => {
