@@ -59,29 +59,29 @@ describe('memory ledger', () => {
   it('reservations in flight count against the budget; settlement replaces them with the real spend', async () => {
     const l = new MemoryLedger(() => 0);
     const r = { nano: 40, tokens: 1 };
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: false, reason: 'budget', scope: 0 });
-    const [s] = await l.settle({ rate: null, scopes: [settleScope], reserved: r, actual: { nano: 10, tokens: 1 } });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: false, reason: 'budget', scope: 0 });
+    const [s] = l.settle({ rate: null, scopes: [settleScope], reserved: r, actual: { nano: 10, tokens: 1 } });
     assert.deepEqual(s!.spend, { nano: 10, tokens: 1 });
     assert.deepEqual(await l.read('key:a:total'), { nano: 10, tokens: 1, reservedNano: 40, reservedTokens: 1 });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
   });
 
   it('a refusal by one budget takes nothing from the others or from the rpm bucket', async () => {
     const l = new MemoryLedger(() => 0);
     const other = { ...scope(1000), key: 'caller:c:total' };
-    const out = await l.admit({ id: 'a', rpm: 1 }, [other, scope(10)], { nano: 40, tokens: 1 });
+    const out = l.admit({ id: 'a', rpm: 1 }, [other, scope(10)], { nano: 40, tokens: 1 });
     assert.equal(out.ok, false);
     assert.equal((await l.read('caller:c:total')).reservedNano, 0);
-    assert.deepEqual(await l.admit({ id: 'a', rpm: 1 }, [other], { nano: 40, tokens: 1 }), { ok: true });
+    assert.deepEqual(l.admit({ id: 'a', rpm: 1 }, [other], { nano: 40, tokens: 1 }), { ok: true });
   });
 
   it('the threshold is crossed once per counter', async () => {
     const l = new MemoryLedger(() => 0);
     const crossed: boolean[] = [];
     for (let i = 0; i < 5; i++) {
-      const [s] = await l.settle({
+      const [s] = l.settle({
         rate: null,
         scopes: [settleScope],
         reserved: { nano: 0, tokens: 0 },
