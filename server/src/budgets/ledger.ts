@@ -63,10 +63,17 @@ export interface Spend {
   tokens: number;
 }
 
+export type SettleResult = Array<{ spend: Spend; crossed: boolean }>;
+
+/**
+ * A ledger in this process answers at once (a value, not a promise), so a
+ * request that only touches memory awaits nothing; a shared one answers with
+ * a promise.
+ */
 export interface Ledger {
-  admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): Promise<AdmitOutcome>;
+  admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): AdmitOutcome | Promise<AdmitOutcome>;
   /** Per scope: the spend after settling, and whether this settlement took it over the soft threshold (once per period). */
-  settle(input: SettleInput): Promise<Array<{ spend: Spend; crossed: boolean }>>;
+  settle(input: SettleInput): SettleResult | Promise<SettleResult>;
   /**
    * The spend and the live reservations of a counter (admin views); zeros when none. A shared ledger leaves
    * out leases that ran out but were not swept yet; the memory ledger's reservations are this process's
@@ -124,7 +131,7 @@ export class MemoryLedger implements Ledger {
     for (const [k, c] of this.counters) if (c.expires !== 0 && c.expires <= now) this.counters.delete(k);
   }
 
-  async admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): Promise<AdmitOutcome> {
+  admit(rate: RateCheck | null, scopes: readonly ScopeCheck[], reserve: Amount): AdmitOutcome {
     const now = this.now();
     const counters = scopes.map((s) => this.counter(s, now));
     for (let i = 0; i < scopes.length; i++) {
@@ -153,7 +160,7 @@ export class MemoryLedger implements Ledger {
     return { ok: true };
   }
 
-  async settle(input: SettleInput): Promise<Array<{ spend: Spend; crossed: boolean }>> {
+  settle(input: SettleInput): SettleResult {
     const now = this.now();
     const { rate, reserved, actual } = input;
     if (rate?.tpm && actual.tokens > 0) {

@@ -318,7 +318,7 @@ export class RedisLedger implements Ledger {
       r = await this.o.breaker.run(() => this.redis.sippBudgetAdmit(keys.length, ...keys, ...args));
     } catch (err) {
       this.failed(err);
-      const out = await this.local.admit(rate, scopes, reserve);
+      const out = this.local.admit(rate, scopes, reserve);
       if (out.ok) this.localAdmits.add(reserve);
       return out;
     }

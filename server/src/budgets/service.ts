@@ -11,7 +11,7 @@ import { BUDGET_PERIODS, type Budget, type BudgetPeriod, type KeyLimits } from '
 import type { Logger } from 'pino';
 import { Counter, type Registry } from '../telemetry/prom.js';
 import type { CallerBudgets } from './caller-budgets.js';
-import type { Amount, Ledger, ScopeCheck, Spend } from './ledger.js';
+import type { Amount, AdmitOutcome, Ledger, RateCheck, ScopeCheck, SettleInput, Spend } from './ledger.js';
 import { periodWindow, secondsUntilReset, type PeriodWindow } from './periods.js';
 import { costNano, nanoOf, usdOf, type Pricing, type TokenCounts } from './pricing.js';
 
@@ -62,9 +62,12 @@ export interface BudgetServiceOptions {
   now?: () => number;
 }
 
+const NONE: Amount = Object.freeze({ nano: 0, tokens: 0 });
+const NO_KEYS: ReadonlySet<string> = new Set();
+
 const PERIOD_WORD: Record<BudgetPeriod, string> = { day: 'daily', week: 'weekly', month: 'monthly', total: 'total' };
 
-/** How long a settlement plan is reused at most (settlePlan). */
+/** How long an admission or settlement plan is reused at most (admitPlan, settlePlan). */
 const PLAN_MS = 60_000;
 const MAX_PLANS = 10_000;
 
@@ -80,6 +83,25 @@ interface SettleScope {
   thresholdNano: number;
   thresholdTokens: number;
   ttlMs: number;
+}
+
+/**
+ * What admission checks for one key and caller (admitPlan): the budgets that
+ * apply, their counters and the key's rate limits, the same for every request
+ * of the key until a period turns, its limits, its caller's budget or the seed
+ * change.
+ */
+interface AdmitPlan {
+  from: number;
+  until: number;
+  limits: KeyLimits | undefined;
+  callerBudget: Budget | undefined;
+  seeds: Map<string, SeedDay[]>;
+  budgets: ReadonlyArray<{ scope: 'key' | 'caller'; name: string; budget: Budget; w: PeriodWindow }>;
+  scopes: readonly ScopeCheck[];
+  /** The counters that hold a reservation admitted with this plan (shared by its reservations; never changed). */
+  keys: ReadonlySet<string>;
+  rate: RateCheck | null;
 }
 
 /** Counters outlive their period by this much, so a late settlement still lands in its own period. */
@@ -101,11 +123,22 @@ export class BudgetService {
       scopes: readonly SettleScope[];
     }
   >();
+  /** Admission plans by key and caller (admitPlan). */
+  private readonly admitPlans = new Map<string, AdmitPlan>();
+  /**
+   * Per settlement plan, its scopes with `held` set for the counters a
+   * reservation holds (by the reservation's key set, which admission shares
+   * among the reservations of one plan).
+   */
+  private readonly heldScopes = new WeakMap<readonly SettleScope[], { keys: ReadonlySet<string>; all: SettleInput['scopes'] }>();
   private seededAt = 0;
   private readonly seedSums = new Map<string, Spend>();
-  private readonly costTotal: Counter<'target'>;
-  /** The cost counter's child per target (target names come from the config, so the map stays small). */
-  private readonly costByTarget = new Map<string, { inc(value: number): void }>();
+  /**
+   * Cost per target not yet added to the counter, in nano-USD: summed here per
+   * request and added when the metric is read (target names come from the
+   * config, so the map stays small).
+   */
+  private readonly costPending = new Map<string, number>();
   private readonly rejections: Counter;
   private readonly crossings: Counter;
   /** Budgets over their soft threshold this period (the dashboard banner), by counter key. */
@@ -117,11 +150,16 @@ export class BudgetService {
   constructor(private readonly o: BudgetServiceOptions) {
     this.now = o.now ?? Date.now;
     this.audit = o.audit;
-    this.costTotal = new Counter({
+    const pending = this.costPending;
+    new Counter({
       name: 'sipp_gateway_cost_usd_total',
       help: "What public requests cost in USD, from the serving target's pricing (docs/budgets.md#cost).",
       labelNames: ['target'],
       registers: [o.registry],
+      collect() {
+        for (const [target, nano] of pending) this.labels({ target }).inc(usdOf(nano));
+        pending.clear();
+      },
     });
     this.rejections = new Counter({
       name: 'sipp_gateway_budget_rejections_total',
@@ -191,38 +229,32 @@ export class BudgetService {
     return w.end === null ? 0 : Math.max(1, w.end - now + TTL_MARGIN_MS);
   }
 
-  async admit(who: Who, amount: Amount): Promise<AdmitDecision> {
+  /**
+   * Checks and reserves (docs/budgets.md#reservations). Answers at once when
+   * the ledger does (the memory ledger), so the request path awaits nothing.
+   */
+  admit(who: Who, amount: Amount): AdmitDecision | Promise<AdmitDecision> {
     const now = this.now();
-    const budgets = this.budgetsOf(who);
-    const scopes: ScopeCheck[] = budgets.map((b) => {
-      const w = periodWindow(b.budget.period, now);
-      const seed = this.seedOf(`${b.scope}:${b.name}`, w);
-      return {
-        key: this.counterKey(b.scope, b.name, w),
-        limitNano: b.budget.usd !== undefined ? nanoOf(b.budget.usd) : -1,
-        limitTokens: b.budget.tokens ?? -1,
-        seedNano: seed.nano,
-        seedTokens: seed.tokens,
-        ttlMs: this.ttl(w, now),
-      };
-    });
-    const l = who.limits;
-    const rate = l?.rpm || l?.tpm ? { id: who.keyId, ...(l.rpm ? { rpm: l.rpm } : {}), ...(l.tpm ? { tpm: l.tpm } : {}) } : null;
-    const out = await this.o.ledger.admit(rate, scopes, amount);
+    const plan = this.admitPlan(who, now);
+    const out = this.o.ledger.admit(plan.rate, plan.scopes, amount);
+    return out instanceof Promise
+      ? out.then((o) => this.decide(o, plan, who, amount, now))
+      : this.decide(out, plan, who, amount, now);
+  }
+
+  private decide(out: AdmitOutcome, plan: AdmitPlan, who: Who, amount: Amount, now: number): AdmitDecision {
     if (out.ok) {
-      const keys = new Set(scopes.map((x) => x.key));
-      return { ok: true, reservation: { who, amount, at: now, keys, ...(out.lease ? { lease: out.lease } : {}) } };
+      return { ok: true, reservation: { who, amount, at: now, keys: plan.keys, ...(out.lease ? { lease: out.lease } : {}) } };
     }
     if (out.reason === 'budget') {
       this.rejections.inc();
-      const b = budgets[out.scope]!;
-      const w = periodWindow(b.budget.period, now);
+      const b = plan.budgets[out.scope]!;
       const whose = b.scope === 'key' ? "this key's" : "this caller's";
       return {
         ok: false,
         code: 'budget_exceeded',
         message: `${whose} ${PERIOD_WORD[b.budget.period]} budget is spent (or this request's worst-case cost would pass it)`,
-        retryAfterSeconds: secondsUntilReset(w, now),
+        retryAfterSeconds: secondsUntilReset(periodWindow(b.budget.period, now), now),
       };
     }
     return {
@@ -233,29 +265,106 @@ export class BudgetService {
     };
   }
 
+  /**
+   * The budgets, counters and rate limits admission checks for a key and
+   * caller: the same for every request of the key until one of its periods
+   * turns, its limits (a key edit makes a new limits object, keys/cache.ts),
+   * its caller's budget or the seed change, so they are kept for up to a
+   * minute (the counter TTLs they carry are then at most a minute short of
+   * their two-day margin, as settlement's).
+   */
+  private admitPlan(who: Who, now: number): AdmitPlan {
+    const limits = who.limits;
+    const callerBudget = this.o.callerBudgets.get(who.caller);
+    const id = `${who.keyId}\u0000${who.caller}`;
+    const hit = this.admitPlans.get(id);
+    if (
+      hit &&
+      now >= hit.from &&
+      now < hit.until &&
+      hit.limits === limits &&
+      hit.callerBudget === callerBudget &&
+      hit.seeds === this.seeds
+    )
+      return hit;
+    let until = now + PLAN_MS;
+    const budgets = this.budgetsOf(who).map((b) => {
+      const w = periodWindow(b.budget.period, now);
+      if (w.end !== null) until = Math.min(until, w.end);
+      return { ...b, w };
+    });
+    const scopes: ScopeCheck[] = budgets.map((b) => {
+      const seed = this.seedOf(`${b.scope}:${b.name}`, b.w);
+      return {
+        key: this.counterKey(b.scope, b.name, b.w),
+        limitNano: b.budget.usd !== undefined ? nanoOf(b.budget.usd) : -1,
+        limitTokens: b.budget.tokens ?? -1,
+        seedNano: seed.nano,
+        seedTokens: seed.tokens,
+        ttlMs: this.ttl(b.w, now),
+      };
+    });
+    const rate =
+      limits?.rpm || limits?.tpm
+        ? { id: who.keyId, ...(limits.rpm ? { rpm: limits.rpm } : {}), ...(limits.tpm ? { tpm: limits.tpm } : {}) }
+        : null;
+    const plan: AdmitPlan = {
+      from: now,
+      until,
+      limits,
+      callerBudget,
+      seeds: this.seeds,
+      budgets,
+      scopes,
+      keys: new Set(scopes.map((x) => x.key)),
+      rate,
+    };
+    if (this.admitPlans.size >= MAX_PLANS) this.admitPlans.clear();
+    this.admitPlans.set(id, plan);
+    return plan;
+  }
+
   /** The request's cost in nano-USD at its target's prices (0 when unpriced). */
   cost(target: string | null, tokens: TokenCounts): number {
     const p = this.pricingOf(target);
     return p ? costNano(p, tokens) : 0;
   }
 
-  /** Counts a finished request's cost (metric) and settles it into every period's counters of its key and caller. */
-  async settle(
+  /**
+   * Counts a finished request's cost (metric) and settles it into every
+   * period's counters of its key and caller. Returns nothing when the ledger
+   * settled at once (the memory ledger), so the request's end awaits nothing.
+   */
+  settle(
     who: Who | null,
     reservation: Reservation | null,
     target: string | null,
     nano: number,
     tokens: number,
-  ): Promise<void> {
-    if (nano > 0 && target) {
-      let child = this.costByTarget.get(target);
-      if (!child) this.costByTarget.set(target, (child = this.costTotal.labels({ target })));
-      child.inc(usdOf(nano));
-    }
+  ): void | Promise<void> {
+    if (nano > 0 && target) this.costPending.set(target, (this.costPending.get(target) ?? 0) + nano);
     if (!who) return;
     const now = reservation?.at ?? this.now();
     const scopes = this.settlePlan(who, now);
-    const reserved = reservation?.amount ?? { nano: 0, tokens: 0 };
+    const reserved = reservation?.amount ?? NONE;
+    const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
+    const lease = reservation?.lease;
+    const results = this.o.ledger.settle({
+      rate,
+      scopes: this.withHeld(scopes, reservation?.keys ?? null),
+      reserved,
+      actual: { nano, tokens },
+      ...(lease ? { lease } : {}),
+    });
+    if (results instanceof Promise) return results.then((r) => this.settled(scopes, r));
+    this.settled(scopes, results);
+  }
+
+  /** The settlement's scopes, each marked `held` when the reservation holds its counter. */
+  private withHeld(scopes: readonly SettleScope[], held: ReadonlySet<string> | null): SettleInput['scopes'] {
+    const cached = this.heldScopes.get(scopes);
+    // Keyed by the reservation's key set: admission hands every reservation of one plan the same set.
+    if (cached && cached.keys === (held ?? NO_KEYS)) return cached.all;
     const all = scopes.map((x) => ({
       key: x.key,
       thresholdNano: x.thresholdNano,
@@ -263,25 +372,22 @@ export class BudgetService {
       ttlMs: x.ttlMs,
       seedNano: x.seedNano,
       seedTokens: x.seedTokens,
-      held: reservation?.keys.has(x.key) ?? false,
+      held: held?.has(x.key) ?? false,
     }));
-    const rate = who.limits?.tpm ? { id: who.keyId, tpm: who.limits.tpm } : null;
-    const lease = reservation?.lease;
-    const results = await this.o.ledger.settle({
-      rate,
-      scopes: all,
-      reserved,
-      actual: { nano, tokens },
-      ...(lease ? { lease } : {}),
-    });
-    results.forEach((r, i) => {
+    this.heldScopes.set(scopes, { keys: held ?? NO_KEYS, all });
+    return all;
+  }
+
+  private settled(scopes: readonly SettleScope[], results: ReadonlyArray<{ spend: Spend; crossed: boolean }>): void {
+    for (let i = 0; i < results.length; i++) {
       const s = scopes[i]!;
-      if (!s.budget) return;
+      if (!s.budget) continue;
+      const r = results[i]!;
       const percent = budgetPercent(s.budget, r.spend);
       if (percent >= this.o.thresholdPercent)
         this.over.set(s.key, { scope: s.scope, name: s.name, period: s.period, end: s.w.end, percent });
       if (r.crossed) this.crossed(s.scope, s.name, s.budget, r.spend, percent);
-    });
+    }
   }
 
   /**

@@ -59,29 +59,29 @@ describe('memory ledger', () => {
   it('reservations in flight count against the budget; settlement replaces them with the real spend', async () => {
     const l = new MemoryLedger(() => 0);
     const r = { nano: 40, tokens: 1 };
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: false, reason: 'budget', scope: 0 });
-    const [s] = await l.settle({ rate: null, scopes: [settleScope], reserved: r, actual: { nano: 10, tokens: 1 } });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: false, reason: 'budget', scope: 0 });
+    const [s] = l.settle({ rate: null, scopes: [settleScope], reserved: r, actual: { nano: 10, tokens: 1 } });
     assert.deepEqual(s!.spend, { nano: 10, tokens: 1 });
     assert.deepEqual(await l.read('key:a:total'), { nano: 10, tokens: 1, reservedNano: 40, reservedTokens: 1 });
-    assert.deepEqual(await l.admit(null, [scope(100)], r), { ok: true });
+    assert.deepEqual(l.admit(null, [scope(100)], r), { ok: true });
   });
 
   it('a refusal by one budget takes nothing from the others or from the rpm bucket', async () => {
     const l = new MemoryLedger(() => 0);
     const other = { ...scope(1000), key: 'caller:c:total' };
-    const out = await l.admit({ id: 'a', rpm: 1 }, [other, scope(10)], { nano: 40, tokens: 1 });
+    const out = l.admit({ id: 'a', rpm: 1 }, [other, scope(10)], { nano: 40, tokens: 1 });
     assert.equal(out.ok, false);
     assert.equal((await l.read('caller:c:total')).reservedNano, 0);
-    assert.deepEqual(await l.admit({ id: 'a', rpm: 1 }, [other], { nano: 40, tokens: 1 }), { ok: true });
+    assert.deepEqual(l.admit({ id: 'a', rpm: 1 }, [other], { nano: 40, tokens: 1 }), { ok: true });
   });
 
   it('the threshold is crossed once per counter', async () => {
     const l = new MemoryLedger(() => 0);
     const crossed: boolean[] = [];
     for (let i = 0; i < 5; i++) {
-      const [s] = await l.settle({
+      const [s] = l.settle({
         rate: null,
         scopes: [settleScope],
         reserved: { nano: 0, tokens: 0 },
@@ -122,6 +122,81 @@ describe('budget service settlement (plans kept per key)', () => {
       svc.alerts().map((a) => [a.scope, a.name, a.period]),
       [['key', 'k1', 'day']],
     );
+  });
+});
+
+describe('budget service admission (plans kept per key)', () => {
+  const log = pino({ level: 'silent' });
+  const service = (clock: () => number, registry = new Registry()) =>
+    new BudgetService({
+      ledger: new MemoryLedger(clock),
+      callerBudgets: memoryCallerBudgets(null, log),
+      pricing: new Map(),
+      thresholdPercent: 80,
+      log,
+      registry,
+      now: clock,
+    });
+  const reserve = { nano: 0, tokens: 60 };
+
+  it('a new day, an edited key and a caller budget set meanwhile apply to the next admission', async () => {
+    let clock = Date.UTC(2026, 11, 3, 23, 59, 59, 500);
+    const svc = service(() => clock);
+    const who = { keyId: 'k1', caller: 'c1', limits: { budget: { tokens: 100, period: 'day' as const } } };
+    assert.equal((await svc.admit(who, reserve)).ok, true);
+    assert.equal((await svc.admit(who, reserve)).ok, false, 'the day holds 60 of 100 reserved');
+    clock += 1000;
+    // Bug caught: a plan reused past its period's end checks yesterday's counter (and refuses).
+    assert.equal((await svc.admit(who, reserve)).ok, true, 'a new day, a new counter');
+    // An edit makes a new limits object (keys/cache.ts). Bug caught: a plan that ignores it keeps the old budget.
+    const edited = { ...who, limits: { budget: { tokens: 1000, period: 'day' as const } } };
+    assert.equal((await svc.admit(edited, reserve)).ok, true);
+    await svc.callerBudgets.set('c1', { tokens: 50, period: 'day' });
+    // Bug caught: a plan that ignores the caller's new budget admits a request whose 60 tokens pass it.
+    const d = await svc.admit(edited, reserve);
+    assert.equal(d.ok, false);
+    assert.match(!d.ok ? d.message : '', /this caller's daily budget/);
+  });
+
+  it('a settlement releases what its own reservation holds, in each counter that holds it', async () => {
+    const clock = Date.UTC(2026, 11, 3, 12);
+    const svc = service(() => clock);
+    const who = { keyId: 'k2', caller: 'c2', limits: { budget: { tokens: 1000, period: 'month' as const } } };
+    const a = await svc.admit(who, reserve);
+    // Set meanwhile: b reserves in the caller's counter too, a does not.
+    await svc.callerBudgets.set('c2', { tokens: 1000, period: 'month' });
+    const b = await svc.admit(who, reserve);
+    assert.ok(a.ok && b.ok);
+    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 120);
+    assert.equal((await svc.spend('caller', 'c2', 'month')).reserved.tokens, 60);
+    await svc.settle(who, a.reservation, null, 0, 10);
+    assert.equal((await svc.spend('key', 'k2', 'month')).reserved.tokens, 60);
+    assert.equal((await svc.spend('caller', 'c2', 'month')).reserved.tokens, 60);
+    // Bug caught: the scopes marked held for a's reservation reused for b's leave b's caller reservation held.
+    await svc.settle(who, b.reservation, null, 0, 10);
+    assert.deepEqual(await svc.spend('key', 'k2', 'month'), { usd: 0, tokens: 20, reserved: { usd: 0, tokens: 0 } });
+    assert.deepEqual(await svc.spend('caller', 'c2', 'month'), { usd: 0, tokens: 20, reserved: { usd: 0, tokens: 0 } });
+  });
+
+  it('the cost counter holds the sum of every settlement, read after read', async () => {
+    const registry = new Registry();
+    const svc = service(() => Date.UTC(2026, 11, 3, 12), registry);
+    const read = async () => (await registry.getSingleMetric('sipp_gateway_cost_usd_total')!.get()).values;
+    await svc.settle(null, null, 't1', 1_500_000, 0);
+    await svc.settle(null, null, 't1', 500_000, 0);
+    await svc.settle(null, null, 't2', 250_000_000, 0);
+    const first = await read();
+    assert.deepEqual(
+      first.map((v) => [v.labels.target, v.value]),
+      [
+        ['t1', 0.002],
+        ['t2', 0.25],
+      ],
+    );
+    // Bug caught: sums kept after they were added count again at the next read.
+    assert.deepEqual(await read(), first);
+    await svc.settle(null, null, 't1', 1_000_000, 0);
+    assert.equal((await read()).find((v) => v.labels.target === 't1')!.value, 0.003);
   });
 });
 

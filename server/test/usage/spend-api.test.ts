@@ -93,6 +93,11 @@ describe('spend ranges (no database)', () => {
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual([...ids].sort(), ids, 'later ids sort after earlier ones');
     assert.equal(parseInt(newRowId(1_700_000_000_000).replace(/-/g, '').slice(0, 12), 16), 1_700_000_000_000);
+    // Many ids in one millisecond (a busy gateway), across refills of the random pool: all distinct.
+    // Bug caught: an id that does not move past the random bits it used repeats within the millisecond.
+    const same = Array.from({ length: 5000 }, () => newRowId(1_700_000_000_000));
+    assert.equal(new Set(same).size, same.length);
+    assert.ok(same.every((id) => /^018bcfe5-6800-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)));
   });
 
   test("a request's key, cache tokens and cost reach its usage row (what spend sums)", () => {

@@ -8,7 +8,7 @@
  * dashboard and the usage rows read the priced record.
  */
 import { GatewayError } from '../../errors.js';
-import type { BudgetService, Reservation, Who } from '../../budgets/service.js';
+import type { AdmitDecision, BudgetService, Reservation, Who } from '../../budgets/service.js';
 import { usdOf } from '../../budgets/pricing.js';
 import type { Caller } from '../../security/bearer.js';
 import { CHARS_PER_TOKEN } from '../count-tokens.js';
@@ -55,10 +55,19 @@ function inputBytes(rc: RunContext): number {
   return Buffer.byteLength(JSON.stringify(r.passthrough?.body ?? r.call));
 }
 
+/** Holds the reservation on the request, or refuses it (429 `budget_exceeded` / `rate_limited`). */
+function admitted(rc: RunContext, d: AdmitDecision): void {
+  if (!d.ok) {
+    const headers = d.retryAfterSeconds !== null ? { 'retry-after': String(d.retryAfterSeconds) } : undefined;
+    throw new GatewayError(d.code, d.message, headers);
+  }
+  rc.set(RESERVATION, d.reservation);
+}
+
 export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): PipelineModule {
   return {
     name: 'budget',
-    async beforeRun(rc) {
+    beforeRun(rc) {
       const caller = rc.caller;
       if (!caller) return;
       const who = whoOf(caller);
@@ -76,12 +85,10 @@ export function budgetModule(budgets: BudgetService, defaultMaxTokens: number): 
       // A token covers at least one byte of text, so the body's bytes bound its input tokens whatever the tokenizer.
       const bytes = inputBytes(rc);
       rc.set(INPUT_BYTES, bytes);
-      const d = await budgets.admit(who, { nano: Math.ceil(bytes * input + maxOut * output), tokens: bytes + maxOut });
-      if (!d.ok) {
-        const headers = d.retryAfterSeconds !== null ? { 'retry-after': String(d.retryAfterSeconds) } : undefined;
-        throw new GatewayError(d.code, d.message, headers);
-      }
-      rc.set(RESERVATION, d.reservation);
+      const d = budgets.admit(who, { nano: Math.ceil(bytes * input + maxOut * output), tokens: bytes + maxOut });
+      // The memory ledger answers at once: nothing to await on the request path.
+      if (d instanceof Promise) return d.then((x) => admitted(rc, x));
+      admitted(rc, d);
     },
     afterFinish(record, rc) {
       // Only inference costs: listing, stored-response and count_tokens routes parse no request here.
