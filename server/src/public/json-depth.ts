@@ -7,6 +7,41 @@
  */
 import { InvalidFieldError } from './field-error.js';
 
+/** Path steps named in the error: enough to name the field (`tools[0].function.parameters.properties.a.properties`). */
+const SHOWN_STEPS = 6;
+
+/** Throws InvalidFieldError when `body` (level 1) holds an object or array deeper than `maxDepth`. */
+export function checkJsonDepth(body: object, maxDepth: number): void {
+  // Two flat stacks, nothing allocated per value (agents send bodies of many messages, walked
+  // once per request); the field's path is only worked out when the limit is crossed.
+  const values: object[] = [body];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const value = values.pop()!;
+    const depth = depths.pop()! + 1;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const child: unknown = value[i];
+        if (child === null || typeof child !== 'object') continue;
+        if (depth > maxDepth) throw tooDeep(body, maxDepth);
+        values.push(child);
+        depths.push(depth);
+      }
+    } else {
+      // for…in, not Object.keys: no key array per object. A JSON.parse object's prototype is
+      // Object.prototype, with nothing enumerable; the hasOwn check keeps it to own members anyway.
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        const child: unknown = (value as Record<string, unknown>)[key];
+        if (child === null || typeof child !== 'object') continue;
+        if (depth > maxDepth) throw tooDeep(body, maxDepth);
+        values.push(child);
+        depths.push(depth);
+      }
+    }
+  }
+}
+
 interface Node {
   value: object;
   depth: number;
@@ -14,32 +49,25 @@ interface Node {
   key: string | number | null;
 }
 
-/** Path steps named in the error: enough to name the field (`tools[0].function.parameters.properties.a.properties`). */
-const SHOWN_STEPS = 6;
-
-/** Throws InvalidFieldError when `body` (level 1) holds an object or array deeper than `maxDepth`. */
-export function checkJsonDepth(body: object, maxDepth: number): void {
+/** The error for the first value found deeper than `maxDepth` (the check above found one), naming its field. */
+function tooDeep(body: object, maxDepth: number): InvalidFieldError {
   const stack: Node[] = [{ value: body, depth: 1, parent: null, key: null }];
-  // No per-node key/value arrays: agents send bodies of many messages, walked once per request.
-  const visit = (node: Node, key: string | number, child: unknown): void => {
-    if (child === null || typeof child !== 'object') return;
-    const next: Node = { value: child, depth: node.depth + 1, parent: node, key };
-    if (next.depth > maxDepth) throw tooDeep(next, maxDepth);
-    stack.push(next);
-  };
   while (stack.length > 0) {
     const node = stack.pop()!;
-    const value = node.value;
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) visit(node, i, value[i]);
-    } else {
-      const keys = Object.keys(value);
-      for (let i = 0; i < keys.length; i++) visit(node, keys[i]!, (value as Record<string, unknown>)[keys[i]!]);
+    const value = node.value as Record<string, unknown>;
+    const keys: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
+    for (const key of keys) {
+      const child = value[key];
+      if (child === null || typeof child !== 'object') continue;
+      const next: Node = { value: child, depth: node.depth + 1, parent: node, key };
+      if (next.depth > maxDepth) return fieldError(next, maxDepth);
+      stack.push(next);
     }
   }
+  throw new Error('checkJsonDepth: no value deeper than the limit');
 }
 
-function tooDeep(node: Node, maxDepth: number): InvalidFieldError {
+function fieldError(node: Node, maxDepth: number): InvalidFieldError {
   const steps: Array<string | number> = [];
   for (let n: Node | null = node; n && n.key !== null; n = n.parent) steps.push(n.key);
   steps.reverse();

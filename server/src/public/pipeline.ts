@@ -181,8 +181,9 @@ function parseRequest<P extends ParsedRequest>(
   const wire = surface.wire;
   if (!wire) return surface.parse(body);
   const passthrough = new PassThrough(wire.api, body, raw, headers, wire.hintHeaders ?? []);
+  let parsed: P;
   try {
-    return { ...surface.parse(body), passthrough };
+    parsed = surface.parse(body);
   } catch (err) {
     let basics: { model: string; stream: boolean };
     try {
@@ -198,6 +199,9 @@ function parseRequest<P extends ParsedRequest>(
       passthrough,
     } as ParsedRequest as P;
   }
+  // The surface's parse returns a fresh object of its own: set on it, not copied into another one.
+  parsed.passthrough = passthrough;
+  return parsed;
 }
 
 /** One attempt: the body as sent to a member that speaks the surface's API, else the translated call. */

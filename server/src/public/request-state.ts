@@ -112,7 +112,7 @@ export function requestRecord(st: RequestState, status: number, code: string | n
   const durationMs = Math.round((performance.now() - st.startedAt) * 1000) / 1000;
   const finalStatus = st.cutStatus ?? st.statusOverride ?? status;
   const finalCode = st.cutStatus !== null ? 'shutting_down' : (st.code ?? code);
-  return {
+  const record: RequestRecord = {
     requestId: st.id,
     time: Date.now(),
     api: st.api,
@@ -135,9 +135,11 @@ export function requestRecord(st: RequestState, status: number, code: string | n
     ignored: st.ignored ? [...st.ignored].sort() : [],
     cacheReadTokens: st.cacheReadTokens,
     cacheWriteTokens: st.cacheWriteTokens,
-    ...(st.traceId ? { traceId: st.traceId } : {}),
-    ...(st.keyId ? { keyId: st.keyId } : {}),
   };
+  // Set only when present, as the record's optional members (no spread of a fresh object per request).
+  if (st.traceId) record.traceId = st.traceId;
+  if (st.keyId) record.keyId = st.keyId;
+  return record;
 }
 
 /**
