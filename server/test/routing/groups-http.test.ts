@@ -14,7 +14,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropi
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fake-openai.js';
 import { BASE_TOML, startTestGateway, type TestGateway } from '../support/gateway.js';
 import { getText, parseSse, postJson } from '../support/http.js';
-import { freePort, until } from '../support/wait.js';
+import { until } from '../support/wait.js';
 
 const TOKEN = 'tok-routing-groups-0123456789';
 const RESTRICTED = 'tok-routing-restricted-98765';
@@ -77,7 +77,8 @@ describe('target groups through the gateway', () => {
       startFakeOpenAI({ apiKey: 'sk-routing-openai-secret-1' }),
     ]);
     c = await startFakeAnthropic({ apiKey: 'sk-ant-routing-secret-2' });
-    const deadUrl = `http://127.0.0.1:${await freePort()}/v1`;
+    // Port 1: nothing listens there, and unlike a port free a moment ago no other test's server can take it meanwhile.
+    const deadUrl = 'http://127.0.0.1:1/v1';
     env = { TEST_ADMIN_PASSWORD: PASSWORD, T: TOKEN, R: RESTRICTED, OPENAI_KEY: a.apiKey, ANTHROPIC_KEY: c.apiKey };
     gw = await startTestGateway({
       toml: `${BASE_TOML}
