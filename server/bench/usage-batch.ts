@@ -64,6 +64,14 @@ for (let b = 0; b < BATCHES; b++) {
         split[name] = (split[name] ?? 0) + performance.now() - s;
         return out as never;
       },
+      ...(tx.copyFrom && {
+        async copyFrom(sql: string, data: string) {
+          statements++;
+          const s = performance.now();
+          await tx.copyFrom!(sql, data);
+          split.insert = (split.insert ?? 0) + performance.now() - s;
+        },
+      }),
     };
     return insertBatch(timed, rows);
   });

@@ -16,6 +16,12 @@ import { Worker } from 'node:worker_threads';
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Embedded database only: runs `sql`, a `COPY … FROM '/dev/blob'`, with `data`
+   * as the file it reads (PGlite's `blob` query option). Absent on PostgreSQL,
+   * where that path would name a file on the server.
+   */
+  copyFrom?(sql: string, data: string): Promise<void>;
 }
 
 export interface UsageDatabase extends Queryable {
@@ -37,7 +43,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<UsageDatabas
  * for seconds without yielding, which on the gateway's thread would hold every
  * public request. Plain JavaScript evaluated as the worker (so it runs the same
  * from source and from dist); PGlite's module URL comes in `workerData`.
- * Messages: `{id, sql, params}` → `{id, rows}` or `{id, error}`; `{id, close}`.
+ * Messages: `{id, sql, params, blob?}` → `{id, rows}` or `{id, error}`; `{id, close}`
+ * (`blob`: the text a `COPY … FROM '/dev/blob'` reads).
  * PGlite runs its queries one at a time, in arrival order.
  */
 const PGLITE_THREAD = `
@@ -56,7 +63,7 @@ const { parentPort, workerData } = require('node:worker_threads');
         db.close().finally(() => parentPort.postMessage({ id: m.id, rows: [] }));
         return;
       }
-      db.query(m.sql, m.params).then(
+      db.query(m.sql, m.params, m.blob === undefined ? undefined : { blob: new Blob([m.blob]) }).then(
         (r) => parentPort.postMessage({ id: m.id, rows: r.rows }),
         (err) => parentPort.postMessage({ id: m.id, error: String((err && err.message) || err) }),
       );
@@ -155,7 +162,7 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
     unlock();
     throw err;
   }
-  const send = <T>(msg: { sql?: string; params?: readonly unknown[]; close?: true }): Promise<T[]> => {
+  const send = <T>(msg: { sql?: string; params?: readonly unknown[]; blob?: string; close?: true }): Promise<T[]> => {
     if (broken) return Promise.reject(broken);
     const id = next++;
     return new Promise<T[]>((resolve, reject) => {
@@ -171,14 +178,16 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
     return run;
   };
   const raw = <T>(sql: string, params?: readonly unknown[]) => send<T>({ sql, params: params ? [...params] : undefined });
+  const copyFrom = async (sql: string, blob: string) => void (await send({ sql, blob }));
   return {
     backend: 'embedded',
     query: (sql, params) => serial(() => raw(sql, params)),
+    copyFrom: (sql, data) => serial(() => copyFrom(sql, data)),
     transaction: (fn) =>
       serial(async () => {
         await raw('BEGIN');
         try {
-          const out = await fn({ query: raw });
+          const out = await fn({ query: raw, copyFrom });
           await raw('COMMIT');
           return out;
         } catch (err) {

@@ -249,3 +249,86 @@ describe('usage database on PostgreSQL', { skip }, () => {
     console.log(`# usage writer: ${n} rows in ${ms.toFixed(0)} ms (${Math.round((n / ms) * 1000)} rows/s) on this machine`);
   });
 });
+
+describe('usage database, embedded (PGlite)', () => {
+  let db: UsageDatabase;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sipp-usage-embedded-rows-'));
+    db = await openDatabase({ backend: 'embedded', dataDir: join(dir, 'usage-db') });
+    await migrate(db);
+  });
+  after(async () => {
+    await db?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Every column as PostgreSQL holds it: text exactly, NULL apart from '', the time to the microsecond.
+  const READ_BACK = `SELECT row_id::text, (extract(epoch FROM time) * 1000000)::bigint::text AS us, request_id, key_id, caller,
+    api, operation, model, target, status, code, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    cost_usd, latency_ms, ttft_ms, stream FROM usage_rows WHERE request_id LIKE $1 ORDER BY request_id`;
+  const expected = (r: UsageRow) => ({
+    row_id: r.rowId,
+    us: String(Math.round(r.time * 1000)),
+    request_id: r.requestId,
+    key_id: r.keyId,
+    caller: r.caller,
+    api: r.api,
+    operation: r.operation,
+    model: r.model,
+    target: r.target,
+    status: r.status,
+    code: r.code,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cache_read_tokens: r.cacheReadTokens,
+    cache_write_tokens: r.cacheWriteTokens,
+    cost_usd: r.costUsd,
+    latency_ms: r.latencyMs,
+    ttft_ms: r.ttftMs,
+    stream: r.stream,
+  });
+
+  test('rows with quotes, commas, newlines, backslashes and unicode are written exactly, NULL kept apart from empty', async () => {
+    const awkward = [
+      row(0, { requestId: 'w-0', model: 'a,"b"\n\\.\r\nc\tü😀', keyId: '', caller: null, target: '', code: null }),
+      row(1, { requestId: 'w-1', model: '\\.', operation: null, ttftMs: 0.25, stream: true, status: 429 }),
+      row(2, { requestId: 'w-2', model: '"', caller: '', code: 'rate_limited', costUsd: 1e-7, time: T0 + 0.1234 }),
+      row(3, { requestId: 'w-3', model: null, keyId: null, target: ',', latencyMs: 1e21, inputTokens: 2 ** 31 - 1 }),
+    ];
+    // Fresh rows go in by COPY alone: a CSV that COPY cannot read would fall back to the INSERT (same rows, slower).
+    const statements: string[] = [];
+    const n = await db.transaction((tx) => {
+      assert.ok(tx.copyFrom, 'the embedded database writes batches with COPY');
+      const copyFrom = tx.copyFrom.bind(tx);
+      return insertBatch(
+        {
+          query: (sql, params) => (statements.push(sql.split(' ', 2).join(' ')), tx.query(sql, params)),
+          copyFrom: (sql, data) => (statements.push(sql.split(' ', 2).join(' ')), copyFrom(sql, data)),
+        },
+        awkward,
+      );
+    });
+    assert.equal(n, 4);
+    assert.deepEqual(statements, ['SAVEPOINT usage_batch', 'COPY usage_rows', 'INSERT INTO']);
+    // The same rows through the INSERT that PostgreSQL servers run (no copyFrom): both land alike.
+    const again = awkward.map((r) => ({ ...r, rowId: newRowId(), requestId: `v${r.requestId.slice(1)}` }));
+    assert.equal(await db.transaction((tx) => insertBatch({ query: tx.query }, again)), 4);
+    assert.deepEqual(await db.query(READ_BACK, ['w-%']), awkward.map(expected));
+    assert.deepEqual(await db.query(READ_BACK, ['v-%']), again.map(expected));
+  });
+
+  test('a replayed batch counts once (COPY fails on the duplicate, the batch is written again row by row id)', async () => {
+    await db.query('TRUNCATE usage_rows, usage_rollups');
+    const rows = Array.from({ length: 600 }, (_, i) => row(i));
+    assert.equal(await db.transaction((tx) => insertBatch(tx, rows.slice(0, 400))), 400);
+    assert.equal(await db.transaction((tx) => insertBatch(tx, rows.slice(200))), 200);
+    const [raw] = await db.query<{ n: string }>('SELECT count(*) n FROM usage_rows');
+    assert.equal(Number(raw!.n), 600);
+    const [r] = await db.query<{ n: string; e: string }>(
+      `SELECT sum(requests) n, sum(errors) e FROM usage_rollups WHERE period = 'day'`,
+    );
+    assert.equal(Number(r!.n), 600);
+    assert.equal(Number(r!.e), 60);
+  });
+});
