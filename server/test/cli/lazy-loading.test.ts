@@ -36,11 +36,14 @@ export async function load(url, context, next) {
 const register = join(dir, 'record.mjs');
 writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
 // The ESM hook sees a CommonJS package's entry point only; at exit this writes every CommonJS file the process
-// loaded (require.cache) to the file named by LOADED_CJS.
+// loaded (require.cache) to the file named by LOADED_CJS, and Node's own modules it loaded to LOADED_BUILTINS.
 const cjsRecorder = join(dir, 'record-cjs.cjs');
 writeFileSync(
   cjsRecorder,
-  `process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED_CJS, Object.keys(require.cache).join('\\n')));\n`,
+  `process.on('exit', () => {
+  require('node:fs').writeFileSync(process.env.LOADED_CJS, Object.keys(require.cache).join('\\n'));
+  require('node:fs').writeFileSync(process.env.LOADED_BUILTINS, process.moduleLoadList.join('\\n'));
+});\n`,
 );
 
 /** Packages and gateway modules a provider-only config must not load (each loads only with its feature). */
@@ -78,6 +81,7 @@ describe('a provider-only gateway loads only what it uses', () => {
     writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
     const loadedFile = join(dir, 'loaded.txt');
     const cjsFile = join(dir, 'loaded-cjs.txt');
+    const builtinsFile = join(dir, 'loaded-builtins.txt');
     writeFileSync(loadedFile, '');
     const loaded = () => readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean);
     const proc = startServe(config, {
@@ -87,6 +91,7 @@ describe('a provider-only gateway loads only what it uses', () => {
       LOG_LEVEL: 'warn',
       LOADED_MODULES: loadedFile,
       LOADED_CJS: cjsFile,
+      LOADED_BUILTINS: builtinsFile,
       NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
     });
     try {
@@ -136,6 +141,15 @@ describe('a provider-only gateway loads only what it uses', () => {
       [],
       'CommonJS modules a provider-only gateway must not load',
     );
+    // undici's HTTP/2 side and Node's HTTP/2 module stay unloaded, also after requests went upstream over HTTP/1.1
+    // (src/targets/providers/undici-pool.ts).
+    assert.ok(
+      cjs.some((f) => /\/node_modules\/undici\/lib\/dispatcher\/client-h1\.js$/.test(f)),
+      "the recorder saw undici's HTTP/1.1 client",
+    );
+    const builtins = readFileSync(builtinsFile, 'utf8').split('\n');
+    assert.ok(builtins.includes('NativeModule http'), 'the builtins list names node:http');
+    assert.ok(!builtins.includes('NativeModule http2'), 'node:http2 is not loaded');
     // One copy of each package (a lockfile that nested a second and third mime-db parsed its 200 KB table three
     // times); the root package.json's overrides keep it so. content-type is the exception: Koa 3 calls 1.x's
     // API, type-is 2.x's, a 5 KB module each.
