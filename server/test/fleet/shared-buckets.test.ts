@@ -90,6 +90,29 @@ describe('shared buckets: one script call per event-loop turn (real Redis)', () 
     assert.equal((await b.take('c', two)).ok, true, "c's second token");
   });
 
+  it('settings that differ only in their rate: each bucket refills at its own rate (the arguments are made once per setting)', async () => {
+    const { b } = buckets('batch5:');
+    // A token back in 60 s and in 30 s: nothing comes back while the test runs.
+    const slow = { enabled: true, requestsPerMinute: 1, burst: 1 };
+    const fast = { enabled: true, requestsPerMinute: 2, burst: 1 };
+    await b.take('warm-up', slow);
+    const check = (d: { ok: boolean; retryAfterSeconds?: number }[]) => {
+      assert.deepEqual(
+        d.map((x) => x.ok),
+        [true, true, false, false],
+        'each setting its own bucket',
+      );
+      assert.ok(d[2]!.retryAfterSeconds! > 30, `slow: ${d[2]!.retryAfterSeconds} s`);
+      assert.ok(d[3]!.retryAfterSeconds! <= 30, `fast: ${d[3]!.retryAfterSeconds} s`);
+    };
+    // In one turn (one script call), then one setting after the other in turns of their own.
+    check(await Promise.all([slow, fast, slow, fast].map((s) => b.take('r', s))));
+    const again = [];
+    for (const s of [slow, fast]) again.push(await b.take('r2', s));
+    for (const s of [slow, fast]) again.push(await b.take('r2', s));
+    check(again);
+  });
+
   it(`more than ${MAX_BATCH} takes in one turn: calls of at most ${MAX_BATCH}, still in arrival order`, async () => {
     const { b } = buckets('batch4:');
     const s = { enabled: true, requestsPerMinute: 1, burst: MAX_BATCH + 5 };

@@ -124,6 +124,20 @@ describe('traces: defaults (protobuf, honour the client, no content)', () => {
     assert.equal(s.status.code, 0, 'a 4xx is the client’s error, not the server span’s');
   });
 
+  test('each route its own server span name (the names are made once per route)', async () => {
+    const res = await postJson(
+      `${gw.publicUrl}/v1/chat`,
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }] },
+      { token: TOKEN },
+    );
+    assert.equal(res.status, 200);
+    const id = res.headers.get('x-request-id')!;
+    await receiver.waitForSpans(9);
+    const s = receiver.spans.find((x) => x.kind === SERVER && x.attributes['sipp.request_id'] === id)!;
+    assert.equal(s.name, 'POST /v1/chat');
+    assert.equal(s.attributes['http.route'], '/v1/chat');
+  });
+
   test('no prompt, completion or secret was exported', () => {
     const all = Buffer.concat(receiver.rawBodies);
     for (const secret of [PROMPT, TOKEN, UPSTREAM_KEY, ADMIN, 'Hello from the fake'])
@@ -183,6 +197,12 @@ targets = ["down", "chat"]
     assert.deepEqual(attempts.map((a) => a.attributes['sipp.target']).sort(), ['chat', 'down']);
     const failed = attempts.find((a) => a.attributes['sipp.target'] === 'down')!;
     assert.equal(failed.status.code, 2, 'the failed attempt is an error');
+    // Each attempt names its own target's server (the base URLs are parsed once each).
+    assert.equal(failed.attributes['server.port'], 9);
+    assert.equal(
+      attempts.find((a) => a.attributes['sipp.target'] === 'chat')!.attributes['server.port'],
+      Number(new URL(fake.url).port),
+    );
     assert.ok(failed.attributes['error.type']);
     assert.ok(server.events.some((e) => e.name === 'fallback' && e.attributes['sipp.target'] === 'chat'));
     const served = attempts.find((a) => a.attributes['sipp.target'] === 'chat')!;

@@ -25,7 +25,7 @@ import { GatewayError } from '../../errors.js';
 import type { CallContext, LocalPhase, StreamChunk, TargetType, TextRequest } from '../../targets/target.js';
 import { spanIds, type Tracing } from '../../telemetry/tracing.js';
 import { slot, type RequestContext } from '../request-context.js';
-import type { PipelineModule } from '../stages.js';
+import type { Attempt, PipelineModule } from '../stages.js';
 import type { CallOutcome } from '../target-call.js';
 
 interface RequestSpans {
@@ -67,14 +67,14 @@ export function tracingModule(tracing: Tracing): PipelineModule {
     beforeBody(rc) {
       const parent = w3c.extract(ROOT_CONTEXT, rc.headers, headerGetter);
       const remote = trace.getSpanContext(parent);
-      const links: Link[] = [];
+      let links: Link[] | undefined;
       let base = parent;
       if (remote && tracing.clientContext === 'link') {
-        links.push({ context: remote });
+        links = [{ context: remote }];
         base = ROOT_CONTEXT;
       }
       // The sampler decides first; the attributes are made only for a span that records (no sampler here reads them).
-      const server = tracer.startSpan(`POST ${rc.routePath}`, { kind: SpanKind.SERVER, links }, base);
+      const server = tracer.startSpan(serverSpanName(rc.routePath), { kind: SpanKind.SERVER, links }, base);
       if (!server.isRecording()) {
         rc.set(SPANS, { server, ctx: null, lastTarget: null });
         return;
@@ -89,7 +89,8 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       rc.state.traceId = server.spanContext().traceId;
       rc.set(SPANS, { server, ctx: trace.setSpan(base, server), lastTarget: null });
     },
-    async aroundAttempt(attempt, next) {
+    // Not async: an unsampled attempt (most of them) hands back the call's own promise, with no wrapper around it.
+    aroundAttempt(attempt, next) {
       const spans = attempt.rc.get(SPANS);
       if (!spans) return next();
       if (spans.ctx === null) {
@@ -102,94 +103,7 @@ export function tracingModule(tracing: Tracing): PipelineModule {
         attempt.call.traceHeaders = carrier;
         return next();
       }
-      const { target, rc } = attempt;
-      const ctx = spans.ctx;
-      const described = target.describe();
-      const op = GEN_AI_OPERATION[rc.request.call.operation];
-      if (spans.lastTarget !== null) {
-        spans.server.addEvent(spans.lastTarget === target.name ? 'retry' : 'fallback', {
-          'sipp.target': target.name,
-          'sipp.attempt': attempt.number,
-        });
-      }
-      spans.lastTarget = target.name;
-      const attributes: Attributes = {
-        'gen_ai.operation.name': op,
-        'gen_ai.provider.name': GEN_AI_PROVIDER[target.type],
-        'gen_ai.request.model': described.model,
-        'sipp.target': target.name,
-        'sipp.attempt': attempt.number,
-      };
-      if (described.baseUrl) {
-        const u = new URL(described.baseUrl);
-        attributes['server.address'] = u.hostname;
-        attributes['server.port'] = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-      }
-      const call = rc.request.call;
-      if (call.operation !== 'embed') {
-        const o = call.text.options;
-        if (o.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = o.maxTokens;
-        if (o.temperature !== undefined) attributes['gen_ai.request.temperature'] = o.temperature;
-        if (o.topP !== undefined) attributes['gen_ai.request.top_p'] = o.topP;
-        if (tracing.captureContent) attributes['gen_ai.input.messages'] = inputContent(call.text);
-      }
-      const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, ctx);
-      const carrier: Record<string, string> = {};
-      w3c.inject(trace.setSpan(ctx, span), carrier, setter);
-      attempt.call.traceHeaders = carrier;
-      if (target.type === 'local' && span.isRecording())
-        attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(ctx, span), performance.now());
-      const began = performance.now();
-      let outcome: CallOutcome;
-      try {
-        outcome = await next();
-      } catch (err) {
-        failSpan(span, err);
-        span.end();
-        throw err;
-      }
-      switch (outcome.kind) {
-        case 'text':
-          usageAttributes(span, outcome.result.usage);
-          span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
-          if (outcome.result.id) span.setAttribute('gen_ai.response.id', outcome.result.id);
-          span.setAttribute('gen_ai.response.model', described.model);
-          if (tracing.captureContent)
-            span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: outcome.result.text }]));
-          span.end();
-          return outcome;
-        case 'embed':
-          usageAttributes(span, outcome.result.usage);
-          span.setAttribute('gen_ai.response.model', described.model);
-          span.end();
-          return outcome;
-        case 'stream':
-          // The first chunk has arrived (target-call.ts awaits it): that is the
-          // time to first token; the span ends with the stream.
-          span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
-          span.setAttribute('gen_ai.response.model', described.model);
-          return { ...outcome, rest: traceStream(outcome, span, tracing.captureContent) };
-        case 'forward-json':
-          // Pass-through (docs/api.md#pass-through): the provider's own document.
-          usageAttributes(span, outcome.result.usage);
-          if (outcome.result.finishReason) span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
-          span.setAttribute('gen_ai.response.model', described.model);
-          span.end();
-          return outcome;
-        case 'forward-stream': {
-          span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
-          span.setAttribute('gen_ai.response.model', described.model);
-          const result = outcome.result;
-          const frames = onFinish(result.frames, (err) => {
-            usageAttributes(span, result.usage());
-            const finish = result.finishReason();
-            if (finish) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
-            if (err !== undefined) failSpan(span, err);
-            span.end();
-          });
-          return { ...outcome, result: { ...result, frames } };
-        }
-      }
+      return sampledAttempt(attempt, next, spans, spans.ctx);
     },
     afterFinish(record, rc) {
       const spans = rc.get(SPANS);
@@ -197,6 +111,125 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       finishServerSpan(spans.server, record);
     },
   };
+
+  /** A sampled attempt: its CLIENT span (GenAI attributes), ended with the answer or the stream. */
+  async function sampledAttempt(
+    attempt: Attempt,
+    next: () => Promise<CallOutcome>,
+    spans: RequestSpans,
+    ctx: OtelContext,
+  ): Promise<CallOutcome> {
+    const { target, rc } = attempt;
+    const described = target.describe();
+    const op = GEN_AI_OPERATION[rc.request.call.operation];
+    if (spans.lastTarget !== null) {
+      spans.server.addEvent(spans.lastTarget === target.name ? 'retry' : 'fallback', {
+        'sipp.target': target.name,
+        'sipp.attempt': attempt.number,
+      });
+    }
+    spans.lastTarget = target.name;
+    const attributes: Attributes = {
+      'gen_ai.operation.name': op,
+      'gen_ai.provider.name': GEN_AI_PROVIDER[target.type],
+      'gen_ai.request.model': described.model,
+      'sipp.target': target.name,
+      'sipp.attempt': attempt.number,
+    };
+    if (described.baseUrl) {
+      const server = serverOf(described.baseUrl);
+      attributes['server.address'] = server.address;
+      attributes['server.port'] = server.port;
+    }
+    const call = rc.request.call;
+    if (call.operation !== 'embed') {
+      const o = call.text.options;
+      if (o.maxTokens !== undefined) attributes['gen_ai.request.max_tokens'] = o.maxTokens;
+      if (o.temperature !== undefined) attributes['gen_ai.request.temperature'] = o.temperature;
+      if (o.topP !== undefined) attributes['gen_ai.request.top_p'] = o.topP;
+      if (tracing.captureContent) attributes['gen_ai.input.messages'] = inputContent(call.text);
+    }
+    const span = tracer.startSpan(`${op} ${described.model}`, { kind: SpanKind.CLIENT, attributes }, ctx);
+    const carrier: Record<string, string> = {};
+    w3c.inject(trace.setSpan(ctx, span), carrier, setter);
+    attempt.call.traceHeaders = carrier;
+    if (target.type === 'local' && span.isRecording())
+      attempt.call.phase = phaseRecorder(tracer, span, trace.setSpan(ctx, span), performance.now());
+    const began = performance.now();
+    let outcome: CallOutcome;
+    try {
+      outcome = await next();
+    } catch (err) {
+      failSpan(span, err);
+      span.end();
+      throw err;
+    }
+    switch (outcome.kind) {
+      case 'text':
+        usageAttributes(span, outcome.result.usage);
+        span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
+        if (outcome.result.id) span.setAttribute('gen_ai.response.id', outcome.result.id);
+        span.setAttribute('gen_ai.response.model', described.model);
+        if (tracing.captureContent)
+          span.setAttribute('gen_ai.output.messages', JSON.stringify([{ role: 'assistant', content: outcome.result.text }]));
+        span.end();
+        return outcome;
+      case 'embed':
+        usageAttributes(span, outcome.result.usage);
+        span.setAttribute('gen_ai.response.model', described.model);
+        span.end();
+        return outcome;
+      case 'stream':
+        // The first chunk has arrived (target-call.ts awaits it): that is the
+        // time to first token; the span ends with the stream.
+        span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
+        span.setAttribute('gen_ai.response.model', described.model);
+        return { ...outcome, rest: traceStream(outcome, span, tracing.captureContent) };
+      case 'forward-json':
+        // Pass-through (docs/api.md#pass-through): the provider's own document.
+        usageAttributes(span, outcome.result.usage);
+        if (outcome.result.finishReason) span.setAttribute('gen_ai.response.finish_reasons', [outcome.result.finishReason]);
+        span.setAttribute('gen_ai.response.model', described.model);
+        span.end();
+        return outcome;
+      case 'forward-stream': {
+        span.setAttribute('sipp.time_to_first_token_ms', Math.round((performance.now() - began) * 1000) / 1000);
+        span.setAttribute('gen_ai.response.model', described.model);
+        const result = outcome.result;
+        const frames = onFinish(result.frames, (err) => {
+          usageAttributes(span, result.usage());
+          const finish = result.finishReason();
+          if (finish) span.setAttribute('gen_ai.response.finish_reasons', [finish]);
+          if (err !== undefined) failSpan(span, err);
+          span.end();
+        });
+        return { ...outcome, result: { ...result, frames } };
+      }
+    }
+  }
+}
+
+/** `POST <route template>`, the server span's name, made once per route (a bounded number: a path no route matched is not kept). */
+const SERVER_SPAN_NAMES = new Map<string, string>();
+function serverSpanName(routePath: string): string {
+  let name = SERVER_SPAN_NAMES.get(routePath);
+  if (name === undefined) {
+    name = `POST ${routePath}`;
+    if (SERVER_SPAN_NAMES.size < 64) SERVER_SPAN_NAMES.set(routePath, name);
+  }
+  return name;
+}
+
+/** server.address / server.port of a target's base URL, parsed once per URL (the targets' URLs are few and fixed). */
+const SERVERS = new Map<string, { address: string; port: number }>();
+function serverOf(baseUrl: string): { address: string; port: number } {
+  let server = SERVERS.get(baseUrl);
+  if (server === undefined) {
+    const u = new URL(baseUrl);
+    server = { address: u.hostname, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
+    SERVERS.set(baseUrl, server);
+  }
+  return server;
 }
 
 /** Span names of a local target's phases (children of the attempt span). */
