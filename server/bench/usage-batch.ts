@@ -65,7 +65,7 @@ for (let b = 0; b < BATCHES; b++) {
         return out as never;
       },
       ...(tx.copyFrom && {
-        async copyFrom(sql: string, data: string) {
+        async copyFrom(sql: string, data: Uint8Array) {
           statements++;
           const s = performance.now();
           await tx.copyFrom!(sql, data);

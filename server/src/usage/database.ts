@@ -19,9 +19,10 @@ export interface Queryable {
   /**
    * Embedded database only: runs `sql`, a `COPY … FROM '/dev/blob'`, with `data`
    * as the file it reads (PGlite's `blob` query option). Absent on PostgreSQL,
-   * where that path would name a file on the server.
+   * where that path would name a file on the server. `data` is handed to the
+   * database thread, not copied: the caller must not use it afterwards.
    */
-  copyFrom?(sql: string, data: string): Promise<void>;
+  copyFrom?(sql: string, data: Uint8Array): Promise<void>;
 }
 
 export interface UsageDatabase extends Queryable {
@@ -44,7 +45,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<UsageDatabas
  * public request. Plain JavaScript evaluated as the worker (so it runs the same
  * from source and from dist); PGlite's module URL comes in `workerData`.
  * Messages: `{id, sql, params, blob?}` → `{id, rows}` or `{id, error}`; `{id, close}`
- * (`blob`: the text a `COPY … FROM '/dev/blob'` reads).
+ * (`blob`: the bytes a `COPY … FROM '/dev/blob'` reads, transferred, not copied).
  * PGlite runs its queries one at a time, in arrival order.
  */
 const PGLITE_THREAD = `
@@ -162,12 +163,13 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
     unlock();
     throw err;
   }
-  const send = <T>(msg: { sql?: string; params?: readonly unknown[]; blob?: string; close?: true }): Promise<T[]> => {
+  const send = <T>(msg: { sql?: string; params?: readonly unknown[]; blob?: Uint8Array; close?: true }): Promise<T[]> => {
     if (broken) return Promise.reject(broken);
     const id = next++;
     return new Promise<T[]>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-      worker.postMessage({ id, ...msg });
+      // A COPY's bytes move to the database thread (their ArrayBuffer is transferred) instead of being copied.
+      worker.postMessage({ id, ...msg }, msg.blob ? [msg.blob.buffer as ArrayBuffer] : undefined);
     });
   };
   // Everything runs through one chain: a transaction's BEGIN … COMMIT is never interleaved with another query.
@@ -178,7 +180,7 @@ async function openEmbedded(dataDir: string): Promise<UsageDatabase> {
     return run;
   };
   const raw = <T>(sql: string, params?: readonly unknown[]) => send<T>({ sql, params: params ? [...params] : undefined });
-  const copyFrom = async (sql: string, blob: string) => void (await send({ sql, blob }));
+  const copyFrom = async (sql: string, blob: Uint8Array) => void (await send({ sql, blob }));
   return {
     backend: 'embedded',
     query: (sql, params) => serial(() => raw(sql, params)),

@@ -3,7 +3,7 @@
  * (docs/usage.md#spend). Spend reads only the rollups: daily rollups for the
  * whole UTC days of the range, hourly ones for the partial days at its ends,
  * so a month over millions of rows reads a few hundred rollup rows. The export
- * pages through `usage_rows` by (time, id), a batch at a time: never the whole
+ * pages through `usage_rows` by (time, row_id), a batch at a time: never the whole
  * table in memory.
  */
 import type { SpendGroup, SpendInterval, SpendRow, UsageExportRow } from '@sipp/shared';
@@ -128,7 +128,7 @@ export interface UsageExportQuery {
 /** Rows fetched per query of the export. */
 export const EXPORT_BATCH = 1000;
 
-const EXPORT_SELECT = `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS iso, time::text AS cur_t, id::text AS cur_id,
+const EXPORT_SELECT = `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS iso, time::text AS cur_t, row_id::text AS cur_id,
   request_id, key_id, caller, api, operation, model, target, status, code, input_tokens, output_tokens,
   cache_read_tokens, cache_write_tokens, cost_usd, latency_ms, ttft_ms, stream
 FROM usage_rows`;
@@ -137,7 +137,7 @@ type ExportDbRow = Omit<UsageExportRow, 'time'> & { iso: string; cur_t: string; 
 
 /**
  * The usage rows in [from, to) matching the filters, oldest first, a batch at
- * a time (keyset paging on (time, id): each batch is one indexed query, and no
+ * a time (keyset paging on (time, row_id): each batch is one query on the time index, and no
  * transaction or connection is held between batches).
  */
 export async function* exportUsage(db: Queryable, q: UsageExportQuery, batch = EXPORT_BATCH): AsyncGenerator<UsageExportRow[]> {
@@ -159,11 +159,11 @@ export async function* exportUsage(db: Queryable, q: UsageExportQuery, batch = E
     if (cursor) {
       params.push(cursor.t, cursor.id);
       const [t, id] = [params.length - 1, params.length];
-      where.push(`time >= $${t}::timestamptz`, `(time, id) > ($${t}::timestamptz, $${id}::bigint)`);
+      where.push(`time >= $${t}::timestamptz`, `(time, row_id) > ($${t}::timestamptz, $${id}::uuid)`);
     }
     params.push(batch);
     const rows = await db.query<ExportDbRow>(
-      `${EXPORT_SELECT} WHERE ${where.join(' AND ')} ORDER BY time, id LIMIT $${params.length}`,
+      `${EXPORT_SELECT} WHERE ${where.join(' AND ')} ORDER BY time, row_id LIMIT $${params.length}`,
       params,
     );
     if (rows.length === 0) return;

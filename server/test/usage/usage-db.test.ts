@@ -13,6 +13,7 @@ import pino from 'pino';
 import { openDatabase, type UsageDatabase } from '../../src/usage/database.js';
 import { MIGRATIONS, migrate, splitStatements } from '../../src/usage/migrations.js';
 import { insertBatch, newRowId, rollup, type UsageRow } from '../../src/usage/rows.js';
+import { exportUsage } from '../../src/usage/spend.js';
 import { UsageSpool } from '../../src/usage/spool.js';
 import { UsageWriter } from '../../src/usage/writer.js';
 import { POSTGRES_MISSING, postgresBin, startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -153,6 +154,57 @@ describe('usage database on PostgreSQL', { skip }, () => {
     assert.equal((await pg.psql('SELECT count(*) FROM sipp_schema_migrations')).trim(), String(MIGRATIONS.length));
     db = await openDatabase({ backend: 'postgres', url: pg.url });
     assert.deepEqual((await migrate(db)).applied, [], 'a second run applies nothing');
+  });
+
+  test('migration 5 keeps the rows written before it; usage_rows then carries only the row_id and time indexes', async () => {
+    await pg.psql('CREATE DATABASE m5');
+    const old = await openDatabase({ backend: 'postgres', url: pg.url.replace(/\/sipp$/, '/m5') });
+    try {
+      assert.deepEqual(
+        (
+          await migrate(
+            old,
+            MIGRATIONS.filter((m) => m.version < 5),
+          )
+        ).current,
+        4,
+      );
+      // 250 rows at one instant, written under schema 4 (with its bigserial id), then migrated.
+      const same = Array.from({ length: 250 }, (_, i) => row(i, { time: T0, requestId: `m5-${i}` }));
+      assert.equal(await old.transaction((tx) => insertBatch(tx, same)), 250);
+      assert.deepEqual((await migrate(old)).applied, [5]);
+      const indexes = (
+        await old.query<{ indexname: string }>(
+          `SELECT indexname FROM pg_indexes WHERE tablename = 'usage_rows' ORDER BY indexname`,
+        )
+      ).map((r) => r.indexname);
+      assert.deepEqual(indexes, ['usage_rows_row_id_key', 'usage_rows_time'], 'the writer maintains two indexes per row');
+      const columns = (
+        await old.query<{ column_name: string }>(
+          `SELECT column_name FROM information_schema.columns WHERE table_name = 'usage_rows'`,
+        )
+      ).map((r) => r.column_name);
+      assert.ok(!columns.includes('id'), 'no id (nor its sequence) to fill per row');
+      // The export pages by (time, row_id): three pages of rows sharing one instant, each row once.
+      const pages: number[] = [];
+      const ids: string[] = [];
+      for await (const b of exportUsage(old, { from: T0, to: T0 + 1, key: 'key-a' }, 50)) {
+        pages.push(b.length);
+        ids.push(...b.map((x) => x.request_id));
+      }
+      assert.deepEqual(pages, [50, 50, 25]);
+      assert.deepEqual(
+        ids.sort(),
+        same
+          .filter((r) => r.keyId === 'key-a')
+          .map((r) => r.requestId)
+          .sort(),
+      );
+      // New rows go in beside the migrated ones.
+      assert.equal(await old.transaction((tx) => insertBatch(tx, [row(1, { requestId: 'm5-new' })])), 1);
+    } finally {
+      await old.close();
+    }
   });
 
   test('a batch writes its rows and the rollups agree with them; a replayed batch counts once', async () => {
