@@ -11,7 +11,7 @@ import { anthropicError } from '../surfaces/anthropic/errors.js';
 import { openAIError } from '../surfaces/openai/errors.js';
 import type { CallContext, ForwardFrame, ForwardRequest, Forwarded, Target, WireApi } from '../targets/target.js';
 import { applyUsage, type RequestState } from './request-state.js';
-import { flushNow, SSE_HEADERS } from './stream.js';
+import { FrameWriter, SSE_HEADERS } from './stream.js';
 
 export type ForwardOutcome =
   | { kind: 'forward-json'; result: Extract<Forwarded, { kind: 'json' }> }
@@ -77,7 +77,8 @@ export async function pipeForwarded(
   ctx.respond = false;
   const res = ctx.res;
   res.writeHead(200, SSE_HEADERS);
-  const open = (): boolean => !res.destroyed && !res.writableEnded;
+  const out = new FrameWriter(res);
+  const open = (): boolean => out.open();
   const drain = (): Promise<void> =>
     open()
       ? new Promise((resolve) => {
@@ -100,19 +101,12 @@ export async function pipeForwarded(
   const keepStreamed = () => {
     st.outputTokens = Math.max(st.outputTokens, result.streamed?.() ?? 0);
   };
-  // The first frame (and the headers with it) leaves at once, not after the rest of its chunk (stream.ts flushNow).
-  let flushed = false;
   try {
     while (!next.done) {
       st.firstTokenAt ??= performance.now();
-      if (open()) {
-        const ok = res.write(frameText(next.value));
-        if (!flushed) {
-          flushed = true;
-          flushNow(res);
-        }
-        if (!ok) await drain();
-      }
+      // The first frame (and the headers with it) leaves at once; the rest of a provider chunk's frames in one write (FrameWriter).
+      out.write(frameText(next.value));
+      if (out.needsDrain()) await drain();
       if (callCtx.signal.aborted) break;
       next = await frames.next();
     }
@@ -136,10 +130,10 @@ export async function pipeForwarded(
       const e = err instanceof GatewayError ? err : new GatewayError('internal', 'internal error');
       if (!(err instanceof GatewayError)) callCtx.log.error({ err: { message: (err as Error)?.message } }, 'stream failed');
       st.code = e.code;
-      if (open()) res.write(forwardErrorFrame(api, e));
+      out.write(forwardErrorFrame(api, e));
     }
   } finally {
-    if (open()) res.end();
+    out.end();
     void frames.return?.(undefined).catch(() => {});
   }
 }

@@ -31,6 +31,73 @@ export function flushNow(res: ServerResponse): void {
   if (socket && socket.writableCorked > 0) socket.uncork();
 }
 
+/**
+ * A stream's frames on their way to the client (docs/architecture.md#streams): the
+ * first goes out at once, with the headers (flushNow); the frames after it that come
+ * within one tick (those of one provider chunk) are joined into one `res.write`, so
+ * one chunk of the chunked encoding carries them, not one per frame. Frames written
+ * after the response ended or the client left are dropped.
+ */
+export class FrameWriter {
+  private pending = '';
+  private scheduled = false;
+  private started = false;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  open(): boolean {
+    return !this.res.destroyed && !this.res.writableEnded;
+  }
+
+  /** Whether the last write went past the socket's buffer bound (wait for 'drain' before reading on). */
+  needsDrain(): boolean {
+    return this.res.writableNeedDrain;
+  }
+
+  /** Sends the headers alone when no frame went out yet (a first chunk that writes nothing). */
+  startNow(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.open()) this.res.flushHeaders();
+  }
+
+  write(text: string): void {
+    if (text.length === 0) return;
+    if (!this.started) {
+      if (!this.open()) return;
+      this.started = true;
+      this.res.write(text);
+      flushNow(this.res);
+      return;
+    }
+    this.pending += text;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(flushPending, this);
+    }
+  }
+
+  /** Hands what waits to the response now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.pending === '') return;
+    const out = this.pending;
+    this.pending = '';
+    if (this.open()) this.res.write(out);
+  }
+
+  /** Ends the response with what waits and `text` (when the response is still open). */
+  end(text = ''): void {
+    const out = this.pending + text;
+    this.pending = '';
+    if (this.open()) this.res.end(out || undefined);
+  }
+}
+
+function flushPending(w: FrameWriter): void {
+  w.flush();
+}
+
 export async function pipeStream(
   ctx: Context,
   st: RequestState,
@@ -46,20 +113,16 @@ export async function pipeStream(
   const res = ctx.res;
   // The headers go out with the first frame (one write, one packet); flushed alone only when the first chunk writes nothing.
   res.writeHead(200, SSE_HEADERS);
-  const open = (): boolean => !res.destroyed && !res.writableEnded;
+  const out = new FrameWriter(res);
+  const open = (): boolean => out.open();
   // The renderer's opening frames go out with the first frame after them: one write fewer per stream.
-  let pending = render.start();
-  let wrote = false;
-  const write = (text: string): boolean => {
-    const out = pending ? pending + text : text;
-    pending = '';
-    if (out.length === 0 || !open()) return true;
-    const ok = res.write(out);
-    if (!wrote) {
-      wrote = true;
-      flushNow(res);
+  let opening = render.start();
+  const write = (text: string): void => {
+    if (opening) {
+      text = opening + text;
+      opening = '';
     }
-    return ok;
+    out.write(text);
   };
   const drain = (): Promise<void> =>
     open()
@@ -82,12 +145,14 @@ export async function pipeStream(
       if (chunk.type === 'token') {
         if (chunk.text.length > 0) {
           st.firstTokenAt ??= performance.now();
-          if (!write(render.token(chunk.text, sequence))) await drain();
+          write(render.token(chunk.text, sequence));
+          if (out.needsDrain()) await drain();
         }
         sequence += chunk.tokens ?? 1;
       } else if (chunk.type === 'tool_call') {
         st.firstTokenAt ??= performance.now();
-        if (!write(render.toolCall(chunk))) await drain();
+        write(render.toolCall(chunk));
+        if (out.needsDrain()) await drain();
       } else {
         if (chunk.usage) {
           applyUsage(st, chunk.usage);
@@ -97,15 +162,12 @@ export async function pipeStream(
         release();
         const tail = render.end(chunk, chunk.usage, st.outputTokens);
         write(typeof tail === 'string' ? tail : await tail);
-        if (open()) res.end();
+        out.end();
         break;
       }
       st.streamedTokens = sequence;
       if (callCtx.signal.aborted) break;
-      if (!wrote) {
-        wrote = true;
-        if (open()) res.flushHeaders();
-      }
+      out.startNow();
       next = await rest.next();
     }
     if (callCtx.signal.aborted) {
@@ -128,7 +190,7 @@ export async function pipeStream(
       write(render.error(e));
     }
   } finally {
-    if (open()) res.end(pending || undefined);
+    out.end(opening);
     void rest.return?.().catch(() => {});
   }
 }

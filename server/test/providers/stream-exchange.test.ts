@@ -81,4 +81,36 @@ describe('StreamExchange (undici dispatch handler of a stream)', () => {
     done.cancel(new Error('stream closed by the gateway'));
     assert.deepEqual(calls, []);
   });
+
+  it('stop(): an open exchange is aborted with a reason; a finished one is left alone, and no Error is made for it', () => {
+    const open = new StreamExchange();
+    const aborted: unknown[] = [];
+    open.onConnect((e) => aborted.push(e));
+    open.onHeaders(200, [], () => {});
+    open.stop();
+    assert.equal(aborted.length, 1);
+    assert.match((aborted[0] as Error).message, /stream closed by the gateway/);
+
+    const done = new StreamExchange();
+    const calls: unknown[] = [];
+    done.onConnect((e) => calls.push(e));
+    done.onHeaders(200, [], () => {});
+    done.onComplete();
+    // Every stream that ends well is stopped: its reason (an Error, with its stack trace) must not be built.
+    const made: unknown[] = [];
+    const Original = globalThis.Error;
+    globalThis.Error = class extends Original {
+      constructor(message?: string) {
+        super(message);
+        made.push(message);
+      }
+    } as ErrorConstructor;
+    try {
+      done.stop();
+    } finally {
+      globalThis.Error = Original;
+    }
+    assert.deepEqual(calls, []);
+    assert.deepEqual(made, []);
+  });
 });

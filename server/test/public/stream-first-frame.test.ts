@@ -1,7 +1,8 @@
 /**
  * A stream's first frame leaves with the headers at once, in a socket write of
  * its own, even when the provider's first chunk already holds more frames
- * (docs/architecture.md#streams). Node corks a response's socket until the
+ * (docs/architecture.md#streams); the chunk's other frames then leave in one
+ * `res.write` (one chunk of the chunked encoding), not one per frame. Node corks a response's socket until the
  * next tick, which comes only after every settled promise has run: without an
  * explicit flush the first frame waited for the rest of the chunk to be
  * parsed, renamed and written. Observed on the gateway's side of the client
@@ -61,6 +62,24 @@ function post(url: string, body: unknown): Promise<{ status: number; text: strin
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
+}
+
+/** The data chunks of a chunked-encoded body (the terminating zero-size chunk excluded). */
+function chunkedParts(body: string): string[] {
+  const parts: string[] = [];
+  let at = 0;
+  for (;;) {
+    const eol = body.indexOf('\r\n', at);
+    assert.ok(eol > at, `no chunk size at ${at} in ${JSON.stringify(body)}`);
+    const size = parseInt(body.slice(at, eol), 16);
+    if (size === 0) {
+      assert.equal(body.slice(eol), '\r\n\r\n', 'the body ends after the last chunk');
+      return parts;
+    }
+    parts.push(body.slice(eol + 2, eol + 2 + size));
+    assert.equal(body.slice(eol + 2 + size, eol + 4 + size), '\r\n');
+    at = eol + 4 + size;
+  }
 }
 
 const chunk = (delta: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
@@ -131,6 +150,9 @@ describe('a stream’s first frame is written to the client at once', () => {
     assert.match(first!, /FIRSTPIECE/);
     assert.doesNotMatch(first!, /SECONDPIECE/, 'the first frame waited for the next one');
     assert.match(rest.join(''), /SECONDPIECE[\s\S]*THIRDPIECE[\s\S]*\[DONE\]/);
+    // The rest of the provider's chunk: every frame after the first (`model` renamed), in one chunk of the encoding.
+    const renamed = FRAMES.slice(1).map((f) => f.replace('"model":"m"', '"model":"chat"'));
+    assert.deepEqual(chunkedParts(rest.join('')), [renamed.join('')]);
   });
 
   it('translated (Sipp route → openai_compatible target): headers and the first token, alone', async () => {
@@ -148,5 +170,9 @@ describe('a stream’s first frame is written to the client at once', () => {
     assert.match(first!, /FIRSTPIECE/);
     assert.doesNotMatch(first!, /SECONDPIECE/, 'the first token waited for the next one');
     assert.match(rest.join(''), /SECONDPIECE[\s\S]*THIRDPIECE/);
+    // The later tokens and the end of the stream in one chunk of the encoding.
+    const parts = chunkedParts(rest.join(''));
+    assert.equal(parts.length, 1, `frames written one by one: ${JSON.stringify(parts)}`);
+    assert.match(parts[0]!, /SECONDPIECE[\s\S]*THIRDPIECE/);
   });
 });

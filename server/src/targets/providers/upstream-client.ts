@@ -264,7 +264,7 @@ export class UpstreamClient {
       deadline.dispose();
       // Early exit (consumer stopped, fault): drop the connection rather than
       // leave a half-read response on it. A fully read body is already done.
-      up.cancel(new Error('stream closed by the gateway'));
+      up.stop();
     }
   }
 
@@ -633,6 +633,15 @@ export class StreamExchange {
     if (this.ended || this.failure || this.cancelled) return;
     this.cancelled = { reason };
     this.abortFn?.(reason as Error);
+  }
+
+  /**
+   * The reader stopped (early exit, fault): aborts the exchange unless it is already over. Its
+   * reason is made only then: an Error and its stack trace cost ~10 µs, on every stream that ends.
+   */
+  stop(): void {
+    if (this.ended || this.failure || this.cancelled) return;
+    this.cancel(new Error('stream closed by the gateway'));
   }
 
   // undici's handler callbacks.
