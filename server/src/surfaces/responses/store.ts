@@ -115,13 +115,14 @@ const HEADER_BYTES = 8;
  * is freed once every entry in it is gone; entries leave oldest first, so slabs do too.
  */
 class Slabs {
-  private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  /** The slab being filled (none until the first entry). */
+  private slab = Buffer.alloc(0);
   private used = 0;
 
   /** `n` bytes no other entry shares. */
   take(n: number): Buffer {
     if (n >= SLAB_BYTES) return Buffer.allocUnsafeSlow(n);
-    if (this.used + n > SLAB_BYTES) {
+    if (this.used + n > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
       this.used = 0;
     }
