@@ -89,7 +89,7 @@ describe('memory response store', () => {
   });
 
   it('keeps every entry intact beside its neighbours, small and large, through deletes and evictions', async () => {
-    // Entries share 64 KiB slabs; one of 100 KiB gets its own. Each must read back exactly as put.
+    // Each entry is a buffer of its own, small or large; each must read back exactly as put.
     const store = createResponseStore({ ttlMs: 60_000, maxStored: 150, kv: null });
     const big = 'x'.repeat(100 * 1024);
     const value = (i: number): StoredResponse => ({

@@ -103,39 +103,15 @@ function claims(
   };
 }
 
-/** Bytes of one slab (below): entries this size or larger get a buffer of their own. */
-const SLAB_BYTES = 64 * 1024;
 /** An entry's bytes: its expiry (ms since the epoch, float64 LE), then its text as UTF-8. */
 const HEADER_BYTES = 8;
 
-/**
- * The memory store's entries live outside the JS heap (docs/architecture.md#cost-per-request):
- * each is a slice of a shared 64 KiB `Buffer`, so what the collector traces per entry is its
- * key and one typed-array view, not the text and an object and a number for its expiry. A slab
- * is freed once every entry in it is gone; entries leave oldest first, so slabs do too.
- */
-class Slabs {
-  /** The slab being filled (none until the first entry). */
-  private slab = Buffer.alloc(0);
-  private used = 0;
-
-  /** `n` bytes no other entry shares. */
-  take(n: number): Buffer {
-    if (n >= SLAB_BYTES) return Buffer.allocUnsafeSlow(n);
-    if (this.used + n > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      this.used = 0;
-    }
-    const b = this.slab.subarray(this.used, this.used + n);
-    this.used += n;
-    return b;
-  }
-}
-
 function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => number): ResponseStore {
   // Insertion order is age order: a put moves the key to the end. Expiry is read lazily, no timer.
+  // Each entry is a Buffer of its own, outside the JS heap (docs/architecture.md#cost-per-request):
+  // the collector traces its key and one typed array, not the text, an object and a number. Not
+  // a slice of a shared slab: an entry kept while its neighbours were deleted would hold the slab.
   const entries = new Map<string, Buffer>();
-  const slabs = new Slabs();
   /** UTF-8 bytes of the stored texts (the bound of max_stored_mb), without the expiry headers. */
   let bytes = 0;
   const drop = (k: string): void => {
@@ -175,7 +151,7 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
   const set = (k: string, text: string): void => {
     drop(k);
     const size = Buffer.byteLength(text);
-    const e = slabs.take(HEADER_BYTES + size);
+    const e = Buffer.allocUnsafeSlow(HEADER_BYTES + size);
     e.writeDoubleLE(now() + ttlMs, 0);
     e.write(text, HEADER_BYTES);
     entries.set(k, e);
