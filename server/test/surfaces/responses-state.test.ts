@@ -75,6 +75,36 @@ describe('memory response store', () => {
     assert.equal((await store.get('o', 'r4'))?.response.id, '4');
   });
 
+  it('counts max_stored_mb in UTF-8 bytes of the stored text', async () => {
+    // 'é' is one UTF-16 unit but two UTF-8 bytes: two such entries are over a bound that fits them by length.
+    const e = (id: string): StoredResponse => ({ response: { id, text: 'é'.repeat(100) }, input: [] });
+    const units = JSON.stringify(e('1')).length;
+    const utf8 = Buffer.byteLength(JSON.stringify(e('1')));
+    assert.ok(utf8 > units);
+    const store = createResponseStore({ ttlMs: 60_000, maxStored: 100, maxStoredBytes: 2 * units, kv: null });
+    await store.put('o', 'r1', e('1'));
+    await store.put('o', 'r2', e('2'));
+    assert.equal(await store.get('o', 'r1'), null);
+    assert.equal((await store.get('o', 'r2'))?.response.text, 'é'.repeat(100));
+  });
+
+  it('keeps every entry intact beside its neighbours, small and large, through deletes and evictions', async () => {
+    // Each entry is a buffer of its own, small or large; each must read back exactly as put.
+    const store = createResponseStore({ ttlMs: 60_000, maxStored: 150, kv: null });
+    const big = 'x'.repeat(100 * 1024);
+    const value = (i: number): StoredResponse => ({
+      response: { id: `r${i}`, output: [], text: i === 50 ? big : `ünïcode ${i} ${'y'.repeat(i * 13)}` },
+      input: [{ type: 'message', id: `m${i}`, role: 'user', content: [{ type: 'input_text', text: `in ${i}` }] }],
+    });
+    for (let i = 0; i < 200; i++) await store.put('o', `r${i}`, value(i));
+    assert.equal(await store.delete('o', 'r120'), true);
+    for (let i = 0; i < 200; i++) {
+      const got = await store.get('o', `r${i}`);
+      if (i < 50 || i === 120) assert.equal(got, null, `r${i}`);
+      else assert.deepEqual(got, value(i), `r${i}`);
+    }
+  });
+
   it('is keyed by owner: another owner neither reads nor deletes it', async () => {
     const store = createResponseStore({ ttlMs: 60_000, maxStored: 10, kv: null });
     const a = ownerOf('caller-a');

@@ -103,44 +103,60 @@ function claims(
   };
 }
 
+/** An entry's bytes: its expiry (ms since the epoch, float64 LE), then its text as UTF-8. */
+const HEADER_BYTES = 8;
+
 function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => number): ResponseStore {
-  // Insertion order is age order: a put moves the key to the end.
-  const entries = new Map<string, { value: string; expiresAt: number }>();
+  // Insertion order is age order: a put moves the key to the end. Expiry is read lazily, no timer.
+  // Each entry is a Buffer of its own, outside the JS heap (docs/architecture.md#cost-per-request):
+  // the collector traces its key and one typed array, not the text, an object and a number. Not
+  // a slice of a shared slab: an entry kept while its neighbours were deleted would hold the slab.
+  const entries = new Map<string, Buffer>();
+  /** UTF-8 bytes of the stored texts (the bound of max_stored_mb), without the expiry headers. */
   let bytes = 0;
   const drop = (k: string): void => {
     const e = entries.get(k);
     if (!e) return;
-    bytes -= e.value.length;
+    bytes -= e.length - HEADER_BYTES;
     entries.delete(k);
   };
-  const live = (k: string): string | null => {
+  /** The entry while it has not expired (an expired one is dropped when found). */
+  const found = (k: string): Buffer | null => {
     const e = entries.get(k);
     if (!e) return null;
-    if (e.expiresAt <= now()) {
-      drop(k);
+    if (e.readDoubleLE(0) <= now()) {
+      bytes -= e.length - HEADER_BYTES;
+      entries.delete(k);
       return null;
     }
-    return e.value;
+    return e;
   };
-  // The oldest key, read from one iterator kept across puts. A fresh `entries.keys()` per
+  const live = (k: string): string | null => found(k)?.toString('utf8', HEADER_BYTES) ?? null;
+  // The oldest entry, read from one iterator kept across puts. A fresh `entries()` per
   // eviction walks past every entry deleted since the Map last compacted its table, thousands
   // at max_stored = 10,000 (~6 µs a put); the kept iterator passes each entry once. A Map's
-  // iterator skips deleted entries and reaches entries set after it was made, and every key it
-  // has passed was evicted, so its next key is the oldest one left.
-  let cursor = entries.keys();
-  const oldest = (): string => {
+  // iterator skips deleted entries and reaches entries set after it was made, and every entry it
+  // has passed was evicted, so its next entry is the oldest one left.
+  let cursor = entries.entries();
+  const evictOldest = (): void => {
     let r = cursor.next();
     if (r.done) {
-      cursor = entries.keys();
+      cursor = entries.entries();
       r = cursor.next();
     }
-    return r.value!;
+    const [k, e] = r.value!;
+    bytes -= e.length - HEADER_BYTES;
+    entries.delete(k);
   };
   const set = (k: string, text: string): void => {
     drop(k);
-    entries.set(k, { value: text, expiresAt: now() + ttlMs });
-    bytes += text.length;
-    while (entries.size > max || (bytes > maxBytes && entries.size > 0)) drop(oldest());
+    const size = Buffer.byteLength(text);
+    const e = Buffer.allocUnsafeSlow(HEADER_BYTES + size);
+    e.writeDoubleLE(now() + ttlMs, 0);
+    e.write(text, HEADER_BYTES);
+    entries.set(k, e);
+    bytes += size;
+    while (entries.size > max || (bytes > maxBytes && entries.size > 0)) evictOldest();
   };
   return {
     async get(owner, id) {
@@ -156,7 +172,7 @@ function memoryStore(ttlMs: number, max: number, maxBytes: number, now: () => nu
     },
     async delete(owner, id) {
       const k = key(owner, id);
-      const had = live(k) !== null;
+      const had = found(k) !== null;
       drop(k);
       return had;
     },
