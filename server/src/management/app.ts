@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { AdminModule } from '../admin/index.js';
 import type { RoutesConfig } from '../config/schema.js';
 import { hostAllowlist, type HostAllowlistOptions } from './host-allowlist.js';
+import { jsonBody } from '../http/json-body.js';
 
 export interface ManagementDeps {
   routes: RoutesConfig;
@@ -37,12 +38,12 @@ export function createManagementApp(deps: ManagementDeps): Koa {
       await next();
       if (ctx.respond !== false && ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
-        ctx.body = { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } };
+        jsonBody(ctx, { error: { code: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` } });
       }
     } catch (err) {
       deps.log.error({ err: { message: (err as Error)?.message } }, 'management request failed');
       ctx.status = 500;
-      ctx.body = { error: { code: 'internal', message: 'internal error' } };
+      jsonBody(ctx, { error: { code: 'internal', message: 'internal error' } });
     }
   });
 
@@ -56,7 +57,7 @@ export function createManagementApp(deps: ManagementDeps): Koa {
   const router = new Router();
   router.get(routes.index, (ctx) => {
     ctx.set('cache-control', 'no-store');
-    ctx.body = deps.index();
+    jsonBody(ctx, deps.index());
   });
   router.get(routes.health, (ctx) => {
     ctx.type = 'text/plain';

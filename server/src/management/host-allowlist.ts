@@ -10,6 +10,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { normalizeIp } from '../security/blocklist.js';
+import { jsonBody } from '../http/json-body.js';
 
 /** The host part of a Host header value, lower-cased, without port or brackets; null when malformed. */
 export function hostOf(header: string): string | null {
@@ -62,13 +63,13 @@ export function hostAllowlist(opts: HostAllowlistOptions, log: Logger): Middlewa
     log.info({ host: shown }, 'management request refused: Host not allowed');
     ctx.status = 421;
     ctx.set('cache-control', 'no-store');
-    ctx.body = {
+    jsonBody(ctx, {
       error: {
         code: 'misdirected_request',
         message: ctx.req.headers.host
           ? `Host ${shown} is not a name of the management listener; add it to management_allowed_hosts if it is yours`
           : 'a Host header naming the management listener is required',
       },
-    };
+    });
   };
 }

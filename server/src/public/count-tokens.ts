@@ -23,6 +23,7 @@ import { requestContext } from './request-context.js';
 import { noteIgnored } from './request-state.js';
 import type { Stages } from './stages.js';
 import type { Logger } from 'pino';
+import { jsonBody } from '../http/json-body.js';
 
 export interface CountTokensDeps {
   maxRequestBytes: number;
@@ -93,7 +94,7 @@ export function createCountTokensHandler(deps: CountTokensDeps) {
           call,
         );
         if (answer.kind !== 'json') throw new GatewayError('upstream', 'upstream sent an unexpected response');
-        ctx.body = answer.body;
+        jsonBody(ctx, answer.body);
         return;
       }
       // The Messages parse needs max_tokens, which count_tokens does not take.
@@ -103,7 +104,7 @@ export function createCountTokensHandler(deps: CountTokensDeps) {
       const tokens = target.countTokens ? await target.countTokens(req, call) : estimateTokens(req);
       st.inputTokens = tokens;
       ctx.set('x-sipp-target', target.name);
-      ctx.body = { input_tokens: tokens };
+      jsonBody(ctx, { input_tokens: tokens });
     } finally {
       ctx.res.off('close', onClose);
     }

@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import { errorBody } from '../surfaces/errors.js';
 import { ProviderError } from '../targets/provider-error.js';
 import { findRequestContext } from './request-context.js';
+import { jsonBody } from '../http/json-body.js';
 
 /**
  * Writes a JSON error response in the shape of the request's API surface
@@ -21,6 +22,6 @@ export function writeError(ctx: Context, err: unknown, log: Logger): string {
   const provider = e instanceof ProviderError ? e : null;
   ctx.status = provider ? provider.providerStatus : e.status;
   if (e.headers) ctx.set(e.headers);
-  ctx.body = provider?.body ?? errorBody(findRequestContext(ctx)?.api ?? 'sipp', e);
+  jsonBody(ctx, provider?.body ?? errorBody(findRequestContext(ctx)?.api ?? 'sipp', e));
   return e.code;
 }

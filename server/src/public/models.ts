@@ -12,6 +12,7 @@ import type { Caller } from '../security/bearer.js';
 import { bearerCredential } from './surface.js';
 import { requestContext } from './request-context.js';
 import type { Stages } from './stages.js';
+import { jsonBody } from '../http/json-body.js';
 
 export interface ModelRoutesDeps {
   targets: ReadonlyMap<string, unknown>;
@@ -58,9 +59,12 @@ export function createModelListHandler(deps: ModelRoutesDeps) {
   return async function list(ctx: Context): Promise<void> {
     const rc = await admit(deps, ctx);
     const names = usableNames(deps, rc.caller);
-    ctx.body = anthropicShape(ctx)
-      ? { data: names.map(anthropicModel), has_more: false, first_id: names[0] ?? null, last_id: names.at(-1) ?? null }
-      : { object: 'list', data: names.map(openAIModel) };
+    jsonBody(
+      ctx,
+      anthropicShape(ctx)
+        ? { data: names.map(anthropicModel), has_more: false, first_id: names[0] ?? null, last_id: names.at(-1) ?? null }
+        : { object: 'list', data: names.map(openAIModel) },
+    );
   };
 }
 
@@ -76,6 +80,6 @@ export function createModelHandler(deps: ModelRoutesDeps) {
       throw new GatewayError('resolution', `model "${id}" is not available`);
     }
     rc.state.model = id;
-    ctx.body = anthropicShape(ctx) ? anthropicModel(id) : openAIModel(id);
+    jsonBody(ctx, anthropicShape(ctx) ? anthropicModel(id) : openAIModel(id));
   };
 }

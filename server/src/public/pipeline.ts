@@ -32,6 +32,7 @@ import { JsonText, type ParsedRequest, type Surface } from '../surfaces/surface.
 import { PassThrough } from '../surfaces/passthrough.js';
 import { callTarget, type CallOutcome } from './target-call.js';
 import { forwardCall, forwardsTo, pipeForwarded } from './forward.js';
+import { jsonBody } from '../http/json-body.js';
 
 export interface PipelineDeps {
   /** `max_request_bytes`. */
@@ -238,7 +239,7 @@ export function createListHandler(
     await deps.stages.beforeBody(rc);
     const allowed = rc.caller?.allowed;
     const names = [...deps.targets.keys(), ...deps.router.groupDefinitions().map((g) => g.name)];
-    ctx.body = render(names.filter((n) => !allowed || allowed.has(n)));
+    jsonBody(ctx, render(names.filter((n) => !allowed || allowed.has(n))));
   };
 }
 

@@ -20,6 +20,7 @@ import type { PipelineDeps } from './pipeline.js';
 import { requestContext } from './request-context.js';
 import { noteIgnored, type RequestState } from './request-state.js';
 import { SSE_HEADERS } from './stream.js';
+import { jsonBody } from '../http/json-body.js';
 
 export interface ResponsesResourceDeps extends Pick<PipelineDeps, 'stages' | 'targets' | 'log'> {
   /** Stored Responses API responses ([responses]). */
@@ -176,13 +177,13 @@ function createResourceHandler(deps: ResponsesResourceDeps, handle: Handle, meth
     if (!rc.caller)
       throw new GatewayError('authentication', 'missing, malformed or unknown bearer token', { 'www-authenticate': 'Bearer' });
     try {
-      ctx.body = await handle(deps.responses, ctx, rc.caller);
+      jsonBody(ctx, await handle(deps.responses, ctx, rc.caller));
     } catch (err) {
       // Not kept by the gateway: perhaps by the provider of a native target, if this caller made it there.
       if (!(err instanceof GatewayError) || err.code !== 'not_found') throw err;
       const forwarded = await native(deps, ctx, rc.state, rc.caller, method, path);
       if (!forwarded) throw err;
-      if (forwarded !== 'streamed') ctx.body = forwarded.body;
+      if (forwarded !== 'streamed') jsonBody(ctx, forwarded.body);
     }
   };
 }

@@ -141,15 +141,6 @@ describe('a provider-only gateway loads only what it uses', () => {
       [],
       'CommonJS modules a provider-only gateway must not load',
     );
-    // undici's HTTP/2 side and Node's HTTP/2 module stay unloaded, also after requests went upstream over HTTP/1.1
-    // (src/targets/providers/undici-pool.ts).
-    assert.ok(
-      cjs.some((f) => /\/node_modules\/undici\/lib\/dispatcher\/client-h1\.js$/.test(f)),
-      "the recorder saw undici's HTTP/1.1 client",
-    );
-    const builtins = readFileSync(builtinsFile, 'utf8').split('\n');
-    assert.ok(builtins.includes('NativeModule http'), 'the builtins list names node:http');
-    assert.ok(!builtins.includes('NativeModule http2'), 'node:http2 is not loaded');
     // One copy of each package (a lockfile that nested a second and third mime-db parsed its 200 KB table three
     // times); the root package.json's overrides keep it so. content-type is the exception: Koa 3 calls 1.x's
     // API, type-is 2.x's, a 5 KB module each.
@@ -164,6 +155,57 @@ describe('a provider-only gateway loads only what it uses', () => {
       .map(([name, dirs]) => `${name}: ${[...dirs].join(', ')}`);
     assert.deepEqual(twice, [], 'packages loaded from more than one directory');
     assert.doesNotMatch(proc.stderr(), /unexpected failure|Error/, proc.stderr());
+  });
+
+  it("answers errors, model lists and probes without loading Node's bundled undici or node:http2", async () => {
+    const [pub, mgmt] = [await freePort(), await freePort()];
+    const config = join(dir, 'providers-errors.toml');
+    writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
+    const builtinsFile = join(dir, 'loaded-builtins-errors.txt');
+    const cjsFile = join(dir, 'loaded-cjs-errors.txt');
+    const loadedFile = join(dir, 'loaded-errors.txt');
+    writeFileSync(loadedFile, '');
+    const proc = startServe(config, {
+      ADMIN_PW: 'admin-pw-lazy-0123456789',
+      GW_TOKEN: TOKEN,
+      UPSTREAM_KEY: upstream.apiKey,
+      LOG_LEVEL: 'warn',
+      LOADED_MODULES: loadedFile,
+      LOADED_CJS: cjsFile,
+      LOADED_BUILTINS: builtinsFile,
+      NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
+    });
+    try {
+      await expectServing(pub, mgmt, TOKEN);
+      // JSON bodies set through Koa: a refused token, an unknown route, the model list, the management 404 and index.
+      const refused = await postJson(`http://127.0.0.1:${pub}/v1/chat`, { model: 'chat', messages: [] }, { token: 'wrong' });
+      assert.equal(refused.status, 401, refused.text);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/json; charset=utf-8$/);
+      assert.equal(typeof refused.body?.error, 'object', refused.text);
+      const missing = await fetch(`http://127.0.0.1:${pub}/v1/nothing-here`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(missing.status, 404);
+      await missing.arrayBuffer();
+      const models = await fetch(`http://127.0.0.1:${pub}/v1/models`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(models.status, 200);
+      assert.equal(((await models.json()) as { object: string }).object, 'list');
+      for (const path of ['/nothing-here', '/', '/healthz', '/metrics'])
+        await (await fetch(`http://127.0.0.1:${mgmt}${path}`)).arrayBuffer();
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
+    // undici's HTTP/2 side and Node's HTTP/2 module stay unloaded after requests went upstream over HTTP/1.1
+    // (src/targets/providers/undici-pool.ts), and so does Node's own undici, which the first touch of the global
+    // `Response` loads (Koa does on a body that is not a string, Buffer or stream: src/http/json-body.ts).
+    const cjs = readFileSync(cjsFile, 'utf8').split('\n').filter(Boolean);
+    assert.ok(
+      cjs.some((f) => /\/node_modules\/undici\/lib\/dispatcher\/client-h1\.js$/.test(f)),
+      "the recorder saw undici's HTTP/1.1 client",
+    );
+    const builtins = readFileSync(builtinsFile, 'utf8').split('\n');
+    assert.ok(builtins.includes('NativeModule http'), 'the builtins list names node:http');
+    assert.ok(!builtins.includes('NativeModule internal/deps/undici/undici'), "Node's bundled undici is not loaded");
+    assert.ok(!builtins.includes('NativeModule http2'), 'node:http2 is not loaded');
   });
 });
 
