@@ -139,6 +139,9 @@ const BATCH_MS = 10;
  * never drops a chunk that an idle stdout would have taken.
  */
 const HAND_OVER_CHARS = 16 * 1024;
+/** The message of the line that reports dropped lines, and that line's count as pino writes it. */
+const DROPS_MSG = 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped';
+const DROPS_REPORTED = new RegExp(`"dropped":(\\d+),"msg":"${DROPS_MSG}"`, 'g');
 
 /**
  * stdout as an asynchronous pino destination, bounded. The lines of one
@@ -180,6 +183,9 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
   };
   sonic.on('drop', (data: string) => {
     for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) dropped++;
+    // A report of drops dropped in turn: its count goes into the next report, not lost with it. (Its pattern
+    // cannot come from a logged value: pino escapes the quotes in values.)
+    if (data.includes(DROPS_MSG)) for (const m of data.matchAll(DROPS_REPORTED)) dropped += Number(m[1]);
   });
   sonic.on('write', () => {
     if (dropped === 0) return;
@@ -264,8 +270,7 @@ export function createLogging(options: LoggingOptions = {}): Logging {
     },
     options.destination ?? stdout!,
   );
-  reportDrops = (dropped) =>
-    root.warn({ dropped }, 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped');
+  reportDrops = (dropped) => root.warn({ dropped }, DROPS_MSG);
   return {
     root,
     component(name) {
