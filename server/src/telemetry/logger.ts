@@ -91,6 +91,23 @@ export interface Logging {
 const REDACTED = '[REDACTED]';
 
 /** Default bound on the log text held while stdout is slow or blocked (docs/operations.md#how-lines-reach-stdout). */
+/** The message of the line that reports dropped lines, and that line's count as pino writes it. */
+const DROPS_MSG = 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped';
+const DROPS_REPORTED = new RegExp(`"dropped":(\\d+),"msg":"${DROPS_MSG}"`, 'g');
+
+/**
+ * The log lines a dropped chunk of stdout stood for: its lines, plus the counts of any drop
+ * reports among them, so a report of drops dropped in turn passes its count on to the next
+ * report rather than losing it. (A report's pattern cannot come from a logged value: pino
+ * escapes the quotes in values.)
+ */
+export function droppedIn(data: string): number {
+  let n = 0;
+  for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) n++;
+  if (data.includes(DROPS_MSG)) for (const m of data.matchAll(DROPS_REPORTED)) n += Number(m[1]);
+  return n;
+}
+
 export const DEFAULT_LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Below this a bound would drop lines on an ordinary burst. */
 const MIN_LOG_BUFFER_BYTES = 64 * 1024;
@@ -139,9 +156,6 @@ const BATCH_MS = 10;
  * never drops a chunk that an idle stdout would have taken.
  */
 const HAND_OVER_CHARS = 16 * 1024;
-/** The message of the line that reports dropped lines, and that line's count as pino writes it. */
-const DROPS_MSG = 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped';
-const DROPS_REPORTED = new RegExp(`"dropped":(\\d+),"msg":"${DROPS_MSG}"`, 'g');
 
 /**
  * stdout as an asynchronous pino destination, bounded. The lines of one
@@ -182,10 +196,7 @@ function stdoutDestination(maxBytes: number, onDropsReported: (dropped: number) 
     for (const done of w) done();
   };
   sonic.on('drop', (data: string) => {
-    for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) dropped++;
-    // A report of drops dropped in turn: its count goes into the next report, not lost with it. (Its pattern
-    // cannot come from a logged value: pino escapes the quotes in values.)
-    if (data.includes(DROPS_MSG)) for (const m of data.matchAll(DROPS_REPORTED)) dropped += Number(m[1]);
+    dropped += droppedIn(data);
   });
   sonic.on('write', () => {
     if (dropped === 0) return;

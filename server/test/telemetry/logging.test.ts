@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   createLogging,
   DEFAULT_LOG_BUFFER_BYTES,
+  droppedIn,
   levelFor,
   logBufferBytes,
   parseLevelDirectives,
@@ -220,5 +221,26 @@ timeout_seconds = 3
     for (const secret of [TOKEN, ADMIN, openai.apiKey, anthropic.apiKey, PROMPT]) {
       assert.ok(!everything.includes(secret), `leaked ${secret.slice(0, 12)}...`);
     }
+  });
+});
+
+describe('lines dropped while stdout is blocked', () => {
+  it('counts the lines of a dropped chunk, and a dropped report of drops passes its count on', () => {
+    const lines: string[] = [];
+    const logging = createLogging({ env: {}, destination: { write: (l: string) => void lines.push(l) } });
+    logging.root.info({ reqId: 'a' }, 'request');
+    // A logged value that looks like a report is escaped by pino and counts as one line only.
+    logging.root.info(
+      { note: '"dropped":500,"msg":"stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped"' },
+      'x',
+    );
+    const [plain, forged] = lines;
+    assert.equal(droppedIn(plain! + forged!), 2);
+    // The report as the gateway writes it (createLogging's own warn line) stands for its count and itself.
+    logging.root.warn({ dropped: 7 }, 'stdout was slow or blocked; log lines beyond SIPP_GATEWAY_LOG_BUFFER_BYTES were dropped');
+    const report = lines[2]!;
+    assert.match(report, /"dropped":7,"msg":/);
+    assert.equal(droppedIn(plain! + report + forged!), 3 + 7);
+    assert.equal(droppedIn(report + report), 2 + 14);
   });
 });
