@@ -66,8 +66,34 @@ const NEVER_FOR_PROVIDERS: Array<[what: string, pattern: RegExp]> = [
   ['the OpenTelemetry API', /\/node_modules\/@opentelemetry\/api\//],
 ];
 
+/**
+ * A provider-only gateway started as operators start it, with the recorders on: the files named
+ * `loaded<suffix>.txt` (ESM), `loaded-cjs<suffix>.txt` and `loaded-builtins<suffix>.txt` (written at exit).
+ */
+async function startRecorded(suffix: string) {
+  const [pub, mgmt] = [await freePort(), await freePort()];
+  const config = join(dir, `providers${suffix}.toml`);
+  writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
+  const loadedFile = join(dir, `loaded${suffix}.txt`);
+  const cjsFile = join(dir, `loaded-cjs${suffix}.txt`);
+  const builtinsFile = join(dir, `loaded-builtins${suffix}.txt`);
+  writeFileSync(loadedFile, '');
+  const proc = startServe(config, {
+    ADMIN_PW: 'admin-pw-lazy-0123456789',
+    GW_TOKEN: TOKEN,
+    UPSTREAM_KEY: upstream.apiKey,
+    LOG_LEVEL: 'warn',
+    LOADED_MODULES: loadedFile,
+    LOADED_CJS: cjsFile,
+    LOADED_BUILTINS: builtinsFile,
+    NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
+  });
+  return { pub, mgmt, proc, loadedFile, cjsFile, builtinsFile };
+}
+
+let upstream: FakeOpenAI;
+
 describe('a provider-only gateway loads only what it uses', () => {
-  let upstream: FakeOpenAI;
   before(async () => {
     upstream = await startFakeOpenAI();
   });
@@ -76,24 +102,8 @@ describe('a provider-only gateway loads only what it uses', () => {
   });
 
   it('serves without the local runtime, database drivers, Redis, the tracing SDK or the dashboard code; the first admin request loads the dashboard', async () => {
-    const [pub, mgmt] = [await freePort(), await freePort()];
-    const config = join(dir, 'providers.toml');
-    writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
-    const loadedFile = join(dir, 'loaded.txt');
-    const cjsFile = join(dir, 'loaded-cjs.txt');
-    const builtinsFile = join(dir, 'loaded-builtins.txt');
-    writeFileSync(loadedFile, '');
+    const { pub, mgmt, proc, loadedFile, cjsFile } = await startRecorded('');
     const loaded = () => readFileSync(loadedFile, 'utf8').split('\n').filter(Boolean);
-    const proc = startServe(config, {
-      ADMIN_PW: 'admin-pw-lazy-0123456789',
-      GW_TOKEN: TOKEN,
-      UPSTREAM_KEY: upstream.apiKey,
-      LOG_LEVEL: 'warn',
-      LOADED_MODULES: loadedFile,
-      LOADED_CJS: cjsFile,
-      LOADED_BUILTINS: builtinsFile,
-      NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
-    });
     try {
       await expectServing(pub, mgmt, TOKEN);
       const served = loaded();
@@ -158,23 +168,7 @@ describe('a provider-only gateway loads only what it uses', () => {
   });
 
   it("answers errors, model lists and probes without loading Node's bundled undici or node:http2", async () => {
-    const [pub, mgmt] = [await freePort(), await freePort()];
-    const config = join(dir, 'providers-errors.toml');
-    writeFileSync(config, serveToml(upstream.url, pub, mgmt, 'lazy'));
-    const builtinsFile = join(dir, 'loaded-builtins-errors.txt');
-    const cjsFile = join(dir, 'loaded-cjs-errors.txt');
-    const loadedFile = join(dir, 'loaded-errors.txt');
-    writeFileSync(loadedFile, '');
-    const proc = startServe(config, {
-      ADMIN_PW: 'admin-pw-lazy-0123456789',
-      GW_TOKEN: TOKEN,
-      UPSTREAM_KEY: upstream.apiKey,
-      LOG_LEVEL: 'warn',
-      LOADED_MODULES: loadedFile,
-      LOADED_CJS: cjsFile,
-      LOADED_BUILTINS: builtinsFile,
-      NODE_OPTIONS: `--import=${pathToFileURL(register).href} --require=${cjsRecorder}`,
-    });
+    const { pub, mgmt, proc, cjsFile, builtinsFile } = await startRecorded('-errors');
     try {
       await expectServing(pub, mgmt, TOKEN);
       // JSON bodies set through Koa: a refused token, an unknown route, the model list, the management 404 and index.
