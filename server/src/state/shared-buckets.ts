@@ -96,18 +96,8 @@ type WithTake = Redis & {
   sippCharge(key: string, ratePerMs: number, burst: number, n: number): Promise<number>;
 };
 
-/** A setting's part of its bucket keys and its script arguments (tokens per ms, burst), as ioredis would write them. */
-interface SettingArgs {
-  requestsPerMinute: number;
-  burst: number;
-  keyPrefix: string;
-  rate: string;
-  burstArg: string;
-}
-
 interface Waiting {
   key: string;
-  args: SettingArgs;
   settings: RateLimitSettings;
   resolve: (d: RateDecision) => void;
   reject: (err: unknown) => void;
@@ -174,12 +164,12 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
     if (queue.length === 0) return;
     const batch = queue;
     queue = [];
-    const keysThenArgs: string[] = new Array<string>(batch.length * 3);
+    const keysThenArgs: Array<string | number> = new Array(batch.length * 3);
     for (let i = 0; i < batch.length; i++) {
       const w = batch[i]!;
       keysThenArgs[i] = w.key;
-      keysThenArgs[batch.length + 2 * i] = w.args.rate;
-      keysThenArgs[batch.length + 2 * i + 1] = w.args.burstArg;
+      keysThenArgs[batch.length + 2 * i] = w.settings.requestsPerMinute / 60_000;
+      keysThenArgs[batch.length + 2 * i + 1] = w.settings.burst;
     }
     options.breaker
       .run(() => redis.sippTakeTokens(batch.length, ...keysThenArgs))
@@ -212,29 +202,15 @@ export function createSharedBuckets(options: SharedBucketsOptions): SharedBucket
     });
   };
 
-  /** The last setting's key prefix and arguments, made once rather than per take (the setting rarely changes). */
-  let last: SettingArgs | null = null;
-  const argsOf = (s: RateLimitSettings): SettingArgs => {
-    if (last && last.requestsPerMinute === s.requestsPerMinute && last.burst === s.burst) return last;
-    return (last = {
-      requestsPerMinute: s.requestsPerMinute,
-      burst: s.burst,
-      // The settings are part of the key: a changed limit starts fresh buckets at once.
-      keyPrefix: `${options.keyPrefix}rl:${s.requestsPerMinute}:${s.burst}:`,
-      rate: String(s.requestsPerMinute / 60_000),
-      burstArg: String(s.burst),
-    });
-  };
-
   return {
     take(client, s) {
-      const args = argsOf(s);
-      const key = args.keyPrefix + client;
+      // The settings are part of the key: a changed limit starts fresh buckets at once.
+      const key = `${options.keyPrefix}rl:${s.requestsPerMinute}:${s.burst}:${client}`;
       // Skipped: decided here at once, as a skipped command would be, without waiting for the turn to end.
       if (options.breaker.skipping()) return Promise.resolve().then(() => failed(new RedisSkippedError(), key, s));
       return new Promise<RateDecision>((resolve, reject) => {
         if (queue.length === 0) setImmediate(send);
-        queue.push({ key, args, settings: s, resolve, reject });
+        queue.push({ key, settings: s, resolve, reject });
         // A full batch goes at once: one script call runs at most MAX_BATCH takes (Redis runs nothing else meanwhile).
         if (queue.length >= MAX_BATCH) send();
       });

@@ -74,7 +74,7 @@ export function tracingModule(tracing: Tracing): PipelineModule {
         base = ROOT_CONTEXT;
       }
       // The sampler decides first; the attributes are made only for a span that records (no sampler here reads them).
-      const server = tracer.startSpan(serverSpanName(rc.routePath), { kind: SpanKind.SERVER, links }, base);
+      const server = tracer.startSpan(`POST ${rc.routePath}`, { kind: SpanKind.SERVER, links }, base);
       if (!server.isRecording()) {
         rc.set(SPANS, { server, ctx: null, lastTarget: null });
         return;
@@ -137,9 +137,9 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       'sipp.attempt': attempt.number,
     };
     if (described.baseUrl) {
-      const server = serverOf(described.baseUrl);
-      attributes['server.address'] = server.address;
-      attributes['server.port'] = server.port;
+      const u = new URL(described.baseUrl);
+      attributes['server.address'] = u.hostname;
+      attributes['server.port'] = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
     }
     const call = rc.request.call;
     if (call.operation !== 'embed') {
@@ -207,29 +207,6 @@ export function tracingModule(tracing: Tracing): PipelineModule {
       }
     }
   }
-}
-
-/** `POST <route template>`, the server span's name, made once per route (a bounded number: a path no route matched is not kept). */
-const SERVER_SPAN_NAMES = new Map<string, string>();
-function serverSpanName(routePath: string): string {
-  let name = SERVER_SPAN_NAMES.get(routePath);
-  if (name === undefined) {
-    name = `POST ${routePath}`;
-    if (SERVER_SPAN_NAMES.size < 64) SERVER_SPAN_NAMES.set(routePath, name);
-  }
-  return name;
-}
-
-/** server.address / server.port of a target's base URL, parsed once per URL (the targets' URLs are few and fixed). */
-const SERVERS = new Map<string, { address: string; port: number }>();
-function serverOf(baseUrl: string): { address: string; port: number } {
-  let server = SERVERS.get(baseUrl);
-  if (server === undefined) {
-    const u = new URL(baseUrl);
-    server = { address: u.hostname, port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) };
-    SERVERS.set(baseUrl, server);
-  }
-  return server;
 }
 
 /** Span names of a local target's phases (children of the attempt span). */
